@@ -1,0 +1,40 @@
+"""Faces as scripts see them (``likeness faces --json``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from likeness.store import Library
+from likeness.store.models import Face, PhotoFile
+
+
+def list_faces(lib: Library, person_id: int | None = None, unassigned: bool = False) -> list[dict]:
+    """One dict per face: photo path, upright box, person, quality. The shape is stable."""
+    with lib.session() as s:
+        stmt = select(Face).order_by(Face.id)
+        if person_id is not None:
+            stmt = stmt.where(Face.person_id == person_id)
+        if unassigned:
+            stmt = stmt.where(Face.person_id.is_(None))
+        faces = s.scalars(stmt).all()
+        paths: dict[int, str] = {}
+        for photo_id, path in s.execute(
+            select(PhotoFile.photo_id, PhotoFile.display_path)
+            .where(PhotoFile.photo_id.is_not(None))
+            .order_by(PhotoFile.id.desc())
+        ):
+            paths[photo_id] = path  # the first-seen file wins
+        return [
+            {
+                "id": f.id,
+                "photo": paths.get(f.photo_id),
+                "photo_id": f.photo_id,
+                "box": [f.x0, f.y0, f.x1, f.y1],
+                "person": f.person_id,
+                "quality": round(f.quality, 4),
+                "sharpness": round(f.sharpness, 4),
+                "frontalness": round(f.frontalness, 4),
+                "locked": f.locked,
+            }
+            for f in faces
+        ]

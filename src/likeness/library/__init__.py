@@ -1,0 +1,1 @@
+"""The photo library: find photos (folders, Google Photos Takeout), decode them, import them."""

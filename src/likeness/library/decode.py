@@ -1,0 +1,148 @@
+"""Decode a photo: formats, EXIF orientation, metadata, and a cap against decompression bombs.
+
+EXIF orientation is applied before anything else, so every box and landmark that likeness stores
+is in upright pixels, as a person sees the photo.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: The formats likeness indexes (Pillow format names); anything else is reported, not guessed at.
+SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP", "HEIF", "TIFF", "MPO"}
+#: File name extensions likeness looks at when walking folders.
+IMAGE_EXTENSIONS = {
+    ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif", ".hif", ".tif", ".tiff",
+}
+#: Refuse images above this many pixels before decoding them (a decompression bomb is a tiny
+#: file that decodes to gigabytes). 200 MP is above any camera likeness expects.
+MAX_PIXELS = 200_000_000
+
+_heif_registered = False
+
+
+class DecodeError(Exception):
+    """A photo that cannot be indexed; the message says why, for the import report."""
+
+
+@dataclass
+class DecodedPhoto:
+    pixels: np.ndarray  # upright RGB uint8, (H, W, 3)
+    format: str
+    taken_at: datetime | None
+    gps: tuple[float, float] | None
+    camera_make: str | None
+    camera_model: str | None
+
+
+def _register_heif() -> None:
+    global _heif_registered
+    if not _heif_registered:
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+        _heif_registered = True
+
+
+def _exif_datetime(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value.strip().rstrip("\x00"), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def _gps_decimal(values: object, ref: object) -> float | None:
+    try:
+        d, m, s = (float(v) for v in values)  # type: ignore[union-attr]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    result = d + m / 60 + s / 3600
+    if isinstance(ref, bytes):
+        ref = ref.decode(errors="ignore")
+    return -result if str(ref).upper().startswith(("S", "W")) else result
+
+
+def _clean(text: object) -> str | None:
+    if not isinstance(text, str):
+        return None
+    text = text.strip().strip("\x00").strip()
+    return text or None
+
+
+def read_exif(image: Image.Image) -> tuple[datetime | None, tuple[float, float] | None, str | None, str | None]:
+    """Capture time, GPS (lat, lon) and camera make/model from EXIF; each may be missing."""
+    try:
+        exif = image.getexif()
+    except Exception:  # a broken EXIF block must not lose the photo itself
+        return None, None, None, None
+    from PIL.ExifTags import IFD, Base, GPS
+
+    try:
+        sub = exif.get_ifd(IFD.Exif)
+    except Exception:
+        sub = {}
+    taken = _exif_datetime(sub.get(Base.DateTimeOriginal)) or _exif_datetime(
+        exif.get(Base.DateTime)
+    )
+    gps = None
+    try:
+        g = exif.get_ifd(IFD.GPSInfo)
+    except Exception:
+        g = {}
+    if g:
+        lat = _gps_decimal(g.get(GPS.GPSLatitude), g.get(GPS.GPSLatitudeRef))
+        lon = _gps_decimal(g.get(GPS.GPSLongitude), g.get(GPS.GPSLongitudeRef))
+        if lat is not None and lon is not None and (lat, lon) != (0.0, 0.0):
+            if -90 <= lat <= 90 and -180 <= lon <= 180:
+                gps = (lat, lon)
+    return taken, gps, _clean(exif.get(Base.Make)), _clean(exif.get(Base.Model))
+
+
+def decode_photo(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedPhoto:
+    """Decode image bytes into upright RGB pixels plus metadata, or raise DecodeError."""
+    if not data:
+        raise DecodeError("empty file (0 bytes)")
+    _register_heif()
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise DecodeError("not a recognised image format") from None
+    except Exception as exc:
+        raise DecodeError(f"cannot open image: {exc}") from None
+    fmt = image.format or "unknown"
+    if fmt not in SUPPORTED_FORMATS:
+        raise DecodeError(f"unsupported image format {fmt}")
+    w, h = image.size
+    if w * h > max_pixels:
+        raise DecodeError(
+            f"image is {w}x{h} = {w * h / 1e6:.0f} MP, over the {max_pixels / 1e6:.0f} MP cap "
+            "(possible decompression bomb)"
+        )
+    taken, gps, make, model = read_exif(image)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "PA") or (
+                image.mode == "P" and "transparency" in image.info
+            ):
+                # Composite transparent pixels over white, as viewers show them.
+                rgba = image.convert("RGBA")
+                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                image = Image.alpha_composite(background, rgba)
+            rgb = image.convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise DecodeError(f"corrupt or truncated image data: {exc}") from None
+    pixels = np.asarray(rgb)
+    if pixels.ndim != 3 or min(pixels.shape[:2]) < 1:
+        raise DecodeError("image has no pixels")
+    return DecodedPhoto(pixels, fmt, taken, gps, make, model)

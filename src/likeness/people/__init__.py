@@ -1,0 +1,1 @@
+"""People: group faces into people, name, merge, split, hide, and curate reference sets."""

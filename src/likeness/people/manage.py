@@ -1,0 +1,339 @@
+"""People in the catalog: run grouping over stored faces, and the edits a person makes.
+
+Names, hides, merges, splits and moves are user data. Every edit that places faces by hand
+locks them (``Face.locked``), and a re-cluster maps its new groups back onto existing people by
+overlap, so a re-cluster never loses a name, a merge or a manual move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import func, select, update
+
+from likeness.people.grouping import GroupingParams, IncrementalGrouper, cluster_embeddings
+from likeness.store import Library
+from likeness.store.models import Face, Person, Photo, PhotoLabel
+
+
+class PeopleError(ValueError):
+    """A people edit that cannot be done (unknown id, faces that are not there...)."""
+
+
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+def _load_faces(session, backend: str | None = None):
+    stmt = select(
+        Face.id, Face.photo_id, Face.embedding, Face.person_id, Face.locked, Face.grouped
+    ).order_by(Face.id)
+    if backend is not None:
+        stmt = stmt.join(Photo, Photo.id == Face.photo_id).where(Photo.face_backend == backend)
+    rows = session.execute(stmt).all()
+    n = len(rows)
+    face_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+    photo_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
+    person_ids = np.fromiter(
+        (r[3] if r[3] is not None else -1 for r in rows), dtype=np.int64, count=n
+    )
+    locked = np.fromiter((bool(r[4]) for r in rows), dtype=bool, count=n)
+    grouped = np.fromiter((bool(r[5]) for r in rows), dtype=bool, count=n)
+    emb = (
+        np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(n, -1)
+        if n
+        else np.zeros((0, 128), dtype=np.float32)
+    )
+    return face_ids, photo_ids, emb, person_ids, locked, grouped
+
+
+def _new_person(session) -> int:
+    person = Person(created_at=_now())
+    session.add(person)
+    session.flush()
+    return person.id
+
+
+def assign_pending(lib: Library, params: GroupingParams | None = None) -> int:
+    """Incremental grouping of every face not yet grouped. Returns how many got a person.
+
+    Safe to call again after a crash: faces are marked grouped in the same transaction that
+    records their person.
+    """
+    with lib.session() as s:
+        face_ids, photo_ids, emb, person_ids, _, grouped = _load_faces(s)
+        pending = np.flatnonzero(~grouped)
+        if len(pending) == 0:
+            return 0
+        done = np.flatnonzero(grouped)
+        grouper = IncrementalGrouper(
+            emb[done], face_ids[done], photo_ids[done], person_ids[done], params
+        )
+        assigned: dict[int, int] = {}
+        for i in pending.tolist():
+            placed = grouper.assign(
+                int(face_ids[i]), int(photo_ids[i]), emb[i], lambda: _new_person(s)
+            )
+            assigned.update(placed)
+        for face_id, person in assigned.items():
+            s.execute(
+                update(Face).where(Face.id == face_id, Face.locked.is_(False)).values(
+                    person_id=person
+                )
+            )
+        s.execute(update(Face).where(Face.id.in_(face_ids[pending].tolist())).values(grouped=True))
+        return sum(1 for f in face_ids[pending].tolist() if f in assigned)
+
+
+def recluster(lib: Library, params: GroupingParams | None = None) -> dict[str, int]:
+    """Full re-cluster of every face, keeping names, hides, merges, splits and moves."""
+    with lib.session() as s:
+        face_ids, photo_ids, emb, person_ids, locked, _ = _load_faces(s)
+        locked_person = np.where(locked, person_ids, -1)
+        labels = cluster_embeddings(emb, photo_ids, locked_person, params)
+        # Map each new group to the old person it overlaps most (locked faces decide first).
+        people = {p.id: p for p in s.scalars(select(Person))}
+        overlap: dict[tuple[int, int], int] = {}
+        for label, old, lk in zip(labels.tolist(), person_ids.tolist(), locked.tolist(),
+                                  strict=True):
+            if label >= 0 and old >= 0:
+                overlap[(label, old)] = overlap.get((label, old), 0) + (1_000_000 if lk else 1)
+        mapping: dict[int, int] = {}
+        used: set[int] = set()
+        for (label, old), _ in sorted(overlap.items(), key=lambda kv: -kv[1]):
+            if label not in mapping and old not in used:
+                mapping[label] = old
+                used.add(old)
+        created = 0
+        for label in sorted(set(labels.tolist()) - {-1} - set(mapping)):
+            mapping[label] = _new_person(s)
+            created += 1
+        new_person = np.array([mapping.get(lab, -1) for lab in labels.tolist()], dtype=np.int64)
+        changed = np.flatnonzero(new_person != person_ids)
+        for i in changed.tolist():
+            value = int(new_person[i]) if new_person[i] >= 0 else None
+            s.execute(update(Face).where(Face.id == int(face_ids[i])).values(person_id=value))
+        s.execute(update(Face).values(grouped=True))
+        # People left without faces disappear unless they carry user data.
+        still = set(new_person.tolist())
+        removed = 0
+        for pid, person in people.items():
+            if pid not in still and not (person.name or person.hidden or person.is_owner):
+                s.delete(person)
+                removed += 1
+        return {
+            "faces": len(face_ids),
+            "people": len(set(labels.tolist()) - {-1}),
+            "created": created,
+            "removed": removed,
+            "moved": len(changed),
+        }
+
+
+# -- listing --------------------------------------------------------------------------------
+
+@dataclass
+class PersonSummary:
+    id: int
+    name: str | None
+    face_count: int
+    photo_count: int
+    hidden: bool
+    is_owner: bool
+    suggested_names: list[str]
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "face_count": self.face_count,
+            "photo_count": self.photo_count,
+            "hidden": self.hidden,
+            "is_owner": self.is_owner,
+            "suggested_names": self.suggested_names,
+        }
+
+
+#: A Takeout label suggests a name for a group when it is on at least this share of the
+#: group's photos, on at least MIN_LABEL_PHOTOS of them, and mostly on this group's photos.
+LABEL_SHARE = 0.5
+MIN_LABEL_PHOTOS = 2
+
+
+def suggest_names(lib: Library) -> dict[int, list[str]]:
+    """Names from Takeout ``people[].name`` labels that consistently co-occur with one group.
+
+    A label is suggested for group G when it appears on most of G's photos (``LABEL_SHARE``)
+    and G is where most of that label's labelled faces-photos went, so a name that is on every
+    photo of a couple is not pinned on both partners unless the photos say so.
+    """
+    with lib.session() as s:
+        rows = s.execute(
+            select(Face.person_id, PhotoLabel.name, func.count(func.distinct(Face.photo_id)))
+            .join(PhotoLabel, PhotoLabel.photo_id == Face.photo_id)
+            .where(Face.person_id.is_not(None))
+            .group_by(Face.person_id, PhotoLabel.name)
+        ).all()
+        photos_per_person = dict(
+            s.execute(
+                select(Face.person_id, func.count(func.distinct(Face.photo_id)))
+                .where(Face.person_id.is_not(None))
+                .group_by(Face.person_id)
+            ).all()
+        )
+        label_people: dict[str, dict[int, int]] = {}
+        for person, name, count in rows:
+            label_people.setdefault(name, {})[person] = count
+    result: dict[int, list[str]] = {}
+    for name, per_person in label_people.items():
+        # The label's best group must beat the runner-up clearly (it is "consistent").
+        ranked = sorted(per_person.items(), key=lambda kv: -kv[1])
+        best, count = ranked[0]
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0
+        share = count / max(1, photos_per_person.get(best, 1))
+        if count >= MIN_LABEL_PHOTOS and share >= LABEL_SHARE and count > runner_up:
+            result.setdefault(best, []).append(name)
+    return {p: sorted(names) for p, names in result.items()}
+
+
+def list_people(lib: Library, include_hidden: bool = False) -> list[PersonSummary]:
+    suggestions = suggest_names(lib)
+    with lib.session() as s:
+        counts = {
+            pid: (faces, photos)
+            for pid, faces, photos in s.execute(
+                select(Face.person_id, func.count(Face.id), func.count(func.distinct(Face.photo_id)))
+                .where(Face.person_id.is_not(None))
+                .group_by(Face.person_id)
+            ).all()
+        }
+        people = s.scalars(select(Person).order_by(Person.id)).all()
+        result = []
+        for p in people:
+            if p.hidden and not include_hidden:
+                continue
+            faces, photos = counts.get(p.id, (0, 0))
+            names = [n for n in suggestions.get(p.id, []) if n != p.name]
+            result.append(
+                PersonSummary(p.id, p.name, faces, photos, p.hidden, p.is_owner, names)
+            )
+    result.sort(key=lambda x: (-x.face_count, x.id))
+    return result
+
+
+# -- edits ----------------------------------------------------------------------------------
+
+def _person(s, person_id: int) -> Person:
+    person = s.get(Person, person_id)
+    if person is None:
+        raise PeopleError(f"no person with id {person_id}")
+    return person
+
+
+def name_person(lib: Library, person_id: int, name: str) -> None:
+    name = name.strip()
+    if not name:
+        raise PeopleError("a name cannot be empty")
+    with lib.session() as s:
+        _person(s, person_id).name = name
+
+
+def hide_person(lib: Library, person_id: int, hidden: bool = True) -> None:
+    with lib.session() as s:
+        _person(s, person_id).hidden = hidden
+
+
+def set_owner(lib: Library, person_id: int) -> None:
+    """Mark the library owner ("me"). Only one person can be the owner; verified later."""
+    with lib.session() as s:
+        person = _person(s, person_id)
+        s.execute(update(Person).values(is_owner=False))
+        person.is_owner = True
+
+
+def merge_people(lib: Library, target_id: int, other_id: int) -> int:
+    """Move every face of ``other`` into ``target`` (locked), then delete ``other``.
+
+    The target keeps its name; if it had none it takes the other's. Returns faces moved.
+    """
+    if target_id == other_id:
+        raise PeopleError("cannot merge a person with itself")
+    with lib.session() as s:
+        target, other = _person(s, target_id), _person(s, other_id)
+        clash = s.execute(
+            select(func.count())
+            .select_from(Face)
+            .where(Face.person_id == other_id)
+            .where(
+                Face.photo_id.in_(select(Face.photo_id).where(Face.person_id == target_id))
+            )
+        ).scalar_one()
+        if clash:
+            raise PeopleError(
+                f"people {target_id} and {other_id} both appear in {clash} photo(s) together; "
+                "one person cannot be in a photo twice (move single faces instead)"
+            )
+        target.name = target.name or other.name
+        target.is_owner = target.is_owner or other.is_owner
+        moved = s.execute(
+            update(Face).where(Face.person_id.in_([target_id, other_id])).values(
+                person_id=target_id, locked=True
+            )
+        ).rowcount
+        s.delete(other)
+        return moved
+
+
+def move_faces(lib: Library, face_ids: list[int], person_id: int | None) -> int:
+    """Put faces in a person (or, with None, mark them as nobody), locked against re-clusters."""
+    with lib.session() as s:
+        faces = s.scalars(select(Face).where(Face.id.in_(face_ids))).all()
+        missing = sorted(set(face_ids) - {f.id for f in faces})
+        if missing:
+            raise PeopleError(f"no face with id {', '.join(map(str, missing))}")
+        if person_id is not None:
+            _person(s, person_id)
+            photos = [f.photo_id for f in faces]
+            if len(set(photos)) != len(photos):
+                raise PeopleError("two of these faces are in the same photo: not one person")
+            clash = s.scalars(
+                select(Face.id).where(
+                    Face.person_id == person_id,
+                    Face.photo_id.in_(photos),
+                    Face.id.not_in(face_ids),
+                )
+            ).all()
+            if clash:
+                raise PeopleError(
+                    f"person {person_id} already has face(s) {clash} in the same photo"
+                )
+        for f in faces:
+            f.person_id = person_id
+            f.locked = True
+            f.grouped = True
+        return len(faces)
+
+
+def split_person(lib: Library, person_id: int, face_ids: list[int], name: str | None = None) -> int:
+    """Move some faces of a person into a new person (locked both ways). Returns the new id."""
+    with lib.session() as s:
+        _person(s, person_id)
+        owned = set(
+            s.scalars(
+                select(Face.id).where(Face.person_id == person_id, Face.id.in_(face_ids))
+            ).all()
+        )
+        stray = sorted(set(face_ids) - owned)
+        if stray:
+            raise PeopleError(f"face(s) {stray} do not belong to person {person_id}")
+        if not face_ids:
+            raise PeopleError("name the faces to split off with --faces")
+        new_id = _new_person(s)
+        if name:
+            s.get(Person, new_id).name = name.strip()
+        s.execute(update(Face).where(Face.id.in_(face_ids)).values(person_id=new_id, locked=True))
+        # The faces that stay are locked too, so a re-cluster cannot undo the split.
+        s.execute(update(Face).where(Face.person_id == person_id).values(locked=True))
+        return new_id
