@@ -82,6 +82,8 @@ def import_(
     from likeness.importing import import_photos
 
     lib = _open(home)
+    # No refresh thread (auto_refresh=False): the bar redraws from the progress callback, and
+    # the importer's worker processes fork from a process that runs no other thread.
     bar = Progress(
         TextColumn("[bold]importing"),
         BarColumn(),
@@ -92,18 +94,20 @@ def import_(
         TimeRemainingColumn(),
         console=err,
         disable=as_json,
+        auto_refresh=False,
     )
     task = bar.add_task("import", total=None, rate="")
+    first_done: list[int] = []
 
     def progress(done: int, total: int) -> None:
+        if not first_done:
+            first_done.append(done)  # files skipped as unchanged do not count towards the rate
         elapsed = bar.tasks[0].elapsed or 0.0
-        fresh = done - start_done[0] if start_done else 0
-        if not start_done:
-            start_done.append(done)
-        rate = f"{fresh / elapsed:.1f} photos/s" if elapsed > 0 and fresh else ""
+        fresh = done - first_done[0]
+        rate = f"{fresh / elapsed:.1f} photos/s" if elapsed > 0 and fresh > 0 else ""
         bar.update(task, completed=done, total=total, rate=rate)
+        bar.refresh()
 
-    start_done: list[int] = []
     try:
         with bar:
             report = import_photos(

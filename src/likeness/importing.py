@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -77,6 +77,16 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _worker_context():
+    """fork where the OS has it: workers start at once and callers need no ``__main__`` guard.
+
+    Callers must not run threads of their own while importing (the CLI's progress bar redraws
+    from the callback, without a refresh thread); elsewhere spawn is used.
+    """
+    methods = get_all_start_methods()
+    return get_context("fork" if "fork" in methods else "spawn")
 
 
 def _now() -> datetime:
@@ -261,7 +271,7 @@ def import_photos(
     if todo:
         pool = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=get_context("spawn"),
+            mp_context=_worker_context(),
             initializer=start_worker,
             initargs=(settings or DetectionSettings(),),
         )

@@ -116,7 +116,7 @@ def decode_photo(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedPhoto:
     except UnidentifiedImageError:
         raise DecodeError("not a recognised image format") from None
     except Exception as exc:
-        raise DecodeError(f"cannot open image: {exc}") from None
+        raise DecodeError(f"corrupt or truncated image (cannot open: {exc})") from None
     fmt = image.format or "unknown"
     if fmt not in SUPPORTED_FORMATS:
         raise DecodeError(f"unsupported image format {fmt}")

@@ -85,7 +85,8 @@ def archive_parts(archive: Path) -> list[Path]:
     m = re.match(r"^(?P<prefix>.+-)\d{3}(?P<ext>\.zip|\.tgz|\.tar\.gz)$", archive.name, re.I)
     if not m:
         return [archive]
-    pattern = re.compile(re.escape(m.group("prefix")) + r"\d{3}" + re.escape(m.group("ext")), re.I)
+    # Parts share the export's prefix; accept any archive type (a re-download may differ).
+    pattern = re.compile(re.escape(m.group("prefix")) + r"\d{3}(\.zip|\.tgz|\.tar\.gz)", re.I)
     return sorted(p for p in archive.parent.iterdir() if pattern.fullmatch(p.name))
 
 

@@ -1,0 +1,91 @@
+import io
+from datetime import datetime
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from likeness.library.decode import DecodeError, decode_photo
+from tests.photos import astronaut, jpeg_bytes, scenery
+
+
+def _exif(orientation: int | None = None, gps: bool = False) -> Image.Exif:
+    from PIL.ExifTags import IFD, Base, GPS
+
+    exif = Image.Exif()
+    if orientation:
+        exif[Base.Orientation] = orientation
+    exif[Base.Make] = "Acme"
+    exif[Base.Model] = "Snap 9\x00"
+    exif.get_ifd(IFD.Exif)[Base.DateTimeOriginal] = "2021:07:04 15:30:00"
+    if gps:
+        exif.get_ifd(IFD.GPSInfo).update(
+            {
+                GPS.GPSLatitudeRef: "S",
+                GPS.GPSLatitude: (33.0, 52.0, 4.0),
+                GPS.GPSLongitudeRef: "E",
+                GPS.GPSLongitude: (151.0, 12.0, 36.0),
+            }
+        )
+    return exif
+
+
+def test_exif_orientation_is_applied_before_anything_else():
+    # Pixels stored 300 wide x 200 high, orientation 6: viewers rotate them to 200 x 300.
+    stored = Image.new("RGB", (300, 200), (255, 0, 0))
+    stored.paste((0, 0, 255), (0, 0, 30, 200))  # a blue band on the stored left edge
+    photo = decode_photo(jpeg_bytes(stored, _exif(orientation=6)))
+    assert photo.pixels.shape == (300, 200, 3)
+    top = photo.pixels[:20].reshape(-1, 3).mean(axis=0)  # rotated 90 CW: left edge -> top
+    assert top[2] > 150 and top[0] < 100
+
+
+def test_exif_metadata():
+    photo = decode_photo(jpeg_bytes(scenery(), _exif(gps=True)))
+    assert photo.taken_at == datetime(2021, 7, 4, 15, 30)
+    assert photo.camera_make == "Acme" and photo.camera_model == "Snap 9"
+    lat, lon = photo.gps
+    assert lat == pytest.approx(-(33 + 52 / 60 + 4 / 3600))
+    assert lon == pytest.approx(151 + 12 / 60 + 36 / 3600)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "TIFF", "HEIF"])
+def test_formats(fmt):
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    buf = io.BytesIO()
+    astronaut().resize((128, 128)).save(buf, fmt)
+    photo = decode_photo(buf.getvalue())
+    assert photo.pixels.shape == (128, 128, 3)
+    assert photo.format == fmt
+
+
+def test_transparent_png_is_composited_on_white():
+    image = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    assert np.all(decode_photo(buf.getvalue()).pixels == 255)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty file"),
+        (b"this is not an image at all", "not a recognised image format"),
+        (jpeg_bytes(scenery())[:400], "corrupt or truncated"),
+        (jpeg_bytes(astronaut())[:20_000], "corrupt or truncated image data"),
+        (b"GIF89a" + b"\x00" * 50, "corrupt|unsupported|not a recognised"),
+    ],
+)
+def test_bad_images_raise_with_reason(data, reason):
+    with pytest.raises(DecodeError, match=reason):
+        decode_photo(data)
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    buf = io.BytesIO()
+    Image.new("L", (20_000, 12_000)).save(buf, "PNG")  # 240 MP of zeros compress to ~kB
+    assert len(buf.getvalue()) < 1_000_000
+    with pytest.raises(DecodeError, match="decompression bomb"):
+        decode_photo(buf.getvalue())
