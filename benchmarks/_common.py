@@ -12,7 +12,9 @@ FACES_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces-dev
 
 def require_faces_dev() -> Path:
     if not (FACES_DEV / "labels.csv").exists():
-        sys.exit(f"faces-dev not found at {FACES_DEV}: this benchmark needs ../shared/data/faces-dev")
+        sys.exit(
+            f"faces-dev not found at {FACES_DEV}: this benchmark needs ../shared/data/faces-dev"
+        )
     return FACES_DEV
 
 
@@ -22,7 +24,9 @@ def read_labels(root: Path) -> dict[str, str]:
         return {str((root / row["path"]).resolve()): row["person"] for row in csv.DictReader(f)}
 
 
-def bcubed(predicted: dict[object, object], truth: dict[object, object]) -> tuple[float, float, float]:
+def bcubed(
+    predicted: dict[object, object], truth: dict[object, object]
+) -> tuple[float, float, float]:
     """BCubed precision, recall and F over the items in ``truth``.
 
     ``predicted[item]`` is a cluster label; an item without one (unassigned) is its own

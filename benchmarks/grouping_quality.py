@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import bcubed, read_labels, require_faces_dev  # noqa: E402
+from _common import bcubed, read_labels, require_faces_dev
 
 
 def main() -> None:
@@ -54,8 +54,10 @@ def main() -> None:
         missed = sorted(set(truth_by_path) - set(best))
         ours = {f["id"]: f["person"] for f in faces}
         p, r, f1 = bcubed(ours, truth)
-        print(f"faces-dev: {report.added} photos, {report.faces} faces; "
-              f"{len(truth)}/{len(truth_by_path)} labelled photos have a face")
+        print(
+            f"faces-dev: {report.added} photos, {report.faces} faces; "
+            f"{len(truth)}/{len(truth_by_path)} labelled photos have a face"
+        )
         for m in missed:
             print(f"  no face found in labelled photo {m}")
         print(f"likeness incremental     precision {p:.3f}  recall {r:.3f}  F {f1:.3f}")
@@ -67,14 +69,17 @@ def main() -> None:
         with lib.session() as s:
             rows = s.query(Face.id, Face.embedding).order_by(Face.id).all()
         ids = [r[0] for r in rows]
-        vectors = [dlib.vector(np.frombuffer(r[1], dtype=np.float32).astype(float).tolist())
-                   for r in rows]
+        vectors = [
+            dlib.vector(np.frombuffer(r[1], dtype=np.float32).astype(float).tolist()) for r in rows
+        ]
         labels = dlib.chinese_whispers_clustering(vectors, 0.5)
         baseline = dict(zip(ids, labels, strict=True))
         bp, br, bf = bcubed(baseline, truth)
         print(f"baseline chinese-whispers precision {bp:.3f}  recall {br:.3f}  F {bf:.3f}")
-        print(f"target: F >= 0.95 with precision >= 0.98 -> "
-              f"{'met' if f1 >= 0.95 and p >= 0.98 else 'NOT met'}")
+        print(
+            f"target: F >= 0.95 with precision >= 0.98 -> "
+            f"{'met' if f1 >= 0.95 and p >= 0.98 else 'NOT met'}"
+        )
         lib.close()
 
 

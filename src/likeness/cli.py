@@ -62,7 +62,9 @@ def init(home: HomeOption = None) -> None:
 def import_(
     path: Annotated[Path, typer.Argument(help="A folder, or a Google Photos Takeout export.")],
     home: HomeOption = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: all cores).")
+    ] = None,
     thorough: Annotated[
         bool, typer.Option(help="Always search for small faces (slower on large photos).")
     ] = False,
@@ -111,7 +113,10 @@ def import_(
     try:
         with bar:
             report = import_photos(
-                lib, path, workers=workers, settings=DetectionSettings(thorough=thorough),
+                lib,
+                path,
+                workers=workers,
+                settings=DetectionSettings(thorough=thorough),
                 progress=progress,
             )
     except (FileNotFoundError, ValueError) as exc:
@@ -152,8 +157,14 @@ def people_list(
     table = Table("id", "name", "faces", "photos", "suggested names", "")
     for p in people:
         flags = " ".join(f for f, on in (("me", p.is_owner), ("hidden", p.hidden)) if on)
-        table.add_row(str(p.id), p.name or "-", str(p.face_count), str(p.photo_count),
-                      ", ".join(p.suggested_names), flags)
+        table.add_row(
+            str(p.id),
+            p.name or "-",
+            str(p.face_count),
+            str(p.photo_count),
+            ", ".join(p.suggested_names),
+            flags,
+        )
     console.print(table)
 
 
@@ -289,16 +300,21 @@ def faces_cmd(
         return
     table = Table("id", "person", "quality", "box", "photo")
     for f in faces:
-        table.add_row(str(f["id"]), str(f["person"] or "-"), f"{f['quality']:.2f}",
-                      ",".join(map(str, f["box"])), f["photo"] or "")
+        table.add_row(
+            str(f["id"]),
+            str(f["person"] or "-"),
+            f"{f['quality']:.2f}",
+            ",".join(map(str, f["box"])),
+            f["photo"] or "",
+        )
     console.print(table)
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo's photos, library and output.")] = Path(
-        "likeness-demo"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for the demo's photos, library and output.")
+    ] = Path("likeness-demo"),
 ) -> None:
     """Walk the product as far as it is built, on sample photos that ship with scikit-image."""
     from likeness.demo import run_demo

@@ -175,8 +175,13 @@ class _Recorder:
                 s.add(
                     Face(
                         photo_id=photo.id,
-                        x0=face.box[0], y0=face.box[1], x1=face.box[2], y1=face.box[3],
-                        landmarks=json.dumps([[round(x, 1), round(y, 1)] for x, y in face.landmarks]),
+                        x0=face.box[0],
+                        y0=face.box[1],
+                        x1=face.box[2],
+                        y1=face.box[3],
+                        landmarks=json.dumps(
+                            [[round(x, 1), round(y, 1)] for x, y in face.landmarks]
+                        ),
                         embedding=face.embedding.astype("<f4").tobytes(),
                         detector_score=face.detector_score,
                         quality=face.quality,

@@ -10,7 +10,7 @@ from tests.photos import astronaut, jpeg_bytes, scenery
 
 
 def _exif(orientation: int | None = None, gps: bool = False) -> Image.Exif:
-    from PIL.ExifTags import IFD, Base, GPS
+    from PIL.ExifTags import GPS, IFD, Base
 
     exif = Image.Exif()
     if orientation:

@@ -35,7 +35,10 @@ def _pair(media: list[str], sidecars: list[str], titles: dict[str, str] | None =
         ("IMG_0001.jpg", "IMG_0001.jpg.json"),
         ("IMG_0002.jpg", "IMG_0002.jpg.supplemental-metadata.json"),
         (LONG, LONG[:46] + ".json"),  # classic 46-character cut
-        ("PXL_20230615_101112345.PORTRAIT.jpg", "PXL_20230615_101112345.PORTRAIT.jpg.supplemen.json"),
+        (
+            "PXL_20230615_101112345.PORTRAIT.jpg",
+            "PXL_20230615_101112345.PORTRAIT.jpg.supplemen.json",
+        ),
         ("PXL_20230615_101112346.NIGHT.jpg", "PXL_20230615_101112346.NIGHT.jpg.s.json"),
         ("PXL_20230615_101112347_LONGNAME.jpg", "PXL_20230615_101112347_LONGNAME.jpg..json"),
         ("IMG_0005.jpg", "IMG_0005.json"),  # extension dropped
@@ -147,7 +150,9 @@ def _check_catalog(lib, expected_times: set[datetime]):
         times = {p.taken_at for p in photos if p.taken_at_source == "takeout"}
         assert times == expected_times
         rome = s.scalar(select(Album).where(Album.title == "Trip to Rome"))
-        in_album = s.scalars(select(PhotoAlbum.photo_id).where(PhotoAlbum.album_id == rome.id)).all()
+        in_album = s.scalars(
+            select(PhotoAlbum.photo_id).where(PhotoAlbum.album_id == rome.id)
+        ).all()
         assert len(in_album) == 1
         assert s.scalars(select(PhotoLabel.name)).all() == ["Alice"]
         assert s.scalars(select(PhotoLabel.photo_id)).all() == in_album
@@ -160,9 +165,7 @@ def _check_catalog(lib, expected_times: set[datetime]):
 def _times(expected: dict[str, int]) -> set[datetime]:
     from datetime import UTC
 
-    return {
-        datetime.fromtimestamp(t, UTC).replace(tzinfo=None) for t in expected.values() if t > 0
-    }
+    return {datetime.fromtimestamp(t, UTC).replace(tzinfo=None) for t in expected.values() if t > 0}
 
 
 def test_import_takeout_folder(lib, tmp_path):

@@ -1,5 +1,5 @@
-import stat
 import sqlite3
+import stat
 
 from sqlalchemy import text
 
@@ -13,21 +13,23 @@ def test_open_creates_catalog_in_wal_mode_with_private_home(tmp_path):
     assert stat.S_IMODE((tmp_path / "h").stat().st_mode) == 0o700
     with lib.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")).scalars())
+        tables = set(
+            conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")).scalars()
+        )
     assert {"photos", "photo_files", "faces", "people", "alembic_version"} <= tables
     lib.close()
 
 
 def test_reopen_keeps_data_and_schema_version(tmp_path):
-    with Library.open(tmp_path / "h") as lib:
-        with lib.session() as s:
-            s.execute(text("INSERT INTO settings(key, value) VALUES ('k', 'v')"))
-    with Library.open(tmp_path / "h") as lib:
-        with lib.session() as s:
-            assert s.execute(text("SELECT value FROM settings WHERE key='k'")).scalar() == "v"
-    version = sqlite3.connect(tmp_path / "h" / "catalog.sqlite").execute(
-        "SELECT version_num FROM alembic_version"
-    ).fetchall()
+    with Library.open(tmp_path / "h") as lib, lib.session() as s:
+        s.execute(text("INSERT INTO settings(key, value) VALUES ('k', 'v')"))
+    with Library.open(tmp_path / "h") as lib, lib.session() as s:
+        assert s.execute(text("SELECT value FROM settings WHERE key='k'")).scalar() == "v"
+    version = (
+        sqlite3.connect(tmp_path / "h" / "catalog.sqlite")
+        .execute("SELECT version_num FROM alembic_version")
+        .fetchall()
+    )
     assert version == [("0001",)]
 
 
@@ -36,3 +38,9 @@ def test_default_home_follows_env(monkeypatch, tmp_path):
     assert default_home() == tmp_path / "x"
     monkeypatch.delenv("LIKENESS_HOME")
     assert default_home().name == "likeness"
+
+
+def test_head_constant_matches_the_migration_scripts():
+    from likeness.store.migrate import HEAD, script_head
+
+    assert script_head() == HEAD

@@ -128,9 +128,7 @@ class DlibFaceBackend:
             rect = dlib.rectangle(round(x0), round(y0), round(x1), round(y1))
             shape = self._landmarks(image, rect)
             chip = np.asarray(dlib.get_face_chip(image, shape, size=150, padding=0.25))
-            embedding = np.asarray(
-                self._embedder.compute_face_descriptor(chip), dtype=np.float32
-            )
+            embedding = np.asarray(self._embedder.compute_face_descriptor(chip), dtype=np.float32)
             landmarks = tuple((float(p.x), float(p.y)) for p in shape.parts())
             box = (
                 max(0, round(x0)),
@@ -138,8 +136,10 @@ class DlibFaceBackend:
                 min(w, round(x1)),
                 min(h, round(y1)),
             )
-            size, sharp, front = size_score(box), sharpness_score(chip), frontalness_score(
-                landmarks
+            size, sharp, front = (
+                size_score(box),
+                sharpness_score(chip),
+                frontalness_score(landmarks),
             )
             faces.append(
                 DetectedFace(

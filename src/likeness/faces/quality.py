@@ -26,11 +26,7 @@ def sharpness_score(chip: np.ndarray) -> float:
     if gray.ndim == 3:
         gray = gray @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     lap = (
-        -4 * gray[1:-1, 1:-1]
-        + gray[:-2, 1:-1]
-        + gray[2:, 1:-1]
-        + gray[1:-1, :-2]
-        + gray[1:-1, 2:]
+        -4 * gray[1:-1, 1:-1] + gray[:-2, 1:-1] + gray[2:, 1:-1] + gray[1:-1, :-2] + gray[1:-1, 2:]
     )
     return float(min(1.0, lap.var() / FULL_SHARPNESS))
 

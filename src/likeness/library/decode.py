@@ -18,7 +18,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP", "HEIF", "TIFF", "MPO"}
 #: File name extensions likeness looks at when walking folders.
 IMAGE_EXTENSIONS = {
-    ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif", ".hif", ".tif", ".tiff",
+    ".jpg",
+    ".jpeg",
+    ".jpe",
+    ".png",
+    ".webp",
+    ".heic",
+    ".heif",
+    ".hif",
+    ".tif",
+    ".tiff",
 }
 #: Refuse images above this many pixels before decoding them (a decompression bomb is a tiny
 #: file that decodes to gigabytes). 200 MP is above any camera likeness expects.
@@ -77,13 +86,15 @@ def _clean(text: object) -> str | None:
     return text or None
 
 
-def read_exif(image: Image.Image) -> tuple[datetime | None, tuple[float, float] | None, str | None, str | None]:
+def read_exif(
+    image: Image.Image,
+) -> tuple[datetime | None, tuple[float, float] | None, str | None, str | None]:
     """Capture time, GPS (lat, lon) and camera make/model from EXIF; each may be missing."""
     try:
         exif = image.getexif()
     except Exception:  # a broken EXIF block must not lose the photo itself
         return None, None, None, None
-    from PIL.ExifTags import IFD, Base, GPS
+    from PIL.ExifTags import GPS, IFD, Base
 
     try:
         sub = exif.get_ifd(IFD.Exif)
@@ -100,9 +111,14 @@ def read_exif(image: Image.Image) -> tuple[datetime | None, tuple[float, float] 
     if g:
         lat = _gps_decimal(g.get(GPS.GPSLatitude), g.get(GPS.GPSLatitudeRef))
         lon = _gps_decimal(g.get(GPS.GPSLongitude), g.get(GPS.GPSLongitudeRef))
-        if lat is not None and lon is not None and (lat, lon) != (0.0, 0.0):
-            if -90 <= lat <= 90 and -180 <= lon <= 180:
-                gps = (lat, lon)
+        if (
+            lat is not None
+            and lon is not None
+            and (lat, lon) != (0.0, 0.0)
+            and -90 <= lat <= 90
+            and -180 <= lon <= 180
+        ):
+            gps = (lat, lon)
     return taken, gps, _clean(exif.get(Base.Make)), _clean(exif.get(Base.Model))
 
 

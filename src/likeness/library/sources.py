@@ -122,6 +122,7 @@ def _find_google_photos_dir(root: Path) -> Path | None:
 
 # -- plain folders --------------------------------------------------------------------------
 
+
 def _walk(root: bytes, problems: list[Problem]) -> Iterator[tuple[bytes, os.stat_result]]:
     """Files under ``root`` (raw bytes paths), following symlinks without looping."""
     seen_dirs: set[tuple[int, int]] = set()
@@ -174,6 +175,7 @@ def _scan_folder(root: Path) -> Scan:
 
 # -- Takeout ----------------------------------------------------------------------------------
 
+
 @dataclass
 class _Entry:
     """A file of a Takeout export, on disk or in an archive, by its path inside the export."""
@@ -215,9 +217,12 @@ def _assemble_takeout(entries: list[_Entry], result: Scan) -> None:
                     result.problems.append(Problem(str(e.relpath), str(exc)))
             elif (t := album_title(doc)) is not None:
                 title = t
-        if title is None and folder.name and not _YEAR_FOLDER.match(folder.name):
-            if folder.name not in ("Google Photos", "Takeout", ""):
-                title = folder.name
+        if (
+            title is None
+            and folder.name not in ("Google Photos", "Takeout", "")
+            and not _YEAR_FOLDER.match(folder.name)
+        ):
+            title = folder.name  # an album without a readable metadata.json
         media = [e for e in folder_entries if e.item is not None]
         pairs = match_sidecars([e.relpath.name for e in media], sidecars)
         for e in media:
@@ -239,9 +244,7 @@ def _scan_takeout_folder(root: Path) -> Scan:
             item = SourceItem(full, display(full), st.st_size, st.st_mtime_ns, "takeout", path=full)
             entries.append(_Entry(rel, st.st_size, st.st_mtime_ns, item=item))
         elif name.lower().endswith(".json") and st.st_size <= MAX_JSON_BYTES:
-            entries.append(
-                _Entry(rel, st.st_size, st.st_mtime_ns, read_json=_file_reader(full))
-            )
+            entries.append(_Entry(rel, st.st_size, st.st_mtime_ns, read_json=_file_reader(full)))
     _assemble_takeout(entries, result)
     return result
 
@@ -280,8 +283,13 @@ def _scan_takeout_archives(archives: list[Path]) -> Scan:
 def _archive_item(archive: Path, member: str, size: int, mtime_ns: int) -> SourceItem:
     location = os.fsencode(archive) + b"\0" + member.encode("utf-8", "surrogateescape")
     return SourceItem(
-        location, f"{archive}:{member}", size, mtime_ns, "takeout",
-        archive=str(archive), member=member,
+        location,
+        f"{archive}:{member}",
+        size,
+        mtime_ns,
+        "takeout",
+        archive=str(archive),
+        member=member,
     )
 
 
@@ -301,7 +309,9 @@ def _zip_entries(archive: Path) -> Iterator[_Entry]:
                 yield _Entry(rel, info.file_size, mtime_ns, item=item)
             elif rel.name.lower().endswith(".json") and info.file_size <= MAX_JSON_BYTES:
                 yield _Entry(
-                    rel, info.file_size, mtime_ns,
+                    rel,
+                    info.file_size,
+                    mtime_ns,
                     read_json=lambda a=archive, n=info.filename: _read_zip(a, n),
                 )
 

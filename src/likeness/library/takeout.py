@@ -25,10 +25,16 @@ from datetime import UTC, datetime
 
 #: Suffixes Google Photos gives edited copies, by export language.
 EDITED_SUFFIXES = (
-    "-edited", "-effects", "-smile", "-mix", "-collage", "-animation",
+    "-edited",
+    "-effects",
+    "-smile",
+    "-mix",
+    "-collage",
+    "-animation",
     "-bearbeitet",  # de
     "-modifié",  # fr
-    "-editado", "-ha editado",  # es, pt
+    "-editado",
+    "-ha editado",  # es, pt
     "-modificato",  # it
     "-bewerkt",  # nl
     "-edytowane",  # pl
@@ -161,19 +167,13 @@ def media_key(media_name: str) -> tuple[str, str]:
     return name, ""
 
 
-def match_sidecars(
-    media_names: list[str], sidecars: dict[str, TakeoutMetadata]
-) -> dict[str, str]:
+def match_sidecars(media_names: list[str], sidecars: dict[str, TakeoutMetadata]) -> dict[str, str]:
     """Pair photos with sidecars within one folder: returns {media name: sidecar name}.
 
     ``sidecars`` maps each photo-sidecar file name of the folder to its parsed contents (the
     ``title`` is the last resort when names are ambiguous or cut beyond recognition).
     """
-    keys = {
-        name: key
-        for name in sidecars
-        if (key := sidecar_key(_nfc(name))) is not None
-    }
+    keys = {name: key for name in sidecars if (key := sidecar_key(_nfc(name))) is not None}
     result: dict[str, str] = {}
     for media in media_names:
         target, counter = media_key(media)
@@ -199,8 +199,14 @@ def match_sidecars(
             for name, meta in sidecars.items():
                 key = keys.get(name)
                 title = _nfc(meta.title or "").lower()
-                if key is not None and key.counter == counter and title and (
-                    title == target_l or title.startswith(target_l.rpartition(".")[0] or target_l)
+                if (
+                    key is not None
+                    and key.counter == counter
+                    and title
+                    and (
+                        title == target_l
+                        or title.startswith(target_l.rpartition(".")[0] or target_l)
+                    )
                 ):
                     best = (0, name)
                     break

@@ -20,15 +20,26 @@ TILE = 128
 def _item_for(row: PhotoFile) -> SourceItem:
     if b"\0" in row.location:
         archive, member = row.location.split(b"\0", 1)
-        return SourceItem(row.location, row.display_path, row.size, row.mtime_ns, row.source,
-                          archive=archive.decode("utf-8", "surrogateescape"),
-                          member=member.decode("utf-8", "surrogateescape"))
-    return SourceItem(row.location, row.display_path, row.size, row.mtime_ns, row.source,
-                      path=row.location)
+        return SourceItem(
+            row.location,
+            row.display_path,
+            row.size,
+            row.mtime_ns,
+            row.source,
+            archive=archive.decode("utf-8", "surrogateescape"),
+            member=member.decode("utf-8", "surrogateescape"),
+        )
+    return SourceItem(
+        row.location, row.display_path, row.size, row.mtime_ns, row.source, path=row.location
+    )
 
 
 def write_contact_sheet(
-    lib: Library, person_id: int | None, out: Path, *, face_ids: list[int] | None = None,
+    lib: Library,
+    person_id: int | None,
+    out: Path,
+    *,
+    face_ids: list[int] | None = None,
     limit: int = 64,
 ) -> int:
     """Write a grid of a person's best faces (highest quality first), labelled with face ids.
@@ -37,8 +48,10 @@ def write_contact_sheet(
     """
     with lib.session() as s:
         stmt = select(Face).order_by(Face.quality.desc(), Face.id).limit(limit)
-        stmt = stmt.where(Face.id.in_(face_ids)) if face_ids else stmt.where(
-            Face.person_id == person_id
+        stmt = (
+            stmt.where(Face.id.in_(face_ids))
+            if face_ids
+            else stmt.where(Face.person_id == person_id)
         )
         faces = s.scalars(stmt).all()
         files = {}

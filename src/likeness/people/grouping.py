@@ -237,8 +237,11 @@ class IncrementalGrouper:
             return {}
         vectors = np.stack([vec if m == face_id else self.face_vec[m] for m in members])
         centroid = vectors.mean(axis=0)
-        close = [m for m, v in zip(members, vectors, strict=True)
-                 if np.linalg.norm(v - centroid) < p.centroid_distance]
+        close = [
+            m
+            for m, v in zip(members, vectors, strict=True)
+            if np.linalg.norm(v - centroid) < p.centroid_distance
+        ]
         if len(close) < p.min_faces or face_id not in close:
             self.face_vec[face_id] = vec
             return {}

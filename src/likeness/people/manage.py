@@ -63,11 +63,12 @@ def assign_pending(lib: Library, params: GroupingParams | None = None) -> int:
     records their person.
     """
     with lib.session() as s:
-        face_ids, photo_ids, emb, person_ids, _, grouped = _load_faces(s)
+        face_ids, photo_ids, emb, person_ids, locked, grouped = _load_faces(s)
         pending = np.flatnonzero(~grouped)
         if len(pending) == 0:
             return 0
-        done = np.flatnonzero(grouped)
+        # Faces marked as "nobody" by hand are left out: they must not recruit others.
+        done = np.flatnonzero(grouped & ~(locked & (person_ids < 0)))
         grouper = IncrementalGrouper(
             emb[done], face_ids[done], photo_ids[done], person_ids[done], params
         )
@@ -79,9 +80,9 @@ def assign_pending(lib: Library, params: GroupingParams | None = None) -> int:
             assigned.update(placed)
         for face_id, person in assigned.items():
             s.execute(
-                update(Face).where(Face.id == face_id, Face.locked.is_(False)).values(
-                    person_id=person
-                )
+                update(Face)
+                .where(Face.id == face_id, Face.locked.is_(False))
+                .values(person_id=person)
             )
         s.execute(update(Face).where(Face.id.in_(face_ids[pending].tolist())).values(grouped=True))
         return sum(1 for f in face_ids[pending].tolist() if f in assigned)
@@ -91,13 +92,18 @@ def recluster(lib: Library, params: GroupingParams | None = None) -> dict[str, i
     """Full re-cluster of every face, keeping names, hides, merges, splits and moves."""
     with lib.session() as s:
         face_ids, photo_ids, emb, person_ids, locked, _ = _load_faces(s)
-        locked_person = np.where(locked, person_ids, -1)
-        labels = cluster_embeddings(emb, photo_ids, locked_person, params)
+        # Faces a person marked as "nobody" take no part: they cannot link others either.
+        nobody = locked & (person_ids < 0)
+        labels = np.full(len(face_ids), -1, dtype=np.int64)
+        labels[~nobody] = cluster_embeddings(
+            emb[~nobody], photo_ids[~nobody], np.where(locked, person_ids, -1)[~nobody], params
+        )
         # Map each new group to the old person it overlaps most (locked faces decide first).
         people = {p.id: p for p in s.scalars(select(Person))}
         overlap: dict[tuple[int, int], int] = {}
-        for label, old, lk in zip(labels.tolist(), person_ids.tolist(), locked.tolist(),
-                                  strict=True):
+        for label, old, lk in zip(
+            labels.tolist(), person_ids.tolist(), locked.tolist(), strict=True
+        ):
             if label >= 0 and old >= 0:
                 overlap[(label, old)] = overlap.get((label, old), 0) + (1_000_000 if lk else 1)
         mapping: dict[int, int] = {}
@@ -111,6 +117,7 @@ def recluster(lib: Library, params: GroupingParams | None = None) -> dict[str, i
             mapping[label] = _new_person(s)
             created += 1
         new_person = np.array([mapping.get(lab, -1) for lab in labels.tolist()], dtype=np.int64)
+        new_person[locked] = person_ids[locked]  # hand-placed faces never move
         changed = np.flatnonzero(new_person != person_ids)
         for i in changed.tolist():
             value = int(new_person[i]) if new_person[i] >= 0 else None
@@ -133,6 +140,7 @@ def recluster(lib: Library, params: GroupingParams | None = None) -> dict[str, i
 
 
 # -- listing --------------------------------------------------------------------------------
+
 
 @dataclass
 class PersonSummary:
@@ -204,7 +212,9 @@ def list_people(lib: Library, include_hidden: bool = False) -> list[PersonSummar
         counts = {
             pid: (faces, photos)
             for pid, faces, photos in s.execute(
-                select(Face.person_id, func.count(Face.id), func.count(func.distinct(Face.photo_id)))
+                select(
+                    Face.person_id, func.count(Face.id), func.count(func.distinct(Face.photo_id))
+                )
                 .where(Face.person_id.is_not(None))
                 .group_by(Face.person_id)
             ).all()
@@ -216,14 +226,13 @@ def list_people(lib: Library, include_hidden: bool = False) -> list[PersonSummar
                 continue
             faces, photos = counts.get(p.id, (0, 0))
             names = [n for n in suggestions.get(p.id, []) if n != p.name]
-            result.append(
-                PersonSummary(p.id, p.name, faces, photos, p.hidden, p.is_owner, names)
-            )
+            result.append(PersonSummary(p.id, p.name, faces, photos, p.hidden, p.is_owner, names))
     result.sort(key=lambda x: (-x.face_count, x.id))
     return result
 
 
 # -- edits ----------------------------------------------------------------------------------
+
 
 def _person(s, person_id: int) -> Person:
     person = s.get(Person, person_id)
@@ -266,9 +275,7 @@ def merge_people(lib: Library, target_id: int, other_id: int) -> int:
             select(func.count())
             .select_from(Face)
             .where(Face.person_id == other_id)
-            .where(
-                Face.photo_id.in_(select(Face.photo_id).where(Face.person_id == target_id))
-            )
+            .where(Face.photo_id.in_(select(Face.photo_id).where(Face.person_id == target_id)))
         ).scalar_one()
         if clash:
             raise PeopleError(
@@ -278,9 +285,9 @@ def merge_people(lib: Library, target_id: int, other_id: int) -> int:
         target.name = target.name or other.name
         target.is_owner = target.is_owner or other.is_owner
         moved = s.execute(
-            update(Face).where(Face.person_id.in_([target_id, other_id])).values(
-                person_id=target_id, locked=True
-            )
+            update(Face)
+            .where(Face.person_id.in_([target_id, other_id]))
+            .values(person_id=target_id, locked=True)
         ).rowcount
         s.delete(other)
         return moved

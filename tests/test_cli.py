@@ -1,0 +1,80 @@
+"""The command line: JSON shapes, exit codes, and the people workflow end to end."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from tests.photos import face_photos, jpeg_bytes, scenery, write
+
+
+def likeness(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LIKENESS_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "likeness.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_import_people_faces_json_and_edits(tmp_path):
+    home = tmp_path / "home"
+    photos = tmp_path / "photos"
+    face_photos(photos, count=4)
+    write(photos / "landscape.jpg", jpeg_bytes(scenery(2)))
+    assert likeness(home, "init").returncode == 0
+
+    done = likeness(home, "import", str(photos), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["added"] == 5 and report["faces"] == 4 and report["problems"] == []
+
+    people = json.loads(likeness(home, "people", "--json").stdout)
+    assert len(people) == 1
+    person = people[0]
+    assert {"id", "name", "face_count", "suggested_names"} <= set(person)
+    assert person["face_count"] == 4 and person["name"] is None
+
+    faces = json.loads(likeness(home, "faces", "--json").stdout)
+    assert len(faces) == 4
+    for face in faces:
+        assert Path(face["photo"]).is_absolute() and Path(face["photo"]).exists()
+        x0, y0, x1, y1 = face["box"]
+        w, h = Image.open(face["photo"]).size
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        assert face["person"] == person["id"] and 0 < face["quality"] <= 1
+
+    pid = str(person["id"])
+    assert likeness(home, "people", "name", pid, "Astronaut").returncode == 0
+    assert likeness(home, "people", "me", pid).returncode == 0
+    split = likeness(home, "people", "split", pid, "--faces", str(faces[0]["id"]))
+    assert split.returncode == 0, split.stderr
+    assert likeness(home, "people", "recluster").returncode == 0
+    listed = {p["name"]: p for p in json.loads(likeness(home, "people", "--json").stdout)}
+    assert listed["Astronaut"]["face_count"] == 3 and listed["Astronaut"]["is_owner"]
+    sheet = tmp_path / "sheet.png"
+    shown = likeness(home, "people", "show", pid, "--out", str(sheet))
+    assert shown.returncode == 0 and Image.open(sheet).size[0] > 0
+    # Hidden people drop out of the list; --all brings them back.
+    assert likeness(home, "people", "hide", pid).returncode == 0
+    assert "Astronaut" not in likeness(home, "people").stdout
+    assert "Astronaut" in likeness(home, "people", "--all").stdout
+
+
+def test_exit_codes(tmp_path):
+    home = tmp_path / "home"
+    photos = tmp_path / "photos"
+    write(photos / "ok.jpg", jpeg_bytes(scenery(1)))
+    write(photos / "broken.jpg", b"\xff\xd8\xff\xe0 not really")
+    result = likeness(home, "import", str(photos))
+    assert result.returncode == 3
+    assert "broken.jpg" in result.stderr and "completed with 1 problems" in result.stderr
+    assert likeness(home, "import", str(tmp_path / "missing")).returncode == 1
+    failed = likeness(home, "people", "name", "424242", "Nobody")
+    assert failed.returncode == 1 and "no person with id 424242" in failed.stderr
+    assert likeness(home, "people", "split", "1", "--faces", "a,b").returncode == 2
