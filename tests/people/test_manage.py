@@ -24,7 +24,9 @@ from likeness.store.models import Face, Photo, PhotoLabel
 from tests.people.test_grouping import blobs
 
 
-def add_faces(lib, emb: np.ndarray, labels: dict[int, list[str]] | None = None) -> list[int]:
+def add_faces(
+    lib, emb: np.ndarray, labels: dict[int, list[str]] | None = None, quality: float = 0.5
+) -> list[int]:
     """One photo per face, with optional Takeout labels per face index; returns face ids."""
     ids = []
     with lib.session() as s:
@@ -50,7 +52,7 @@ def add_faces(lib, emb: np.ndarray, labels: dict[int, list[str]] | None = None) 
                 landmarks="[]",
                 embedding=vec.astype("<f4").tobytes(),
                 detector_score=1.0,
-                quality=0.5,
+                quality=quality,
                 sharpness=0.5,
                 frontalness=0.5,
                 locked=False,
@@ -169,3 +171,16 @@ def test_a_face_marked_nobody_does_not_recruit_new_faces(lib):
     second = add_faces(lib, emb[1:])
     assign_pending(lib)
     assert people_of(lib, first + second) == [None, None]
+
+
+def test_weak_faces_stay_unassigned_and_link_nobody(lib):
+    emb, _ = blobs(1, 4, seed=6)
+    weak = add_faces(lib, emb[:2], quality=0.01)  # tiny, blurred: unreliable embeddings
+    strong = add_faces(lib, emb[2:])
+    assign_pending(lib)
+    assert people_of(lib, weak) == [None, None]
+    assert len(set(people_of(lib, strong)) - {None}) == 1
+    recluster(lib)
+    assert people_of(lib, weak) == [None, None]
+    with lib.session() as s:
+        assert all(f.grouped for f in s.scalars(select(Face)))

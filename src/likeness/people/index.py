@@ -1,9 +1,15 @@
 """Nearest-neighbour search over face embeddings (faiss).
 
-Exact search (a flat index) for libraries up to ``EXACT_LIMIT`` faces; an inverted-file index
-(IVF, k-means cells, a few probed per query) above that, which keeps both the all-faces
-neighbour graph of a full re-cluster and the per-face search of incremental grouping fast at a
-million faces. Distances are Euclidean, as dlib's thresholds are.
+Two jobs, two shapes of search:
+
+- ``EmbeddingIndex``: one face at a time against everything known (incremental grouping).
+  Exact (flat) up to ``EXACT_LIMIT`` faces, an inverted-file index (IVF: k-means cells, a few
+  probed per query) above that.
+- ``all_nearest_neighbours``: every face's neighbours at once (a full re-cluster). Above
+  ``EXACT_LIMIT`` it joins each k-means cell with its nearest cells by dense matrix products,
+  which is several times faster than a million separate IVF queries.
+
+Distances are Euclidean, as dlib's thresholds are.
 """
 
 from __future__ import annotations
@@ -25,15 +31,19 @@ class EmbeddingIndex:
             self._index = faiss.IndexFlatL2(dim)
             self.exact = True
         else:
-            nlist = int(min(16384, max(256, 4 * math.sqrt(expected_size))))
+            # ~2 sqrt(n) cells trained on 40 samples each (faiss's guidance) with a short
+            # k-means: face clusters are tight, so coarse cells lose few true neighbours.
+            nlist = int(min(4096, max(256, 2 * math.sqrt(expected_size))))
+            nlist = max(1, min(nlist, len(train_on) // 40))  # k-means needs samples per cell
             quantizer = faiss.IndexFlatL2(dim)
             self._index = faiss.IndexIVFFlat(quantizer, dim, nlist)
+            self._index.cp.niter = 10
             sample = train_on
-            if len(sample) > 64 * nlist:
+            if len(sample) > 40 * nlist:
                 rng = np.random.default_rng(0)
-                sample = sample[rng.choice(len(sample), 64 * nlist, replace=False)]
+                sample = sample[rng.choice(len(sample), 40 * nlist, replace=False)]
             self._index.train(np.ascontiguousarray(sample, dtype=np.float32))
-            self._index.nprobe = 12
+            self._index.nprobe = 8
             self.exact = False
 
     @classmethod
@@ -65,3 +75,55 @@ class EmbeddingIndex:
             pos = np.pad(pos, ((0, 0), (0, pad)), constant_values=-1)
         ids = np.where(pos >= 0, self._ids[np.clip(pos, 0, None)], -1)
         return np.sqrt(np.maximum(sq, 0)).astype(np.float32), ids
+
+
+#: Cells a full re-cluster searches for each cell's faces: its own and the nearest others.
+JOIN_PROBE = 6
+
+
+def all_nearest_neighbours(
+    vectors: np.ndarray, k: int, exact_limit: int = EXACT_LIMIT
+) -> tuple[np.ndarray, np.ndarray]:
+    """(distances, indices) of each vector's k nearest vectors (itself included), (n, k).
+
+    Exact up to ``exact_limit`` vectors. Above, approximate: vectors are put in ~sqrt(n) k-means
+    cells and each cell is searched exactly against its JOIN_PROBE nearest cells. A neighbour
+    in a cell not probed is missed (on the synthetic benchmark, a few percent of those within
+    the linking distance); a cluster needs only some of its links to hold together. Missing
+    neighbours are -1.
+    """
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    k = min(k, n)
+    if n <= exact_limit:
+        flat = faiss.IndexFlatL2(dim)
+        flat.add(vectors)
+        sq, idx = flat.search(vectors, k)
+        return np.sqrt(np.maximum(sq, 0)), idx
+    nlist = int(math.sqrt(n))
+    rng = np.random.default_rng(0)
+    kmeans = faiss.Kmeans(dim, nlist, niter=10, seed=1)
+    kmeans.train(vectors[rng.choice(n, min(n, 40 * nlist), replace=False)])
+    _, cell = kmeans.index.search(vectors, 1)
+    cell = cell[:, 0]
+    _, near_cells = kmeans.index.search(kmeans.centroids, JOIN_PROBE)
+    order = np.argsort(cell, kind="stable")
+    bounds = np.searchsorted(cell[order], np.arange(nlist + 1))
+    distances = np.full((n, k), np.inf, dtype=np.float32)
+    indices = np.full((n, k), -1, dtype=np.int64)
+    for c in range(nlist):
+        queries = order[bounds[c] : bounds[c + 1]]
+        if len(queries) == 0:
+            continue
+        candidates = np.concatenate(
+            [order[bounds[j] : bounds[j + 1]] for j in near_cells[c] if j >= 0]
+        )
+        flat = faiss.IndexFlatL2(dim)
+        flat.add(vectors[candidates])
+        kk = min(k, len(candidates))
+        sq, idx = flat.search(vectors[queries], kk)
+        distances[queries, :kk] = np.sqrt(np.maximum(sq, 0))
+        indices[queries, :kk] = candidates[idx]
+    return distances, indices

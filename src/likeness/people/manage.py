@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from likeness.people.grouping import GroupingParams, IncrementalGrouper, cluster_embeddings
 from likeness.store import Library
-from likeness.store.models import Face, Person, Photo, PhotoLabel
+from likeness.store.models import Face, Person, PhotoLabel
 
 
 class PeopleError(ValueError):
@@ -26,27 +26,59 @@ def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
-def _load_faces(session, backend: str | None = None):
-    stmt = select(
-        Face.id, Face.photo_id, Face.embedding, Face.person_id, Face.locked, Face.grouped
-    ).order_by(Face.id)
-    if backend is not None:
-        stmt = stmt.join(Photo, Photo.id == Face.photo_id).where(Photo.face_backend == backend)
-    rows = session.execute(stmt).all()
+@dataclass
+class _FaceTable:
+    """Every face of the catalog as arrays, in face-id order (what grouping works on)."""
+
+    ids: np.ndarray
+    photo_ids: np.ndarray
+    embeddings: np.ndarray
+    person_ids: np.ndarray  # -1: no person
+    locked: np.ndarray
+    grouped: np.ndarray
+    quality: np.ndarray
+
+    def left_out(self, params: GroupingParams) -> np.ndarray:
+        """Faces that take no part in grouping: marked "nobody" by hand, or too weak to trust
+        (below ``min_quality``) unless a person placed them. They cannot link others either."""
+        nobody = self.locked & (self.person_ids < 0)
+        weak = ~self.locked & (self.quality < params.min_quality)
+        return nobody | weak
+
+
+def _load_faces(session) -> _FaceTable:
+    rows = session.execute(
+        select(
+            Face.id,
+            Face.photo_id,
+            Face.embedding,
+            Face.person_id,
+            Face.locked,
+            Face.grouped,
+            Face.quality,
+        ).order_by(Face.id)
+    ).all()
     n = len(rows)
-    face_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-    photo_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
-    person_ids = np.fromiter(
-        (r[3] if r[3] is not None else -1 for r in rows), dtype=np.int64, count=n
-    )
-    locked = np.fromiter((bool(r[4]) for r in rows), dtype=bool, count=n)
-    grouped = np.fromiter((bool(r[5]) for r in rows), dtype=bool, count=n)
-    emb = (
+
+    def column(i, dtype, default=None):
+        return np.fromiter(
+            (r[i] if r[i] is not None else default for r in rows), dtype=dtype, count=n
+        )
+
+    embeddings = (
         np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(n, -1)
         if n
         else np.zeros((0, 128), dtype=np.float32)
     )
-    return face_ids, photo_ids, emb, person_ids, locked, grouped
+    return _FaceTable(
+        ids=column(0, np.int64),
+        photo_ids=column(1, np.int64),
+        embeddings=embeddings,
+        person_ids=column(3, np.int64, -1),
+        locked=column(4, bool),
+        grouped=column(5, bool),
+        quality=column(6, np.float64),
+    )
 
 
 def _new_person(session) -> int:
@@ -62,20 +94,21 @@ def assign_pending(lib: Library, params: GroupingParams | None = None) -> int:
     Safe to call again after a crash: faces are marked grouped in the same transaction that
     records their person.
     """
+    params = params or GroupingParams()
     with lib.session() as s:
-        face_ids, photo_ids, emb, person_ids, locked, grouped = _load_faces(s)
-        pending = np.flatnonzero(~grouped)
+        t = _load_faces(s)
+        pending = np.flatnonzero(~t.grouped & ~t.left_out(params))
         if len(pending) == 0:
+            s.execute(update(Face).where(Face.grouped.is_(False)).values(grouped=True))
             return 0
-        # Faces marked as "nobody" by hand are left out: they must not recruit others.
-        done = np.flatnonzero(grouped & ~(locked & (person_ids < 0)))
+        done = np.flatnonzero(t.grouped & ~t.left_out(params))
         grouper = IncrementalGrouper(
-            emb[done], face_ids[done], photo_ids[done], person_ids[done], params
+            t.embeddings[done], t.ids[done], t.photo_ids[done], t.person_ids[done], params
         )
         assigned: dict[int, int] = {}
         for i in pending.tolist():
             placed = grouper.assign(
-                int(face_ids[i]), int(photo_ids[i]), emb[i], lambda: _new_person(s)
+                int(t.ids[i]), int(t.photo_ids[i]), t.embeddings[i], lambda: _new_person(s)
             )
             assigned.update(placed)
         for face_id, person in assigned.items():
@@ -84,19 +117,23 @@ def assign_pending(lib: Library, params: GroupingParams | None = None) -> int:
                 .where(Face.id == face_id, Face.locked.is_(False))
                 .values(person_id=person)
             )
-        s.execute(update(Face).where(Face.id.in_(face_ids[pending].tolist())).values(grouped=True))
-        return sum(1 for f in face_ids[pending].tolist() if f in assigned)
+        s.execute(update(Face).where(Face.grouped.is_(False)).values(grouped=True))
+        return sum(1 for f in t.ids[pending].tolist() if f in assigned)
 
 
 def recluster(lib: Library, params: GroupingParams | None = None) -> dict[str, int]:
     """Full re-cluster of every face, keeping names, hides, merges, splits and moves."""
+    params = params or GroupingParams()
     with lib.session() as s:
-        face_ids, photo_ids, emb, person_ids, locked, _ = _load_faces(s)
-        # Faces a person marked as "nobody" take no part: they cannot link others either.
-        nobody = locked & (person_ids < 0)
+        t = _load_faces(s)
+        face_ids, person_ids, locked = t.ids, t.person_ids, t.locked
+        taking_part = ~t.left_out(params)
         labels = np.full(len(face_ids), -1, dtype=np.int64)
-        labels[~nobody] = cluster_embeddings(
-            emb[~nobody], photo_ids[~nobody], np.where(locked, person_ids, -1)[~nobody], params
+        labels[taking_part] = cluster_embeddings(
+            t.embeddings[taking_part],
+            t.photo_ids[taking_part],
+            np.where(locked, person_ids, -1)[taking_part],
+            params,
         )
         # Map each new group to the old person it overlaps most (locked faces decide first).
         people = {p.id: p for p in s.scalars(select(Person))}
