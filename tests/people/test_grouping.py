@@ -1,6 +1,7 @@
 """Grouping rules on synthetic embeddings (fast, exact expectations)."""
 
 import numpy as np
+import pytest
 
 from likeness.people.grouping import GroupingParams, IncrementalGrouper, cluster_embeddings
 
@@ -79,3 +80,22 @@ def test_incremental_never_puts_a_second_face_of_a_photo_in_a_person():
     emb, _ = blobs(1, 3)
     grouper = IncrementalGrouper(emb[:2], np.array([0, 1]), np.array([10, 11]), np.array([5, 5]))
     assert grouper.assign(2, 10, emb[2], lambda: 99) == {}
+
+
+@pytest.mark.slow
+def test_large_library_groups_precisely_through_the_approximate_neighbour_path():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from _common import bcubed
+    from grouping_scale import synthetic_library
+
+    emb, photos, truth = synthetic_library(120_000, seed=3)
+    labels = cluster_embeddings(emb, photos)
+    sample = np.random.default_rng(0).choice(len(emb), 20_000, replace=False)
+    precision, recall, _ = bcubed(
+        {int(i): int(labels[i]) if labels[i] >= 0 else None for i in sample},
+        {int(i): int(truth[i]) for i in sample},
+    )
+    assert precision > 0.99 and recall > 0.85

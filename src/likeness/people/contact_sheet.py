@@ -74,7 +74,10 @@ def write_contact_sheet(
             m = int(0.25 * max(w, h))
             crop = pixels[max(0, f.y0 - m) : f.y1 + m, max(0, f.x0 - m) : f.x1 + m]
             tile = Image.fromarray(np.ascontiguousarray(crop)).resize((TILE, TILE))
-            ImageDraw.Draw(tile).text((3, TILE - 13), f"#{f.id}", fill=(255, 255, 0))
+            draw = ImageDraw.Draw(tile)
+            label = f"#{f.id}"
+            draw.rectangle(draw.textbbox((3, TILE - 13), label), fill=(0, 0, 0))
+            draw.text((3, TILE - 13), label, fill=(255, 255, 0))
             tiles.append((f.id, tile))
     if not tiles:
         return 0

@@ -13,9 +13,10 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import func, select, update
 
+from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.people.grouping import GroupingParams, IncrementalGrouper, cluster_embeddings
 from likeness.store import Library
-from likeness.store.models import Face, Person, PhotoLabel
+from likeness.store.models import Face, Person, Photo, PhotoLabel
 
 
 class PeopleError(ValueError):
@@ -46,7 +47,8 @@ class _FaceTable:
         return nobody | weak
 
 
-def _load_faces(session) -> _FaceTable:
+def _load_faces(session, backend: str = DlibFaceBackend.name) -> _FaceTable:
+    """Faces embedded by ``backend``: embeddings of different models are not comparable."""
     rows = session.execute(
         select(
             Face.id,
@@ -56,7 +58,10 @@ def _load_faces(session) -> _FaceTable:
             Face.locked,
             Face.grouped,
             Face.quality,
-        ).order_by(Face.id)
+        )
+        .join(Photo, Photo.id == Face.photo_id)
+        .where(Photo.face_backend == backend)
+        .order_by(Face.id)
     ).all()
     n = len(rows)
 
