@@ -39,7 +39,7 @@ class DetectionSettings:
     #: Second pass: upsampled image never exceeds this many pixels.
     second_pass_pixels: float = 50e6
     #: Photos at most this big always get the second pass (it costs little there).
-    small_photo_pixels: float = 0.3e6
+    small_photo_pixels: float = 0.2e6
     #: A first-pass face narrower than this multiple of its size limit triggers the second pass.
     crowd_factor: float = 1.5
     #: HOG decision threshold (dlib default 0). 0.3 drops the weakest hits, which on the demo
