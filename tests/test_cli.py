@@ -78,3 +78,48 @@ def test_exit_codes(tmp_path):
     failed = likeness(home, "people", "name", "424242", "Nobody")
     assert failed.returncode == 1 and "no person with id 424242" in failed.stderr
     assert likeness(home, "people", "split", "1", "--faces", "a,b").returncode == 2
+
+
+def test_consent_and_audit_commands(tmp_path):
+    home = tmp_path / "home"
+    photos = tmp_path / "photos"
+    face_photos(photos, count=3)
+    assert likeness(home, "import", str(photos)).returncode == 0
+    pid = str(json.loads(likeness(home, "people", "--json").stdout)[0]["id"])
+
+    refused = likeness(home, "consent", "grant", pid, "--scope", "train-adapter")
+    assert refused.returncode == 1 and "enrol" in refused.stderr
+    made = likeness(
+        home,
+        "consent",
+        "grant",
+        pid,
+        "--scope",
+        "train-adapter",
+        "--scope",
+        "generate-stylized",
+        "--attested",
+        "--json",
+    )
+    assert made.returncode == 0, made.stderr
+    grant = json.loads(made.stdout)
+    assert grant["trust"] == "attested" and grant["person"] == int(pid)
+    listed = json.loads(likeness(home, "consent", "list", "--json").stdout)
+    assert [g["id"] for g in listed] == [grant["id"]] and listed[0]["signature_valid"]
+    assert likeness(home, "consent", "show", grant["id"]).returncode == 0
+    assert likeness(home, "people", "minor", pid).returncode == 0
+    assert likeness(home, "consent", "revoke", grant["id"], "--reason", "test").returncode == 0
+    after = json.loads(likeness(home, "consent", "list", "--json").stdout)
+    assert after[0]["revoked_at"] is not None
+    assert likeness(home, "consent", "show", "nope").returncode == 1
+
+    verified = likeness(home, "audit", "verify")
+    assert verified.returncode == 0 and "2 entries" in verified.stdout
+    kinds = [e["kind"] for e in json.loads(likeness(home, "audit", "list", "--json").stdout)]
+    assert kinds == ["grant", "revoke"]
+    import sqlite3
+
+    with sqlite3.connect(home / "catalog.sqlite") as db:
+        db.execute("UPDATE audit_log SET kind = 'grant' WHERE seq = 2")
+    broken = likeness(home, "audit", "verify")
+    assert broken.returncode == 1 and "entry 2 was altered" in broken.stderr

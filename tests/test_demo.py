@@ -3,16 +3,23 @@ from rich.console import Console
 from likeness.demo import run_demo
 
 
-def test_demo_finds_the_astronaut_as_one_person(tmp_path):
-    console = Console(record=True, width=120)
+def test_demo_walks_import_people_consent_and_the_gate(tmp_path):
+    console = Console(record=True, width=200)
     assert run_demo(tmp_path / "demo", console) == 0
     text = console.export_text()
-    assert "Named person" in text
+    from likeness.consent.grants import list_grants
     from likeness.people.manage import list_people
     from likeness.store import Library
 
     with Library.open(tmp_path / "demo" / "library") as lib:
-        people = list_people(lib)
-    assert [(p.name, p.is_owner) for p in people] == [("Astronaut", True)]
-    assert people[0].face_count == 8  # 8 distinct photos of her; the exact copy is linked
-    assert (tmp_path / "demo" / f"person-{people[0].id}.jpg").exists()
+        people = {p.name: p for p in list_people(lib)}
+        grants = list_grants(lib)
+    assert set(people) == {"Astronaut", "Grace Hopper"}
+    assert people["Astronaut"].is_owner and people["Astronaut"].face_count == 8
+    assert people["Grace Hopper"].face_count == 3
+    assert [(str(g.trust), pid) for g, pid in grants] == [("attested", people["Astronaut"].id)]
+    assert "ALLOW train an adapter of Astronaut on the built-in tiny model" in text
+    assert "DENY train an adapter of Astronaut on a real model" in text
+    assert f"person {people['Grace Hopper'].id} has no grant" in text
+    assert "intact" in text
+    assert (tmp_path / "demo" / f"person-{people['Astronaut'].id}.jpg").exists()

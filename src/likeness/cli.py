@@ -22,6 +22,10 @@ app = typer.Typer(
 )
 people_app = typer.Typer(help="List and edit the people found in your photos.")
 app.add_typer(people_app, name="people")
+consent_app = typer.Typer(help="Consent grants: who may use whose likeness, for what.")
+app.add_typer(consent_app, name="consent")
+audit_app = typer.Typer(help="The hash-chained audit log of grants, revocations, decisions.")
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err = Console(stderr=True)
@@ -53,9 +57,10 @@ def _print_json(data: object) -> None:
 
 @app.command()
 def init(home: HomeOption = None) -> None:
-    """Create the library home (catalog and vault). Other commands do this on first use too."""
+    """Create the library home (catalog, vault, signing key). Other commands do this too."""
     lib = _open(home)
-    console.print(f"Library ready at [bold]{lib.home}[/bold]")
+    fingerprint = lib.keys.public_key_bytes().hex()[:16]
+    console.print(f"Library ready at [bold]{lib.home}[/bold] (signing key {fingerprint}…)")
 
 
 @app.command("import")
@@ -252,6 +257,19 @@ def people_me(person: int, home: HomeOption = None) -> None:
     console.print(f"person {person} marked as you (the library owner)")
 
 
+@people_app.command("minor")
+def people_minor(
+    person: int,
+    unset: Annotated[bool, typer.Option("--unset", help="Clear the mark.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Mark a person as a minor: never generated photoreal, whatever grants exist."""
+    from likeness.people.manage import set_minor
+
+    _edit(set_minor, _open(home), person, not unset)
+    console.print(f"person {person} {'is no longer' if unset else 'is now'} marked as a minor")
+
+
 @people_app.command("show")
 def people_show(
     person: int,
@@ -307,6 +325,163 @@ def faces_cmd(
             ",".join(map(str, f["box"])),
             f["photo"] or "",
         )
+    console.print(table)
+
+
+def _grant_error(fn, *args, **kwargs):
+    from likeness.consent.grants import GrantError
+
+    try:
+        return fn(*args, **kwargs)
+    except GrantError as exc:
+        raise _fail(str(exc)) from None
+
+
+@consent_app.command("grant")
+def consent_grant(
+    person: int,
+    scope: Annotated[
+        list[str],
+        typer.Option(help="train-adapter, generate-stylized, generate-photoreal, export-adapter"),
+    ],
+    attested: Annotated[
+        bool,
+        typer.Option(
+            help="A signed statement without a live check (the only kind until "
+            "enrolment exists); it drives only the built-in tiny models."
+        ),
+    ] = False,
+    grantee: Annotated[str, typer.Option(help="'owner' or 'app:<id>'.")] = "owner",
+    expires_days: Annotated[int | None, typer.Option(help="Expire after N days.")] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a signed consent grant for a person."""
+    from datetime import timedelta
+
+    from likeness.consent.grants import Scope, Trust, issue_grant
+
+    if not attested:
+        raise _fail(
+            "verified grants need live enrolment (`consent enrol`, not built yet); "
+            "pass --attested for a signed statement without a live check"
+        )
+    try:
+        scopes = [Scope(x) for x in scope]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    expires = timedelta(days=expires_days) if expires_days else None
+    grant = _grant_error(
+        issue_grant,
+        _open(home),
+        person,
+        scopes,
+        Trust.ATTESTED,
+        grantee=grantee,
+        expires_in=expires,
+    )
+    if as_json:
+        _print_json(grant.as_json(person))
+    else:
+        console.print(
+            f"grant {grant.id} (attested) for person {person}: {', '.join(map(str, grant.scopes))}"
+        )
+
+
+@consent_app.command("list")
+def consent_list(
+    person: Annotated[int | None, typer.Option(help="Only this person's grants.")] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List grants, in force or not."""
+    from likeness.consent.grants import list_grants
+
+    grants = _grant_error(list_grants, _open(home), person)
+    if as_json:
+        _print_json([g.as_json(pid) for g, pid in grants])
+        return
+    from datetime import datetime
+
+    table = Table("grant", "person", "grantee", "scopes", "trust", "expires", "state")
+    now = datetime.now()
+    for g, pid in grants:
+        state = (
+            "TAMPERED"
+            if not g.signature_valid
+            else "revoked"
+            if g.revoked_at
+            else "expired"
+            if not g.in_force(now)
+            else "in force"
+        )
+        table.add_row(
+            g.id,
+            str(pid) if pid is not None else "(gone)",
+            g.grantee,
+            ", ".join(map(str, g.scopes)),
+            str(g.trust),
+            g.expires_at.isoformat() if g.expires_at else "-",
+            state,
+        )
+    console.print(table)
+
+
+@consent_app.command("show")
+def consent_show(grant_id: str, home: HomeOption = None) -> None:
+    """Show one grant as JSON (with whether its signature verifies)."""
+    from likeness.consent.grants import get_grant
+
+    _print_json(_grant_error(get_grant, _open(home), grant_id).as_json())
+
+
+@consent_app.command("revoke")
+def consent_revoke(
+    grant_id: str,
+    reason: Annotated[str, typer.Option(help="Why (kept in the grant record).")] = "",
+    home: HomeOption = None,
+) -> None:
+    """Revoke a grant at once; the person's adapter key is destroyed."""
+    from likeness.consent.grants import revoke_grant
+
+    if _grant_error(revoke_grant, _open(home), grant_id, reason):
+        console.print(f"grant {grant_id} revoked")
+    else:
+        console.print(f"grant {grant_id} was already revoked")
+
+
+@audit_app.command("verify")
+def audit_verify(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Check the audit log's hash chain and signed head (exit 1 if anything was changed)."""
+    from likeness.consent.audit import verify_audit
+
+    report = verify_audit(_open(home))
+    if as_json:
+        _print_json(report.__dict__)
+    elif report.ok:
+        console.print(f"audit log intact: {report.entries} entries")
+    else:
+        err.print(f"[red]audit log broken:[/red] {report.problem}")
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@audit_app.command("list")
+def audit_list(
+    limit: Annotated[int, typer.Option(help="Newest N entries.")] = 50,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the newest audit entries."""
+    from likeness.consent.audit import list_audit
+
+    entries = list_audit(_open(home), limit)
+    if as_json:
+        _print_json(entries)
+        return
+    table = Table("seq", "at", "kind", "details")
+    for e in entries:
+        table.add_row(str(e["seq"]), e["at"], e["kind"], json.dumps(e["payload"]))
     console.print(table)
 
 

@@ -1,8 +1,9 @@
 """``likeness demo``: walk the product as far as it is built, on photos that ship with a package.
 
-The sample library is made from public-domain photos bundled in scikit-image: the astronaut
-portrait (Eileen Collins, NASA) in realistic variants (crops, scales, a mirror image, exposure
-changes, a phone photo stored sideways with an EXIF orientation tag, an exact duplicate), plus
+The sample library is made from public-domain photos that dependencies ship: the astronaut
+portrait (Eileen Collins, NASA; scikit-image) in realistic variants (crops, scales, a mirror
+image, exposure changes, a phone photo stored sideways with an EXIF orientation tag, an exact
+duplicate), Grace Hopper's portrait (US Navy; matplotlib's sample data) in a few variants, and
 photos without people. Each later feature adds its step here.
 """
 
@@ -18,10 +19,13 @@ from rich.table import Table
 
 def build_sample_photos(folder: Path) -> list[Path]:
     """Write the demo's photo library into ``folder`` and return the files."""
+    from matplotlib import cbook
     from skimage import data
 
     folder.mkdir(parents=True, exist_ok=True)
     astronaut = Image.fromarray(data.astronaut())
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        hopper = Image.open(f).convert("RGB")
     w, h = astronaut.size
     photos: dict[str, Image.Image] = {
         "2019/astronaut.jpg": astronaut,
@@ -31,6 +35,9 @@ def build_sample_photos(folder: Path) -> list[Path]:
         "2021/astronaut-mirror.png": astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
         "2021/astronaut-bright.webp": ImageEnhance.Brightness(astronaut).enhance(1.35),
         "2021/astronaut-dim.jpg": ImageEnhance.Brightness(astronaut).enhance(0.7),
+        "2018/grace-hopper.jpg": hopper,
+        "2018/grace-hopper-crop.jpg": hopper.crop((40, 0, 472, 430)),
+        "2019/grace-hopper-warm.jpg": ImageEnhance.Color(hopper).enhance(1.4),
         "misc/coffee.jpg": Image.fromarray(data.coffee()),
         "misc/cat.jpg": Image.fromarray(data.chelsea()),
         "misc/rocket.jpg": Image.fromarray(data.rocket()),
@@ -59,6 +66,10 @@ def build_sample_photos(folder: Path) -> list[Path]:
 
 def run_demo(out: Path, console: Console) -> int:
     """Build the sample library, import it, show the people found. Returns an exit code."""
+    from likeness.consent.audit import verify_audit
+    from likeness.consent.grants import Scope, Trust, issue_grant
+    from likeness.consent.policy import Action, ModelKind, authorize
+    from likeness.faces.listing import list_faces
     from likeness.importing import import_photos
     from likeness.people.contact_sheet import write_contact_sheet
     from likeness.people.manage import list_people, name_person, set_owner
@@ -67,7 +78,7 @@ def run_demo(out: Path, console: Console) -> int:
     out = out.absolute()
     photos_dir = out / "photos"
     console.rule("[bold]likeness demo")
-    console.print(f"1. Sample photos (scikit-image, public domain) -> {photos_dir}")
+    console.print(f"1. Sample photos (scikit-image, matplotlib; public domain) -> {photos_dir}")
     files = build_sample_photos(photos_dir)
     console.print(f"   {len(files)} files")
     lib = Library.open(out / "library")
@@ -87,15 +98,70 @@ def run_demo(out: Path, console: Console) -> int:
     if not people:
         console.print("[red]no person was found in the sample photos[/red]")
         return 1
-    main = people[0]
-    name_person(lib, main.id, "Astronaut")
-    set_owner(lib, main.id)
-    sheet = out / f"person-{main.id}.jpg"
-    drawn = write_contact_sheet(lib, main.id, sheet)
+    # Which group is whom: the person of the face in each original portrait.
+    person_in = {Path(f["photo"]).name: f["person"] for f in list_faces(lib)}
+    by_id = {p.id: p for p in people}
+    astronaut = by_id.get(person_in.get("astronaut.jpg"))
+    hopper = by_id.get(person_in.get("grace-hopper.jpg"))
+    if astronaut is None:
+        console.print("[red]the astronaut was not found as a person[/red]")
+        return 1
+    name_person(lib, astronaut.id, "Astronaut")
+    set_owner(lib, astronaut.id)
+    sheet = out / f"person-{astronaut.id}.jpg"
+    drawn = write_contact_sheet(lib, astronaut.id, sheet)
     console.print(
-        f"4. Named person {main.id} 'Astronaut', marked as the library owner; "
+        f"4. Named person {astronaut.id} 'Astronaut', marked as the library owner; "
         f"contact sheet of {drawn} faces -> {sheet}"
     )
-    console.print("Not built yet: consent, adapters, generation, safety gate, provenance.")
+    if hopper is not None:
+        name_person(lib, hopper.id, "Grace Hopper")
+        console.print(f"   Named person {hopper.id} 'Grace Hopper'")
+
+    console.print("5. Consent")
+    grant = issue_grant(
+        lib, astronaut.id, [Scope.TRAIN_ADAPTER, Scope.GENERATE_STYLIZED], Trust.ATTESTED
+    )
+    console.print(
+        f"   Astronaut: grant {grant.id[:12]}… [yellow]ATTESTED[/yellow] (a signed statement "
+        "for this demo, no live check): train-adapter, generate-stylized"
+    )
+    console.print("   Grace Hopper: no grant")
+    console.print("6. The policy gate (every training, generation and export asks it)")
+    asks = [
+        (
+            "train an adapter of Astronaut on the built-in tiny model",
+            Action.TRAIN_ADAPTER,
+            [astronaut.id],
+            ModelKind.TINY,
+        ),
+        (
+            "train an adapter of Astronaut on a real model",
+            Action.TRAIN_ADAPTER,
+            [astronaut.id],
+            ModelKind.REAL,
+        ),
+    ]
+    if hopper is not None:
+        asks.append(
+            (
+                "generate Astronaut and Grace Hopper (tiny model)",
+                Action.GENERATE_STYLIZED,
+                [astronaut.id, hopper.id],
+                ModelKind.TINY,
+            )
+        )
+    for label, action, subjects, model in asks:
+        decision = authorize(lib, action, subjects, model=model)
+        verdict = "[green]ALLOW[/green]" if decision.allowed else "[red]DENY[/red]"
+        console.print(f"   {verdict} {label}: {decision.reason}")
+    report = verify_audit(lib)
+    console.print(
+        f"7. Audit log: {report.entries} entries, "
+        f"{'intact' if report.ok else 'BROKEN: ' + str(report.problem)}"
+    )
+    console.print(
+        "Not built yet: live consent enrolment, adapters, generation, safety gate, provenance."
+    )
     lib.close()
-    return 0
+    return 0 if report.ok else 1

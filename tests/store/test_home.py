@@ -30,7 +30,9 @@ def test_reopen_keeps_data_and_schema_version(tmp_path):
         .execute("SELECT version_num FROM alembic_version")
         .fetchall()
     )
-    assert version == [("0001",)]
+    from likeness.store.migrate import HEAD
+
+    assert version == [(HEAD,)]
 
 
 def test_default_home_follows_env(monkeypatch, tmp_path):
@@ -44,3 +46,41 @@ def test_head_constant_matches_the_migration_scripts():
     from likeness.store.migrate import HEAD, script_head
 
     assert script_head() == HEAD
+
+
+def test_migrating_a_0001_catalog_keeps_people_and_gives_them_uids(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from likeness.store.migrate import _config
+
+    home = tmp_path / "old"
+    home.mkdir()
+    engine = create_engine(f"sqlite:///{home / 'catalog.sqlite'}")
+    cfg = _config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(
+            text(
+                "INSERT INTO people (name, hidden, is_owner, created_at) "
+                "VALUES ('Ann', 0, 1, '2026-01-01'), (NULL, 0, 0, '2026-01-02')"
+            )
+        )
+    engine.dispose()
+    with Library.open(home) as lib, lib.engine.connect() as conn:
+        rows = conn.execute(text("SELECT name, uid, is_minor FROM people ORDER BY id")).all()
+    assert [r[0] for r in rows] == ["Ann", None]
+    assert len({r[1] for r in rows}) == 2 and all(len(r[1]) == 32 for r in rows)
+    assert [r[2] for r in rows] == [0, 0]
+
+
+def test_keys_are_private_and_person_keys_can_be_destroyed(tmp_path):
+    with Library.open(tmp_path / "h") as lib:
+        keys = lib.keys
+        keys.signing_key()
+        assert stat.S_IMODE(keys.dir.stat().st_mode) == 0o700
+        assert stat.S_IMODE((keys.dir / "library.ed25519").stat().st_mode) == 0o600
+        key = keys.person_key("abc123", create=True)
+        assert keys.person_key("abc123") == key
+        assert keys.destroy_person_key("abc123") and not keys.destroy_person_key("abc123")

@@ -296,6 +296,12 @@ def hide_person(lib: Library, person_id: int, hidden: bool = True) -> None:
         _person(s, person_id).hidden = hidden
 
 
+def set_minor(lib: Library, person_id: int, minor: bool = True) -> None:
+    """A minor is never generated photoreal, whatever grants exist (the policy checks this)."""
+    with lib.session() as s:
+        _person(s, person_id).is_minor = minor
+
+
 def set_owner(lib: Library, person_id: int) -> None:
     """Mark the library owner ("me"). Only one person can be the owner; verified later."""
     with lib.session() as s:

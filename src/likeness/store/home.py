@@ -65,6 +65,13 @@ class Library:
         return self.home / "vault"
 
     @property
+    def keys(self):
+        """The library's keys (signing key, per-person adapter keys)."""
+        from likeness.store.keys import KeyStore
+
+        return KeyStore(self.home)
+
+    @property
     def catalog_path(self) -> Path:
         return self.home / "catalog.sqlite"
 

@@ -100,13 +100,25 @@ class PhotoLabel(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
 
 
+def _new_uid() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
 class Person(Base):
     __tablename__ = "people"
+    __table_args__ = (Index("uq_people_uid", "uid", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Never reused, unlike SQLite row ids: consent grants name people by uid, so a grant can
+    #: never come to cover a different person created after its subject was deleted.
+    uid: Mapped[str] = mapped_column(String(32), default=_new_uid)
     name: Mapped[str | None] = mapped_column(Text)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A minor is never generated photoreal, whatever grants exist.
+    is_minor: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     faces: Mapped[list[Face]] = relationship(back_populates="person")
@@ -161,3 +173,29 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ConsentGrantRecord(Base):
+    """A signed consent grant (the signed JSON document itself, and its state)."""
+
+    __tablename__ = "consent_grants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject_uid: Mapped[str] = mapped_column(String(32), index=True)
+    document: Mapped[bytes] = mapped_column(LargeBinary)  # canonical JSON, as signed
+    signature: Mapped[bytes] = mapped_column(LargeBinary)  # Ed25519 over document
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """One hash-chained audit record: hash = SHA-256(previous hash + this entry's content)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON; ids and hashes, never names
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

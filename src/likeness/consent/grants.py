@@ -1,0 +1,254 @@
+"""Consent grants: who may use whose likeness for what, signed with the library key.
+
+A grant names its subject by the person's uid (never reused), the grantee (the library owner,
+or a registered app as ``app:<id>``), the scopes, the trust level, issue and expiry times and
+hashes of its evidence. The JSON document is signed with Ed25519; a grant whose document or
+signature was altered does not verify and counts for nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from likeness.consent import audit
+from likeness.consent.canonical import canonical_json
+from likeness.store import Library
+from likeness.store.models import ConsentGrantRecord, Person
+
+
+class Scope(StrEnum):
+    TRAIN_ADAPTER = "train-adapter"
+    GENERATE_STYLIZED = "generate-stylized"
+    GENERATE_PHOTOREAL = "generate-photoreal"
+    EXPORT_ADAPTER = "export-adapter"
+
+
+class Trust(StrEnum):
+    #: Live enrolment passed and matched the person's photo group (not built yet).
+    VERIFIED = "verified"
+    #: A signed statement without a live check: demos and imported records.
+    ATTESTED = "attested"
+
+
+OWNER = "owner"
+
+
+class GrantError(ValueError):
+    """A grant that cannot be issued or found."""
+
+
+@dataclass(frozen=True)
+class ConsentGrant:
+    id: str
+    subject_uid: str
+    grantee: str
+    scopes: tuple[Scope, ...]
+    trust: Trust
+    issued_at: datetime
+    expires_at: datetime | None
+    evidence: tuple[str, ...] = ()
+    # State kept beside the signed document:
+    revoked_at: datetime | None = field(default=None, compare=False)
+    signature_valid: bool = field(default=True, compare=False)
+
+    def document(self) -> bytes:
+        return canonical_json(
+            {
+                "version": 1,
+                "id": self.id,
+                "subject": self.subject_uid,
+                "grantee": self.grantee,
+                "scopes": sorted(str(s) for s in self.scopes),
+                "trust": str(self.trust),
+                "issued_at": self.issued_at.isoformat(),
+                "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+                "evidence": list(self.evidence),
+            }
+        )
+
+    def in_force(self, at: datetime) -> bool:
+        return (
+            self.signature_valid
+            and self.revoked_at is None
+            and (self.expires_at is None or at < self.expires_at)
+        )
+
+    def as_json(self, person_id: int | None = None) -> dict:
+        return {
+            "id": self.id,
+            "person": person_id,
+            "subject_uid": self.subject_uid,
+            "grantee": self.grantee,
+            "scopes": [str(s) for s in self.scopes],
+            "trust": str(self.trust),
+            "issued_at": self.issued_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "signature_valid": self.signature_valid,
+            "evidence": list(self.evidence),
+        }
+
+
+def _from_record(lib: Library, record: ConsentGrantRecord) -> ConsentGrant:
+    """Rebuild a grant from its stored, signed document, checking the signature."""
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        doc = json.loads(record.document)
+        grant = ConsentGrant(
+            id=doc["id"],
+            subject_uid=doc["subject"],
+            grantee=doc["grantee"],
+            scopes=tuple(Scope(s) for s in doc["scopes"]),
+            trust=Trust(doc["trust"]),
+            issued_at=datetime.fromisoformat(doc["issued_at"]),
+            expires_at=datetime.fromisoformat(doc["expires_at"]) if doc["expires_at"] else None,
+            evidence=tuple(doc["evidence"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        # An unreadable document is a broken grant: it grants nothing.
+        return ConsentGrant(
+            record.id,
+            record.subject_uid,
+            "",
+            (),
+            Trust.ATTESTED,
+            datetime.min,
+            None,
+            signature_valid=False,
+        )
+    valid = grant.id == record.id and grant.subject_uid == record.subject_uid
+    try:
+        lib.keys.signing_key().public_key().verify(record.signature, record.document)
+    except InvalidSignature:
+        valid = False
+    valid = valid and grant.document() == record.document
+    return ConsentGrant(
+        **{**grant.__dict__, "revoked_at": record.revoked_at, "signature_valid": valid}
+    )
+
+
+def issue_grant(
+    lib: Library,
+    person_id: int,
+    scopes: list[Scope] | tuple[Scope, ...],
+    trust: Trust,
+    *,
+    grantee: str = OWNER,
+    expires_in: timedelta | None = None,
+    evidence: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> ConsentGrant:
+    """Sign and store a grant for a person. ``verified`` needs a passed live enrolment."""
+    if trust == Trust.VERIFIED:
+        raise GrantError(
+            "verified grants come from live enrolment (`likeness consent enrol`), which is not "
+            "built yet; issue an attested grant"
+        )
+    if not scopes:
+        raise GrantError("a grant needs at least one scope")
+    now = (now or datetime.now()).replace(microsecond=0)
+    with lib.session() as s:
+        person = s.get(Person, person_id)
+        if person is None:
+            raise GrantError(f"no person with id {person_id}")
+        grant = ConsentGrant(
+            id=uuid.uuid4().hex,
+            subject_uid=person.uid,
+            grantee=grantee,
+            scopes=tuple(sorted({Scope(x) for x in scopes})),
+            trust=Trust(trust),
+            issued_at=now,
+            expires_at=now + expires_in if expires_in else None,
+            evidence=tuple(evidence),
+        )
+        document = grant.document()
+        s.add(
+            ConsentGrantRecord(
+                id=grant.id,
+                subject_uid=person.uid,
+                document=document,
+                signature=lib.keys.signing_key().sign(document),
+            )
+        )
+        audit.append(
+            lib,
+            s,
+            "grant",
+            {
+                "grant": grant.id,
+                "subject": person.uid,
+                "grantee": grantee,
+                "scopes": [str(x) for x in grant.scopes],
+                "trust": str(grant.trust),
+            },
+        )
+    return grant
+
+
+def list_grants(
+    lib: Library, person_id: int | None = None
+) -> list[tuple[ConsentGrant, int | None]]:
+    """Every grant (with the id of the person it covers today, if that person still exists)."""
+    with lib.session() as s:
+        uid_to_id = dict(s.execute(select(Person.uid, Person.id)).all())
+        stmt = select(ConsentGrantRecord).order_by(ConsentGrantRecord.id)
+        if person_id is not None:
+            person = s.get(Person, person_id)
+            if person is None:
+                raise GrantError(f"no person with id {person_id}")
+            stmt = stmt.where(ConsentGrantRecord.subject_uid == person.uid)
+        records = s.scalars(stmt).all()
+    grants = [(_from_record(lib, r), uid_to_id.get(r.subject_uid)) for r in records]
+    grants.sort(key=lambda g: g[0].issued_at)
+    return grants
+
+
+def get_grant(lib: Library, grant_id: str) -> ConsentGrant:
+    with lib.session() as s:
+        record = s.get(ConsentGrantRecord, grant_id)
+    if record is None:
+        raise GrantError(f"no grant with id {grant_id}")
+    return _from_record(lib, record)
+
+
+def grants_for(lib: Library, person_uid: str) -> list[ConsentGrant]:
+    with lib.session() as s:
+        records = s.scalars(
+            select(ConsentGrantRecord).where(ConsentGrantRecord.subject_uid == person_uid)
+        ).all()
+    return [_from_record(lib, r) for r in records]
+
+
+def revoke_grant(
+    lib: Library, grant_id: str, reason: str = "", now: datetime | None = None
+) -> bool:
+    """Revoke at once: later decisions deny, and the person's adapter key is destroyed, so
+    every copy of their adapters becomes unreadable. Returns False if already revoked."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    with lib.session() as s:
+        record = s.get(ConsentGrantRecord, grant_id)
+        if record is None:
+            raise GrantError(f"no grant with id {grant_id}")
+        if record.revoked_at is not None:
+            return False
+        record.revoked_at = now
+        record.revoke_reason = reason or None
+        destroyed = lib.keys.destroy_person_key(record.subject_uid)
+        audit.append(
+            lib,
+            s,
+            "revoke",
+            {
+                "grant": grant_id,
+                "subject": record.subject_uid,
+                "key_destroyed": destroyed,
+            },
+        )
+    return True

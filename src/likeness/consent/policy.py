@@ -1,0 +1,157 @@
+"""The one gate: ``authorize`` decides whether an action on people's likeness may happen.
+
+Deny by default. Every path that trains, generates or exports (CLI, Python, later the HTTP
+API) asks ``authorize`` and hands the resulting ``Decision`` to the function doing the work,
+which refuses anything but an allowing Decision made here: a call that skipped the gate cannot
+be written by mistake. Every decision is appended to the audit log.
+
+Generating with no person involved uses no likeness and is allowed (the output safety gate
+still checks every face). Otherwise, for each person involved (all must pass):
+- the person still exists (a grant names a person by uid; merged or deleted people are gone);
+- a grant in force (signature valid, not revoked, not expired) covers the action's scope,
+  for this requester;
+- its trust level suits the model: ``verified`` for real models; the built-in tiny test
+  models also accept ``attested``;
+- photoreal generation never for a person marked as a minor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from likeness.consent import audit
+from likeness.consent.grants import OWNER, ConsentGrant, Scope, Trust, grants_for
+from likeness.store import Library
+from likeness.store.models import Person
+
+
+class Action(StrEnum):
+    TRAIN_ADAPTER = "train-adapter"
+    GENERATE_STYLIZED = "generate-stylized"
+    GENERATE_PHOTOREAL = "generate-photoreal"
+    EXPORT_ADAPTER = "export-adapter"
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.value)
+
+
+class ModelKind(StrEnum):
+    #: Built-in tiny models with random weights: they cannot depict anyone recognisably.
+    TINY = "tiny"
+    #: A real pretrained generator.
+    REAL = "real"
+
+
+_GATE = object()  # only authorize() holds this; Decision refuses to be made without it
+
+
+class GateError(PermissionError):
+    """Work was attempted without an allowing Decision from ``authorize``."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    action: Action
+    subjects: tuple[int, ...]
+    requester: str
+    model: ModelKind
+    reason: str
+    grant_ids: tuple[str, ...]
+    decided_at: datetime
+    audit_seq: int
+    _token: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._token is not _GATE:
+            raise GateError("a Decision can only come from likeness.consent.policy.authorize")
+
+    def require(self, action: Action, subjects: list[int] | tuple[int, ...]) -> None:
+        """For the functions that do the work: raise unless this allows exactly this."""
+        if not self.allowed:
+            raise GateError(f"not allowed: {self.reason}")
+        if action != self.action or tuple(sorted(set(subjects))) != self.subjects:
+            raise GateError("this Decision was made for a different action or people")
+
+
+def _grant_serves(
+    grant: ConsentGrant, action: Action, requester: str, model: ModelKind, at: datetime
+) -> bool:
+    if not grant.in_force(at) or grant.grantee != requester or action.scope not in grant.scopes:
+        return False
+    return grant.trust == Trust.VERIFIED or model == ModelKind.TINY
+
+
+def authorize(
+    lib: Library,
+    action: Action | str,
+    subjects: list[int] | tuple[int, ...],
+    requester: str = OWNER,
+    model: ModelKind | str = ModelKind.REAL,
+    now: datetime | None = None,
+) -> Decision:
+    """Decide, record the decision in the audit log, and return it."""
+    action, model = Action(action), ModelKind(model)
+    now = (now or datetime.now()).replace(microsecond=0)
+    people = tuple(sorted(set(subjects)))
+    used: list[str] = []
+    reason = "every person involved has a grant in force for this"
+    allowed = True
+    if not people:
+        if action in (Action.TRAIN_ADAPTER, Action.EXPORT_ADAPTER):
+            allowed, reason = False, f"{action} needs the person it is for"
+        else:  # a picture of no one uses no one's likeness (the output gate still checks faces)
+            reason = "no person involved"
+    for person_id in people:
+        with lib.session() as s:
+            person = s.get(Person, person_id)
+            uid, minor = (person.uid, person.is_minor) if person else (None, False)
+        if uid is None:
+            allowed, reason = False, f"person {person_id} does not exist"
+            break
+        if minor and action == Action.GENERATE_PHOTOREAL:
+            allowed, reason = False, f"person {person_id} is a minor: never photoreal"
+            break
+        grant = next(
+            (g for g in grants_for(lib, uid) if _grant_serves(g, action, requester, model, now)),
+            None,
+        )
+        if grant is None:
+            allowed = False
+            reason = f"person {person_id} has no grant in force for {action} by {requester}" + (
+                " with a real model (attested grants drive only the tiny test models)"
+                if model == ModelKind.REAL
+                else ""
+            )
+            break
+        used.append(grant.id)
+    with lib.session() as s:
+        seq = audit.append(
+            lib,
+            s,
+            "decision",
+            {
+                "allowed": allowed,
+                "action": str(action),
+                "subjects": list(people),
+                "requester": requester,
+                "model": str(model),
+                "grants": used if allowed else [],
+                "reason": reason,
+            },
+        )
+    return Decision(
+        allowed,
+        action,
+        people,
+        requester,
+        model,
+        reason,
+        tuple(used) if allowed else (),
+        now,
+        seq,
+        _token=_GATE,
+    )

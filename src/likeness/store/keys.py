@@ -1,0 +1,93 @@
+"""Keys under LIKENESS_HOME/keys (mode 0700, files 0600).
+
+- The library's Ed25519 signing key: signs consent grants and the audit log's head. Made at
+  ``likeness init`` (or on first use).
+- One random 256-bit key per person, which encrypts that person's adapters (later issues).
+  Revoking consent destroys it, so every copy of those adapters becomes unreadable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+SIGNING_KEY_FILE = "library.ed25519"
+
+
+class KeyDestroyedError(LookupError):
+    """The person's key is gone (consent was revoked): their adapters cannot be read."""
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create a 0600 file atomically, never leaving a readable partial key behind."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+class KeyStore:
+    def __init__(self, home: Path) -> None:
+        self.dir = home / "keys"
+        self.dir.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        (self.dir / "people").mkdir(mode=0o700, exist_ok=True)
+
+    # -- the library signing key ------------------------------------------------------------
+    def signing_key(self):
+        """The library's Ed25519 private key, created on first use."""
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        path = self.dir / SIGNING_KEY_FILE
+        if not path.exists():
+            key = Ed25519PrivateKey.generate()
+            from cryptography.hazmat.primitives import serialization
+
+            raw = key.private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            )
+            _write_private(path, raw)
+        return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
+
+    def public_key_bytes(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return (
+            self.signing_key()
+            .public_key()
+            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        )
+
+    # -- per-person keys --------------------------------------------------------------------
+    def _person_path(self, person_uid: str) -> Path:
+        if not person_uid.isalnum():
+            raise ValueError(f"bad person uid {person_uid!r}")
+        return self.dir / "people" / f"{person_uid}.key"
+
+    def person_key(self, person_uid: str, create: bool = False) -> bytes:
+        path = self._person_path(person_uid)
+        if not path.exists():
+            if not create:
+                raise KeyDestroyedError(f"no key for person {person_uid} (never made, or revoked)")
+            _write_private(path, secrets.token_bytes(32))
+        return path.read_bytes()
+
+    def destroy_person_key(self, person_uid: str) -> bool:
+        """Overwrite and delete the person's key. True if there was one."""
+        path = self._person_path(person_uid)
+        if not path.exists():
+            return False
+        size = path.stat().st_size
+        with open(path, "r+b") as f:
+            f.write(secrets.token_bytes(size))
+            f.flush()
+            os.fsync(f.fileno())
+        path.unlink()
+        return True

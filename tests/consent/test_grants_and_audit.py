@@ -1,0 +1,181 @@
+"""Grants are signed and revocable; the audit log detects tampering."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from likeness.consent.audit import verify_audit
+from likeness.consent.grants import (
+    GrantError,
+    Scope,
+    Trust,
+    get_grant,
+    issue_grant,
+    list_grants,
+    revoke_grant,
+)
+from likeness.consent.policy import Action, Decision, GateError, ModelKind, authorize
+from likeness.store.keys import KeyDestroyedError
+from likeness.store.models import ConsentGrantRecord, Person
+
+
+@pytest.fixture
+def person(lib) -> int:
+    with lib.session() as s:
+        p = Person(created_at=datetime.now())
+        s.add(p)
+        s.flush()
+        return p.id
+
+
+def _uid(lib, person_id):
+    with lib.session() as s:
+        return s.get(Person, person_id).uid
+
+
+def test_grant_allows_only_what_it_covers(lib, person):
+    grant = issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    ok = authorize(lib, Action.TRAIN_ADAPTER, [person], model=ModelKind.TINY)
+    assert ok.allowed and ok.grant_ids == (grant.id,)
+    ok.require(Action.TRAIN_ADAPTER, [person])
+    # Attested grants never drive a real model; other scopes and requesters are not covered.
+    assert not authorize(lib, Action.TRAIN_ADAPTER, [person], model=ModelKind.REAL).allowed
+    assert not authorize(lib, Action.GENERATE_STYLIZED, [person], model="tiny").allowed
+    assert not authorize(lib, Action.TRAIN_ADAPTER, [person], "app:x", model="tiny").allowed
+    denied = authorize(lib, Action.TRAIN_ADAPTER, [person, 999], model="tiny")
+    assert not denied.allowed and "person 999 does not exist" in denied.reason
+    with pytest.raises(GateError):
+        denied.require(Action.TRAIN_ADAPTER, [person, 999])
+    with pytest.raises(GateError, match="different action"):
+        ok.require(Action.EXPORT_ADAPTER, [person])
+
+
+def test_decisions_cannot_be_forged():
+    with pytest.raises(GateError):
+        Decision(
+            True, Action.TRAIN_ADAPTER, (1,), "owner", ModelKind.REAL, "", (), datetime.now(), 1
+        )
+
+
+def test_verified_grants_need_enrolment_and_scopes_are_required(lib, person):
+    with pytest.raises(GrantError, match="enrol"):
+        issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.VERIFIED)
+    with pytest.raises(GrantError, match="scope"):
+        issue_grant(lib, person, [], Trust.ATTESTED)
+    with pytest.raises(GrantError, match="no person"):
+        issue_grant(lib, 424242, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+
+
+def test_expiry(lib, person):
+    now = datetime(2026, 1, 1, 12)
+    issue_grant(
+        lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED, expires_in=timedelta(hours=1), now=now
+    )
+    assert authorize(lib, "train-adapter", [person], model="tiny", now=now).allowed
+    later = now + timedelta(hours=1)
+    assert not authorize(lib, "train-adapter", [person], model="tiny", now=later).allowed
+
+
+def test_revocation_denies_at_once_and_destroys_the_persons_key(lib, person):
+    grant = issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    uid = _uid(lib, person)
+    key = lib.keys.person_key(uid, create=True)
+    assert len(key) == 32 and lib.keys.person_key(uid) == key
+    assert revoke_grant(lib, grant.id, "changed my mind")
+    assert not authorize(lib, "train-adapter", [person], model="tiny").allowed
+    with pytest.raises(KeyDestroyedError):
+        lib.keys.person_key(uid)
+    assert get_grant(lib, grant.id).revoked_at is not None
+    assert revoke_grant(lib, grant.id) is False  # already revoked
+    with pytest.raises(GrantError):
+        revoke_grant(lib, "nope")
+
+
+@pytest.mark.parametrize("column", ["document", "signature"])
+def test_a_flipped_byte_in_a_grant_is_detected(lib, person, column):
+    grant = issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    with lib.session() as s:
+        record = s.get(ConsentGrantRecord, grant.id)
+        data = bytearray(getattr(record, column))
+        data[len(data) // 2] ^= 0x01
+        setattr(record, column, bytes(data))
+    assert get_grant(lib, grant.id).signature_valid is False
+    [(listed, pid)] = list_grants(lib)
+    assert not listed.signature_valid and pid == person
+    assert not authorize(lib, "train-adapter", [person], model="tiny").allowed
+
+
+def test_grant_scope_widened_in_the_database_is_detected(lib, person):
+    grant = issue_grant(lib, person, [Scope.GENERATE_STYLIZED], Trust.ATTESTED)
+    with lib.session() as s:
+        record = s.get(ConsentGrantRecord, grant.id)
+        record.document = record.document.replace(b'"generate-stylized"', b'"train-adapter"')
+    assert not authorize(lib, "train-adapter", [person], model="tiny").allowed
+
+
+def _audit_with_entries(lib, person, n=5):
+    issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    for _ in range(n - 1):
+        authorize(lib, "train-adapter", [person], model="tiny")
+    report = verify_audit(lib)
+    assert report.ok and report.entries == n
+
+
+def test_audit_log_verifies_and_detects_edits(lib, person):
+    _audit_with_entries(lib, person)
+    with lib.session() as s:
+        s.execute(
+            text("UPDATE audit_log SET payload = replace(payload, 'true', 'false') WHERE seq = 3")
+        )
+    report = verify_audit(lib)
+    assert not report.ok and report.first_bad_seq == 3 and "altered" in report.problem
+
+
+def test_audit_log_detects_a_removed_entry(lib, person):
+    _audit_with_entries(lib, person)
+    with lib.session() as s:
+        s.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+    report = verify_audit(lib)
+    assert not report.ok and report.first_bad_seq == 2
+
+
+def test_audit_log_detects_removed_newest_entries(lib, person):
+    _audit_with_entries(lib, person)
+    with lib.session() as s:
+        s.execute(text("DELETE FROM audit_log WHERE seq >= 4"))
+    report = verify_audit(lib)
+    assert not report.ok and "removed" in report.problem
+
+
+def test_audit_log_detects_reordering(lib, person):
+    _audit_with_entries(lib, person)
+    with lib.session() as s:
+        s.execute(text("UPDATE audit_log SET seq = -1 WHERE seq = 2"))
+        s.execute(text("UPDATE audit_log SET seq = 2 WHERE seq = 3"))
+        s.execute(text("UPDATE audit_log SET seq = 3 WHERE seq = -1"))
+    assert not verify_audit(lib).ok
+
+
+def test_audit_head_signature_is_checked(lib, person):
+    _audit_with_entries(lib, person)
+    with lib.session() as s:
+        s.execute(
+            text(
+                "UPDATE settings SET value = replace(value, '\"count\": 5', '\"count\": 4')"
+                " WHERE key = 'audit_head'"
+            )
+        )
+    assert not verify_audit(lib).ok
+
+
+def test_every_grant_revocation_and_decision_is_audited(lib, person):
+    from likeness.consent.audit import list_audit
+
+    grant = issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    authorize(lib, "train-adapter", [person], model="tiny")
+    revoke_grant(lib, grant.id)
+    kinds = [e["kind"] for e in list_audit(lib)]
+    assert kinds == ["grant", "decision", "revoke"]
+    with lib.session() as s:
+        assert s.scalar(select(Person.name).where(Person.id == person)) is None

@@ -1,0 +1,153 @@
+"""Property test: over random sequences of grant / revoke / expire / mark-minor / merge /
+rename, ``authorize`` allows exactly what the grants in force cover."""
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from likeness.consent.grants import Scope, Trust, issue_grant, revoke_grant
+from likeness.consent.policy import Action, ModelKind, authorize
+from likeness.people.manage import merge_people, name_person
+from likeness.store import Library
+from likeness.store.models import Person
+
+T0 = datetime(2026, 6, 1, 9)
+PEOPLE = 3
+REQUESTERS = ["owner", "app:notes"]
+
+
+@dataclass
+class Model:
+    """What the grants in force should allow: the reference the gate is checked against."""
+
+    now: datetime = T0
+    alive: set[int] = field(default_factory=set)
+    minors: set[int] = field(default_factory=set)
+    # grant id -> (person, scopes, grantee, expires_at, revoked)
+    grants: dict[str, list] = field(default_factory=dict)
+
+    def allows(
+        self, action: Action, subjects: tuple[int, ...], requester: str, model: ModelKind
+    ) -> bool:
+        if not subjects:
+            return action in (Action.GENERATE_STYLIZED, Action.GENERATE_PHOTOREAL)
+        for p in subjects:
+            if p not in self.alive:
+                return False
+            if p in self.minors and action == Action.GENERATE_PHOTOREAL:
+                return False
+            if model == ModelKind.REAL:  # every grant here is attested
+                return False
+            if not any(
+                g[0] == p
+                and action.scope in g[1]
+                and g[2] == requester
+                and not g[4]
+                and (g[3] is None or self.now < g[3])
+                for g in self.grants.values()
+            ):
+                return False
+        return True
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A migrated library with three people, copied for each example (fast)."""
+    home = tmp_path_factory.mktemp("template")
+    with Library.open(home) as lib, lib.session() as s:
+        for _ in range(PEOPLE):
+            s.add(Person(created_at=T0))
+    return home
+
+
+operation = st.one_of(
+    st.tuples(
+        st.just("grant"),
+        st.integers(1, PEOPLE),
+        st.sets(st.sampled_from(list(Scope)), min_size=1),
+        st.sampled_from(REQUESTERS),
+        st.one_of(st.none(), st.integers(1, 72)),
+    ),
+    st.tuples(st.just("revoke"), st.integers(0, 20)),
+    st.tuples(st.just("expire"), st.integers(1, 48)),
+    st.tuples(st.just("minor"), st.integers(1, PEOPLE)),
+    st.tuples(st.just("merge"), st.integers(1, PEOPLE), st.integers(1, PEOPLE)),
+    st.tuples(st.just("rename"), st.integers(1, PEOPLE), st.text(min_size=1, max_size=8)),
+)
+query = st.tuples(
+    st.sampled_from(list(Action)),
+    st.sets(st.integers(1, PEOPLE + 1), max_size=3),  # PEOPLE + 1 never exists
+    st.sampled_from(REQUESTERS),
+    st.sampled_from(list(ModelKind)),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=st.lists(operation, max_size=12), queries=st.lists(query, min_size=3, max_size=6))
+def test_authorize_allows_exactly_what_grants_in_force_cover(template, ops, queries):
+    home = Path(tempfile.mkdtemp())
+    try:
+        shutil.copytree(template, home / "lib")
+        lib = Library.open(home / "lib")
+        ref = Model(alive=set(range(1, PEOPLE + 1)))
+        order: list[str] = []
+        for op in [("start",), *ops]:
+            kind = op[0]
+            if kind == "grant" and op[1] in ref.alive:
+                _, person, scopes, grantee, hours = op
+                expires = timedelta(hours=hours) if hours else None
+                g = issue_grant(
+                    lib,
+                    person,
+                    sorted(scopes),
+                    Trust.ATTESTED,
+                    grantee=grantee,
+                    expires_in=expires,
+                    now=ref.now,
+                )
+                ref.grants[g.id] = [
+                    person,
+                    set(scopes),
+                    grantee,
+                    ref.now + expires if expires else None,
+                    False,
+                ]
+                order.append(g.id)
+            elif kind == "revoke" and order:
+                grant_id = order[op[1] % len(order)]
+                revoke_grant(lib, grant_id, now=ref.now)
+                ref.grants[grant_id][4] = True
+            elif kind == "expire":
+                ref.now += timedelta(hours=op[1])
+            elif kind == "minor" and op[1] in ref.alive:
+                with lib.session() as s:
+                    s.get(Person, op[1]).is_minor = True
+                ref.minors.add(op[1])
+            elif kind == "merge" and op[1] != op[2] and {op[1], op[2]} <= ref.alive:
+                merge_people(lib, op[1], op[2])  # op[2] is gone; its grants cover nobody
+                ref.alive.discard(op[2])
+            elif kind == "rename" and op[1] in ref.alive and op[2].strip():
+                name_person(lib, op[1], op[2])
+            for action, subjects, requester, model in queries:
+                decision = authorize(lib, action, sorted(subjects), requester, model, now=ref.now)
+                expected = ref.allows(action, tuple(sorted(subjects)), requester, model)
+                event(f"allowed={expected}")
+                assert decision.allowed == expected, (
+                    op,
+                    action,
+                    subjects,
+                    requester,
+                    model,
+                    decision.reason,
+                )
+        lib.close()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
