@@ -16,7 +16,7 @@ def lib(tmp_path: Path):
     library.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def faces_dev() -> Path:
     if not (FACES_DEV / "labels.csv").exists():
         pytest.skip(f"needs the labelled face photos at {FACES_DEV} (../shared/data/faces-dev)")

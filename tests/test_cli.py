@@ -88,7 +88,7 @@ def test_consent_and_audit_commands(tmp_path):
     pid = str(json.loads(likeness(home, "people", "--json").stdout)[0]["id"])
 
     refused = likeness(home, "consent", "grant", pid, "--scope", "train-adapter")
-    assert refused.returncode == 1 and "enrol" in refused.stderr
+    assert refused.returncode == 1 and "--enrolment" in refused.stderr
     made = likeness(
         home,
         "consent",

@@ -347,45 +347,101 @@ def consent_grant(
     attested: Annotated[
         bool,
         typer.Option(
-            help="A signed statement without a live check (the only kind until "
-            "enrolment exists); it drives only the built-in tiny models."
+            help="A signed statement without a live check; it drives only the built-in tiny models."
         ),
     ] = False,
+    enrolment: Annotated[
+        str | None,
+        typer.Option(
+            help="A passed live enrolment of this person (`consent enrol`): makes the "
+            "grant verified."
+        ),
+    ] = None,
     grantee: Annotated[str, typer.Option(help="'owner' or 'app:<id>'.")] = "owner",
     expires_days: Annotated[int | None, typer.Option(help="Expire after N days.")] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record a signed consent grant for a person."""
+    """Record a signed consent grant for a person (verified with --enrolment, or attested)."""
     from datetime import timedelta
 
     from likeness.consent.grants import Scope, Trust, issue_grant
 
-    if not attested:
+    if attested == (enrolment is not None):
         raise _fail(
-            "verified grants need live enrolment (`consent enrol`, not built yet); "
-            "pass --attested for a signed statement without a live check"
+            "pass --enrolment ID (a passed live enrolment: verified) or --attested "
+            "(a signed statement without a live check), one of the two"
         )
     try:
         scopes = [Scope(x) for x in scope]
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     expires = timedelta(days=expires_days) if expires_days else None
+    trust = Trust.ATTESTED if attested else Trust.VERIFIED
     grant = _grant_error(
         issue_grant,
         _open(home),
         person,
         scopes,
-        Trust.ATTESTED,
+        trust,
         grantee=grantee,
         expires_in=expires,
+        enrolment_id=enrolment,
     )
     if as_json:
         _print_json(grant.as_json(person))
     else:
         console.print(
-            f"grant {grant.id} (attested) for person {person}: {', '.join(map(str, grant.scopes))}"
+            f"grant {grant.id} ({grant.trust}) for person {person}: "
+            f"{', '.join(map(str, grant.scopes))}"
         )
+
+
+@consent_app.command("challenge")
+def consent_challenge(person: int, home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Start a live enrolment: a fresh, random challenge to record yourself following."""
+    from likeness.consent.enrolment import SESSION_TTL, EnrolmentError, start_enrolment
+
+    try:
+        session = start_enrolment(_open(home), person)
+    except EnrolmentError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _print_json(session.as_json())
+        return
+    minutes = int(SESSION_TTL.total_seconds() // 60)
+    console.print(
+        f"Session [bold]{session.id}[/bold] (valid {minutes} minutes, once). "
+        "Record a video of your face, close to the camera, following:"
+    )
+    for line in session.instructions():
+        console.print(f"  {line}")
+    console.print(f"then: likeness consent enrol {person} --session {session.id} --video FILE")
+
+
+@consent_app.command("enrol")
+def consent_enrol(
+    person: int,
+    session: Annotated[str, typer.Option(help="The id `consent challenge` printed.")],
+    video: Annotated[Path, typer.Option(help="Your recording of that challenge.")],
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a recording of a challenge; on success, `consent grant --enrolment ID` can follow."""
+    from likeness.consent.enrolment import EnrolmentError, enrol_from_video
+
+    try:
+        result = enrol_from_video(_open(home), person, session, video)
+    except EnrolmentError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _print_json(result.as_json())
+    elif result.passed:
+        console.print(f"[green]enrolment {result.id} passed[/green]: {result.reason}")
+    else:
+        err.print(f"[red]enrolment failed[/red]: {result.reason}")
+    if not result.passed:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @consent_app.command("list")

@@ -59,7 +59,7 @@ def test_decisions_cannot_be_forged():
 
 
 def test_verified_grants_need_enrolment_and_scopes_are_required(lib, person):
-    with pytest.raises(GrantError, match="enrol"):
+    with pytest.raises(GrantError, match="enrolment"):
         issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.VERIFIED)
     with pytest.raises(GrantError, match="scope"):
         issue_grant(lib, person, [], Trust.ATTESTED)

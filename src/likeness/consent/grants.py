@@ -143,14 +143,15 @@ def issue_grant(
     grantee: str = OWNER,
     expires_in: timedelta | None = None,
     evidence: tuple[str, ...] = (),
+    enrolment_id: str | None = None,
     now: datetime | None = None,
 ) -> ConsentGrant:
-    """Sign and store a grant for a person. ``verified`` needs a passed live enrolment."""
-    if trust == Trust.VERIFIED:
-        raise GrantError(
-            "verified grants come from live enrolment (`likeness consent enrol`), which is not "
-            "built yet; issue an attested grant"
-        )
+    """Sign and store a grant for a person. ``verified`` needs ``enrolment_id``: a passed,
+    recent live enrolment of this person (its id and template commitment become evidence)."""
+    if trust == Trust.VERIFIED and enrolment_id is None:
+        raise GrantError("a verified grant needs a passed live enrolment (--enrolment ID)")
+    if trust == Trust.ATTESTED and enrolment_id is not None:
+        raise GrantError("an enrolment makes a grant verified, not attested")
     if not scopes:
         raise GrantError("a grant needs at least one scope")
     now = (now or datetime.now()).replace(microsecond=0)
@@ -158,6 +159,18 @@ def issue_grant(
         person = s.get(Person, person_id)
         if person is None:
             raise GrantError(f"no person with id {person_id}")
+        if enrolment_id is not None:
+            from likeness.consent.enrolment import EnrolmentError, passed_enrolment
+
+            try:
+                enrolment = passed_enrolment(lib, enrolment_id, person.uid, now)
+            except EnrolmentError as exc:
+                raise GrantError(str(exc)) from None
+            evidence = (
+                *evidence,
+                f"enrolment:{enrolment.id}",
+                f"template-commitment:{enrolment.template_commitment}",
+            )
         grant = ConsentGrant(
             id=uuid.uuid4().hex,
             subject_uid=person.uid,

@@ -199,3 +199,33 @@ class AuditEntry(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON; ids and hashes, never names
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class EnrolmentSession(Base):
+    """A challenge order and timing issued to one person; single use, short-lived."""
+
+    __tablename__ = "enrolment_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_uid: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    document: Mapped[str] = mapped_column(Text)  # the challenges, as shown to the person
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Enrolment(Base):
+    """The outcome of a live enrolment. Frames are not kept; the template only as a salted
+    hash (a commitment), so the record proves what was matched without holding biometrics."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_uid: Mapped[str] = mapped_column(String(32), index=True)
+    session_id: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    transcript: Mapped[str] = mapped_column(Text)  # JSON: per-challenge outcome
+    versions: Mapped[str] = mapped_column(Text)  # JSON: models and thresholds used
+    template_commitment: Mapped[str | None] = mapped_column(String(64))
+    match_distance: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,201 @@
+"""Live enrolment: issue a challenge session, check a recording of it, keep the outcome.
+
+``start_enrolment`` draws a fresh session for a person and stores it (single use, valid for
+``SESSION_TTL``); the person records themselves following it; ``enrol_from_video`` checks the
+recording (``liveness.verify_clip``) against the person's photo group and stores an
+``Enrolment`` record: pass or fail, the challenge transcript, model and threshold versions, and
+a salted hash of the face template. Frames are never stored. A passed enrolment is the evidence
+a ``verified`` grant needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from likeness.consent import audit
+from likeness.consent.liveness import (
+    MATCH_DISTANCE,
+    PARALLAX_MIN_PX,
+    SAME_FACE_DISTANCE,
+    VERSION,
+    ChallengeSession,
+    enrolment_backend,
+    new_session,
+    verify_clip,
+)
+from likeness.store import Library
+from likeness.store.models import Enrolment, EnrolmentSession, Face, Person
+
+SESSION_TTL = timedelta(minutes=15)
+
+
+class EnrolmentError(ValueError):
+    """Enrolment could not be attempted (unknown person or session, expired session...)."""
+
+
+@dataclass(frozen=True)
+class EnrolmentResult:
+    id: str
+    passed: bool
+    reason: str
+    transcript: list[dict]
+    template_commitment: str | None
+    match_distance: float | None
+
+    def as_json(self) -> dict:
+        return self.__dict__.copy()
+
+
+def _person(s, person_id: int) -> Person:
+    person = s.get(Person, person_id)
+    if person is None:
+        raise EnrolmentError(f"no person with id {person_id}")
+    return person
+
+
+def start_enrolment(lib: Library, person_id: int) -> ChallengeSession:
+    session = new_session()
+    with lib.session() as s:
+        person = _person(s, person_id)
+        s.add(
+            EnrolmentSession(
+                id=session.id,
+                person_uid=person.uid,
+                created_at=session.created_at,
+                document=json.dumps(session.as_json()),
+                used=False,
+            )
+        )
+        audit.append(lib, s, "enrolment-session", {"session": session.id, "subject": person.uid})
+    return session
+
+
+def read_video(path: Path) -> Iterator[tuple[float, np.ndarray]]:
+    """(seconds, RGB frame) for each frame of a video file."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise EnrolmentError(f"{path}: cannot read this video")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    index = 0
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            yield index / fps, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            index += 1
+    finally:
+        capture.release()
+
+
+def enrol_from_frames(
+    lib: Library,
+    person_id: int,
+    session_id: str,
+    frames,
+    now: datetime | None = None,
+) -> EnrolmentResult:
+    """Check a recording of session ``session_id`` and record the outcome (pass or fail)."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    with lib.session() as s:
+        person = _person(s, person_id)
+        row = s.get(EnrolmentSession, session_id)
+        if row is None or row.person_uid != person.uid:
+            raise EnrolmentError(f"no enrolment session {session_id} for person {person_id}")
+        if row.used:
+            raise EnrolmentError(f"session {session_id} was already used; start a new one")
+        if now - row.created_at > SESSION_TTL:
+            raise EnrolmentError(f"session {session_id} expired; start a new one")
+        row.used = True  # single use, even if the check below fails or crashes
+        session = ChallengeSession.from_json(json.loads(row.document))
+        refs = s.scalars(select(Face.embedding).where(Face.person_id == person_id)).all()
+        uid = person.uid
+    if not refs:
+        raise EnrolmentError(f"person {person_id} has no faces in the library to match against")
+    reference = np.stack([np.frombuffer(r, dtype=np.float32) for r in refs])
+    result = verify_clip(frames, session, enrolment_backend(), reference)
+    commitment = None
+    if result.template is not None:
+        salt = secrets.token_bytes(16)
+        commitment = hashlib.sha256(salt + result.template.tobytes()).hexdigest()
+    record = EnrolmentResult(
+        uuid.uuid4().hex,
+        result.passed,
+        result.reason,
+        result.transcript,
+        commitment,
+        result.match_distance,
+    )
+    versions = {
+        "liveness": VERSION,
+        "face_backend": "dlib-hog-resnet-v1",
+        "match_distance": MATCH_DISTANCE,
+        "same_face_distance": SAME_FACE_DISTANCE,
+        "parallax_min_px": PARALLAX_MIN_PX,
+    }
+    with lib.session() as s:
+        s.add(
+            Enrolment(
+                id=record.id,
+                person_uid=uid,
+                session_id=session_id,
+                created_at=now,
+                passed=record.passed,
+                reason=record.reason,
+                transcript=json.dumps(record.transcript),
+                versions=json.dumps(versions),
+                template_commitment=commitment,
+                match_distance=record.match_distance,
+            )
+        )
+        audit.append(
+            lib,
+            s,
+            "enrolment",
+            {
+                "enrolment": record.id,
+                "subject": uid,
+                "passed": record.passed,
+                "template_commitment": commitment,
+            },
+        )
+    return record
+
+
+def enrol_from_video(
+    lib: Library, person_id: int, session_id: str, video: Path, now: datetime | None = None
+) -> EnrolmentResult:
+    if not Path(video).is_file():
+        raise EnrolmentError(f"{video}: no such file")
+    return enrol_from_frames(lib, person_id, session_id, read_video(Path(video)), now)
+
+
+def passed_enrolment(
+    lib: Library,
+    enrolment_id: str,
+    person_uid: str,
+    now: datetime,
+    max_age: timedelta = timedelta(days=1),
+) -> Enrolment:
+    """The enrolment a verified grant rests on: passed, this person's, and recent."""
+    with lib.session() as s:
+        row = s.get(Enrolment, enrolment_id)
+    if row is None or row.person_uid != person_uid:
+        raise EnrolmentError(f"no enrolment {enrolment_id} for this person")
+    if not row.passed:
+        raise EnrolmentError(f"enrolment {enrolment_id} did not pass: {row.reason}")
+    if now - row.created_at > max_age:
+        raise EnrolmentError(f"enrolment {enrolment_id} is too old; enrol again")
+    return row

@@ -1,0 +1,131 @@
+"""Liveness on clips rendered from real photos: honest clips pass, every attack fails.
+
+The clips are synthetic (see tests/consent/clips.py); thresholds await real camera footage.
+"""
+
+from datetime import datetime
+from functools import cache
+
+import pytest
+from PIL import Image
+
+from likeness.consent.liveness import (
+    Challenge,
+    ChallengeSession,
+    enrolment_backend,
+    new_session,
+    verify_clip,
+)
+from likeness.faces.headpose import estimate_head_pose
+from tests.consent import clips
+from tests.photos import astronaut
+
+
+@cache
+def backend():
+    return enrolment_backend()
+
+
+def _prepared(image: Image.Image):
+    """Scaled so the face is enrolment-sized (a selfie video: face ~180 px)."""
+    return clips.enrolment_sized(image, backend())
+
+
+@pytest.fixture(scope="module")
+def people(faces_dev):
+    return {
+        "astronaut": _prepared(astronaut()),
+        "obama": _prepared(Image.open(faces_dev / "people/barack_obama/1.jpg")),
+    }
+
+
+SESSION = ChallengeSession(
+    "fixed",
+    datetime(2026, 1, 1),
+    (
+        Challenge("left", 1.0, 3.0),
+        Challenge("up", 3.0, 5.0),
+        Challenge("right", 5.0, 7.0),
+        Challenge("centre", 7.0, 9.0),
+    ),
+)
+
+
+def _verify(frames, reference, session=SESSION):
+    return verify_clip(frames, session, backend(), reference.embedding[None, :])
+
+
+@pytest.mark.parametrize("who", ["astronaut", "obama"])
+def test_honest_clips_pass(people, who):
+    pixels, face = people[who]
+    session = new_session()  # a random order and timing
+    result = _verify(clips.honest_frames(pixels, face.landmarks, session), face, session)
+    assert result.passed, result.reason
+    assert [e["challenge"] for e in result.transcript] == [c.kind for c in session.challenges]
+    assert result.template is not None and result.match_distance < 0.55
+
+
+def test_a_still_photo_fails(people):
+    pixels, face = people["astronaut"]
+    result = _verify(clips.still_frames(pixels, SESSION), face)
+    assert not result.passed and "'left'" in result.reason and "not met" in result.reason
+
+
+def test_a_photo_turned_like_a_head_fails_for_lack_of_depth(people):
+    pixels, face = people["astronaut"]
+    result = _verify(clips.flat_photo_frames(pixels, SESSION), face)
+    assert not result.passed and "flat picture" in result.reason
+    assert result.transcript[0]["yaw"] <= -12  # the pose alone would have passed
+
+
+def test_a_photo_tilted_in_the_image_plane_does_not_read_as_a_turn(people):
+    import cv2
+
+    pixels, face = people["astronaut"]
+    h, w = pixels.shape[:2]
+    base = estimate_head_pose(face.landmarks, (w, h))
+    for angle in (-20, 20):
+        tilted = cv2.warpAffine(pixels, cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0), (w, h))
+        [f] = backend().analyze(tilted)
+        pose = estimate_head_pose(f.landmarks, (w, h))
+        assert abs(pose.yaw - base.yaw) < 6 and abs(pose.roll - base.roll) > 15
+
+
+def test_a_replay_of_another_sessions_order_fails(people):
+    pixels, face = people["astronaut"]
+    earlier = ChallengeSession(
+        "earlier",
+        datetime(2025, 12, 1),
+        (
+            Challenge("right", 1.0, 3.0),
+            Challenge("down", 3.0, 5.0),
+            Challenge("left", 5.0, 7.0),
+            Challenge("centre", 7.0, 9.0),
+        ),
+    )
+    result = _verify(clips.honest_frames(pixels, face.landmarks, earlier), face)
+    assert not result.passed and "not met in its window" in result.reason
+
+
+def test_a_face_swapped_mid_clip_fails(people):
+    a, b = people["astronaut"], people["obama"]
+    frames = clips.swapped_frames((a[0], a[1].landmarks), (b[0], b[1].landmarks), SESSION, 4.0)
+    result = _verify(frames, a[1])
+    assert not result.passed and "face changed" in result.reason
+
+
+def test_a_different_person_fails_the_match(people):
+    pixels, face = people["obama"]
+    result = _verify(clips.honest_frames(pixels, face.landmarks, SESSION), people["astronaut"][1])
+    assert not result.passed and "does not match" in result.reason
+
+
+def test_sessions_are_fresh_and_always_include_a_turn():
+    sessions = [new_session() for _ in range(30)]
+    assert len({tuple(c.kind for c in s.challenges) for s in sessions}) >= 4
+    for s in sessions:
+        kinds = [c.kind for c in s.challenges]
+        assert kinds[-1] == "centre" and {"left", "right"} <= set(kinds)
+        assert all(
+            a.end == b.start for a, b in zip(s.challenges[:-1], s.challenges[1:], strict=True)
+        )
