@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 failed (bad path, unknown id, refused edit); 2 usage error
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -504,6 +505,42 @@ def consent_revoke(
         console.print(f"grant {grant_id} revoked")
     else:
         console.print(f"grant {grant_id} was already revoked")
+
+
+@consent_app.command("export")
+def consent_export(
+    grant_id: str,
+    out: Annotated[Path, typer.Option(help="Bundle file to write (holds your face template).")],
+    home: HomeOption = None,
+) -> None:
+    """Export a verified grant to take to another likeness install."""
+    from likeness.consent.transfer import export_grant
+
+    bundle = _grant_error(export_grant, _open(home), grant_id)
+    out.write_text(json.dumps(bundle, indent=2))
+    os.chmod(out, 0o600)
+    console.print(f"wrote {out} (it holds your face template: keep it private)")
+
+
+@consent_app.command("import")
+def consent_import(
+    bundle: Annotated[Path, typer.Argument(help="A bundle from `consent export`.")],
+    person: Annotated[int, typer.Option(help="Who it is in this library.")],
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import a grant signed by another install (recorded here as attested)."""
+    from likeness.consent.transfer import import_grant
+
+    try:
+        data = json.loads(bundle.read_text())
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{bundle}: cannot read the bundle: {exc}") from None
+    grant = _grant_error(import_grant, _open(home), data, person)
+    if as_json:
+        _print_json(grant.as_json(person))
+    else:
+        console.print(f"imported as grant {grant.id} (attested) for person {person}")
 
 
 @audit_app.command("verify")

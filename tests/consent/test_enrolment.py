@@ -99,3 +99,72 @@ def test_enrolment_cli(enrolled_library, tmp_path):
     assert granted.returncode == 0 and json.loads(granted.stdout)["trust"] == "verified"
     missing = run("consent", "enrol", "1", "--session", "nope", "--video", str(video))
     assert missing.returncode == 1 and "no enrolment session" in missing.stderr
+    grant_id = json.loads(granted.stdout)["id"]
+    bundle = tmp_path / "grant.json"
+    assert run("consent", "export", grant_id, "--out", str(bundle)).returncode == 0
+    assert oct(bundle.stat().st_mode & 0o777) == "0o600"
+    imported = run("consent", "import", str(bundle), "--person", "1", "--json")
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["trust"] == "attested"
+    bundle.write_text("{}")
+    assert run("consent", "import", str(bundle), "--person", "1").returncode == 1
+
+
+def test_a_verified_grant_travels_to_another_install(enrolled_library, tmp_path, faces_dev):
+    import copy
+
+    from likeness.consent.grants import revoke_grant
+    from likeness.consent.transfer import export_grant, import_grant
+    from likeness.store import Library
+
+    lib, pixels, face = enrolled_library
+    session = start_enrolment(lib, 1)
+    video = clips.write_video(
+        clips.honest_frames(pixels, face.landmarks, session), tmp_path / "me.mp4"
+    )
+    enrolment = enrol_from_video(lib, 1, session.id, video)
+    grant = issue_grant(lib, 1, [Scope.TRAIN_ADAPTER], Trust.VERIFIED, enrolment_id=enrolment.id)
+    bundle = export_grant(lib, grant.id)
+
+    face_photos(tmp_path / "other-photos", count=2)  # the same person's photos elsewhere
+    (tmp_path / "other-photos" / "obama").mkdir()
+    for i in (1, 2):
+        src = faces_dev / f"people/barack_obama/{i}.jpg"
+        (tmp_path / "other-photos" / "obama" / f"{i}.jpg").write_bytes(src.read_bytes())
+    with Library.open(tmp_path / "other-home") as other:
+        import_photos(other, tmp_path / "other-photos")
+        from likeness.people.manage import list_people
+
+        people = [p.id for p in list_people(other)]
+        assert len(people) == 2
+        with other.session() as s:
+            from likeness.store.models import Face, Photo, PhotoFile
+
+            obama = s.scalar(
+                select(Face.person_id)
+                .join(Photo)
+                .join(PhotoFile)
+                .where(PhotoFile.display_path.contains("obama"))
+            )
+        me = next(pid for pid in people if pid != obama)
+
+        imported = import_grant(other, bundle, me)
+        assert imported.trust == Trust.ATTESTED and imported.scopes == (Scope.TRAIN_ADAPTER,)
+        assert f"imported:{grant.id}" in imported.evidence
+        assert authorize(other, "train-adapter", [me], model="tiny").allowed
+        assert not authorize(other, "train-adapter", [me], model="real").allowed
+
+        with pytest.raises(GrantError, match="does not match"):
+            import_grant(other, bundle, obama)
+        tampered = copy.deepcopy(bundle)
+        tampered["document"] = tampered["document"][:-8] + "AAAAAAA="
+        with pytest.raises(GrantError):
+            import_grant(other, tampered, me)
+        swapped = copy.deepcopy(bundle)
+        swapped["template_salt"] = "AAAAAAAAAAAAAAAAAAAAAA=="
+        with pytest.raises(GrantError, match="commits to"):
+            import_grant(other, swapped, me)
+
+    revoke_grant(lib, grant.id)
+    with pytest.raises(GrantError, match="not in force"):
+        export_grant(lib, grant.id)

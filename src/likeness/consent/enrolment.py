@@ -34,6 +34,7 @@ from likeness.consent.liveness import (
     verify_clip,
 )
 from likeness.store import Library
+from likeness.store.keys import seal
 from likeness.store.models import Enrolment, EnrolmentSession, Face, Person
 
 SESSION_TTL = timedelta(minutes=15)
@@ -54,6 +55,11 @@ class EnrolmentResult:
 
     def as_json(self) -> dict:
         return self.__dict__.copy()
+
+
+def template_commitment(salt: bytes, template: np.ndarray) -> str:
+    """The salted hash that stands for a face template in records and grants."""
+    return hashlib.sha256(salt + np.asarray(template, dtype="<f4").tobytes()).hexdigest()
 
 
 def _person(s, person_id: int) -> Person:
@@ -126,10 +132,12 @@ def enrol_from_frames(
         raise EnrolmentError(f"person {person_id} has no faces in the library to match against")
     reference = np.stack([np.frombuffer(r, dtype=np.float32) for r in refs])
     result = verify_clip(frames, session, enrolment_backend(), reference)
-    commitment = None
+    commitment = salt = sealed = None
     if result.template is not None:
         salt = secrets.token_bytes(16)
-        commitment = hashlib.sha256(salt + result.template.tobytes()).hexdigest()
+        commitment = template_commitment(salt, result.template)
+        key = lib.keys.person_key(uid, create=True)
+        sealed = seal(key, result.template.astype("<f4").tobytes(), uid.encode())
     record = EnrolmentResult(
         uuid.uuid4().hex,
         result.passed,
@@ -157,6 +165,8 @@ def enrol_from_frames(
                 transcript=json.dumps(record.transcript),
                 versions=json.dumps(versions),
                 template_commitment=commitment,
+                template_salt=salt,
+                template_sealed=sealed,
                 match_distance=record.match_distance,
             )
         )

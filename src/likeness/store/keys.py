@@ -91,3 +91,17 @@ class KeyStore:
             os.fsync(f.fileno())
         path.unlink()
         return True
+
+
+def seal(key: bytes, data: bytes, context: bytes) -> bytes:
+    """AES-256-GCM: nonce + ciphertext (authenticated, bound to ``context``)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(key).encrypt(nonce, data, context)
+
+
+def unseal(key: bytes, sealed: bytes, context: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key).decrypt(sealed[:12], sealed[12:], context)

@@ -228,4 +228,9 @@ class Enrolment(Base):
     transcript: Mapped[str] = mapped_column(Text)  # JSON: per-challenge outcome
     versions: Mapped[str] = mapped_column(Text)  # JSON: models and thresholds used
     template_commitment: Mapped[str | None] = mapped_column(String(64))
+    #: The salt of the commitment, and the template sealed (AES-GCM) with the person's key, so
+    #: the person can take their grant to another install (``consent export``). Revocation
+    #: destroys the key, and with it the template.
+    template_salt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    template_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     match_distance: Mapped[float | None] = mapped_column(Float)
