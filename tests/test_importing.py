@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageEnhance
 from sqlalchemy import func, select
 
@@ -27,7 +28,7 @@ def build_bad_corpus(root: Path) -> dict[str, str]:
     bad = {
         "empty.jpg": "empty file",
         "notes.jpg": "not a recognised image format",
-        "corrupt.jpg": "corrupt",
+        "corrupt.jpg": "corrupt or truncated",
         "truncated.jpg": "corrupt or truncated",
         "bomb.png": "decompression bomb",
         "broken-link.jpg": "broken symlink",
@@ -36,7 +37,8 @@ def build_bad_corpus(root: Path) -> dict[str, str]:
     }
     write(root / "empty.jpg", b"")
     write(root / "notes.jpg", b"shopping list: milk, eggs")
-    write(root / "corrupt.jpg", b"\xff\xd8\xff\xe0" + os.urandom(3000))
+    # A JPEG signature followed by garbage (seeded: the same bytes every run).
+    write(root / "corrupt.jpg", b"\xff\xd8\xff\xe0" + np.random.default_rng(0).bytes(3000))
     write(root / "truncated.jpg", jpeg_bytes(astronaut())[:15000])
     buf = io.BytesIO()
     Image.new("L", (20_000, 12_000)).save(buf, "PNG")

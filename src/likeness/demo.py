@@ -127,6 +127,10 @@ def run_demo(out: Path, console: Console) -> int:
         "for this demo, no live check): train-adapter, generate-stylized"
     )
     console.print("   Grace Hopper: no grant")
+    console.print(
+        "   (A demo cannot record a live video; `likeness consent challenge` and "
+        "`consent enrol --video` make verified grants.)"
+    )
     console.print("6. The policy gate (every training, generation and export asks it)")
     asks = [
         (
@@ -160,8 +164,6 @@ def run_demo(out: Path, console: Console) -> int:
         f"7. Audit log: {report.entries} entries, "
         f"{'intact' if report.ok else 'BROKEN: ' + str(report.problem)}"
     )
-    console.print(
-        "Not built yet: live consent enrolment, adapters, generation, safety gate, provenance."
-    )
+    console.print("Not built yet: adapters, generation, the safety gate, provenance.")
     lib.close()
     return 0 if report.ok else 1

@@ -20,6 +20,7 @@ rendered from real photos, and await validation on real camera footage.
 
 from __future__ import annotations
 
+import random
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -120,9 +121,10 @@ _SAY = {
 }
 
 
-def new_session(count: int = 3) -> ChallengeSession:
-    """A fresh order and timing from the OS's cryptographic random source."""
-    rng = secrets.SystemRandom()
+def new_session(count: int = 3, rng: random.Random | None = None) -> ChallengeSession:
+    """A fresh order and timing from the OS's cryptographic random source (``rng`` only for
+    reproducible tests and benchmarks)."""
+    rng = rng or secrets.SystemRandom()
     kinds = rng.sample(CHALLENGE_KINDS, count)
     challenges = []
     t = LEAD_IN_S
