@@ -1,9 +1,6 @@
 """Enrolment end to end: challenge, recorded video, record, verified grant, the gate."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +13,7 @@ from likeness.store.models import Enrolment
 from tests.consent import clips
 from tests.consent.test_liveness import _prepared
 from tests.photos import astronaut, face_photos
+from tests.test_cli import likeness
 
 
 @pytest.fixture
@@ -69,16 +67,9 @@ def test_failed_enrolment_is_recorded_and_cannot_back_a_grant(enrolled_library, 
 
 def test_enrolment_cli(enrolled_library, tmp_path):
     lib, pixels, face = enrolled_library
-    env = {**os.environ, "LIKENESS_HOME": str(lib.home)}
 
     def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "likeness.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return likeness(lib.home, *args)
 
     started = run("consent", "challenge", "1", "--json")
     assert started.returncode == 0, started.stderr
