@@ -39,6 +39,8 @@ bench: bench-setup
 	$(BIN)/python benchmarks/grouping_quality.py --recluster
 	$(BIN)/python benchmarks/indexing_throughput.py
 	$(BIN)/python benchmarks/grouping_scale.py
+	$(BIN)/python benchmarks/match_threshold.py
+	$(BIN)/python benchmarks/liveness.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
