@@ -40,16 +40,15 @@ def people(faces_dev):
     }
 
 
-SESSION = ChallengeSession(
-    "fixed",
-    datetime(2026, 1, 1),
-    (
-        Challenge("left", 1.0, 3.0),
-        Challenge("up", 3.0, 5.0),
-        Challenge("right", 5.0, 7.0),
-        Challenge("centre", 7.0, 9.0),
-    ),
-)
+def fixed_session(name: str, *kinds: str) -> ChallengeSession:
+    """A session with 2-second windows after the 1-second lead-in, then back to centre."""
+    challenges = tuple(
+        Challenge(kind, 1.0 + 2 * i, 3.0 + 2 * i) for i, kind in enumerate([*kinds, "centre"])
+    )
+    return ChallengeSession(name, datetime(2026, 1, 1), challenges)
+
+
+SESSION = fixed_session("fixed", "left", "up", "right")
 
 
 def _verify(frames, reference, session=SESSION):
@@ -95,16 +94,7 @@ def test_a_photo_tilted_in_the_image_plane_does_not_read_as_a_turn(people):
 
 def test_a_replay_of_another_sessions_order_fails(people):
     pixels, face = people["astronaut"]
-    earlier = ChallengeSession(
-        "earlier",
-        datetime(2025, 12, 1),
-        (
-            Challenge("right", 1.0, 3.0),
-            Challenge("down", 3.0, 5.0),
-            Challenge("left", 5.0, 7.0),
-            Challenge("centre", 7.0, 9.0),
-        ),
-    )
+    earlier = fixed_session("earlier", "right", "down", "left")
     result = _verify(clips.honest_frames(pixels, face.landmarks, earlier), face)
     assert not result.passed and "not met in its window" in result.reason
 

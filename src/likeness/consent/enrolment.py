@@ -62,6 +62,12 @@ def template_commitment(salt: bytes, template: np.ndarray) -> str:
     return hashlib.sha256(salt + np.asarray(template, dtype="<f4").tobytes()).hexdigest()
 
 
+def photo_group_embeddings(session, person_id: int) -> np.ndarray | None:
+    """The embeddings of a person's faces in this library (None when there are none)."""
+    rows = session.scalars(select(Face.embedding).where(Face.person_id == person_id)).all()
+    return np.stack([np.frombuffer(r, dtype=np.float32) for r in rows]) if rows else None
+
+
 def _person(s, person_id: int) -> Person:
     person = s.get(Person, person_id)
     if person is None:
@@ -126,11 +132,10 @@ def enrol_from_frames(
             raise EnrolmentError(f"session {session_id} expired; start a new one")
         row.used = True  # single use, even if the check below fails or crashes
         session = ChallengeSession.from_json(json.loads(row.document))
-        refs = s.scalars(select(Face.embedding).where(Face.person_id == person_id)).all()
+        reference = photo_group_embeddings(s, person_id)
         uid = person.uid
-    if not refs:
+    if reference is None:
         raise EnrolmentError(f"person {person_id} has no faces in the library to match against")
-    reference = np.stack([np.frombuffer(r, dtype=np.float32) for r in refs])
     result = verify_clip(frames, session, enrolment_backend(), reference)
     commitment = salt = sealed = None
     if result.template is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -129,9 +129,7 @@ def _from_record(lib: Library, record: ConsentGrantRecord) -> ConsentGrant:
     except InvalidSignature:
         valid = False
     valid = valid and grant.document() == record.document
-    return ConsentGrant(
-        **{**grant.__dict__, "revoked_at": record.revoked_at, "signature_valid": valid}
-    )
+    return replace(grant, revoked_at=record.revoked_at, signature_valid=valid)
 
 
 def issue_grant(

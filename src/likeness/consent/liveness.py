@@ -195,6 +195,14 @@ def parallax(
     return float(np.median(residual))
 
 
+def distance_to_group(template: np.ndarray, reference: np.ndarray) -> float:
+    """Distance from a face template to the centroid of a person's photo-group embeddings
+    (what ``MATCH_DISTANCE`` bounds, here and when a grant is imported)."""
+    template = np.asarray(template, dtype=np.float32)
+    centre = np.asarray(reference, dtype=np.float32).reshape(-1, template.shape[0]).mean(axis=0)
+    return float(np.linalg.norm(template - centre))
+
+
 def _relative(p: HeadPose, neutral: HeadPose) -> HeadPose:
     return HeadPose(p.yaw - neutral.yaw, p.pitch - neutral.pitch, p.roll - neutral.roll)
 
@@ -286,8 +294,7 @@ def verify_clip(
         transcript.append(entry)
 
     template = np.mean(emb, axis=0).astype(np.float32)
-    ref_centre = np.asarray(reference, dtype=np.float32).reshape(-1, template.shape[0]).mean(0)
-    distance = float(np.linalg.norm(template - ref_centre))
+    distance = distance_to_group(template, reference)
     if distance >= MATCH_DISTANCE:
         return LivenessResult(
             False,

@@ -22,9 +22,8 @@ import json
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
 
-from likeness.consent.enrolment import template_commitment
+from likeness.consent.enrolment import photo_group_embeddings, template_commitment
 from likeness.consent.grants import (
     ConsentGrant,
     GrantError,
@@ -33,10 +32,10 @@ from likeness.consent.grants import (
     get_grant,
     issue_grant,
 )
-from likeness.consent.liveness import MATCH_DISTANCE
+from likeness.consent.liveness import MATCH_DISTANCE, distance_to_group
 from likeness.store import Library
 from likeness.store.keys import KeyDestroyedError, unseal
-from likeness.store.models import ConsentGrantRecord, Enrolment, Face, Person
+from likeness.store.models import ConsentGrantRecord, Enrolment, Person
 
 FORMAT = "likeness-grant-bundle-1"
 
@@ -109,11 +108,10 @@ def import_grant(
     with lib.session() as s:
         if s.get(Person, person_id) is None:
             raise GrantError(f"no person with id {person_id}")
-        refs = s.scalars(select(Face.embedding).where(Face.person_id == person_id)).all()
-    if not refs:
+        reference = photo_group_embeddings(s, person_id)
+    if reference is None:
         raise GrantError(f"person {person_id} has no faces here to match the template against")
-    centroid = np.stack([np.frombuffer(r, dtype=np.float32) for r in refs]).mean(axis=0)
-    distance = float(np.linalg.norm(centroid - template))
+    distance = distance_to_group(template, reference)
     if distance >= MATCH_DISTANCE:
         raise GrantError(
             f"the enrolled face does not match person {person_id} here "

@@ -61,6 +61,25 @@ class SourceItem:
     metadata: TakeoutMetadata | None = None
     albums: tuple[str, ...] = ()
 
+    @classmethod
+    def from_location(
+        cls, location: bytes, display_path: str, size: int, mtime_ns: int, source: str
+    ) -> SourceItem:
+        """Rebuild an item from its catalog record (the inverse of how ``location`` is made:
+        raw path bytes, or archive path + NUL + member name)."""
+        if b"\0" in location:
+            archive, member = location.split(b"\0", 1)
+            return cls(
+                location,
+                display_path,
+                size,
+                mtime_ns,
+                source,
+                archive=os.fsdecode(archive),
+                member=member.decode("utf-8", "surrogateescape"),
+            )
+        return cls(location, display_path, size, mtime_ns, source, path=location)
+
 
 @dataclass
 class Scan:

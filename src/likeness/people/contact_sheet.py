@@ -17,23 +17,6 @@ from likeness.store.models import Face, PhotoFile
 TILE = 128
 
 
-def _item_for(row: PhotoFile) -> SourceItem:
-    if b"\0" in row.location:
-        archive, member = row.location.split(b"\0", 1)
-        return SourceItem(
-            row.location,
-            row.display_path,
-            row.size,
-            row.mtime_ns,
-            row.source,
-            archive=archive.decode("utf-8", "surrogateescape"),
-            member=member.decode("utf-8", "surrogateescape"),
-        )
-    return SourceItem(
-        row.location, row.display_path, row.size, row.mtime_ns, row.source, path=row.location
-    )
-
-
 def write_contact_sheet(
     lib: Library,
     person_id: int | None,
@@ -60,7 +43,10 @@ def write_contact_sheet(
                 select(PhotoFile).where(PhotoFile.photo_id == f.photo_id).order_by(PhotoFile.id)
             )
             if row is not None:
-                files.setdefault(row.location, (_item_for(row), []))[1].append(f)
+                item = SourceItem.from_location(
+                    row.location, row.display_path, row.size, row.mtime_ns, row.source
+                )
+                files.setdefault(row.location, (item, []))[1].append(f)
     tiles: list[tuple[int, Image.Image]] = []
     for item, data in read_items([v[0] for v in files.values()]):
         if isinstance(data, OSError):

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -64,9 +65,9 @@ class Library:
         """Derived files (contact sheets, caches). Never the user's originals."""
         return self.home / "vault"
 
-    @property
+    @cached_property
     def keys(self):
-        """The library's keys (signing key, per-person adapter keys)."""
+        """The library's keys (signing key, per-person keys), set up once per Library."""
         from likeness.store.keys import KeyStore
 
         return KeyStore(self.home)

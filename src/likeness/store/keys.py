@@ -37,12 +37,15 @@ class KeyStore:
         self.dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.dir, 0o700)
         (self.dir / "people").mkdir(mode=0o700, exist_ok=True)
+        self._signing_key = None  # loaded on first use, then kept: every grant check needs it
 
     # -- the library signing key ------------------------------------------------------------
     def signing_key(self):
         """The library's Ed25519 private key, created on first use."""
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+        if self._signing_key is not None:
+            return self._signing_key
         path = self.dir / SIGNING_KEY_FILE
         if not path.exists():
             key = Ed25519PrivateKey.generate()
@@ -54,7 +57,8 @@ class KeyStore:
                 serialization.NoEncryption(),
             )
             _write_private(path, raw)
-        return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
+        self._signing_key = Ed25519PrivateKey.from_private_bytes(path.read_bytes())
+        return self._signing_key
 
     def public_key_bytes(self) -> bytes:
         from cryptography.hazmat.primitives import serialization
