@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from likeness.consent.audit import verify_audit
+from likeness.consent.audit import list_audit, verify_audit
 from likeness.consent.grants import (
     GrantError,
     Scope,
@@ -15,7 +15,14 @@ from likeness.consent.grants import (
     list_grants,
     revoke_grant,
 )
-from likeness.consent.policy import Action, Decision, GateError, ModelKind, authorize
+from likeness.consent.policy import (
+    Action,
+    ConsentWithdrawn,
+    Decision,
+    GateError,
+    ModelKind,
+    authorize,
+)
 from likeness.store.keys import KeyDestroyedError
 from likeness.store.models import ConsentGrantRecord, Person
 
@@ -90,6 +97,34 @@ def test_revocation_denies_at_once_and_destroys_the_persons_key(lib, person):
     assert revoke_grant(lib, grant.id) is False  # already revoked
     with pytest.raises(GrantError):
         revoke_grant(lib, "nope")
+
+
+def test_revocation_stops_work_under_way(lib, person):
+    """Long work asks ``check_in_force`` before each step; a revocation in between stops it,
+    and the stop is audited."""
+    grant = issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    decision = authorize(lib, Action.TRAIN_ADAPTER, [person], model="tiny")
+    steps = []
+    with pytest.raises(ConsentWithdrawn, match="no grant in force"):
+        for step in range(5):
+            decision.check_in_force(lib)
+            steps.append(step)
+            if step == 1:
+                revoke_grant(lib, grant.id)
+    assert steps == [0, 1]
+    entry = list_audit(lib)[-1]
+    assert entry["kind"] == "withdrawn" and entry["payload"]["decision"] == decision.audit_seq
+    assert verify_audit(lib).ok
+
+
+def test_a_person_marked_minor_stops_photoreal_work(lib, person):
+    issue_grant(lib, person, [Scope.GENERATE_PHOTOREAL], Trust.ATTESTED)
+    decision = authorize(lib, Action.GENERATE_PHOTOREAL, [person], model="tiny")
+    decision.check_in_force(lib)
+    with lib.session() as s:
+        s.get(Person, person).is_minor = True
+    with pytest.raises(ConsentWithdrawn, match="minor"):
+        decision.check_in_force(lib)
 
 
 @pytest.mark.parametrize("column", ["document", "signature"])

@@ -1,5 +1,7 @@
 """Property test: over random sequences of grant / revoke / expire / mark-minor / merge /
-rename, ``authorize`` allows exactly what the grants in force cover."""
+rename, ``authorize`` allows exactly what the grants in force cover, and a Decision given
+earlier stays in force (``check_in_force``, what long work asks before each step) exactly as
+long as the grants in force still cover it."""
 
 import shutil
 import tempfile
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from likeness.consent.grants import Scope, Trust, issue_grant, revoke_grant
-from likeness.consent.policy import Action, ModelKind, authorize
+from likeness.consent.policy import Action, ConsentWithdrawn, Decision, ModelKind, authorize
 from likeness.people.manage import merge_people, name_person
 from likeness.store import Library
 from likeness.store.models import Person
@@ -99,6 +101,7 @@ def test_authorize_allows_exactly_what_grants_in_force_cover(template, ops, quer
         lib = Library.open(home / "lib")
         ref = Model(alive=set(range(1, PEOPLE + 1)))
         order: list[str] = []
+        held: list[Decision] = []  # allowed earlier: work under way
         for op in [("start",), *ops]:
             kind = op[0]
             if kind == "grant" and op[1] in ref.alive:
@@ -121,6 +124,12 @@ def test_authorize_allows_exactly_what_grants_in_force_cover(template, ops, quer
                     False,
                 ]
                 order.append(g.id)
+                # Work starts under the new grant (for one of its scopes), and later
+                # operations may withdraw it.
+                held.append(
+                    authorize(lib, Action(min(scopes)), [person], grantee, "tiny", now=ref.now)
+                )
+                assert held[-1].allowed, held[-1].reason
             elif kind == "revoke" and order:
                 grant_id = order[op[1] % len(order)]
                 revoke_grant(lib, grant_id, now=ref.now)
@@ -136,6 +145,18 @@ def test_authorize_allows_exactly_what_grants_in_force_cover(template, ops, quer
                 ref.alive.discard(op[2])
             elif kind == "rename" and op[1] in ref.alive and op[2].strip():
                 name_person(lib, op[1], op[2])
+            for decision in list(held):
+                expected = ref.allows(
+                    decision.action, decision.subjects, decision.requester, decision.model
+                )
+                try:
+                    decision.check_in_force(lib, now=ref.now)
+                    still = True
+                except ConsentWithdrawn:
+                    still = False
+                    held.remove(decision)
+                event(f"earlier decision still in force={expected}")
+                assert still == expected, (op, decision)
             for action, subjects, requester, model in queries:
                 decision = authorize(lib, action, sorted(subjects), requester, model, now=ref.now)
                 expected = ref.allows(action, tuple(sorted(subjects)), requester, model)
@@ -148,6 +169,8 @@ def test_authorize_allows_exactly_what_grants_in_force_cover(template, ops, quer
                     model,
                     decision.reason,
                 )
+                if decision.allowed:
+                    held.append(decision)
         lib.close()
     finally:
         shutil.rmtree(home, ignore_errors=True)

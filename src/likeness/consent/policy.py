@@ -5,6 +5,10 @@ API) asks ``authorize`` and hands the resulting ``Decision`` to the function doi
 which refuses anything but an allowing Decision made here: a call that skipped the gate cannot
 be written by mistake. Every decision is appended to the audit log.
 
+A Decision is not a licence for ever: long work (training an adapter, a batch of images) calls
+``Decision.check_in_force`` before each step, which decides again under the same rules, so a
+revocation, an expiry, a merge or a person newly marked a minor stops work already under way.
+
 Generating with no person involved uses no likeness and is allowed (the output safety gate
 still checks every face). Otherwise, for each person involved (all must pass):
 - the person still exists (a grant names a person by uid; merged or deleted people are gone);
@@ -52,6 +56,11 @@ class GateError(PermissionError):
     """Work was attempted without an allowing Decision from ``authorize``."""
 
 
+class ConsentWithdrawn(GateError):
+    """An allowing Decision no longer holds (revoked, expired, person merged or now a minor):
+    the work under way must stop and keep nothing it made for the people involved."""
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -76,6 +85,25 @@ class Decision:
         if action != self.action or tuple(sorted(set(subjects))) != self.subjects:
             raise GateError("this Decision was made for a different action or people")
 
+    def check_in_force(self, lib: Library, now: datetime | None = None) -> None:
+        """For long work, before each step: raise ``ConsentWithdrawn`` (and record that the
+        work stopped) unless the same request would still be allowed now."""
+        if not self.allowed:
+            raise GateError(f"not allowed: {self.reason}")
+        allowed, reason, _ = _decide(
+            lib, self.action, self.subjects, self.requester, self.model, now
+        )
+        if allowed:
+            return
+        with lib.session() as s:
+            audit.append(
+                lib,
+                s,
+                "withdrawn",
+                {"decision": self.audit_seq, "action": str(self.action), "reason": reason},
+            )
+        raise ConsentWithdrawn(f"consent no longer holds: {reason}")
+
 
 def _grant_serves(
     grant: ConsentGrant, action: Action, requester: str, model: ModelKind, at: datetime
@@ -85,18 +113,16 @@ def _grant_serves(
     return grant.trust == Trust.VERIFIED or model == ModelKind.TINY
 
 
-def authorize(
+def _decide(
     lib: Library,
-    action: Action | str,
-    subjects: list[int] | tuple[int, ...],
-    requester: str = OWNER,
-    model: ModelKind | str = ModelKind.REAL,
-    now: datetime | None = None,
-) -> Decision:
-    """Decide, record the decision in the audit log, and return it."""
-    action, model = Action(action), ModelKind(model)
+    action: Action,
+    people: tuple[int, ...],
+    requester: str,
+    model: ModelKind,
+    now: datetime | None,
+) -> tuple[bool, str, list[str]]:
+    """(allowed, reason, ids of the grants that allow it) under the rules of this module."""
     now = (now or datetime.now()).replace(microsecond=0)
-    people = tuple(sorted(set(subjects)))
     used: list[str] = []
     reason = "every person involved has a grant in force for this"
     allowed = True
@@ -128,6 +154,22 @@ def authorize(
             )
             break
         used.append(grant.id)
+    return allowed, reason, used
+
+
+def authorize(
+    lib: Library,
+    action: Action | str,
+    subjects: list[int] | tuple[int, ...],
+    requester: str = OWNER,
+    model: ModelKind | str = ModelKind.REAL,
+    now: datetime | None = None,
+) -> Decision:
+    """Decide, record the decision in the audit log, and return it."""
+    action, model = Action(action), ModelKind(model)
+    now = (now or datetime.now()).replace(microsecond=0)
+    people = tuple(sorted(set(subjects)))
+    allowed, reason, used = _decide(lib, action, people, requester, model, now)
     with lib.session() as s:
         seq = audit.append(
             lib,
