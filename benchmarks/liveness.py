@@ -1,12 +1,14 @@
-"""Liveness on synthetic clips rendered from every faces-dev person: false accepts/rejects.
+"""Liveness on synthetic clips rendered from faces-dev photos: false accepts and rejects.
 
-For each labelled person (first photo, scaled so the face is 180 px wide, as in a selfie
-video), with a fresh random session: one honest clip (head turns rendered with parallax) and
-five attacks (a still photo; a flat print turned to mimic each pose; a replay of another
-session's order; a face swapped mid-clip; another person). Honest clips should all pass,
-attacks all fail.
+Every faces-dev photo whose face looks at the camera (estimated |yaw| <= 12 and |pitch| <= 15
+degrees, as the instructions ask at the start of an enrolment clip) is scaled so the face is
+180 px wide, as in a selfie video. For each, with fresh random sessions: one honest clip (head
+turns rendered with parallax) and five attacks (a still photo; a flat print turned to mimic each
+pose; a replay of another session's order; a face swapped mid-clip; another person). Honest clips
+should all pass, attacks all fail. The margins (smallest honest turn and parallax, largest
+parallax of a flat print) say how close the thresholds are.
 
-    .venv/bin/python benchmarks/liveness.py [--people N]
+    .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N]
 
 The clips are synthetic (tests/consent/clips.py); thresholds await real camera footage.
 """
@@ -14,6 +16,7 @@ The clips are synthetic (tests/consent/clips.py); thresholds await real camera f
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 from collections import Counter
 from pathlib import Path
@@ -25,68 +28,103 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import read_labels, require_faces_dev  # noqa: E402
 
+CASES = (
+    "honest",
+    "still photo",
+    "flat print turned",
+    "replayed order",
+    "face swapped",
+    "other person",
+)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--people", type=int, default=None)
+    parser.add_argument("--sessions", type=int, default=1, help="random sessions per photo")
+    parser.add_argument("--seed", type=int, default=None, help="for a reproducible run")
+    parser.add_argument("--limit", type=int, default=None, help="first N photos only")
     args = parser.parse_args()
     from tests.consent import clips
 
-    from likeness.consent.liveness import enrolment_backend, new_session, verify_clip
+    from likeness.consent import liveness
+    from likeness.faces.headpose import estimate_head_pose
 
-    backend = enrolment_backend()
-    firsts: dict[str, str] = {}
-    for path, person in sorted(read_labels(require_faces_dev()).items()):
-        firsts.setdefault(person, path)
-    prepared = {}
-    for person, path in list(firsts.items())[: args.people]:
+    rng = random.Random(args.seed) if args.seed is not None else None
+    backend = liveness.enrolment_backend()
+    prepared = []
+    skipped = 0
+    for path, person in sorted(read_labels(require_faces_dev()).items())[: args.limit]:
         try:
-            prepared[person] = clips.enrolment_sized(Image.open(path), backend)
+            pixels, face = clips.enrolment_sized(Image.open(path), backend)
         except ValueError as exc:
-            print(f"  {person}: skipped ({exc})")
-    names = list(prepared)
+            print(f"  {person}/{Path(path).name}: skipped ({exc})")
+            skipped += 1
+            continue
+        pose = estimate_head_pose(face.landmarks, pixels.shape[1::-1])
+        if abs(pose.yaw) > 12 or abs(pose.pitch) > 15:
+            skipped += 1
+            continue
+        prepared.append((f"{person}/{Path(path).name}", person, pixels, face))
     counts: Counter = Counter()
-    for i, person in enumerate(names):
-        pixels, face = prepared[person]
-        other_name = names[(i + 1) % len(names)]
-        other = prepared[other_name]
-        session, earlier = new_session(), new_session()
-        while [c.kind for c in earlier.challenges] == [c.kind for c in session.challenges]:
-            earlier = new_session()
-        cases = {
-            "honest": clips.honest_frames(pixels, face.landmarks, session),
-            "still photo": clips.still_frames(pixels, session),
-            "flat print turned": clips.flat_photo_frames(pixels, session),
-            "replayed order": clips.honest_frames(pixels, face.landmarks, earlier),
-            "face swapped": clips.swapped_frames(
-                (pixels, face.landmarks),
-                (other[0], other[1].landmarks),
-                session,
-                session.challenges[1].start,
-            ),
-            "other person": clips.honest_frames(other[0], other[1].landmarks, session),
-        }
-        for case, frames in cases.items():
-            result = verify_clip(frames, session, backend, face.embedding[None, :])
-            wrong = result.passed != (case == "honest")
-            counts[(case, "wrong" if wrong else "right")] += 1
-            if wrong:
-                print(f"  {person}: {case} -> {'passed' if result.passed else result.reason}")
-    print(f"{len(names)} people, one random session each")
+    turns: dict[str, list[float]] = {"left": [], "right": [], "up": []}
+    honest_parallax: list[float] = []
+    flat_parallax: list[float] = []
+    for i, (name, person, pixels, face) in enumerate(prepared):
+        other = next(p for p in prepared[i + 1 :] + prepared[:i] if p[1] != person)
+        for _ in range(args.sessions):
+            session, earlier = liveness.new_session(rng=rng), liveness.new_session(rng=rng)
+            while [c.kind for c in earlier.challenges] == [c.kind for c in session.challenges]:
+                earlier = liveness.new_session(rng=rng)
+            cases = {
+                "honest": clips.honest_frames(pixels, face.landmarks, session),
+                "still photo": clips.still_frames(pixels, session),
+                "flat print turned": clips.flat_photo_frames(pixels, session),
+                "replayed order": clips.honest_frames(pixels, face.landmarks, earlier),
+                "face swapped": clips.swapped_frames(
+                    (pixels, face.landmarks),
+                    (other[2], other[3].landmarks),
+                    session,
+                    session.challenges[1].start,
+                ),
+                "other person": clips.honest_frames(other[2], other[3].landmarks, session),
+            }
+            for case, frames in cases.items():
+                result = liveness.verify_clip(frames, session, backend, face.embedding[None, :])
+                wrong = result.passed != (case == "honest")
+                counts[(case, "wrong" if wrong else "right")] += 1
+                if wrong:
+                    print(f"  {name}: {case} -> {'passed' if result.passed else result.reason}")
+                for entry in result.transcript:
+                    if case == "honest" and entry.get("met"):
+                        key = "pitch" if entry["challenge"] == "up" else "yaw"
+                        if entry["challenge"] in turns:
+                            turns[entry["challenge"]].append(abs(entry[key]))
+                    if "parallax_px" in entry:
+                        target = {"honest": honest_parallax, "flat print turned": flat_parallax}
+                        target.get(case, []).append(entry["parallax_px"])
+    print(
+        f"{len(prepared)} photos facing the camera ({skipped} others skipped), "
+        f"{args.sessions} random session(s) each"
+    )
     print(f"{'clip':<20}{'clips':>6}{'wrong':>7}")
-    for case in (
-        "honest",
-        "still photo",
-        "flat print turned",
-        "replayed order",
-        "face swapped",
-        "other person",
-    ):
+    for case in CASES:
         total = counts[(case, "right")] + counts[(case, "wrong")]
         print(f"{case:<20}{total:>6}{counts[(case, 'wrong')]:>7}")
+    honest = counts[("honest", "right")] + counts[("honest", "wrong")]
     fr = counts[("honest", "wrong")]
     fa = sum(v for (c, k), v in counts.items() if c != "honest" and k == "wrong")
-    print(f"false rejects {fr} of {len(names)}; false accepts {fa} of {5 * len(names)}")
+    attacks = sum(v for (c, _), v in counts.items() if c != "honest")
+    print(f"false rejects {fr} of {honest}; false accepts {fa} of {attacks}")
+    print("margins (honest clips that met a challenge, at the peak frame):")
+    for kind, values in turns.items():
+        if values:
+            limit = liveness.TILT_DEGREES if kind == "up" else liveness.TURN_DEGREES
+            print(f"  {kind:<6} smallest {min(values):5.1f} degrees (threshold {limit})")
+    if honest_parallax and flat_parallax:
+        print(
+            f"  parallax: honest turns >= {min(honest_parallax):.2f} px, flat prints <= "
+            f"{max(flat_parallax):.2f} px (threshold {liveness.PARALLAX_MIN_PX})"
+        )
 
 
 if __name__ == "__main__":

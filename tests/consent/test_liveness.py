@@ -66,6 +66,29 @@ def test_honest_clips_pass(people, who, seed):
     assert result.template is not None and result.match_distance < 0.55
 
 
+def test_a_head_turned_beyond_the_detectors_range_still_passes(people):
+    """Turning far (42 degrees) loses the face for a moment; the frames on the way count."""
+    pixels, face = people["astronaut"]
+    far = {**clips.POSES, "left": (-42.0, 0.0), "right": (42.0, 0.0)}
+    frames = clips.honest_frames(pixels, face.landmarks, SESSION, far)
+    assert sum(not backend().analyze(f) for _, f in frames) >= 4  # lost while turned far
+    result = _verify(frames, face)
+    assert result.passed, result.reason
+
+
+def test_a_face_too_far_from_the_camera_fails(people, faces_dev):
+    pixels, face = clips.enrolment_sized(astronaut(), backend(), face_px=110)
+    result = _verify(clips.honest_frames(pixels, face.landmarks, SESSION), face)
+    assert not result.passed and "come closer" in result.reason
+
+
+def test_a_clip_that_starts_turned_away_fails(people):
+    pixels, face = people["astronaut"]
+    turned = clips.render_pose(pixels, face.landmarks, 26.0, 0.0)  # reads as 21.6
+    result = _verify(clips.still_frames(turned, SESSION), face)
+    assert not result.passed and "look straight at the camera" in result.reason
+
+
 def test_a_still_photo_fails(people):
     pixels, face = people["astronaut"]
     result = _verify(clips.still_frames(pixels, SESSION), face)
