@@ -1,14 +1,16 @@
 """Liveness on synthetic clips rendered from faces-dev photos: false accepts and rejects.
 
-Every faces-dev photo whose face looks at the camera (estimated |yaw| <= 12 and |pitch| <= 15
-degrees, as the instructions ask at the start of an enrolment clip) is scaled so the face is
-180 px wide, as in a selfie video. For each, with fresh random sessions: one honest clip (head
-turns rendered with parallax) and five attacks (a still photo; a flat print turned to mimic each
-pose; a replay of another session's order; a face swapped mid-clip; another person). Honest clips
-should all pass, attacks all fail. The margins (smallest honest turn and parallax, largest
-parallax of a flat print) say how close the thresholds are.
+Every faces-dev photo whose face looks at the camera as an enrolment clip must start (the pose
+``liveness.neutral_pose_problem`` accepts: within 15 degrees of facing it, the camera not above
+the face) is scaled so the face is 180 px wide, as in a selfie video. For each, with fresh
+random sessions: one honest clip (head turns rendered with parallax) and six attacks (a still
+photo; a flat print turned to mimic each pose; a recording of another session's sequence; a
+recording of another session with the same sequence but its own timing; a face swapped
+mid-clip; another person). Honest clips should all pass, attacks all fail. The margins
+(smallest honest turn and parallax, largest parallax of a flat print) say how close the
+thresholds are.
 
-    .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N]
+    .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
 
 The clips are synthetic (tests/consent/clips.py); thresholds await real camera footage.
 """
@@ -16,6 +18,8 @@ The clips are synthetic (tests/consent/clips.py); thresholds await real camera f
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import random
 import sys
 from collections import Counter
@@ -33,9 +37,41 @@ CASES = (
     "still photo",
     "flat print turned",
     "replayed order",
+    "replayed timing",
     "face swapped",
     "other person",
 )
+
+
+def _trial(job) -> list[tuple]:
+    """The six clips of one photo and session: (photo, case, passed, reason, transcript)."""
+    import torch
+    from tests.consent import clips
+
+    from likeness.consent import liveness
+
+    torch.set_num_threads(1)  # one process per core
+    name, pixels, face, other, session, earlier, same_sequence = job
+    cases = {
+        "honest": clips.honest_frames(pixels, face.landmarks, session),
+        "still photo": clips.still_frames(pixels, session),
+        "flat print turned": clips.flat_photo_frames(pixels, session),
+        "replayed order": clips.honest_frames(pixels, face.landmarks, earlier),
+        "replayed timing": clips.honest_frames(pixels, face.landmarks, same_sequence),
+        "face swapped": clips.swapped_frames(
+            (pixels, face.landmarks),
+            (other[2], other[3].landmarks),
+            session,
+            session.challenges[1].start,
+        ),
+        "other person": clips.honest_frames(other[2], other[3].landmarks, session),
+    }
+    backend = liveness.enrolment_backend()
+    out = []
+    for case, frames in cases.items():
+        result = liveness.verify_clip(frames, session, backend, face.embedding[None, :])
+        out.append((name, case, result.passed, result.reason, result.transcript))
+    return out
 
 
 def main() -> None:
@@ -43,6 +79,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1, help="random sessions per photo")
     parser.add_argument("--seed", type=int, default=None, help="for a reproducible run")
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     from tests.consent import clips
 
@@ -61,47 +98,43 @@ def main() -> None:
             skipped += 1
             continue
         pose = estimate_head_pose(face.landmarks, pixels.shape[1::-1])
-        if abs(pose.yaw) > 12 or abs(pose.pitch) > 15:
+        if liveness.neutral_pose_problem(pose):  # a clip starting so would be refused
             skipped += 1
             continue
         prepared.append((f"{person}/{Path(path).name}", person, pixels, face))
-    counts: Counter = Counter()
-    turns: dict[str, list[float]] = {"left": [], "right": [], "up": []}
-    honest_parallax: list[float] = []
-    flat_parallax: list[float] = []
+    jobs = []
     for i, (name, person, pixels, face) in enumerate(prepared):
         other = next(p for p in prepared[i + 1 :] + prepared[:i] if p[1] != person)
         for _ in range(args.sessions):
             session, earlier = liveness.new_session(rng=rng), liveness.new_session(rng=rng)
             while [c.kind for c in earlier.challenges] == [c.kind for c in session.challenges]:
                 earlier = liveness.new_session(rng=rng)
-            cases = {
-                "honest": clips.honest_frames(pixels, face.landmarks, session),
-                "still photo": clips.still_frames(pixels, session),
-                "flat print turned": clips.flat_photo_frames(pixels, session),
-                "replayed order": clips.honest_frames(pixels, face.landmarks, earlier),
-                "face swapped": clips.swapped_frames(
-                    (pixels, face.landmarks),
-                    (other[2], other[3].landmarks),
-                    session,
-                    session.challenges[1].start,
-                ),
-                "other person": clips.honest_frames(other[2], other[3].landmarks, session),
-            }
-            for case, frames in cases.items():
-                result = liveness.verify_clip(frames, session, backend, face.embedding[None, :])
-                wrong = result.passed != (case == "honest")
-                counts[(case, "wrong" if wrong else "right")] += 1
-                if wrong:
-                    print(f"  {name}: {case} -> {'passed' if result.passed else result.reason}")
-                for entry in result.transcript:
-                    if case == "honest" and entry.get("met"):
-                        key = "pitch" if entry["challenge"] == "up" else "yaw"
-                        if entry["challenge"] in turns:
-                            turns[entry["challenge"]].append(abs(entry[key]))
-                    if "parallax_px" in entry:
-                        target = {"honest": honest_parallax, "flat print turned": flat_parallax}
-                        target.get(case, []).append(entry["parallax_px"])
+            same_sequence = liveness.new_session(rng=rng)
+            while [c.kind for c in same_sequence.challenges] != [
+                c.kind for c in session.challenges
+            ]:
+                same_sequence = liveness.new_session(rng=rng)
+            jobs.append((name, pixels, face, other, session, earlier, same_sequence))
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(args.workers) as pool:
+        outcomes = [o for trial in pool.imap(_trial, jobs) for o in trial]
+
+    counts: Counter = Counter()
+    turns: dict[str, list[float]] = {"left": [], "right": [], "up": []}
+    honest_parallax: list[float] = []
+    flat_parallax: list[float] = []
+    for name, case, passed, reason, transcript in outcomes:
+        wrong = passed != (case == "honest")
+        counts[(case, "wrong" if wrong else "right")] += 1
+        if wrong:
+            print(f"  {name}: {case} -> {'passed' if passed else reason}")
+        for entry in transcript:
+            if case == "honest" and entry.get("met") and entry["challenge"] in turns:
+                key = "pitch" if entry["challenge"] == "up" else "yaw"
+                turns[entry["challenge"]].append(abs(entry[key]))
+            if "parallax_px" in entry:
+                target = {"honest": honest_parallax, "flat print turned": flat_parallax}
+                target.get(case, []).append(entry["parallax_px"])
     print(
         f"{len(prepared)} photos facing the camera ({skipped} others skipped), "
         f"{args.sessions} random session(s) each"

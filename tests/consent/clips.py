@@ -40,7 +40,9 @@ _INNER = np.array(
 )
 #: The head turns about a point this far behind the eyes (and a little below them).
 NECK = np.array([0.0, 0.3, 1.0])
-FPS = 6
+#: Frames a second: fewer than a camera's 24-30, to keep the tests fast, enough that a turn
+#: passes through the poses between centre and its peak.
+FPS = 10
 
 
 def _rotation(yaw: float, pitch: float) -> np.ndarray:

@@ -5,6 +5,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from likeness.consent import liveness
 from likeness.consent.enrolment import EnrolmentError, enrol_from_video, start_enrolment
 from likeness.consent.grants import GrantError, Scope, Trust, issue_grant
 from likeness.consent.policy import authorize
@@ -36,7 +37,9 @@ def test_live_enrolment_makes_verified_grants_possible(enrolled_library, tmp_pat
     assert len(result.template_commitment) == 64
     with lib.session() as s:
         row = s.scalar(select(Enrolment))
-        assert row.passed and json.loads(row.versions)["liveness"] == "liveness-1"
+        versions = json.loads(row.versions)
+        assert row.passed and versions["liveness"] == liveness.VERSION
+        assert liveness.thresholds().items() <= versions.items()  # every threshold recorded
         assert "embedding" not in row.transcript  # no biometric data in the record
     with pytest.raises(EnrolmentError, match="already used"):
         enrol_from_video(lib, person, session.id, video)

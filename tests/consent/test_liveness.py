@@ -3,6 +3,7 @@
 The clips are synthetic (see tests/consent/clips.py); thresholds await real camera footage.
 """
 
+import itertools
 import random
 from datetime import datetime
 from functools import cache
@@ -14,10 +15,11 @@ from likeness.consent.liveness import (
     Challenge,
     ChallengeSession,
     enrolment_backend,
+    neutral_pose_problem,
     new_session,
     verify_clip,
 )
-from likeness.faces.headpose import estimate_head_pose
+from likeness.faces.headpose import HeadPose, estimate_head_pose
 from tests.consent import clips
 from tests.photos import astronaut
 
@@ -122,6 +124,26 @@ def test_a_replay_of_another_sessions_order_fails(people):
     assert not result.passed and "not met in its window" in result.reason
 
 
+def test_a_replay_with_the_same_order_but_its_own_timing_fails(people):
+    pixels, face = people["astronaut"]
+    # The same sequence as SESSION on an earlier session's clock: caught once a pose comes
+    # 0.55 s early or 1 s late (a live person reacts to each prompt, then moves on).
+    for shift in (-0.8, 1.0):
+        earlier = ChallengeSession(
+            "earlier",
+            datetime(2026, 1, 1),
+            tuple(Challenge(c.kind, c.start + shift, c.end + shift) for c in SESSION.challenges),
+        )
+        result = _verify(clips.honest_frames(pixels, face.landmarks, earlier), face)
+        assert not result.passed and "does not follow this session's timing" in result.reason
+
+
+def test_the_camera_looking_down_on_the_face_is_refused_with_an_instruction():
+    assert "eye level" in neutral_pose_problem(HeadPose(0.0, -14.0, 0.0))
+    assert "look straight" in neutral_pose_problem(HeadPose(18.0, 0.0, 0.0))
+    assert neutral_pose_problem(HeadPose(-8.0, 12.0, 3.0)) is None
+
+
 def test_a_face_swapped_mid_clip_fails(people):
     a, b = people["astronaut"], people["obama"]
     frames = clips.swapped_frames((a[0], a[1].landmarks), (b[0], b[1].landmarks), SESSION, 4.0)
@@ -137,10 +159,11 @@ def test_a_different_person_fails_the_match(people):
 
 def test_sessions_are_fresh_and_always_include_a_turn():
     sessions = [new_session() for _ in range(30)]
-    assert len({tuple(c.kind for c in s.challenges) for s in sessions}) >= 4
+    assert len({tuple(c.kind for c in s.challenges) for s in sessions}) >= 8
     for s in sessions:
         kinds = [c.kind for c in s.challenges]
-        assert kinds[-1] == "centre" and {"left", "right"} <= set(kinds)
+        assert kinds[-1] == "centre" and {"left", "right"} <= set(kinds) and len(kinds) == 5
+        assert all(a != b for a, b in itertools.pairwise(kinds))
         assert all(
             a.end == b.start for a, b in zip(s.challenges[:-1], s.challenges[1:], strict=True)
         )

@@ -24,13 +24,11 @@ from sqlalchemy import select
 
 from likeness.consent import audit
 from likeness.consent.liveness import (
-    MATCH_DISTANCE,
-    PARALLAX_MIN_PX,
-    SAME_FACE_DISTANCE,
     VERSION,
     ChallengeSession,
     enrolment_backend,
     new_session,
+    thresholds,
     verify_clip,
 )
 from likeness.store import Library
@@ -151,13 +149,7 @@ def enrol_from_frames(
         commitment,
         result.match_distance,
     )
-    versions = {
-        "liveness": VERSION,
-        "face_backend": "dlib-hog-resnet-v1",
-        "match_distance": MATCH_DISTANCE,
-        "same_face_distance": SAME_FACE_DISTANCE,
-        "parallax_min_px": PARALLAX_MIN_PX,
-    }
+    versions = {"liveness": VERSION, "face_backend": "dlib-hog-resnet-v1", **thresholds()}
     with lib.session() as s:
         s.add(
             Enrolment(

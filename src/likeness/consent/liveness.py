@@ -1,13 +1,15 @@
 """Liveness: a live, randomized head-movement challenge, checked frame by frame.
 
-A session draws a fresh order and timing of challenges (turn left, turn right, look up;
-then back to centre), shown to the person before recording. A clip passes when:
+A session draws a fresh sequence and timing of challenges (four of turn left, turn right, look
+up, never one twice in a row; then back to centre), shown to the person before recording. A
+clip passes when:
 
-1. one face is visible throughout (a few frames may miss);
-2. each challenge's pose is reached inside its own time window: head pose comes from solvePnP
-   of the landmarks against a generic 3D face (``faces.headpose``), relative to the person's
-   neutral pose in the lead-in. A recording of an earlier session fails here: its order and
-   timing are not this session's;
+1. it starts facing the camera, and one face is visible throughout (a few frames may miss,
+   and frames where a far turn leaves the detector's range do not count);
+2. each challenge's pose is reached inside its own time window, and not well before it opens
+   or well after it closes: head pose comes from solvePnP of the landmarks against a generic
+   3D face (``faces.headpose``), relative to the person's neutral pose in the lead-in. A
+   recording of an earlier session fails here: its order or its timing is not this session's;
 3. each turn shows parallax: points tracked across the face region (optical flow) between the
    neutral frame and the turned frame cannot be explained by one homography. A photo turned,
    tilted or bent in front of the camera is a plane and moves by a homography; a head is not;
@@ -20,6 +22,7 @@ rendered from real photos, and await validation on real camera footage.
 
 from __future__ import annotations
 
+import itertools
 import random
 import secrets
 import uuid
@@ -35,7 +38,9 @@ from likeness.faces.protocol import FaceBackend
 #: Looking down is not asked: with 5 landmarks, solvePnP does not estimate a lowered head's
 #: pitch reliably (on faces-dev renders it often reads as level).
 CHALLENGE_KINDS = ("left", "right", "up")
-LEAD_IN_S = 1.0
+#: Seconds facing the camera before the first challenge (drawn per session, so that even the
+#: first window of an earlier session's recording is off this one's clock).
+LEAD_IN_S = (1.0, 2.0)
 #: Relative pose (degrees from the neutral pose) that counts as meeting a challenge.
 TURN_DEGREES = 10.0
 TILT_DEGREES = 9.0
@@ -57,13 +62,43 @@ SAME_FACE_DISTANCE = 0.5
 #: distances; set by benchmarks/match_threshold.py on faces-dev, midway between the largest
 #: genuine distance 0.49 and the smallest impostor distance 0.65).
 MATCH_DISTANCE = 0.55
-#: The neutral (lead-in) pose must be this close to facing the camera: turns are measured from
-#: it, and a head already turned far cannot turn further and stay detectable.
-NEUTRAL_MAX_DEGREES = 20.0
+#: The neutral (lead-in) pose must face the camera: turns are measured from it, and a head
+#: already turned far cannot turn further and stay detectable.
+NEUTRAL_MAX_YAW = 15.0
+#: ... and the camera must not look down on the face: with the head pitched down (seen from
+#: above) the nose base hardly moves against the eyes as the head tilts, so 5-point pitch is
+#: blind there (on faces-dev, renders looking up from -15 degrees read as 2 to 8).
+NEUTRAL_PITCH_RANGE = (-10.0, 20.0)
+#: A recording of an earlier session with the same order but its own timing: a pose reached
+#: more than EARLY_S before its window opens, or still held more than LATE_S after it closes
+#: (looked for over OFF_BEAT_SPAN_S seconds each side), follows another session's clock. A
+#: live person reacts to the prompt (so is not early) and moves on to the next (so not late).
+EARLY_S = 0.2
+LATE_S = 0.5
+OFF_BEAT_SPAN_S = 1.0
 #: Frames (share) allowed without exactly one face (frames with no face during a turn do not
 #: count: a head turned far leaves the detector's range).
 MAX_MISSING = 0.2
-VERSION = "liveness-1"
+VERSION = "liveness-2"
+
+
+def thresholds() -> dict[str, float]:
+    """Every threshold a clip is judged by, recorded with each enrolment."""
+    return {
+        "turn_degrees": TURN_DEGREES,
+        "tilt_degrees": TILT_DEGREES,
+        "centre_degrees": CENTRE_DEGREES,
+        "neutral_max_yaw": NEUTRAL_MAX_YAW,
+        "neutral_min_pitch": NEUTRAL_PITCH_RANGE[0],
+        "neutral_max_pitch": NEUTRAL_PITCH_RANGE[1],
+        "parallax_min_px": PARALLAX_MIN_PX,
+        "min_face_px": MIN_FACE_PX,
+        "same_face_distance": SAME_FACE_DISTANCE,
+        "match_distance": MATCH_DISTANCE,
+        "max_missing": MAX_MISSING,
+        "early_s": EARLY_S,
+        "late_s": LATE_S,
+    }
 
 
 def enrolment_backend() -> FaceBackend:
@@ -99,7 +134,7 @@ class ChallengeSession:
     challenges: tuple[Challenge, ...]
 
     def instructions(self) -> list[str]:
-        lines = [f"0.0-{LEAD_IN_S:.1f}s: look straight at the camera"]
+        lines = [f"0.0-{self.challenges[0].start:.1f}s: look straight at the camera"]
         lines += [f"{c.start:.1f}-{c.end:.1f}s: {_SAY[c.kind]}" for c in self.challenges]
         return lines
 
@@ -128,13 +163,24 @@ _SAY = {
 }
 
 
-def new_session(count: int = 3, rng: random.Random | None = None) -> ChallengeSession:
-    """A fresh order and timing from the OS's cryptographic random source (``rng`` only for
-    reproducible tests and benchmarks)."""
+def new_session(count: int = 4, rng: random.Random | None = None) -> ChallengeSession:
+    """A fresh sequence and timing from the OS's cryptographic random source (``rng`` only
+    for reproducible tests and benchmarks).
+
+    ``count`` challenges, never the same twice in a row, always with a left and a right turn
+    (the parallax check needs them): 20 sequences of 4, each with its own random timing, so
+    that a recording of an earlier session rarely has this one's sequence, and then not its
+    clock."""
+    if count < 2:
+        raise ValueError("a session needs at least a left and a right turn")
     rng = rng or secrets.SystemRandom()
-    kinds = rng.sample(CHALLENGE_KINDS, count)
+    while True:
+        kinds = [rng.choice(CHALLENGE_KINDS) for _ in range(count)]
+        repeats = any(a == b for a, b in itertools.pairwise(kinds))
+        if not repeats and {"left", "right"} <= set(kinds):
+            break
     challenges = []
-    t = LEAD_IN_S
+    t = round(rng.uniform(*LEAD_IN_S), 1)
     for kind in [*kinds, "centre"]:
         length = round(rng.uniform(1.6, 2.4), 1)
         challenges.append(Challenge(kind, round(t, 1), round(t + length, 1)))
@@ -210,6 +256,27 @@ def distance_to_group(template: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(template - centre))
 
 
+def neutral_pose_problem(pose: HeadPose) -> str | None:
+    """Why a clip's starting pose cannot be measured from (None when it can)."""
+    if abs(pose.yaw) > NEUTRAL_MAX_YAW:
+        return (
+            f"the head was turned {pose.yaw:+.0f} degrees at the start; "
+            "look straight at the camera to start"
+        )
+    low, high = NEUTRAL_PITCH_RANGE
+    if pose.pitch < low:
+        return (
+            f"the camera looks down on the face ({pose.pitch:+.0f} degrees) at the start; "
+            "hold it at eye level and look straight at it to start"
+        )
+    if pose.pitch > high:
+        return (
+            f"the head was tilted back {pose.pitch:+.0f} degrees at the start; "
+            "look straight at the camera to start"
+        )
+    return None
+
+
 def _relative(p: HeadPose, neutral: HeadPose) -> HeadPose:
     return HeadPose(p.yaw - neutral.yaw, p.pitch - neutral.pitch, p.roll - neutral.roll)
 
@@ -251,18 +318,15 @@ def verify_clip(
             f"one face was visible in only {len(seen)} of {total - turned_away} "
             "frames (keep exactly one face in view)",
         )
-    lead = [f for f in seen if f.t < LEAD_IN_S]
+    lead = [f for f in seen if f.t < session.challenges[0].start]
     if len(lead) < 2:
-        return LivenessResult(False, "no neutral face in the first second")
+        return LivenessResult(False, "no face looking at the camera before the first challenge")
     neutral = HeadPose(
         *(float(np.median([getattr(f.pose, a) for f in lead])) for a in ("yaw", "pitch", "roll"))
     )
-    if max(abs(neutral.yaw), abs(neutral.pitch)) > NEUTRAL_MAX_DEGREES:
-        return LivenessResult(
-            False,
-            f"the head was turned in the first second (yaw {neutral.yaw:.0f}, pitch "
-            f"{neutral.pitch:.0f} degrees); look straight at the camera to start",
-        )
+    problem = neutral_pose_problem(neutral)
+    if problem:
+        return LivenessResult(False, problem)
     neutral_frame = lead[len(lead) // 2]
     width = neutral_frame.box[2] - neutral_frame.box[0]
     if width < MIN_FACE_PX:
@@ -295,6 +359,28 @@ def verify_clip(
             return LivenessResult(
                 False,
                 f"challenge '{c.kind}' ({c.start:.1f}-{c.end:.1f}s) was not met in its window",
+                transcript,
+            )
+        off_beat = [
+            f
+            for f in seen
+            if c.kind != "centre"
+            and (
+                c.start - OFF_BEAT_SPAN_S <= f.t < c.start - EARLY_S
+                or c.end + LATE_S < f.t <= c.end + LATE_S + OFF_BEAT_SPAN_S
+            )
+            and c.met_by(_relative(f.pose, neutral))
+        ]
+        if off_beat:
+            entry["met"] = False
+            entry["off_beat_at"] = round(off_beat[0].t, 2)
+            transcript.append(entry)
+            when = "before its window opened" if off_beat[0].t < c.start else "after it closed"
+            return LivenessResult(
+                False,
+                f"challenge '{c.kind}' ({c.start:.1f}-{c.end:.1f}s) was already met "
+                f"{when} (at {off_beat[0].t:.1f}s): the recording does not follow this "
+                "session's timing",
                 transcript,
             )
         peak = meeting[len(meeting) // 2]
