@@ -3,7 +3,8 @@
 Honest clips turn the head with parallax: a generic 3D face (the 5 landmarks, an outline and a
 few inner points) is placed where solvePnP puts the photo's face, rotated about the neck and
 re-projected, and the photo is warped triangle by triangle (the background stays put). The head
-moves smoothly: it turns a moment after each window opens, holds, and comes back. Attacks
+moves smoothly and reacts as a person does: it turns a moment after each window opens, holds,
+and turns on a moment after the window closes. Attacks
 reuse the same photos without depth: a still, a photo rotated or perspective-warped in the
 image plane (a printed photo held up to a camera), a replay of another session's order, a swap
 mid-clip, another person.
@@ -120,15 +121,16 @@ POSES = {
     "down": (0.0, -20.0),
     "centre": (0.0, 0.0),
 }
-#: Seconds a head takes to turn after a window opens, and to come back before it closes.
-_REACT_S, _MOVE_S, _RETURN_S = 0.15, 0.5, 0.05
+#: A person reacts to each prompt this long after it appears (a window opening, or the next
+#: one replacing it), and turns the head at about this speed: so a pose is reached a moment
+#: after its window opens and left a moment after it closes, as the next prompt shows.
+_REACT_S, _DEGREES_PER_S = 0.3, 65.0
 
 
-def _envelope(c, t: float) -> float:
-    """How far into challenge c's pose the head is at time t (0 to 1): it starts to move a
-    moment after the window opens, moves for half a second, holds, and is back by the end."""
-    rise = (t - c.start - _REACT_S) / _MOVE_S
-    fall = (c.end - _RETURN_S - t) / _MOVE_S
+def _envelope(c, t: float, move_s: float) -> float:
+    """How far into challenge c's pose the head is at time t (0 to 1)."""
+    rise = (t - c.start - _REACT_S) / move_s
+    fall = (c.end + _REACT_S + move_s - t) / move_s
     return float(np.clip(min(rise, fall), 0.0, 1.0))
 
 
@@ -141,7 +143,8 @@ def _timeline(session, targets: dict, render) -> list[tuple[float, np.ndarray]]:
         t = i / FPS
         yaw = pitch = 0.0
         for c in session.challenges:
-            k = _envelope(c, t)
+            move_s = max(0.2, float(np.hypot(*targets[c.kind])) / _DEGREES_PER_S)
+            k = _envelope(c, t, move_s)
             yaw += k * targets[c.kind][0]
             pitch += k * targets[c.kind][1]
         key = (round(yaw, 1), round(pitch, 1))

@@ -23,6 +23,7 @@ rendered from real photos, and await validation on real camera footage.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import secrets
 import uuid
@@ -69,13 +70,17 @@ NEUTRAL_MAX_YAW = 15.0
 #: above) the nose base hardly moves against the eyes as the head tilts, so 5-point pitch is
 #: blind there (on faces-dev, renders looking up from -15 degrees read as 2 to 8).
 NEUTRAL_PITCH_RANGE = (-10.0, 20.0)
-#: A recording of an earlier session with the same order but its own timing: a pose reached
-#: more than EARLY_S before its window opens, or still held more than LATE_S after it closes
-#: (looked for over OFF_BEAT_SPAN_S seconds each side), follows another session's clock. A
-#: live person reacts to the prompt (so is not early) and moves on to the next (so not late).
-EARLY_S = 0.2
-LATE_S = 0.5
-OFF_BEAT_SPAN_S = 1.0
+#: A challenge's pose must be held this long inside its window (3 frames at 30 frames a
+#: second, 1 at 10).
+MIN_HOLD_S = 0.1
+#: A recording of an earlier session with the same sequence but its own timing: a pose
+#: reached more than EARLY_S before its window opens, or still held more than LATE_S after it
+#: closes (looked for over OFF_BEAT_SPAN_S seconds each side), follows another session's
+#: clock. A live person reacts to each prompt (so is not early) and moves on when the next
+#: one shows (a reaction and a turn later: about 0.6 s to be back under the turn threshold).
+EARLY_S = 0.3
+LATE_S = 0.9
+OFF_BEAT_SPAN_S = 1.2
 #: Frames (share) allowed without exactly one face (frames with no face during a turn do not
 #: count: a head turned far leaves the detector's range).
 MAX_MISSING = 0.2
@@ -96,6 +101,7 @@ def thresholds() -> dict[str, float]:
         "same_face_distance": SAME_FACE_DISTANCE,
         "match_distance": MATCH_DISTANCE,
         "max_missing": MAX_MISSING,
+        "min_hold_s": MIN_HOLD_S,
         "early_s": EARLY_S,
         "late_s": LATE_S,
     }
@@ -293,8 +299,10 @@ def verify_clip(
     turned_away = 0  # frames with no face inside a turn's window
     turns = [c for c in session.challenges if c.kind != "centre"]
     shape = None
+    times: list[float] = []
     for t, image in frames:
         total += 1
+        times.append(t)
         shape = shape or image.shape
         if image.shape != shape:
             return LivenessResult(False, "the frame size changed during the recording")
@@ -348,12 +356,15 @@ def verify_clip(
         t_bad = frontal[int(np.argmax(spread))].t
         return LivenessResult(False, f"the face changed during the recording (at {t_bad:.1f}s)")
 
+    # A pose counts when held for MIN_HOLD_S: that many frames at the clip's frame rate.
+    frame_s = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    need = max(1, math.ceil(MIN_HOLD_S / frame_s - 1e-6))
     transcript = []
     for c in session.challenges:
         window = [f for f in seen if c.start <= f.t <= c.end]
         meeting = [f for f in window if c.met_by(_relative(f.pose, neutral))]
         entry = {"challenge": c.kind, "window": [c.start, c.end], "frames": len(window)}
-        if len(meeting) < 2:
+        if len(meeting) < need:
             entry["met"] = False
             transcript.append(entry)
             return LivenessResult(
