@@ -10,7 +10,7 @@ mid-clip; another person). Honest clips should all pass, attacks all fail. The m
 (smallest honest turn and parallax, largest parallax of a flat print) say how close the
 thresholds are.
 
-    .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
+    .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--fps 15]
 
 The clips are synthetic (tests/consent/clips.py); thresholds await real camera footage.
 """
@@ -51,20 +51,21 @@ def _trial(job) -> list[tuple]:
     from likeness.consent import liveness
 
     torch.set_num_threads(1)  # one process per core
-    name, pixels, face, other, session, earlier, same_sequence = job
+    name, pixels, face, other, session, earlier, same_sequence, fps = job
     cases = {
-        "honest": clips.honest_frames(pixels, face.landmarks, session),
-        "still photo": clips.still_frames(pixels, session),
-        "flat print turned": clips.flat_photo_frames(pixels, session),
-        "replayed order": clips.honest_frames(pixels, face.landmarks, earlier),
-        "replayed timing": clips.honest_frames(pixels, face.landmarks, same_sequence),
+        "honest": clips.honest_frames(pixels, face.landmarks, session, fps=fps),
+        "still photo": clips.still_frames(pixels, session, fps),
+        "flat print turned": clips.flat_photo_frames(pixels, session, fps),
+        "replayed order": clips.honest_frames(pixels, face.landmarks, earlier, fps=fps),
+        "replayed timing": clips.honest_frames(pixels, face.landmarks, same_sequence, fps=fps),
         "face swapped": clips.swapped_frames(
             (pixels, face.landmarks),
             (other[2], other[3].landmarks),
             session,
             session.challenges[1].start,
+            fps,
         ),
-        "other person": clips.honest_frames(other[2], other[3].landmarks, session),
+        "other person": clips.honest_frames(other[2], other[3].landmarks, session, fps=fps),
     }
     backend = liveness.enrolment_backend()
     out = []
@@ -80,6 +81,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="for a reproducible run")
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--fps", type=int, default=15, help="frames a second (a camera gives 24-30; cost grows)"
+    )
     args = parser.parse_args()
     from tests.consent import clips
 
@@ -114,7 +118,7 @@ def main() -> None:
                 c.kind for c in session.challenges
             ]:
                 same_sequence = liveness.new_session(rng=rng)
-            jobs.append((name, pixels, face, other, session, earlier, same_sequence))
+            jobs.append((name, pixels, face, other, session, earlier, same_sequence, args.fps))
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(args.workers) as pool:
         outcomes = [o for trial in pool.imap(_trial, jobs) for o in trial]
@@ -137,7 +141,7 @@ def main() -> None:
                 target.get(case, []).append(entry["parallax_px"])
     print(
         f"{len(prepared)} photos facing the camera ({skipped} others skipped), "
-        f"{args.sessions} random session(s) each"
+        f"{args.sessions} random session(s) each, {args.fps} frames a second"
     )
     print(f"{'clip':<20}{'clips':>6}{'wrong':>7}")
     for case in CASES:

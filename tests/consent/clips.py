@@ -134,13 +134,13 @@ def _envelope(c, t: float, move_s: float) -> float:
     return float(np.clip(min(rise, fall), 0.0, 1.0))
 
 
-def _timeline(session, targets: dict, render) -> list[tuple[float, np.ndarray]]:
-    """Frames at FPS moving smoothly through each challenge's target (yaw, pitch) inside its
+def _timeline(session, targets: dict, render, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
+    """Frames at ``fps`` moving smoothly through each challenge's target (yaw, pitch) inside its
     window (centre elsewhere); ``render(yaw, pitch)`` draws one frame."""
     cache: dict[tuple[float, float], np.ndarray] = {}
     frames = []
-    for i in range(int(session.challenges[-1].end * FPS) + 2):
-        t = i / FPS
+    for i in range(int(session.challenges[-1].end * fps) + 2):
+        t = i / fps
         yaw = pitch = 0.0
         for c in session.challenges:
             move_s = max(0.2, float(np.hypot(*targets[c.kind])) / _DEGREES_PER_S)
@@ -155,7 +155,7 @@ def _timeline(session, targets: dict, render) -> list[tuple[float, np.ndarray]]:
 
 
 def honest_frames(
-    image: np.ndarray, landmarks, session, poses: dict | None = None
+    image: np.ndarray, landmarks, session, poses: dict | None = None, fps: int = FPS
 ) -> list[tuple[float, np.ndarray]]:
     """A live person following the session: real head turns (``poses``, by default ordinary
     ones), with parallax."""
@@ -163,7 +163,7 @@ def honest_frames(
     def render(yaw: float, pitch: float) -> np.ndarray:
         return image if yaw == pitch == 0 else render_pose(image, landmarks, yaw, pitch)
 
-    return _timeline(session, poses or POSES, render)
+    return _timeline(session, poses or POSES, render, fps)
 
 
 def flat_turn(image: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
@@ -183,7 +183,7 @@ def flat_turn(image: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     return cv2.warpPerspective(image, homography / homography[2, 2], (w, h))
 
 
-def flat_photo_frames(image: np.ndarray, session) -> list[tuple[float, np.ndarray]]:
+def flat_photo_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
     """A printed photo turned and tilted to follow the challenges: no depth, no parallax.
 
     The angles are the attacker's best: a flat print turned one way reads as a head turned
@@ -196,19 +196,21 @@ def flat_photo_frames(image: np.ndarray, session) -> list[tuple[float, np.ndarra
         "down": (0.0, 30.0),
         "centre": (0.0, 0.0),
     }
-    return _timeline(session, angles, lambda yaw, pitch: flat_turn(image, yaw, pitch))
+    return _timeline(session, angles, lambda yaw, pitch: flat_turn(image, yaw, pitch), fps)
 
 
-def still_frames(image: np.ndarray, session) -> list[tuple[float, np.ndarray]]:
-    return _timeline(session, POSES, lambda _yaw, _pitch: image)
+def still_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
+    return _timeline(session, POSES, lambda _yaw, _pitch: image, fps)
 
 
-def swapped_frames(first, second, session, at: float) -> list[tuple[float, np.ndarray]]:
+def swapped_frames(
+    first, second, session, at: float, fps: int = FPS
+) -> list[tuple[float, np.ndarray]]:
     """Person A's honest clip until ``at`` seconds, then person B's."""
     from PIL import Image
 
-    a = dict(honest_frames(*first, session))
-    b = dict(honest_frames(*second, session))
+    a = dict(honest_frames(*first, session, fps=fps))
+    b = dict(honest_frames(*second, session, fps=fps))
     h, w = first[0].shape[:2]
 
     def fit(frame):  # one video has one frame size
@@ -221,7 +223,8 @@ def write_video(frames: list[tuple[float, np.ndarray]], path: Path) -> Path:
     import cv2
 
     h, w = frames[0][1].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (w, h))
+    fps = round(1 / (frames[1][0] - frames[0][0]))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     for _, f in frames:
         writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     writer.release()

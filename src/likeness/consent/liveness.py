@@ -41,7 +41,10 @@ from likeness.faces.protocol import FaceBackend
 CHALLENGE_KINDS = ("left", "right", "up")
 #: Seconds facing the camera before the first challenge (drawn per session, so that even the
 #: first window of an earlier session's recording is off this one's clock).
-LEAD_IN_S = (1.0, 2.0)
+LEAD_IN_S = (1.0, 2.5)
+#: Seconds each challenge's window lasts, drawn per challenge: widely spread, so that an
+#: earlier session's recording with the same sequence is off this one's clock somewhere.
+WINDOW_S = (1.4, 3.0)
 #: Relative pose (degrees from the neutral pose) that counts as meeting a challenge.
 TURN_DEGREES = 10.0
 TILT_DEGREES = 9.0
@@ -188,7 +191,7 @@ def new_session(count: int = 4, rng: random.Random | None = None) -> ChallengeSe
     challenges = []
     t = round(rng.uniform(*LEAD_IN_S), 1)
     for kind in [*kinds, "centre"]:
-        length = round(rng.uniform(1.6, 2.4), 1)
+        length = round(rng.uniform(*WINDOW_S), 1)
         challenges.append(Challenge(kind, round(t, 1), round(t + length, 1)))
         t += length
     return ChallengeSession(
@@ -281,6 +284,13 @@ def neutral_pose_problem(pose: HeadPose) -> str | None:
             "look straight at the camera to start"
         )
     return None
+
+
+def _shows_only(challenge: Challenge, rel: HeadPose) -> bool:
+    """The pose meets this challenge and no other turn (a head looking up may also read as a
+    little turned: such a frame says nothing about which challenge it follows)."""
+    others = (Challenge(k, 0, 0) for k in CHALLENGE_KINDS if k != challenge.kind)
+    return challenge.met_by(rel) and not any(o.met_by(rel) for o in others)
 
 
 def _relative(p: HeadPose, neutral: HeadPose) -> HeadPose:
@@ -380,18 +390,17 @@ def verify_clip(
                 c.start - OFF_BEAT_SPAN_S <= f.t < c.start - EARLY_S
                 or c.end + LATE_S < f.t <= c.end + LATE_S + OFF_BEAT_SPAN_S
             )
-            and c.met_by(_relative(f.pose, neutral))
+            and _shows_only(c, _relative(f.pose, neutral))
         ]
         if off_beat:
             entry["met"] = False
             entry["off_beat_at"] = round(off_beat[0].t, 2)
             transcript.append(entry)
-            when = "before its window opened" if off_beat[0].t < c.start else "after it closed"
+            when = "before its window opened" if off_beat[0].t < c.start else "long after it closed"
             return LivenessResult(
                 False,
-                f"challenge '{c.kind}' ({c.start:.1f}-{c.end:.1f}s) was already met "
-                f"{when} (at {off_beat[0].t:.1f}s): the recording does not follow this "
-                "session's timing",
+                f"challenge '{c.kind}' ({c.start:.1f}-{c.end:.1f}s) was met {when} "
+                f"(at {off_beat[0].t:.1f}s): the recording does not follow this session's timing",
                 transcript,
             )
         peak = meeting[len(meeting) // 2]
