@@ -68,6 +68,23 @@ def test_honest_clips_pass(people, who, seed):
     assert result.template is not None and result.match_distance < 0.55
 
 
+def test_a_sequence_asking_for_one_turn_twice_passes(people):
+    """Left, a short right, left again: the first left's pose coming back is due, not late."""
+    pixels, face = people["obama"]
+    session = ChallengeSession(
+        "twice",
+        datetime(2026, 1, 1),
+        (
+            Challenge("left", 1.0, 2.6),
+            Challenge("right", 2.6, 4.0),
+            Challenge("left", 4.0, 5.8),
+            Challenge("centre", 5.8, 7.4),
+        ),
+    )
+    result = _verify(clips.honest_frames(pixels, face.landmarks, session), face, session)
+    assert result.passed, result.reason
+
+
 def test_a_head_turned_beyond_the_detectors_range_still_passes(people):
     """Turning far (42 degrees) loses the face for a moment; the frames on the way count.
 

@@ -382,6 +382,9 @@ def verify_clip(
                 f"challenge '{c.kind}' ({c.start:.1f}-{c.end:.1f}s) was not met in its window",
                 transcript,
             )
+        # Where this kind of pose is due: around every window of this kind (a sequence may
+        # ask for one twice, left-right-left).
+        due = [(o.start - EARLY_S, o.end + LATE_S) for o in session.challenges if o.kind == c.kind]
         off_beat = [
             f
             for f in seen
@@ -390,6 +393,7 @@ def verify_clip(
                 c.start - OFF_BEAT_SPAN_S <= f.t < c.start - EARLY_S
                 or c.end + LATE_S < f.t <= c.end + LATE_S + OFF_BEAT_SPAN_S
             )
+            and not any(a <= f.t <= b for a, b in due)
             and _shows_only(c, _relative(f.pose, neutral))
         ]
         if off_beat:
