@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from likeness.faces.headpose import OPENCV_MODEL_5, fit_head_pose
+from likeness.faces.headpose import OPENCV_MODEL_5, fit_head_pose, pinhole_camera
 
 # More of the generic face, in OpenCV's head frame (x to the image right, y down, z away from
 # the camera; eye span 1): an outline whose sides and top lie behind the eyes, and inner points
@@ -171,12 +171,9 @@ def flat_turn(image: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     import cv2
 
     h, w = image.shape[:2]
-    f = float(max(w, h))
-    camera = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
-    a, b = np.radians(yaw), np.radians(pitch)
-    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
-    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
-    r = ry @ rx
+    camera = pinhole_camera((w, h))
+    f = camera[0, 0]
+    r = _rotation(-yaw, -pitch)  # yaw about the vertical axis, then pitch about the horizontal
     plane = np.column_stack([r[:, 0], r[:, 1], [0, 0, f]])
     to_plane = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1]])
     homography = camera @ plane @ to_plane
