@@ -31,9 +31,10 @@ from likeness.consent.liveness import (
     thresholds,
     verify_clip,
 )
+from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.store import Library
 from likeness.store.keys import seal
-from likeness.store.models import Enrolment, EnrolmentSession, Face, Person
+from likeness.store.models import Enrolment, EnrolmentSession, Face, Person, Photo
 
 SESSION_TTL = timedelta(minutes=15)
 
@@ -61,8 +62,13 @@ def template_commitment(salt: bytes, template: np.ndarray) -> str:
 
 
 def photo_group_embeddings(session, person_id: int) -> np.ndarray | None:
-    """The embeddings of a person's faces in this library (None when there are none)."""
-    rows = session.scalars(select(Face.embedding).where(Face.person_id == person_id)).all()
+    """The embeddings of a person's faces in this library (None when there are none), from
+    the enrolment backend only: embeddings of different models are not comparable."""
+    rows = session.scalars(
+        select(Face.embedding)
+        .join(Photo, Photo.id == Face.photo_id)
+        .where(Face.person_id == person_id, Photo.face_backend == DlibFaceBackend.name)
+    ).all()
     return np.stack([np.frombuffer(r, dtype=np.float32) for r in rows]) if rows else None
 
 
@@ -149,7 +155,7 @@ def enrol_from_frames(
         commitment,
         result.match_distance,
     )
-    versions = {"liveness": VERSION, "face_backend": "dlib-hog-resnet-v1", **thresholds()}
+    versions = {"liveness": VERSION, "face_backend": DlibFaceBackend.name, **thresholds()}
     with lib.session() as s:
         s.add(
             Enrolment(
