@@ -28,7 +28,7 @@ import random
 import secrets
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -352,13 +352,11 @@ def verify_clip(
             False,
             f"the face is {width} px wide; come closer to the camera (at least {MIN_FACE_PX} px)",
         )
+    # From here on every pose is relative to the neutral one.
+    seen = [replace(f, pose=_relative(f.pose, neutral)) for f in seen]
 
     # Same face throughout: frontal frames agree with each other.
-    frontal = [
-        f
-        for f in seen
-        if abs(_relative(f.pose, neutral).yaw) < 10 and abs(_relative(f.pose, neutral).pitch) < 10
-    ]
+    frontal = [f for f in seen if abs(f.pose.yaw) < 10 and abs(f.pose.pitch) < 10]
     emb = np.stack([f.embedding for f in frontal])
     centre = np.median(emb, axis=0)
     spread = np.linalg.norm(emb - centre, axis=1)
@@ -372,7 +370,7 @@ def verify_clip(
     transcript = []
     for c in session.challenges:
         window = [f for f in seen if c.start <= f.t <= c.end]
-        meeting = [f for f in window if c.met_by(_relative(f.pose, neutral))]
+        meeting = [f for f in window if c.met_by(f.pose)]
         entry = {"challenge": c.kind, "window": [c.start, c.end], "frames": len(window)}
         if len(meeting) < need:
             entry["met"] = False
@@ -394,7 +392,7 @@ def verify_clip(
                 or c.end + LATE_S < f.t <= c.end + LATE_S + OFF_BEAT_SPAN_S
             )
             and not any(a <= f.t <= b for a, b in due)
-            and _shows_only(c, _relative(f.pose, neutral))
+            and _shows_only(c, f.pose)
         ]
         if off_beat:
             entry["met"] = False
@@ -408,9 +406,11 @@ def verify_clip(
                 transcript,
             )
         peak = meeting[len(meeting) // 2]
-        rel = _relative(peak.pose, neutral)
         entry.update(
-            met=True, at=round(peak.t, 2), yaw=round(rel.yaw, 1), pitch=round(rel.pitch, 1)
+            met=True,
+            at=round(peak.t, 2),
+            yaw=round(peak.pose.yaw, 1),
+            pitch=round(peak.pose.pitch, 1),
         )
         if c.kind in ("left", "right"):
             score = parallax(neutral_frame.image, peak.image, neutral_frame.box)
