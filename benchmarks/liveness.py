@@ -68,9 +68,10 @@ def _trial(job) -> list[tuple]:
         "other person": clips.honest_frames(other[2], other[3].landmarks, session, fps=fps),
     }
     backend = liveness.enrolment_backend()
+    finder = liveness.enrolment_turned_faces(backend)
     out = []
     for case, frames in cases.items():
-        result = liveness.verify_clip(frames, session, backend, face.embedding[None, :])
+        result = liveness.verify_clip(frames, session, backend, face.embedding[None, :], finder)
         out.append((name, case, result.passed, result.reason, result.transcript))
     return out
 

@@ -40,6 +40,7 @@ def test_live_enrolment_makes_verified_grants_possible(enrolled_library, tmp_pat
         versions = json.loads(row.versions)
         assert row.passed and versions["liveness"] == liveness.VERSION
         assert liveness.thresholds().items() <= versions.items()  # every threshold recorded
+        assert versions["turned_face_finder"] == "dlib-mmod-cnn-v1"
         assert "embedding" not in row.transcript  # no biometric data in the record
     with pytest.raises(EnrolmentError, match="already used"):
         enrol_from_video(lib, person, session.id, video)

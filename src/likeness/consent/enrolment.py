@@ -27,11 +27,13 @@ from likeness.consent.liveness import (
     VERSION,
     ChallengeSession,
     enrolment_backend,
+    enrolment_turned_faces,
     new_session,
     thresholds,
     verify_clip,
 )
 from likeness.faces.dlib_backend import DlibFaceBackend
+from likeness.faces.dlib_cnn import DlibCnnFaceFinder
 from likeness.store import Library
 from likeness.store.keys import seal
 from likeness.store.models import Enrolment, EnrolmentSession, Face, Person, Photo
@@ -140,7 +142,8 @@ def enrol_from_frames(
         uid = person.uid
     if reference is None:
         raise EnrolmentError(f"person {person_id} has no faces in the library to match against")
-    result = verify_clip(frames, session, enrolment_backend(), reference)
+    backend = enrolment_backend()
+    result = verify_clip(frames, session, backend, reference, enrolment_turned_faces(backend))
     commitment = salt = sealed = None
     if result.template is not None:
         salt = secrets.token_bytes(16)
@@ -155,7 +158,12 @@ def enrol_from_frames(
         commitment,
         result.match_distance,
     )
-    versions = {"liveness": VERSION, "face_backend": DlibFaceBackend.name, **thresholds()}
+    versions = {
+        "liveness": VERSION,
+        "face_backend": DlibFaceBackend.name,
+        "turned_face_finder": DlibCnnFaceFinder.name,
+        **thresholds(),
+    }
     with lib.session() as s:
         s.add(
             Enrolment(

@@ -30,11 +30,12 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 
 from likeness.faces.headpose import HeadPose, estimate_head_pose
-from likeness.faces.protocol import FaceBackend
+from likeness.faces.protocol import DetectedFace, FaceBackend
 
 #: Looking down is not asked: with 5 landmarks, solvePnP does not estimate a lowered head's
 #: pitch reliably (on faces-dev renders it often reads as level).
@@ -87,7 +88,7 @@ OFF_BEAT_SPAN_S = 1.2
 #: Frames (share) allowed without exactly one face (frames with no face during a turn do not
 #: count: a head turned far leaves the detector's range).
 MAX_MISSING = 0.2
-VERSION = "liveness-2"
+VERSION = "liveness-3"
 
 
 def thresholds() -> dict[str, float]:
@@ -110,12 +111,33 @@ def thresholds() -> dict[str, float]:
     }
 
 
+class TurnedFaceFinder(Protocol):
+    """Finds a face near where one was a moment ago, when the backend lost it (a head turned
+    beyond its detector's range)."""
+
+    name: str
+
+    def find_near(
+        self, image: np.ndarray, box: tuple[int, int, int, int]
+    ) -> DetectedFace | None: ...
+
+
 def enrolment_backend() -> FaceBackend:
     """The face backend for enrolment clips: one large face per frame, so only the cheap
     first detection pass (a second pass would triple the cost of every frame)."""
     from likeness.faces.dlib_backend import DetectionSettings, DlibFaceBackend
 
     return DlibFaceBackend(DetectionSettings(crowd_factor=0.0, small_photo_pixels=0.0))
+
+
+def enrolment_turned_faces(backend: FaceBackend) -> TurnedFaceFinder:
+    """dlib's CNN detector, for the frames of a turn where the HOG detector lost the face."""
+    from likeness.faces.dlib_backend import DlibFaceBackend
+    from likeness.faces.dlib_cnn import DlibCnnFaceFinder
+
+    if not isinstance(backend, DlibFaceBackend):
+        raise TypeError("the CNN face finder describes faces with the dlib backend")
+    return DlibCnnFaceFinder(backend)
 
 
 @dataclass(frozen=True)
@@ -297,16 +319,58 @@ def _relative(p: HeadPose, neutral: HeadPose) -> HeadPose:
     return HeadPose(p.yaw - neutral.yaw, p.pitch - neutral.pitch, p.roll - neutral.roll)
 
 
+@dataclass
+class _LostFrame:
+    """A frame inside a turn's window where the backend found no face, and the box of the
+    last face it did find."""
+
+    t: float
+    image: np.ndarray
+    near: tuple[int, int, int, int]
+
+
+def _recover_turn(
+    c: Challenge,
+    lost: list[_LostFrame],
+    finder: TurnedFaceFinder,
+    neutral: HeadPose,
+    need: int,
+) -> list[_Frame]:
+    """Frames of challenge ``c``'s window that the finder sees meeting it, in time order,
+    stopping once there are ``need`` (the finder is slow: it runs only on the frames where the
+    backend lost the face, and only while the challenge is still unmet)."""
+    meeting = []
+    for lf in lost:
+        if not c.start <= lf.t <= c.end:
+            continue
+        face = finder.find_near(lf.image, lf.near)
+        if face is None:
+            continue
+        h, w = lf.image.shape[:2]
+        pose = _relative(estimate_head_pose(face.landmarks, (w, h)), neutral)
+        if c.met_by(pose):
+            meeting.append(_Frame(lf.t, lf.image, face.box, pose, face.embedding))
+            if len(meeting) >= need:
+                break
+    return meeting
+
+
 def verify_clip(
     frames: Iterable[tuple[float, np.ndarray]],
     session: ChallengeSession,
     backend: FaceBackend,
     reference: np.ndarray,
+    turned_faces: TurnedFaceFinder | None = None,
 ) -> LivenessResult:
-    """Check a recording against its session and the person's photo-group embeddings."""
+    """Check a recording against its session and the person's photo-group embeddings.
+
+    ``turned_faces`` looks again at the frames of a turn where ``backend`` lost the face, when
+    the turn is not met otherwise (``enrolment_turned_faces``): without it, a person whose
+    head leaves the backend's range before the turn reads as met is refused."""
     seen: list[_Frame] = []
     total = 0
     turned_away = 0  # frames with no face inside a turn's window
+    lost: list[_LostFrame] = []  # those frames, kept for turned_faces
     turns = [c for c in session.challenges if c.kind != "centre"]
     shape = None
     times: list[float] = []
@@ -322,6 +386,8 @@ def verify_clip(
             # sideways, or 20 up) is an honest turn; such frames neither help nor count
             # against the clip.
             turned_away += 1
+            if turned_faces is not None and seen:
+                lost.append(_LostFrame(t, image, seen[-1].box))
             continue
         if len(faces) != 1:
             continue
@@ -372,6 +438,11 @@ def verify_clip(
         window = [f for f in seen if c.start <= f.t <= c.end]
         meeting = [f for f in window if c.met_by(f.pose)]
         entry = {"challenge": c.kind, "window": [c.start, c.end], "frames": len(window)}
+        if len(meeting) < need and turned_faces is not None and c.kind != "centre":
+            found = _recover_turn(c, lost, turned_faces, neutral, need - len(meeting))
+            if found:
+                entry["turned_face_frames"] = len(found)
+                meeting = sorted(meeting + found, key=lambda f: f.t)
         if len(meeting) < need:
             entry["met"] = False
             transcript.append(entry)

@@ -48,7 +48,8 @@ class DetectionSettings:
     thorough: bool = False
 
 
-def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+def resize_image(image: np.ndarray, scale: float) -> np.ndarray:
+    """The image scaled by ``scale`` (box filter down, bilinear up, as the detectors expect)."""
     if abs(scale - 1.0) < 1e-3:
         return image
     from PIL import Image
@@ -65,6 +66,12 @@ def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, flo
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def _checked(image: np.ndarray) -> np.ndarray:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError("expected an RGB uint8 image of shape (H, W, 3)")
+    return np.ascontiguousarray(image)
 
 
 class DlibFaceBackend:
@@ -97,7 +104,7 @@ class DlibFaceBackend:
 
     # -- detection -------------------------------------------------------------------------
     def _scan(self, image: np.ndarray, scale: float) -> list[tuple[tuple[float, ...], float]]:
-        scaled = _resize(image, scale)
+        scaled = resize_image(image, scale)
         rects, scores, _ = self._detector.run(scaled, 0, self.settings.hog_threshold)
         return [
             ((r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale), s)
@@ -128,13 +135,19 @@ class DlibFaceBackend:
 
     # -- full analysis ---------------------------------------------------------------------
     def analyze(self, image: np.ndarray) -> list[DetectedFace]:
+        image = _checked(image)
+        return self.describe(image, self.detect(image))
+
+    def describe(
+        self, image: np.ndarray, detections: list[tuple[tuple[float, ...], float]]
+    ) -> list[DetectedFace]:
+        """Landmarks, embedding and quality of faces found in ``image`` (by ``detect`` or by
+        another detector whose boxes are like dlib's, such as its CNN detector)."""
         dlib = self._dlib
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError("expected an RGB uint8 image of shape (H, W, 3)")
-        image = np.ascontiguousarray(image)
+        image = _checked(image)
         h, w = image.shape[:2]
         found = []
-        for (x0, y0, x1, y1), score in self.detect(image):
+        for (x0, y0, x1, y1), score in detections:
             rect = dlib.rectangle(round(x0), round(y0), round(x1), round(y1))
             shape = self._landmarks(image, rect)
             # The aligned 150x150 chip dlib's embedder expects (as compute_face_descriptor).
