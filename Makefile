@@ -41,6 +41,7 @@ bench: bench-setup
 	$(BIN)/python benchmarks/grouping_scale.py
 	$(BIN)/python benchmarks/match_threshold.py
 	$(BIN)/python benchmarks/liveness.py
+	$(BIN)/python benchmarks/liveness_timing.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

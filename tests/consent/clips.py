@@ -124,29 +124,39 @@ POSES = {
 #: A person reacts to each prompt this long after it appears (a window opening, or the next
 #: one replacing it), and turns the head at about this speed: so a pose is reached a moment
 #: after its window opens and left a moment after it closes, as the next prompt shows.
-_REACT_S, _DEGREES_PER_S = 0.3, 65.0
+REACT_S, DEGREES_PER_S = 0.3, 65.0
 
 
-def _envelope(c, t: float, move_s: float) -> float:
-    """How far into challenge c's pose the head is at time t (0 to 1)."""
-    rise = (t - c.start - _REACT_S) / move_s
-    fall = (c.end + _REACT_S + move_s - t) / move_s
-    return float(np.clip(min(rise, fall), 0.0, 1.0))
-
-
-def _timeline(session, targets: dict, render, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
-    """Frames at ``fps`` moving smoothly through each challenge's target (yaw, pitch) inside its
-    window (centre elsewhere); ``render(yaw, pitch)`` draws one frame."""
-    cache: dict[tuple[float, float], np.ndarray] = {}
-    frames = []
+def pose_timeline(
+    session,
+    targets: dict,
+    fps: int = FPS,
+    react_s: float = REACT_S,
+    degrees_per_s: float = DEGREES_PER_S,
+) -> list[tuple[float, float, float]]:
+    """(seconds, yaw, pitch) at ``fps``: the head moving smoothly to each challenge's target
+    (yaw, pitch) ``react_s`` after its window opens, at ``degrees_per_s``, and back
+    ``react_s`` after it closes (centre elsewhere)."""
+    poses = []
     for i in range(int(session.challenges[-1].end * fps) + 2):
         t = i / fps
         yaw = pitch = 0.0
         for c in session.challenges:
-            move_s = max(0.2, float(np.hypot(*targets[c.kind])) / _DEGREES_PER_S)
-            k = _envelope(c, t, move_s)
+            move_s = max(0.2, float(np.hypot(*targets[c.kind])) / degrees_per_s)
+            rise = (t - c.start - react_s) / move_s
+            fall = (c.end + react_s + move_s - t) / move_s
+            k = float(np.clip(min(rise, fall), 0.0, 1.0))
             yaw += k * targets[c.kind][0]
             pitch += k * targets[c.kind][1]
+        poses.append((t, yaw, pitch))
+    return poses
+
+
+def _timeline(session, targets: dict, render, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
+    """Frames following ``pose_timeline``; ``render(yaw, pitch)`` draws one frame."""
+    cache: dict[tuple[float, float], np.ndarray] = {}
+    frames = []
+    for t, yaw, pitch in pose_timeline(session, targets, fps):
         key = (round(yaw, 1), round(pitch, 1))
         if key not in cache:
             cache[key] = render(*key)

@@ -1,8 +1,8 @@
 """Liveness: a live, randomized head-movement challenge, checked frame by frame.
 
 A session draws a fresh sequence and timing of challenges (four of turn left, turn right, look
-up, never one twice in a row; then back to centre), shown to the person before recording. A
-clip passes when:
+up, never one twice in a row, some with a pause facing the camera between them; then back to
+centre), shown to the person before recording. A clip passes when:
 
 1. it starts facing the camera, and one face is visible throughout (a few frames may miss,
    and frames where a far turn leaves the detector's range do not count);
@@ -46,6 +46,12 @@ LEAD_IN_S = (1.0, 2.5)
 #: Seconds each challenge's window lasts, drawn per challenge: widely spread, so that an
 #: earlier session's recording with the same sequence is off this one's clock somewhere.
 WINDOW_S = (1.4, 3.0)
+#: Between two turns, a pause facing the camera comes with this chance and lasts PAUSE_S:
+#: where the pauses fall is part of the sequence (20 orders of turns times 8 patterns of
+#: pauses), and each pause is one more boundary on this session's clock. Long enough for a
+#: person reacting in 0.6 s and turning at 40 degrees a second to face the camera in it.
+PAUSE_CHANCE = 0.5
+PAUSE_S = (1.2, 2.0)
 #: Relative pose (degrees from the neutral pose) that counts as meeting a challenge.
 TURN_DEGREES = 10.0
 TILT_DEGREES = 9.0
@@ -81,9 +87,11 @@ MIN_HOLD_S = 0.1
 #: reached more than EARLY_S before its window opens, or still held more than LATE_S after it
 #: closes (looked for over OFF_BEAT_SPAN_S seconds each side), follows another session's
 #: clock. A live person reacts to each prompt (so is not early) and moves on when the next
-#: one shows (a reaction and a turn later: about 0.6 s to be back under the turn threshold).
+#: one shows: a reaction and a turn later, 0.55 s to be back under the turn threshold for one
+#: reacting in 0.3 s and turning at 65 degrees a second, 1.0 s at 0.6 s and 40 degrees a
+#: second (benchmarks/liveness_timing.py measures both, and replays, on this clock).
 EARLY_S = 0.3
-LATE_S = 0.9
+LATE_S = 1.2
 OFF_BEAT_SPAN_S = 1.2
 #: Frames (share) allowed without exactly one face (frames with no face during a turn do not
 #: count: a head turned far leaves the detector's range).
@@ -198,10 +206,10 @@ def new_session(count: int = 4, rng: random.Random | None = None) -> ChallengeSe
     """A fresh sequence and timing from the OS's cryptographic random source (``rng`` only
     for reproducible tests and benchmarks).
 
-    ``count`` challenges, never the same twice in a row, always with a left and a right turn
-    (the parallax check needs them): 20 sequences of 4, each with its own random timing, so
-    that a recording of an earlier session rarely has this one's sequence, and then not its
-    clock."""
+    ``count`` turns, never the same twice in a row, always with a left and a right turn (the
+    parallax check needs them), with a pause facing the camera between some of them: 160
+    sequences of 4 turns, each with its own random timing, so that a recording of an earlier
+    session rarely has this one's sequence, and then not its clock."""
     if count < 2:
         raise ValueError("a session needs at least a left and a right turn")
     rng = rng or secrets.SystemRandom()
@@ -210,10 +218,16 @@ def new_session(count: int = 4, rng: random.Random | None = None) -> ChallengeSe
         repeats = any(a == b for a, b in itertools.pairwise(kinds))
         if not repeats and {"left", "right"} <= set(kinds):
             break
+    steps = []
+    for i, kind in enumerate(kinds):
+        steps.append((kind, WINDOW_S))
+        if i < count - 1 and rng.random() < PAUSE_CHANCE:
+            steps.append(("centre", PAUSE_S))
+    steps.append(("centre", WINDOW_S))
     challenges = []
     t = round(rng.uniform(*LEAD_IN_S), 1)
-    for kind in [*kinds, "centre"]:
-        length = round(rng.uniform(*WINDOW_S), 1)
+    for kind, lengths in steps:
+        length = round(rng.uniform(*lengths), 1)
         challenges.append(Challenge(kind, round(t, 1), round(t + length, 1)))
         t += length
     return ChallengeSession(

@@ -1,0 +1,143 @@
+"""The liveness clock alone: honest people of several speeds against replays of other sessions.
+
+``benchmarks/liveness.py`` renders clips from photos and runs the whole check, 7 clips a
+minute. This one measures only the timing rules (challenges met in their windows, not early,
+not late) on thousands of sessions: each frame's face is the generic 3D face projected at the
+pose a person following the session would hold (``tests/consent/clips.pose_timeline``), so
+the pose estimate is exact and no image is drawn. The parallax check needs images and is
+measured there, not here: it is replaced by a pass in this script.
+
+For each speed of person (how long they take to react to a prompt, how fast they turn):
+how many honest clips fail. For recordings of other sessions: how often an earlier session has
+the same sequence, how often such a recording passes on this session's clock, and so how often
+a random earlier recording passes.
+
+    .venv/bin/python benchmarks/liveness_timing.py [--sessions 1000] [--seed 0] [--fps 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+#: (reaction to a prompt in seconds, head speed in degrees a second).
+PEOPLE = ((0.3, 65.0), (0.45, 50.0), (0.6, 40.0), (0.8, 30.0))
+FRAME_PX = 640
+#: The generic face at this distance (eye spans) is about 200 px wide in the frame.
+DISTANCE = 8.0
+
+
+class _PoseFrame(np.ndarray):
+    """A frame that carries the head pose it shows instead of pixels."""
+
+    pose: tuple[float, float]
+
+
+class ProjectedFaceBackend:
+    """A face backend whose faces are the generic 3D face projected at the frame's pose."""
+
+    name = "projected-generic-face"
+    embedding_dim = 128
+    match_distance = 0.6
+
+    def analyze(self, image):
+        import cv2
+        from tests.consent.clips import _rotation
+
+        from likeness.faces.headpose import OPENCV_MODEL_5, pinhole_camera
+        from likeness.faces.protocol import DetectedFace
+
+        rvec, _ = cv2.Rodrigues(_rotation(*image.pose))
+        camera = pinhole_camera((FRAME_PX, FRAME_PX))
+        pixels, _ = cv2.projectPoints(
+            OPENCV_MODEL_5, rvec, np.array([0.0, 0.0, DISTANCE]), camera, None
+        )
+        box = (220, 220, 420, 420)
+        landmarks = tuple((float(x), float(y)) for x, y in pixels.reshape(-1, 2))
+        return [DetectedFace(box, landmarks, np.zeros(128, np.float32), 1.0, 1.0, 1.0, 1.0)]
+
+
+def frames_of(session, fps: int, react_s: float, degrees_per_s: float):
+    from tests.consent import clips
+
+    blank = np.zeros((1, 1, 3), np.uint8)
+    out = []
+    for t, yaw, pitch in clips.pose_timeline(session, clips.POSES, fps, react_s, degrees_per_s):
+        frame = np.broadcast_to(blank, (FRAME_PX, FRAME_PX, 3)).view(_PoseFrame)
+        frame.pose = (yaw, pitch)
+        out.append((t, frame))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fps", type=int, default=15)
+    args = parser.parse_args()
+    from likeness.consent import liveness
+
+    # Only the clock is measured here (see the module docstring).
+    liveness.parallax = lambda *_args, **_kwargs: 2 * liveness.PARALLAX_MIN_PX
+    rng = random.Random(args.seed)
+    backend = ProjectedFaceBackend()
+    reference = np.zeros((1, 128), np.float32)
+
+    def passes(frames, session) -> tuple[bool, str]:
+        result = liveness.verify_clip(frames, session, backend, reference)
+        return result.passed, result.reason
+
+    print(f"{args.sessions} random sessions, {args.fps} frames a second")
+    print(f"{'person (reaction, speed)':<28}{'honest clips failed':>20}")
+    for react_s, speed in PEOPLE:
+        failed: dict[str, int] = {}
+        for _ in range(args.sessions):
+            session = liveness.new_session(rng=rng)
+            ok, reason = passes(frames_of(session, args.fps, react_s, speed), session)
+            if not ok:
+                key = reason.split(" (")[0] + (": late" if "after it closed" in reason else "")
+                failed[key] = failed.get(key, 0) + 1
+        n = sum(failed.values())
+        print(f"{f'{react_s:.2f} s, {speed:.0f} deg/s':<28}{n:>12} ({n / args.sessions:6.1%})")
+        for reason, count in sorted(failed.items(), key=lambda kv: -kv[1])[:3]:
+            print(f"    {count:>5}  {reason}")
+
+    def sequence(session) -> tuple[str, ...]:
+        return tuple(c.kind for c in session.challenges)
+
+    pairs = 20 * args.sessions
+    same = sum(
+        sequence(liveness.new_session(rng=rng)) == sequence(liveness.new_session(rng=rng))
+        for _ in range(pairs)
+    )
+    replay_passed = 0
+    for _ in range(args.sessions):
+        session = liveness.new_session(rng=rng)
+        earlier = liveness.new_session(rng=rng)
+        while sequence(earlier) != sequence(session):
+            earlier = liveness.new_session(rng=rng)
+        react_s, speed = PEOPLE[0]
+        replay_passed += passes(frames_of(earlier, args.fps, react_s, speed), session)[0]
+    p_same = same / pairs
+    p_pass = replay_passed / args.sessions
+    print(f"earlier sessions with this session's sequence: {same} of {pairs} ({p_same:.2%})")
+    print(
+        f"recordings of those that pass on this session's clock: {replay_passed} of "
+        f"{args.sessions} ({p_pass:.1%})"
+    )
+    overall = p_same * p_pass
+    print(
+        "a recording of a random earlier session passes: "
+        + (f"about 1 in {1 / overall:,.0f}" if overall else "none seen")
+    )
+
+
+if __name__ == "__main__":
+    main()
