@@ -96,6 +96,14 @@ OFF_BEAT_SPAN_S = 1.2
 #: Frames (share) allowed without exactly one face (frames with no face during a turn do not
 #: count: a head turned far leaves the detector's range).
 MAX_MISSING = 0.2
+#: The finder (a slow detector) tries at most this many frames of one challenge's window.
+MAX_FINDER_TRIES = 20
+#: Frames are kept for the parallax check only as the clip's face region (the first face
+#: seen, grown by REGION_PAD face widths on every side), in grey, scaled so the face is at most
+#: PARALLAX_FACE_PX wide (the width PARALLAX_MIN_PX was set at): a phone's 30-frame 1080p
+#: clip held whole would take gigabytes. A face that leaves that region cannot be measured.
+REGION_PAD = 1.0
+PARALLAX_FACE_PX = 180.0
 VERSION = "liveness-3"
 
 
@@ -247,31 +255,75 @@ class LivenessResult:
 @dataclass
 class _Frame:
     t: float
-    image: np.ndarray
-    box: tuple[int, int, int, int]
-    pose: HeadPose
+    box: tuple[int, int, int, int]  # frame pixels
+    pose: HeadPose  # as estimated; relative to the neutral pose once that is known
     embedding: np.ndarray
+    region: np.ndarray | None = None  # the face region, kept where parallax may be measured
 
 
-def parallax(
-    a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int], pad: float = 0.0
-) -> float:
-    """How far the motion of the face itself from image a to b is from one homography (a
-    plane), as the median residual of tracked points in pixels. Only points inside
-    the face box count: a print held in front of a real background moves as a plane inside
-    its own outline, even though it moves differently from the background."""
+@dataclass(frozen=True)
+class _FaceRegion:
+    """The part of every frame kept for the parallax check (see ``REGION_PAD``)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    scale: float
+
+    @classmethod
+    def around(cls, box: tuple[int, int, int, int], shape: tuple[int, ...]) -> _FaceRegion:
+        x0, y0, x1, y1 = box
+        width = max(1, x1 - x0)
+        pad = int(REGION_PAD * width)
+        h, w = shape[:2]
+        return cls(
+            max(0, x0 - pad),
+            max(0, y0 - pad),
+            min(w, x1 + pad),
+            min(h, y1 + pad),
+            min(1.0, PARALLAX_FACE_PX / width),
+        )
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        import cv2
+
+        from likeness.faces.dlib_backend import resize_image
+
+        part = resize_image(
+            np.ascontiguousarray(image[self.y0 : self.y1, self.x0 : self.x1]), self.scale
+        )
+        return cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)
+
+    def box_in(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """``box`` in the coordinates of ``crop``'s image."""
+        x0, y0, x1, y1 = box
+        return (
+            round((x0 - self.x0) * self.scale),
+            round((y0 - self.y0) * self.scale),
+            round((x1 - self.x0) * self.scale),
+            round((y1 - self.y0) * self.scale),
+        )
+
+    def holds(self, box: tuple[int, int, int, int]) -> bool:
+        x0, y0, x1, y1 = box
+        return x0 >= self.x0 and y0 >= self.y0 and x1 <= self.x1 and y1 <= self.y1
+
+
+def parallax(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """How far the motion of the face itself from image a to b (grey or RGB) is from one
+    homography (a plane), as the median residual of tracked points in pixels. Only points
+    inside the face box count: a print held in front of a real background moves as a plane
+    inside its own outline, even though it moves differently from the background."""
     import cv2
 
     x0, y0, x1, y1 = box
     w = x1 - x0
-    pad = int(pad * w)
     h_img, w_img = a.shape[:2]
-    rx0, ry0 = max(0, x0 - pad), max(0, y0 - pad)
-    rx1, ry1 = min(w_img, x1 + pad), min(h_img, y1 + pad)
-    ga = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
-    gb = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
+    ga = a if a.ndim == 2 else cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
+    gb = b if b.ndim == 2 else cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
     mask = np.zeros_like(ga)
-    mask[ry0:ry1, rx0:rx1] = 255
+    mask[max(0, y0) : min(h_img, y1), max(0, x0) : min(w_img, x1)] = 255
     pts = cv2.goodFeaturesToTrack(ga, 300, 0.01, max(2, w // 40), mask=mask)
     if pts is None or len(pts) < 12:
         return 0.0
@@ -333,40 +385,17 @@ def _relative(p: HeadPose, neutral: HeadPose) -> HeadPose:
     return HeadPose(p.yaw - neutral.yaw, p.pitch - neutral.pitch, p.roll - neutral.roll)
 
 
-@dataclass
-class _LostFrame:
-    """A frame inside a turn's window where the backend found no face, and the box of the
-    last face it did find."""
-
-    t: float
-    image: np.ndarray
-    near: tuple[int, int, int, int]
+def _hold_frames(times: list[float]) -> int:
+    """Frames a pose must be held: MIN_HOLD_S at the clip's frame rate."""
+    frame_s = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    return max(1, math.ceil(MIN_HOLD_S / frame_s - 1e-6))
 
 
-def _recover_turn(
-    c: Challenge,
-    lost: list[_LostFrame],
-    finder: TurnedFaceFinder,
-    neutral: HeadPose,
-    need: int,
-) -> list[_Frame]:
-    """Frames of challenge ``c``'s window that the finder sees meeting it, in time order,
-    stopping once there are ``need`` (the finder is slow: it runs only on the frames where the
-    backend lost the face, and only while the challenge is still unmet)."""
-    meeting = []
-    for lf in lost:
-        if not c.start <= lf.t <= c.end:
-            continue
-        face = finder.find_near(lf.image, lf.near)
-        if face is None:
-            continue
-        h, w = lf.image.shape[:2]
-        pose = _relative(estimate_head_pose(face.landmarks, (w, h)), neutral)
-        if c.met_by(pose):
-            meeting.append(_Frame(lf.t, lf.image, face.box, pose, face.embedding))
-            if len(meeting) >= need:
-                break
-    return meeting
+def _neutral(lead: list[_Frame]) -> HeadPose:
+    """The person's pose facing the camera: the median over the lead-in's frames."""
+    return HeadPose(
+        *(float(np.median([getattr(f.pose, a) for f in lead])) for a in ("yaw", "pitch", "roll"))
+    )
 
 
 def verify_clip(
@@ -378,14 +407,20 @@ def verify_clip(
 ) -> LivenessResult:
     """Check a recording against its session and the person's photo-group embeddings.
 
-    ``turned_faces`` looks again at the frames of a turn where ``backend`` lost the face, when
-    the turn is not met otherwise (``enrolment_turned_faces``): without it, a person whose
-    head leaves the backend's range before the turn reads as met is refused."""
+    Frames are read once and not kept (only the face region where parallax may be measured,
+    see ``REGION_PAD``). ``turned_faces`` looks at the frames of a turn where ``backend`` lost
+    the face, while that turn is not yet met (``enrolment_turned_faces``): without it, a person
+    whose head leaves the backend's range before the turn reads as met is refused."""
+    first = session.challenges[0]
     seen: list[_Frame] = []
     total = 0
     turned_away = 0  # frames with no face inside a turn's window
-    lost: list[_LostFrame] = []  # those frames, kept for turned_faces
-    turns = [c for c in session.challenges if c.kind != "centre"]
+    region: _FaceRegion | None = None
+    neutral: HeadPose | None = None
+    need = 1  # frames a pose must be held, from the frame rate (known by the first challenge)
+    met = [0] * len(session.challenges)  # frames meeting each challenge so far
+    tries = [0] * len(session.challenges)  # frames the finder looked at, per challenge
+    found = [0] * len(session.challenges)  # frames it found meeting the challenge
     shape = None
     times: list[float] = []
     for t, image in frames:
@@ -394,34 +429,61 @@ def verify_clip(
         shape = shape or image.shape
         if image.shape != shape:
             return LivenessResult(False, "the frame size changed during the recording")
+        h, w = image.shape[:2]
+        if neutral is None and t >= first.start:
+            lead = [f for f in seen if f.t < first.start]
+            if len(lead) >= 2:
+                neutral = _neutral(lead)
+                need = _hold_frames(times)
+                for f in lead:  # only the neutral frame's region is measured from
+                    f.region = f.region if f is lead[len(lead) // 2] else None
+        i = next((k for k, c in enumerate(session.challenges) if c.start <= t <= c.end), None)
+        c = session.challenges[i] if i is not None else None
+        in_turn = c is not None and c.kind != "centre"
         faces = backend.analyze(image)
-        if not faces and any(c.start <= t <= c.end for c in turns):
-            # A head turned further than the detector follows (beyond about 35 degrees
-            # sideways, or 20 up) is an honest turn; such frames neither help nor count
-            # against the clip.
+        if not faces and in_turn:
+            # A head turned further than the detector follows (beyond about 30 degrees
+            # sideways, or 20 up) is an honest turn; such frames do not count against the
+            # clip, and the finder may see the turn in them.
             turned_away += 1
-            if turned_faces is not None and seen:
-                lost.append(_LostFrame(t, image, seen[-1].box))
+            if (
+                turned_faces is not None
+                and neutral is not None
+                and seen
+                and met[i] < need
+                and tries[i] < MAX_FINDER_TRIES
+            ):
+                tries[i] += 1
+                face = turned_faces.find_near(image, seen[-1].box)
+                if face is not None:
+                    pose = estimate_head_pose(face.landmarks, (w, h))
+                    if c.met_by(_relative(pose, neutral)):
+                        met[i] += 1
+                        found[i] += 1
+                        keep = region.crop(image) if region and c.kind != "up" else None
+                        seen.append(_Frame(t, face.box, pose, face.embedding, keep))
             continue
         if len(faces) != 1:
             continue
         f = faces[0]
-        h, w = image.shape[:2]
-        seen.append(_Frame(t, image, f.box, estimate_head_pose(f.landmarks, (w, h)), f.embedding))
+        pose = estimate_head_pose(f.landmarks, (w, h))
+        region = region or _FaceRegion.around(f.box, image.shape)
+        keep = t < first.start or (in_turn and c.kind != "up")
+        seen.append(_Frame(t, f.box, pose, f.embedding, region.crop(image) if keep else None))
+        if in_turn and neutral is not None and c.met_by(_relative(pose, neutral)):
+            met[i] += 1
     if total == 0:
         return LivenessResult(False, "the recording has no frames")
-    if len(seen) < (1 - MAX_MISSING) * (total - turned_away):
+    if len(seen) - sum(found) < (1 - MAX_MISSING) * (total - turned_away):
         return LivenessResult(
             False,
-            f"one face was visible in only {len(seen)} of {total - turned_away} "
+            f"one face was visible in only {len(seen) - sum(found)} of {total - turned_away} "
             "frames (keep exactly one face in view)",
         )
-    lead = [f for f in seen if f.t < session.challenges[0].start]
+    lead = [f for f in seen if f.t < first.start]
     if len(lead) < 2:
         return LivenessResult(False, "no face looking at the camera before the first challenge")
-    neutral = HeadPose(
-        *(float(np.median([getattr(f.pose, a) for f in lead])) for a in ("yaw", "pitch", "roll"))
-    )
+    neutral = _neutral(lead)
     problem = neutral_pose_problem(neutral)
     if problem:
         return LivenessResult(False, problem)
@@ -444,19 +506,14 @@ def verify_clip(
         t_bad = frontal[int(np.argmax(spread))].t
         return LivenessResult(False, f"the face changed during the recording (at {t_bad:.1f}s)")
 
-    # A pose counts when held for MIN_HOLD_S: that many frames at the clip's frame rate.
-    frame_s = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
-    need = max(1, math.ceil(MIN_HOLD_S / frame_s - 1e-6))
+    need = _hold_frames(times)
     transcript = []
-    for c in session.challenges:
+    for i, c in enumerate(session.challenges):
         window = [f for f in seen if c.start <= f.t <= c.end]
         meeting = [f for f in window if c.met_by(f.pose)]
         entry = {"challenge": c.kind, "window": [c.start, c.end], "frames": len(window)}
-        if len(meeting) < need and turned_faces is not None and c.kind != "centre":
-            found = _recover_turn(c, lost, turned_faces, neutral, need - len(meeting))
-            if found:
-                entry["turned_face_frames"] = len(found)
-                meeting = sorted(meeting + found, key=lambda f: f.t)
+        if found[i]:
+            entry["turned_face_frames"] = found[i]
         if len(meeting) < need:
             entry["met"] = False
             transcript.append(entry)
@@ -498,7 +555,19 @@ def verify_clip(
             pitch=round(peak.pose.pitch, 1),
         )
         if c.kind in ("left", "right"):
-            score = parallax(neutral_frame.image, peak.image, neutral_frame.box)
+            if (
+                region is None
+                or peak.region is None
+                or not (region.holds(neutral_frame.box) and region.holds(peak.box))
+            ):
+                transcript.append(entry)
+                return LivenessResult(
+                    False,
+                    f"the face moved away from where it started during '{c.kind}' "
+                    "(keep your head in the same place in the frame, and only turn it)",
+                    transcript,
+                )
+            score = parallax(neutral_frame.region, peak.region, region.box_in(neutral_frame.box))
             entry["parallax_px"] = round(score, 2)
             if score < PARALLAX_MIN_PX:
                 transcript.append(entry)
