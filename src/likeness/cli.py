@@ -52,6 +52,32 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_FAILED)
 
 
+def _progress_bar(label: str, as_json: bool, *extra_columns, auto_refresh: bool = True):
+    """A Rich progress bar on stderr (none with --json): label, bar, done/total, the extra
+    columns, elapsed time and ETA."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *extra_columns,
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=as_json,
+        auto_refresh=auto_refresh,
+    )
+
+
 def _print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
@@ -77,14 +103,7 @@ def import_(
     as_json: JsonOption = False,
 ) -> None:
     """Import photos: find faces, group them into people. Re-running skips unchanged files."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import TextColumn
 
     from likeness.faces.dlib_backend import DetectionSettings
     from likeness.importing import import_photos
@@ -92,18 +111,7 @@ def import_(
     lib = _open(home)
     # No refresh thread (auto_refresh=False): the bar redraws from the progress callback, and
     # the importer's worker processes fork from a process that runs no other thread.
-    bar = Progress(
-        TextColumn("[bold]importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        disable=as_json,
-        auto_refresh=False,
-    )
+    bar = _progress_bar("importing", as_json, TextColumn("{task.fields[rate]}"), auto_refresh=False)
     task = bar.add_task("import", total=None, rate="")
     first_done: list[int] = []
 
@@ -431,8 +439,15 @@ def consent_enrol(
     """Check a recording of a challenge; on success, `consent grant --enrolment ID` can follow."""
     from likeness.consent.enrolment import EnrolmentError, enrol_from_video
 
+    bar = _progress_bar("checking frames", as_json)
+    task = bar.add_task("enrol", total=None)
+
+    def progress(done: int, total: int | None) -> None:
+        bar.update(task, completed=done, total=total)
+
     try:
-        result = enrol_from_video(_open(home), person, session, video)
+        with bar:
+            result = enrol_from_video(_open(home), person, session, video, progress=progress)
     except EnrolmentError as exc:
         raise _fail(str(exc)) from None
     if as_json:

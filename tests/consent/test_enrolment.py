@@ -62,9 +62,13 @@ def test_live_enrolment_makes_verified_grants_possible(enrolled_library, tmp_pat
 def test_failed_enrolment_is_recorded_and_cannot_back_a_grant(enrolled_library, tmp_path):
     lib, pixels, _ = enrolled_library
     session = start_enrolment(lib, 1)
-    video = clips.write_video(clips.still_frames(pixels, session), tmp_path / "still.mp4")
-    result = enrol_from_video(lib, 1, session.id, video)
+    frames = clips.still_frames(pixels, session)
+    video = clips.write_video(frames, tmp_path / "still.mp4")
+    heard: list[tuple[int, int | None]] = []
+    result = enrol_from_video(lib, 1, session.id, video, progress=lambda *a: heard.append(a))
     assert not result.passed and result.template_commitment is None
+    # Every frame was checked and reported, against the count the file gives.
+    assert heard == [(i, len(frames)) for i in range(1, len(frames) + 1)]
     with pytest.raises(GrantError, match="did not pass"):
         issue_grant(lib, 1, [Scope.TRAIN_ADAPTER], Trust.VERIFIED, enrolment_id=result.id)
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -96,6 +96,30 @@ def start_enrolment(lib: Library, person_id: int) -> ChallengeSession:
         )
         audit.append(lib, s, "enrolment-session", {"session": session.id, "subject": person.uid})
     return session
+
+
+#: Called with (frames checked, frames in the video or None when the file does not say).
+ProgressCallback = Callable[[int, int | None], None]
+
+
+def video_frame_count(path: Path) -> int | None:
+    """How many frames the video file says it has (containers may not say, or be wrong)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    return count if count > 0 else None
+
+
+def _reporting(
+    frames: Iterable[tuple[float, np.ndarray]], progress: ProgressCallback, total: int | None
+) -> Iterator[tuple[float, np.ndarray]]:
+    for done, frame in enumerate(frames, start=1):
+        yield frame
+        progress(done, total)  # the checker asked for the next frame: this one is done
 
 
 def read_video(path: Path) -> Iterator[tuple[float, np.ndarray]]:
@@ -196,11 +220,22 @@ def enrol_from_frames(
 
 
 def enrol_from_video(
-    lib: Library, person_id: int, session_id: str, video: Path, now: datetime | None = None
+    lib: Library,
+    person_id: int,
+    session_id: str,
+    video: Path,
+    now: datetime | None = None,
+    progress: ProgressCallback | None = None,
 ) -> EnrolmentResult:
-    if not Path(video).is_file():
+    """Check a video file of session ``session_id`` (``enrol_from_frames``), reading it once;
+    ``progress`` hears of every frame checked."""
+    video = Path(video)
+    if not video.is_file():
         raise EnrolmentError(f"{video}: no such file")
-    return enrol_from_frames(lib, person_id, session_id, read_video(Path(video)), now)
+    frames = read_video(video)
+    if progress is not None:
+        frames = _reporting(frames, progress, video_frame_count(video))
+    return enrol_from_frames(lib, person_id, session_id, frames, now)
 
 
 def passed_enrolment(
