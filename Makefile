@@ -42,6 +42,7 @@ bench: bench-setup
 	$(BIN)/python benchmarks/match_threshold.py
 	$(BIN)/python benchmarks/liveness.py
 	$(BIN)/python benchmarks/liveness_timing.py
+	$(BIN)/python benchmarks/liveness_memory.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -69,6 +69,10 @@ MIN_FACE_PX = 150
 #: Frontal frames of one clip must all lie this close to their median embedding (one
 #: person across a clip stays well inside; two people on faces-dev are 0.68 or more apart).
 SAME_FACE_DISTANCE = 0.5
+#: A frame is frontal when its head is turned less than this many degrees from the neutral
+#: pose in any direction (yaw and pitch together: a head on its way from a turn to looking up
+#: passes through 9 degrees of each, 13 in all, and its embedding drifts like a turned one).
+FRONTAL_DEGREES = 10.0
 #: The clip's face must be this close to the centroid of the person's photo group (dlib
 #: distances; set by benchmarks/match_threshold.py on faces-dev, midway between the largest
 #: genuine distance 0.49 and the smallest impostor distance 0.65).
@@ -98,12 +102,13 @@ OFF_BEAT_SPAN_S = 1.2
 MAX_MISSING = 0.2
 #: The finder (a slow detector) tries at most this many frames of one challenge's window.
 MAX_FINDER_TRIES = 20
-#: Frames are kept for the parallax check only as the clip's face region (the first face
-#: seen, grown by REGION_PAD face widths on every side), in grey, scaled so the face is at most
-#: PARALLAX_FACE_PX wide (the width PARALLAX_MIN_PX was set at): a phone's 30-frame 1080p
-#: clip held whole would take gigabytes. A face that leaves that region cannot be measured.
+#: No frame is kept whole (a phone's 15-second 1080p clip is 2.6 GB): only the clip's face
+#: region (the first face seen, grown by REGION_PAD face widths on every side), in grey, of the
+#: frames parallax is measured on: one lead-in frame every LEAD_KEEP_S (the one closest to the
+#: neutral pose is measured from) and the most turned frame of each left or right turn. A face
+#: that leaves that region cannot be measured.
 REGION_PAD = 1.0
-PARALLAX_FACE_PX = 180.0
+LEAD_KEEP_S = 0.2
 VERSION = "liveness-3"
 
 
@@ -119,6 +124,7 @@ def thresholds() -> dict[str, float]:
         "parallax_min_px": PARALLAX_MIN_PX,
         "min_face_px": MIN_FACE_PX,
         "same_face_distance": SAME_FACE_DISTANCE,
+        "frontal_degrees": FRONTAL_DEGREES,
         "match_distance": MATCH_DISTANCE,
         "max_missing": MAX_MISSING,
         "min_hold_s": MIN_HOLD_S,
@@ -269,7 +275,6 @@ class _FaceRegion:
     y0: int
     x1: int
     y1: int
-    scale: float
 
     @classmethod
     def around(cls, box: tuple[int, int, int, int], shape: tuple[int, ...]) -> _FaceRegion:
@@ -277,33 +282,19 @@ class _FaceRegion:
         width = max(1, x1 - x0)
         pad = int(REGION_PAD * width)
         h, w = shape[:2]
-        return cls(
-            max(0, x0 - pad),
-            max(0, y0 - pad),
-            min(w, x1 + pad),
-            min(h, y1 + pad),
-            min(1.0, PARALLAX_FACE_PX / width),
-        )
+        return cls(max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad))
 
     def crop(self, image: np.ndarray) -> np.ndarray:
+        """The region of ``image`` in grey (a new array: the frame itself is not held)."""
         import cv2
 
-        from likeness.faces.dlib_backend import resize_image
-
-        part = resize_image(
-            np.ascontiguousarray(image[self.y0 : self.y1, self.x0 : self.x1]), self.scale
-        )
+        part = np.ascontiguousarray(image[self.y0 : self.y1, self.x0 : self.x1])
         return cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)
 
     def box_in(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """``box`` in the coordinates of ``crop``'s image."""
         x0, y0, x1, y1 = box
-        return (
-            round((x0 - self.x0) * self.scale),
-            round((y0 - self.y0) * self.scale),
-            round((x1 - self.x0) * self.scale),
-            round((y1 - self.y0) * self.scale),
-        )
+        return (x0 - self.x0, y0 - self.y0, x1 - self.x0, y1 - self.y0)
 
     def holds(self, box: tuple[int, int, int, int]) -> bool:
         x0, y0, x1, y1 = box
@@ -398,6 +389,118 @@ def _neutral(lead: list[_Frame]) -> HeadPose:
     )
 
 
+class _ClipReader:
+    """Reads a clip's frames once, keeping what the checks need and no frame: each face's
+    time, box, pose and embedding, and the face region of the frames parallax is measured on
+    (see ``REGION_PAD``). Where the backend loses the face inside a turn's window, the finder
+    (if any) looks for it while that turn is unmet."""
+
+    def __init__(
+        self, session: ChallengeSession, backend: FaceBackend, finder: TurnedFaceFinder | None
+    ):
+        self.session, self.backend, self.finder = session, backend, finder
+        self.first = session.challenges[0]
+        self.seen: list[_Frame] = []
+        self.total = 0
+        self.turned_away = 0  # frames with no face inside a turn's window
+        self.times: list[float] = []
+        self.shape: tuple[int, ...] | None = None
+        self.region: _FaceRegion | None = None
+        self.neutral: HeadPose | None = None  # known from the first challenge on
+        self.need = 1  # frames a pose must be held (known with the neutral pose)
+        n = len(session.challenges)
+        self.met = [0] * n  # frames meeting each challenge so far
+        self.tries = [0] * n  # frames the finder looked at, per challenge
+        self.found = [0] * n  # frames it found meeting the challenge
+        self.widest: dict[int, _Frame] = {}  # most turned frame of each left/right challenge
+        self.lead_kept_at = -math.inf  # when a lead-in frame's region was last kept
+
+    def read(self, t: float, image: np.ndarray) -> str | None:
+        """Take one frame; a reason when the clip cannot be judged."""
+        self.total += 1
+        self.times.append(t)
+        self.shape = self.shape or image.shape
+        if image.shape != self.shape:
+            return "the frame size changed during the recording"
+        if self.neutral is None and t >= self.first.start:
+            self._settle_neutral()
+        current = [k for k, c in enumerate(self.session.challenges) if c.start <= t <= c.end]
+        turns = [k for k in current if self.session.challenges[k].kind != "centre"]
+        faces = self.backend.analyze(image)
+        if not faces and turns:
+            # A head turned further than the detector follows (beyond about 30 degrees
+            # sideways, or 20 up) is an honest turn; such frames do not count against the
+            # clip, and the finder may see the turn in them.
+            self.turned_away += 1
+            self._look_again(t, image, turns)
+            return None
+        if len(faces) != 1:
+            return None
+        f = faces[0]
+        h, w = image.shape[:2]
+        self.region = self.region or _FaceRegion.around(f.box, image.shape)
+        frame = _Frame(t, f.box, estimate_head_pose(f.landmarks, (w, h)), f.embedding)
+        if t < self.first.start and t - self.lead_kept_at >= LEAD_KEEP_S - 1e-6:
+            frame.region = self.region.crop(image)
+            self.lead_kept_at = t
+        self.seen.append(frame)
+        for k in turns:
+            self._count(k, frame, image)
+        return None
+
+    def _settle_neutral(self) -> None:
+        """At the first challenge: the neutral pose, the hold, and the one lead-in region kept."""
+        lead = [f for f in self.seen if f.t < self.first.start]
+        if len(lead) < 2:
+            return
+        self.neutral = _neutral(lead)
+        self.need = _hold_frames(self.times)
+        keep = self.neutral_frame()
+        for f in lead:
+            if f is not keep:
+                f.region = None
+
+    def neutral_frame(self) -> _Frame | None:
+        """The lead-in frame with a kept region closest to the neutral pose."""
+        kept = [f for f in self.seen if f.t < self.first.start and f.region is not None]
+        if not kept or self.neutral is None:
+            return None
+        n = self.neutral
+        return min(kept, key=lambda f: math.hypot(f.pose.yaw - n.yaw, f.pose.pitch - n.pitch))
+
+    def _count(self, k: int, frame: _Frame, image: np.ndarray) -> bool:
+        """Count ``frame`` for challenge ``k`` if it meets it, keeping the region of the most
+        turned frame of a left or right turn."""
+        c = self.session.challenges[k]
+        if self.neutral is None or not c.met_by(rel := _relative(frame.pose, self.neutral)):
+            return False
+        self.met[k] += 1
+        if c.kind in ("left", "right") and self.region is not None:
+            best = self.widest.get(k)
+            if best is None or abs(rel.yaw) > abs(_relative(best.pose, self.neutral).yaw):
+                if best is not None:
+                    best.region = None
+                frame.region = self.region.crop(image)
+                self.widest[k] = frame
+        return True
+
+    def _look_again(self, t: float, image: np.ndarray, turns: list[int]) -> None:
+        if self.finder is None or self.neutral is None or not self.seen:
+            return
+        k = next((k for k in turns if self.met[k] < self.need), None)
+        if k is None or self.tries[k] >= MAX_FINDER_TRIES:
+            return
+        self.tries[k] += 1
+        face = self.finder.find_near(image, self.seen[-1].box)
+        if face is None:
+            return
+        h, w = image.shape[:2]
+        frame = _Frame(t, face.box, estimate_head_pose(face.landmarks, (w, h)), face.embedding)
+        if self._count(k, frame, image):
+            self.found[k] += 1
+            self.seen.append(frame)
+
+
 def verify_clip(
     frames: Iterable[tuple[float, np.ndarray]],
     session: ChallengeSession,
@@ -407,71 +510,17 @@ def verify_clip(
 ) -> LivenessResult:
     """Check a recording against its session and the person's photo-group embeddings.
 
-    Frames are read once and not kept (only the face region where parallax may be measured,
-    see ``REGION_PAD``). ``turned_faces`` looks at the frames of a turn where ``backend`` lost
-    the face, while that turn is not yet met (``enrolment_turned_faces``): without it, a person
-    whose head leaves the backend's range before the turn reads as met is refused."""
-    first = session.challenges[0]
-    seen: list[_Frame] = []
-    total = 0
-    turned_away = 0  # frames with no face inside a turn's window
-    region: _FaceRegion | None = None
-    neutral: HeadPose | None = None
-    need = 1  # frames a pose must be held, from the frame rate (known by the first challenge)
-    met = [0] * len(session.challenges)  # frames meeting each challenge so far
-    tries = [0] * len(session.challenges)  # frames the finder looked at, per challenge
-    found = [0] * len(session.challenges)  # frames it found meeting the challenge
-    shape = None
-    times: list[float] = []
+    Frames are read once and not kept (``_ClipReader``). ``turned_faces`` looks at the frames
+    of a turn where ``backend`` lost the face, while that turn is not yet met
+    (``enrolment_turned_faces``): without it, a person whose head leaves the backend's range
+    before the turn reads as met is refused."""
+    clip = _ClipReader(session, backend, turned_faces)
     for t, image in frames:
-        total += 1
-        times.append(t)
-        shape = shape or image.shape
-        if image.shape != shape:
-            return LivenessResult(False, "the frame size changed during the recording")
-        h, w = image.shape[:2]
-        if neutral is None and t >= first.start:
-            lead = [f for f in seen if f.t < first.start]
-            if len(lead) >= 2:
-                neutral = _neutral(lead)
-                need = _hold_frames(times)
-                for f in lead:  # only the neutral frame's region is measured from
-                    f.region = f.region if f is lead[len(lead) // 2] else None
-        i = next((k for k, c in enumerate(session.challenges) if c.start <= t <= c.end), None)
-        c = session.challenges[i] if i is not None else None
-        in_turn = c is not None and c.kind != "centre"
-        faces = backend.analyze(image)
-        if not faces and in_turn:
-            # A head turned further than the detector follows (beyond about 30 degrees
-            # sideways, or 20 up) is an honest turn; such frames do not count against the
-            # clip, and the finder may see the turn in them.
-            turned_away += 1
-            if (
-                turned_faces is not None
-                and neutral is not None
-                and seen
-                and met[i] < need
-                and tries[i] < MAX_FINDER_TRIES
-            ):
-                tries[i] += 1
-                face = turned_faces.find_near(image, seen[-1].box)
-                if face is not None:
-                    pose = estimate_head_pose(face.landmarks, (w, h))
-                    if c.met_by(_relative(pose, neutral)):
-                        met[i] += 1
-                        found[i] += 1
-                        keep = region.crop(image) if region and c.kind != "up" else None
-                        seen.append(_Frame(t, face.box, pose, face.embedding, keep))
-            continue
-        if len(faces) != 1:
-            continue
-        f = faces[0]
-        pose = estimate_head_pose(f.landmarks, (w, h))
-        region = region or _FaceRegion.around(f.box, image.shape)
-        keep = t < first.start or (in_turn and c.kind != "up")
-        seen.append(_Frame(t, f.box, pose, f.embedding, region.crop(image) if keep else None))
-        if in_turn and neutral is not None and c.met_by(_relative(pose, neutral)):
-            met[i] += 1
+        problem = clip.read(t, image)
+        if problem:
+            return LivenessResult(False, problem)
+    seen, found, region = clip.seen, clip.found, clip.region
+    total, turned_away = clip.total, clip.turned_away
     if total == 0:
         return LivenessResult(False, "the recording has no frames")
     if len(seen) - sum(found) < (1 - MAX_MISSING) * (total - turned_away):
@@ -480,14 +529,12 @@ def verify_clip(
             f"one face was visible in only {len(seen) - sum(found)} of {total - turned_away} "
             "frames (keep exactly one face in view)",
         )
-    lead = [f for f in seen if f.t < first.start]
-    if len(lead) < 2:
+    neutral, neutral_frame = clip.neutral, clip.neutral_frame()
+    if neutral is None or neutral_frame is None:
         return LivenessResult(False, "no face looking at the camera before the first challenge")
-    neutral = _neutral(lead)
     problem = neutral_pose_problem(neutral)
     if problem:
         return LivenessResult(False, problem)
-    neutral_frame = lead[len(lead) // 2]
     width = neutral_frame.box[2] - neutral_frame.box[0]
     if width < MIN_FACE_PX:
         return LivenessResult(
@@ -498,7 +545,7 @@ def verify_clip(
     seen = [replace(f, pose=_relative(f.pose, neutral)) for f in seen]
 
     # Same face throughout: frontal frames agree with each other.
-    frontal = [f for f in seen if abs(f.pose.yaw) < 10 and abs(f.pose.pitch) < 10]
+    frontal = [f for f in seen if math.hypot(f.pose.yaw, f.pose.pitch) < FRONTAL_DEGREES]
     emb = np.stack([f.embedding for f in frontal])
     centre = np.median(emb, axis=0)
     spread = np.linalg.norm(emb - centre, axis=1)
@@ -506,7 +553,7 @@ def verify_clip(
         t_bad = frontal[int(np.argmax(spread))].t
         return LivenessResult(False, f"the face changed during the recording (at {t_bad:.1f}s)")
 
-    need = _hold_frames(times)
+    need = _hold_frames(clip.times)
     transcript = []
     for i, c in enumerate(session.challenges):
         window = [f for f in seen if c.start <= f.t <= c.end]
@@ -547,7 +594,12 @@ def verify_clip(
                 f"(at {off_beat[0].t:.1f}s): the recording does not follow this session's timing",
                 transcript,
             )
-        peak = meeting[len(meeting) // 2]
+        # The most turned frame of a left or right turn (its region is kept for parallax).
+        widest = clip.widest.get(i)
+        if c.kind in ("left", "right") and widest is not None:
+            peak = replace(widest, pose=_relative(widest.pose, neutral))
+        else:
+            peak = meeting[len(meeting) // 2]
         entry.update(
             met=True,
             at=round(peak.t, 2),
