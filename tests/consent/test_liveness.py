@@ -127,6 +127,15 @@ def test_a_turn_the_hog_detector_loses_early_is_found_by_the_cnn_detector(faces_
     assert result.transcript[1]["turned_face_frames"] >= 1
 
 
+def test_a_head_passing_diagonally_from_a_turn_to_looking_up_is_not_a_changed_face(faces_dev):
+    """Right straight into up passes through 9 degrees of yaw and of pitch at once (13 in all):
+    not frontal, though each angle alone would be, and its embedding drifts like a turn's."""
+    pixels, face = _prepared(Image.open(faces_dev / "people/alex_lacamoire/1.jpg"))
+    session = fixed_session("diagonal", "left", "right", "up")
+    result = _verify(clips.honest_frames(pixels, face.landmarks, session, fps=15), face, session)
+    assert result.passed, result.reason
+
+
 def test_a_face_too_far_from_the_camera_fails(people, faces_dev):
     pixels, face = clips.enrolment_sized(astronaut(), backend(), face_px=110)
     result = _verify(clips.honest_frames(pixels, face.landmarks, SESSION), face)
