@@ -489,6 +489,8 @@ class _ClipReader:
         return True
 
     def _look_again(self, t: float, image: np.ndarray, turns: list[int]) -> None:
+        """Ask the finder about a frame where the backend lost the face, for the first turn
+        here still unmet (it is slow: at most MAX_FINDER_TRIES frames a window)."""
         if self.finder is None or self.neutral is None or not self.seen:
             return
         k = next((k for k in turns if self.met[k] < self.need), None)
