@@ -10,7 +10,8 @@ mid-clip; another person). Honest clips should all pass, attacks all fail. The m
 (smallest honest turn and parallax, largest parallax of a flat print) say how close the
 thresholds are.
 
-    .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--fps 15]
+    .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
+        [--fps 15]
 
 The clips are synthetic (tests/consent/clips.py); thresholds await real camera footage.
 """

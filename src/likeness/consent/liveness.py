@@ -410,6 +410,7 @@ class _ClipReader:
         self.times: list[float] = []
         self.shape: tuple[int, ...] | None = None
         self.region: _FaceRegion | None = None
+        self.settled = False  # the lead-in is over (the neutral pose is known, if it can be)
         self.neutral: HeadPose | None = None  # known from the first challenge on
         self.need = 1  # frames a pose must be held (known with the neutral pose)
         n = len(session.challenges)
@@ -426,7 +427,7 @@ class _ClipReader:
         self.shape = self.shape or image.shape
         if image.shape != self.shape:
             return "the frame size changed during the recording"
-        if self.neutral is None and t >= self.first.start:
+        if not self.settled and t >= self.first.start:
             self._settle_neutral()
         current = [k for k, c in enumerate(self.session.challenges) if c.start <= t <= c.end]
         turns = [k for k in current if self.session.challenges[k].kind != "centre"]
@@ -453,7 +454,9 @@ class _ClipReader:
         return None
 
     def _settle_neutral(self) -> None:
-        """At the first challenge: the neutral pose, the hold, and the one lead-in region kept."""
+        """At the first challenge: the neutral pose, the hold, and the one lead-in region kept
+        (once: no later frame joins the lead-in)."""
+        self.settled = True
         lead = [f for f in self.seen if f.t < self.first.start]
         if len(lead) < 2:
             return
