@@ -15,6 +15,10 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The CLIP tokenizer's BPE vocabulary ships in open-clip-torch. Without --no-deps it would
+	# pull torchvision, whose PyPI build does not import beside the CPU torch wheel; likeness
+	# reads only the vocabulary file and never imports open_clip.
+	$(BIN)/pip install --quiet --no-deps open-clip-torch==3.3.0
 	touch $(STAMP)
 
 setup: $(STAMP)

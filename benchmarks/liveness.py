@@ -47,7 +47,7 @@ CASES = (
 def _trial(job) -> list[tuple]:
     """The six clips of one photo and session: (photo, case, passed, reason, transcript)."""
     import torch
-    from tests.consent import clips
+    from tests.support import clips
 
     from likeness.consent import liveness
 
@@ -87,7 +87,7 @@ def main() -> None:
         "--fps", type=int, default=15, help="frames a second (a camera gives 24-30; cost grows)"
     )
     args = parser.parse_args()
-    from tests.consent import clips
+    from tests.support import clips
 
     from likeness.consent import liveness
     from likeness.faces.headpose import estimate_head_pose

@@ -31,8 +31,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     import cv2
-    from tests.consent import clips
-    from tests.photos import astronaut
+    from tests.support import clips
+    from tests.support.photos import astronaut
 
     from likeness.consent import liveness
 

@@ -49,12 +49,12 @@ class ProjectedFaceBackend:
 
     def analyze(self, image):
         import cv2
-        from tests.consent.clips import _rotation
+        from tests.support.clips import rotation
 
         from likeness.faces.headpose import OPENCV_MODEL_5, pinhole_camera
         from likeness.faces.protocol import DetectedFace
 
-        rvec, _ = cv2.Rodrigues(_rotation(*image.pose))
+        rvec, _ = cv2.Rodrigues(rotation(*image.pose))
         camera = pinhole_camera((FRAME_PX, FRAME_PX))
         pixels, _ = cv2.projectPoints(
             OPENCV_MODEL_5, rvec, np.array([0.0, 0.0, DISTANCE]), camera, None
@@ -65,7 +65,7 @@ class ProjectedFaceBackend:
 
 
 def frames_of(session, fps: int, react_s: float, degrees_per_s: float):
-    from tests.consent import clips
+    from tests.support import clips
 
     blank = np.zeros((1, 1, 3), np.uint8)
     out = []

@@ -1,25 +1,12 @@
 """The command line: JSON shapes, exit codes, and the people workflow end to end."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
 
-from tests.photos import face_photos, jpeg_bytes, scenery, write
-
-
-def likeness(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LIKENESS_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "likeness.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.support.cli import likeness
+from tests.support.photos import face_photos, jpeg_bytes, scenery, write
 
 
 def test_import_people_faces_json_and_edits(tmp_path):

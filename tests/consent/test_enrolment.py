@@ -11,17 +11,17 @@ from likeness.consent.grants import GrantError, Scope, Trust, issue_grant
 from likeness.consent.policy import authorize
 from likeness.importing import import_photos
 from likeness.store.models import Enrolment
-from tests.consent import clips
-from tests.consent.test_liveness import _prepared
-from tests.photos import astronaut, face_photos
-from tests.test_cli import likeness
+from tests.support import clips
+from tests.support.cli import likeness
+from tests.support.clips import prepared
+from tests.support.photos import astronaut, face_photos
 
 
 @pytest.fixture
 def enrolled_library(lib, tmp_path):
     face_photos(tmp_path / "photos", count=3)
     import_photos(lib, tmp_path / "photos")
-    pixels, face = _prepared(astronaut())
+    pixels, face = prepared(astronaut())
     return lib, pixels, face
 
 

@@ -21,8 +21,8 @@ from likeness.consent.liveness import (
     verify_clip,
 )
 from likeness.faces.headpose import HeadPose, estimate_head_pose
-from tests.consent import clips
-from tests.photos import astronaut
+from tests.support import clips
+from tests.support.photos import astronaut
 
 
 @cache
@@ -35,16 +35,11 @@ def turned_faces():
     return enrolment_turned_faces(backend())
 
 
-def _prepared(image: Image.Image):
-    """Scaled so the face is enrolment-sized (a selfie video: face ~180 px)."""
-    return clips.enrolment_sized(image, backend())
-
-
 @pytest.fixture(scope="module")
 def people(faces_dev):
     return {
-        "astronaut": _prepared(astronaut()),
-        "obama": _prepared(Image.open(faces_dev / "people/barack_obama/1.jpg")),
+        "astronaut": clips.prepared(astronaut()),
+        "obama": clips.prepared(Image.open(faces_dev / "people/barack_obama/1.jpg")),
     }
 
 
@@ -116,7 +111,7 @@ def test_a_turn_the_hog_detector_loses_early_is_found_by_the_cnn_detector(faces_
     """This face starts 11 degrees turned and 9 up; HOG loses it about 9 degrees into the
     right turn (before it reads as 10 but for a frame or so), so only the CNN finder sees the
     turn held."""
-    pixels, face = _prepared(Image.open(faces_dev / "people/kit_harington/3.jpg"))
+    pixels, face = clips.prepared(Image.open(faces_dev / "people/kit_harington/3.jpg"))
     session = fixed_session("kit", "left", "right")
     # At 15 frames a second a pose must hold 2 frames, which HOG alone gives for no frame.
     frames = clips.honest_frames(pixels, face.landmarks, session, fps=15)
@@ -130,7 +125,7 @@ def test_a_turn_the_hog_detector_loses_early_is_found_by_the_cnn_detector(faces_
 def test_a_head_passing_diagonally_from_a_turn_to_looking_up_is_not_a_changed_face(faces_dev):
     """Right straight into up passes through 9 degrees of yaw and of pitch at once (13 in all):
     not frontal, though each angle alone would be, and its embedding drifts like a turn's."""
-    pixels, face = _prepared(Image.open(faces_dev / "people/alex_lacamoire/1.jpg"))
+    pixels, face = clips.prepared(Image.open(faces_dev / "people/alex_lacamoire/1.jpg"))
     session = fixed_session("diagonal", "left", "right", "up")
     result = _verify(clips.honest_frames(pixels, face.landmarks, session, fps=15), face, session)
     assert result.passed, result.reason

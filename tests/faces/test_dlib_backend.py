@@ -9,7 +9,7 @@ from PIL import Image
 from likeness.faces.analyze import analyze_photo
 from likeness.faces.dlib_backend import DetectionSettings, DlibFaceBackend
 from likeness.faces.quality import frontalness_score
-from tests.photos import astronaut, jpeg_bytes, scenery
+from tests.support.photos import astronaut, jpeg_bytes, scenery
 
 
 @cache

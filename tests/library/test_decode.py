@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from likeness.library.decode import DecodeError, decode_photo
-from tests.photos import astronaut, jpeg_bytes, scenery
+from tests.support.photos import astronaut, jpeg_bytes, scenery
 
 
 def _exif(orientation: int | None = None, gps: bool = False) -> Image.Exif:

@@ -21,7 +21,7 @@ from likeness.people.manage import (
     suggest_names,
 )
 from likeness.store.models import Face, Photo, PhotoLabel
-from tests.people.test_grouping import blobs
+from tests.support.embeddings import blobs
 
 
 def add_faces(

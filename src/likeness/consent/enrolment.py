@@ -32,6 +32,7 @@ from likeness.consent.liveness import (
     thresholds,
     verify_clip,
 )
+from likeness.errors import LikenessError
 from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.faces.dlib_cnn import DlibCnnFaceFinder
 from likeness.store import Library
@@ -41,7 +42,7 @@ from likeness.store.models import Enrolment, EnrolmentSession, Face, Person, Pho
 SESSION_TTL = timedelta(minutes=15)
 
 
-class EnrolmentError(ValueError):
+class EnrolmentError(LikenessError, ValueError):
     """Enrolment could not be attempted (unknown person or session, expired session...)."""
 
 

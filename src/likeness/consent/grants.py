@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from likeness.consent import audit
 from likeness.consent.canonical import canonical_json
+from likeness.errors import LikenessError
 from likeness.store import Library
 from likeness.store.models import ConsentGrantRecord, Person
 
@@ -39,7 +40,7 @@ class Trust(StrEnum):
 OWNER = "owner"
 
 
-class GrantError(ValueError):
+class GrantError(LikenessError, ValueError):
     """A grant that cannot be issued or found."""
 
 

@@ -27,6 +27,7 @@ from enum import StrEnum
 
 from likeness.consent import audit
 from likeness.consent.grants import OWNER, ConsentGrant, Scope, Trust, grants_for
+from likeness.errors import RefusedError
 from likeness.store import Library
 from likeness.store.models import Person
 
@@ -52,7 +53,7 @@ class ModelKind(StrEnum):
 _GATE = object()  # only authorize() holds this; Decision refuses to be made without it
 
 
-class GateError(PermissionError):
+class GateError(RefusedError, PermissionError):
     """Work was attempted without an allowing Decision from ``authorize``."""
 
 

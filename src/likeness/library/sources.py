@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from likeness.errors import LikenessError
 from likeness.library.decode import IMAGE_EXTENSIONS
 from likeness.library.takeout import (
     TakeoutMetadata,
@@ -109,15 +110,23 @@ def archive_parts(archive: Path) -> list[Path]:
     return sorted(p for p in archive.parent.iterdir() if pattern.fullmatch(p.name))
 
 
+class SourceError(LikenessError, ValueError):
+    """The path to import is missing or is neither a folder nor a Takeout archive."""
+
+
+class SourceNotFoundError(SourceError, FileNotFoundError):
+    """The path to import does not exist."""
+
+
 def scan(path: Path) -> Scan:
     """List the photos under ``path``, detecting a Takeout export automatically."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        raise SourceNotFoundError(f"{path}: no such file or folder")
     if path.is_file():
         if _is_archive(path.name):
             return _scan_takeout_archives(archive_parts(path))
-        raise ValueError(f"{path}: not a folder or a Takeout archive (.zip, .tgz, .tar.gz)")
+        raise SourceError(f"{path}: not a folder or a Takeout archive (.zip, .tgz, .tar.gz)")
     entries = list(path.iterdir())
     archives = sorted(p for p in entries if p.is_file() and _is_archive(p.name))
     if archives and all(p.name.lower().startswith("takeout") for p in archives):

@@ -13,13 +13,14 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import func, select, update
 
+from likeness.errors import LikenessError
 from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.people.grouping import GroupingParams, IncrementalGrouper, cluster_embeddings
 from likeness.store import Library
 from likeness.store.models import Face, Person, Photo, PhotoLabel
 
 
-class PeopleError(ValueError):
+class PeopleError(LikenessError, ValueError):
     """A people edit that cannot be done (unknown id, faces that are not there...)."""
 
 

@@ -12,10 +12,12 @@ import os
 import secrets
 from pathlib import Path
 
+from likeness.errors import LikenessError
+
 SIGNING_KEY_FILE = "library.ed25519"
 
 
-class KeyDestroyedError(LookupError):
+class KeyDestroyedError(LikenessError, LookupError):
     """The person's key is gone (consent was revoked): their adapters cannot be read."""
 
 

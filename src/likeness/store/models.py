@@ -234,3 +234,43 @@ class Enrolment(Base):
     template_salt: Mapped[bytes | None] = mapped_column(LargeBinary)
     template_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     match_distance: Mapped[float | None] = mapped_column(Float)
+
+
+class BaseModelRecord(Base):
+    """A base model a user added: a hub id, a local diffusers folder or a single file.
+    (The built-in tiny models are not stored: they are made from code.)"""
+
+    __tablename__ = "base_models"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))  # "hub" | "folder" | "single_file"
+    location: Mapped[str] = mapped_column(Text)  # hub id or absolute path
+    #: Component configs for a single file of a non-standard architecture (else the family's).
+    config_dir: Mapped[str | None] = mapped_column(Text)
+    #: Native image size (the UNet's sample size times the VAE's scale factor).
+    resolution: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the weights, as added
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AdapterRecord(Base):
+    """A personalized LoRA adapter of one person on one base model. The weights lie encrypted
+    with the person's key in the vault; revoking consent destroys the key."""
+
+    __tablename__ = "adapters"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_uid: Mapped[str] = mapped_column(String(32), index=True)
+    base_model: Mapped[str] = mapped_column(String(64))
+    base_model_sha256: Mapped[str] = mapped_column(String(64))
+    family: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(32))  # the token that stands for the person
+    grant_ids: Mapped[str] = mapped_column(Text)  # JSON list: the grants training ran under
+    params: Mapped[str] = mapped_column(Text)  # JSON: hyper-parameters
+    dataset: Mapped[str] = mapped_column(Text)  # JSON: face ids, crop boxes, captions, hashes
+    status: Mapped[str] = mapped_column(String(16))  # training | ready | failed | withdrawn
+    steps_done: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[str | None] = mapped_column(Text)  # JSON: losses, identity score
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

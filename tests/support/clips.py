@@ -46,7 +46,7 @@ NECK = np.array([0.0, 0.3, 1.0])
 FPS = 10
 
 
-def _rotation(yaw: float, pitch: float) -> np.ndarray:
+def rotation(yaw: float, pitch: float) -> np.ndarray:
     """A head turn in OpenCV's head frame: yaw + turns the face to the image right, pitch +
     looks up."""
     a, b = np.radians(-yaw), np.radians(-pitch)
@@ -71,7 +71,7 @@ def render_pose(image: np.ndarray, landmarks, yaw: float, pitch: float) -> np.nd
     if fit is None:
         raise ValueError("no head pose for this face")
     model = np.vstack([OPENCV_MODEL_5, _OUTLINE, _INNER])
-    turned = (model - NECK) @ _rotation(yaw, pitch).T + NECK
+    turned = (model - NECK) @ rotation(yaw, pitch).T + NECK
     src, dst = fit.project(model), fit.project(turned)
     dst[:5] = points + (dst[:5] - src[:5])
     src[:5] = points
@@ -183,7 +183,7 @@ def flat_turn(image: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     h, w = image.shape[:2]
     camera = pinhole_camera((w, h))
     f = camera[0, 0]
-    r = _rotation(-yaw, -pitch)  # yaw about the vertical axis, then pitch about the horizontal
+    r = rotation(-yaw, -pitch)  # yaw about the vertical axis, then pitch about the horizontal
     plane = np.column_stack([r[:, 0], r[:, 1], [0, 0, f]])
     to_plane = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1]])
     homography = camera @ plane @ to_plane
@@ -265,3 +265,11 @@ def enrolment_sized(image, backend, face_px: int = 180):
     if len(found) != 1:
         raise ValueError(f"{len(found)} faces after cropping")
     return crop, found[0]
+
+
+def prepared(image):
+    """Scaled so the face is enrolment-sized (a selfie video: face ~180 px), with the
+    enrolment backend."""
+    from likeness.consent.liveness import enrolment_backend
+
+    return enrolment_sized(image, enrolment_backend())

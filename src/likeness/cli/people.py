@@ -1,0 +1,175 @@
+"""``likeness people``: list and edit the people found in your photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from likeness.cli.common import (
+    HomeOption,
+    JsonOption,
+    console,
+    fail,
+    open_library,
+    parse_ids,
+    print_json,
+)
+
+app = typer.Typer(help="List and edit the people found in your photos.")
+
+
+@app.callback(invoke_without_command=True)
+def people_list(
+    ctx: typer.Context,
+    home: HomeOption = None,
+    show_hidden: Annotated[bool, typer.Option("--all", help="Include hidden people.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List people (largest first). Subcommands edit them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from likeness.people.manage import list_people
+
+    people = list_people(open_library(home), include_hidden=show_hidden)
+    if as_json:
+        print_json([p.as_json() for p in people])
+        return
+    table = Table("id", "name", "faces", "photos", "suggested names", "")
+    for p in people:
+        flags = " ".join(f for f, on in (("me", p.is_owner), ("hidden", p.hidden)) if on)
+        table.add_row(
+            str(p.id),
+            p.name or "-",
+            str(p.face_count),
+            str(p.photo_count),
+            ", ".join(p.suggested_names),
+            flags,
+        )
+    console.print(table)
+
+
+@app.command("name")
+def people_name(person: int, name: str, home: HomeOption = None) -> None:
+    """Name a person."""
+    from likeness.people.manage import name_person
+
+    name_person(open_library(home), person, name)
+    console.print(f"person {person} is now {name!r}")
+
+
+@app.command("merge")
+def people_merge(target: int, other: int, home: HomeOption = None) -> None:
+    """Merge OTHER into TARGET (TARGET keeps its id and name)."""
+    from likeness.people.manage import merge_people
+
+    moved = merge_people(open_library(home), target, other)
+    console.print(f"merged person {other} into {target} ({moved} faces)")
+
+
+@app.command("split")
+def people_split(
+    person: int,
+    faces: Annotated[str, typer.Option(help="Face ids to split off, e.g. 12,13.")],
+    name: Annotated[str | None, typer.Option(help="Name for the new person.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Split faces off a person into a new person."""
+    from likeness.people.manage import split_person
+
+    new_id = split_person(open_library(home), person, parse_ids(faces), name)
+    console.print(f"split into new person {new_id}")
+
+
+def _target(text: str) -> int | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected a person id or 'none', got {text!r}", param_hint="--to"
+        ) from None
+
+
+@app.command("move")
+def people_move(
+    faces: Annotated[str, typer.Option(help="Face ids to move, e.g. 12,13.")],
+    to: Annotated[str, typer.Option(help="Target person id, or 'none' for nobody.")],
+    home: HomeOption = None,
+) -> None:
+    """Move faces to a person (or to nobody); they stay there across re-clusters."""
+    from likeness.people.manage import move_faces
+
+    target = _target(to)
+    moved = move_faces(open_library(home), parse_ids(faces), target)
+    console.print(f"moved {moved} faces")
+
+
+@app.command("hide")
+def people_hide(
+    person: int,
+    unhide: Annotated[bool, typer.Option("--unhide", help="Show the person again.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Hide a person from the list (strangers, posters...)."""
+    from likeness.people.manage import hide_person
+
+    hide_person(open_library(home), person, not unhide)
+    console.print(f"person {person} {'shown' if unhide else 'hidden'}")
+
+
+@app.command("me")
+def people_me(person: int, home: HomeOption = None) -> None:
+    """Mark a person as the library owner (verified later by consent enrolment)."""
+    from likeness.people.manage import set_owner
+
+    set_owner(open_library(home), person)
+    console.print(f"person {person} marked as you (the library owner)")
+
+
+@app.command("minor")
+def people_minor(
+    person: int,
+    unset: Annotated[bool, typer.Option("--unset", help="Clear the mark.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Mark a person as a minor: never generated photoreal, whatever grants exist."""
+    from likeness.people.manage import set_minor
+
+    set_minor(open_library(home), person, not unset)
+    console.print(f"person {person} {'is no longer' if unset else 'is now'} marked as a minor")
+
+
+@app.command("show")
+def people_show(
+    person: int,
+    out: Annotated[Path | None, typer.Option(help="Image to write (default: vault).")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Write a contact sheet of a person's faces and print its path."""
+    from likeness.people.contact_sheet import write_contact_sheet
+
+    lib = open_library(home)
+    target = out or lib.vault / "contact-sheets" / f"person-{person}.jpg"
+    drawn = write_contact_sheet(lib, person, target)
+    if drawn == 0:
+        raise fail(f"person {person} has no readable faces")
+    console.print(str(target))
+
+
+@app.command("recluster")
+def people_recluster(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Re-group every face from scratch, keeping names, merges, splits and moves."""
+    from likeness.people.manage import recluster
+
+    stats = recluster(open_library(home))
+    if as_json:
+        print_json(stats)
+    else:
+        console.print(
+            f"{stats['faces']} faces into {stats['people']} people "
+            f"({stats['created']} new, {stats['removed']} removed, {stats['moved']} faces moved)"
+        )
