@@ -9,10 +9,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
-from likeness.library.decode import DecodeError, decode_photo
-from likeness.library.sources import SourceItem, read_items
+from likeness.library.photos import read_photos
 from likeness.store import Library
-from likeness.store.models import Face, PhotoFile
+from likeness.store.models import Face
 
 TILE = 128
 
@@ -37,25 +36,14 @@ def write_contact_sheet(
             else stmt.where(Face.person_id == person_id)
         )
         faces = s.scalars(stmt).all()
-        files = {}
-        for f in faces:
-            row = s.scalar(
-                select(PhotoFile).where(PhotoFile.photo_id == f.photo_id).order_by(PhotoFile.id)
-            )
-            if row is not None:
-                item = SourceItem.from_location(
-                    row.location, row.display_path, row.size, row.mtime_ns, row.source
-                )
-                files.setdefault(row.location, (item, []))[1].append(f)
+    by_photo: dict[int, list[Face]] = {}
+    for f in faces:
+        by_photo.setdefault(f.photo_id, []).append(f)
     tiles: list[tuple[int, Image.Image]] = []
-    for item, data in read_items([v[0] for v in files.values()]):
-        if isinstance(data, OSError):
+    for photo_id, pixels in read_photos(lib, by_photo):
+        if isinstance(pixels, str):
             continue
-        try:
-            pixels = decode_photo(data).pixels
-        except DecodeError:
-            continue
-        for f in files[item.location][1]:
+        for f in by_photo[photo_id]:
             w, h = f.x1 - f.x0, f.y1 - f.y0
             m = int(0.25 * max(w, h))
             crop = pixels[max(0, f.y0 - m) : f.y1 + m, max(0, f.x0 - m) : f.x1 + m]

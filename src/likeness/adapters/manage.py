@@ -1,0 +1,134 @@
+"""List, find, remove and load a person's adapters."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from likeness.adapters import storage
+from likeness.errors import LikenessError
+from likeness.store import Library
+from likeness.store.models import AdapterRecord, Person
+
+
+class AdapterNotFoundError(LikenessError):
+    """No such adapter, or none ready for this person and model."""
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    id: str
+    person_id: int | None  # None when the person is gone (merged away, deleted)
+    person_uid: str
+    base_model: str
+    base_model_sha256: str
+    family: str
+    trigger: str
+    status: str  # training | ready | failed | withdrawn | abandoned | destroyed
+    steps_done: int
+    params: dict
+    created_at: datetime
+    finished_at: datetime | None
+    metrics: dict | None
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "person": self.person_id,
+            "base_model": self.base_model,
+            "base_model_sha256": self.base_model_sha256,
+            "family": self.family,
+            "trigger": self.trigger,
+            "status": self.status,
+            "steps_done": self.steps_done,
+            "rank": self.params.get("rank"),
+            "steps": self.params.get("steps"),
+            "created_at": self.created_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "identity": (self.metrics or {}).get("identity"),
+        }
+
+
+def _info(lib: Library, r: AdapterRecord, person_id: int | None) -> AdapterInfo:
+    status = r.status
+    key_file = lib.keys.dir / "people" / f"{r.person_uid}.key"
+    if status in ("ready", "training") and not key_file.exists():
+        status = "destroyed"  # consent was revoked: the key, and with it the weights, are gone
+    return AdapterInfo(
+        id=r.id,
+        person_id=person_id,
+        person_uid=r.person_uid,
+        base_model=r.base_model,
+        base_model_sha256=r.base_model_sha256,
+        family=r.family,
+        trigger=r.trigger,
+        status=status,
+        steps_done=r.steps_done,
+        params=json.loads(r.params),
+        created_at=r.created_at,
+        finished_at=r.finished_at,
+        metrics=json.loads(r.metrics) if r.metrics else None,
+    )
+
+
+def list_adapters(lib: Library, person_id: int | None = None) -> list[AdapterInfo]:
+    """Adapters, newest first (with ``person_id``, only that person's)."""
+    with lib.session() as s:
+        people = {uid: pid for pid, uid in s.execute(select(Person.id, Person.uid))}
+        stmt = select(AdapterRecord).order_by(AdapterRecord.created_at.desc(), AdapterRecord.id)
+        if person_id is not None:
+            person = s.get(Person, person_id)
+            if person is None:
+                raise AdapterNotFoundError(f"no person with id {person_id}")
+            stmt = stmt.where(AdapterRecord.person_uid == person.uid)
+        records = s.scalars(stmt).all()
+    return [_info(lib, r, people.get(r.person_uid)) for r in records]
+
+
+def get_adapter(lib: Library, adapter_id: str) -> AdapterInfo:
+    with lib.session() as s:
+        r = s.get(AdapterRecord, adapter_id)
+        if r is None:
+            raise AdapterNotFoundError(f"no adapter with id {adapter_id}")
+        person = s.scalar(select(Person.id).where(Person.uid == r.person_uid))
+    return _info(lib, r, person)
+
+
+def latest_adapter(lib: Library, person_id: int, model: str | None = None) -> AdapterInfo:
+    """The person's newest ready adapter (on ``model`` if given)."""
+    for a in list_adapters(lib, person_id):
+        if a.status == "ready" and (model is None or a.base_model == model):
+            return a
+    on = f" on {model}" if model else ""
+    raise AdapterNotFoundError(
+        f"person {person_id} has no ready adapter{on}; train one with `likeness adapter train`"
+    )
+
+
+def remove_adapter(lib: Library, adapter_id: str) -> None:
+    """Delete an adapter's files and its record."""
+    info = get_adapter(lib, adapter_id)
+    storage.delete_files(lib, info.person_uid, adapter_id)
+    with lib.session() as s:
+        s.delete(s.get(AdapterRecord, adapter_id))
+
+
+def adapter_name(info: AdapterInfo) -> str:
+    """The name an adapter is loaded under in a diffusers pipeline."""
+    return f"likeness_{info.id[:12]}"
+
+
+def load_into_pipeline(lib: Library, pipe, info: AdapterInfo, weight: float = 1.0) -> str:
+    """Decrypt the adapter in memory and load it into ``pipe`` with diffusers'
+    ``load_lora_weights`` (the call a plain diffusers user makes with an exported file).
+    Returns the adapter's name in the pipeline."""
+    if info.status != "ready":
+        raise AdapterNotFoundError(f"adapter {info.id} is {info.status}, not ready")
+    state, _ = storage.load_weights(lib, info.person_uid, info.id)
+    name = adapter_name(info)
+    pipe.load_lora_weights(state, adapter_name=name)
+    pipe.set_adapters([name], [weight])
+    return name
