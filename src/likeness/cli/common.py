@@ -41,7 +41,7 @@ class LikenessGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except LikenessError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -52,7 +52,7 @@ def open_library(home: Path | None):
 
 
 def fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_FAILED)
 
 

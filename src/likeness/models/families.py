@@ -17,7 +17,11 @@ from likeness.errors import LikenessError
 CONFIGS = Path(__file__).parent / "configs"
 
 
-class UnknownFamilyError(LikenessError):
+class ModelError(LikenessError):
+    """A base model that cannot be added, found or loaded."""
+
+
+class UnknownFamilyError(ModelError):
     """A model whose family likeness does not know (yet)."""
 
 

@@ -17,9 +17,9 @@ from functools import cache
 from pathlib import Path
 
 from likeness.consent.policy import ModelKind
-from likeness.errors import LikenessError
 from likeness.models.families import (
     Family,
+    ModelError,
     family,
     family_of_checkpoint,
     family_of_pipeline,
@@ -30,10 +30,6 @@ from likeness.store.models import BaseModelRecord
 
 DEFAULT_MODEL = "tiny-sd15"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt")
-
-
-class ModelError(LikenessError):
-    """A base model that cannot be added, found or loaded."""
 
 
 @dataclass(frozen=True)
