@@ -440,9 +440,17 @@ class _Run:
         self.latents = encode_images(pipe, [e.image for e in data.examples]).to(self.weight_dtype)
         self.captions = [e.caption for e in data.examples]
         self.resolution = model.resolution
-        pipe.unet.add_adapter(lora_config(model.family, params.rank))
+        with torch.random.fork_rng(devices=[]):  # LoRA's random init, seeded
+            torch.manual_seed(params.seed)
+            pipe.unet.add_adapter(lora_config(model.family, params.rank))
+            if params.train_text_encoder:
+                # peft directly: transformers' add_adapter insists on a newer peft than
+                # diffusers does.
+                from peft import inject_adapter_in_model
+
+                config = lora_config(model.family, params.rank, text=True)
+                inject_adapter_in_model(config, pipe.text_encoder)
         if params.train_text_encoder:
-            pipe.text_encoder.add_adapter(lora_config(model.family, params.rank, text=True))
             self.cached = None
         else:  # the text encoder is frozen: encode each caption once
             with torch.no_grad():

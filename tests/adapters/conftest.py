@@ -1,0 +1,38 @@
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from likeness.adapters.curation import CurationRules
+from likeness.consent.grants import Scope, Trust, issue_grant
+from likeness.store import Library
+from tests.support.libraries import astronaut_library, copy_home
+
+#: The prepared library has six usable photos; tests train on small sets.
+RULES = CurationRules(min_photos=2)
+
+
+@pytest.fixture(scope="package")
+def prepared(tmp_path_factory) -> tuple[Path, int]:
+    return astronaut_library(tmp_path_factory.mktemp("astronaut"))
+
+
+class Granted(NamedTuple):
+    lib: Library
+    person: int
+    grant_id: str
+
+
+@pytest.fixture
+def granted(prepared, tmp_path):
+    """A library copy whose person has an attested grant to train, generate and export."""
+    home, person = prepared
+    lib = copy_home(home, tmp_path / "home")
+    grant = issue_grant(
+        lib,
+        person,
+        [Scope.TRAIN_ADAPTER, Scope.EXPORT_ADAPTER, Scope.GENERATE_STYLIZED],
+        Trust.ATTESTED,
+    )
+    yield Granted(lib, person, grant.id)
+    lib.close()

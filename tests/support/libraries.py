@@ -1,0 +1,44 @@
+"""Prepared libraries: photos imported once per test module, copied for each test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from likeness.store import Library
+from tests.support.photos import astronaut, jpeg_bytes, write
+
+
+def astronaut_library(root: Path) -> tuple[Path, int]:
+    """A library home with one person (six photos of the astronaut); returns (home, id)."""
+    from likeness.importing import import_photos
+    from likeness.people.manage import list_people
+
+    photos = root / "photos"
+    for i, image in enumerate(astronaut_variants()):
+        write(photos / f"astronaut-{i}.jpg", jpeg_bytes(image))
+    with Library.open(root / "home") as lib:
+        import_photos(lib, photos, workers=1)
+        [person] = list_people(lib)
+    return root / "home", person.id
+
+
+def copy_home(home: Path, target: Path) -> Library:
+    """An independent copy of a prepared library home, opened."""
+    shutil.copytree(home, target)
+    return Library.open(target)
+
+
+def astronaut_variants():
+    """Eight photos of the astronaut that are not near duplicates of each other (different
+    framings, a mirror image, a tilt): enough for a small training set and held-out crops."""
+    from PIL import Image, ImageOps
+
+    base = astronaut()
+    framings = [(0, 0, 512, 512), (60, 0, 380, 320), (100, 10, 340, 250), (20, 0, 420, 400)]
+    out = []
+    for box in framings:
+        crop = base.crop(box).resize((400, 400))
+        out.append(crop)
+        out.append(ImageOps.mirror(crop).rotate(8, resample=Image.Resampling.BICUBIC))
+    return out
