@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,7 +68,7 @@ def test_lora_learns_the_person_and_changes_outputs(granted):
 
 def test_stored_adapter_is_encrypted_and_carries_its_provenance(granted):
     trained = _train(granted)
-    raw = open(trained.path, "rb").read()
+    raw = Path(trained.path).read_bytes()
     assert b"lora" not in raw and b"likeness" not in raw  # sealed: no readable header
     state, meta = storage.load_weights(granted.lib, trained.person_uid, trained.id)
     assert any(k.startswith("unet.") and "lora_A" in k for k in state)
@@ -199,7 +200,7 @@ def test_revocation_mid_training_stops_it_and_leaves_nothing_readable(granted):
 def test_a_copied_adapter_is_useless_after_revocation(granted, tmp_path):
     trained = _train(granted)
     copy = tmp_path / "stolen.lora"
-    copy.write_bytes(open(trained.path, "rb").read())
+    copy.write_bytes(Path(trained.path).read_bytes())
     revoke_grant(granted.lib, granted.grant_id)
     with pytest.raises(storage.AdapterUnreadableError, match="revoked"):
         storage.read_sealed(granted.lib, trained.person_uid, copy, "weights")
