@@ -110,3 +110,17 @@ def test_consent_and_audit_commands(tmp_path):
         db.execute("UPDATE audit_log SET kind = 'grant' WHERE seq = 2")
     broken = likeness(home, "audit", "verify")
     assert broken.returncode == 1 and "entry 2 was altered" in broken.stderr
+
+
+def test_bad_arguments_end_in_a_message_not_a_traceback(tmp_path):
+    home = tmp_path / "home"
+    bad_target = likeness(home, "people", "move", "--faces", "1", "--to", "x")
+    assert bad_target.returncode == 2 and "expected a person id or 'none'" in bad_target.stderr
+    bad_faces = likeness(home, "people", "move", "--faces", "a,b", "--to", "none")
+    assert bad_faces.returncode == 2
+    unknown = likeness(home, "people", "name", "999", "Nobody")
+    assert unknown.returncode == 1 and "999" in unknown.stderr
+    missing = likeness(home, "import", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "no such file or folder" in missing.stderr
+    for run in (bad_target, bad_faces, unknown, missing):
+        assert "Traceback" not in run.stderr
