@@ -26,9 +26,7 @@ def test_adapter_workflow_and_refusals(prepared, tmp_path):
 
     granted = likeness(home, "consent", "grant", p, "--attested", "--scope", "train-adapter")
     assert granted.returncode == 0, granted.stderr
-    trained = likeness(
-        home, "adapter", "train", p, "--min-photos", "2", "--steps", "3", "--json"
-    )
+    trained = likeness(home, "adapter", "train", p, "--min-photos", "2", "--steps", "3", "--json")
     assert trained.returncode == 0, trained.stderr
     result = json.loads(trained.stdout)
     assert result["steps"] == 3 and result["identity"]["with_face"] == 0

@@ -42,3 +42,21 @@ def astronaut_variants():
         out.append(crop)
         out.append(ImageOps.mirror(crop).rotate(8, resample=Image.Resampling.BICUBIC))
     return out
+
+
+def verified_grant(lib: Library, person: int, scopes, workdir: Path):
+    """A verified grant through the real path: a live enrolment of the astronaut from an
+    honest clip rendered to follow a fresh challenge (as the enrolment tests do)."""
+    from likeness.consent.enrolment import enrol_from_video, start_enrolment
+    from likeness.consent.grants import Trust, issue_grant
+    from tests.support import clips
+
+    pixels, face = clips.prepared(astronaut())
+    session = start_enrolment(lib, person)
+    video = clips.write_video(
+        clips.honest_frames(pixels, face.landmarks, session), workdir / "enrolment.mp4"
+    )
+    result = enrol_from_video(lib, person, session.id, video)
+    if not result.passed:
+        raise RuntimeError(f"the rendered enrolment clip failed: {result.reason}")
+    return issue_grant(lib, person, scopes, Trust.VERIFIED, enrolment_id=result.id)

@@ -1,0 +1,28 @@
+"""The GPU training benchmark runs on a CPU with the tiny models (there is no GPU here; the
+device tool runs it at full size when a task has one)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_training_benchmark_runs_with_tiny_models():
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks/adapter_training_gpu.py"),
+            "--tiny",
+            "--steps",
+            "5",
+            "--family",
+            "sd15",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("sd15 at 128 px")]
+    assert "likeness" in line and "bare loop" in line and "speed ratio" in line
