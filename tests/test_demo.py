@@ -23,3 +23,11 @@ def test_demo_walks_import_people_consent_and_the_gate(tmp_path):
     assert f"person {people['Grace Hopper'].id} has no grant" in text
     assert "intact" in text
     assert (tmp_path / "demo" / f"person-{people['Astronaut'].id}.jpg").exists()
+    from likeness.adapters.manage import list_adapters
+
+    with Library.open(tmp_path / "demo" / "library") as lib:
+        [adapter] = list_adapters(lib)
+    assert adapter.person_id == people["Astronaut"].id and adapter.status == "ready"
+    assert (tmp_path / "demo" / f"dataset-person-{people['Astronaut'].id}.png").exists()
+    assert "identity: no face found" in text
+    assert f"DENY train an adapter of Grace Hopper: person {people['Grace Hopper'].id}" in text

@@ -159,11 +159,66 @@ def run_demo(out: Path, console: Console) -> int:
         decision = authorize(lib, action, subjects, model=model)
         verdict = "[green]ALLOW[/green]" if decision.allowed else "[red]DENY[/red]"
         console.print(f"   {verdict} {label}: {decision.reason}")
+    if not _adapter_steps(lib, out, astronaut.id, hopper.id if hopper else None, console):
+        lib.close()
+        return 1
     report = verify_audit(lib)
     console.print(
-        f"7. Audit log: {report.entries} entries, "
+        f"9. Audit log: {report.entries} entries, "
         f"{'intact' if report.ok else 'BROKEN: ' + str(report.problem)}"
     )
-    console.print("Not built yet: adapters, generation, the safety gate, provenance.")
+    console.print("Not built yet: generation, the output safety gate, provenance.")
     lib.close()
     return 0 if report.ok else 1
+
+
+def _adapter_steps(lib, out: Path, astronaut: int, hopper: int | None, console: Console) -> bool:
+    """Curate the astronaut's training set, train her adapter on the built-in tiny model, and
+    show that Grace Hopper, who has no grant, cannot get one trained."""
+    from likeness.adapters.curation import CurationRules, TrainingSetError, write_dataset_sheet
+    from likeness.adapters.identity import evaluate_adapter
+    from likeness.adapters.manage import get_adapter
+    from likeness.adapters.training import TrainingParams, authorize_training, train_adapter
+    from likeness.models.registry import get_model
+
+    model = get_model(lib, "tiny-sd15")
+    # The sample library has few distinct photos of her: the demo asks for 3, not the 10 a
+    # real training set needs by default.
+    rules = CurationRules(min_photos=3)
+    console.print(f"7. Adapter for Astronaut on the built-in {model.name} (random weights)")
+    from likeness.adapters.curation import curate
+
+    try:
+        chosen = curate(lib, astronaut, model.resolution, rules)
+    except TrainingSetError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return False
+    sheet = write_dataset_sheet(chosen, out / f"dataset-person-{astronaut}.png")
+    console.print(
+        f"   training set: {len(chosen.examples)} of {chosen.candidates} faces "
+        f"({', '.join(f'{n} {r}' for r, n in chosen.rejected.items()) or 'none left out'}); "
+        f"contact sheet -> {sheet}"
+    )
+    decision = authorize_training(lib, astronaut, model.name)
+    trained = train_adapter(
+        lib,
+        decision,
+        astronaut,
+        model.name,
+        TrainingParams.for_model(model),
+        rules=rules,
+        training_set=chosen,
+    )
+    console.print(
+        f"   trained {trained.steps} steps: loss {trained.losses[0]:.3f} -> "
+        f"{sum(trained.losses[-10:]) / 10:.3f} (mean of the last 10)"
+    )
+    console.print(f"   adapter (encrypted with her key) -> {trained.path}")
+    console.print(f"   loss curve -> {trained.loss_curve}")
+    score = evaluate_adapter(lib, decision, astronaut, get_adapter(lib, trained.id))
+    console.print(f"   identity: {score.summary()}")
+    if hopper is not None:
+        refused = authorize_training(lib, hopper, model.name)
+        verdict = "[green]ALLOW[/green]" if refused.allowed else "[red]DENY[/red]"
+        console.print(f"8. {verdict} train an adapter of Grace Hopper: {refused.reason}")
+    return True
