@@ -47,6 +47,7 @@ bench: bench-setup
 	$(BIN)/python benchmarks/liveness.py
 	$(BIN)/python benchmarks/liveness_timing.py
 	$(BIN)/python benchmarks/liveness_memory.py
+	$(BIN)/python benchmarks/adapter_training.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

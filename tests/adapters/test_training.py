@@ -175,8 +175,9 @@ def test_killed_training_resumes_to_the_same_adapter(granted, prepared, tmp_path
     a, b = _adapter_state(lib, resumed), _adapter_state(other, straight)
     assert a.keys() == b.keys()
     for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
-    assert resumed.losses == pytest.approx(straight.losses, rel=1e-5)
+        # threaded CPU kernels may sum in another order: equal within float tolerance
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+    assert resumed.losses == pytest.approx(straight.losses, rel=1e-4)
 
 
 def test_revocation_mid_training_stops_it_and_leaves_nothing_readable(granted):

@@ -39,13 +39,14 @@ def test_diffusers_folder_loads_back_as_a_real_model(lib, tmp_path, name):
     assert np.abs(original - loaded).max() < 1e-5
 
 
-def test_single_file_loads_offline_with_given_configs(lib, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", ["tiny-sd15", "tiny-sdxl"])
+def test_single_file_loads_offline_with_given_configs(lib, tmp_path, monkeypatch, name):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # any attempt to reach a hub fails at once
-    path, configs = save_tiny_single_file(tmp_path)
+    path, configs = save_tiny_single_file(tmp_path, name)
     added = add_model(lib, "tiny-file", str(path), config_dir=configs)
-    assert added.source == "single_file" and added.family.name == "sd15"
+    assert added.source == "single_file" and added.family.name == name.split("-")[1]
     assert added.kind == ModelKind.REAL
-    original, loaded = sample(tiny_pipeline("tiny-sd15")), sample(load_pipeline(added))
+    original, loaded = sample(tiny_pipeline(name)), sample(load_pipeline(added))
     assert np.abs(original - loaded).max() < 1e-5
 
 

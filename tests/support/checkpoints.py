@@ -1,7 +1,8 @@
-"""Write a diffusers SD1.5-type pipeline as a single ``.safetensors`` file in the original
-(LDM/CompVis) layout that A1111 and ComfyUI keep, so tests can load it back through the
-single-file path users take. The key mapping is the inverse of diffusers' own conversion,
-driven by the model's config, so it fits the tiny models as well as the full-size ones."""
+"""Write a diffusers SD1.5- or SDXL-type pipeline as a single ``.safetensors`` file in the
+original (LDM/CompVis, SGM for SDXL) layout that A1111 and ComfyUI keep, so tests can load it
+back through the single-file path users take. The key mapping is the inverse of diffusers' own
+conversion, driven by the model's config, so it fits the tiny models as well as the full-size
+ones."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def unet_to_ldm(unet) -> dict:
     _rename(state, "conv_in", "input_blocks.0.0", out)
     _rename(state, "conv_norm_out", "out.0", out)
     _rename(state, "conv_out", "out.2", out)
+    _rename(state, "add_embedding.linear_1", "label_emb.0.0", out)  # SDXL's size/crop embedding
+    _rename(state, "add_embedding.linear_2", "label_emb.0.2", out)
     for b in range(levels):
         for j in range(per):
             i = 1 + b * (per + 1) + j
@@ -120,22 +123,67 @@ def vae_to_ldm(vae) -> dict:
     return {f"first_stage_model.{k}": v for k, v in out.items()}
 
 
-def write_sd15_single_file(pipe, path: Path, config_dir: Path | None = None) -> Path:
-    """Save ``pipe`` as one LDM-layout ``.safetensors`` file; with ``config_dir``, also its
-    component configs (no weights) as a diffusers config folder."""
+def _clip_text(model) -> dict:
+    """CLIP text encoder tensors named as transformers 4 (and the original files) name them."""
+    return {
+        (k if k.startswith("text_model.") else f"text_model.{k}"): v
+        for k, v in model.state_dict().items()
+        if not k.startswith("text_projection")
+    }
+
+
+def openclip_text(model) -> dict:
+    """A ``CLIPTextModelWithProjection`` in OpenCLIP's layout (SDXL's second text encoder):
+    fused q/k/v, ``resblocks``, ``ln_final`` and a (width, projection) ``text_projection``."""
+    state = _clip_text(model)
+    out = {
+        "token_embedding.weight": state.pop("text_model.embeddings.token_embedding.weight"),
+        "positional_embedding": state.pop("text_model.embeddings.position_embedding.weight"),
+        "ln_final.weight": state.pop("text_model.final_layer_norm.weight"),
+        "ln_final.bias": state.pop("text_model.final_layer_norm.bias"),
+        "text_projection": model.text_projection.weight.T.contiguous(),
+    }
+    names = {
+        "layer_norm1": "ln_1",
+        "layer_norm2": "ln_2",
+        "mlp.fc1": "mlp.c_fc",
+        "mlp.fc2": "mlp.c_proj",
+        "self_attn.out_proj": "attn.out_proj",
+    }
+    for i in range(model.config.num_hidden_layers):
+        old, new = f"text_model.encoder.layers.{i}", f"transformer.resblocks.{i}"
+        for kind in ("weight", "bias"):
+            out[f"{new}.attn.in_proj_{kind}"] = __import__("torch").cat(
+                [state.pop(f"{old}.self_attn.{p}_proj.{kind}") for p in "qkv"]
+            )
+        _rename(state, old, new, out, names)
+    state.pop("text_model.embeddings.position_ids", None)
+    if state:
+        raise ValueError(f"text encoder tensors with no OpenCLIP name: {sorted(state)[:5]}")
+    return out
+
+
+def write_single_file(pipe, path: Path, config_dir: Path | None = None) -> Path:
+    """Save ``pipe`` (SD1.5- or SDXL-type) as one original-layout ``.safetensors`` file; with
+    ``config_dir``, also its component configs (no weights) as a diffusers config folder."""
     from safetensors.torch import save_file
 
     state = unet_to_ldm(pipe.unet) | vae_to_ldm(pipe.vae)
-    for key, value in pipe.text_encoder.state_dict().items():
-        # Original files name the CLIP text model's tensors text_model.*, as transformers 4 did.
-        name = key if key.startswith("text_model.") else f"text_model.{key}"
-        state[f"cond_stage_model.transformer.{name}"] = value
+    if hasattr(pipe, "text_encoder_2"):
+        for k, v in _clip_text(pipe.text_encoder).items():
+            state[f"conditioner.embedders.0.transformer.{k}"] = v
+        for k, v in openclip_text(pipe.text_encoder_2).items():
+            state[f"conditioner.embedders.1.model.{k}"] = v
+    else:
+        for k, v in _clip_text(pipe.text_encoder).items():
+            state[f"cond_stage_model.transformer.{k}"] = v
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     if config_dir is not None:
         pipe.save_config(config_dir)
-        for name in ("unet", "vae", "text_encoder", "scheduler"):
-            getattr(pipe, name).save_config(config_dir / name) if name != "text_encoder" else (
-                pipe.text_encoder.config.save_pretrained(config_dir / name)
-            )
+        for name in ("unet", "vae", "scheduler"):
+            getattr(pipe, name).save_config(config_dir / name)
+        for name in ("text_encoder", "text_encoder_2"):
+            if hasattr(pipe, name):
+                getattr(pipe, name).config.save_pretrained(config_dir / name)
     return path

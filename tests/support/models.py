@@ -15,14 +15,12 @@ def save_tiny_folder(name: str, folder: Path) -> Path:
     return folder
 
 
-def save_tiny_single_file(folder: Path) -> tuple[Path, Path]:
-    """(the tiny SD1.5 model as one LDM-layout file, a folder of its component configs)."""
+def save_tiny_single_file(folder: Path, name: str = "tiny-sd15") -> tuple[Path, Path]:
+    """(a tiny model as one original-layout file, a folder of its component configs)."""
     from likeness.models.tiny import tiny_pipeline
-    from tests.support.checkpoints import write_sd15_single_file
+    from tests.support.checkpoints import write_single_file
 
-    path = write_sd15_single_file(
-        tiny_pipeline("tiny-sd15"), folder / "tiny.safetensors", folder / "configs"
-    )
+    path = write_single_file(tiny_pipeline(name), folder / "tiny.safetensors", folder / "configs")
     return path, folder / "configs"
 
 

@@ -130,14 +130,16 @@ def tiny_components(name: str) -> dict:
             addition_time_embed_dim=8,
             transformer_layers_per_block=(1, 2),
             projection_class_embeddings_input_dim=6 * 8 + 32,  # time ids + pooled text
-            cross_attention_dim=64,  # both encoders' hidden states, concatenated
+            # Both encoders' hidden states, concatenated. They differ in width, as in the real
+            # SDXL (768 and 1280), which is how single-file loading tells them apart.
+            cross_attention_dim=32 + 48,
             norm_num_groups=16,
         )
         return {
             "unet": unet,
             "vae": _vae(),
             "text_encoder": _text_encoder(32),
-            "text_encoder_2": _text_encoder(32, with_projection=True, projection=32),
+            "text_encoder_2": _text_encoder(48, with_projection=True, projection=32),
             "tokenizer": clip_tokenizer(model.family.tokenizer_pads[0]),
             "tokenizer_2": clip_tokenizer(model.family.tokenizer_pads[1]),
             "scheduler": _scheduler(model.family),
