@@ -31,50 +31,14 @@ def random_pipeline(family_name: str, dtype, device: str = "cpu"):
     """The family's full-size pipeline with random weights, from the carried configs, made
     on ``device`` (initialising 2.6 billion weights on a GPU takes seconds, not minutes)."""
     import torch
+    from tests.support.models import full_size_components
 
     from likeness.models.families import family
 
-    fam = family(family_name)
-    cfg = fam.config_dir
     torch.manual_seed(0)
     with torch.device(device):
-        parts = _random_parts(fam, cfg)
-    return fam.pipeline_type()(**parts).to(dtype=dtype)
-
-
-def _random_parts(fam, cfg) -> dict:
-    import diffusers
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    from likeness.models.tokenizer import clip_tokenizer
-
-    parts = {
-        "unet": diffusers.UNet2DConditionModel.from_config(
-            diffusers.UNet2DConditionModel.load_config(cfg / "unet")
-        ),
-        "vae": diffusers.AutoencoderKL.from_config(
-            diffusers.AutoencoderKL.load_config(cfg / "vae")
-        ),
-        "text_encoder": CLIPTextModel(
-            CLIPTextConfig.from_json_file(cfg / "text_encoder/config.json")
-        ),
-        "tokenizer": clip_tokenizer(fam.tokenizer_pads[0]),
-        "scheduler": diffusers.EulerDiscreteScheduler.from_config(
-            diffusers.EulerDiscreteScheduler.load_config(cfg / "scheduler")
-        ),
-    }
-    if fam.name == "sdxl":
-        parts["text_encoder_2"] = CLIPTextModelWithProjection(
-            CLIPTextConfig.from_json_file(cfg / "text_encoder_2/config.json")
-        )
-        parts["tokenizer_2"] = clip_tokenizer(fam.tokenizer_pads[1])
-    else:
-        parts |= {
-            "safety_checker": None,
-            "feature_extractor": None,
-            "requires_safety_checker": False,
-        }
-    return parts
+        parts = full_size_components(family_name)
+    return family(family_name).pipeline_type()(**parts).to(dtype=dtype)
 
 
 def _peak_reset(device: str) -> None:

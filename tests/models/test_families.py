@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from likeness.models.families import (
-    FAMILIES,
     UnknownFamilyError,
     family_of_checkpoint,
     family_of_pipeline,
 )
+from tests.support.models import full_size_components
 
 #: Published parameter counts of the real models' components.
 SIZES = {
@@ -25,26 +25,8 @@ SIZES = {
 
 @pytest.mark.parametrize("name", ["sd15", "sdxl"])
 def test_carried_configs_are_the_real_architectures(name):
-    import diffusers
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    cfg = FAMILIES[name].config_dir
     with torch.device("meta"):
-        built = {
-            "unet": diffusers.UNet2DConditionModel.from_config(
-                diffusers.UNet2DConditionModel.load_config(cfg / "unet")
-            ),
-            "vae": diffusers.AutoencoderKL.from_config(
-                diffusers.AutoencoderKL.load_config(cfg / "vae")
-            ),
-            "text_encoder": CLIPTextModel(
-                CLIPTextConfig.from_json_file(cfg / "text_encoder/config.json")
-            ),
-        }
-        if name == "sdxl":
-            built["text_encoder_2"] = CLIPTextModelWithProjection(
-                CLIPTextConfig.from_json_file(cfg / "text_encoder_2/config.json")
-            )
+        built = full_size_components(name)
     for part, expected in SIZES[name].items():
         count = sum(p.numel() for p in built[part].parameters())
         assert abs(count - expected) / expected < 1e-3, (part, count, expected)

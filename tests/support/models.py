@@ -37,3 +37,45 @@ def sample(pipe, prompt: str = "a photo of a cat", seed: int = 1, steps: int = 3
         width=size,
         output_type="np",
     ).images[0]
+
+
+def full_size_components(family_name: str) -> dict:
+    """A family's real architecture with random weights, built from the component configs
+    likeness carries (make it under ``torch.device("meta")`` to allocate nothing)."""
+    import diffusers
+    import torch
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    from likeness.models.families import family
+    from likeness.models.tokenizer import clip_tokenizer
+
+    fam = family(family_name)
+    cfg = fam.config_dir
+    parts = {
+        "unet": diffusers.UNet2DConditionModel.from_config(
+            diffusers.UNet2DConditionModel.load_config(cfg / "unet")
+        ),
+        "vae": diffusers.AutoencoderKL.from_config(
+            diffusers.AutoencoderKL.load_config(cfg / "vae")
+        ),
+        "text_encoder": CLIPTextModel(
+            CLIPTextConfig.from_json_file(cfg / "text_encoder/config.json")
+        ),
+    }
+    if fam.name == "sdxl":
+        parts["text_encoder_2"] = CLIPTextModelWithProjection(
+            CLIPTextConfig.from_json_file(cfg / "text_encoder_2/config.json")
+        )
+    with torch.device("cpu"):  # the scheduler's tables are real tensors, whatever the device
+        parts["scheduler"] = diffusers.EulerDiscreteScheduler.from_config(
+            diffusers.EulerDiscreteScheduler.load_config(cfg / "scheduler")
+        )
+    for i, pad in enumerate(fam.tokenizer_pads):
+        parts["tokenizer" if i == 0 else f"tokenizer_{i + 1}"] = clip_tokenizer(pad)
+    if fam.name == "sd15":
+        parts |= {
+            "safety_checker": None,
+            "feature_extractor": None,
+            "requires_safety_checker": False,
+        }
+    return parts

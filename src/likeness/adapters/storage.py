@@ -9,12 +9,11 @@ copied to, becomes noise. The loss curve (``-loss.png``) holds no likeness and i
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 from likeness.errors import LikenessError
 from likeness.store import Library
-from likeness.store.keys import KeyDestroyedError, seal, unseal
+from likeness.store.keys import KeyDestroyedError, seal, unseal, write_private
 
 
 class AdapterUnreadableError(LikenessError):
@@ -46,15 +45,7 @@ def _context(kind: str, adapter_id: str) -> bytes:
 def write_sealed(lib: Library, person_uid: str, path: Path, kind: str, data: bytes) -> None:
     """Encrypt ``data`` with the person's key and write it atomically (0600)."""
     key = lib.keys.person_key(person_uid, create=True)
-    sealed = seal(key, data, _context(kind, path.stem))
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, sealed)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_private(path, seal(key, data, _context(kind, path.stem)))
 
 
 def read_sealed(lib: Library, person_uid: str, path: Path, kind: str) -> bytes:

@@ -117,18 +117,25 @@ def adapter_train(
     def progress(step: int, total: int, loss: float) -> None:
         bar.update(task, completed=step, total=total, loss=f"{loss:.4f}")
 
-    with bar:
-        trained = train_adapter(
-            lib,
-            decision,
-            person,
-            model,
-            params,
-            rules=_rules(min_photos, max_photos),
-            resume=resume,
-            device=device,
-            progress=progress,
+    try:
+        with bar:
+            trained = train_adapter(
+                lib,
+                decision,
+                person,
+                model,
+                params,
+                rules=_rules(min_photos, max_photos),
+                resume=resume,
+                device=device,
+                progress=progress,
+            )
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted; `likeness adapter train {person} --model {model} --resume` (with the "
+            "same options) continues from the last checkpoint"
         )
+        raise typer.Exit(130) from None
     score = None
     if evaluate:
         score = evaluate_adapter(lib, decision, person, get_adapter(lib, trained.id), device=device)

@@ -35,7 +35,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 class LikenessGroup(TyperGroup):
     """The top-level command group: a ``LikenessError`` raised anywhere below becomes its
-    message on stderr and its exit code, never a traceback."""
+    message on stderr and its exit code, never a traceback; so does an operating-system error
+    (a file that cannot be written, a full disk) with exit 1."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -43,6 +44,9 @@ class LikenessGroup(TyperGroup):
         except LikenessError as exc:
             err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_FAILED) from None
 
 
 def open_library(home: Path | None):

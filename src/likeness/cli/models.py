@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from likeness.cli.common import HomeOption, JsonOption, console, open_library, print_json
+from likeness.cli.common import (
+    HomeOption,
+    JsonOption,
+    console,
+    err,
+    open_library,
+    print_json,
+)
 
 app = typer.Typer(help="Base models: built-in tiny models, hub ids, folders, single files.")
 
@@ -60,9 +68,12 @@ def models_add(
     """Add a base model. A single file loads offline with the family's standard configs."""
     from likeness.models.registry import add_model
 
-    model = add_model(
-        open_library(home), name, source, hub=hub, family_name=family, config_dir=config
-    )
+    # A hub download shows the hub client's own progress bars; a local model is hashed.
+    waiting = nullcontext() if hub else err.status("checking the model and hashing its weights…")
+    with waiting:
+        model = add_model(
+            open_library(home), name, source, hub=hub, family_name=family, config_dir=config
+        )
     if as_json:
         print_json(model.as_json())
     else:

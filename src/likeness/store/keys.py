@@ -21,8 +21,8 @@ class KeyDestroyedError(LikenessError, LookupError):
     """The person's key is gone (consent was revoked): their adapters cannot be read."""
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Create a 0600 file atomically, never leaving a readable partial key behind."""
+def write_private(path: Path, data: bytes) -> None:
+    """Create a 0600 file atomically, never leaving a readable partial file behind."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -58,7 +58,7 @@ class KeyStore:
                 serialization.PrivateFormat.Raw,
                 serialization.NoEncryption(),
             )
-            _write_private(path, raw)
+            write_private(path, raw)
         self._signing_key = Ed25519PrivateKey.from_private_bytes(path.read_bytes())
         return self._signing_key
 
@@ -82,7 +82,7 @@ class KeyStore:
         if not path.exists():
             if not create:
                 raise KeyDestroyedError(f"no key for person {person_uid} (never made, or revoked)")
-            _write_private(path, secrets.token_bytes(32))
+            write_private(path, secrets.token_bytes(32))
         return path.read_bytes()
 
     def destroy_person_key(self, person_uid: str) -> bool:
