@@ -7,7 +7,7 @@ from PIL import Image
 from likeness.adapters.curation import CurationRules, curate
 from likeness.adapters.identity import score_images
 from likeness.faces.listing import list_faces
-from likeness.importing import import_photos
+from tests.support.faces_dev import faces_dev_library
 from tests.support.photos import scenery
 
 PEOPLE = ["barack_obama", "joe_biden"]
@@ -16,26 +16,8 @@ GROUPS = ["obama_and_biden.jpg", "two_people.jpg"]
 
 @pytest.fixture(scope="module")
 def obama_biden(faces_dev, tmp_path_factory):
-    """A library of Obama's and Biden's single photos and the two photos with both, linked
-    (not copied) from faces-dev; returns (lib, {name: person id})."""
-    from likeness.store import Library
-
-    root = tmp_path_factory.mktemp("obama-biden")
-    photos = root / "photos"
-    for name in PEOPLE:
-        for src in sorted((faces_dev / "people" / name).iterdir()):
-            (photos / name).mkdir(parents=True, exist_ok=True)
-            (photos / name / src.name).symlink_to(src)
-    for group in GROUPS:
-        (photos / "groups").mkdir(exist_ok=True)
-        (photos / "groups" / group).symlink_to(faces_dev / "groups" / group)
-    lib = Library.open(root / "home")
-    import_photos(lib, photos, workers=1)
-    ids = {}
-    for f in list_faces(lib):
-        for name in PEOPLE:
-            if f"/{name}/1." in f["photo"]:
-                ids[name] = f["person"]
+    """Obama's and Biden's single photos and the two photos with both; (lib, {name: id})."""
+    lib, ids = faces_dev_library(faces_dev, tmp_path_factory.mktemp("obama-biden"), PEOPLE, GROUPS)
     yield lib, ids
     lib.close()
 

@@ -158,6 +158,20 @@ def _decide(
     return allowed, reason, used
 
 
+def is_covered(
+    lib: Library,
+    action: Action | str,
+    person_id: int,
+    requester: str = OWNER,
+    model: ModelKind | str = ModelKind.REAL,
+) -> bool:
+    """Whether ``authorize`` would allow this person for this use now. A question, not a
+    permission: it makes no Decision and records nothing. The output safety gate asks it for
+    every library person whose face it finds in an image."""
+    allowed, _, _ = _decide(lib, Action(action), (person_id,), requester, ModelKind(model), None)
+    return allowed
+
+
 def authorize(
     lib: Library,
     action: Action | str,

@@ -1,0 +1,172 @@
+"""The output safety gate.
+
+``SafetyGate(lib, decision)`` is built once per command (it loads the face and nudity models
+and the people's photo-group centroids); ``check(image, placements)`` judges one image:
+
+- every face is detected, embedded and compared with the centroid of each library person's
+  photo group, with the consent match's embeddings and threshold (``MATCH_DISTANCE``);
+- a face that matches a library person who has no grant in force for this use and requester
+  refuses the image (the prompt's own people are covered by the Decision; anyone else must be
+  covered too);
+- every mentioned person must appear; where the prompt placed a person in a region, the face
+  there must be that person and no one else;
+- faces of nobody in the library pass;
+- explicit content (NudeNet) refuses the image.
+
+Each verdict goes to the audit log with ids and hashes, never names. A refused image is never
+written: the caller gets the verdict and writes only allowed images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+
+from likeness.consent import audit
+from likeness.consent.liveness import MATCH_DISTANCE
+from likeness.consent.policy import Decision, GateError, is_covered
+from likeness.faces.dlib_backend import DlibFaceBackend
+from likeness.safety.nsfw import ExplicitFinding, NudityDetector
+from likeness.store import Library
+from likeness.store.models import Face, Photo
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class FaceFinding:
+    box: Box
+    person_id: int | None  # the library person it matches, None for nobody known
+    distance: float | None  # to that person's group centroid (or the nearest one)
+
+
+@dataclass(frozen=True)
+class SafetyVerdict:
+    allowed: bool
+    reason: str
+    faces: tuple[FaceFinding, ...] = ()
+    explicit: tuple[ExplicitFinding, ...] = ()
+    image_sha256: str = ""
+    audit_seq: int | None = field(default=None, compare=False)
+
+    def as_json(self) -> dict:
+        return {
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "faces": [
+                {"box": list(f.box), "person": f.person_id, "distance": f.distance}
+                for f in self.faces
+            ],
+            "explicit": [{"label": e.label, "score": e.score} for e in self.explicit],
+            "image_sha256": self.image_sha256,
+        }
+
+
+def _centre_inside(box: Box, region: Box) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return region[0] <= cx < region[2] and region[1] <= cy < region[3]
+
+
+class SafetyGate:
+    """Judges generated images for one Decision (one command, one set of people)."""
+
+    def __init__(
+        self,
+        lib: Library,
+        decision: Decision,
+        backend: DlibFaceBackend | None = None,
+        nudity: NudityDetector | None = None,
+    ) -> None:
+        if not decision.allowed:
+            raise GateError(f"not allowed: {decision.reason}")
+        self.lib, self.decision = lib, decision
+        self.backend = backend or DlibFaceBackend()
+        self.nudity = nudity or NudityDetector()
+        self.people, self.centroids = self._centroids()
+        self._covered: dict[int, bool] = {p: True for p in decision.subjects}
+
+    def _centroids(self) -> tuple[list[int], np.ndarray]:
+        """Each library person's photo-group centroid (the consent match compares with it)."""
+        with self.lib.session() as s:
+            rows = s.execute(
+                select(Face.person_id, Face.embedding)
+                .join(Photo, Photo.id == Face.photo_id)
+                .where(Face.person_id.is_not(None), Photo.face_backend == self.backend.name)
+            ).all()
+        groups: dict[int, list[np.ndarray]] = {}
+        for person, blob in rows:
+            groups.setdefault(person, []).append(np.frombuffer(blob, dtype=np.float32))
+        people = sorted(groups)
+        if not people:
+            return [], np.zeros((0, self.backend.embedding_dim), np.float32)
+        return people, np.stack([np.mean(groups[p], axis=0) for p in people])
+
+    def _identify(self, embedding: np.ndarray) -> tuple[int | None, float | None]:
+        if not self.people:
+            return None, None
+        distances = np.linalg.norm(self.centroids - embedding[None, :], axis=1)
+        best = int(np.argmin(distances))
+        d = float(distances[best])
+        return (self.people[best] if d < MATCH_DISTANCE else None), d
+
+    def _is_covered(self, person: int) -> bool:
+        if person not in self._covered:
+            d = self.decision
+            self._covered[person] = is_covered(self.lib, d.action, person, d.requester, d.model)
+        return self._covered[person]
+
+    def judge(self, image: np.ndarray, placements: dict[int, Box] | None = None) -> SafetyVerdict:
+        """The verdict on one RGB uint8 image, without recording it."""
+        image = np.ascontiguousarray(image)
+        digest = hashlib.sha256(image.tobytes()).hexdigest()
+        faces = tuple(
+            FaceFinding(f.box, *self._identify(f.embedding)) for f in self.backend.analyze(image)
+        )
+        explicit = tuple(self.nudity.explicit(image))
+
+        def verdict(allowed: bool, reason: str) -> SafetyVerdict:
+            return SafetyVerdict(allowed, reason, faces, explicit, digest)
+
+        if explicit:
+            labels = ", ".join(sorted({e.label for e in explicit}))
+            return verdict(False, f"explicit content ({labels})")
+        for f in faces:
+            if f.person_id is not None and not self._is_covered(f.person_id):
+                return verdict(
+                    False,
+                    f"a face matches person {f.person_id}, who has no grant in force for "
+                    f"{self.decision.action} by {self.decision.requester}",
+                )
+        shown = {f.person_id for f in faces}
+        for person in self.decision.subjects:
+            if person not in shown:
+                return verdict(False, f"person {person} was asked for but does not appear")
+        for person, region in (placements or {}).items():
+            inside = [f for f in faces if _centre_inside(f.box, region)]
+            if not any(f.person_id == person for f in inside):
+                others = sorted({f.person_id for f in inside if f.person_id is not None})
+                who = f"person {others[0]}" if others else "no one in the library"
+                return verdict(False, f"the face placed for person {person} is {who}")
+        return verdict(True, "every face is covered by consent; nothing explicit")
+
+    def check(self, image: np.ndarray, placements: dict[int, Box] | None = None) -> SafetyVerdict:
+        """Judge one image and record the verdict in the audit log (ids and hashes only)."""
+        v = self.judge(image, placements)
+        with self.lib.session() as s:
+            seq = audit.append(
+                self.lib,
+                s,
+                "safety",
+                {
+                    "decision": self.decision.audit_seq,
+                    "allowed": v.allowed,
+                    "reason": v.reason,
+                    "faces": [f.person_id for f in v.faces],
+                    "explicit": sorted({e.label for e in v.explicit}),
+                    "image": v.image_sha256,
+                },
+            )
+        return SafetyVerdict(v.allowed, v.reason, v.faces, v.explicit, v.image_sha256, seq)

@@ -1,0 +1,125 @@
+"""The output safety gate on real faces (../shared/data/faces-dev), two-person photos included."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from likeness.consent.audit import list_audit
+from likeness.consent.grants import Scope, Trust, issue_grant
+from likeness.consent.policy import authorize
+from likeness.safety.gate import SafetyGate
+from likeness.safety.nsfw import NudityDetector
+from tests.support.faces_dev import faces_dev_library
+from tests.support.photos import astronaut, scenery
+
+STYLIZED = "generate-stylized"
+
+
+@pytest.fixture(scope="module")
+def world(faces_dev, tmp_path_factory):
+    """Obama (consented to stylized generation), Biden (no grant), and the photos with both."""
+    lib, ids = faces_dev_library(
+        faces_dev,
+        tmp_path_factory.mktemp("safety"),
+        ["barack_obama", "joe_biden"],
+        ["obama_and_biden.jpg"],
+    )
+    issue_grant(lib, ids["barack_obama"], [Scope.GENERATE_STYLIZED], Trust.ATTESTED)
+    yield lib, ids
+    lib.close()
+
+
+@pytest.fixture(scope="module")
+def nudity():
+    return NudityDetector()
+
+
+def _photo(faces_dev, rel: str) -> np.ndarray:
+    return np.asarray(Image.open(faces_dev / rel).convert("RGB"))
+
+
+def _gate(lib, subjects, nudity):
+    decision = authorize(lib, STYLIZED, subjects, model="tiny")
+    assert decision.allowed, decision.reason
+    return SafetyGate(lib, decision, nudity=nudity)
+
+
+def test_the_consented_person_passes_and_the_verdict_is_audited(world, faces_dev, nudity):
+    lib, ids = world
+    obama = ids["barack_obama"]
+    verdict = _gate(lib, [obama], nudity).check(_photo(faces_dev, "people/barack_obama/2.jpg"))
+    assert verdict.allowed, verdict.reason
+    assert [f.person_id for f in verdict.faces] == [obama]
+    entry = list_audit(lib, 1)[0]
+    assert entry["kind"] == "safety" and entry["payload"]["allowed"] is True
+    assert entry["payload"]["faces"] == [obama]
+    assert "obama" not in str(entry).lower()  # ids and hashes, never names
+
+
+def test_a_person_asked_for_must_appear(world, faces_dev, nudity):
+    lib, ids = world
+    gate = _gate(lib, [ids["barack_obama"]], nudity)
+    stranger = gate.check(_photo(faces_dev, "people/kit_harington/1.jpg"))
+    assert not stranger.allowed and "does not appear" in stranger.reason
+    assert [f.person_id for f in stranger.faces] == [None]
+    empty = gate.check(np.asarray(scenery(4, (256, 256))))
+    assert not empty.allowed and "does not appear" in empty.reason
+
+
+def test_faces_of_nobody_in_the_library_pass(world, faces_dev, nudity):
+    lib, _ = world
+    gate = _gate(lib, [], nudity)  # no one mentioned: a picture of no one's likeness
+    verdict = gate.check(_photo(faces_dev, "people/kit_harington/1.jpg"))
+    assert verdict.allowed and verdict.faces and verdict.faces[0].person_id is None
+
+
+def test_an_unmentioned_library_person_without_consent_refuses_the_image(world, faces_dev, nudity):
+    lib, ids = world
+    obama, biden = ids["barack_obama"], ids["joe_biden"]
+    alone = _gate(lib, [], nudity).check(_photo(faces_dev, "people/joe_biden/1.jpg"))
+    assert not alone.allowed and f"person {biden}" in alone.reason
+    both = _gate(lib, [obama], nudity).check(_photo(faces_dev, "groups/obama_and_biden.jpg"))
+    assert not both.allowed and f"person {biden}" in both.reason
+    assert sorted(f.person_id for f in both.faces) == sorted([obama, biden])
+
+
+def test_the_face_placed_for_a_person_must_be_that_person(world, faces_dev, nudity, tmp_path):
+    lib, ids = world
+    obama, biden = ids["barack_obama"], ids["joe_biden"]
+    photo = _photo(faces_dev, "groups/obama_and_biden.jpg")
+    # Biden consents too, in a copy of the library, so both may appear.
+    import shutil
+
+    from likeness.store import Library
+
+    shutil.copytree(lib.home, tmp_path / "home")
+    with Library.open(tmp_path / "home") as both_lib:
+        issue_grant(both_lib, biden, [Scope.GENERATE_STYLIZED], Trust.ATTESTED)
+        gate = _gate(both_lib, [obama, biden], nudity)
+        plain = gate.check(photo)
+        assert plain.allowed, plain.reason
+        where = {f.person_id: f.box for f in plain.faces}
+        h, w = photo.shape[:2]
+
+        def region(box):  # a generous region around a face
+            x0, y0, x1, y1 = box
+            return (max(0, x0 - 20), max(0, y0 - 20), min(w, x1 + 20), min(h, y1 + 20))
+
+        right = gate.check(photo, {obama: region(where[obama]), biden: region(where[biden])})
+        assert right.allowed, right.reason
+        swapped = gate.check(photo, {obama: region(where[biden]), biden: region(where[obama])})
+        assert not swapped.allowed
+        assert f"the face placed for person {obama} is person {biden}" in swapped.reason
+
+
+def test_explicit_content_is_refused(world, nudity):
+    """No explicit photo is kept in the test data: NudeNet runs on a real photo, the gate is
+    told to treat the class it finds there (a woman's face) as explicit, and must refuse."""
+    lib, _ = world
+    image = np.asarray(astronaut())
+    assert nudity.explicit(image) == []  # an ordinary portrait is not explicit
+    strict = NudityDetector(labels=frozenset({"FACE_FEMALE"}))
+    [finding] = strict.explicit(image)
+    assert finding.label == "FACE_FEMALE" and finding.score > 0.5
+    verdict = _gate(lib, [], strict).check(image)
+    assert not verdict.allowed and "explicit content (FACE_FEMALE)" in verdict.reason
