@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from likeness.cli import adapters, consent, library, models, people
+from likeness.cli import adapters, consent, library, models, people, provenance
 from likeness.cli.common import LikenessGroup
 
 app = typer.Typer(
@@ -20,5 +20,6 @@ app.add_typer(consent.app, name="consent")
 app.add_typer(consent.audit_app, name="audit")
 app.add_typer(models.app, name="models")
 app.add_typer(adapters.app, name="adapter")
+app.add_typer(provenance.app, name="provenance")
 
 __all__ = ["app"]

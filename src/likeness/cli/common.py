@@ -20,8 +20,9 @@ from typer.core import TyperGroup
 
 from likeness.errors import LikenessError
 
-console = Console()
-err = Console(stderr=True)
+# soft_wrap: a long line (a path, a reason) stays one line for scripts and logs to read.
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED = 1
 EXIT_PROBLEMS = 3

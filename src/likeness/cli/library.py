@@ -21,10 +21,14 @@ from likeness.cli.common import (
 
 
 def init(home: HomeOption = None) -> None:
-    """Create the library home (catalog, vault, signing key). Other commands do this too."""
+    """Create the library home (catalog, vault, signing keys). Other commands do this too."""
+    from likeness.provenance.identity import signing_identity
+
     lib = open_library(home)
     fingerprint = lib.keys.public_key_bytes().hex()[:16]
+    signing_identity(lib)  # the local CA and the Content Credentials signer
     console.print(f"Library ready at [bold]{lib.home}[/bold] (signing key {fingerprint}…)")
+    console.print("Content Credentials root: `likeness provenance export-trust --out root.pem`")
 
 
 def import_(

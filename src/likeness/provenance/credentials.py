@@ -1,0 +1,207 @@
+"""C2PA Content Credentials: what likeness says about every image it makes, signed with the
+official SDK (``c2pa-python``), and how a file's credentials are read back and judged.
+
+The manifest of a generated image carries:
+- ``c2pa.actions.v2``: one ``c2pa.created`` action with digitalSourceType
+  ``trainedAlgorithmicMedia``, the generator, and the base model's name and SHA-256;
+- ``cawg.training-mining``: training and mining ``notAllowed``;
+- ``c2pa.soft-binding`` when a watermark or fingerprint binds the image to its manifest;
+- ``org.likeness.consent``: the ids of the consent grants and adapters the image was made
+  under, and hashes; never names, embeddings or source photos.
+There are no ingredient or claim thumbnails: an ingredient thumbnail would copy a person's photo
+into every output, and the claim thumbnail would only repeat the image.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from likeness.errors import LikenessError
+from likeness.provenance.identity import signing_identity
+from likeness.store import Library
+
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+LIKENESS_ASSERTION = "org.likeness.consent"
+#: Validation codes that say the signer is not trusted here, not that anything was altered.
+UNTRUSTED_CODES = frozenset({"signingCredential.untrusted"})
+MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
+
+
+class ProvenanceError(LikenessError):
+    """Credentials could not be made or read."""
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """What the credentials state about one generated image."""
+
+    title: str
+    model_name: str
+    model_sha256: str
+    grant_ids: tuple[str, ...] = ()
+    adapter_ids: tuple[str, ...] = ()
+    #: Hashes of the generation parameters (prompt, seed...): provable, not readable.
+    parameters_sha256: str | None = None
+    soft_bindings: tuple[tuple[str, str], ...] = ()  # (algorithm, value)
+
+
+def _generator() -> dict:
+    from importlib.metadata import version
+
+    return {"name": "likeness", "version": version("likeness")}
+
+
+def manifest_definition(record: GenerationRecord) -> dict:
+    assertions = [
+        {
+            "label": "c2pa.actions.v2",
+            "data": {
+                "actions": [
+                    {
+                        "action": "c2pa.created",
+                        "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+                        "softwareAgent": _generator(),
+                        "parameters": {
+                            "model": record.model_name,
+                            "model_sha256": record.model_sha256,
+                        },
+                    }
+                ]
+            },
+        },
+        {
+            "label": "cawg.training-mining",
+            "data": {
+                "entries": {
+                    name: {"use": "notAllowed"}
+                    for name in (
+                        "cawg.ai_generative_training",
+                        "cawg.ai_training",
+                        "cawg.ai_inference",
+                        "cawg.data_mining",
+                    )
+                }
+            },
+        },
+        {
+            "label": LIKENESS_ASSERTION,
+            "data": {
+                "grants": list(record.grant_ids),
+                "adapters": list(record.adapter_ids),
+                "parameters_sha256": record.parameters_sha256,
+            },
+        },
+    ]
+    if record.soft_bindings:
+        for alg, value in record.soft_bindings:
+            assertions.append(
+                {
+                    "label": "c2pa.soft-binding",
+                    "data": {"alg": alg, "blocks": [{"scope": {}, "value": value}]},
+                }
+            )
+    return {
+        "claim_generator_info": [_generator()],
+        "title": record.title,
+        "assertions": assertions,
+    }
+
+
+def mime_type(path: Path | str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in MIME:
+        raise ProvenanceError(f"{path}: not a PNG, JPEG or WebP file")
+    return MIME[suffix]
+
+
+def sign_image(lib: Library, data: bytes, mime: str, record: GenerationRecord) -> bytes:
+    """The image ``data`` with its signed manifest embedded."""
+    import c2pa
+
+    identity = signing_identity(lib)
+    signer = c2pa.Signer.from_info(
+        c2pa.C2paSignerInfo(b"es256", identity.chain_pem, identity.key_pem, None)
+    )
+    context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
+    builder = c2pa.Builder.from_json(json.dumps(manifest_definition(record)), context=context)
+    out = io.BytesIO()
+    try:
+        builder.sign(signer, mime, io.BytesIO(data), out)
+    except c2pa.C2paError as exc:
+        raise ProvenanceError(f"cannot sign the image: {exc}") from None
+    return out.getvalue()
+
+
+@dataclass
+class CredentialsReport:
+    """A file's C2PA state: ``none`` (no manifest), ``invalid`` (tampered or broken),
+    ``valid`` (intact, signer not trusted here) or ``trusted`` (intact, signed under a trusted
+    root)."""
+
+    state: str
+    failures: list[dict] = field(default_factory=list)  # C2PA validation codes
+    assertions: dict[str, object] = field(default_factory=dict)
+    claim_generator: str | None = None
+    issuer: str | None = None
+    made_by_likeness: bool = False
+
+    def as_json(self) -> dict:
+        return {
+            "state": self.state,
+            "failures": self.failures,
+            "claim_generator": self.claim_generator,
+            "issuer": self.issuer,
+            "made_by_likeness": self.made_by_likeness,
+            "assertions": self.assertions,
+        }
+
+
+def read_credentials(data: bytes, mime: str, trust_anchors: list[bytes] = ()) -> CredentialsReport:
+    """Read and validate the manifest embedded in ``data``; the anchors are PEM roots."""
+    import c2pa
+
+    settings: dict = {"version": 1, "verify": {"verify_trust": True}}
+    if trust_anchors:
+        settings["trust"] = {"user_anchors": b"".join(trust_anchors).decode()}
+    try:
+        reader = c2pa.Reader(mime, io.BytesIO(data), context=c2pa.Context.from_dict(settings))
+    except c2pa.C2paError as exc:
+        if "ManifestNotFound" in type(exc).__name__ or "JUMBF" in str(exc):
+            return CredentialsReport("none")
+        return CredentialsReport(
+            "invalid", failures=[{"code": "unreadable", "explanation": str(exc)}]
+        )
+    state = (reader.get_validation_state() or "").lower()
+    results = reader.get_validation_results() or {}
+    failures = list((results.get("activeManifest") or {}).get("failure", []))
+    manifest = reader.get_active_manifest() or {}
+    assertions = {a["label"]: a.get("data") for a in manifest.get("assertions", [])}
+    generator = (manifest.get("claim_generator_info") or [{}])[0]
+    signature = manifest.get("signature_info") or {}
+    # An untrusted signer is a fact about the reader's anchors, not damage to the file.
+    broken = [f for f in failures if f.get("code") not in UNTRUSTED_CODES]
+    if broken or state == "invalid":
+        verdict = "invalid"
+    else:
+        verdict = "trusted" if state == "trusted" else "valid"
+    return CredentialsReport(
+        state=verdict,
+        failures=failures,
+        assertions=assertions,
+        claim_generator=generator.get("name"),
+        issuer=signature.get("issuer") or signature.get("common_name"),
+        made_by_likeness=LIKENESS_ASSERTION in assertions,
+    )
+
+
+def verify_credentials(lib: Library, path: Path) -> CredentialsReport:
+    """A file's credentials, with this library's root as a trust anchor."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProvenanceError(f"{path}: cannot read: {exc}") from None
+    return read_credentials(data, mime_type(path), [signing_identity(lib).ca_pem])

@@ -1,0 +1,161 @@
+"""The library's C2PA signing identity: a local CA and a signing certificate under it.
+
+C2PA validators refuse a self-signed signing certificate, and want the signer's certificate to
+carry the emailProtection extended key usage and an Authority Key Identifier. So ``init`` makes
+a CA (EC P-256, 10 years) that only signs certificates, and a leaf (2 years, re-issued by the CA
+when it nears expiry) that signs manifests. The CA certificate is the root others add to their
+readers' trust anchors (``likeness provenance export-trust``). Keys lie under
+``LIKENESS_HOME/keys/c2pa`` (0600), beside the library's other keys.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+
+from likeness.store import Library
+from likeness.store.keys import write_private
+
+CA_YEARS = 10
+LEAF_DAYS = 730
+RENEW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    chain_pem: bytes  # the signing certificate, then the CA's
+    key_pem: bytes  # the signing certificate's private key (PKCS#8)
+    ca_pem: bytes  # the root to trust
+
+
+def _folder(lib: Library) -> Path:
+    folder = lib.keys.dir / "c2pa"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _name(common: str):
+    from cryptography.x509 import Name, NameAttribute
+    from cryptography.x509.oid import NameOID
+
+    return Name(
+        [
+            NameAttribute(NameOID.COMMON_NAME, common),
+            NameAttribute(NameOID.ORGANIZATION_NAME, "likeness"),
+        ]
+    )
+
+
+def _key_usage(sign_certs: bool):
+    from cryptography import x509
+
+    return x509.KeyUsage(
+        digital_signature=not sign_certs,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=sign_certs,
+        crl_sign=sign_certs,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _pem_key(key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _make_ca(folder: Path, now: datetime.datetime) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name("likeness local signing CA")
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365 * CA_YEARS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(sign_certs=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    write_private(folder / "ca.key", _pem_key(key))
+    (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _make_leaf(folder: Path, now: datetime.datetime) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
+    ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("likeness content signer"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(min(now + datetime.timedelta(days=LEAF_DAYS), ca.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(sign_certs=False), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    write_private(folder / "signer.key", _pem_key(key))
+    (folder / "signer.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def signing_identity(lib: Library, now: datetime.datetime | None = None) -> SigningIdentity:
+    """The library's signing identity, made on first use (``init`` makes it) and the signing
+    certificate re-issued by the CA when it is within 30 days of expiring."""
+    from cryptography import x509
+
+    now = now or datetime.datetime.now(datetime.UTC)
+    folder = _folder(lib)
+    if not (folder / "ca.pem").exists() or not (folder / "ca.key").exists():
+        _make_ca(folder, now)
+        (folder / "signer.pem").unlink(missing_ok=True)
+    leaf_path = folder / "signer.pem"
+    if leaf_path.exists():
+        leaf = x509.load_pem_x509_certificate(leaf_path.read_bytes())
+        if leaf.not_valid_after_utc - now < datetime.timedelta(days=RENEW_DAYS):
+            leaf_path.unlink()
+    if not leaf_path.exists() or not (folder / "signer.key").exists():
+        _make_leaf(folder, now)
+    ca_pem = (folder / "ca.pem").read_bytes()
+    return SigningIdentity(
+        chain_pem=leaf_path.read_bytes() + ca_pem,
+        key_pem=(folder / "signer.key").read_bytes(),
+        ca_pem=ca_pem,
+    )
+
+
+def export_trust(lib: Library, out: Path) -> Path:
+    """Write the CA certificate (PEM) that other people's C2PA readers can trust."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(signing_identity(lib).ca_pem)
+    return out
