@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +23,7 @@ STATES = {
     "trusted": "[green]trusted[/green]: intact, signed by this library",
     "valid": "[yellow]valid[/yellow]: intact, but signed by someone this library does not trust",
     "invalid": "[red]tampered or broken[/red]: the file changed after it was signed",
-    "none": "nothing found: the file carries no Content Credentials",
+    "none": "no embedded Content Credentials",
 }
 
 
@@ -32,24 +33,44 @@ def provenance_verify(
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Read and validate an image's Content Credentials (exit 1 if it was tampered with)."""
-    from likeness.provenance.credentials import verify_credentials
+    """Read and validate an image's Content Credentials; for a copy whose manifest was
+    stripped, find it again by watermark and fingerprint. Exit 1 if the file was tampered
+    with; "nothing found" is an answer (exit 0)."""
+    from likeness.provenance.stamp import find_provenance
 
-    report = verify_credentials(open_library(home), file)
+    report = find_provenance(open_library(home), file)
+    creds = report.credentials
     if as_json:
-        print_json({"file": str(file), **report.as_json()})
+        print_json(report.as_json())
     else:
-        console.print(f"{file}: {STATES[report.state]}")
-        if report.claim_generator:
-            made = " (made by likeness)" if report.made_by_likeness else ""
-            console.print(f"  generator: {report.claim_generator}{made}; issuer: {report.issuer}")
-        actions = (report.assertions.get("c2pa.actions.v2") or {}).get("actions", [])
-        for action in actions:
+        console.print(f"{file}: {STATES[creds.state]}")
+        if creds.claim_generator:
+            made = " (made by likeness)" if creds.made_by_likeness else ""
+            console.print(f"  generator: {creds.claim_generator}{made}; issuer: {creds.issuer}")
+        for action in (creds.assertions.get("c2pa.actions.v2") or {}).get("actions", []):
             source = action.get("digitalSourceType", "").rsplit("/", 1)[-1]
             console.print(f"  action: {action.get('action')} {source}".rstrip())
-        for failure in report.failures:
+        for failure in creds.failures:
             console.print(f"  [red]{failure.get('code')}[/red]: {failure.get('explanation', '')}")
-    if report.state == "invalid":
+        if report.watermark_id is not None:
+            console.print(
+                f"  watermark {report.watermark_id:08x} (confidence "
+                f"{report.watermark_confidence:.2f}) names a manifest in this library"
+            )
+        if report.fingerprint_match is not None:
+            console.print(
+                f"  fingerprint matches manifest {report.fingerprint_match:08x} "
+                f"({report.fingerprint_distance} of 256 bits differ)"
+            )
+        if report.keys_agree is False:
+            console.print("  [yellow]the watermark and the fingerprint name different manifests")
+        if report.stored_manifest and creds.state == "none":
+            console.print("  the stored manifest says this image was made by likeness:")
+            for a in report.stored_manifest["assertions"]:
+                console.print(f"    {a['label']}: {json.dumps(a['data'], sort_keys=True)}")
+        if not report.found:
+            console.print("  no watermark or fingerprint of this library either")
+    if creds.state == "invalid":
         raise typer.Exit(EXIT_FAILED)
 
 

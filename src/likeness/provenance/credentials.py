@@ -119,6 +119,13 @@ def mime_type(path: Path | str) -> str:
 
 def sign_image(lib: Library, data: bytes, mime: str, record: GenerationRecord) -> bytes:
     """The image ``data`` with its signed manifest embedded."""
+    return sign_image_and_manifest(lib, data, mime, record)[0]
+
+
+def sign_image_and_manifest(
+    lib: Library, data: bytes, mime: str, record: GenerationRecord
+) -> tuple[bytes, bytes]:
+    """(the image with its signed manifest embedded, the signed manifest store alone)."""
     import c2pa
 
     identity = signing_identity(lib)
@@ -129,10 +136,10 @@ def sign_image(lib: Library, data: bytes, mime: str, record: GenerationRecord) -
     builder = c2pa.Builder.from_json(json.dumps(manifest_definition(record)), context=context)
     out = io.BytesIO()
     try:
-        builder.sign(signer, mime, io.BytesIO(data), out)
+        manifest = builder.sign(signer, mime, io.BytesIO(data), out)
     except c2pa.C2paError as exc:
         raise ProvenanceError(f"cannot sign the image: {exc}") from None
-    return out.getvalue()
+    return out.getvalue(), bytes(manifest)
 
 
 @dataclass

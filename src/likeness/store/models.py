@@ -274,3 +274,18 @@ class AdapterRecord(Base):
     metrics: Mapped[str | None] = mapped_column(Text)  # JSON: losses, identity score
     created_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ProvenanceRecord(Base):
+    """One signed output in the local manifest store, found again by its watermark id or its
+    fingerprint when a copy lost its embedded manifest (re-encoded, screenshotted, resized)."""
+
+    __tablename__ = "provenance_records"
+
+    watermark_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    pdq: Mapped[bytes] = mapped_column(LargeBinary)  # 32-byte PDQ hash of the output's pixels
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the signed file
+    mime: Mapped[str] = mapped_column(String(32))
+    manifest: Mapped[str] = mapped_column(Text)  # the manifest definition, as signed (JSON)
+    manifest_store: Mapped[bytes] = mapped_column(LargeBinary)  # the signed C2PA manifest
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,0 +1,174 @@
+"""Stamp an output: watermark, fingerprint, sign, and keep the manifest in the local store.
+
+``stamp_image`` is the last step before an image touches disk; ``find_provenance`` is how a
+copy that lost its embedded manifest is traced back to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from likeness.provenance import fingerprint, watermark
+from likeness.provenance.credentials import (
+    CredentialsReport,
+    GenerationRecord,
+    ProvenanceError,
+    manifest_definition,
+    mime_type,
+    sign_image_and_manifest,
+)
+from likeness.store import Library
+from likeness.store.models import ProvenanceRecord
+
+WATERMARK_ALG = "org.likeness.watermark.qim-dct.1"
+FINGERPRINT_ALG = "org.likeness.fingerprint.pdq"
+FORMATS = {
+    "png": ("PNG", "image/png"),
+    "jpeg": ("JPEG", "image/jpeg"),
+    "webp": ("WEBP", "image/webp"),
+}
+
+
+@dataclass(frozen=True)
+class StampedImage:
+    data: bytes  # the encoded, watermarked and signed file
+    mime: str
+    watermark_id: int
+    pdq: bytes
+    sha256: str
+
+
+def _fresh_id(lib: Library) -> int:
+    with lib.session() as s:
+        while True:
+            candidate = secrets.randbits(32)
+            if s.get(ProvenanceRecord, candidate) is None:
+                return candidate
+
+
+def stamp_image(
+    lib: Library, pixels: np.ndarray, fmt: str, record: GenerationRecord, quality: int = 95
+) -> StampedImage:
+    """Watermark ``pixels`` with a fresh id, fingerprint them, encode as ``fmt`` (png, jpeg,
+    webp), sign the Content Credentials (which name both keys as soft bindings) and store
+    the manifest locally. Returns the file's bytes; the caller writes them."""
+    from PIL import Image
+
+    if fmt not in FORMATS:
+        raise ProvenanceError(f"unknown output format {fmt!r}; choose png, jpeg or webp")
+    pil_format, mime = FORMATS[fmt]
+    mark_id = _fresh_id(lib)
+    marked = watermark.embed(pixels, mark_id)
+    pdq, _ = fingerprint.pdq(marked)
+    buf = io.BytesIO()
+    options = {"quality": quality} if pil_format in ("JPEG", "WEBP") else {}
+    Image.fromarray(marked).save(buf, pil_format, **options)
+    record = replace(
+        record,
+        soft_bindings=(
+            (WATERMARK_ALG, f"{mark_id:08x}"),
+            (FINGERPRINT_ALG, pdq.hex()),
+        ),
+    )
+    signed, manifest_store = sign_image_and_manifest(lib, buf.getvalue(), mime, record)
+    digest = hashlib.sha256(signed).hexdigest()
+    with lib.session() as s:
+        s.add(
+            ProvenanceRecord(
+                watermark_id=mark_id,
+                pdq=pdq,
+                sha256=digest,
+                mime=mime,
+                manifest=json.dumps(manifest_definition(record)),
+                manifest_store=manifest_store,
+                created_at=datetime.now().replace(microsecond=0),
+            )
+        )
+    return StampedImage(signed, mime, mark_id, pdq, digest)
+
+
+@dataclass
+class ProvenanceReport:
+    """What ``provenance verify`` found in a file."""
+
+    file: str
+    credentials: CredentialsReport
+    #: The stored manifest the file's watermark points to (its watermark id), if any.
+    watermark_id: int | None = None
+    watermark_confidence: float | None = None
+    #: The stored manifest the file's fingerprint is closest to within the match distance.
+    fingerprint_match: int | None = None
+    fingerprint_distance: int | None = None
+    stored_manifest: dict | None = None
+
+    @property
+    def found(self) -> bool:
+        return (
+            self.credentials.state != "none"
+            or self.watermark_id is not None
+            or self.fingerprint_match is not None
+        )
+
+    @property
+    def keys_agree(self) -> bool | None:
+        if self.watermark_id is None or self.fingerprint_match is None:
+            return None
+        return self.watermark_id == self.fingerprint_match
+
+    def as_json(self) -> dict:
+        return {
+            "file": self.file,
+            "found": self.found,
+            "credentials": self.credentials.as_json(),
+            "watermark": None
+            if self.watermark_id is None
+            else {"id": f"{self.watermark_id:08x}", "confidence": self.watermark_confidence},
+            "fingerprint": None
+            if self.fingerprint_match is None
+            else {"id": f"{self.fingerprint_match:08x}", "distance": self.fingerprint_distance},
+            "stored_manifest": self.stored_manifest,
+        }
+
+
+def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
+    """Embedded credentials, and the local manifest that the file's watermark and fingerprint
+    point to (found even when re-encoding stripped the embedded manifest)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from likeness.provenance.credentials import verify_credentials
+
+    path = Path(path)
+    mime_type(path)  # a clear error for files that are not PNG, JPEG or WebP
+    report = ProvenanceReport(str(path), verify_credentials(lib, path))
+    try:
+        with Image.open(path) as im:
+            pixels = np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ProvenanceError(f"{path}: cannot decode the image: {exc}") from None
+    with lib.session() as s:
+        read = watermark.read(pixels)
+        if read is not None and s.get(ProvenanceRecord, read.id) is not None:
+            report.watermark_id, report.watermark_confidence = read.id, read.confidence
+        pdq, _ = fingerprint.pdq(pixels)
+        best = None
+        for mark_id, stored in s.execute(
+            select(ProvenanceRecord.watermark_id, ProvenanceRecord.pdq)
+        ):
+            d = fingerprint.distance(pdq, stored)
+            if d <= fingerprint.MATCH_BITS and (best is None or d < best[1]):
+                best = (mark_id, d)
+        if best is not None:
+            report.fingerprint_match, report.fingerprint_distance = best
+        key = report.watermark_id if report.watermark_id is not None else report.fingerprint_match
+        if key is not None:
+            report.stored_manifest = json.loads(s.get(ProvenanceRecord, key).manifest)
+    return report

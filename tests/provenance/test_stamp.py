@@ -1,0 +1,92 @@
+"""Stamped outputs: watermark, fingerprint, signature and the local store, and finding the
+manifest again after the embedded one was stripped. Real photos from faces-dev."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from likeness.provenance import fingerprint, watermark
+from likeness.provenance.credentials import GenerationRecord, ProvenanceError
+from likeness.provenance.stamp import find_provenance, stamp_image
+from tests.support.photos import scenery
+
+RECORD = GenerationRecord("out.png", "tiny-sd15", "ab" * 32, ("g" * 32,), ("a" * 32,))
+
+
+def photo_512(path) -> np.ndarray:
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    s = min(w, h)
+    box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
+    return np.asarray(im.crop(box).resize((512, 512), Image.Resampling.LANCZOS))
+
+
+def reencode(pixels: np.ndarray, quality: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photos(faces_dev):
+    return [photo_512(p) for p in sorted(faces_dev.glob("people/*/1.*"))[:6]]
+
+
+def test_watermark_survives_jpeg_and_resizing_and_is_not_seen_where_absent(photos):
+    for i, pixels in enumerate(photos):
+        mark = 0x9E3779B9 ^ i
+        marked = watermark.embed(pixels, mark)
+        psnr = 10 * np.log10(255**2 / np.mean((marked.astype(float) - pixels) ** 2))
+        assert psnr > 40  # invisible to the eye
+        for quality in (90, 75, 50):
+            jpeg = np.asarray(Image.open(io.BytesIO(reencode(marked, quality))))
+            assert watermark.read(jpeg).id == mark, quality
+        small = Image.fromarray(marked).resize((256, 256), Image.Resampling.BICUBIC)
+        assert watermark.read(np.asarray(small)).id == mark  # a resize not undone
+        assert watermark.read(pixels) is None
+    assert watermark.read(np.asarray(scenery(2, (512, 512)))) is None
+    with pytest.raises(ValueError, match="32-bit"):
+        watermark.embed(photos[0], 2**32)
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
+def test_a_stripped_copy_is_traced_to_its_manifest(lib, photos, tmp_path, fmt):
+    stamped = stamp_image(lib, photos[0], fmt, RECORD)
+    original = tmp_path / f"out.{fmt}"
+    original.write_bytes(stamped.data)
+    report = find_provenance(lib, original)
+    assert report.credentials.state == "trusted", report.credentials.failures
+    assert report.watermark_id == stamped.watermark_id == report.fingerprint_match
+
+    decoded = np.asarray(Image.open(io.BytesIO(stamped.data)).convert("RGB"))
+    copy = tmp_path / "reposted.jpg"  # re-encoded: the embedded manifest is gone
+    copy.write_bytes(reencode(decoded, 75))
+    report = find_provenance(lib, copy)
+    assert report.credentials.state == "none"
+    assert report.watermark_id == stamped.watermark_id
+    assert report.fingerprint_match == stamped.watermark_id and report.keys_agree
+    labels = {a["label"] for a in report.stored_manifest["assertions"]}
+    assert {"c2pa.actions.v2", "org.likeness.consent", "c2pa.soft-binding"} <= labels
+
+
+def test_unrelated_photos_find_nothing(lib, photos, tmp_path):
+    stamp_image(lib, photos[0], "png", RECORD)
+    for i, pixels in enumerate(photos[1:]):
+        path = tmp_path / f"other-{i}.jpg"
+        path.write_bytes(reencode(pixels, 90))
+        report = find_provenance(lib, path)
+        assert not report.found, report.as_json()
+        assert fingerprint.distance(fingerprint.pdq(pixels)[0], fingerprint.pdq(photos[0])[0]) > 60
+
+
+def test_unsupported_files_are_clear_errors(lib, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(ProvenanceError, match="not a PNG, JPEG or WebP"):
+        find_provenance(lib, text)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    with pytest.raises(ProvenanceError, match="cannot"):
+        find_provenance(lib, broken)
