@@ -153,6 +153,8 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
         with Image.open(path) as im:
             pixels = np.asarray(im.convert("RGB"))
     except (UnidentifiedImageError, OSError) as exc:
+        if report.credentials.state != "none":
+            return report  # damaged pixels: the credentials' verdict is the answer
         raise ProvenanceError(f"{path}: cannot decode the image: {exc}") from None
     with lib.session() as s:
         read = watermark.read(pixels)
