@@ -88,5 +88,6 @@ def test_unsupported_files_are_clear_errors(lib, tmp_path):
         find_provenance(lib, text)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
-    with pytest.raises(ProvenanceError, match="cannot"):
-        find_provenance(lib, broken)
+    report = find_provenance(lib, broken)  # broken is an answer: invalid, with the reason
+    assert report.credentials.state == "invalid"
+    assert report.credentials.failures[0]["code"] == "unreadable"
