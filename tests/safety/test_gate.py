@@ -38,10 +38,12 @@ def _photo(faces_dev, rel: str) -> np.ndarray:
     return np.asarray(Image.open(faces_dev / rel).convert("RGB"))
 
 
-def _gate(lib, subjects, nudity):
+def _gate(lib, subjects, nudity, require_presence=True):
+    """A gate for an attested (tiny-model) Decision, asked to check presence and placement as
+    it does for real models: these photos stand in for a real model's outputs."""
     decision = authorize(lib, STYLIZED, subjects, model="tiny")
     assert decision.allowed, decision.reason
-    return SafetyGate(lib, decision, nudity=nudity)
+    return SafetyGate(lib, decision, nudity=nudity, require_presence=require_presence)
 
 
 def test_the_consented_person_passes_and_the_verdict_is_audited(world, faces_dev, nudity):
@@ -123,3 +125,11 @@ def test_explicit_content_is_refused(world, nudity):
     assert finding.label == "FACE_FEMALE" and finding.score > 0.5
     verdict = _gate(lib, [], strict).check(image)
     assert not verdict.allowed and "explicit content (FACE_FEMALE)" in verdict.reason
+
+
+def test_tiny_model_outputs_need_no_face_but_faces_are_still_checked(world, faces_dev, nudity):
+    lib, ids = world
+    gate = _gate(lib, [ids["barack_obama"]], nudity, require_presence=None)
+    assert gate.check(np.asarray(scenery(5, (128, 128)))).allowed  # tiny models draw no one
+    biden = gate.check(_photo(faces_dev, "people/joe_biden/1.jpg"))
+    assert not biden.allowed and f"person {ids['joe_biden']}" in biden.reason

@@ -127,8 +127,12 @@ def load_into_pipeline(lib: Library, pipe, info: AdapterInfo, weight: float = 1.
     Returns the adapter's name in the pipeline."""
     if info.status != "ready":
         raise AdapterNotFoundError(f"adapter {info.id} is {info.status}, not ready")
+    import warnings
+
     state, _ = storage.load_weights(lib, info.person_uid, info.id)
     name = adapter_name(info)
-    pipe.load_lora_weights(state, adapter_name=name)
+    with warnings.catch_warnings():  # several people's adapters in one model is the point
+        warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+        pipe.load_lora_weights(state, adapter_name=name)
     pipe.set_adapters([name], [weight])
     return name

@@ -46,6 +46,8 @@ class GenerationRecord:
     #: Hashes of the generation parameters (prompt, seed...): provable, not readable.
     parameters_sha256: str | None = None
     soft_bindings: tuple[tuple[str, str], ...] = ()  # (algorithm, value)
+    #: The generation's parameters (seed, steps, size...), never the prompt's text.
+    parameters: dict | None = None
 
 
 def _generator() -> dict:
@@ -92,6 +94,7 @@ def manifest_definition(record: GenerationRecord) -> dict:
                 "grants": list(record.grant_ids),
                 "adapters": list(record.adapter_ids),
                 "parameters_sha256": record.parameters_sha256,
+                "parameters": record.parameters or {},
             },
         },
     ]

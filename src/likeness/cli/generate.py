@@ -1,0 +1,109 @@
+"""``likeness generate``: images of consented people from a prompt with @mentions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from likeness.cli.common import (
+    HomeOption,
+    JsonOption,
+    console,
+    err,
+    open_library,
+    print_json,
+    progress_bar,
+)
+
+
+def _size(text: str | None) -> tuple[int | None, int | None]:
+    if text is None:
+        return None, None
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+        return w, h
+    except ValueError:
+        raise typer.BadParameter(f"expected WIDTHxHEIGHT like 512x768, got {text!r}") from None
+
+
+def generate(
+    prompt: Annotated[
+        str | None, typer.Argument(help='e.g. "@me and @alice hiking in the Alps"')
+    ] = None,
+    model: Annotated[str, typer.Option(help="Base model (see `likeness models`).")] = "tiny-sd15",
+    n: Annotated[int, typer.Option("-n", "--n", help="How many images.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the first image (the next add 1).")] = 0,
+    size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT (default: the model's).")] = None,
+    steps: Annotated[int, typer.Option(help="Denoising steps.")] = 30,
+    guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 7.0,
+    style: Annotated[
+        str | None, typer.Option(help="A named style (--list-styles); none: a photograph.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the images.")] = Path("."),
+    fmt: Annotated[str, typer.Option("--format", help="png, jpeg or webp.")] = "png",
+    device: Annotated[str | None, typer.Option(help="cpu, cuda (default: cuda if any).")] = None,
+    list_styles: Annotated[
+        bool, typer.Option("--list-styles", help="List the styles and exit.")
+    ] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Generate images. Every image passes the safety gate before it is written, and leaves
+    signed (Content Credentials) and watermarked. Exit 4 when nothing was written (refused)."""
+    from likeness.consent.policy import GateError
+    from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
+    from likeness.generate.styles import PHOTO, STYLES
+
+    if list_styles:
+        if as_json:
+            print_json([{"name": s.name, "description": s.description} for s in STYLES.values()])
+            return
+        table = Table("style", "description")
+        table.add_row("(none)", PHOTO.description)
+        for s in STYLES.values():
+            table.add_row(s.name, s.description)
+        console.print(table)
+        return
+    if not prompt:
+        raise typer.BadParameter("a prompt is needed (or --list-styles)", param_hint="PROMPT")
+    width, height = _size(size)
+    options = GenerationOptions(
+        model=model,
+        count=n,
+        seed=seed,
+        width=width,
+        height=height,
+        steps=steps,
+        guidance=guidance,
+        style=style,
+        format=fmt,
+        device=device,
+    )
+    lib = open_library(home)
+    decision = authorize_generation(lib, prompt, options)
+    if not decision.allowed:
+        raise GateError(f"generation refused: {decision.reason}")
+    bar = progress_bar("generating", as_json)
+    task = bar.add_task("generate", total=n * steps)
+
+    def progress(index: int, step: int, total: int) -> None:
+        bar.update(task, completed=index * total + step)
+
+    with bar:
+        result = generate_images(lib, decision, prompt, out, options, progress=progress)
+    if as_json:
+        print_json(result.as_json())
+    else:
+        for image in result.images:
+            if image.allowed:
+                console.print(f"{image.path} (seed {image.seed}, watermark {image.watermark_id})")
+            else:
+                err.print(
+                    f"[red]refused[/red] image {image.index + 1} (seed {image.seed}): "
+                    f"{image.reason}; nothing was written"
+                )
+    if not result.written:
+        raise typer.Exit(4)

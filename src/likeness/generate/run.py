@@ -1,0 +1,239 @@
+"""``generate_images``: from a prompt with @mentions to signed, watermarked files of the
+people who consented, and nothing else.
+
+The model is loaded once per call, with each mentioned person's newest adapter on it. Every
+image passes the safety gate before it touches disk; a refused image is never written, and the
+refusal is in the audit log and in the result. Every written image is watermarked,
+fingerprinted and signed (Content Credentials) and its manifest kept in the local store. The
+consent gate's Decision is checked again before each image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from likeness.adapters.manage import latest_adapter, load_into_pipeline
+from likeness.consent.grants import OWNER
+from likeness.consent.policy import Action, Decision, GateError, ModelKind, authorize
+from likeness.errors import LikenessError
+from likeness.generate.layout import strips
+from likeness.generate.prompt import ParsedPrompt, parse_prompt
+from likeness.generate.sampling import Region, sample_one, sample_regions
+from likeness.generate.styles import PHOTO, get_style
+from likeness.models.loading import load_pipeline
+from likeness.models.registry import get_model
+from likeness.provenance.credentials import GenerationRecord
+from likeness.provenance.stamp import stamp_image
+from likeness.safety.gate import SafetyGate
+from likeness.store import Library
+
+
+class GenerationError(LikenessError):
+    """Generation cannot run as asked."""
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    model: str = "tiny-sd15"
+    count: int = 1
+    seed: int = 0
+    width: int | None = None  # default: the model's resolution
+    height: int | None = None
+    steps: int = 30
+    guidance: float = 7.0
+    style: str | None = None
+    format: str = "png"
+    device: str | None = None
+
+
+@dataclass
+class GeneratedImage:
+    index: int
+    seed: int
+    path: str | None  # None when refused
+    allowed: bool
+    reason: str
+    watermark_id: str | None = None
+
+    def as_json(self) -> dict:
+        return self.__dict__.copy()
+
+
+@dataclass
+class GenerationResult:
+    prompt_sha256: str
+    people: list[int]
+    action: str
+    parameters: dict
+    images: list[GeneratedImage] = field(default_factory=list)
+
+    @property
+    def written(self) -> list[GeneratedImage]:
+        return [i for i in self.images if i.allowed]
+
+    def as_json(self) -> dict:
+        return {
+            "prompt_sha256": self.prompt_sha256,
+            "people": self.people,
+            "action": self.action,
+            "parameters": self.parameters,
+            "images": [i.as_json() for i in self.images],
+        }
+
+
+def generation_action(style: str | None) -> Action:
+    return Action.GENERATE_STYLIZED if get_style(style) else Action.GENERATE_PHOTOREAL
+
+
+def authorize_generation(
+    lib: Library, prompt: str, options: GenerationOptions, requester: str = OWNER
+) -> Decision:
+    """Resolve the prompt's mentions and ask the gate for the style's action on those people
+    with this model (tiny or real, as the registry says)."""
+    parsed = parse_prompt(lib, prompt)
+    model = get_model(lib, options.model)
+    action = generation_action(options.style)
+    return authorize(lib, action, parsed.people, requester, model.kind)
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a file that did not exist, all or nothing (no half-written image is left)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _file_name(out: Path, stamp: str, seed: int, fmt: str) -> Path:
+    ext = {"png": "png", "jpeg": "jpg", "webp": "webp"}[fmt]
+    path = out / f"likeness-{stamp}-{seed}.{ext}"
+    n = 1
+    while path.exists():
+        path = out / f"likeness-{stamp}-{seed}-{n}.{ext}"
+        n += 1
+    return path
+
+
+def generate_images(
+    lib: Library,
+    decision: Decision,
+    prompt: str,
+    out_dir: Path,
+    options: GenerationOptions | None = None,
+    *,
+    progress: Callable[[int, int, int], None] | None = None,
+    gate: SafetyGate | None = None,
+) -> GenerationResult:
+    """Generate ``options.count`` images into ``out_dir``. ``decision`` must allow the
+    style's action for exactly the people the prompt mentions. ``progress(image, step,
+    steps)`` is called after each denoising step."""
+    import torch
+
+    options = options or GenerationOptions()
+    parsed: ParsedPrompt = parse_prompt(lib, prompt)
+    style = get_style(options.style)
+    action = generation_action(options.style)
+    decision.require(action, parsed.people)
+    model = get_model(lib, options.model)
+    if decision.model == ModelKind.TINY and model.kind != ModelKind.TINY:
+        raise GateError(f"this Decision allows the built-in tiny models only, not {model.name}")
+    if options.count < 1 or options.steps < 1:
+        raise GenerationError("--n and --steps must be at least 1")
+    if options.format not in ("png", "jpeg", "webp"):
+        raise GenerationError(f"unknown format {options.format!r}: png, jpeg or webp")
+    width = options.width or model.resolution
+    height = options.height or model.resolution
+    if width % 8 or height % 8 or min(width, height) < 64:
+        raise GenerationError(f"--size {width}x{height}: both sides must be multiples of 8, >= 64")
+    adapters = []
+    for person in parsed.people:
+        adapters.append(latest_adapter(lib, person, model.name))
+    decision.check_in_force(lib)
+
+    device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    pipe = load_pipeline(model, device, dtype)
+    names = [load_into_pipeline(lib, pipe, a) for a in adapters]
+    gate = gate or SafetyGate(lib, decision)
+    chosen = style or PHOTO
+    text = chosen.template.format(prompt=parsed.text())
+    boxes = strips(len(names), width, height) if len(names) > 1 else []
+    regions = [
+        Region(chosen.template.format(prompt=parsed.text(only=p)), name, box)
+        for p, name, box in zip(parsed.people, names, boxes, strict=False)
+    ]
+    parameters = {
+        "model": model.name,
+        "model_sha256": model.sha256,
+        "seed": options.seed,
+        "count": options.count,
+        "size": [width, height],
+        "steps": options.steps,
+        "guidance": options.guidance,
+        "style": options.style,
+        "format": options.format,
+        "adapters": [a.id for a in adapters],
+        "layout": [list(b) for b in boxes],
+    }
+    result = GenerationResult(
+        hashlib.sha256(prompt.encode()).hexdigest(), parsed.people, str(action), parameters
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for index in range(options.count):
+        decision.check_in_force(lib)
+        seed = options.seed + index
+        generator = torch.Generator().manual_seed(seed)
+
+        def report(step: int, steps: int, index: int = index) -> None:
+            if progress is not None:
+                progress(index, step, steps)
+
+        common = dict(
+            width=width,
+            height=height,
+            steps=options.steps,
+            guidance=options.guidance,
+            generator=generator,
+            progress=report,
+        )
+        if len(regions) > 1:
+            pixels = sample_regions(pipe, regions, chosen.negative, **common)
+        else:
+            pixels = sample_one(pipe, text, chosen.negative, names, **common)
+        placements = {r_person: r.box for r_person, r in zip(parsed.people, regions, strict=False)}
+        verdict = gate.check(pixels, placements or None)
+        if not verdict.allowed:
+            result.images.append(GeneratedImage(index, seed, None, False, verdict.reason))
+            continue
+        params_hash = hashlib.sha256(
+            json.dumps({**parameters, "seed": seed, "prompt": prompt}, sort_keys=True).encode()
+        ).hexdigest()
+        path = _file_name(out_dir, started, seed, options.format)
+        record = GenerationRecord(
+            title=path.name,
+            model_name=model.name,
+            model_sha256=model.sha256,
+            grant_ids=decision.grant_ids,
+            adapter_ids=tuple(a.id for a in adapters),
+            parameters_sha256=params_hash,
+            # everything but the prompt's text, which may hold names
+            parameters={**parameters, "seed": seed, "prompt_sha256": result.prompt_sha256},
+        )
+        stamped = stamp_image(lib, pixels, options.format, record)
+        _write_new(path, stamped.data)
+        result.images.append(
+            GeneratedImage(
+                index, seed, str(path), True, verdict.reason, f"{stamped.watermark_id:08x}"
+            )
+        )
+    return result
