@@ -23,6 +23,28 @@ def astronaut_library(root: Path) -> tuple[Path, int]:
     return root / "home", person.id
 
 
+def two_people_library(root: Path) -> tuple[Path, int, int]:
+    """A library home with the astronaut (named Alice, marked as the owner) and Grace Hopper
+    (named Grace Hopper); returns (home, alice id, grace id)."""
+    from likeness.faces.listing import list_faces
+    from likeness.importing import import_photos
+    from likeness.people.manage import name_person, set_owner
+
+    photos = root / "photos"
+    for i, image in enumerate(astronaut_variants()):
+        write(photos / f"astronaut-{i}.jpg", jpeg_bytes(image))
+    for i, image in enumerate(hopper_variants()):
+        write(photos / f"hopper-{i}.jpg", jpeg_bytes(image))
+    with Library.open(root / "home") as lib:
+        import_photos(lib, photos, workers=1)
+        person_of = {Path(f["photo"]).name: f["person"] for f in list_faces(lib)}
+        alice, grace = person_of["astronaut-0.jpg"], person_of["hopper-0.jpg"]
+        name_person(lib, alice, "Alice")
+        set_owner(lib, alice)
+        name_person(lib, grace, "Grace Hopper")
+    return root / "home", alice, grace
+
+
 def copy_home(home: Path, target: Path) -> Library:
     """An independent copy of a prepared library home, opened."""
     shutil.copytree(home, target)
@@ -60,3 +82,18 @@ def verified_grant(lib: Library, person: int, scopes, workdir: Path):
     if not result.passed:
         raise RuntimeError(f"the rendered enrolment clip failed: {result.reason}")
     return issue_grant(lib, person, scopes, Trust.VERIFIED, enrolment_id=result.id)
+
+
+def hopper_variants():
+    """Four photos of Grace Hopper (matplotlib's sample) that are not near duplicates."""
+    from matplotlib import cbook
+    from PIL import Image, ImageOps
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        base = Image.open(f).convert("RGB")
+    out = []
+    for box in [(0, 0, 512, 600), (60, 20, 460, 420)]:
+        crop = base.crop(box).resize((400, 400 * (box[3] - box[1]) // (box[2] - box[0])))
+        out.append(crop)
+        out.append(ImageOps.mirror(crop).rotate(-7, resample=Image.Resampling.BICUBIC))
+    return out
