@@ -31,3 +31,9 @@ def test_demo_walks_import_people_consent_and_the_gate(tmp_path):
     assert (tmp_path / "demo" / f"dataset-person-{people['Astronaut'].id}.png").exists()
     assert "identity: no face found" in text
     assert f"DENY train an adapter of Grace Hopper: person {people['Grace Hopper'].id}" in text
+    generated = sorted((tmp_path / "demo" / "generated").glob("likeness-*.png"))
+    assert len(generated) == 2
+    assert 'DENY "@grace_hopper on stage"' in text
+    assert "Content Credentials trusted; watermark" in text  # the output
+    assert "Content Credentials none; watermark" in text  # its re-encoded copy
+    assert "the stored manifest was found" in text

@@ -162,12 +162,14 @@ def run_demo(out: Path, console: Console) -> int:
     if not _adapter_steps(lib, out, astronaut.id, hopper.id if hopper else None, console):
         lib.close()
         return 1
+    if not _generation_steps(lib, out, console):
+        lib.close()
+        return 1
     report = verify_audit(lib)
     console.print(
-        f"9. Audit log: {report.entries} entries, "
+        f"11. Audit log: {report.entries} entries, "
         f"{'intact' if report.ok else 'BROKEN: ' + str(report.problem)}"
     )
-    console.print("Not built yet: generation, the output safety gate, provenance.")
     lib.close()
     return 0 if report.ok else 1
 
@@ -221,4 +223,52 @@ def _adapter_steps(lib, out: Path, astronaut: int, hopper: int | None, console: 
         refused = authorize_training(lib, hopper, model.name)
         verdict = "[green]ALLOW[/green]" if refused.allowed else "[red]DENY[/red]"
         console.print(f"8. {verdict} train an adapter of Grace Hopper: {refused.reason}")
+    return True
+
+
+def _generation_steps(lib, out: Path, console: Console) -> bool:
+    """Generate with the astronaut's adapter (signed, watermarked), show Grace Hopper refused,
+    and verify an output and a JPEG-re-encoded copy of it."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
+    from likeness.provenance.stamp import find_provenance
+
+    options = GenerationOptions(steps=20, style="watercolor", count=2)
+    prompt = "@astronaut reading in a garden"
+    decision = authorize_generation(lib, prompt, options)
+    console.print(f'9. Generate "{prompt}" (style watercolor, tiny model): {decision.reason}')
+    if not decision.allowed:
+        return False
+    result = generate_images(lib, decision, prompt, out / "generated", options)
+    for image in result.images:
+        state = image.path if image.allowed else f"refused: {image.reason}"
+        console.print(f"   image {image.index + 1} (seed {image.seed}): {state}")
+    refused = authorize_generation(lib, "@grace_hopper on stage", options)
+    verdict = "[green]ALLOW[/green]" if refused.allowed else "[red]DENY[/red]"
+    console.print(f'   {verdict} "@grace_hopper on stage": {refused.reason}; nothing written')
+    if not result.written:
+        return False
+    first = Path(result.written[0].path)
+    copy = out / "generated" / f"{first.stem}-reposted.jpg"
+    pixels = np.asarray(Image.open(first).convert("RGB"))
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=75)
+    copy.write_bytes(buf.getvalue())
+    console.print("10. provenance verify")
+    for path in (first, copy):
+        report = find_provenance(lib, path)
+        found = []
+        if report.watermark_id is not None:
+            found.append(f"watermark {report.watermark_id:08x}")
+        if report.fingerprint_match is not None:
+            found.append(f"fingerprint {report.fingerprint_match:08x}")
+        console.print(
+            f"   {path.name}: Content Credentials {report.credentials.state}; "
+            f"{', '.join(found) or 'no watermark or fingerprint'}"
+            + ("; the stored manifest was found" if report.stored_manifest else "")
+        )
     return True
