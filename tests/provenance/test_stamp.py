@@ -43,8 +43,9 @@ def test_watermark_survives_jpeg_and_resizing_and_is_not_seen_where_absent(photo
         for quality in (90, 75, 50):
             jpeg = np.asarray(Image.open(io.BytesIO(reencode(marked, quality))))
             assert watermark.read(jpeg).id == mark, quality
-        small = Image.fromarray(marked).resize((256, 256), Image.Resampling.BICUBIC)
-        assert watermark.read(np.asarray(small)).id == mark  # a resize not undone
+        small = np.asarray(Image.fromarray(marked).resize((256, 256), Image.Resampling.BICUBIC))
+        assert watermark.read(small) is None  # a resize not undone: read at the output's size
+        assert watermark.read(small, [(384, 384), (512, 512)]).id == mark
         assert watermark.read(pixels) is None
     assert watermark.read(np.asarray(scenery(2, (512, 512)))) is None
     with pytest.raises(ValueError, match="32-bit"):

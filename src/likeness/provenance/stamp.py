@@ -88,6 +88,8 @@ def stamp_image(
                 pdq=pdq,
                 sha256=digest,
                 mime=mime,
+                width=int(pixels.shape[1]),
+                height=int(pixels.shape[0]),
                 manifest=json.dumps(manifest_definition(record)),
                 manifest_store=manifest_store,
                 created_at=datetime.now().replace(microsecond=0),
@@ -157,7 +159,8 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
             return report  # damaged pixels: the credentials' verdict is the answer
         raise ProvenanceError(f"{path}: cannot decode the image: {exc}") from None
     with lib.session() as s:
-        read = watermark.read(pixels)
+        sizes = s.execute(select(ProvenanceRecord.width, ProvenanceRecord.height).distinct())
+        read = watermark.read(pixels, [tuple(size) for size in sizes])
         if read is not None and s.get(ProvenanceRecord, read.id) is not None:
             report.watermark_id, report.watermark_confidence = read.id, read.confidence
         pdq, _ = fingerprint.pdq(pixels)

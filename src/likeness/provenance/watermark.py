@@ -15,8 +15,9 @@ one time in eight (rivaGan), so likeness uses its own, built for what social net
 - the CRC must match, and an id is only believed when it also names a manifest in the local
   store, so an unmarked image reads as "no watermark".
 
-The decoder also tries the usual generation sizes when a file's size changed (a resize that was
-not undone). It is a lookup key into the local manifest store, not a proof: the manifest is the
+When a file's size changed (a resize that was not undone), the decoder also tries it at the
+sizes the caller names (``provenance verify`` names the sizes of this library's outputs).
+The watermark is a lookup key into the local manifest store, not a proof: the manifest is the
 proof, and the fingerprint is a second key.
 """
 
@@ -36,7 +37,6 @@ CHECK_BITS = 16
 #: Minimum mean soft vote per bit (1.0 is a perfect read, 0 is noise) for a read to count.
 MIN_CONFIDENCE = 0.12
 KEY = 0x6C696B65  # fixed: any likeness install can read any likeness mark
-SIZES = (128, 256, 384, 512, 576, 640, 704, 768, 832, 896, 960, 1024, 1152, 1280, 1536)
 
 
 @dataclass(frozen=True)
@@ -145,18 +145,17 @@ def _read_at(image: np.ndarray) -> tuple[int, float] | None:
     return mark_id, confidence
 
 
-def read(image: np.ndarray) -> WatermarkRead | None:
+def read(image: np.ndarray, sizes=()) -> WatermarkRead | None:
     """The watermark in an RGB uint8 image, or None. A file whose size changed is also read
-    at the usual generation sizes of the same aspect ratio."""
+    resized to each of ``sizes`` ((width, height) pairs) of about its aspect ratio."""
     from PIL import Image
 
     h, w = image.shape[:2]
     found = _read_at(image)
     if found is not None:
         return WatermarkRead(found[0], found[1], (w, h))
-    for side in SIZES:
-        size = (side, round(side * h / w)) if w >= h else (round(side * w / h), side)
-        if size == (w, h) or min(size) < 64:
+    for size in dict.fromkeys(sizes):
+        if tuple(size) == (w, h) or abs(size[0] / size[1] - w / h) > 0.02:
             continue
         resized = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC))
         found = _read_at(resized)

@@ -286,6 +286,8 @@ class ProvenanceRecord(Base):
     pdq: Mapped[bytes] = mapped_column(LargeBinary)  # 32-byte PDQ hash of the output's pixels
     sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the signed file
     mime: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)  # the output's size: where a resized copy's
+    height: Mapped[int] = mapped_column(Integer)  # watermark is looked for
     manifest: Mapped[str] = mapped_column(Text)  # the manifest definition, as signed (JSON)
     manifest_store: Mapped[bytes] = mapped_column(LargeBinary)  # the signed C2PA manifest
     created_at: Mapped[datetime] = mapped_column(DateTime)

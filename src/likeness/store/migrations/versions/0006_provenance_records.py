@@ -21,6 +21,8 @@ def upgrade() -> None:
         sa.Column("pdq", sa.LargeBinary(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False, unique=True),
         sa.Column("mime", sa.String(32), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
         sa.Column("manifest", sa.Text(), nullable=False),
         sa.Column("manifest_store", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
