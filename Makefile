@@ -48,6 +48,9 @@ bench: bench-setup
 	$(BIN)/python benchmarks/liveness_timing.py
 	$(BIN)/python benchmarks/liveness_memory.py
 	$(BIN)/python benchmarks/adapter_training.py
+	$(BIN)/python benchmarks/provenance_robustness.py
+	$(BIN)/python benchmarks/generation_overhead.py
+	$(BIN)/python benchmarks/two_people.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
