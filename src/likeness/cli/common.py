@@ -68,9 +68,10 @@ def parse_ids(text: str, what: str = "face ids like 12,13,14") -> list[int]:
         raise typer.BadParameter(f"expected {what}, got {text!r}") from None
 
 
-def progress_bar(label: str, as_json: bool, *extra_columns, auto_refresh: bool = True):
-    """A Rich progress bar on stderr (none with --json): label, bar, done/total, the extra
-    columns, elapsed time and ETA."""
+def progress_bar(label: str | None, as_json: bool, *extra_columns, auto_refresh: bool = True):
+    """A Rich progress bar on stderr (none with --json): label (None: each task's own
+    description, for one bar per task), bar, done/total, the extra columns, elapsed time and
+    ETA."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -81,7 +82,7 @@ def progress_bar(label: str, as_json: bool, *extra_columns, auto_refresh: bool =
     )
 
     return Progress(
-        TextColumn(f"[bold]{label}"),
+        TextColumn(f"[bold]{label}" if label is not None else "[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         *extra_columns,

@@ -86,11 +86,13 @@ def generate(
     decision = authorize_generation(lib, prompt, options)
     if not decision.allowed:
         raise GateError(f"generation refused: {decision.reason}")
-    bar = progress_bar("generating", as_json)
-    task = bar.add_task("generate", total=n * steps)
+    bar = progress_bar(None, as_json)
+    tasks: dict[int, int] = {}
 
     def progress(index: int, step: int, total: int) -> None:
-        bar.update(task, completed=index * total + step)
+        if index not in tasks:  # one bar per image
+            tasks[index] = bar.add_task(f"image {index + 1}", total=total)
+        bar.update(tasks[index], completed=step)
 
     with bar:
         result = generate_images(lib, decision, prompt, out, options, progress=progress)
