@@ -185,9 +185,18 @@ def _download(repo_id: str) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    patterns = ["*.json", "*.txt", "*.safetensors", "tokenizer*/*", "*/*.model"]
+    # The diffusers components only: hub repos of SD models also hold multi-GB single-file
+    # checkpoints at their root, fp16 and non-EMA variants, and pickles.
+    patterns = [
+        "model_index.json",
+        "*/*.json",
+        "*/*.txt",
+        "*/diffusion_pytorch_model*.safetensors",
+        "*/model*.safetensors",
+    ]
+    skip = ["*.fp16.*", "*non_ema*", "*.ckpt", "*.bin", "*.msgpack", "*.onnx*"]
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, ignore_patterns=skip))
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
         raise ModelError(
             f"cannot download {repo_id} from the hub and it is not in the local cache: {exc}. "
