@@ -174,10 +174,23 @@ def test_killed_training_resumes_to_the_same_adapter(granted, prepared, tmp_path
     )
     a, b = _adapter_state(lib, resumed), _adapter_state(other, straight)
     assert a.keys() == b.keys()
+    # Equal within float tolerance: the two processes' CPU kernels may round differently
+    # (alignment-dependent vector paths), and Adam carries such differences along.
     for key in a:
-        # threaded CPU kernels may sum in another order: equal within float tolerance
-        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
-    assert resumed.losses == pytest.approx(straight.losses, rel=1e-4)
+        assert torch.linalg.norm(a[key] - b[key]) <= 1e-3 * torch.linalg.norm(b[key]), key
+    assert resumed.losses == pytest.approx(straight.losses, rel=1e-3)
+    # The tolerance means something: another seed's adapter is far outside it.
+    reseeded = train_adapter(
+        other,
+        decision,
+        person,
+        "tiny-sd15",
+        TrainingParams(steps=40, learning_rate=1e-3, checkpoint_every=10, seed=1),
+        rules=RULES,
+        device="cpu",
+    )
+    c = _adapter_state(other, reseeded)
+    assert any(torch.linalg.norm(c[k] - b[k]) > 0.1 * torch.linalg.norm(b[k]) for k in b)
 
 
 def test_revocation_mid_training_stops_it_and_leaves_nothing_readable(granted):
