@@ -51,8 +51,11 @@ def generate(
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Generate images. Every image passes the safety gate before it is written, and leaves
-    signed (Content Credentials) and watermarked. Exit 4 when nothing was written (refused)."""
+    """Generate images of consented people from a prompt with @mentions.
+
+    Every image passes the safety gate before it is written, and leaves signed (Content
+    Credentials) and watermarked. Exit 4 when nothing was written (refused).
+    """
     from likeness.consent.policy import GateError
     from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
     from likeness.generate.styles import PHOTO, STYLES
