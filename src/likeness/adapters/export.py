@@ -18,7 +18,7 @@ from pathlib import Path
 from likeness.adapters import storage
 from likeness.adapters.manage import AdapterInfo, latest_adapter
 from likeness.consent.grants import OWNER
-from likeness.consent.policy import Action, Decision, GateError, ModelKind, authorize
+from likeness.consent.policy import Action, Decision, ModelKind, authorize
 from likeness.errors import LikenessError
 from likeness.models.tiny import TINY_MODELS
 from likeness.store import Library
@@ -59,11 +59,15 @@ def to_kohya(state: dict, family: str, alpha: float) -> dict:
     return out
 
 
+def _model_kind(info: AdapterInfo) -> ModelKind:
+    """The kind of the adapter's base model: only the built-ins are tiny."""
+    return ModelKind.TINY if info.base_model in TINY_MODELS else ModelKind.REAL
+
+
 def authorize_export(lib: Library, person_id: int, requester: str = OWNER) -> Decision:
     """Ask the gate for ``export-adapter`` of the person's newest adapter (its base model
     decides tiny or real)."""
-    info = latest_adapter(lib, person_id)
-    kind = ModelKind.TINY if info.base_model in TINY_MODELS else ModelKind.REAL
+    kind = _model_kind(latest_adapter(lib, person_id))
     return authorize(lib, Action.EXPORT_ADAPTER, [person_id], requester, kind)
 
 
@@ -80,10 +84,9 @@ def export_adapter(
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     info = adapter or latest_adapter(lib, person_id)
+    decision.require(Action.EXPORT_ADAPTER, [person_id], _model_kind(info))
     if info.person_id != person_id:
         raise ExportError(f"adapter {info.id} is not person {person_id}'s")
-    if decision.model == ModelKind.TINY and info.base_model not in TINY_MODELS:
-        raise GateError("this Decision covers adapters of the built-in tiny models only")
     state, meta = storage.load_weights(lib, info.person_uid, info.id)
     if fmt == "kohya":
         rank = json.loads(meta["likeness.params"])["rank"]

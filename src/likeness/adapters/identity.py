@@ -129,16 +129,14 @@ def evaluate_adapter(
     import torch
 
     from likeness.adapters.manage import latest_adapter, load_into_pipeline
-    from likeness.consent.policy import Action, GateError, ModelKind
+    from likeness.consent.policy import Action
     from likeness.models.loading import load_pipeline
     from likeness.models.registry import get_model
     from likeness.store.models import AdapterRecord
 
-    decision.require(Action.TRAIN_ADAPTER, [person_id])
     info = adapter or latest_adapter(lib, person_id)
     model = get_model(lib, info.base_model)
-    if decision.model == ModelKind.TINY and model.kind != ModelKind.TINY:
-        raise GateError(f"this Decision allows the built-in tiny models only, not {model.name}")
+    decision.require(Action.TRAIN_ADAPTER, [person_id], model.kind)
     decision.check_in_force(lib)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     pipe = load_pipeline(model, device)

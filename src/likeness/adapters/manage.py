@@ -54,8 +54,7 @@ class AdapterInfo:
 
 def _info(lib: Library, r: AdapterRecord, person_id: int | None) -> AdapterInfo:
     status = r.status
-    key_file = lib.keys.dir / "people" / f"{r.person_uid}.key"
-    if status in ("ready", "training") and not key_file.exists():
+    if status in ("ready", "training") and not lib.keys.has_person_key(r.person_uid):
         status = "destroyed"  # consent was revoked: the key, and with it the weights, are gone
     return AdapterInfo(
         id=r.id,

@@ -29,7 +29,6 @@ from likeness.consent.policy import (
     Action,
     ConsentWithdrawn,
     Decision,
-    GateError,
     ModelKind,
     authorize,
 )
@@ -277,14 +276,6 @@ def authorize_training(
     return authorize(lib, Action.TRAIN_ADAPTER, [person_id], requester, model.kind)
 
 
-def _check_decision(decision: Decision, person_id: int, model: BaseModel) -> None:
-    decision.require(Action.TRAIN_ADAPTER, [person_id])
-    if decision.model == ModelKind.TINY and model.kind != ModelKind.TINY:
-        raise GateError(
-            f"this Decision allows the built-in tiny models only; {model.name} is a real model"
-        )
-
-
 def train_adapter(
     lib: Library,
     decision: Decision,
@@ -308,7 +299,7 @@ def train_adapter(
     import torch
 
     model = get_model(lib, model_name)
-    _check_decision(decision, person_id, model)
+    decision.require(Action.TRAIN_ADAPTER, [person_id], model.kind)
     device = _choose_device(device)
     params = (params or TrainingParams()).resolved(device)
     decision.check_in_force(lib)

@@ -79,12 +79,21 @@ class Decision:
         if self._token is not _GATE:
             raise GateError("a Decision can only come from likeness.consent.policy.authorize")
 
-    def require(self, action: Action, subjects: list[int] | tuple[int, ...]) -> None:
-        """For the functions that do the work: raise unless this allows exactly this."""
+    def require(
+        self,
+        action: Action,
+        subjects: list[int] | tuple[int, ...],
+        model: ModelKind | None = None,
+    ) -> None:
+        """For the functions that do the work: raise unless this allows exactly this, and
+        (given the kind of model the work will use) unless it allows that kind: a Decision
+        made for the built-in tiny models does not cover a real one."""
         if not self.allowed:
             raise GateError(f"not allowed: {self.reason}")
         if action != self.action or tuple(sorted(set(subjects))) != self.subjects:
             raise GateError("this Decision was made for a different action or people")
+        if model is not None and self.model == ModelKind.TINY and model != ModelKind.TINY:
+            raise GateError("this Decision allows the built-in tiny models only, not a real one")
 
     def check_in_force(self, lib: Library, now: datetime | None = None) -> None:
         """For long work, before each step: raise ``ConsentWithdrawn`` (and record that the

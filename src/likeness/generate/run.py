@@ -20,7 +20,7 @@ from pathlib import Path
 
 from likeness.adapters.manage import latest_adapter, load_into_pipeline
 from likeness.consent.grants import OWNER
-from likeness.consent.policy import Action, Decision, GateError, ModelKind, authorize
+from likeness.consent.policy import Action, Decision, authorize
 from likeness.errors import LikenessError
 from likeness.generate.layout import strips
 from likeness.generate.prompt import ParsedPrompt, parse_prompt
@@ -141,10 +141,8 @@ def generate_images(
     parsed: ParsedPrompt = parse_prompt(lib, prompt)
     style = get_style(options.style)
     action = generation_action(options.style)
-    decision.require(action, parsed.people)
     model = get_model(lib, options.model)
-    if decision.model == ModelKind.TINY and model.kind != ModelKind.TINY:
-        raise GateError(f"this Decision allows the built-in tiny models only, not {model.name}")
+    decision.require(action, parsed.people, model.kind)
     if options.count < 1 or options.steps < 1:
         raise GenerationError("--n and --steps must be at least 1")
     if options.format not in ("png", "jpeg", "webp"):

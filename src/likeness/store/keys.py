@@ -85,6 +85,10 @@ class KeyStore:
             write_private(path, secrets.token_bytes(32))
         return path.read_bytes()
 
+    def has_person_key(self, person_uid: str) -> bool:
+        """Whether the person's key exists (it is gone once consent was revoked)."""
+        return self._person_path(person_uid).exists()
+
     def destroy_person_key(self, person_uid: str) -> bool:
         """Overwrite and delete the person's key. True if there was one."""
         path = self._person_path(person_uid)
