@@ -42,6 +42,7 @@ bench-setup: $(STAMP)
 bench: bench-setup
 	$(BIN)/python benchmarks/grouping_quality.py --recluster
 	$(BIN)/python benchmarks/indexing_throughput.py
+	$(BIN)/python benchmarks/phone_library.py
 	$(BIN)/python benchmarks/grouping_scale.py
 	$(BIN)/python benchmarks/match_threshold.py
 	$(BIN)/python benchmarks/liveness.py
