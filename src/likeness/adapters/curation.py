@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from likeness.errors import LikenessError
 from likeness.library.photos import read_photos
@@ -191,13 +191,13 @@ def curate(
         faces = s.scalars(select(Face).where(Face.person_id == person_id)).all()
         photo_ids = {f.photo_id for f in faces}
         photos = {p.id: p for p in s.scalars(select(Photo).where(Photo.id.in_(photo_ids)))}
+        # Everyone else's faces in those photos, unassigned ones (person_id NULL) included.
         others = s.scalars(
-            select(Face).where(Face.photo_id.in_(photo_ids), Face.person_id.is_not(person_id))
+            select(Face).where(
+                Face.photo_id.in_(photo_ids),
+                or_(Face.person_id != person_id, Face.person_id.is_(None)),
+            )
         ).all()
-        # The people grouping may leave other faces unassigned (person_id NULL): count them too.
-        others = list(others) + list(
-            s.scalars(select(Face).where(Face.photo_id.in_(photo_ids), Face.person_id.is_(None)))
-        )
     biggest_other: dict[int, int] = {}
     for o in others:
         area = (o.x1 - o.x0) * (o.y1 - o.y0)

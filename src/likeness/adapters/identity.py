@@ -38,10 +38,6 @@ class IdentityScore:
     threshold: float
 
     @property
-    def appearance_rate(self) -> float:
-        return self.with_face / self.images if self.images else 0.0
-
-    @property
     def match_rate(self) -> float:
         return self.matched / self.images if self.images else 0.0
 

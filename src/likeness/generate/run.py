@@ -163,7 +163,9 @@ def generate_images(
     gate = gate or SafetyGate(lib, decision)
     chosen = style or PHOTO
     text = chosen.template.format(prompt=parsed.text())
+    # Several people: one region each, which is also where the gate looks for their face.
     boxes = strips(len(names), width, height) if len(names) > 1 else []
+    placements = dict(zip(parsed.people, boxes, strict=False)) or None
     regions = [
         Region(chosen.template.format(prompt=parsed.text(only=p)), name, box)
         for p, name, box in zip(parsed.people, names, boxes, strict=False)
@@ -204,12 +206,11 @@ def generate_images(
             generator=generator,
             progress=report,
         )
-        if len(regions) > 1:
+        if regions:
             pixels = sample_regions(pipe, regions, chosen.negative, **common)
         else:
             pixels = sample_one(pipe, text, chosen.negative, names, **common)
-        placements = {r_person: r.box for r_person, r in zip(parsed.people, regions, strict=False)}
-        verdict = gate.check(pixels, placements or None)
+        verdict = gate.check(pixels, placements)
         if not verdict.allowed:
             result.images.append(GeneratedImage(index, seed, None, False, verdict.reason))
             continue
