@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	# pull torchvision, whose PyPI build does not import beside the CPU torch wheel; likeness
 	# reads only the vocabulary file and never imports open_clip.
 	$(BIN)/pip install --quiet --no-deps open-clip-torch==3.3.0
+	# MTCNN's weights (MIT) ship in facenet-pytorch, whose pins (torch<2.3, numpy<2,
+	# torchvision) do not install beside this project's; likeness loads only its three .pt
+	# files (faces/mtcnn.py) and never imports the package.
+	$(BIN)/pip install --quiet --no-deps facenet-pytorch==2.6.0
 	touch $(STAMP)
 
 setup: $(STAMP)

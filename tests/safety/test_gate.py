@@ -82,7 +82,9 @@ def test_an_unmentioned_library_person_without_consent_refuses_the_image(world, 
     assert not alone.allowed and f"person {biden}" in alone.reason
     both = _gate(lib, [obama], nudity).check(_photo(faces_dev, "groups/obama_and_biden.jpg"))
     assert not both.allowed and f"person {biden}" in both.reason
-    assert sorted(f.person_id for f in both.faces) == sorted([obama, biden])
+    # The photo also shows a child looking down in the corner, a face of no library person.
+    identified = sorted(f.person_id for f in both.faces if f.person_id is not None)
+    assert identified == sorted([obama, biden])
 
 
 def test_the_face_placed_for_a_person_must_be_that_person(world, faces_dev, nudity, tmp_path):

@@ -22,6 +22,26 @@ def scenery(seed: int = 0, size: tuple[int, int] = (320, 240)) -> Image.Image:
     return Image.fromarray(small).resize(size, Image.Resampling.BICUBIC)
 
 
+def textured_scenery(size: tuple[int, int] = (4032, 3024)) -> Image.Image:
+    """A face-free photo with detail at every scale: scikit-image's cat and coffee photos
+    upscaled, over ground tiled from its native-resolution grass and gravel textures (where
+    a cheap face detector finds things that look like faces)."""
+    from skimage import data
+
+    w, h = size
+    scene = np.asarray(Image.fromarray(data.chelsea()).resize(size)).copy()
+    for row, texture in enumerate((data.grass(), data.gravel())):
+        tile = np.tile(texture[..., None], (1, 1, 3))
+        y0 = h // 2 + row * h // 4
+        for y in range(y0, min(h, y0 + h // 4), tile.shape[0]):
+            for x in range(0, w, tile.shape[1]):
+                part = tile[: min(h, y0 + h // 4) - y, : w - x]
+                scene[y : y + part.shape[0], x : x + part.shape[1]] = part
+    coffee = data.coffee()
+    scene[: coffee.shape[0], -coffee.shape[1] :] = coffee
+    return Image.fromarray(scene)
+
+
 def jpeg_bytes(image: Image.Image, exif: Image.Exif | None = None, quality: int = 90) -> bytes:
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=quality, exif=exif if exif is not None else b"")

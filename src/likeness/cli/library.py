@@ -46,9 +46,15 @@ def import_(
     from rich.progress import TextColumn
 
     from likeness.faces.dlib_backend import DetectionSettings
+    from likeness.faces.mtcnn import unavailable_reason
     from likeness.importing import import_photos
 
     lib = open_library(home)
+    if not thorough and (why := unavailable_reason()):
+        err.print(
+            f"[yellow]note:[/yellow] {why}. Small faces in large photos are searched for "
+            "with the slower upsampled HOG pass, where it pays."
+        )
     # No refresh thread (auto_refresh=False): the bar redraws from the progress callback, and
     # the importer's worker processes fork from a process that runs no other thread.
     bar = progress_bar("importing", as_json, TextColumn("{task.fields[rate]}"), auto_refresh=False)

@@ -153,7 +153,7 @@ def enrolment_backend() -> FaceBackend:
     first detection pass (a second pass would triple the cost of every frame)."""
     from likeness.faces.dlib_backend import DetectionSettings, DlibFaceBackend
 
-    return DlibFaceBackend(DetectionSettings(crowd_factor=0.0, small_photo_pixels=0.0))
+    return DlibFaceBackend(DetectionSettings(crowd_factor=0.0, small_photo_pixels=0.0, proposals=False))
 
 
 def enrolment_turned_faces(backend: FaceBackend) -> TurnedFaceFinder:
