@@ -83,12 +83,12 @@ def recall(found: Counter, expected: dict[str, int | None]) -> tuple[float, int]
     return hits / sum(scored.values()), sum(found.values())
 
 
-def run_likeness(photos: Path, home: Path) -> tuple[float, Counter]:
+def run_likeness(photos: Path, home: Path, *options: str) -> tuple[float, Counter]:
     env = {**os.environ, "LIKENESS_HOME": str(home)}
     bindir = Path(sys.executable).parent
     start = time.perf_counter()
     result = subprocess.run(
-        [str(bindir / "likeness"), "import", str(photos), "--json", "--workers", "2"],
+        [str(bindir / "likeness"), "import", str(photos), "--json", "--workers", "2", *options],
         env=env,
         capture_output=True,
         text=True,
