@@ -2,7 +2,8 @@
 
 Every faces-dev photo whose face looks at the camera as an enrolment clip must start (the pose
 ``liveness.neutral_pose_problem`` accepts: within 15 degrees of facing it, the camera not above
-the face) is scaled so the face is 180 px wide, as in a selfie video. For each, with fresh
+the face, judged against the person's eye-level pitch from their other photos) is scaled so
+the face is 180 px wide, as in a selfie video. For each, with fresh
 random sessions: one honest clip (head turns rendered with parallax) and six attacks (a still
 photo; a flat print turned to mimic each pose; a recording of another session's sequence; a
 recording of another session with the same sequence but its own timing; a face swapped
@@ -52,7 +53,7 @@ def _trial(job) -> list[tuple]:
     from likeness.consent import liveness
 
     torch.set_num_threads(1)  # one process per core
-    name, pixels, face, other, session, earlier, same_sequence, fps = job
+    name, pixels, face, calibration, other, session, earlier, same_sequence, fps = job
     cases = {
         "honest": clips.honest_frames(pixels, face.landmarks, session, fps=fps),
         "still photo": clips.still_frames(pixels, session, fps),
@@ -72,7 +73,9 @@ def _trial(job) -> list[tuple]:
     finder = liveness.enrolment_turned_faces(backend)
     out = []
     for case, frames in cases.items():
-        result = liveness.verify_clip(frames, session, backend, face.embedding[None, :], finder)
+        result = liveness.verify_clip(
+            frames, session, backend, face.embedding[None, :], finder, calibration
+        )
         out.append((name, case, result.passed, result.reason, result.transcript))
     return out
 
@@ -94,7 +97,7 @@ def main() -> None:
 
     rng = random.Random(args.seed) if args.seed is not None else None
     backend = liveness.enrolment_backend()
-    prepared = []
+    found = []
     skipped = 0
     for path, person in sorted(read_labels(require_faces_dev()).items())[: args.limit]:
         try:
@@ -103,13 +106,24 @@ def main() -> None:
             print(f"  {person}/{Path(path).name}: skipped ({exc})")
             skipped += 1
             continue
+        found.append((f"{person}/{Path(path).name}", person, pixels, face))
+    prepared = []
+    for name, person, pixels, face in found:
+        # The person's eye-level pitch from their other photos, as an enrolment takes it from
+        # their photo group (from this photo itself when it is their only one).
+        others = [(f.landmarks, p.shape[1::-1]) for n, who, p, f in found if who == person]
+        mine = [(face.landmarks, pixels.shape[1::-1])]
+        calibration = liveness.PoseCalibration.from_faces(
+            [o for o in others if o[0] != face.landmarks] or mine
+        )
         pose = estimate_head_pose(face.landmarks, pixels.shape[1::-1])
-        if liveness.neutral_pose_problem(pose):  # a clip starting so would be refused
+        if liveness.neutral_pose_problem(pose, calibration):  # such a start is refused
+            print(f"  {name}: not facing the camera at eye level, skipped")
             skipped += 1
             continue
-        prepared.append((f"{person}/{Path(path).name}", person, pixels, face))
+        prepared.append((name, person, pixels, face, calibration))
     jobs = []
-    for i, (name, person, pixels, face) in enumerate(prepared):
+    for i, (name, person, pixels, face, calibration) in enumerate(prepared):
         other = next(p for p in prepared[i + 1 :] + prepared[:i] if p[1] != person)
         for _ in range(args.sessions):
             session, earlier = liveness.new_session(rng=rng), liveness.new_session(rng=rng)
@@ -120,7 +134,9 @@ def main() -> None:
                 c.kind for c in session.challenges
             ]:
                 same_sequence = liveness.new_session(rng=rng)
-            jobs.append((name, pixels, face, other, session, earlier, same_sequence, args.fps))
+            jobs.append(
+                (name, pixels, face, calibration, other, session, earlier, same_sequence, args.fps)
+            )
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(args.workers) as pool:
         outcomes = [o for trial in pool.imap(_trial, jobs) for o in trial]

@@ -8,12 +8,14 @@ import random
 from datetime import datetime
 from functools import cache
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from likeness.consent.liveness import (
     Challenge,
     ChallengeSession,
+    PoseCalibration,
     enrolment_backend,
     enrolment_turned_faces,
     neutral_pose_problem,
@@ -195,6 +197,53 @@ def test_the_camera_looking_down_on_the_face_is_refused_with_an_instruction():
     assert "eye level" in neutral_pose_problem(HeadPose(0.0, -14.0, 0.0))
     assert "look straight" in neutral_pose_problem(HeadPose(18.0, 0.0, 0.0))
     assert neutral_pose_problem(HeadPose(-8.0, 12.0, 3.0)) is None
+
+
+def _portrait(faces_dev, name: str):
+    from PIL import Image
+
+    image = Image.open(faces_dev / "people" / name).convert("RGB")
+    image = image.resize((640, round(image.height * 640 / image.width)))
+    [face] = backend().analyze(np.asarray(image))
+    return face.landmarks, image.size
+
+
+def test_an_eye_level_start_is_judged_against_the_persons_own_photos(faces_dev):
+    """John Lennon's eye-level portrait reads as seen from 15 degrees above against the generic
+    face (his nose sits low below his eyes); against his other photo it is level."""
+    landmarks, size = _portrait(faces_dev, "john_lennon/1.jpg")
+    pose = estimate_head_pose(landmarks, size)
+    assert "eye level" in neutral_pose_problem(pose)
+    calibration = PoseCalibration.from_faces([_portrait(faces_dev, "john_lennon/2.jpg")])
+    assert calibration is not None and calibration.faces == 1
+    assert neutral_pose_problem(pose, calibration) is None
+
+
+def test_calibration_still_refuses_a_camera_above_the_face(people, faces_dev):
+    """Judged against the person's own eye level, a clip that starts from well above them is
+    refused: the calibration moves the range, it does not widen it."""
+    pixels, face = people["astronaut"]
+    h, w = pixels.shape[:2]
+    calibration = PoseCalibration.from_faces([(face.landmarks, (w, h))])
+    from_above = clips.render_pose(pixels, face.landmarks, 0.0, -25.0)
+    [seen] = backend().analyze(from_above)
+    assert "eye level" in neutral_pose_problem(
+        estimate_head_pose(seen.landmarks, (w, h)), calibration
+    )
+
+
+def test_calibration_uses_only_faces_that_face_the_camera(people, monkeypatch):
+    from likeness.consent import liveness
+
+    pixels, face = people["astronaut"]
+    h, w = pixels.shape[:2]
+    [side] = backend().analyze(clips.render_pose(pixels, face.landmarks, 22.0, 0.0))
+    assert abs(estimate_head_pose(side.landmarks, (w, h)).yaw) > 15  # reads about 19
+    monkeypatch.setattr(liveness, "CALIBRATION_MAX_YAW", 15.0)
+    faces = [(face.landmarks, (w, h)), (side.landmarks, (w, h))]
+    calibration = PoseCalibration.from_faces(faces)
+    assert calibration is not None and calibration.faces == 1
+    assert PoseCalibration.from_faces(faces[1:]) is None
 
 
 def test_a_face_swapped_mid_clip_fails(people):

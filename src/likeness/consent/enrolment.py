@@ -26,6 +26,7 @@ from likeness.consent import audit
 from likeness.consent.liveness import (
     VERSION,
     ChallengeSession,
+    PoseCalibration,
     enrolment_backend,
     enrolment_turned_faces,
     new_session,
@@ -73,6 +74,20 @@ def photo_group_embeddings(session, person_id: int) -> np.ndarray | None:
         .where(Face.person_id == person_id, Photo.face_backend == DlibFaceBackend.name)
     ).all()
     return np.stack([np.frombuffer(r, dtype=np.float32) for r in rows]) if rows else None
+
+
+def photo_group_calibration(session, person_id: int) -> PoseCalibration | None:
+    """The pitch the person's eye-level face reads as, from their faces in this library (see
+    ``liveness.PoseCalibration``)."""
+    rows = session.execute(
+        select(Face.landmarks, Photo.width, Photo.height)
+        .join(Photo, Photo.id == Face.photo_id)
+        .where(Face.person_id == person_id, Photo.face_backend == DlibFaceBackend.name)
+    ).all()
+    return PoseCalibration.from_faces(
+        (tuple(tuple(p) for p in json.loads(landmarks)), (width, height))
+        for landmarks, width, height in rows
+    )
 
 
 def _person(s, person_id: int) -> Person:
@@ -164,11 +179,14 @@ def enrol_from_frames(
         row.used = True  # single use, even if the check below fails or crashes
         session = ChallengeSession.from_json(json.loads(row.document))
         reference = photo_group_embeddings(s, person_id)
+        calibration = photo_group_calibration(s, person_id)
         uid = person.uid
     if reference is None:
         raise EnrolmentError(f"person {person_id} has no faces in the library to match against")
     backend = enrolment_backend()
-    result = verify_clip(frames, session, backend, reference, enrolment_turned_faces(backend))
+    result = verify_clip(
+        frames, session, backend, reference, enrolment_turned_faces(backend), calibration
+    )
     commitment = salt = sealed = None
     if result.template is not None:
         salt = secrets.token_bytes(16)
@@ -188,6 +206,7 @@ def enrol_from_frames(
         "face_backend": DlibFaceBackend.name,
         "turned_face_finder": DlibCnnFaceFinder.name,
         **thresholds(),
+        "eye_level_pitch": calibration.pitch if calibration else None,
     }
     with lib.session() as s:
         s.add(

@@ -86,8 +86,13 @@ MATCH_DISTANCE = 0.55
 NEUTRAL_MAX_YAW = 15.0
 #: ... and the camera must not look down on the face: with the head pitched down (seen from
 #: above) the nose base hardly moves against the eyes as the head tilts, so 5-point pitch is
-#: blind there (on faces-dev, renders looking up from -15 degrees read as 2 to 8).
+#: blind there (on faces-dev, renders looking up from -15 degrees read as 2 to 8). Pitch is
+#: read against the person's own eye-level reading (``PoseCalibration``): against the generic
+#: face, 3 of 24 eye-level portraits on faces-dev read as seen from 13 to 18 degrees above.
 NEUTRAL_PITCH_RANGE = (-10.0, 20.0)
+#: Photo-group faces that calibrate a person's eye-level pitch must face the camera this
+#: closely (yaw against the generic face).
+CALIBRATION_MAX_YAW = 20.0
 #: A challenge's pose must be held this long inside its window (3 frames at 30 frames a
 #: second, 1 at 10).
 MIN_HOLD_S = 0.1
@@ -113,7 +118,7 @@ MAX_FINDER_TRIES = 20
 #: that leaves that region cannot be measured.
 REGION_PAD = 1.0
 LEAD_KEEP_S = 0.2
-VERSION = "liveness-3"
+VERSION = "liveness-4"
 
 
 def thresholds() -> dict[str, float]:
@@ -135,6 +140,32 @@ def thresholds() -> dict[str, float]:
         "early_s": EARLY_S,
         "late_s": LATE_S,
     }
+
+
+@dataclass(frozen=True)
+class PoseCalibration:
+    """The pitch a person's own eye-level face reads as, against the generic 3D face.
+
+    Pitch from 5 landmarks rests on how far below the eye line the nose base sits, and that
+    proportion differs from person to person (0.47 to 0.68 eye spans on faces-dev portraits)
+    far more than a few degrees of real pitch move it: against the generic face, eye-level
+    portraits read from -18 to +10 degrees. Most photos of a person are taken at eye level, so
+    the median pitch of their photo group's faces that face the camera is their eye-level
+    reading; a few photos from above or below move a median little. The start check judges the
+    clip's pitch relative to it (turns are relative to the clip's own neutral pose anyway)."""
+
+    pitch: float
+    faces: int
+
+    @classmethod
+    def from_faces(
+        cls, faces: Iterable[tuple[tuple[tuple[float, float], ...], tuple[int, int]]]
+    ) -> PoseCalibration | None:
+        """From (landmarks, (width, height) of the photo) of a person's faces; None when none
+        of them faces the camera."""
+        poses = [estimate_head_pose(landmarks, size) for landmarks, size in faces]
+        pitches = [p.pitch for p in poses if abs(p.yaw) <= CALIBRATION_MAX_YAW]
+        return cls(float(np.median(pitches)), len(pitches)) if pitches else None
 
 
 class TurnedFaceFinder(Protocol):
@@ -352,22 +383,24 @@ def distance_to_group(template: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(template - centre))
 
 
-def neutral_pose_problem(pose: HeadPose) -> str | None:
-    """Why a clip's starting pose cannot be measured from (None when it can)."""
+def neutral_pose_problem(pose: HeadPose, calibration: PoseCalibration | None = None) -> str | None:
+    """Why a clip's starting pose cannot be measured from (None when it can); pitch is judged
+    against the person's own eye-level reading when ``calibration`` is given."""
     if abs(pose.yaw) > NEUTRAL_MAX_YAW:
         return (
             f"the head was turned {pose.yaw:+.0f} degrees at the start; "
             "look straight at the camera to start"
         )
+    pitch = pose.pitch - (calibration.pitch if calibration is not None else 0.0)
     low, high = NEUTRAL_PITCH_RANGE
-    if pose.pitch < low:
+    if pitch < low:
         return (
-            f"the camera looks down on the face ({pose.pitch:+.0f} degrees) at the start; "
+            f"the camera looks down on the face ({pitch:+.0f} degrees) at the start; "
             "hold it at eye level and look straight at it to start"
         )
-    if pose.pitch > high:
+    if pitch > high:
         return (
-            f"the head was tilted back {pose.pitch:+.0f} degrees at the start; "
+            f"the head was tilted back {pitch:+.0f} degrees at the start; "
             "look straight at the camera to start"
         )
     return None
@@ -520,13 +553,16 @@ def verify_clip(
     backend: FaceBackend,
     reference: np.ndarray,
     turned_faces: TurnedFaceFinder | None = None,
+    calibration: PoseCalibration | None = None,
 ) -> LivenessResult:
     """Check a recording against its session and the person's photo-group embeddings.
 
     Frames are read once and not kept (``_ClipReader``). ``turned_faces`` looks at the frames
     of a turn where ``backend`` lost the face, while that turn is not yet met
     (``enrolment_turned_faces``): without it, a person whose head leaves the backend's range
-    before the turn reads as met is refused."""
+    before the turn reads as met is refused. ``calibration`` is the pitch the person's own
+    eye-level face reads as (from their photo group); without it, the start check judges
+    pitch against the generic face, and refuses some people at eye level as seen from above."""
     clip = _ClipReader(session, backend, turned_faces)
     for t, image in frames:
         problem = clip.read(t, image)
@@ -545,7 +581,7 @@ def verify_clip(
     neutral, neutral_frame = clip.neutral, clip.neutral_frame()
     if neutral is None or neutral_frame is None:
         return LivenessResult(False, "no face looking at the camera before the first challenge")
-    problem = neutral_pose_problem(neutral)
+    problem = neutral_pose_problem(neutral, calibration)
     if problem:
         return LivenessResult(False, problem)
     width = neutral_frame.box[2] - neutral_frame.box[0]

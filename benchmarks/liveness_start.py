@@ -1,0 +1,92 @@
+"""The liveness start check on every faces-dev portrait that faces the camera.
+
+An enrolment clip must start facing the camera at eye level (``liveness.neutral_pose_problem``).
+Pitch from 5 landmarks depends on the person's proportions (``faces.headpose``), so this runs
+the start check on each labelled faces-dev photo with one face whose head is turned at most
+15 degrees (resized to 640 px wide, as a webcam frame), read two ways:
+
+- against the generic face (liveness-3 and before);
+- against the person's own eye-level reading (``PoseCalibration``) from their *other*
+  faces-dev photos, as an enrolment takes it from their photo group. People with one photo only are
+  calibrated on that photo itself and counted apart (their check is trivially centred).
+
+These portraits are press photos taken at eye level: the target is that none is refused. Prints
+each refused photo with its pitch, and the spread of pitches.
+
+    .venv/bin/python benchmarks/liveness_start.py
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import read_labels, require_faces_dev
+
+WIDTH = 640
+MAX_YAW = 15.0
+
+
+def main() -> None:
+    from likeness.consent.liveness import PoseCalibration, neutral_pose_problem
+    from likeness.faces.dlib_backend import DlibFaceBackend
+    from likeness.faces.headpose import estimate_head_pose
+
+    root = require_faces_dev()
+    backend = DlibFaceBackend()
+    faces: dict[str, list[tuple[str, tuple, tuple[int, int]]]] = defaultdict(list)
+    for path, person in sorted(read_labels(root).items()):
+        image = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+        image = image.resize((WIDTH, round(image.height * WIDTH / image.width)))
+        found = backend.analyze(np.asarray(image))
+        if len(found) != 1:
+            continue
+        if abs(estimate_head_pose(found[0].landmarks, image.size).yaw) > MAX_YAW:
+            continue
+        faces[person].append((Path(path).name, found[0].landmarks, image.size))
+
+    rows = []
+    for person, mine in faces.items():
+        for i, (name, landmarks, size) in enumerate(mine):
+            others = [(lm, sz) for j, (_, lm, sz) in enumerate(mine) if j != i]
+            own = not others
+            calibration = PoseCalibration.from_faces(others or [(landmarks, size)])
+            pose = estimate_head_pose(landmarks, size)
+            rows.append(
+                (
+                    f"{person}/{name}",
+                    own,
+                    pose.pitch,
+                    neutral_pose_problem(pose),
+                    pose.pitch - calibration.pitch,
+                    neutral_pose_problem(pose, calibration),
+                )
+            )
+
+    print(f"faces-dev portraits facing the camera (yaw <= {MAX_YAW:.0f}), {WIDTH} px wide")
+    for label, use in (("generic face", 3), ("person's own eye-level reading", 5)):
+        refused = [r for r in rows if r[use]]
+        print(f"{label}: {len(refused)} of {len(rows)} refused at the start")
+        for r in refused:
+            own = " (calibrated on itself)" if r[1] and use == 5 else ""
+            print(f"    {r[0]}: pitch {r[use - 1]:+.0f}{own}: {r[use]}")
+        pitches = np.array([r[use - 1] for r in rows])
+        print(
+            f"    pitch min {pitches.min():+.1f}, median {np.median(pitches):+.1f}, "
+            f"max {pitches.max():+.1f} (refused outside -10..+20)"
+        )
+    held_out = [r for r in rows if not r[1]]
+    print(
+        f"calibrated on the person's other photos: {len(held_out)} portraits, "
+        f"{sum(1 for r in held_out if r[5])} refused; "
+        f"on the photo itself (one photo of that person): {len(rows) - len(held_out)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
