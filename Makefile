@@ -49,6 +49,7 @@ bench: bench-setup
 	$(BIN)/python benchmarks/phone_library.py
 	$(BIN)/python benchmarks/grouping_scale.py
 	$(BIN)/python benchmarks/match_threshold.py
+	$(BIN)/python benchmarks/liveness_start.py
 	$(BIN)/python benchmarks/liveness.py
 	$(BIN)/python benchmarks/liveness_timing.py
 	$(BIN)/python benchmarks/liveness_memory.py

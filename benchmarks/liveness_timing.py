@@ -9,8 +9,9 @@ measured there, not here: it is replaced by a pass in this script.
 
 For each speed of person (how long they take to react to a prompt, how fast they turn):
 how many honest clips fail. For recordings of other sessions: how often an earlier session has
-the same sequence, how often such a recording passes on this session's clock, and so how often
-a random earlier recording passes.
+the same sequence or its mirror image (a mirrored recording is read both ways, see
+``liveness.verify_clip``), how often such a recording passes on this session's clock, and so
+how often a random earlier recording passes.
 
     .venv/bin/python benchmarks/liveness_timing.py [--sessions 1000] [--seed 0] [--fps 15]
 """
@@ -113,29 +114,39 @@ def main() -> None:
         return tuple(c.kind for c in session.challenges)
 
     pairs = 20 * args.sessions
-    same = sum(
-        sequence(liveness.new_session(rng=rng)) == sequence(liveness.new_session(rng=rng))
-        for _ in range(pairs)
-    )
-    replay_passed = 0
+    draws = [(liveness.new_session(rng=rng), liveness.new_session(rng=rng)) for _ in range(pairs)]
+    same = sum(sequence(a) == sequence(b) for a, b in draws)
+    mirror = sum(sequence(a) == sequence(b.mirrored()) for a, b in draws)
+    replay_passed = {"same": 0, "mirrored": 0}
     for _ in range(args.sessions):
         session = liveness.new_session(rng=rng)
-        earlier = liveness.new_session(rng=rng)
-        while sequence(earlier) != sequence(session):
+        for kind, wanted in (("same", session), ("mirrored", session.mirrored())):
             earlier = liveness.new_session(rng=rng)
-        react_s, speed = PEOPLE[0]
-        replay_passed += passes(frames_of(earlier, args.fps, react_s, speed), session)[0]
-    p_same = same / pairs
-    p_pass = replay_passed / args.sessions
-    print(f"earlier sessions with this session's sequence: {same} of {pairs} ({p_same:.2%})")
+            while sequence(earlier) != sequence(wanted):
+                earlier = liveness.new_session(rng=rng)
+            react_s, speed = PEOPLE[0]
+            replay_passed[kind] += passes(frames_of(earlier, args.fps, react_s, speed), session)[0]
+    p_same, p_mirror = same / pairs, mirror / pairs
+    p_pass = {k: v / args.sessions for k, v in replay_passed.items()}
     print(
-        f"recordings of those that pass on this session's clock: {replay_passed} of "
-        f"{args.sessions} ({p_pass:.1%})"
+        f"earlier sessions with this session's sequence: {same} of {pairs} ({p_same:.2%}); "
+        f"with its mirror image: {mirror} ({p_mirror:.2%})"
     )
-    overall = p_same * p_pass
+    for kind in ("same", "mirrored"):
+        print(
+            f"recordings of those ({kind}) that pass on this session's clock: "
+            f"{replay_passed[kind]} of {args.sessions} ({p_pass[kind]:.1%})"
+        )
+    accepted = p_same * p_pass["same"] + p_mirror * p_pass["mirrored"]
+    direct_only = p_same * p_pass["same"]
+
+    def one_in(p: float) -> str:
+        return f"about 1 in {1 / p:,.0f}" if p else "none seen"
+
     print(
-        "a recording of a random earlier session passes: "
-        + (f"about 1 in {1 / overall:,.0f}" if overall else "none seen")
+        f"a recording of a random earlier session passes: {one_in(accepted)} (mirrored "
+        f"recordings accepted); {one_in(direct_only)} if they were refused, which an attacker "
+        "undoes by mirroring the file"
     )
 
 

@@ -275,3 +275,32 @@ def test_sessions_are_fresh_and_always_include_a_turn():
             a.end == b.start for a, b in zip(s.challenges[:-1], s.challenges[1:], strict=True)
         )
     assert 0 < pauses < 3 * len(sessions)  # some sessions pause between turns, not all always
+
+
+def test_a_mirrored_recording_of_the_whole_sequence_passes(people):
+    """Whether a phone saves its front camera's video mirrored is not known in advance: the
+    same honest clip, mirrored, turns right where the session said left throughout."""
+    pixels, face = people["astronaut"]
+    frames = [
+        (t, np.ascontiguousarray(f[:, ::-1]))
+        for t, f in clips.honest_frames(pixels, face.landmarks, SESSION)
+    ]
+    result = _verify(frames, face)
+    assert result.passed, result.reason
+    turns = [e for e in result.transcript if e["challenge"] in ("left", "right")]
+    assert all(e["reading"] == "mirrored" for e in turns)
+    assert [e["challenge"] for e in turns] == ["left", "right"]  # named as the session asked
+
+
+def test_one_turn_the_wrong_way_is_diagnosed_as_such(people):
+    pixels, face = people["astronaut"]
+    followed = fixed_session("fixed", "right", "up", "right")  # SESSION's first turn mirrored
+    result = _verify(clips.honest_frames(pixels, face.landmarks, followed), face)
+    assert not result.passed
+    assert "(1.0-3.0s): you turned right when asked to turn left" in result.reason, result.reason
+
+
+def test_prompts_name_the_persons_own_side():
+    text = " ".join(SESSION.instructions())
+    assert "your own left" in text and "your own right" in text
+    assert [c.kind for c in SESSION.mirrored().challenges] == ["right", "up", "left", "centre"]

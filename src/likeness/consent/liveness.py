@@ -230,6 +230,15 @@ class ChallengeSession:
         lines += [f"{c.start:.1f}-{c.end:.1f}s: {_SAY[c.kind]}" for c in self.challenges]
         return lines
 
+    def mirrored(self) -> ChallengeSession:
+        """The same session with left and right swapped: what a recording shows when the
+        camera mirrors (or does not mirror) differently from what the check assumes."""
+        swap = {"left": "right", "right": "left"}
+        return replace(
+            self,
+            challenges=tuple(replace(c, kind=swap.get(c.kind, c.kind)) for c in self.challenges),
+        )
+
     def as_json(self) -> dict:
         return {
             "id": self.id,
@@ -246,9 +255,11 @@ class ChallengeSession:
         )
 
 
+#: The person's own left and right (towards their left or right shoulder): whether the
+#: recording is mirrored does not matter (both readings are checked, see ``verify_clip``).
 _SAY = {
-    "left": "turn your head left",
-    "right": "turn your head right",
+    "left": "turn your head to your own left (towards your left shoulder)",
+    "right": "turn your head to your own right (towards your right shoulder)",
     "up": "look up",
     "down": "look down",
     "centre": "look straight at the camera again",
@@ -451,10 +462,15 @@ class _ClipReader:
         self.neutral: HeadPose | None = None  # known from the first challenge on
         self.need = 1  # frames a pose must be held (known with the neutral pose)
         n = len(session.challenges)
-        self.met = [0] * n  # frames meeting each challenge so far
+        # Both readings of the sequence are counted as frames arrive (no frame is kept for a
+        # second look): as the session says, and mirrored (see ``verify_clip``).
+        self.readings = (session.challenges, session.mirrored().challenges)
+        self.met = [[0] * n, [0] * n]  # frames meeting each challenge so far, per reading
         self.tries = [0] * n  # frames the finder looked at, per challenge
-        self.found = [0] * n  # frames it found meeting the challenge
-        self.widest: dict[int, _Frame] = {}  # most turned frame of each left/right challenge
+        self.finder_frames = 0  # frames where only the finder saw the face
+        self.found = [[0] * n, [0] * n]  # frames it found meeting the challenge, per reading
+        # The most turned frame of each left/right challenge, per reading.
+        self.widest: list[dict[int, _Frame]] = [{}, {}]
         self.lead_kept_at = -math.inf  # when a lead-in frame's region was last kept
 
     def read(self, t: float, image: np.ndarray) -> str | None:
@@ -512,28 +528,36 @@ class _ClipReader:
         n = self.neutral
         return min(kept, key=lambda f: math.hypot(f.pose.yaw - n.yaw, f.pose.pitch - n.pitch))
 
-    def _count(self, k: int, frame: _Frame, image: np.ndarray) -> bool:
-        """Count ``frame`` for challenge ``k`` if it meets it, keeping the region of the most
-        turned frame of a left or right turn."""
-        c = self.session.challenges[k]
-        if self.neutral is None or not c.met_by(rel := _relative(frame.pose, self.neutral)):
-            return False
-        self.met[k] += 1
-        if c.kind in ("left", "right") and self.region is not None:
-            best = self.widest.get(k)
-            if best is None or abs(rel.yaw) > abs(_relative(best.pose, self.neutral).yaw):
-                if best is not None:
-                    best.region = None
-                frame.region = self.region.crop(image)
-                self.widest[k] = frame
-        return True
+    def _count(self, k: int, frame: _Frame, image: np.ndarray) -> list[int]:
+        """Count ``frame`` for challenge ``k`` in each reading it meets it in (returned),
+        keeping the region of the most turned frame of a left or right turn."""
+        if self.neutral is None:
+            return []
+        rel = _relative(frame.pose, self.neutral)
+        counted = []
+        for v, challenges in enumerate(self.readings):
+            c = challenges[k]
+            if not c.met_by(rel):
+                continue
+            counted.append(v)
+            self.met[v][k] += 1
+            if c.kind in ("left", "right") and self.region is not None:
+                best = self.widest[v].get(k)
+                if best is None or abs(rel.yaw) > abs(_relative(best.pose, self.neutral).yaw):
+                    if best is not None:
+                        best.region = None
+                    frame.region = self.region.crop(image)
+                    self.widest[v][k] = frame
+        return counted
 
     def _look_again(self, t: float, image: np.ndarray, turns: list[int]) -> None:
         """Ask the finder about a frame where the backend lost the face, for the first turn
         here still unmet (it is slow: at most MAX_FINDER_TRIES frames a window)."""
         if self.finder is None or self.neutral is None or not self.seen:
             return
-        k = next((k for k in turns if self.met[k] < self.need), None)
+        # Unmet in either reading: a head coming back from the previous turn can meet this
+        # turn's mirrored reading early, while the turn asked for is still to come.
+        k = next((k for k in turns if min(self.met[0][k], self.met[1][k]) < self.need), None)
         if k is None or self.tries[k] >= MAX_FINDER_TRIES:
             return
         self.tries[k] += 1
@@ -542,9 +566,137 @@ class _ClipReader:
             return
         h, w = image.shape[:2]
         frame = _Frame(t, face.box, estimate_head_pose(face.landmarks, (w, h)), face.embedding)
-        if self._count(k, frame, image):
-            self.found[k] += 1
+        counted = self._count(k, frame, image)
+        for v in counted:
+            self.found[v][k] += 1
+        if counted:
             self.seen.append(frame)
+            self.finder_frames += 1
+
+
+def _judge_challenges(
+    clip: _ClipReader,
+    v: int,
+    seen: list[_Frame],
+    neutral: HeadPose,
+    neutral_frame: _Frame,
+    region: _FaceRegion | None,
+    need: int,
+) -> tuple[LivenessResult, int]:
+    """The challenges in reading ``v`` (0: as the session says, 1: mirrored), in order: a
+    result that passes with the transcript, or the first failure, with how many challenges
+    were met before it (poses in ``seen`` are relative to ``neutral``)."""
+    transcript: list[dict] = []
+    challenges = clip.readings[v]
+    for i, c in enumerate(challenges):
+        # Reasons and the transcript name what the session asked (c is what is looked for).
+        asked = clip.readings[0][i].kind
+        window = [f for f in seen if c.start <= f.t <= c.end]
+        meeting = [f for f in window if c.met_by(f.pose)]
+        entry = {"challenge": asked, "window": [c.start, c.end], "frames": len(window)}
+        if v == 1:
+            entry["reading"] = "mirrored"
+        if clip.found[v][i]:
+            entry["turned_face_frames"] = clip.found[v][i]
+        if len(meeting) < need:
+            entry["met"] = False
+            transcript.append(entry)
+            reason = f"challenge '{asked}' ({c.start:.1f}-{c.end:.1f}s) was not met in its window"
+            return LivenessResult(False, reason, transcript), i
+        # Where this kind of pose is due: around every window of this kind (a sequence may
+        # ask for one twice, left-right-left).
+        due = [(o.start - EARLY_S, o.end + LATE_S) for o in challenges if o.kind == c.kind]
+        off_beat = [
+            f
+            for f in seen
+            if c.kind != "centre"
+            and (
+                c.start - OFF_BEAT_SPAN_S <= f.t < c.start - EARLY_S
+                or c.end + LATE_S < f.t <= c.end + LATE_S + OFF_BEAT_SPAN_S
+            )
+            and not any(a <= f.t <= b for a, b in due)
+            and _shows_only(c, f.pose)
+        ]
+        if off_beat:
+            entry["met"] = False
+            entry["off_beat_at"] = round(off_beat[0].t, 2)
+            transcript.append(entry)
+            when = "before its window opened" if off_beat[0].t < c.start else "long after it closed"
+            return LivenessResult(
+                False,
+                f"challenge '{asked}' ({c.start:.1f}-{c.end:.1f}s) was met {when} "
+                f"(at {off_beat[0].t:.1f}s): the recording does not follow this session's timing",
+                transcript,
+            ), i
+        # The most turned frame of a left or right turn (its region is kept for parallax).
+        widest = clip.widest[v].get(i)
+        if c.kind in ("left", "right") and widest is not None:
+            peak = replace(widest, pose=_relative(widest.pose, neutral))
+        else:
+            peak = meeting[len(meeting) // 2]
+        entry.update(
+            met=True,
+            at=round(peak.t, 2),
+            yaw=round(peak.pose.yaw, 1),
+            pitch=round(peak.pose.pitch, 1),
+        )
+        if c.kind in ("left", "right"):
+            if (
+                region is None
+                or peak.region is None
+                or not (region.holds(neutral_frame.box) and region.holds(peak.box))
+            ):
+                transcript.append(entry)
+                return LivenessResult(
+                    False,
+                    f"the face moved away from where it started during '{asked}' "
+                    "(keep your head in the same place in the frame, and only turn it)",
+                    transcript,
+                ), i
+            score = parallax(neutral_frame.region, peak.region, region.box_in(neutral_frame.box))
+            entry["parallax_px"] = round(score, 2)
+            if score < PARALLAX_MIN_PX:
+                transcript.append(entry)
+                return LivenessResult(
+                    False,
+                    f"challenge '{asked}' moved the face like a flat picture (no depth)",
+                    transcript,
+                ), i
+        transcript.append(entry)
+
+    return LivenessResult(True, "", transcript), len(challenges)
+
+
+def _wrong_way(
+    clip: _ClipReader, seen: list[_Frame], need: int, transcript: list[dict]
+) -> LivenessResult | None:
+    """A failure that says which turn went the wrong way, when the person turned some turns
+    the way they were asked and others the other way (None otherwise): neither reading of
+    the recording can pass then, and "not met" would not tell them why."""
+    as_asked, other_way = [], []
+    for i, (c, m) in enumerate(zip(*clip.readings, strict=True)):
+        if c.kind not in ("left", "right"):
+            continue
+        window = [f for f in seen if c.start <= f.t <= c.end]
+        # The other way counts only once a live person has left the previous pose (LATE_S
+        # into the window): a head coming back from a left turn is still left at the start
+        # of the next window.
+        settled = [f for f in window if f.t >= c.start + LATE_S]
+        if sum(c.met_by(f.pose) for f in window) >= need:
+            as_asked.append(i)
+        elif sum(m.met_by(f.pose) for f in settled) >= need:
+            other_way.append(i)
+    if not as_asked or not other_way:
+        return None
+    c, m = clip.readings[0][other_way[0]], clip.readings[1][other_way[0]]
+    right = clip.readings[0][as_asked[0]]
+    return LivenessResult(
+        False,
+        f"challenge '{c.kind}' ({c.start:.1f}-{c.end:.1f}s): you turned {m.kind} when asked to "
+        f"turn {c.kind}, but {right.kind} at {right.start:.1f}-{right.end:.1f}s the way it "
+        "was asked (turn to the side the prompt names, your own left or right, every time)",
+        transcript,
+    )
 
 
 def verify_clip(
@@ -568,14 +720,14 @@ def verify_clip(
         problem = clip.read(t, image)
         if problem:
             return LivenessResult(False, problem)
-    seen, found, region = clip.seen, clip.found, clip.region
-    total, turned_away = clip.total, clip.turned_away
+    seen, region = clip.seen, clip.region
+    total, turned_away, by_finder = clip.total, clip.turned_away, clip.finder_frames
     if total == 0:
         return LivenessResult(False, "the recording has no frames")
-    if len(seen) - sum(found) < (1 - MAX_MISSING) * (total - turned_away):
+    if len(seen) - by_finder < (1 - MAX_MISSING) * (total - turned_away):
         return LivenessResult(
             False,
-            f"one face was visible in only {len(seen) - sum(found)} of {total - turned_away} "
+            f"one face was visible in only {len(seen) - by_finder} of {total - turned_away} "
             "frames (keep exactly one face in view)",
         )
     neutral, neutral_frame = clip.neutral, clip.neutral_frame()
@@ -603,81 +755,18 @@ def verify_clip(
         return LivenessResult(False, f"the face changed during the recording (at {t_bad:.1f}s)")
 
     need = _hold_frames(clip.times)
-    transcript = []
-    for i, c in enumerate(session.challenges):
-        window = [f for f in seen if c.start <= f.t <= c.end]
-        meeting = [f for f in window if c.met_by(f.pose)]
-        entry = {"challenge": c.kind, "window": [c.start, c.end], "frames": len(window)}
-        if found[i]:
-            entry["turned_face_frames"] = found[i]
-        if len(meeting) < need:
-            entry["met"] = False
-            transcript.append(entry)
-            return LivenessResult(
-                False,
-                f"challenge '{c.kind}' ({c.start:.1f}-{c.end:.1f}s) was not met in its window",
-                transcript,
-            )
-        # Where this kind of pose is due: around every window of this kind (a sequence may
-        # ask for one twice, left-right-left).
-        due = [(o.start - EARLY_S, o.end + LATE_S) for o in session.challenges if o.kind == c.kind]
-        off_beat = [
-            f
-            for f in seen
-            if c.kind != "centre"
-            and (
-                c.start - OFF_BEAT_SPAN_S <= f.t < c.start - EARLY_S
-                or c.end + LATE_S < f.t <= c.end + LATE_S + OFF_BEAT_SPAN_S
-            )
-            and not any(a <= f.t <= b for a, b in due)
-            and _shows_only(c, f.pose)
-        ]
-        if off_beat:
-            entry["met"] = False
-            entry["off_beat_at"] = round(off_beat[0].t, 2)
-            transcript.append(entry)
-            when = "before its window opened" if off_beat[0].t < c.start else "long after it closed"
-            return LivenessResult(
-                False,
-                f"challenge '{c.kind}' ({c.start:.1f}-{c.end:.1f}s) was met {when} "
-                f"(at {off_beat[0].t:.1f}s): the recording does not follow this session's timing",
-                transcript,
-            )
-        # The most turned frame of a left or right turn (its region is kept for parallax).
-        widest = clip.widest.get(i)
-        if c.kind in ("left", "right") and widest is not None:
-            peak = replace(widest, pose=_relative(widest.pose, neutral))
-        else:
-            peak = meeting[len(meeting) // 2]
-        entry.update(
-            met=True,
-            at=round(peak.t, 2),
-            yaw=round(peak.pose.yaw, 1),
-            pitch=round(peak.pose.pitch, 1),
-        )
-        if c.kind in ("left", "right"):
-            if (
-                region is None
-                or peak.region is None
-                or not (region.holds(neutral_frame.box) and region.holds(peak.box))
-            ):
-                transcript.append(entry)
-                return LivenessResult(
-                    False,
-                    f"the face moved away from where it started during '{c.kind}' "
-                    "(keep your head in the same place in the frame, and only turn it)",
-                    transcript,
-                )
-            score = parallax(neutral_frame.region, peak.region, region.box_in(neutral_frame.box))
-            entry["parallax_px"] = round(score, 2)
-            if score < PARALLAX_MIN_PX:
-                transcript.append(entry)
-                return LivenessResult(
-                    False,
-                    f"challenge '{c.kind}' moved the face like a flat picture (no depth)",
-                    transcript,
-                )
-        transcript.append(entry)
+    # A recording may be mirrored or not (phones differ, and a person turning to their own
+    # left turns towards the image's right unless the camera mirrors). The whole sequence
+    # read mirrored passes too: an attacker can mirror a replay anyway, so refusing mirrored
+    # clips would only refuse honest people (benchmarks/liveness_timing.py measures replays).
+    judged = [
+        _judge_challenges(clip, v, seen, neutral, neutral_frame, region, need) for v in (0, 1)
+    ]
+    (direct, direct_reached), (mirrored, mirrored_reached) = judged
+    outcome = direct if direct.passed or direct_reached >= mirrored_reached else mirrored
+    if not outcome.passed:
+        return _wrong_way(clip, seen, need, direct.transcript) or outcome
+    transcript = outcome.transcript
 
     template = np.mean(emb, axis=0).astype(np.float32)
     distance = distance_to_group(template, reference)
