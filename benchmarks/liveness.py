@@ -4,10 +4,12 @@ Every faces-dev photo whose face looks at the camera as an enrolment clip must s
 ``liveness.neutral_pose_problem`` accepts: within 15 degrees of facing it, the camera not above
 the face, judged against the person's eye-level pitch from their other photos) is scaled so
 the face is 180 px wide, as in a selfie video. For each, with fresh
-random sessions: one honest clip (head turns rendered with parallax) and six attacks (a still
+random sessions: one honest clip (head turns rendered with parallax) and attacks (a still
 photo; a flat print turned to mimic each pose; a recording of another session's sequence; a
 recording of another session with the same sequence but its own timing; a face swapped
-mid-clip; another person). Honest clips should all pass, attacks all fail. The margins
+mid-clip; another person; a print bent round a vertical cylinder of 0.5, 0.7 and 1.0 face
+widths, and one folded along a vertical line at 120 and 150 degrees, turned on the
+schedule). Honest clips should all pass, attacks all fail. The margins
 (smallest honest turn and parallax, largest parallax of a flat print) say how close the
 thresholds are.
 
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import read_labels, require_faces_dev  # noqa: E402
 
+BENT = ("cylinder r=0.5", "cylinder r=0.7", "cylinder r=1.0", "V-fold 120", "V-fold 150")
 CASES = (
     "honest",
     "still photo",
@@ -42,11 +45,16 @@ CASES = (
     "replayed timing",
     "face swapped",
     "other person",
+    "cylinder r=0.5",
+    "cylinder r=0.7",
+    "cylinder r=1.0",
+    "V-fold 120",
+    "V-fold 150",
 )
 
 
 def _trial(job) -> list[tuple]:
-    """The six clips of one photo and session: (photo, case, passed, reason, transcript)."""
+    """The clips of one photo and session: (photo, case, passed, reason, transcript)."""
     import torch
     from tests.support import clips
 
@@ -69,6 +77,16 @@ def _trial(job) -> list[tuple]:
         ),
         "other person": clips.honest_frames(other[2], other[3].landmarks, session, fps=fps),
     }
+    # Bent prints turned on the session's schedule: radius in face widths, fold angle.
+    width = face.box[2] - face.box[0]
+    for r in (0.5, 0.7, 1.0):
+        cases[f"cylinder r={r}"] = clips.bent_print_frames(
+            pixels, session, lambda im, turn, r=r: clips.cylinder_print(im, r * width, turn), fps
+        )
+    for angle in (120, 150):
+        cases[f"V-fold {angle}"] = clips.bent_print_frames(
+            pixels, session, lambda im, turn, a=angle: clips.folded_print(im, a, turn), fps
+        )
     backend = liveness.enrolment_backend()
     finder = liveness.enrolment_turned_faces(backend)
     out = []
@@ -145,6 +163,7 @@ def main() -> None:
     turns: dict[str, list[float]] = {"left": [], "right": [], "up": []}
     honest_parallax: list[float] = []
     flat_parallax: list[float] = []
+    bent_parallax: list[float] = []
     for name, case, passed, reason, transcript in outcomes:
         wrong = passed != (case == "honest")
         counts[(case, "wrong" if wrong else "right")] += 1
@@ -156,7 +175,7 @@ def main() -> None:
                 turns[entry["challenge"]].append(abs(entry[key]))
             if "parallax_px" in entry:
                 target = {"honest": honest_parallax, "flat print turned": flat_parallax}
-                target.get(case, []).append(entry["parallax_px"])
+                target.get(case, bent_parallax if case in BENT else []).append(entry["parallax_px"])
     print(
         f"{len(prepared)} photos facing the camera ({skipped} others skipped), "
         f"{args.sessions} random session(s) each, {args.fps} frames a second"
@@ -180,6 +199,8 @@ def main() -> None:
             f"  parallax: honest turns >= {min(honest_parallax):.2f} px, flat prints <= "
             f"{max(flat_parallax):.2f} px (threshold {liveness.PARALLAX_MIN_PX})"
         )
+    if bent_parallax:
+        print(f"  parallax: bent prints up to {max(bent_parallax):.2f} px")
 
 
 if __name__ == "__main__":

@@ -206,6 +206,93 @@ def flat_photo_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[
     return _timeline(session, angles, lambda yaw, pitch: flat_turn(image, yaw, pitch), fps)
 
 
+def _surface_remap(image: np.ndarray, source_of) -> np.ndarray:
+    """``image`` as a bent print seen by a pinhole camera: ``source_of(dx, dy)`` maps each
+    pixel's viewing ray (x and y over the focal length) to the print pixel it sees (NaN where
+    it sees none, left black as the background behind a print)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    f = pinhole_camera((w, h))[0, 0]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
+    u, v = source_of((xs - w / 2) / f, (ys - h / 2) / f)
+    map_x = np.where(np.isfinite(u), u + w / 2, -1).astype(np.float32)
+    map_y = np.where(np.isfinite(v), v + h / 2, -1).astype(np.float32)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def cylinder_print(image: np.ndarray, radius_px: float, turn: float) -> np.ndarray:
+    """The photo printed and wrapped round a vertical cylinder (a bottle) of ``radius_px``,
+    its centre facing the camera at the focal distance, then the cylinder turned ``turn``
+    degrees about its axis (+ carries the print towards the image right)."""
+    h, w = image.shape[:2]
+    f = pinhole_camera((w, h))[0, 0]
+    axis_z = f + radius_px
+    theta = np.radians(turn)
+
+    def source_of(dx, dy):
+        a = dx * dx + 1.0
+        disc = axis_z**2 - a * (axis_z**2 - radius_px**2)
+        t = (axis_z - np.sqrt(np.where(disc >= 0, disc, np.nan))) / a  # the near side
+        x, y, z = t * dx, t * dy, t  # print pixels are 1:1 at the focal distance
+        phi = np.arctan2(x, axis_z - z) - theta  # angle round the axis, on the print
+        u = radius_px * phi
+        outside = (np.abs(u) > w / 2) | (np.abs(phi) > np.pi / 2)
+        return np.where(outside, np.nan, u), np.where(outside, np.nan, y)
+
+    return _surface_remap(image, source_of)
+
+
+def folded_print(image: np.ndarray, fold_degrees: float, turn: float) -> np.ndarray:
+    """The photo printed and folded along the vertical line through its centre, the fold
+    towards the camera (a V seen from above, ``fold_degrees`` between the halves: 180 is
+    flat), at the focal distance, then turned ``turn`` degrees about the fold line."""
+    h, w = image.shape[:2]
+    f = pinhole_camera((w, h))[0, 0]
+    beta = np.radians((180.0 - fold_degrees) / 2)
+    theta = np.radians(turn)
+
+    def source_of(dx, dy):
+        t = np.full(dx.shape, np.nan)
+        u = np.full(dx.shape, np.nan)
+        for side in (-1.0, 1.0):
+            # This half runs from the fold line (0, y, f) along d, away from the camera.
+            angle = side * beta + theta
+            d = np.array([side * np.cos(angle), 0.0, side * np.sin(angle)])
+            n = np.array([-d[2], 0.0, d[0]])
+            # Ray t * (dx, dy, 1) meets the plane through (0, 0, f) with normal n.
+            denom = n[0] * dx + n[2]
+            ts = (n[2] * f) / np.where(np.abs(denom) > 1e-9, denom, np.nan)
+            along = (ts * dx) * d[0] + (ts - f) * d[2]  # distance from the fold along d
+            ok = (along >= 0) & (along <= w / 2) & (ts > 0) & ~(ts >= t)
+            t = np.where(ok, ts, t)
+            u = np.where(ok, side * along, u)
+        return u, np.where(np.isfinite(u), t * dy, np.nan)
+
+    return _surface_remap(image, source_of)
+
+
+def bent_print_frames(
+    image: np.ndarray, session, bend, fps: int = FPS
+) -> list[tuple[float, np.ndarray]]:
+    """A bent print (``bend(image, turn)``: ``cylinder_print`` or ``folded_print`` with its
+    shape fixed) turned on the session's schedule: turned so that the face reads as turned
+    the asked way, tilted back for "up"."""
+    angles = {
+        "left": (-30.0, 0.0),
+        "right": (30.0, 0.0),
+        "up": (0.0, -25.0),
+        "down": (0.0, 25.0),
+        "centre": (0.0, 0.0),
+    }
+
+    def render(yaw: float, pitch: float) -> np.ndarray:
+        bent = bend(image, yaw)
+        return flat_turn(bent, 0.0, pitch) if pitch else bent
+
+    return _timeline(session, angles, render, fps)
+
+
 def still_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
     return _timeline(session, POSES, lambda _yaw, _pitch: image, fps)
 
