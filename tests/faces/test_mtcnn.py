@@ -99,3 +99,21 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
     keep = nms(boxes, np.array([0.5, 0.9, 0.7]), 0.5)
     assert keep.tolist() == [1, 2]
     assert _iou(tuple(boxes[0]), tuple(boxes[1])) > 0.5
+
+
+def test_import_says_when_small_faces_fall_back_to_the_slow_pass(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from likeness.cli import app
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "facenet_pytorch" else real_find_spec(name, *a),
+    )
+    monkeypatch.setenv("LIKENESS_HOME", str(tmp_path / "home"))
+    (tmp_path / "photos").mkdir()
+    result = CliRunner().invoke(app, ["import", str(tmp_path / "photos"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "facenet-pytorch" in result.output and "slower upsampled HOG pass" in result.output
