@@ -77,15 +77,24 @@ def _trial(job) -> list[tuple]:
         ),
         "other person": clips.honest_frames(other[2], other[3].landmarks, session, fps=fps),
     }
-    # Bent prints turned on the session's schedule: radius in face widths, fold angle.
+    # Bent prints turned on the session's schedule, the face at the front: a cylinder (radius
+    # in face widths) turned about an axis a face width behind the print, as a hand turns a
+    # bottle like a head; a V-fold (angle) turned about its fold.
     width = face.box[2] - face.box[0]
+    centre = (face.box[0] + face.box[2]) / 2
     for r in (0.5, 0.7, 1.0):
         cases[f"cylinder r={r}"] = clips.bent_print_frames(
-            pixels, session, lambda im, turn, r=r: clips.cylinder_print(im, r * width, turn), fps
+            pixels,
+            session,
+            lambda im, turn, r=r: clips.cylinder_print(im, r * width, turn, width, centre),
+            fps,
         )
     for angle in (120, 150):
         cases[f"V-fold {angle}"] = clips.bent_print_frames(
-            pixels, session, lambda im, turn, a=angle: clips.folded_print(im, a, turn), fps
+            pixels,
+            session,
+            lambda im, turn, a=angle: clips.folded_print(im, a, turn, centre),
+            fps,
         )
     backend = liveness.enrolment_backend()
     finder = liveness.enrolment_turned_faces(backend)

@@ -206,47 +206,66 @@ def flat_photo_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[
     return _timeline(session, angles, lambda yaw, pitch: flat_turn(image, yaw, pitch), fps)
 
 
-def _surface_remap(image: np.ndarray, source_of) -> np.ndarray:
+def _surface_remap(image: np.ndarray, source_of, centre_x: float | None) -> np.ndarray:
     """``image`` as a bent print seen by a pinhole camera: ``source_of(dx, dy)`` maps each
-    pixel's viewing ray (x and y over the focal length) to the print pixel it sees (NaN where
-    it sees none, left black as the background behind a print)."""
+    pixel's viewing ray (x and y over the focal length) to the print point it sees, relative to
+    the print's column ``centre_x`` (default its middle) in front of the camera's centre (NaN
+    where it sees none, left black as the background behind a print)."""
     import cv2
 
     h, w = image.shape[:2]
     f = pinhole_camera((w, h))[0, 0]
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
     u, v = source_of((xs - w / 2) / f, (ys - h / 2) / f)
-    map_x = np.where(np.isfinite(u), u + w / 2, -1).astype(np.float32)
+    cx = w / 2 if centre_x is None else centre_x
+    map_x = np.where(np.isfinite(u), u + cx, -1).astype(np.float32)
     map_y = np.where(np.isfinite(v), v + h / 2, -1).astype(np.float32)
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 
-def cylinder_print(image: np.ndarray, radius_px: float, turn: float) -> np.ndarray:
+def cylinder_print(
+    image: np.ndarray,
+    radius_px: float,
+    turn: float,
+    pivot_px: float | None = None,
+    centre_x: float | None = None,
+) -> np.ndarray:
     """The photo printed and wrapped round a vertical cylinder (a bottle) of ``radius_px``,
     its centre facing the camera at the focal distance, then the cylinder turned ``turn``
-    degrees about its axis (+ carries the print towards the image right)."""
+    degrees (+ carries the print towards the image right) about a vertical axis ``pivot_px``
+    behind the print's front: its own axis by default, or further back, as a hand holding
+    the bottle turns it like a head about its neck. ``centre_x``: the print's column at the
+    front (the face's centre, for the attacker's best)."""
     h, w = image.shape[:2]
     f = pinhole_camera((w, h))[0, 0]
-    axis_z = f + radius_px
     theta = np.radians(turn)
+    pivot = radius_px if pivot_px is None else pivot_px
+    # The cylinder's axis, carried round the pivot (at depth f + pivot) by the turn.
+    axis_x = (radius_px - pivot) * np.sin(theta)
+    axis_z = f + pivot + (radius_px - pivot) * np.cos(theta)
 
     def source_of(dx, dy):
+        # Ray t * (dx, dy, 1) meets (x - axis_x)^2 + (z - axis_z)^2 = radius^2 (near side).
         a = dx * dx + 1.0
-        disc = axis_z**2 - a * (axis_z**2 - radius_px**2)
-        t = (axis_z - np.sqrt(np.where(disc >= 0, disc, np.nan))) / a  # the near side
+        b = axis_x * dx + axis_z
+        disc = b * b - a * (axis_x**2 + axis_z**2 - radius_px**2)
+        t = (b - np.sqrt(np.where(disc >= 0, disc, np.nan))) / a
         x, y, z = t * dx, t * dy, t  # print pixels are 1:1 at the focal distance
-        phi = np.arctan2(x, axis_z - z) - theta  # angle round the axis, on the print
+        phi = np.arctan2(x - axis_x, axis_z - z) - theta  # angle round the axis, on the print
         u = radius_px * phi
-        outside = (np.abs(u) > w / 2) | (np.abs(phi) > np.pi / 2)
+        outside = (np.abs(u) > w) | (np.abs(phi) > np.pi / 2)
         return np.where(outside, np.nan, u), np.where(outside, np.nan, y)
 
-    return _surface_remap(image, source_of)
+    return _surface_remap(image, source_of, centre_x)
 
 
-def folded_print(image: np.ndarray, fold_degrees: float, turn: float) -> np.ndarray:
+def folded_print(
+    image: np.ndarray, fold_degrees: float, turn: float, centre_x: float | None = None
+) -> np.ndarray:
     """The photo printed and folded along the vertical line through its centre, the fold
     towards the camera (a V seen from above, ``fold_degrees`` between the halves: 180 is
-    flat), at the focal distance, then turned ``turn`` degrees about the fold line."""
+    flat), at the focal distance, then turned ``turn`` degrees about the fold line.
+    ``centre_x``: the print's column on the fold (default its middle)."""
     h, w = image.shape[:2]
     f = pinhole_camera((w, h))[0, 0]
     beta = np.radians((180.0 - fold_degrees) / 2)
@@ -264,12 +283,12 @@ def folded_print(image: np.ndarray, fold_degrees: float, turn: float) -> np.ndar
             denom = n[0] * dx + n[2]
             ts = (n[2] * f) / np.where(np.abs(denom) > 1e-9, denom, np.nan)
             along = (ts * dx) * d[0] + (ts - f) * d[2]  # distance from the fold along d
-            ok = (along >= 0) & (along <= w / 2) & (ts > 0) & ~(ts >= t)
+            ok = (along >= 0) & (along <= w) & (ts > 0) & ~(ts >= t)
             t = np.where(ok, ts, t)
             u = np.where(ok, side * along, u)
         return u, np.where(np.isfinite(u), t * dy, np.nan)
 
-    return _surface_remap(image, source_of)
+    return _surface_remap(image, source_of, centre_x)
 
 
 def bent_print_frames(
