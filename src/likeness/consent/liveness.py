@@ -759,13 +759,18 @@ def verify_clip(
     # left turns towards the image's right unless the camera mirrors). The whole sequence
     # read mirrored passes too: an attacker can mirror a replay anyway, so refusing mirrored
     # clips would only refuse honest people (benchmarks/liveness_timing.py measures replays).
-    judged = [
-        _judge_challenges(clip, v, seen, neutral, neutral_frame, region, need) for v in (0, 1)
-    ]
-    (direct, direct_reached), (mirrored, mirrored_reached) = judged
-    outcome = direct if direct.passed or direct_reached >= mirrored_reached else mirrored
+    # The mirrored reading is judged only when the direct one fails (each judgement measures
+    # parallax on every turn).
+    outcome, reached = _judge_challenges(clip, 0, seen, neutral, neutral_frame, region, need)
     if not outcome.passed:
-        return _wrong_way(clip, seen, need, direct.transcript) or outcome
+        direct = outcome
+        mirrored, mirrored_reached = _judge_challenges(
+            clip, 1, seen, neutral, neutral_frame, region, need
+        )
+        if mirrored.passed or mirrored_reached > reached:
+            outcome = mirrored
+        if not outcome.passed:
+            return _wrong_way(clip, seen, need, direct.transcript) or outcome
     transcript = outcome.transcript
 
     template = np.mean(emb, axis=0).astype(np.float32)
