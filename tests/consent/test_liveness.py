@@ -13,6 +13,9 @@ import pytest
 from PIL import Image
 
 from likeness.consent.liveness import (
+    PARALLAX_MIN_PX,
+    RELIEF_MIN_PX,
+    TURN_DEGREES,
     Challenge,
     ChallengeSession,
     PoseCalibration,
@@ -56,13 +59,14 @@ def fixed_session(name: str, *kinds: str) -> ChallengeSession:
 SESSION = fixed_session("fixed", "left", "up", "right")
 
 
-def _verify(frames, reference, session=SESSION, finder=True):
+def _verify(frames, reference, session=SESSION, finder=True, calibration=None):
     return verify_clip(
         frames,
         session,
         backend(),
         reference.embedding[None, :],
         turned_faces() if finder else None,
+        calibration,
     )
 
 
@@ -159,6 +163,57 @@ def test_a_photo_turned_like_a_head_fails_for_lack_of_depth(people):
     assert result.transcript[0]["yaw"] <= -12  # the pose alone would have passed
 
 
+def _bent_print_fails_for_its_shape(pixels, face, bend) -> None:
+    """A bent print whose turn shows parallax (so the flat-picture check passes it) is
+    refused by the depth-shape check, at its first turn. The start is judged against the
+    person's own eye level (from the photo itself), as enrolment does from their photos."""
+    h, w = pixels.shape[:2]
+    calibration = PoseCalibration.from_faces([(face.landmarks, (w, h))])
+    frames = clips.bent_print_frames(pixels, SESSION, bend)
+    result = _verify(frames, face, calibration=calibration)
+    assert not result.passed and "bent or folded picture" in result.reason
+    turn = result.transcript[0]
+    assert turn["challenge"] == "left" and turn["yaw"] <= -TURN_DEGREES
+    assert turn["parallax_px"] >= PARALLAX_MIN_PX  # not a plane: the old check saw depth
+    assert turn["relief_px"] < RELIEF_MIN_PX
+
+
+def test_a_print_bent_round_a_cylinder_fails_for_its_shape(people):
+    """Finding 1 of the liveness issue: a print wrapped round a bottle half a face width in
+    radius, turned like a head about an axis a face width behind it."""
+    pixels, face = people["astronaut"]
+    width = face.box[2] - face.box[0]
+    centre = (face.box[0] + face.box[2]) / 2
+    _bent_print_fails_for_its_shape(
+        pixels,
+        face,
+        lambda im, turn: clips.cylinder_print(im, 0.5 * width, turn, width, centre),
+    )
+
+
+def test_a_print_folded_down_the_middle_fails_for_its_shape(faces_dev):
+    """A print folded to 100 degrees down the middle of the face and turned about the fold,
+    made as an attacker would: at 0.8 of its height, so that folded it still reads as level
+    at the start, and held close (folding narrows the face)."""
+    photo = Image.open(faces_dev / "people/barack_obama/1.jpg")
+    pixels, face = clips.enrolment_sized(photo, backend(), 240)
+    fold = (face.box[0] + face.box[2]) / 2
+    print_ = clips.squashed(pixels, 0.8)
+    _bent_print_fails_for_its_shape(
+        pixels, face, lambda _im, turn: clips.folded_print(print_, 100, turn, fold)
+    )
+
+
+def test_honest_turns_show_relief_with_a_margin(people):
+    """Head turns clear the depth-shape threshold by a margin, not by luck."""
+    for who in ("astronaut", "obama"):
+        pixels, face = people[who]
+        result = _verify(clips.honest_frames(pixels, face.landmarks, SESSION), face)
+        assert result.passed, result.reason
+        reliefs = [e["relief_px"] for e in result.transcript if "relief_px" in e]
+        assert len(reliefs) == 2 and min(reliefs) >= 1.2 * RELIEF_MIN_PX
+
+
 def test_a_photo_tilted_in_the_image_plane_does_not_read_as_a_turn(people):
     import cv2
 
@@ -174,7 +229,7 @@ def test_a_photo_tilted_in_the_image_plane_does_not_read_as_a_turn(people):
 
 def test_a_replay_of_another_sessions_order_fails(people):
     pixels, face = people["astronaut"]
-    earlier = fixed_session("earlier", "right", "down", "left")
+    earlier = fixed_session("earlier", "right", "left", "up")
     result = _verify(clips.honest_frames(pixels, face.landmarks, earlier), face)
     assert not result.passed and "not met in its window" in result.reason
 
@@ -225,7 +280,8 @@ def test_calibration_still_refuses_a_camera_above_the_face(people, faces_dev):
     pixels, face = people["astronaut"]
     h, w = pixels.shape[:2]
     calibration = PoseCalibration.from_faces([(face.landmarks, (w, h))])
-    from_above = clips.render_pose(pixels, face.landmarks, 0.0, -25.0)
+    # The smoother face: with the nose tip's relief, a lowered head reads as level or is lost.
+    from_above = clips.render_pose(pixels, face.landmarks, 0.0, -25.0, relief=False)
     [seen] = backend().analyze(from_above)
     assert "eye level" in neutral_pose_problem(
         estimate_head_pose(seen.landmarks, (w, h)), calibration

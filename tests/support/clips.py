@@ -1,13 +1,14 @@
 """Synthetic enrolment clips rendered from real photos (for liveness tests).
 
-Honest clips turn the head with parallax: a generic 3D face (the 5 landmarks, an outline and a
-few inner points) is placed where solvePnP puts the photo's face, rotated about the neck and
-re-projected, and the photo is warped triangle by triangle (the background stays put). The head
-moves smoothly and reacts as a person does: it turns a moment after each window opens, holds,
-and turns on a moment after the window closes. Attacks
-reuse the same photos without depth: a still, a photo rotated or perspective-warped in the
-image plane (a printed photo held up to a camera), a replay of another session's order, a swap
-mid-clip, another person.
+Honest clips turn the head with parallax: a generic 3D face (the 5 landmarks, an outline, and
+inner points with a face's relief: nose ridge and tip, brows, cheekbones, lips, chin) is
+placed where solvePnP puts the photo's face, rotated about the neck and re-projected, and the
+photo is warped triangle by triangle (the background stays put). The head moves smoothly and
+reacts as a person does: it turns a moment after each window opens, holds, and turns on a
+moment after the window closes. Attacks reuse the same photos: a still, a print turned and
+tilted (a homography), a print bent round a vertical cylinder or folded along a vertical
+line and turned, a replay of another session's order or timing, a swap mid-clip, another
+person.
 
 These clips are synthetic; real camera footage would differ (see the README).
 """
@@ -21,8 +22,13 @@ import numpy as np
 from likeness.faces.headpose import OPENCV_MODEL_5, fit_head_pose, pinhole_camera
 
 # More of the generic face, in OpenCV's head frame (x to the image right, y down, z away from
-# the camera; eye span 1): an outline whose sides and top lie behind the eyes, and inner points
-# (mouth corners and centre, cheeks, forehead) so that the whole face turns, not only the eyes.
+# the camera; eye span 1, about 90 mm): an outline whose sides and top lie behind the eyes, and
+# inner points so that the whole face turns, not only the eyes, with a face's relief: a nose
+# ridge from the nasion to the tip and its wings, the brows and glabella, cheekbones, lips and
+# chin. Depths (in front of the outer eye corners) follow average adult anthropometry: nasion
+# 15 mm, nose tip 38 mm, nose base 22 mm (the 5-point model's), upper lip 23 mm, brows 11 mm.
+# Without the ridge, the nose was a flat triangle between the inner eye corners and the nose
+# base, and the middle of the face was nearly a bent sheet, which no real head is.
 _OUTLINE = np.array(
     [
         [0.80 * np.cos(a), 0.35 + 1.05 * np.sin(a), 0.35 - 0.25 * max(0.0, np.sin(a))]
@@ -31,12 +37,24 @@ _OUTLINE = np.array(
 )
 _INNER = np.array(
     [
-        [-0.28, 0.95, -0.12],
+        [-0.28, 0.95, -0.12],  # mouth corners and centre
         [0.28, 0.95, -0.12],
         [0.0, 0.95, -0.2],
-        [-0.45, 0.55, 0.05],
+        [-0.45, 0.55, 0.05],  # cheeks
         [0.45, 0.55, 0.05],
-        [0.0, -0.45, 0.0],
+        [0.0, -0.45, 0.0],  # forehead
+        [0.0, -0.03, -0.17],  # nasion
+        [0.0, 0.18, -0.29],  # nose ridge
+        [0.0, 0.40, -0.42],  # nose tip
+        [-0.18, 0.45, -0.17],  # nose wings
+        [0.18, 0.45, -0.17],
+        [0.0, -0.22, -0.19],  # glabella
+        [-0.30, -0.20, -0.12],  # brows
+        [0.30, -0.20, -0.12],
+        [-0.42, 0.28, -0.04],  # cheekbones
+        [0.42, 0.28, -0.04],
+        [0.0, 0.74, -0.26],  # upper lip
+        [0.0, 1.28, -0.14],  # chin
     ]
 )
 #: The head turns about a point this far behind the eyes (and a little below them).
@@ -55,8 +73,18 @@ def rotation(yaw: float, pitch: float) -> np.ndarray:
     return ry @ rx
 
 
-def render_pose(image: np.ndarray, landmarks, yaw: float, pitch: float) -> np.ndarray:
-    """The photo with the head turned by yaw/pitch degrees from its own pose.
+#: The inner points before the relief (the first six): the middle of the face nearly a bent
+#: sheet. Renders of a head pitched down with the nose tip's relief read as level or lose the
+#: face (the 5-point pitch is blind there, see ``liveness.CHALLENGE_KINDS``); tests of the
+#: start check's pitch range render the camera above the face with this smoother face.
+_INNER_SMOOTH = _INNER[:6]
+
+
+def render_pose(
+    image: np.ndarray, landmarks, yaw: float, pitch: float, relief: bool = True
+) -> np.ndarray:
+    """The photo with the head turned by yaw/pitch degrees from its own pose (``relief``:
+    False renders the smoother face without nose ridge, brows and cheekbones).
 
     The generic face is placed where solvePnP puts the photo's face (so a photo that is itself
     a little turned is turned further from there, as a real head would be), rotated about the
@@ -70,7 +98,7 @@ def render_pose(image: np.ndarray, landmarks, yaw: float, pitch: float) -> np.nd
     fit = fit_head_pose(points, (w, h))
     if fit is None:
         raise ValueError("no head pose for this face")
-    model = np.vstack([OPENCV_MODEL_5, _OUTLINE, _INNER])
+    model = np.vstack([OPENCV_MODEL_5, _OUTLINE, _INNER if relief else _INNER_SMOOTH])
     turned = (model - NECK) @ rotation(yaw, pitch).T + NECK
     src, dst = fit.project(model), fit.project(turned)
     dst[:5] = points + (dst[:5] - src[:5])
@@ -289,6 +317,18 @@ def folded_print(
         return u, np.where(np.isfinite(u), t * dy, np.nan)
 
     return _surface_remap(image, source_of, centre_x)
+
+
+def squashed(image: np.ndarray, factor: float) -> np.ndarray:
+    """The photo scaled vertically by ``factor`` about its middle row (edges repeated): an
+    attacker's correction for a folded print, whose eyes come closer together as it folds,
+    which reads as a camera above the face; a shorter print reads level again."""
+    import cv2
+
+    h, w = image.shape[:2]
+    short = cv2.resize(image, (w, round(h * factor)), interpolation=cv2.INTER_AREA)
+    top = (h - short.shape[0]) // 2
+    return cv2.copyMakeBorder(short, top, h - short.shape[0] - top, 0, 0, cv2.BORDER_REPLICATE)
 
 
 def bent_print_frames(

@@ -13,10 +13,14 @@ centre), shown to the person before recording. A clip passes when:
    recording of an earlier session fails here: its order or its timing is not this session's;
 3. each left or right turn shows parallax: points tracked across the face (optical flow)
    between the neutral frame and the turn's most turned frame cannot be explained by one
-   homography. A photo turned,
-   tilted or bent in front of the camera is a plane and moves by a homography; a head is not;
-4. the face stays the same person throughout (no swap mid-clip), and
-5. its embedding matches the person's photo group below ``MATCH_DISTANCE``.
+   homography. A photo turned or tilted in front of the camera is a plane and moves by a
+   homography; a head is not;
+4. ... and relief (``depth.relief``): a photo bent round a bottle or folded is not a plane,
+   but its depth changes across the bend only (it stays straight along the other direction);
+   a head's changes along every direction (the nose in front of brow and lips, the eyes
+   behind brow and cheekbones);
+5. the face stays the same person throughout (no swap mid-clip), and
+6. its embedding matches the person's photo group below ``MATCH_DISTANCE``.
 
 What this resists and does not is in the README. The thresholds were set on synthetic clips
 rendered from real photos, and await validation on real camera footage.
@@ -36,6 +40,7 @@ from typing import Protocol
 
 import numpy as np
 
+from likeness.consent.depth import parallax, relief
 from likeness.faces.headpose import HeadPose, estimate_head_pose
 from likeness.faces.protocol import DetectedFace, FaceBackend
 
@@ -66,6 +71,14 @@ CENTRE_DEGREES = 7.0
 #: moves less depth across the face, so that is checked by pose only (every session has a
 #: left and a right turn).
 PARALLAX_MIN_PX = 0.85
+#: Parallax (pixels, the 75th percentile over tracked points) that no sheet bent or folded one
+#: way explains, that a left/right turn must show (``depth.relief``): a print wrapped round a
+#: bottle or folded down the middle shows parallax, but its depth changes across the bend
+#: only. Set on renders of the faces-dev photos that face the camera (faces 180 px wide, each
+#: turned both ways): bent prints (cylinders of 0.5-1.0 face widths, V-folds of 120 and 150
+#: degrees, turned 30 degrees) and flat ones leave at most 0.61 px, head turns of 15 to 26
+#: degrees at least 0.89 px (benchmarks/liveness.py prints the margins on whole clips).
+RELIEF_MIN_PX = 0.75
 #: The face must be at least this wide in the neutral frames (closer to the camera): the
 #: parallax of a turn grows with the face, tracking noise does not (at 150 px an honest turn
 #: of the benchmark would still show about 0.95 px).
@@ -118,7 +131,7 @@ MAX_FINDER_TRIES = 20
 #: that leaves that region cannot be measured.
 REGION_PAD = 1.0
 LEAD_KEEP_S = 0.2
-VERSION = "liveness-4"
+VERSION = "liveness-5"
 
 
 def thresholds() -> dict[str, float]:
@@ -131,6 +144,7 @@ def thresholds() -> dict[str, float]:
         "neutral_min_pitch": NEUTRAL_PITCH_RANGE[0],
         "neutral_max_pitch": NEUTRAL_PITCH_RANGE[1],
         "parallax_min_px": PARALLAX_MIN_PX,
+        "relief_min_px": RELIEF_MIN_PX,
         "min_face_px": MIN_FACE_PX,
         "same_face_distance": SAME_FACE_DISTANCE,
         "frontal_degrees": FRONTAL_DEGREES,
@@ -349,41 +363,6 @@ class _FaceRegion:
     def holds(self, box: tuple[int, int, int, int]) -> bool:
         x0, y0, x1, y1 = box
         return x0 >= self.x0 and y0 >= self.y0 and x1 <= self.x1 and y1 <= self.y1
-
-
-def parallax(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> float:
-    """How far the motion of the face itself from image a to b (grey or RGB) is from one
-    homography (a plane), as the median residual of tracked points in pixels. Only points
-    inside the face box count: a print held in front of a real background moves as a plane
-    inside its own outline, even though it moves differently from the background."""
-    import cv2
-
-    x0, y0, x1, y1 = box
-    w = x1 - x0
-    h_img, w_img = a.shape[:2]
-    ga = a if a.ndim == 2 else cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
-    gb = b if b.ndim == 2 else cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
-    mask = np.zeros_like(ga)
-    mask[max(0, y0) : min(h_img, y1), max(0, x0) : min(w_img, x1)] = 255
-    pts = cv2.goodFeaturesToTrack(ga, 300, 0.01, max(2, w // 40), mask=mask)
-    if pts is None or len(pts) < 12:
-        return 0.0
-    lk = {"winSize": (21, 21), "maxLevel": 3}
-    moved, status, _ = cv2.calcOpticalFlowPyrLK(ga, gb, pts, None, **lk)
-    back, status_back, _ = cv2.calcOpticalFlowPyrLK(gb, ga, moved, None, **lk)
-    # Keep tracks that come back to where they started (forward-backward check): a lost
-    # track is noise, not depth.
-    returned = np.linalg.norm(back.reshape(-1, 2) - pts.reshape(-1, 2), axis=1) < 1.0
-    good = (status.reshape(-1) == 1) & (status_back.reshape(-1) == 1) & returned
-    src, dst = pts.reshape(-1, 2)[good], moved.reshape(-1, 2)[good]
-    if len(src) < 12:
-        return 0.0
-    homography, _ = cv2.findHomography(src, dst, cv2.RANSAC, 2.0)
-    if homography is None:
-        return 0.0
-    projected = cv2.perspectiveTransform(src.reshape(-1, 1, 2), homography).reshape(-1, 2)
-    residual = np.linalg.norm(projected - dst, axis=1)
-    return float(np.median(residual))
 
 
 def distance_to_group(template: np.ndarray, reference: np.ndarray) -> float:
@@ -653,13 +632,24 @@ def _judge_challenges(
                     "(keep your head in the same place in the frame, and only turn it)",
                     transcript,
                 ), i
-            score = parallax(neutral_frame.region, peak.region, region.box_in(neutral_frame.box))
+            face_box = region.box_in(neutral_frame.box)
+            score = parallax(neutral_frame.region, peak.region, face_box)
             entry["parallax_px"] = round(score, 2)
             if score < PARALLAX_MIN_PX:
                 transcript.append(entry)
                 return LivenessResult(
                     False,
                     f"challenge '{asked}' moved the face like a flat picture (no depth)",
+                    transcript,
+                ), i
+            shape = relief(neutral_frame.region, peak.region, face_box)
+            entry["relief_px"] = round(shape, 2)
+            if shape < RELIEF_MIN_PX:
+                transcript.append(entry)
+                return LivenessResult(
+                    False,
+                    f"challenge '{asked}' moved the face like a bent or folded picture (its "
+                    "depth changes across one direction only, a face's does not)",
                     transcript,
                 ), i
         transcript.append(entry)
