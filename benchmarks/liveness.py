@@ -183,6 +183,7 @@ def main() -> None:
 
     counts: Counter = Counter()
     turns: dict[str, list[float]] = {"left": [], "right": [], "up": []}
+    by_person: dict[str, dict[str, list[float]]] = {}
     honest_parallax: list[float] = []
     flat_parallax: list[float] = []
     bent_parallax: list[float] = []
@@ -197,6 +198,10 @@ def main() -> None:
             if case == "honest" and entry.get("met") and entry["challenge"] in turns:
                 key = "pitch" if entry["challenge"] == "up" else "yaw"
                 turns[entry["challenge"]].append(abs(entry[key]))
+                person = name.split("/")[0]
+                by_person.setdefault(person, {}).setdefault(entry["challenge"], []).append(
+                    abs(entry[key])
+                )
             if "parallax_px" in entry:
                 target = {"honest": honest_parallax, "flat print turned": flat_parallax}
                 target.get(case, bent_parallax if case in BENT else []).append(entry["parallax_px"])
@@ -222,6 +227,10 @@ def main() -> None:
         if values:
             limit = liveness.TILT_DEGREES if kind == "up" else liveness.TURN_DEGREES
             print(f"  {kind:<6} smallest {min(values):5.1f} degrees (threshold {limit})")
+    print("  per person, smallest honest turn (degrees; left, right, up):")
+    for person, kinds in sorted(by_person.items()):
+        cells = [f"{min(kinds[k]):5.1f}" if kinds.get(k) else "    -" for k in turns]
+        print(f"    {person:<20}" + " ".join(cells))
     if honest_parallax and flat_parallax:
         print(
             f"  parallax: honest turns >= {min(honest_parallax):.2f} px, flat prints <= "

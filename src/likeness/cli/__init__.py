@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from likeness.cli import adapters, consent, generate, library, models, people, provenance
+from likeness.cli import adapters, consent, generate, library, models, people, provenance, serve
 from likeness.cli.common import LikenessGroup
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 library.register(app)
 app.command("generate")(generate.generate)
+app.command("serve")(serve.serve)
 app.add_typer(people.app, name="people")
 app.add_typer(consent.app, name="consent")
 app.add_typer(consent.audit_app, name="audit")

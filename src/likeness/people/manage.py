@@ -24,6 +24,10 @@ class PeopleError(LikenessError, ValueError):
     """A people edit that cannot be done (unknown id, faces that are not there...)."""
 
 
+class PersonNotFoundError(PeopleError, LookupError):
+    """No person with that id."""
+
+
 def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
 
@@ -280,7 +284,7 @@ def list_people(lib: Library, include_hidden: bool = False) -> list[PersonSummar
 def _person(s, person_id: int) -> Person:
     person = s.get(Person, person_id)
     if person is None:
-        raise PeopleError(f"no person with id {person_id}")
+        raise PersonNotFoundError(f"no person with id {person_id}")
     return person
 
 

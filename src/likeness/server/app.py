@@ -1,0 +1,109 @@
+"""The FastAPI application: sign-in, the session's CSRF token, and the API routers.
+
+Every route but ``/health`` and ``/api/sign-in`` needs a signed-in session; every request
+that changes state needs the session's CSRF token as well (``require_csrf``). The library's
+own errors map to HTTP statuses here, in one place, as ``cli.common`` maps them to exit codes.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from likeness.errors import LikenessError, RefusedError
+from likeness.server import people
+from likeness.server.deps import require_csrf, require_session
+from likeness.server.owner import check_owner_passphrase, has_owner_passphrase
+from likeness.server.sessions import (
+    COOKIE_NAME,
+    SESSION_TTL_S,
+    SessionStore,
+    SignedIn,
+    SignInLimiter,
+)
+from likeness.store import Library
+
+
+class SignIn(BaseModel):
+    passphrase: str
+
+
+class SessionInfo(BaseModel):
+    csrf_token: str
+
+
+def create_app(lib: Library, secure_cookies: bool = False) -> FastAPI:
+    """The server for one library. ``secure_cookies``: mark the session cookie Secure (when
+    served over HTTPS; on plain loopback HTTP a browser would not send it back)."""
+    app = FastAPI(
+        title="likeness",
+        version="0.1.0",
+        description="The local likeness server: the same library functions as the CLI.",
+    )
+    app.state.library = lib
+    app.state.sessions = SessionStore()
+    app.state.sign_in_limiter = SignInLimiter()
+
+    @app.exception_handler(LikenessError)
+    def _likeness_error(_request: Request, exc: LikenessError) -> JSONResponse:
+        if isinstance(exc, LookupError):
+            status = 404
+        elif isinstance(exc, RefusedError):
+            status = 403
+        else:
+            status = 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.get("/health", tags=["server"])
+    def health() -> dict[str, str]:
+        """Whether the server is up (no sign-in needed)."""
+        return {"status": "ok"}
+
+    @app.post(
+        "/api/sign-in",
+        tags=["session"],
+        responses={401: {}, 409: {}, 429: {}},
+    )
+    def sign_in(body: SignIn, request: Request, response: Response) -> SessionInfo:
+        """Sign in with the owner's passphrase: sets the session cookie and returns the
+        session's CSRF token. Failed tries are limited per client (429 with Retry-After)."""
+        limiter: SignInLimiter = request.app.state.sign_in_limiter
+        client = request.client.host if request.client else "unknown"
+        wait = limiter.wait_s(client)
+        if wait > 0:
+            raise HTTPException(
+                429, "too many failed sign-ins; wait", headers={"Retry-After": str(int(wait) + 1)}
+            )
+        if not has_owner_passphrase(lib):
+            raise HTTPException(409, "no owner passphrase is set: run `likeness serve` first")
+        if not check_owner_passphrase(lib, body.passphrase):
+            limiter.failed(client)
+            raise HTTPException(401, "wrong passphrase")
+        limiter.succeeded(client)
+        token, state = request.app.state.sessions.start()
+        response.set_cookie(
+            COOKIE_NAME,
+            token,
+            max_age=SESSION_TTL_S,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies,
+            path="/",
+        )
+        return SessionInfo(csrf_token=state.csrf_token)
+
+    @app.get("/api/session", tags=["session"], responses={401: {}})
+    def session_info(state: SignedIn = Depends(require_session)) -> SessionInfo:
+        """The signed-in session's CSRF token (a reloaded page asks for it again)."""
+        return SessionInfo(csrf_token=state.csrf_token)
+
+    @app.post("/api/sign-out", tags=["session"], status_code=204, responses={401: {}, 403: {}})
+    def sign_out(
+        request: Request, response: Response, _state: SignedIn = Depends(require_csrf)
+    ) -> None:
+        request.app.state.sessions.end(request.cookies.get(COOKIE_NAME))
+        response.delete_cookie(COOKIE_NAME, path="/")
+
+    app.include_router(people.router)
+    return app

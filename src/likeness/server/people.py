@@ -1,0 +1,97 @@
+"""People routes: list, name, hide, mark as me or as a minor, merge, split.
+
+Each is a thin call into ``likeness.people.manage``, as the ``likeness people`` commands are.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from likeness.people import manage
+from likeness.server.deps import library, require_csrf, require_session
+from likeness.store import Library
+
+ERRORS = {400: {}, 401: {}, 403: {}, 404: {}}
+
+router = APIRouter(prefix="/api/people", tags=["people"], responses={401: {}})
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str | None
+    face_count: int
+    photo_count: int
+    hidden: bool
+    is_owner: bool
+    suggested_names: list[str]
+
+
+class PersonEdit(BaseModel):
+    """Fields to change; those left out stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    hidden: bool | None = None
+    minor: bool | None = None
+
+
+class Merge(BaseModel):
+    other: int
+
+
+class Split(BaseModel):
+    face_ids: list[int] = Field(min_length=1)
+    name: str | None = Field(default=None, max_length=200)
+
+
+def _summary(lib: Library, person_id: int) -> PersonOut:
+    for p in manage.list_people(lib, include_hidden=True):
+        if p.id == person_id:
+            return PersonOut(**p.as_json())
+    raise manage.PersonNotFoundError(f"no person with id {person_id}")
+
+
+@router.get("", dependencies=[Depends(require_session)])
+def list_people(include_hidden: bool = False, lib: Library = Depends(library)) -> list[PersonOut]:
+    """People in the library, most faces first."""
+    return [PersonOut(**p.as_json()) for p in manage.list_people(lib, include_hidden)]
+
+
+@router.get("/{person_id}", dependencies=[Depends(require_session)], responses=ERRORS)
+def get_person(person_id: int, lib: Library = Depends(library)) -> PersonOut:
+    return _summary(lib, person_id)
+
+
+@router.patch("/{person_id}", dependencies=[Depends(require_csrf)], responses=ERRORS)
+def edit_person(person_id: int, edit: PersonEdit, lib: Library = Depends(library)) -> PersonOut:
+    """Name, hide or unhide, mark or unmark as a minor."""
+    if edit.name is not None:
+        manage.name_person(lib, person_id, edit.name)
+    if edit.hidden is not None:
+        manage.hide_person(lib, person_id, edit.hidden)
+    if edit.minor is not None:
+        manage.set_minor(lib, person_id, edit.minor)
+    return _summary(lib, person_id)
+
+
+@router.post("/{person_id}/me", dependencies=[Depends(require_csrf)], responses=ERRORS)
+def mark_as_me(person_id: int, lib: Library = Depends(library)) -> PersonOut:
+    """Mark this person as the library's owner (one at a time)."""
+    manage.set_owner(lib, person_id)
+    return _summary(lib, person_id)
+
+
+@router.post("/{person_id}/merge", dependencies=[Depends(require_csrf)], responses=ERRORS)
+def merge(person_id: int, body: Merge, lib: Library = Depends(library)) -> PersonOut:
+    """Move every face of ``other`` into this person and delete ``other``."""
+    manage.merge_people(lib, person_id, body.other)
+    return _summary(lib, person_id)
+
+
+@router.post(
+    "/{person_id}/split", dependencies=[Depends(require_csrf)], responses=ERRORS, status_code=201
+)
+def split(person_id: int, body: Split, lib: Library = Depends(library)) -> PersonOut:
+    """Move the selected faces of this person into a new person."""
+    new_id = manage.split_person(lib, person_id, body.face_ids, body.name)
+    return _summary(lib, new_id)

@@ -1,0 +1,163 @@
+"""The local server's API through FastAPI's test client: a real library (SQLite, imported
+photos, people), real scrypt hashing, the real session and CSRF checks."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from likeness.server import create_app
+from likeness.server.owner import (
+    PassphraseError,
+    check_owner_passphrase,
+    set_owner_passphrase,
+)
+from likeness.server.sessions import CSRF_HEADER, SIGN_IN_FAILURES, SessionStore
+from likeness.store.models import Setting
+from tests.support.libraries import copy_home, two_people_library
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    return two_people_library(tmp_path_factory.mktemp("server"))
+
+
+@pytest.fixture
+def world(prepared, tmp_path):
+    home, alice, grace = prepared
+    lib = copy_home(home, tmp_path / "home")
+    set_owner_passphrase(lib, PASSPHRASE)
+    with TestClient(create_app(lib)) as client:
+        yield client, lib, alice, grace
+    lib.close()
+
+
+def sign_in(client: TestClient) -> str:
+    response = client.post("/api/sign-in", json={"passphrase": PASSPHRASE})
+    assert response.status_code == 200, response.text
+    return response.json()["csrf_token"]
+
+
+def test_the_passphrase_is_stored_as_a_scrypt_hash_only(world):
+    _, lib, _, _ = world
+    with lib.session() as s:
+        stored = s.get(Setting, "owner_passphrase").value
+    assert stored.startswith("scrypt$") and PASSPHRASE not in stored
+    assert check_owner_passphrase(lib, PASSPHRASE)
+    assert not check_owner_passphrase(lib, PASSPHRASE + "!")
+    with pytest.raises(PassphraseError, match="at least"):
+        set_owner_passphrase(lib, "short")
+
+
+def test_health_needs_no_sign_in_and_people_do(world):
+    client, _, _, _ = world
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/api/people").status_code == 401
+    assert client.get("/api/session").status_code == 401
+
+
+def test_sign_in_sets_a_strict_httponly_cookie(world):
+    client, _, alice, grace = world
+    response = client.post("/api/sign-in", json={"passphrase": PASSPHRASE})
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    people = client.get("/api/people").json()
+    assert {p["id"]: p["name"] for p in people} == {alice: "Alice", grace: "Grace Hopper"}
+    assert [p["is_owner"] for p in people if p["id"] == alice] == [True]
+
+
+def test_a_wrong_passphrase_is_refused_and_sign_in_is_rate_limited(world):
+    client, _, _, _ = world
+    for _ in range(SIGN_IN_FAILURES):
+        assert client.post("/api/sign-in", json={"passphrase": "wrong guess!"}).status_code == 401
+    limited = client.post("/api/sign-in", json={"passphrase": PASSPHRASE})
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert client.get("/api/people").status_code == 401
+
+
+def test_a_state_change_without_the_csrf_token_is_refused(world):
+    client, _, alice, _ = world
+    token = sign_in(client)
+    assert client.patch(f"/api/people/{alice}", json={"name": "Mallory"}).status_code == 403
+    wrong = {CSRF_HEADER: token[:-2] + "xx"}
+    assert (
+        client.patch(f"/api/people/{alice}", json={"name": "Mallory"}, headers=wrong).status_code
+        == 403
+    )
+    assert client.get(f"/api/people/{alice}").json()["name"] == "Alice"
+    ok = client.patch(
+        f"/api/people/{alice}", json={"name": "Alice B"}, headers={CSRF_HEADER: token}
+    )
+    assert ok.status_code == 200 and ok.json()["name"] == "Alice B"
+
+
+def test_people_edits_go_through_the_library(world):
+    client, _, alice, grace = world
+    headers = {CSRF_HEADER: sign_in(client)}
+    assert client.patch(f"/api/people/{grace}", json={"hidden": True}, headers=headers).json()[
+        "hidden"
+    ]
+    assert [p["id"] for p in client.get("/api/people").json()] == [alice]
+    assert len(client.get("/api/people?include_hidden=true").json()) == 2
+    me = client.post(f"/api/people/{grace}/me", headers=headers).json()
+    assert me["is_owner"] and not client.get(f"/api/people/{alice}").json()["is_owner"]
+    # Split one face off Alice, then merge it back.
+    from likeness.faces.listing import list_faces
+
+    _, lib, _, _ = world
+    face = next(f["id"] for f in list_faces(lib) if f["person"] == alice)
+    before = client.get(f"/api/people/{alice}").json()["face_count"]
+    split = client.post(f"/api/people/{alice}/split", json={"face_ids": [face]}, headers=headers)
+    assert split.status_code == 201 and split.json()["face_count"] == 1
+    merged = client.post(
+        f"/api/people/{alice}/merge", json={"other": split.json()["id"]}, headers=headers
+    )
+    assert merged.json()["face_count"] == before
+    assert client.get(f"/api/people/{split.json()['id']}").status_code == 404
+
+
+def test_bad_edits_get_clear_errors(world):
+    client, _, alice, grace = world
+    headers = {CSRF_HEADER: sign_in(client)}
+    missing = client.patch("/api/people/999999", json={"name": "X"}, headers=headers)
+    assert missing.status_code == 404 and "no person with id 999999" in missing.json()["detail"]
+    itself = client.post(f"/api/people/{alice}/merge", json={"other": alice}, headers=headers)
+    assert itself.status_code == 400 and "itself" in itself.json()["detail"]
+    assert (
+        client.patch(f"/api/people/{alice}", json={"name": ""}, headers=headers).status_code == 422
+    )
+    not_hers = client.post(f"/api/people/{grace}/split", json={"face_ids": [-1]}, headers=headers)
+    assert not_hers.status_code == 400 and "do not belong" in not_hers.json()["detail"]
+
+
+def test_sign_out_ends_the_session(world):
+    client, _, _, _ = world
+    token = sign_in(client)
+    assert client.get("/api/session").json() == {"csrf_token": token}
+    assert client.post("/api/sign-out", headers={CSRF_HEADER: token}).status_code == 204
+    assert client.get("/api/people").status_code == 401
+
+
+def test_sessions_expire():
+    now = [0.0]
+    store = SessionStore(ttl_s=10, clock=lambda: now[0])
+    token, _ = store.start()
+    assert store.get(token) is not None
+    now[0] = 10.0
+    assert store.get(token) is None and store.get("not-a-token") is None
+
+
+def test_every_route_but_sign_in_and_health_needs_a_session(world):
+    """Walk the OpenAPI schema: no route answers without a session cookie."""
+    client, _, alice, _ = world
+    schema = client.get("/openapi.json").json()
+    open_routes = {"/health", "/api/sign-in", "/openapi.json", "/docs", "/redoc"}
+    for path, methods in schema["paths"].items():
+        if path in open_routes:
+            continue
+        url = path.replace("{person_id}", str(alice))
+        for method in methods:
+            response = client.request(method.upper(), url, json={})
+            assert response.status_code == 401, (method, path, response.status_code)
