@@ -157,7 +157,54 @@ def test_every_route_but_sign_in_and_health_needs_a_session(world):
     for path, methods in schema["paths"].items():
         if path in open_routes:
             continue
-        url = path.replace("{person_id}", str(alice))
+        url = path.replace("{person_id}", str(alice)).replace("{face_id}", "1")
         for method in methods:
             response = client.request(method.upper(), url, json={})
             assert response.status_code == 401, (method, path, response.status_code)
+
+
+def test_faces_of_a_person_and_their_thumbnails(world):
+    import io
+
+    from PIL import Image
+
+    client, _, alice, _ = world
+    sign_in(client)
+    faces = client.get(f"/api/faces?person={alice}").json()
+    assert faces and all(f["person"] == alice for f in faces)
+    thumb = client.get(f"/api/faces/{faces[0]['id']}/thumbnail?size=96")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(thumb.content)).size == (96, 96)
+    missing = client.get("/api/faces/999999/thumbnail")
+    assert missing.status_code == 404 and "no face with id 999999" in missing.json()["detail"]
+    assert client.get(f"/api/faces/{faces[0]['id']}/thumbnail?size=5000").status_code == 422
+
+
+def test_a_thumbnail_of_a_photo_that_is_gone_says_so(world):
+    client, lib, alice, _ = world
+    sign_in(client)
+    face = client.get(f"/api/faces?person={alice}").json()[0]
+    from likeness.store.models import PhotoFile
+
+    with lib.session() as s:
+        for row in s.query(PhotoFile).filter(PhotoFile.photo_id == face["photo_id"]):
+            row.location = b"/nonexistent/gone.jpg"
+    gone = client.get(f"/api/faces/{face['id']}/thumbnail")
+    assert gone.status_code == 404 and "cannot read" in gone.json()["detail"]
+
+
+def test_moving_faces_to_nobody_and_back(world):
+    client, _, alice, _ = world
+    headers = {CSRF_HEADER: sign_in(client)}
+    face = client.get(f"/api/faces?person={alice}").json()[0]["id"]
+    moved = client.post(
+        "/api/faces/move", json={"face_ids": [face], "person": None}, headers=headers
+    )
+    assert moved.json() == {"moved": 1}
+    assert face in [f["id"] for f in client.get("/api/faces?unassigned=true").json()]
+    back = client.post(
+        "/api/faces/move", json={"face_ids": [face], "person": alice}, headers=headers
+    )
+    assert back.json() == {"moved": 1}
+    no_csrf = client.post("/api/faces/move", json={"face_ids": [face], "person": None})
+    assert no_csrf.status_code == 403

@@ -1,7 +1,9 @@
-"""Contact sheets: one image showing a person's faces, so a person can check a group by eye."""
+"""Contact sheets and face thumbnails: a person's faces shown so that one can check a group by
+eye (the CLI's contact sheet, the server's thumbnails)."""
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -9,11 +11,39 @@ import numpy as np
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
+from likeness.errors import LikenessError
 from likeness.library.photos import read_photos
 from likeness.store import Library
 from likeness.store.models import Face
 
 TILE = 128
+
+
+class FaceNotFoundError(LikenessError, LookupError):
+    """No face with that id, or its photo can no longer be read."""
+
+
+def face_crop(pixels: np.ndarray, face: Face, size: int) -> Image.Image:
+    """The face with a quarter of its size around it, resized to ``size`` x ``size``."""
+    w, h = face.x1 - face.x0, face.y1 - face.y0
+    m = int(0.25 * max(w, h))
+    crop = pixels[max(0, face.y0 - m) : face.y1 + m, max(0, face.x0 - m) : face.x1 + m]
+    return Image.fromarray(np.ascontiguousarray(crop)).resize((size, size))
+
+
+def face_thumbnail(lib: Library, face_id: int, size: int = 160) -> bytes:
+    """A JPEG of one face (``face_crop``), read from its photo."""
+    with lib.session() as s:
+        face = s.get(Face, face_id)
+        if face is None:
+            raise FaceNotFoundError(f"no face with id {face_id}")
+        s.expunge(face)
+    [(_, pixels)] = read_photos(lib, [face.photo_id])
+    if isinstance(pixels, str):
+        raise FaceNotFoundError(f"face {face_id}: {pixels}")
+    out = io.BytesIO()
+    face_crop(pixels, face, size).save(out, format="JPEG", quality=88)
+    return out.getvalue()
 
 
 def write_contact_sheet(
@@ -44,10 +74,7 @@ def write_contact_sheet(
         if isinstance(pixels, str):
             continue
         for f in by_photo[photo_id]:
-            w, h = f.x1 - f.x0, f.y1 - f.y0
-            m = int(0.25 * max(w, h))
-            crop = pixels[max(0, f.y0 - m) : f.y1 + m, max(0, f.x0 - m) : f.x1 + m]
-            tile = Image.fromarray(np.ascontiguousarray(crop)).resize((TILE, TILE))
+            tile = face_crop(pixels, f, TILE)
             draw = ImageDraw.Draw(tile)
             label = f"#{f.id}"
             draw.rectangle(draw.textbbox((3, TILE - 13), label), fill=(0, 0, 0))

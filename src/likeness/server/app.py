@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from likeness.errors import LikenessError, RefusedError
-from likeness.server import people
+from likeness.server import faces, people
 from likeness.server.deps import require_csrf, require_session
 from likeness.server.owner import check_owner_passphrase, has_owner_passphrase
 from likeness.server.sessions import (
@@ -106,4 +106,5 @@ def create_app(lib: Library, secure_cookies: bool = False) -> FastAPI:
         response.delete_cookie(COOKIE_NAME, path="/")
 
     app.include_router(people.router)
+    app.include_router(faces.router)
     return app
