@@ -7,13 +7,16 @@ own errors map to HTTP statuses here, in one place, as ``cli.common`` maps them 
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from likeness.errors import LikenessError, RefusedError
-from likeness.server import faces, people
+from likeness.server import faces, jobs_routes, people
 from likeness.server.deps import require_csrf, require_session
+from likeness.server.jobs import MAX_PENDING, JobQueue, QueueFullError
 from likeness.server.owner import check_owner_passphrase, has_owner_passphrase
 from likeness.server.sessions import (
     COOKIE_NAME,
@@ -33,17 +36,41 @@ class SessionInfo(BaseModel):
     csrf_token: str
 
 
-def create_app(lib: Library, secure_cookies: bool = False) -> FastAPI:
+def create_app(
+    lib: Library, secure_cookies: bool = False, max_pending_jobs: int = MAX_PENDING
+) -> FastAPI:
     """The server for one library. ``secure_cookies``: mark the session cookie Secure (when
-    served over HTTPS; on plain loopback HTTP a browser would not send it back)."""
+    served over HTTPS; on plain loopback HTTP a browser would not send it back). The job
+    queue runs while the app does (its lifespan): jobs a previous run left unfinished are
+    marked interrupted when it starts."""
+    queue = JobQueue(lib, max_pending_jobs)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        queue.start()
+        try:
+            yield
+        finally:
+            queue.stop()
+
     app = FastAPI(
         title="likeness",
         version="0.1.0",
         description="The local likeness server: the same library functions as the CLI.",
+        lifespan=lifespan,
     )
     app.state.library = lib
+    app.state.jobs = queue
     app.state.sessions = SessionStore()
     app.state.sign_in_limiter = SignInLimiter()
+
+    @app.exception_handler(QueueFullError)
+    def _queue_full(_request: Request, exc: QueueFullError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
 
     @app.exception_handler(LikenessError)
     def _likeness_error(_request: Request, exc: LikenessError) -> JSONResponse:
@@ -107,4 +134,5 @@ def create_app(lib: Library, secure_cookies: bool = False) -> FastAPI:
 
     app.include_router(people.router)
     app.include_router(faces.router)
+    app.include_router(jobs_routes.router)
     return app

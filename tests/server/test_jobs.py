@@ -1,0 +1,120 @@
+"""The server's job queue: a real import in its own (spawned) process, its progress as
+server-sent events, a full queue answered with 429, and jobs a stopped server left behind."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from likeness.server import create_app
+from likeness.server.jobs import INTERRUPTED, RUNNING, JobQueue, QueueFullError
+from likeness.server.owner import set_owner_passphrase
+from likeness.server.sessions import CSRF_HEADER
+from likeness.store import Library
+from likeness.store.models import ServerJob
+from tests.support.libraries import astronaut_variants
+from tests.support.photos import jpeg_bytes, write
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture
+def lib(tmp_path):
+    with Library.open(tmp_path / "home") as lib:
+        set_owner_passphrase(lib, PASSPHRASE)
+        yield lib
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    for i, image in enumerate(astronaut_variants()[:2]):
+        write(folder / f"astronaut-{i}.jpg", jpeg_bytes(image))
+    write(folder / "broken.jpg", b"not a jpeg at all")
+    return folder
+
+
+def signed_in(client: TestClient) -> dict[str, str]:
+    response = client.post("/api/sign-in", json={"passphrase": PASSPHRASE})
+    return {CSRF_HEADER: response.json()["csrf_token"]}
+
+
+def events(client: TestClient, job_id: str) -> list[dict]:
+    """The job's server-sent events until its last one."""
+    seen = []
+    with client.stream("GET", f"/api/jobs/{job_id}/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                seen.append(json.loads(line[len("data: ") :]))
+    return seen
+
+
+def test_an_import_job_runs_and_streams_its_progress(lib, photos):
+    with TestClient(create_app(lib)) as client:
+        headers = signed_in(client)
+        queued = client.post("/api/jobs/import", json={"path": str(photos)}, headers=headers)
+        assert queued.status_code == 202 and queued.json()["state"] == "queued"
+        seen = events(client, queued.json()["id"])
+        assert seen[-1]["state"] == "done", seen[-1]
+        report = seen[-1]["result"]
+        assert report["added"] == 2 and len(report["problems"]) == 1
+        # A reloaded page finds the job again.
+        assert client.get(f"/api/jobs/{queued.json()['id']}").json()["state"] == "done"
+        assert [j["id"] for j in client.get("/api/jobs").json()] == [queued.json()["id"]]
+        assert len(client.get("/api/people").json()) == 1
+
+
+def test_bad_job_requests_are_refused_before_queueing(lib, tmp_path):
+    with TestClient(create_app(lib)) as client:
+        headers = signed_in(client)
+        missing = client.post(
+            "/api/jobs/import", json={"path": str(tmp_path / "nowhere")}, headers=headers
+        )
+        assert missing.status_code == 400 and "no such folder" in missing.json()["detail"]
+        no_csrf = client.post("/api/jobs/import", json={"path": str(tmp_path)})
+        assert no_csrf.status_code == 403
+        assert client.get("/api/jobs/nope").status_code == 404
+        assert client.get("/api/jobs/nope/events").status_code == 404
+        assert client.get("/api/jobs").json() == []
+
+
+def test_a_full_queue_answers_429_and_drops_nothing(lib, photos):
+    queue = JobQueue(lib, max_pending=1)  # not started: jobs stay queued
+    first = queue.submit("import", {"path": str(photos)})
+    with pytest.raises(QueueFullError) as refused:
+        queue.submit("import", {"path": str(photos)})
+    assert refused.value.retry_after_s > 0
+    assert [j.id for j in queue.list()] == [first.id]
+    with TestClient(create_app(lib, max_pending_jobs=1)) as client:
+        headers = signed_in(client)
+        # Starting the app marked the queued job of the "previous server" interrupted.
+        assert client.get(f"/api/jobs/{first.id}").json()["state"] == INTERRUPTED
+        accepted = client.post("/api/jobs/import", json={"path": str(photos)}, headers=headers)
+        full = client.post("/api/jobs/import", json={"path": str(photos)}, headers=headers)
+        assert accepted.status_code == 202
+        assert full.status_code == 429 and int(full.headers["Retry-After"]) > 0
+        assert events(client, accepted.json()["id"])[-1]["state"] == "done"
+
+
+def test_a_restart_marks_unfinished_jobs_interrupted(lib, photos):
+    from datetime import datetime
+
+    with lib.session() as s:
+        s.add(
+            ServerJob(
+                id="a" * 32,
+                kind="import",
+                params=json.dumps({"path": str(photos), "thorough": False}),
+                state=RUNNING,
+                done=1,
+                total=3,
+                created_at=datetime.now(),
+            )
+        )
+    with TestClient(create_app(lib)) as client:
+        signed_in(client)
+        job = client.get("/api/jobs/" + "a" * 32).json()
+        assert job["state"] == INTERRUPTED and "run it again to resume" in job["message"]
