@@ -23,6 +23,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	# torchvision) do not install beside this project's; likeness loads only its three .pt
 	# files (faces/mtcnn.py) and never imports the package.
 	$(BIN)/pip install --quiet --no-deps facenet-pytorch==2.6.0
+	# The web app's browser tests drive Debian's Chromium through Playwright (Playwright's own
+	# browser builds download from a CDN, which is not reachable here). Installed when this
+	# runs as root with apt-get; elsewhere the browser tests skip and say why.
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& { apt-get install -y -q chromium >/dev/null \
+		     || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } \
+		|| echo "note: chromium is not installed: the browser tests will be skipped"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -198,6 +198,7 @@ class PersonSummary:
     hidden: bool
     is_owner: bool
     suggested_names: list[str]
+    is_minor: bool = False
 
     def as_json(self) -> dict:
         return {
@@ -207,6 +208,7 @@ class PersonSummary:
             "photo_count": self.photo_count,
             "hidden": self.hidden,
             "is_owner": self.is_owner,
+            "is_minor": self.is_minor,
             "suggested_names": self.suggested_names,
         }
 
@@ -273,9 +275,25 @@ def list_people(lib: Library, include_hidden: bool = False) -> list[PersonSummar
                 continue
             faces, photos = counts.get(p.id, (0, 0))
             names = [n for n in suggestions.get(p.id, []) if n != p.name]
-            result.append(PersonSummary(p.id, p.name, faces, photos, p.hidden, p.is_owner, names))
+            result.append(
+                PersonSummary(p.id, p.name, faces, photos, p.hidden, p.is_owner, names, p.is_minor)
+            )
     result.sort(key=lambda x: (-x.face_count, x.id))
     return result
+
+
+def best_faces(lib: Library) -> dict[int, int]:
+    """Each person's best face (highest quality): the face a person is shown by."""
+    with lib.session() as s:
+        rows = s.execute(
+            select(Face.person_id, Face.id, Face.quality)
+            .where(Face.person_id.is_not(None))
+            .order_by(Face.person_id, Face.quality.desc(), Face.id)
+        ).all()
+    best: dict[int, int] = {}
+    for person_id, face_id, _ in rows:
+        best.setdefault(person_id, face_id)
+    return best
 
 
 # -- edits ----------------------------------------------------------------------------------

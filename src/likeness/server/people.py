@@ -24,6 +24,7 @@ class PersonOut(BaseModel):
     photo_count: int
     hidden: bool
     is_owner: bool
+    is_minor: bool
     suggested_names: list[str]
 
 

@@ -1,0 +1,124 @@
+// likeness web app: a thin layer over the JSON API. Every state change sends the session's
+// CSRF token (rendered into the page's <meta name="csrf-token">).
+"use strict";
+
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+
+async function api(method, url, body) {
+  const response = await fetch(url, {
+    method,
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) {
+    const doc = await response.json().catch(() => ({ detail: response.statusText }));
+    const detail = typeof doc.detail === "string" ? doc.detail : JSON.stringify(doc.detail);
+    throw new Error(detail);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+function showError(error) {
+  const box = document.getElementById("error");
+  box.textContent = error.message;
+  box.hidden = false;
+}
+
+// Run an action, then reload the page (the server renders the new state); show a refusal.
+async function act(action) {
+  try {
+    await action();
+    window.location.reload();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function selected(name) {
+  return [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((box) =>
+    Number(box.value),
+  );
+}
+
+// Sign-in page.
+document.getElementById("sign-in-form")?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("POST", "/api/sign-in", { passphrase: event.target.passphrase.value });
+    window.location.assign(new URLSearchParams(window.location.search).get("next") || "/people");
+  } catch (error) {
+    showError(error);
+  }
+});
+
+document.getElementById("sign-out")?.addEventListener("click", () =>
+  api("POST", "/api/sign-out").then(() => window.location.assign("/sign-in")),
+);
+
+// People page: one card per person.
+for (const card of document.querySelectorAll(".person")) {
+  const id = Number(card.dataset.id);
+  card.querySelector(".rename")?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(() => api("PATCH", `/api/people/${id}`, { name: event.target.name.value }));
+  });
+  card.querySelector(".hide")?.addEventListener("click", () =>
+    act(() => api("PATCH", `/api/people/${id}`, { hidden: card.dataset.hidden !== "true" })),
+  );
+  card.querySelector(".minor")?.addEventListener("click", () =>
+    act(() => api("PATCH", `/api/people/${id}`, { minor: card.dataset.minor !== "true" })),
+  );
+  card.querySelector(".me")?.addEventListener("click", () =>
+    act(() => api("POST", `/api/people/${id}/me`)),
+  );
+}
+
+document.getElementById("merge")?.addEventListener("click", () => {
+  const [target, ...others] = selected("person");
+  if (target === undefined || others.length === 0) {
+    showError(new Error("select two or more people; the first keeps its name"));
+    return;
+  }
+  act(async () => {
+    for (const other of others) await api("POST", `/api/people/${target}/merge`, { other });
+  });
+});
+
+// Person page: split faces off, or say they are nobody.
+document.getElementById("split")?.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const person = Number(event.target.dataset.person);
+  const name = event.target.name.value || null;
+  act(() => api("POST", `/api/people/${person}/split`, { face_ids: selected("face"), name }));
+});
+
+document.getElementById("not-this-person")?.addEventListener("click", () =>
+  act(() => api("POST", "/api/faces/move", { face_ids: selected("face"), person: null })),
+);
+
+// Unassigned faces: put the selected ones in a person.
+document.getElementById("assign")?.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const person = Number(event.target.person.value);
+  act(() => api("POST", "/api/faces/move", { face_ids: selected("face"), person }));
+});
+
+// Jobs page: queue an import, follow running jobs live.
+document.getElementById("import-form")?.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  act(() => api("POST", "/api/jobs/import", { path: form.path.value, thorough: form.thorough.checked }));
+});
+
+for (const row of document.querySelectorAll(".job[data-live='true']")) {
+  const events = new EventSource(`/api/jobs/${row.dataset.id}/events`);
+  events.addEventListener("job", (message) => {
+    const job = JSON.parse(message.data);
+    row.querySelector(".state").textContent = job.state;
+    row.querySelector(".progress").textContent = job.total ? `${job.done} / ${job.total}` : "";
+    if (["done", "failed", "interrupted"].includes(job.state)) {
+      events.close();
+      window.location.reload();
+    }
+  });
+}

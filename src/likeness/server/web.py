@@ -1,0 +1,99 @@
+"""The web app's pages, rendered on the server (no build step): sign-in, people, a person's
+faces, unassigned faces, imports. Each page reads the library the way the API does, and the
+page's script (``static/app.js``) changes it through the API with the session's CSRF token.
+A page asked for without a session redirects to the sign-in page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from likeness.faces.listing import list_faces
+from likeness.people import manage
+from likeness.server.jobs import FINAL
+from likeness.server.sessions import COOKIE_NAME, SignedIn
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+router = APIRouter(include_in_schema=False)
+
+
+def _session(request: Request) -> SignedIn | None:
+    return request.app.state.sessions.get(request.cookies.get(COOKIE_NAME))
+
+
+def _sign_in_first(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+
+
+def _page(request: Request, name: str, title: str, state: SignedIn | None, **context):
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"title": title, "csrf_token": state.csrf_token if state else None, **context},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def home() -> RedirectResponse:
+    return RedirectResponse("/people", status_code=303)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request):
+    return _page(request, "sign_in.html", "Sign in", None)
+
+
+@router.get("/people", response_class=HTMLResponse)
+def people_page(request: Request, include_hidden: bool = False):
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    lib = request.app.state.library
+    best = manage.best_faces(lib)
+    people = [
+        {**p.as_json(), "face": best.get(p.id)}
+        for p in manage.list_people(lib, include_hidden=include_hidden)
+    ]
+    return _page(
+        request, "people.html", "People", state, people=people, include_hidden=include_hidden
+    )
+
+
+@router.get("/people/{person_id}", response_class=HTMLResponse)
+def person_page(request: Request, person_id: int):
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    lib = request.app.state.library
+    person = next(
+        (p for p in manage.list_people(lib, include_hidden=True) if p.id == person_id), None
+    )
+    if person is None:
+        raise manage.PersonNotFoundError(f"no person with id {person_id}")
+    faces = list_faces(lib, person_id)
+    title = person.name or f"Person {person.id}"
+    return _page(request, "person.html", title, state, person=person, faces=faces)
+
+
+@router.get("/faces/unassigned", response_class=HTMLResponse)
+def unassigned_page(request: Request):
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    lib = request.app.state.library
+    faces = list_faces(lib, unassigned=True)
+    people = manage.list_people(lib)
+    return _page(request, "unassigned.html", "Unassigned faces", state, faces=faces, people=people)
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+def jobs_page(request: Request):
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    jobs = [j.as_json() for j in request.app.state.jobs.list()]
+    return _page(request, "jobs.html", "Import", state, jobs=jobs, final=FINAL)

@@ -1,0 +1,161 @@
+"""The web app in a real browser: Debian's Chromium, headless, driven by Playwright, against
+the server on loopback (uvicorn in a thread) over a real library. Screenshots are written to
+``build/test-artifacts`` (or ``$LIKENESS_TEST_ARTIFACTS``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from likeness.server import create_app
+from likeness.server.owner import set_owner_passphrase
+from tests.support.libraries import copy_home, two_people_library
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSPHRASE = "correct horse battery staple"
+ARTIFACTS = Path(os.environ.get("LIKENESS_TEST_ARTIFACTS", "build/test-artifacts"))
+
+pytestmark = [
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="Debian's chromium is not installed (make test installs it with apt-get)",
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    return two_people_library(tmp_path_factory.mktemp("browser"))
+
+
+@pytest.fixture
+def server(prepared, tmp_path):
+    import uvicorn
+
+    home, alice, grace = prepared
+    lib = copy_home(home, tmp_path / "home")
+    set_owner_passphrase(lib, PASSPHRASE)
+    port = _free_port()
+    config = uvicorn.Config(create_app(lib), host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}", lib, alice, grace
+    running.should_exit = True
+    thread.join(timeout=30)
+    lib.close()
+
+
+@pytest.fixture
+def page(request):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        yield page
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        browser.close()
+
+
+def sign_in(page, url: str, passphrase: str = PASSPHRASE) -> None:
+    page.goto(f"{url}/people")
+    page.wait_for_url("**/sign-in?next=*")  # a page without a session goes to sign-in
+    page.fill("input[name=passphrase]", passphrase)
+    page.click("button[type=submit]")
+
+
+def test_a_wrong_passphrase_is_shown_and_signs_nobody_in(server, page):
+    url, *_ = server
+    sign_in(page, url, "not the passphrase")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "wrong passphrase" in page.inner_text("#error")
+    page.goto(f"{url}/people")
+    assert "/sign-in" in page.url
+
+
+def test_naming_and_merging_people_in_the_browser(server, page):
+    url, lib, alice, grace = server
+    sign_in(page, url)
+    page.wait_for_url(f"{url}/people")
+    cards = page.locator(".person")
+    assert cards.count() == 2
+    # Each card shows the person's best face.
+    assert page.locator(f".person[data-id='{grace}'] img").evaluate("i => i.naturalWidth") > 0
+    name = page.locator(f".person[data-id='{grace}'] input[name=name]")
+    name.fill("Admiral Hopper")
+    name.press("Enter")
+    page.wait_for_selector(f".person[data-id='{grace}'] input[value='Admiral Hopper']")
+    from likeness.people.manage import list_people
+
+    assert {p.id: p.name for p in list_people(lib)}[grace] == "Admiral Hopper"
+    # Mark Grace as a minor: the badge shows after the reload.
+    page.click(f".person[data-id='{grace}'] button.minor")
+    page.wait_for_selector(f".person[data-id='{grace}'][data-minor='true']")
+    # Merge: select Alice first (she keeps her name), then Grace.
+    page.check(f"input[name=person][value='{alice}']")
+    page.check(f"input[name=person][value='{grace}']")
+    page.click("#merge")
+    page.wait_for_function("document.querySelectorAll('.person').length === 1")
+    assert [p.id for p in list_people(lib)] == [alice]
+
+
+def test_splitting_faces_off_a_person(server, page):
+    url, lib, alice, _ = server
+    sign_in(page, url)
+    page.wait_for_url(f"{url}/people")
+    page.goto(f"{url}/people/{alice}")
+    boxes = page.locator("input[name=face]")
+    before = boxes.count()
+    assert before >= 2
+    boxes.first.check()
+    page.fill("#split input[name=name]", "Someone else")
+    page.click("#split button[type=submit]")
+    page.wait_for_function(f"document.querySelectorAll('input[name=face]').length === {before - 1}")
+    from likeness.people.manage import list_people
+
+    assert "Someone else" in [p.name for p in list_people(lib)]
+
+
+def test_a_refused_edit_shows_its_reason(server, page):
+    url, _, alice, _ = server
+    sign_in(page, url)
+    page.wait_for_url(f"{url}/people")
+    page.check(f"input[name=person][value='{alice}']")
+    page.click("#merge")  # one person selected: refused in the page
+    page.wait_for_selector("#error:not([hidden])")
+    assert "select two or more people" in page.inner_text("#error")
+
+
+def test_importing_from_the_jobs_page(server, page, tmp_path):
+    from tests.support.libraries import hopper_variants
+    from tests.support.photos import jpeg_bytes, write
+
+    url, *_ = server
+    folder = tmp_path / "more"
+    write(folder / "hopper-extra.jpg", jpeg_bytes(hopper_variants()[0].rotate(3)))
+    write(folder / "broken.jpg", b"not a photo")
+    sign_in(page, url)
+    page.wait_for_url(f"{url}/people")
+    page.goto(f"{url}/jobs")
+    page.fill("input[name=path]", str(folder))
+    page.click("#import-form button[type=submit]")
+    # The page follows the job live (server-sent events) and reloads when it ends.
+    page.wait_for_selector(".job[data-live='false'] .state:text('done')", timeout=120_000)
+    assert "1 problems" in page.inner_text(".job")
