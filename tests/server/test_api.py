@@ -128,7 +128,9 @@ def test_bad_edits_get_clear_errors(world):
     assert (
         client.patch(f"/api/people/{alice}", json={"name": ""}, headers=headers).status_code == 422
     )
-    not_hers = client.post(f"/api/people/{grace}/split", json={"face_ids": [-1]}, headers=headers)
+    not_hers = client.post(
+        f"/api/people/{grace}/split", json={"face_ids": [999999]}, headers=headers
+    )
     assert not_hers.status_code == 400 and "do not belong" in not_hers.json()["detail"]
 
 
@@ -208,3 +210,31 @@ def test_moving_faces_to_nobody_and_back(world):
     assert back.json() == {"moved": 1}
     no_csrf = client.post("/api/faces/move", json={"face_ids": [face], "person": None})
     assert no_csrf.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        "/static/..%2fapp.py",
+        "/static/%2e%2e%2f%2e%2e%2fstore%2fhome.py",
+        "/static//etc/passwd",
+    ],
+)
+def test_static_files_do_not_leave_their_folder(world, path):
+    client, _, _, _ = world
+    response = client.get(path)
+    assert response.status_code == 404
+    assert b"import" not in response.content and b"root:" not in response.content
+
+
+def test_a_page_without_a_session_goes_to_sign_in(world):
+    client, _, alice, _ = world
+    for page in ("/people", f"/people/{alice}", "/faces/unassigned", "/jobs"):
+        response = client.get(page, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith(
+            "/sign-in?next="
+        )
+    assert client.get("/sign-in").status_code == 200
+    assert client.get("/static/app.js").status_code == 200

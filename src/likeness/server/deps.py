@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, HTTPException, Request
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request
+from pydantic import Field
 
 from likeness.server.sessions import COOKIE_NAME, CSRF_HEADER, SignedIn
 from likeness.store import Library
+
+#: Ids are SQLite integers: a larger number cannot name anything (422, not a server error).
+MAX_ID = 2**63 - 1
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def require_session(request: Request) -> SignedIn:

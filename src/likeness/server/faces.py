@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from likeness.faces.listing import list_faces
 from likeness.people import manage
 from likeness.people.contact_sheet import face_thumbnail
-from likeness.server.deps import library, require_csrf, require_session
+from likeness.server.deps import MAX_ID, BodyId, PathId, library, require_csrf, require_session
 from likeness.store import Library
 
 ERRORS = {400: {}, 401: {}, 403: {}, 404: {}}
@@ -31,13 +31,15 @@ class FaceOut(BaseModel):
 class Move(BaseModel):
     """Faces to put in ``person`` (null: nobody), locked against re-clustering."""
 
-    face_ids: list[int] = Field(min_length=1)
-    person: int | None
+    face_ids: list[BodyId] = Field(min_length=1)
+    person: BodyId | None
 
 
 @router.get("", dependencies=[Depends(require_session)])
 def faces(
-    person: int | None = None, unassigned: bool = False, lib: Library = Depends(library)
+    person: int | None = Query(None, ge=1, le=MAX_ID),
+    unassigned: bool = False,
+    lib: Library = Depends(library),
 ) -> list[FaceOut]:
     """Faces of one person, or those assigned to nobody (``unassigned=true``), or all."""
     return [FaceOut(**f) for f in list_faces(lib, person, unassigned)]
@@ -50,7 +52,7 @@ def faces(
     response_class=Response,
 )
 def thumbnail(
-    face_id: int, size: int = Query(160, ge=32, le=512), lib: Library = Depends(library)
+    face_id: PathId, size: int = Query(160, ge=32, le=512), lib: Library = Depends(library)
 ) -> Response:
     """The face cropped from its photo, as a JPEG."""
     return Response(

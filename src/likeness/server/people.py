@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from likeness.people import manage
-from likeness.server.deps import library, require_csrf, require_session
+from likeness.server.deps import BodyId, PathId, library, require_csrf, require_session
 from likeness.store import Library
 
 ERRORS = {400: {}, 401: {}, 403: {}, 404: {}}
@@ -37,11 +37,11 @@ class PersonEdit(BaseModel):
 
 
 class Merge(BaseModel):
-    other: int
+    other: BodyId
 
 
 class Split(BaseModel):
-    face_ids: list[int] = Field(min_length=1)
+    face_ids: list[BodyId] = Field(min_length=1)
     name: str | None = Field(default=None, max_length=200)
 
 
@@ -59,12 +59,12 @@ def list_people(include_hidden: bool = False, lib: Library = Depends(library)) -
 
 
 @router.get("/{person_id}", dependencies=[Depends(require_session)], responses=ERRORS)
-def get_person(person_id: int, lib: Library = Depends(library)) -> PersonOut:
+def get_person(person_id: PathId, lib: Library = Depends(library)) -> PersonOut:
     return _summary(lib, person_id)
 
 
 @router.patch("/{person_id}", dependencies=[Depends(require_csrf)], responses=ERRORS)
-def edit_person(person_id: int, edit: PersonEdit, lib: Library = Depends(library)) -> PersonOut:
+def edit_person(person_id: PathId, edit: PersonEdit, lib: Library = Depends(library)) -> PersonOut:
     """Name, hide or unhide, mark or unmark as a minor."""
     if edit.name is not None:
         manage.name_person(lib, person_id, edit.name)
@@ -76,14 +76,14 @@ def edit_person(person_id: int, edit: PersonEdit, lib: Library = Depends(library
 
 
 @router.post("/{person_id}/me", dependencies=[Depends(require_csrf)], responses=ERRORS)
-def mark_as_me(person_id: int, lib: Library = Depends(library)) -> PersonOut:
+def mark_as_me(person_id: PathId, lib: Library = Depends(library)) -> PersonOut:
     """Mark this person as the library's owner (one at a time)."""
     manage.set_owner(lib, person_id)
     return _summary(lib, person_id)
 
 
 @router.post("/{person_id}/merge", dependencies=[Depends(require_csrf)], responses=ERRORS)
-def merge(person_id: int, body: Merge, lib: Library = Depends(library)) -> PersonOut:
+def merge(person_id: PathId, body: Merge, lib: Library = Depends(library)) -> PersonOut:
     """Move every face of ``other`` into this person and delete ``other``."""
     manage.merge_people(lib, person_id, body.other)
     return _summary(lib, person_id)
@@ -92,7 +92,7 @@ def merge(person_id: int, body: Merge, lib: Library = Depends(library)) -> Perso
 @router.post(
     "/{person_id}/split", dependencies=[Depends(require_csrf)], responses=ERRORS, status_code=201
 )
-def split(person_id: int, body: Split, lib: Library = Depends(library)) -> PersonOut:
+def split(person_id: PathId, body: Split, lib: Library = Depends(library)) -> PersonOut:
     """Move the selected faces of this person into a new person."""
     new_id = manage.split_person(lib, person_id, body.face_ids, body.name)
     return _summary(lib, new_id)

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from likeness.faces.listing import list_faces
 from likeness.people import manage
+from likeness.server.deps import PathId
 from likeness.server.jobs import FINAL
 from likeness.server.sessions import COOKIE_NAME, SignedIn
 
@@ -67,7 +68,7 @@ def people_page(request: Request, include_hidden: bool = False):
 
 
 @router.get("/people/{person_id}", response_class=HTMLResponse)
-def person_page(request: Request, person_id: int):
+def person_page(request: Request, person_id: PathId):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
     lib = request.app.state.library
