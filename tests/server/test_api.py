@@ -238,3 +238,73 @@ def test_a_page_without_a_session_goes_to_sign_in(world):
         )
     assert client.get("/sign-in").status_code == 200
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_grants_issued_listed_and_revoked_through_the_api(world):
+    client, lib, alice, grace = world
+    headers = {CSRF_HEADER: sign_in(client)}
+    issued = client.post(
+        "/api/consent/grants",
+        json={
+            "person": grace,
+            "scopes": ["generate-stylized"],
+            "trust": "attested",
+            "expires_days": 30,
+        },
+        headers=headers,
+    )
+    assert issued.status_code == 201, issued.text
+    grant = issued.json()
+    assert grant["in_force"] and grant["person"] == grace and grant["expires_at"]
+    assert [g["id"] for g in client.get(f"/api/consent/grants?person={grace}").json()] == [
+        grant["id"]
+    ]
+    assert client.get(f"/api/consent/grants?person={alice}").json() == []
+    revoked = client.post(
+        f"/api/consent/grants/{grant['id']}/revoke",
+        json={"reason": "changed my mind"},
+        headers=headers,
+    )
+    assert revoked.json() == {"revoked": True}
+    again = client.post(f"/api/consent/grants/{grant['id']}/revoke", json={}, headers=headers)
+    assert again.json() == {"revoked": False}
+    listed = client.get("/api/consent/grants").json()
+    assert listed[0]["revoked_at"] and not listed[0]["in_force"]
+    report = client.get("/api/consent/audit").json()
+    assert report["ok"] and [e["kind"] for e in report["recent"]][-2:] == ["grant", "revoke"]
+    # The gate now denies (the same gate generation takes its Decision from).
+    from likeness.consent.policy import authorize
+
+    assert not authorize(lib, "generate-stylized", [grace], "owner", "tiny").allowed
+
+
+def test_bad_grant_requests_are_refused(world):
+    client, _, _, grace = world
+    headers = {CSRF_HEADER: sign_in(client)}
+    verified_without_enrolment = client.post(
+        "/api/consent/grants",
+        json={"person": grace, "scopes": ["train-adapter"], "trust": "verified"},
+        headers=headers,
+    )
+    assert verified_without_enrolment.status_code == 400
+    assert "live enrolment" in verified_without_enrolment.json()["detail"]
+    unknown_scope = client.post(
+        "/api/consent/grants",
+        json={"person": grace, "scopes": ["everything"], "trust": "attested"},
+        headers=headers,
+    )
+    assert unknown_scope.status_code == 422
+    nobody = client.post(
+        "/api/consent/grants",
+        json={"person": 999999, "scopes": ["train-adapter"], "trust": "attested"},
+        headers=headers,
+    )
+    assert nobody.status_code == 404
+    assert (
+        client.post(
+            "/api/consent/grants/" + "0" * 32 + "/revoke", json={}, headers=headers
+        ).status_code
+        == 404
+    )
+    traversal = client.post("/api/consent/grants/..%2F..%2Fetc/revoke", json={}, headers=headers)
+    assert traversal.status_code in (404, 422)

@@ -159,3 +159,23 @@ def test_importing_from_the_jobs_page(server, page, tmp_path):
     # The page follows the job live (server-sent events) and reloads when it ends.
     page.wait_for_selector(".job[data-live='false'] .state:text('done')", timeout=120_000)
     assert "1 problems" in page.inner_text(".job")
+
+
+def test_granting_and_revoking_consent_in_the_browser(server, page):
+    url, lib, _, grace = server
+    sign_in(page, url)
+    page.wait_for_url(f"{url}/people")
+    page.goto(f"{url}/consent")
+    assert "verified" in page.inner_text("#audit-state")
+    page.select_option("#grant-form select[name=person]", str(grace))
+    page.check("#grant-form input[value='generate-stylized']")
+    page.click("#grant-form button[type=submit]")
+    page.wait_for_selector(".grant .state:text('in force')")
+    from likeness.consent.policy import authorize
+
+    assert authorize(lib, "generate-stylized", [grace], "owner", "tiny").allowed
+    page.click(".grant button.revoke")  # one click
+    page.wait_for_selector(".grant .state:text('revoked')")
+    assert not authorize(lib, "generate-stylized", [grace], "owner", "tiny").allowed
+    page.goto(f"{url}/consent")
+    assert page.get_attribute("#audit-state", "data-ok") == "true"

@@ -44,6 +44,10 @@ class GrantError(LikenessError, ValueError):
     """A grant that cannot be issued or found."""
 
 
+class GrantNotFoundError(GrantError, LookupError):
+    """No grant, or no person, with that id."""
+
+
 @dataclass(frozen=True)
 class ConsentGrant:
     id: str
@@ -157,7 +161,7 @@ def issue_grant(
     with lib.session() as s:
         person = s.get(Person, person_id)
         if person is None:
-            raise GrantError(f"no person with id {person_id}")
+            raise GrantNotFoundError(f"no person with id {person_id}")
         if enrolment_id is not None:
             from likeness.consent.enrolment import EnrolmentError, passed_enrolment
 
@@ -214,7 +218,7 @@ def list_grants(
         if person_id is not None:
             person = s.get(Person, person_id)
             if person is None:
-                raise GrantError(f"no person with id {person_id}")
+                raise GrantNotFoundError(f"no person with id {person_id}")
             stmt = stmt.where(ConsentGrantRecord.subject_uid == person.uid)
         records = s.scalars(stmt).all()
     grants = [(_from_record(lib, r), uid_to_id.get(r.subject_uid)) for r in records]
@@ -226,7 +230,7 @@ def get_grant(lib: Library, grant_id: str) -> ConsentGrant:
     with lib.session() as s:
         record = s.get(ConsentGrantRecord, grant_id)
     if record is None:
-        raise GrantError(f"no grant with id {grant_id}")
+        raise GrantNotFoundError(f"no grant with id {grant_id}")
     return _from_record(lib, record)
 
 
@@ -247,7 +251,7 @@ def revoke_grant(
     with lib.session() as s:
         record = s.get(ConsentGrantRecord, grant_id)
         if record is None:
-            raise GrantError(f"no grant with id {grant_id}")
+            raise GrantNotFoundError(f"no grant with id {grant_id}")
         if record.revoked_at is not None:
             return False
         record.revoked_at = now

@@ -98,3 +98,34 @@ def jobs_page(request: Request):
         return _sign_in_first(request)
     jobs = [j.as_json() for j in request.app.state.jobs.list()]
     return _page(request, "jobs.html", "Import", state, jobs=jobs, final=FINAL)
+
+
+@router.get("/consent", response_class=HTMLResponse)
+def consent_page(request: Request):
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    from datetime import datetime
+
+    from likeness.consent import audit, grants
+
+    lib = request.app.state.library
+    people = manage.list_people(lib, include_hidden=True)
+    now = datetime.now()
+    rows = [{**g.as_json(p), "in_force": g.in_force(now)} for g, p in grants.list_grants(lib)]
+    report = audit.verify_audit(lib)
+    return _page(
+        request,
+        "consent.html",
+        "Consent",
+        state,
+        grants=rows,
+        people=people,
+        names={p.id: p.name for p in people},
+        scopes=[str(s) for s in grants.Scope],
+        audit={
+            "ok": report.ok,
+            "entries": report.entries,
+            "problem": report.problem,
+            "recent": audit.list_audit(lib, 20),
+        },
+    )

@@ -122,3 +122,27 @@ for (const row of document.querySelectorAll(".job[data-live='true']")) {
     }
   });
 }
+
+// Consent page: revoke with one click; sign a grant.
+for (const row of document.querySelectorAll(".grant")) {
+  row.querySelector(".revoke")?.addEventListener("click", () =>
+    act(() => api("POST", `/api/consent/grants/${row.dataset.id}/revoke`, { reason: "revoked in the web app" })),
+  );
+}
+
+document.getElementById("grant-form")?.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const scopes = [...form.querySelectorAll('input[name="scope"]:checked')].map((box) => box.value);
+  const enrolment = form.enrolment.value.trim() || null;
+  const days = form.expires_days.value ? Number(form.expires_days.value) : null;
+  act(() =>
+    api("POST", "/api/consent/grants", {
+      person: Number(form.person.value),
+      scopes,
+      trust: enrolment ? "verified" : "attested",
+      enrolment,
+      expires_days: days,
+    }),
+  );
+});
