@@ -15,7 +15,7 @@ import pytest
 
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
-from tests.support.libraries import copy_home, two_people_library
+from tests.support.libraries import copy_home
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSPHRASE = "correct horse battery staple"
@@ -33,11 +33,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    return two_people_library(tmp_path_factory.mktemp("browser"))
 
 
 @pytest.fixture
@@ -179,3 +174,44 @@ def test_granting_and_revoking_consent_in_the_browser(server, page):
     assert not authorize(lib, "generate-stylized", [grace], "owner", "tiny").allowed
     page.goto(f"{url}/consent")
     assert page.get_attribute("#audit-state", "data-ok") == "true"
+
+
+def test_creating_on_a_tiny_model_in_the_browser(trained, tmp_path, page):
+    import uvicorn
+
+    from likeness.consent.grants import Scope, Trust, issue_grant
+
+    home, alice, _ = trained
+    lib = copy_home(home, tmp_path / "home")
+    set_owner_passphrase(lib, PASSPHRASE)
+    issue_grant(lib, alice, [Scope.GENERATE_STYLIZED], Trust.ATTESTED)
+    port = _free_port()
+    running = uvicorn.Server(uvicorn.Config(create_app(lib), port=port, log_level="warning"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    while not running.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        sign_in(page, url)
+        page.wait_for_url(f"{url}/people")
+        page.goto(f"{url}/create")
+        page.click("#prompt")
+        page.keyboard.type("@al")
+        page.click("button.mention:text('@alice')")  # @-mention completion
+        page.keyboard.type("reading in a garden")
+        assert page.input_value("#prompt") == "@alice reading in a garden"
+        page.select_option("select[name=style]", "watercolor")
+        page.fill("input[name=steps]", "4")
+        page.click("#create-form button[type=submit]")
+        page.wait_for_selector(".creation[data-live='false'] img", timeout=180_000)
+        assert page.locator(".creation img").evaluate("i => i.naturalWidth") > 0
+        # A prompt naming someone without consent is refused with the reason.
+        page.fill("#prompt", "@grace_hopper on stage")
+        page.click("#create-form button[type=submit]")
+        page.wait_for_selector("#error:not([hidden])")
+        assert "no grant in force" in page.inner_text("#error")
+    finally:
+        running.should_exit = True
+        thread.join(timeout=30)
+        lib.close()

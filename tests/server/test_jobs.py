@@ -76,8 +76,9 @@ def test_bad_job_requests_are_refused_before_queueing(lib, tmp_path):
         assert missing.status_code == 400 and "no such folder" in missing.json()["detail"]
         no_csrf = client.post("/api/jobs/import", json={"path": str(tmp_path)})
         assert no_csrf.status_code == 403
-        assert client.get("/api/jobs/nope").status_code == 404
-        assert client.get("/api/jobs/nope/events").status_code == 404
+        assert client.get("/api/jobs/" + "0" * 32).status_code == 404
+        assert client.get("/api/jobs/" + "0" * 32 + "/events").status_code == 404
+        assert client.get("/api/jobs/nope").status_code == 422
         assert client.get("/api/jobs").json() == []
 
 

@@ -11,15 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
 from likeness.server.sessions import COOKIE_NAME, CSRF_HEADER
-from tests.support.libraries import copy_home, two_people_library
+from tests.support.libraries import copy_home
 
 PASSPHRASE = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(prepared, tmp_path_factory):
     """The app (its job queue not started: queued imports stay queued) and a session."""
-    home, _, _ = two_people_library(tmp_path_factory.mktemp("schema"))
+    home, _, _ = prepared
     lib = copy_home(home, tmp_path_factory.mktemp("schema-copy") / "home")
     set_owner_passphrase(lib, PASSPHRASE)
     app = create_app(lib)

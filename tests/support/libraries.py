@@ -45,6 +45,29 @@ def two_people_library(root: Path) -> tuple[Path, int, int]:
     return root / "home", alice, grace
 
 
+def trained_two_people_library(root: Path) -> tuple[Path, int, int]:
+    """``two_people_library`` with a tiny-sd15 adapter for each person (trained under an
+    attested training grant, the only grant left: generation needs a grant of its own)."""
+    from likeness.adapters.curation import CurationRules
+    from likeness.adapters.training import TrainingParams, authorize_training, train_adapter
+    from likeness.consent.grants import Scope, Trust, issue_grant
+
+    home, alice, grace = two_people_library(root)
+    with Library.open(home) as lib:
+        for person in (alice, grace):
+            issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+            decision = authorize_training(lib, person, "tiny-sd15")
+            train_adapter(
+                lib,
+                decision,
+                person,
+                "tiny-sd15",
+                TrainingParams(steps=40, learning_rate=2e-3, seed=person),
+                rules=CurationRules(min_photos=2),
+            )
+    return home, alice, grace
+
+
 def copy_home(home: Path, target: Path) -> Library:
     """An independent copy of a prepared library home, opened."""
     shutil.copytree(home, target)

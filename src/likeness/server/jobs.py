@@ -125,7 +125,7 @@ def _check_import(params: dict) -> dict:
     return {"path": str(where.absolute()), "thorough": bool(params.get("thorough"))}
 
 
-def _run_import(lib: Library, params: dict, progress: Progress) -> dict:
+def _run_import(lib: Library, _job_id: str, params: dict, progress: Progress) -> dict:
     from likeness.faces.dlib_backend import DetectionSettings
     from likeness.importing import import_photos
 
@@ -134,9 +134,41 @@ def _run_import(lib: Library, params: dict, progress: Progress) -> dict:
     return report.as_json()
 
 
+def outputs_folder(lib: Library, job_id: str) -> Path:
+    """Where a generation job writes its images (inside the library home)."""
+    return lib.home / "outputs" / job_id
+
+
+def _check_generate(params: dict) -> dict:
+    """The route has validated the fields and taken the gate's decision already (a refusal
+    queues nothing); the job asks the gate again when it runs: consent withdrawn meanwhile
+    stops it."""
+    return params
+
+
+def _run_generate(lib: Library, job_id: str, params: dict, progress: Progress) -> dict:
+    from likeness.consent.policy import GateError
+    from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
+
+    options = GenerationOptions(**params["options"])
+    decision = authorize_generation(lib, params["prompt"], options)
+    if not decision.allowed:
+        raise GateError(f"generation refused: {decision.reason}")
+    out = outputs_folder(lib, job_id)
+    out.mkdir(parents=True, exist_ok=True)
+    total = options.count * options.steps
+
+    def step(index: int, done: int, steps: int) -> None:
+        progress(index * steps + done, total)
+
+    result = generate_images(lib, decision, params["prompt"], out, options, progress=step)
+    return {**result.as_json(), "prompt": params["prompt"]}
+
+
 #: kind -> (check and normalise the parameters when queued, run the job).
-KINDS: dict[str, tuple[Callable[[dict], dict], Callable[[Library, dict, Progress], dict]]] = {
+KINDS: dict[str, tuple[Callable[[dict], dict], Callable[[Library, str, dict, Progress], dict]]] = {
     "import": (_check_import, _run_import),
+    "generate": (_check_generate, _run_generate),
 }
 
 
@@ -160,7 +192,7 @@ def run_job(home: str, job_id: str) -> None:
                 )
 
         try:
-            result = KINDS[kind][1](lib, params, progress)
+            result = KINDS[kind][1](lib, job_id, params, progress)
         except LikenessError as exc:
             _finish(lib, job_id, FAILED, str(exc))
         except Exception as exc:
@@ -178,7 +210,8 @@ def _finish(
         row.state, row.message, row.finished_at = state, message, _now()
         if result is not None:
             row.result = json.dumps(result)
-            row.done = row.total = result.get("files", row.done)
+            if row.total is None:
+                row.total = row.done
 
 
 def interrupt_unfinished(lib: Library) -> int:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
-from likeness.server.deps import require_csrf, require_session
-from likeness.server.jobs import FINAL, JobQueue
+from likeness.server.deps import library, require_csrf, require_session
+from likeness.server.jobs import DONE, FINAL, JobNotFoundError, JobQueue, outputs_folder
+from likeness.store import Library
+
+JobId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
 
 ERRORS = {400: {}, 401: {}, 403: {}, 404: {}, 429: {}}
 #: How often the event stream looks at the job's row (seconds).
@@ -23,6 +27,20 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses={401: {}})
 class ImportJob(BaseModel):
     path: str
     thorough: bool = False
+
+
+class GenerateJob(BaseModel):
+    """A prompt with @mentions and the generation options of ``likeness generate``."""
+
+    prompt: str = Field(min_length=1, max_length=1000)
+    model: str = Field(default="tiny-sd15", max_length=200)
+    count: int = Field(default=1, ge=1, le=8)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    steps: int = Field(default=30, ge=1, le=150)
+    guidance: float = Field(default=7.0, ge=0.0, le=30.0)
+    style: str | None = Field(default=None, max_length=64)
+    width: int | None = Field(default=None, ge=64, le=2048, multiple_of=8)
+    height: int | None = Field(default=None, ge=64, le=2048, multiple_of=8)
 
 
 class JobOut(BaseModel):
@@ -50,6 +68,24 @@ def queue_import(body: ImportJob, queue: JobQueue = Depends(jobs)) -> JobOut:
     return JobOut(**queue.submit("import", body.model_dump()).as_json())
 
 
+@router.post("/generate", dependencies=[Depends(require_csrf)], responses=ERRORS, status_code=202)
+def queue_generation(
+    body: GenerateJob, queue: JobQueue = Depends(jobs), lib: Library = Depends(library)
+) -> JobOut:
+    """Queue a generation. The gate decides now (403 with its reason: nothing is queued)
+    and again when the job runs (consent withdrawn meanwhile stops it)."""
+    from likeness.consent.policy import GateError
+    from likeness.generate.run import GenerationOptions, authorize_generation
+    from likeness.generate.styles import get_style
+
+    get_style(body.style)  # an unknown style is refused here, with the list
+    options = body.model_dump(exclude={"prompt"})
+    decision = authorize_generation(lib, body.prompt, GenerationOptions(**options))
+    if not decision.allowed:
+        raise GateError(f"generation refused: {decision.reason}")
+    return JobOut(**queue.submit("generate", {"prompt": body.prompt, "options": options}).as_json())
+
+
 @router.get("", dependencies=[Depends(require_session)])
 def list_jobs(queue: JobQueue = Depends(jobs)) -> list[JobOut]:
     """The latest jobs, newest first."""
@@ -57,7 +93,7 @@ def list_jobs(queue: JobQueue = Depends(jobs)) -> list[JobOut]:
 
 
 @router.get("/{job_id}", dependencies=[Depends(require_session)], responses=ERRORS)
-def get_job(job_id: str, queue: JobQueue = Depends(jobs)) -> JobOut:
+def get_job(job_id: JobId, queue: JobQueue = Depends(jobs)) -> JobOut:
     return JobOut(**queue.get(job_id).as_json())
 
 
@@ -67,7 +103,7 @@ def get_job(job_id: str, queue: JobQueue = Depends(jobs)) -> JobOut:
     responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}},
     response_class=StreamingResponse,
 )
-def job_events(job_id: str, request: Request, queue: JobQueue = Depends(jobs)):
+def job_events(job_id: JobId, request: Request, queue: JobQueue = Depends(jobs)):
     """The job as server-sent events: one ``job`` event each time it changes, the last when
     it is done, failed or interrupted."""
     queue.get(job_id)  # 404 before the stream starts
@@ -86,3 +122,52 @@ def job_events(job_id: str, request: Request, queue: JobQueue = Depends(jobs)):
     return StreamingResponse(
         stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
+
+
+def _image_path(lib: Library, queue: JobQueue, job_id: str, index: int):
+    """A generation job's written image: the path comes from the job's own record, and must
+    lie in its outputs folder (nothing in the request names a file)."""
+    job = queue.get(job_id)
+    images = (job.result or {}).get("images", []) if job.kind == "generate" else []
+    if job.state != DONE or not 0 <= index < len(images) or not images[index]["path"]:
+        raise JobNotFoundError(f"job {job_id} has no image {index}")
+    from pathlib import Path as FilePath
+
+    path = FilePath(images[index]["path"]).resolve()
+    if not path.is_relative_to(outputs_folder(lib, job_id).resolve()) or not path.is_file():
+        raise JobNotFoundError(f"job {job_id}: image {index} is no longer there")
+    return path
+
+
+@router.get(
+    "/{job_id}/images/{index}",
+    dependencies=[Depends(require_session)],
+    responses={**ERRORS, 200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
+    response_class=FileResponse,
+)
+def job_image(
+    job_id: JobId,
+    index: Annotated[int, Path(ge=0, le=7)],
+    queue: JobQueue = Depends(jobs),
+    lib: Library = Depends(library),
+):
+    """One image a generation job wrote (signed and watermarked)."""
+    return FileResponse(_image_path(lib, queue, job_id, index))
+
+
+@router.get(
+    "/{job_id}/images/{index}/provenance",
+    dependencies=[Depends(require_session)],
+    responses=ERRORS,
+)
+def job_image_provenance(
+    job_id: JobId,
+    index: Annotated[int, Path(ge=0, le=7)],
+    queue: JobQueue = Depends(jobs),
+    lib: Library = Depends(library),
+) -> dict:
+    """The image's provenance report (``likeness provenance verify``): its Content
+    Credentials, watermark and fingerprint, and the local manifest they lead to."""
+    from likeness.provenance.stamp import find_provenance
+
+    return find_provenance(lib, _image_path(lib, queue, job_id, index)).as_json()

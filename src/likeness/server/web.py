@@ -129,3 +129,35 @@ def consent_page(request: Request):
             "recent": audit.list_audit(lib, 20),
         },
     )
+
+
+def _mention(name: str) -> str:
+    """How a name is written as a mention (``generate.prompt``: spaces as ``_``)."""
+    return name.strip().lower().replace(" ", "_")
+
+
+@router.get("/create", response_class=HTMLResponse)
+def create_page(request: Request):
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    from likeness.generate.styles import STYLES
+    from likeness.models.registry import list_models
+
+    lib = request.app.state.library
+    people = manage.list_people(lib)
+    mentions = [_mention(p.name) for p in people if p.name]
+    if any(p.is_owner for p in people):
+        mentions.insert(0, "me")
+    jobs = [j.as_json() for j in request.app.state.jobs.list() if j.kind == "generate"]
+    return _page(
+        request,
+        "create.html",
+        "Create",
+        state,
+        mentions=mentions,
+        styles=list(STYLES.values()),
+        models=[m.name for m in list_models(lib)],
+        default_steps=30,
+        jobs=jobs,
+        final=FINAL,
+    )

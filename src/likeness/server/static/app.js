@@ -146,3 +146,54 @@ document.getElementById("grant-form")?.addEventListener("submit", (event) => {
     }),
   );
 });
+
+// Create page: @-mention completion, queue a generation, follow it live (the jobs loop above).
+const createForm = document.getElementById("create-form");
+if (createForm) {
+  const prompt = document.getElementById("prompt");
+  const list = document.getElementById("mention-list");
+  const mentions = JSON.parse(createForm.dataset.mentions);
+  const partial = () => {
+    const before = prompt.value.slice(0, prompt.selectionStart);
+    const match = before.match(/@([\w.-]*)$/u);
+    return match ? match[1] : null;
+  };
+  prompt.addEventListener("input", () => {
+    const typed = partial();
+    list.replaceChildren();
+    if (typed === null) {
+      list.hidden = true;
+      return;
+    }
+    for (const name of mentions.filter((m) => m.startsWith(typed.toLowerCase())).slice(0, 8)) {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "mention";
+      button.textContent = `@${name}`;
+      button.addEventListener("click", () => {
+        const caret = prompt.selectionStart;
+        const start = caret - typed.length;
+        prompt.value = `${prompt.value.slice(0, start)}${name} ${prompt.value.slice(caret)}`;
+        list.hidden = true;
+        prompt.focus();
+      });
+      item.append(button);
+      list.append(item);
+    }
+    list.hidden = list.children.length === 0;
+  });
+  createForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(() =>
+      api("POST", "/api/jobs/generate", {
+        prompt: prompt.value,
+        style: createForm.style.value || null,
+        model: createForm.model.value,
+        count: Number(createForm.count.value),
+        seed: Number(createForm.seed.value),
+        steps: Number(createForm.steps.value),
+      }),
+    );
+  });
+}
