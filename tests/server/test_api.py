@@ -310,3 +310,27 @@ def test_bad_grant_requests_are_refused(world):
     )
     traversal = client.post("/api/consent/grants/..%2F..%2Fetc/revoke", json={}, headers=headers)
     assert traversal.status_code in (404, 422)
+
+
+def test_a_one_time_sign_in_link_works_once(world):
+    client, _, alice, _ = world
+    token = client.app.state.sessions.issue_link()
+    first = client.get(f"/sign-in/link/{token}", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/people"
+    assert "httponly" in first.headers["set-cookie"].lower()
+    assert alice in [p["id"] for p in client.get("/api/people").json()]
+    client.cookies.clear()
+    again = client.get(f"/sign-in/link/{token}", follow_redirects=False)
+    assert again.headers["location"] == "/sign-in"
+    assert client.get("/api/people").status_code == 401
+    assert client.get("/sign-in/link/made-up", follow_redirects=False).headers["location"] == (
+        "/sign-in"
+    )
+
+
+def test_a_one_time_link_expires():
+    now = [0.0]
+    store = SessionStore(clock=lambda: now[0])
+    token = store.issue_link(ttl_s=5)
+    now[0] = 6.0
+    assert not store.redeem_link(token)

@@ -124,11 +124,24 @@ def demo(
     out: Annotated[
         Path, typer.Option(help="Folder for the demo's photos, library and output.")
     ] = Path("likeness-demo"),
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Then serve the demo library, with a one-time sign-in link."),
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8765,
 ) -> None:
     """Walk the product as far as it is built, on sample photos that ship with scikit-image."""
     from likeness.demo import run_demo
 
-    raise typer.Exit(run_demo(out, console))
+    code = run_demo(out, console)
+    if code or not serve:
+        raise typer.Exit(code)
+    from likeness.cli.serve import run_server
+    from likeness.server import create_app
+    from likeness.store import Library
+
+    with Library.open(out.absolute() / "library") as lib:
+        run_server(create_app(lib), "127.0.0.1", port, one_time_link=True)
 
 
 def register(app: typer.Typer) -> None:

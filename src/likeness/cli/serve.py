@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from likeness.cli.common import HomeOption, err, fail, open_library
+from likeness.cli.common import HomeOption, console, err, fail, open_library
 
 DEFAULT_PORT = 8765
 
@@ -50,11 +50,22 @@ def serve(
             raise fail("no owner passphrase is set: run `likeness serve` in a terminal to set one")
         passphrase = typer.prompt("Owner passphrase", hide_input=True, confirmation_prompt=True)
         set_owner_passphrase(lib, passphrase)
+    run_server(create_app(lib), host, port)
+
+
+def run_server(app, host: str, port: int, one_time_link: bool = False) -> None:
+    """Serve ``app`` (warning when not on loopback); with ``one_time_link``, print a link
+    that signs the first browser to open it in."""
+    import uvicorn
+
     if not is_loopback(host):
         err.print(
             f"[yellow]warning:[/yellow] serving on {host}: other machines can reach it, over "
             "plain HTTP"
         )
-    import uvicorn
-
-    uvicorn.run(create_app(lib), host=host, port=port, log_level="info")
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    console.print(f"likeness is serving at {url}")
+    if one_time_link:
+        token = app.state.sessions.issue_link()
+        console.print(f"sign in once (within 10 minutes) with {url}/sign-in/link/{token}")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

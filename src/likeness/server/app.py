@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
@@ -88,6 +88,17 @@ def create_app(
         """Whether the server is up (no sign-in needed)."""
         return {"status": "ok"}
 
+    def _set_session_cookie(response: Response, token: str) -> None:
+        response.set_cookie(
+            COOKIE_NAME,
+            token,
+            max_age=SESSION_TTL_S,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies,
+            path="/",
+        )
+
     @app.post(
         "/api/sign-in",
         tags=["session"],
@@ -110,16 +121,19 @@ def create_app(
             raise HTTPException(401, "wrong passphrase")
         limiter.succeeded(client)
         token, state = request.app.state.sessions.start()
-        response.set_cookie(
-            COOKIE_NAME,
-            token,
-            max_age=SESSION_TTL_S,
-            httponly=True,
-            samesite="strict",
-            secure=secure_cookies,
-            path="/",
-        )
+        _set_session_cookie(response, token)
         return SessionInfo(csrf_token=state.csrf_token)
+
+    @app.get("/sign-in/link/{token}", include_in_schema=False)
+    def sign_in_link(token: str, request: Request) -> RedirectResponse:
+        """A one-time sign-in link: a session, then the people page; spent or expired, the
+        sign-in page."""
+        if not request.app.state.sessions.redeem_link(token):
+            return RedirectResponse("/sign-in", status_code=303)
+        session_token, _ = request.app.state.sessions.start()
+        response = RedirectResponse("/people", status_code=303)
+        _set_session_cookie(response, session_token)
+        return response
 
     @app.get("/api/session", tags=["session"], responses={401: {}})
     def session_info(state: SignedIn = Depends(require_session)) -> SessionInfo:

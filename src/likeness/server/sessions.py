@@ -22,6 +22,8 @@ COOKIE_NAME = "likeness_session"
 CSRF_HEADER = "X-CSRF-Token"
 #: A session ends this long after sign-in (seconds), or at sign-out.
 SESSION_TTL_S = 12 * 3600
+#: A one-time sign-in link works once, within this many seconds.
+LINK_TTL_S = 600
 #: Failed sign-ins allowed from one client in SIGN_IN_WINDOW_S before it must wait.
 SIGN_IN_FAILURES = 5
 SIGN_IN_WINDOW_S = 60.0
@@ -47,6 +49,7 @@ class SessionStore:
         self._ttl_s = ttl_s
         self._clock = clock
         self._sessions: dict[str, SignedIn] = {}
+        self._links: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def start(self) -> tuple[str, SignedIn]:
@@ -66,6 +69,19 @@ class SessionStore:
                 del self._sessions[_digest(token)]
                 return None
             return state
+
+    def issue_link(self, ttl_s: float = LINK_TTL_S) -> str:
+        """A token for a one-time sign-in link (``likeness demo --serve`` prints one)."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._links[_digest(token)] = self._clock() + ttl_s
+        return token
+
+    def redeem_link(self, token: str) -> bool:
+        """Whether ``token`` is a live one-time link; it is spent either way."""
+        with self._lock:
+            expires = self._links.pop(_digest(token), None)
+        return expires is not None and expires > self._clock()
 
     def end(self, token: str | None) -> None:
         if token:
