@@ -27,7 +27,7 @@ from likeness.generate.prompt import ParsedPrompt, parse_prompt
 from likeness.generate.sampling import Region, sample_one, sample_regions
 from likeness.generate.styles import PHOTO, get_style
 from likeness.models.loading import load_pipeline
-from likeness.models.registry import get_model
+from likeness.models.registry import get_model, model_kind
 from likeness.provenance.credentials import GenerationRecord
 from likeness.provenance.stamp import stamp_image
 from likeness.safety.gate import SafetyGate
@@ -97,9 +97,8 @@ def authorize_generation(
     """Resolve the prompt's mentions and ask the gate for the style's action on those people
     with this model (tiny or real, as the registry says)."""
     parsed = parse_prompt(lib, prompt)
-    model = get_model(lib, options.model)
     action = generation_action(options.style)
-    return authorize(lib, action, parsed.people, requester, model.kind)
+    return authorize(lib, action, parsed.people, requester, model_kind(lib, options.model))
 
 
 def _write_new(path: Path, data: bytes) -> None:

@@ -16,6 +16,8 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
+from sqlalchemy import select
+
 from likeness.consent.policy import ModelKind
 from likeness.models.families import (
     Family,
@@ -125,6 +127,22 @@ def list_models(lib: Library) -> list[BaseModel]:
         records = s.query(BaseModelRecord).order_by(BaseModelRecord.name).all()
         added = [_from_record(r) for r in records]
     return [_builtin(n) for n in TINY_MODELS] + added
+
+
+def model_names(lib: Library) -> list[str]:
+    """The names ``list_models`` gives, without building anything (a tiny model's hash
+    builds the model: seconds, the first time in a process)."""
+    with lib.session() as s:
+        added = s.scalars(select(BaseModelRecord.name).order_by(BaseModelRecord.name)).all()
+    return [*TINY_MODELS, *added]
+
+
+def model_kind(lib: Library, name: str) -> ModelKind:
+    """Whether ``name`` is a built-in tiny model or a real one (what the consent gate asks),
+    without hashing a tiny model's weights."""
+    if name in TINY_MODELS:
+        return ModelKind.TINY
+    return get_model(lib, name).kind
 
 
 def get_model(lib: Library, name: str) -> BaseModel:

@@ -141,7 +141,7 @@ def create_page(request: Request):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
     from likeness.generate.styles import STYLES
-    from likeness.models.registry import list_models
+    from likeness.models.registry import model_names
 
     lib = request.app.state.library
     people = manage.list_people(lib)
@@ -156,7 +156,7 @@ def create_page(request: Request):
         state,
         mentions=mentions,
         styles=list(STYLES.values()),
-        models=[m.name for m in list_models(lib)],
+        models=model_names(lib),
         default_steps=30,
         jobs=jobs,
         final=FINAL,
