@@ -64,6 +64,7 @@ bench: bench-setup
 	$(BIN)/python benchmarks/provenance_robustness.py
 	$(BIN)/python benchmarks/generation_overhead.py
 	$(BIN)/python benchmarks/two_people.py
+	$(BIN)/python benchmarks/server_load.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
