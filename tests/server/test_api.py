@@ -15,8 +15,7 @@ from likeness.server.owner import (
 from likeness.server.sessions import CSRF_HEADER, SIGN_IN_FAILURES, SessionStore
 from likeness.store.models import Setting
 from tests.support.libraries import copy_home
-
-PASSPHRASE = "correct horse battery staple"
+from tests.support.server import PASSPHRASE, signed_in
 
 
 @pytest.fixture
@@ -30,9 +29,8 @@ def world(prepared, tmp_path):
 
 
 def sign_in(client: TestClient) -> str:
-    response = client.post("/api/sign-in", json={"passphrase": PASSPHRASE})
-    assert response.status_code == 200, response.text
-    return response.json()["csrf_token"]
+    """Sign in; the session's CSRF token."""
+    return signed_in(client)[CSRF_HEADER]
 
 
 def test_the_passphrase_is_stored_as_a_scrypt_hash_only(world):

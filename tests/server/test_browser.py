@@ -16,9 +16,9 @@ import pytest
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
 from tests.support.libraries import copy_home
+from tests.support.server import PASSPHRASE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PASSPHRASE = "correct horse battery staple"
 ARTIFACTS = Path(os.environ.get("LIKENESS_TEST_ARTIFACTS", "build/test-artifacts"))
 
 pytestmark = [

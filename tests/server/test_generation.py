@@ -13,11 +13,8 @@ from PIL import Image
 from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
-from likeness.server.sessions import CSRF_HEADER
-from tests.server.test_jobs import events
 from tests.support.libraries import copy_home
-
-PASSPHRASE = "correct horse battery staple"
+from tests.support.server import PASSPHRASE, events, signed_in
 
 
 @pytest.fixture
@@ -33,8 +30,7 @@ def world(trained, tmp_path):
 def test_a_consented_generation_runs_as_a_job_and_comes_back_signed(world):
     lib, _, _, grant = world
     with TestClient(create_app(lib)) as client:
-        response = client.post("/api/sign-in", json={"passphrase": PASSPHRASE})
-        headers = {CSRF_HEADER: response.json()["csrf_token"]}
+        headers = signed_in(client)
         queued = client.post(
             "/api/jobs/generate",
             json={
@@ -64,8 +60,7 @@ def test_a_consented_generation_runs_as_a_job_and_comes_back_signed(world):
 def test_a_refused_generation_queues_nothing_and_says_why(world):
     lib, _, _, _ = world
     with TestClient(create_app(lib)) as client:
-        response = client.post("/api/sign-in", json={"passphrase": PASSPHRASE})
-        headers = {CSRF_HEADER: response.json()["csrf_token"]}
+        headers = signed_in(client)
         refused = client.post(
             "/api/jobs/generate",
             json={"prompt": "@grace_hopper on stage", "style": "watercolor", "steps": 4},

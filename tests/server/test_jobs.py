@@ -11,13 +11,11 @@ from fastapi.testclient import TestClient
 from likeness.server import create_app
 from likeness.server.jobs import INTERRUPTED, RUNNING, JobQueue, QueueFullError
 from likeness.server.owner import set_owner_passphrase
-from likeness.server.sessions import CSRF_HEADER
 from likeness.store import Library
 from likeness.store.models import ServerJob
 from tests.support.libraries import astronaut_variants
 from tests.support.photos import jpeg_bytes, write
-
-PASSPHRASE = "correct horse battery staple"
+from tests.support.server import PASSPHRASE, events, signed_in
 
 
 @pytest.fixture
@@ -34,22 +32,6 @@ def photos(tmp_path):
         write(folder / f"astronaut-{i}.jpg", jpeg_bytes(image))
     write(folder / "broken.jpg", b"not a jpeg at all")
     return folder
-
-
-def signed_in(client: TestClient) -> dict[str, str]:
-    response = client.post("/api/sign-in", json={"passphrase": PASSPHRASE})
-    return {CSRF_HEADER: response.json()["csrf_token"]}
-
-
-def events(client: TestClient, job_id: str) -> list[dict]:
-    """The job's server-sent events until its last one."""
-    seen = []
-    with client.stream("GET", f"/api/jobs/{job_id}/events") as response:
-        assert response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            if line.startswith("data: "):
-                seen.append(json.loads(line[len("data: ") :]))
-    return seen
 
 
 def test_an_import_job_runs_and_streams_its_progress(lib, photos):

@@ -12,8 +12,7 @@ from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
 from likeness.server.sessions import COOKIE_NAME, CSRF_HEADER
 from tests.support.libraries import copy_home
-
-PASSPHRASE = "correct horse battery staple"
+from tests.support.server import PASSPHRASE
 
 
 @pytest.fixture(scope="module")
