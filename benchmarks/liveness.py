@@ -53,12 +53,7 @@ CASES = (
     "replayed timing",
     "face swapped",
     "other person",
-    "cylinder r=0.5",
-    "cylinder r=0.7",
-    "cylinder r=1.0",
-    "V-fold 120",
-    "V-fold 150",
-    "V-fold 100, short",
+    *BENT,
 )
 
 

@@ -553,6 +553,11 @@ class _ClipReader:
             self.finder_frames += 1
 
 
+_BENT_PICTURE = (
+    "a bent or folded picture (its depth changes across one direction only, a face's does not)"
+)
+
+
 def _judge_challenges(
     clip: _ClipReader,
     v: int,
@@ -633,25 +638,19 @@ def _judge_challenges(
                     transcript,
                 ), i
             face_box = region.box_in(neutral_frame.box)
-            score = parallax(neutral_frame.region, peak.region, face_box)
-            entry["parallax_px"] = round(score, 2)
-            if score < PARALLAX_MIN_PX:
-                transcript.append(entry)
-                return LivenessResult(
-                    False,
-                    f"challenge '{asked}' moved the face like a flat picture (no depth)",
-                    transcript,
-                ), i
-            shape = relief(neutral_frame.region, peak.region, face_box)
-            entry["relief_px"] = round(shape, 2)
-            if shape < RELIEF_MIN_PX:
-                transcript.append(entry)
-                return LivenessResult(
-                    False,
-                    f"challenge '{asked}' moved the face like a bent or folded picture (its "
-                    "depth changes across one direction only, a face's does not)",
-                    transcript,
-                ), i
+            # Depth at all (a flat picture has none), then a face's depth shape (a bent or
+            # folded one has depth across one direction only); relief runs only after parallax.
+            for key, measure, least, looks_like in (
+                ("parallax_px", parallax, PARALLAX_MIN_PX, "a flat picture (no depth)"),
+                ("relief_px", relief, RELIEF_MIN_PX, _BENT_PICTURE),
+            ):
+                score = measure(neutral_frame.region, peak.region, face_box)
+                entry[key] = round(score, 2)
+                if score < least:
+                    transcript.append(entry)
+                    return LivenessResult(
+                        False, f"challenge '{asked}' moved the face like {looks_like}", transcript
+                    ), i
         transcript.append(entry)
 
     return LivenessResult(True, "", transcript), len(challenges)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -124,15 +125,18 @@ def job_events(job_id: JobId, request: Request, queue: JobQueue = Depends(jobs))
     )
 
 
-def _image_path(lib: Library, queue: JobQueue, job_id: str, index: int):
+def generated_image(
+    job_id: JobId,
+    index: Annotated[int, Path(ge=0, le=7)],
+    queue: JobQueue = Depends(jobs),
+    lib: Library = Depends(library),
+) -> FilePath:
     """A generation job's written image: the path comes from the job's own record, and must
     lie in its outputs folder (nothing in the request names a file)."""
     job = queue.get(job_id)
     images = (job.result or {}).get("images", []) if job.kind == "generate" else []
     if job.state != DONE or not 0 <= index < len(images) or not images[index]["path"]:
         raise JobNotFoundError(f"job {job_id} has no image {index}")
-    from pathlib import Path as FilePath
-
     path = FilePath(images[index]["path"]).resolve()
     if not path.is_relative_to(outputs_folder(lib, job_id).resolve()) or not path.is_file():
         raise JobNotFoundError(f"job {job_id}: image {index} is no longer there")
@@ -145,14 +149,9 @@ def _image_path(lib: Library, queue: JobQueue, job_id: str, index: int):
     responses={**ERRORS, 200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
     response_class=FileResponse,
 )
-def job_image(
-    job_id: JobId,
-    index: Annotated[int, Path(ge=0, le=7)],
-    queue: JobQueue = Depends(jobs),
-    lib: Library = Depends(library),
-):
+def job_image(image: FilePath = Depends(generated_image)):
     """One image a generation job wrote (signed and watermarked)."""
-    return FileResponse(_image_path(lib, queue, job_id, index))
+    return FileResponse(image)
 
 
 @router.get(
@@ -161,13 +160,10 @@ def job_image(
     responses=ERRORS,
 )
 def job_image_provenance(
-    job_id: JobId,
-    index: Annotated[int, Path(ge=0, le=7)],
-    queue: JobQueue = Depends(jobs),
-    lib: Library = Depends(library),
+    image: FilePath = Depends(generated_image), lib: Library = Depends(library)
 ) -> dict:
     """The image's provenance report (``likeness provenance verify``): its Content
     Credentials, watermark and fingerprint, and the local manifest they lead to."""
     from likeness.provenance.stamp import find_provenance
 
-    return find_provenance(lib, _image_path(lib, queue, job_id, index)).as_json()
+    return find_provenance(lib, image).as_json()
