@@ -204,6 +204,52 @@ def honest_frames(
     return _timeline(session, poses or POSES, render, fps)
 
 
+class LivePerson:
+    """A person in front of the live enrolment page: turns towards each prompt's pose
+    ``react_s`` after it shows (``late`` adds seconds to the reaction to some prompts, by
+    index), at ``degrees_per_s``, and faces the camera for "start", "centre" and "done".
+    ``see`` each prompt as the page shows it; ``frame`` is what the camera sees at ``t``."""
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        landmarks,
+        late: dict[int, float] | None = None,
+        react_s: float = REACT_S,
+        degrees_per_s: float = DEGREES_PER_S,
+    ):
+        self.image, self.landmarks = image, landmarks
+        self.late, self.react_s, self.speed = late or {}, react_s, degrees_per_s
+        self.shown: list[tuple[float, str, int]] = []  # (when, kind, index), as they change
+        self.pose, self.t = np.zeros(2), 0.0
+        self.cache: dict[tuple[float, float], np.ndarray] = {}
+
+    def see(self, t: float, prompt) -> None:
+        if not self.shown or self.shown[-1][1:] != (prompt.kind, prompt.index):
+            self.shown.append((t, prompt.kind, prompt.index))
+
+    def frame(self, t: float) -> np.ndarray:
+        heeded = [
+            kind
+            for when, kind, index in self.shown
+            if t >= when + self.react_s + self.late.get(index, 0.0)
+        ]
+        target = np.array(POSES.get(heeded[-1], (0.0, 0.0)) if heeded else (0.0, 0.0))
+        step = target - self.pose
+        most = self.speed * (t - self.t)
+        if np.hypot(*step) > most:
+            step *= most / np.hypot(*step)
+        self.pose, self.t = self.pose + step, t
+        yaw, pitch = (round(float(v)) for v in self.pose)
+        if (yaw, pitch) not in self.cache:
+            self.cache[yaw, pitch] = (
+                self.image
+                if yaw == pitch == 0
+                else render_pose(self.image, self.landmarks, yaw, pitch)
+            )
+        return self.cache[yaw, pitch]
+
+
 def flat_turn(image: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     """The photo as a flat print turned in front of a pinhole camera (a homography)."""
     import cv2

@@ -26,7 +26,10 @@ from likeness.consent import audit
 from likeness.consent.liveness import (
     VERSION,
     ChallengeSession,
+    LiveCheck,
+    LivenessResult,
     PoseCalibration,
+    Prompt,
     enrolment_backend,
     enrolment_turned_faces,
     new_session,
@@ -97,7 +100,11 @@ def _person(s, person_id: int) -> Person:
     return person
 
 
-def start_enrolment(lib: Library, person_id: int) -> ChallengeSession:
+def start_enrolment(lib: Library, person_id: int, live: bool = False) -> ChallengeSession:
+    """A fresh challenge session for the person, stored for one use. A recorded session's
+    schedule is shown to the person before recording (``instructions``); a ``live`` one's is
+    never shown: the live page reveals each prompt when it falls due (``open_live_enrolment``),
+    and only a live session can be used live."""
     session = new_session()
     with lib.session() as s:
         person = _person(s, person_id)
@@ -106,11 +113,16 @@ def start_enrolment(lib: Library, person_id: int) -> ChallengeSession:
                 id=session.id,
                 person_uid=person.uid,
                 created_at=session.created_at,
-                document=json.dumps(session.as_json()),
+                document=json.dumps({**session.as_json(), "live": live}),
                 used=False,
             )
         )
-        audit.append(lib, s, "enrolment-session", {"session": session.id, "subject": person.uid})
+        audit.append(
+            lib,
+            s,
+            "enrolment-session",
+            {"session": session.id, "subject": person.uid, "live": live},
+        )
     return session
 
 
@@ -158,15 +170,18 @@ def read_video(path: Path) -> Iterator[tuple[float, np.ndarray]]:
         capture.release()
 
 
-def enrol_from_frames(
-    lib: Library,
-    person_id: int,
-    session_id: str,
-    frames,
-    now: datetime | None = None,
-) -> EnrolmentResult:
-    """Check a recording of session ``session_id`` and record the outcome (pass or fail)."""
-    now = (now or datetime.now()).replace(microsecond=0)
+@dataclass(frozen=True)
+class _Claimed:
+    """A session claimed for one check: what the check needs, and whom it is for."""
+
+    session: ChallengeSession
+    reference: np.ndarray
+    calibration: PoseCalibration | None
+    person_uid: str
+
+
+def _claim(lib: Library, person_id: int, session_id: str, live: bool, now: datetime) -> _Claimed:
+    """Mark the session used (single use, even if the check then fails or crashes)."""
     with lib.session() as s:
         person = _person(s, person_id)
         row = s.get(EnrolmentSession, session_id)
@@ -176,17 +191,34 @@ def enrol_from_frames(
             raise EnrolmentError(f"session {session_id} was already used; start a new one")
         if now - row.created_at > SESSION_TTL:
             raise EnrolmentError(f"session {session_id} expired; start a new one")
-        row.used = True  # single use, even if the check below fails or crashes
-        session = ChallengeSession.from_json(json.loads(row.document))
+        document = json.loads(row.document)
+        if bool(document.get("live")) != live:
+            raise EnrolmentError(
+                f"session {session_id} is for "
+                + (
+                    "the live page; record a session from `consent start`"
+                    if not live
+                    else "a recording (its schedule was shown); start a live session"
+                )
+            )
         reference = photo_group_embeddings(s, person_id)
-        calibration = photo_group_calibration(s, person_id)
-        uid = person.uid
-    if reference is None:
-        raise EnrolmentError(f"person {person_id} has no faces in the library to match against")
-    backend = enrolment_backend()
-    result = verify_clip(
-        frames, session, backend, reference, enrolment_turned_faces(backend), calibration
-    )
+        if reference is None:
+            raise EnrolmentError(f"person {person_id} has no faces in the library to match against")
+        row.used = True
+        return _Claimed(
+            ChallengeSession.from_json(document),
+            reference,
+            photo_group_calibration(s, person_id),
+            person.uid,
+        )
+
+
+def _record(
+    lib: Library, claimed: _Claimed, result: LivenessResult, live: bool, now: datetime
+) -> EnrolmentResult:
+    """Store the outcome (pass or fail) with its transcript and versions, and a sealed
+    template and its salted commitment when it passed."""
+    uid = claimed.person_uid
     commitment = salt = sealed = None
     if result.template is not None:
         salt = secrets.token_bytes(16)
@@ -203,17 +235,18 @@ def enrol_from_frames(
     )
     versions = {
         "liveness": VERSION,
+        "mode": "live" if live else "recorded",
         "face_backend": DlibFaceBackend.name,
         "turned_face_finder": DlibCnnFaceFinder.name,
         **thresholds(),
-        "eye_level_pitch": calibration.pitch if calibration else None,
+        "eye_level_pitch": claimed.calibration.pitch if claimed.calibration else None,
     }
     with lib.session() as s:
         s.add(
             Enrolment(
                 id=record.id,
                 person_uid=uid,
-                session_id=session_id,
+                session_id=claimed.session.id,
                 created_at=now,
                 passed=record.passed,
                 reason=record.reason,
@@ -237,6 +270,72 @@ def enrol_from_frames(
             },
         )
     return record
+
+
+def _now(now: datetime | None) -> datetime:
+    return (now or datetime.now()).replace(microsecond=0)
+
+
+def enrol_from_frames(
+    lib: Library,
+    person_id: int,
+    session_id: str,
+    frames,
+    now: datetime | None = None,
+) -> EnrolmentResult:
+    """Check a recording of session ``session_id`` and record the outcome (pass or fail)."""
+    now = _now(now)
+    claimed = _claim(lib, person_id, session_id, live=False, now=now)
+    backend = enrolment_backend()
+    result = verify_clip(
+        frames,
+        claimed.session,
+        backend,
+        claimed.reference,
+        enrolment_turned_faces(backend),
+        claimed.calibration,
+    )
+    return _record(lib, claimed, result, live=False, now=now)
+
+
+class LiveEnrolment:
+    """A live enrolment under way (``open_live_enrolment``): ``feed`` each camera frame,
+    show the prompt it returns, and ``finish`` once ``done`` (or when the camera stops)."""
+
+    def __init__(self, lib: Library, claimed: _Claimed, check: LiveCheck):
+        self.lib, self.claimed, self.check = lib, claimed, check
+        self.result: EnrolmentResult | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.check.done
+
+    def feed(self, t: float, image: np.ndarray) -> Prompt:
+        return self.check.feed(t, image)
+
+    def finish(self, now: datetime | None = None) -> EnrolmentResult:
+        """Judge and record the enrolment (once)."""
+        if self.result is None:
+            outcome = self.check.finish()
+            self.result = _record(self.lib, self.claimed, outcome, live=True, now=_now(now))
+        return self.result
+
+
+def open_live_enrolment(
+    lib: Library, person_id: int, session_id: str, now: datetime | None = None
+) -> LiveEnrolment:
+    """Claim live session ``session_id`` (``start_enrolment(live=True)``) for checking frames
+    as the camera sends them."""
+    claimed = _claim(lib, person_id, session_id, live=True, now=_now(now))
+    backend = enrolment_backend()
+    check = LiveCheck(
+        claimed.session,
+        backend,
+        claimed.reference,
+        enrolment_turned_faces(backend),
+        claimed.calibration,
+    )
+    return LiveEnrolment(lib, claimed, check)
 
 
 def enrol_from_video(

@@ -32,8 +32,9 @@ import itertools
 import math
 import random
 import secrets
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -499,6 +500,21 @@ class _ClipReader:
             if f is not keep:
                 f.region = None
 
+    def delay(self, k: int, by: float, grow: bool = False) -> None:
+        """Move challenge ``k`` and every later one ``by`` seconds later; with ``grow``,
+        challenge ``k`` keeps its start and only ends later. For live sessions, whose prompts
+        wait for the person (``LiveCheck``); frames already read keep their counts."""
+        moved = []
+        for i, c in enumerate(self.session.challenges):
+            if i > k or (i == k and not grow):
+                c = replace(c, start=round(c.start + by, 3), end=round(c.end + by, 3))
+            elif i == k:
+                c = replace(c, end=round(c.end + by, 3))
+            moved.append(c)
+        self.session = replace(self.session, challenges=tuple(moved))
+        self.readings = (self.session.challenges, self.session.mirrored().challenges)
+        self.first = self.session.challenges[0]
+
     def neutral_frame(self) -> _Frame | None:
         """The lead-in frame with a kept region closest to the neutral pose."""
         kept = [f for f in self.seen if f.t < self.first.start and f.region is not None]
@@ -709,6 +725,13 @@ def verify_clip(
         problem = clip.read(t, image)
         if problem:
             return LivenessResult(False, problem)
+    return _verdict(clip, reference, calibration)
+
+
+def _verdict(
+    clip: _ClipReader, reference: np.ndarray, calibration: PoseCalibration | None
+) -> LivenessResult:
+    """The judgement of a clip read to its end (recorded or live): checks 1 to 6."""
     seen, region = clip.seen, clip.region
     total, turned_away, by_finder = clip.total, clip.turned_away, clip.finder_frames
     if total == 0:
@@ -776,3 +799,148 @@ def verify_clip(
     return LivenessResult(
         True, "all challenges met by a live, matching face", transcript, template, distance
     )
+
+
+#: Live enrolment (``LiveCheck``). The prompts are not shown in advance: each is revealed when
+#: it falls due, so a recording made earlier cannot know them. They wait for the person: the
+#: first prompt waits (up to LIVE_LEAD_WAIT_S) until a face has been seen for LIVE_LEAD_FRAMES
+#: frames, and a turn not yet reached when its window closes gets LIVE_STEP_S more, up to
+#: LIVE_EXTRA_S in all (later prompts move with it). Everything else is judged as in a
+#: recording (``_verdict``), on the schedule as it ran.
+LIVE_LEAD_WAIT_S = 10.0
+LIVE_LEAD_FRAMES = 3
+LIVE_STEP_S = 1.0
+LIVE_EXTRA_S = 4.0
+#: Frame times are the camera's (the page sends each frame with its time in the stream), and
+#: must keep to the server's clock: never more than LIVE_AHEAD_S ahead of it (frames made
+#: faster than real time) nor LIVE_BEHIND_S behind (frames made or sent too slowly to be
+#: a live answer to the prompts).
+LIVE_AHEAD_S = 0.5
+LIVE_BEHIND_S = 2.0
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a live page shows now. ``kind``: "start" (look at the camera, before the first
+    challenge), a challenge's kind (left, right, up, centre), or "done"; ``index`` counts the
+    challenges (-1 before the first); ``face``: the last frame showed one face."""
+
+    kind: str
+    words: str
+    index: int
+    face: bool
+
+    def as_json(self) -> dict:
+        return self.__dict__.copy()
+
+
+class LiveCheck:
+    """A live enrolment checked frame by frame as the camera sends it.
+
+    ``feed`` reads one frame (as ``verify_clip`` does, keeping no frame) and answers with the
+    prompt to show now; ``finish`` gives the verdict once ``done``. The session's sequence
+    and timing are drawn as for a recording (``new_session``), but only the prompt due is
+    ever revealed, and the schedule waits for the person (see ``LIVE_STEP_S``)."""
+
+    def __init__(
+        self,
+        session: ChallengeSession,
+        backend: FaceBackend,
+        reference: np.ndarray,
+        turned_faces: TurnedFaceFinder | None = None,
+        calibration: PoseCalibration | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.clip = _ClipReader(session, backend, turned_faces)
+        self.reference, self.calibration, self.clock = reference, calibration, clock
+        self.failure: str | None = None
+        self.waited = 0.0  # seconds the first prompt waited for a face
+        self.extended = [0.0] * len(session.challenges)
+        self.last_t = -math.inf
+        self.origin: tuple[float, float] | None = None  # (first frame's time, clock then)
+        self.face = False
+        self.given_up = False  # a turn's wait ran out unmet
+
+    @property
+    def schedule(self) -> ChallengeSession:
+        """The session as it ran so far (windows moved by waiting)."""
+        return self.clip.session
+
+    @property
+    def done(self) -> bool:
+        ended = self.last_t > self.clip.session.challenges[-1].end
+        return self.failure is not None or self.given_up or ended
+
+    def feed(self, t: float, image: np.ndarray) -> Prompt:
+        """Read the frame the camera took at ``t`` seconds; the prompt to show now."""
+        if self.done:
+            return self.prompt()
+        self.failure = self._off_clock(t)
+        if self.failure is None:
+            self._wait_for_person(t)
+            if self.given_up:
+                return self.prompt()
+            seen = len(self.clip.seen)
+            self.failure = self.clip.read(t, image)
+            self.face = len(self.clip.seen) > seen
+            self.last_t = t
+        return self.prompt()
+
+    def _off_clock(self, t: float) -> str | None:
+        now = self.clock()
+        if self.origin is None:
+            self.origin = (t, now)
+        if not math.isfinite(t) or t <= self.last_t:
+            return "the frames' times do not run forwards"
+        lead = (t - self.origin[0]) - (now - self.origin[1])
+        if lead > LIVE_AHEAD_S:
+            return "the frames run faster than real time"
+        if lead < -LIVE_BEHIND_S:
+            return (
+                f"the frames arrive more than {LIVE_BEHIND_S:.0f} s after they were taken "
+                "(a slow connection or computer): try again"
+            )
+        return None
+
+    def _wait_for_person(self, t: float) -> None:
+        clip = self.clip
+        if not clip.settled and t >= clip.first.start and self.waited < LIVE_LEAD_WAIT_S:
+            lead = [f for f in clip.seen if f.t < clip.first.start]
+            if len(lead) < LIVE_LEAD_FRAMES or not self.face:
+                by = t - clip.first.start + LIVE_STEP_S
+                self.waited += by
+                clip.delay(0, by)
+                return
+        for k, c in enumerate(clip.session.challenges):
+            unmet = max(clip.met[0][k], clip.met[1][k]) < clip.need  # in either reading
+            if c.kind == "centre" or not self.last_t <= c.end < t or not unmet:
+                continue
+            if self.extended[k] >= LIVE_EXTRA_S:
+                self.given_up = True  # no reading can pass now: judge without waiting more
+                return
+            by = min(t - c.end + LIVE_STEP_S, LIVE_EXTRA_S - self.extended[k])
+            self.extended[k] += by
+            clip.delay(k, by, grow=True)
+
+    def prompt(self) -> Prompt:
+        challenges = self.clip.session.challenges
+        if self.done:
+            return Prompt("done", "finished: checking", len(challenges), self.face)
+        t = self.last_t
+        if t < challenges[0].start:
+            return Prompt("start", "look straight at the camera", -1, self.face)
+        k = next((k for k, c in enumerate(challenges) if c.start <= t <= c.end), None)
+        if k is None:  # between two windows
+            k = max(i for i, c in enumerate(challenges) if c.end < t)
+            return Prompt("centre", _SAY["centre"], k, self.face)
+        return Prompt(challenges[k].kind, _SAY[challenges[k].kind], k, self.face)
+
+    def finish(self) -> LivenessResult:
+        """The verdict: the first failure met live, or the whole clip's judgement."""
+        if self.failure:
+            return LivenessResult(False, self.failure)
+        if not self.done:
+            return LivenessResult(
+                False, "the camera stopped before the last challenge ended (try again)"
+            )
+        return _verdict(self.clip, self.reference, self.calibration)

@@ -1,0 +1,191 @@
+"""Live enrolment (``LiveCheck``): prompts revealed as they fall due, waiting for the person,
+frames checked as they arrive and kept to the server's clock. The person is simulated in a
+closed loop: each frame is rendered from a real photo as a head turning towards the prompt
+the page showed a reaction time earlier (``clips.LivePerson``)."""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+
+import pytest
+from sqlalchemy import select
+
+from likeness.consent.enrolment import (
+    EnrolmentError,
+    enrol_from_frames,
+    open_live_enrolment,
+    start_enrolment,
+)
+from likeness.consent.liveness import (
+    LIVE_EXTRA_S,
+    LiveCheck,
+    enrolment_backend,
+    new_session,
+    verify_clip,
+)
+from likeness.importing import import_photos
+from likeness.store.models import Enrolment
+from tests.support import clips
+from tests.support.photos import astronaut, face_photos
+
+FPS = 10
+#: The page shows a prompt this long after the frame it answers was taken.
+ROUND_TRIP_S = 0.05
+
+
+@cache
+def backend():
+    return enrolment_backend()
+
+
+@pytest.fixture(scope="module")
+def astronaut_face():
+    return clips.prepared(astronaut())
+
+
+def live_run(check, frame_at, see=lambda t, prompt: None, seconds: float = 30.0):
+    """Feed ``frame_at(t)`` at FPS until the check is done, on a clock that keeps to the
+    frames' times; the prompts returned, with the time of the frame each answered."""
+    now = [0.0]
+    check.clock = lambda: now[0]
+    prompts = []
+    for i in range(int(seconds * FPS)):
+        t = i / FPS
+        now[0] = t + ROUND_TRIP_S
+        prompt = check.feed(t, frame_at(t))
+        see(t + ROUND_TRIP_S, prompt)
+        prompts.append((t, prompt))
+        if check.done:
+            break
+    return prompts
+
+
+def live_check(session, face) -> LiveCheck:
+    return LiveCheck(session, backend(), face.embedding[None, :])
+
+
+def test_a_person_following_live_prompts_passes_and_sees_each_prompt_only_when_due(
+    astronaut_face,
+):
+    pixels, face = astronaut_face
+    session = new_session(rng=random.Random(3))
+    check = live_check(session, face)
+    person = clips.LivePerson(pixels, face.landmarks)
+    prompts = live_run(check, person.frame, person.see)
+    result = check.finish()
+    assert result.passed, result.reason
+    # Each prompt is shown only inside its own window, and every challenge was shown.
+    for t, prompt in prompts:
+        if 0 <= prompt.index < len(session.challenges) and prompt.kind != "centre":
+            c = check.schedule.challenges[prompt.index]
+            assert c.start <= t <= c.end and c.kind == prompt.kind
+    shown = [p.kind for _, p in prompts if p.kind not in ("start", "done")]
+    turns = [c.kind for c in session.challenges if c.kind != "centre"]
+    assert [k for i, k in enumerate(shown) if k != "centre" and k != shown[i - 1]] == turns
+    assert prompts[0][1].kind == "start" and prompts[-1][1].kind == "done"
+
+
+def test_live_prompts_wait_for_a_person_slow_to_turn(astronaut_face):
+    pixels, face = astronaut_face
+    session = new_session(rng=random.Random(5))
+    slow = 2.5  # seconds more than usual before the second turn: past most windows' end
+    second = [i for i, c in enumerate(session.challenges) if c.kind != "centre"][1]
+    person = clips.LivePerson(pixels, face.landmarks, late={second: slow})
+    check = live_check(session, face)
+    live_run(check, person.frame, person.see)
+    result = check.finish()
+    assert result.passed, result.reason
+    grown = check.schedule.challenges[second]
+    asked = session.challenges[second]
+    assert grown.start == asked.start and asked.end < grown.end <= asked.end + LIVE_EXTRA_S
+    # The same person as a recording of the session, which cannot wait for them, fails.
+    replay = clips.LivePerson(pixels, face.landmarks, late={second: slow})
+    for c in session.challenges:  # the prompts as a recorded session shows them
+        replay.shown.append((c.start, c.kind, session.challenges.index(c)))
+    frames = [
+        (i / FPS, replay.frame(i / FPS)) for i in range(int(session.challenges[-1].end * FPS) + 2)
+    ]
+    recorded = verify_clip(frames, session, backend(), face.embedding[None, :])
+    assert not recorded.passed
+
+
+def test_a_person_who_never_turns_is_refused_once_the_wait_is_over(astronaut_face):
+    pixels, face = astronaut_face
+    session = new_session(rng=random.Random(7))
+    check = live_check(session, face)
+    live_run(check, lambda t: pixels)
+    result = check.finish()
+    assert not result.passed and "was not met" in result.reason
+    first = session.challenges[0]
+    assert check.schedule.challenges[0].end == pytest.approx(first.end + LIVE_EXTRA_S)
+
+
+def test_a_flat_photo_following_live_prompts_is_refused(astronaut_face):
+    pixels, face = astronaut_face
+    session = new_session(rng=random.Random(3))
+    check = live_check(session, face)
+    angles = {"left": (35.0, 0.0), "right": (-35.0, 0.0), "up": (0.0, -30.0)}
+    shown: list[str] = ["start"]
+
+    def printed(t):  # the attacker turns the print at once to whatever is asked
+        return clips.flat_turn(pixels, *angles[shown[-1]]) if shown[-1] in angles else pixels
+
+    live_run(check, printed, lambda t, prompt: shown.append(prompt.kind))
+    result = check.finish()
+    assert not result.passed and "flat picture" in result.reason
+
+
+def test_frames_faster_than_real_time_are_refused(astronaut_face):
+    pixels, face = astronaut_face
+    check = live_check(new_session(rng=random.Random(3)), face)
+    check.clock = lambda: 0.0  # the server's clock stands still: frames made ahead of time
+    for i in range(20):
+        prompt = check.feed(i / FPS, pixels)
+    assert prompt.kind == "done" and check.done
+    assert "faster than real time" in check.finish().reason
+
+
+def test_frames_that_arrive_late_or_out_of_order_are_refused(astronaut_face):
+    pixels, face = astronaut_face
+    late = live_check(new_session(rng=random.Random(3)), face)
+    now = iter([0.0, 5.0])
+    late.clock = lambda: next(now)
+    late.feed(0.0, pixels)
+    late.feed(0.1, pixels)  # taken 0.1 s after the first, arrived 5 s after it
+    assert "after they were taken" in late.finish().reason
+    backwards = live_check(new_session(rng=random.Random(3)), face)
+    backwards.clock = lambda: 1.0
+    backwards.feed(1.0, pixels)
+    backwards.feed(0.5, pixels)
+    assert "do not run forwards" in backwards.finish().reason
+
+
+def test_a_camera_that_stops_early_is_refused(astronaut_face):
+    pixels, face = astronaut_face
+    check = live_check(new_session(rng=random.Random(3)), face)
+    check.clock = lambda: 0.0
+    check.feed(0.0, pixels)
+    assert "stopped before the last challenge" in check.finish().reason
+
+
+def test_live_and_recorded_sessions_do_not_mix(lib, tmp_path, astronaut_face):
+    pixels, _ = astronaut_face
+    face_photos(tmp_path / "photos", count=3)
+    import_photos(lib, tmp_path / "photos")
+    live = start_enrolment(lib, 1, live=True)
+    with pytest.raises(EnrolmentError, match="live page"):
+        enrol_from_frames(lib, 1, live.id, [(0.0, pixels)])
+    recorded = start_enrolment(lib, 1)
+    with pytest.raises(EnrolmentError, match="schedule was shown"):
+        open_live_enrolment(lib, 1, recorded.id)
+    # A live enrolment is recorded as such, pass or fail, and its session is used up.
+    enrolment = open_live_enrolment(lib, 1, live.id)
+    live_run(enrolment.check, lambda t: pixels)  # a still face: refused
+    result = enrolment.finish()
+    assert not result.passed and enrolment.finish() is result
+    with lib.session() as s:
+        row = s.scalar(select(Enrolment))
+        assert row.id == result.id and '"mode": "live"' in row.versions
+    with pytest.raises(EnrolmentError, match="already used"):
+        open_live_enrolment(lib, 1, live.id)
