@@ -215,3 +215,100 @@ def test_creating_on_a_tiny_model_in_the_browser(trained, tmp_path, page):
         running.should_exit = True
         thread.join(timeout=30)
         lib.close()
+
+
+@pytest.fixture
+def camera_page(request, tmp_path):
+    """A page in a Chromium whose camera plays a clip (a fake device): call with the clip's
+    frames; the page comes back."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    from tests.support import clips
+
+    with playwright.sync_playwright() as p:
+        browsers = []
+
+        def launch(frames):
+            clip = clips.write_y4m(frames, tmp_path / f"camera-{len(browsers)}.y4m")
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--use-fake-ui-for-media-stream",
+                    "--use-fake-device-for-media-stream",
+                    f"--use-file-for-fake-video-capture={clip}",
+                ],
+            )
+            browsers.append(browser)
+            return browser.new_page(viewport={"width": 1100, "height": 900})
+
+        yield launch
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for i, browser in enumerate(browsers):
+            for page in browser.contexts[0].pages:
+                shot = ARTIFACTS / f"{request.node.name}-{i}.png"
+                page.screenshot(path=str(shot), full_page=True)
+            browser.close()
+
+
+def _live_clip(lib, person: int, render) -> tuple[str, list]:
+    """A live session drawn for ``person`` (as the API draws it) and a camera clip of
+    ``render(session)`` with 4 s more of the still photo after it, for the fake camera."""
+    from likeness.consent.enrolment import start_enrolment
+
+    session = start_enrolment(lib, person, live=True)
+    frames = render(session)
+    step = frames[1][0] - frames[0][0]
+    t, still = frames[-1][0], frames[0][1]
+    frames += [(t + step * (i + 1), still) for i in range(int(4 / step))]
+    return session.id, frames
+
+
+def test_live_enrolment_with_a_fake_camera_then_a_verified_grant(server, camera_page):
+    from likeness.consent.policy import authorize
+    from tests.support import clips
+    from tests.support.photos import astronaut
+
+    url, lib, alice, _ = server
+    pixels, face = clips.prepared(astronaut())  # Alice's photos are the astronaut's
+    session, frames = _live_clip(
+        lib, alice, lambda s: clips.honest_frames(pixels, face.landmarks, s)
+    )
+    page = camera_page(frames)
+    sign_in(page, url)
+    page.wait_for_url(f"{url}/people")
+    page.goto(f"{url}/people/{alice}/enrol?session={session}")
+    assert page.eval_on_selector("#preview", "v => getComputedStyle(v).transform") != "none"
+    page.click("#start")
+    # Prompts appear as words and arrows while the frames are checked.
+    page.wait_for_selector("#prompt[data-kind='left'], #prompt[data-kind='right']", timeout=30_000)
+    assert page.inner_text("#prompt .arrow") in ("\u2190", "\u2192")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "live-enrolment-prompt.png"))
+    page.wait_for_selector("#verdict:not([hidden])", timeout=120_000)
+    assert page.get_attribute("#verdict", "data-passed") == "true", page.inner_text("#verdict")
+    assert "frames checked" in page.inner_text("#status")
+    # Grant from the verdict: the consent form comes filled in with the enrolment.
+    page.click("#verdict a")
+    page.wait_for_url(f"{url}/consent?*")
+    page.check("#grant-form input[value='generate-photoreal']")
+    page.click("#grant-form button[type=submit]")
+    page.wait_for_selector(".grant .state:text('in force')")
+    assert "verified" in page.inner_text(".grant")
+    assert authorize(lib, "generate-photoreal", [alice], "owner", "real").allowed
+
+
+def test_a_flat_photo_before_the_fake_camera_is_refused(server, camera_page):
+    from tests.support import clips
+    from tests.support.photos import astronaut
+
+    url, lib, alice, _ = server
+    pixels, _ = clips.prepared(astronaut())
+    session, frames = _live_clip(lib, alice, lambda s: clips.flat_photo_frames(pixels, s))
+    page = camera_page(frames)
+    sign_in(page, url)
+    page.wait_for_url(f"{url}/people")
+    page.goto(f"{url}/people/{alice}/enrol?session={session}")
+    page.click("#start")
+    page.wait_for_selector("#verdict:not([hidden])", timeout=120_000)
+    assert page.get_attribute("#verdict", "data-passed") == "false"
+    assert "flat picture" in page.inner_text("#verdict .outcome")

@@ -430,6 +430,34 @@ def write_video(frames: list[tuple[float, np.ndarray]], path: Path) -> Path:
     return path
 
 
+def write_y4m(
+    frames: list[tuple[float, np.ndarray]], path: Path, size: tuple[int, int] = (640, 480)
+) -> Path:
+    """The frames as a YUV4MPEG2 file at ``size`` (each cropped or padded about its centre),
+    as Chromium's fake camera reads it (``--use-file-for-fake-video-capture``)."""
+    import cv2
+
+    w, h = size
+    fps = round(1 / (frames[1][0] - frames[0][0]))
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for _, frame in frames:
+            fh, fw = frame.shape[:2]
+            pad_x, pad_y = max(0, w - fw), max(0, h - fh)
+            frame = cv2.copyMakeBorder(
+                frame,
+                pad_y // 2,
+                pad_y - pad_y // 2,
+                pad_x // 2,
+                pad_x - pad_x // 2,
+                cv2.BORDER_REPLICATE,
+            )
+            y0, x0 = (frame.shape[0] - h) // 2, (frame.shape[1] - w) // 2
+            frame = np.ascontiguousarray(frame[y0 : y0 + h, x0 : x0 + w])
+            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path
+
+
 def enrolment_sized(image, backend, face_px: int = 180):
     """(pixels, face): the photo scaled so the face is ``face_px`` wide, as in a selfie video,
     in a window of 3.5 face widths around it."""

@@ -67,19 +67,36 @@ def people_page(request: Request, include_hidden: bool = False):
     )
 
 
-@router.get("/people/{person_id}", response_class=HTMLResponse)
-def person_page(request: Request, person_id: PathId):
-    if (state := _session(request)) is None:
-        return _sign_in_first(request)
-    lib = request.app.state.library
+def _person(lib, person_id: int) -> manage.PersonSummary:
+    """One person, hidden or not (404 through ``PersonNotFoundError``)."""
     person = next(
         (p for p in manage.list_people(lib, include_hidden=True) if p.id == person_id), None
     )
     if person is None:
         raise manage.PersonNotFoundError(f"no person with id {person_id}")
+    return person
+
+
+@router.get("/people/{person_id}", response_class=HTMLResponse)
+def person_page(request: Request, person_id: PathId):
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    lib = request.app.state.library
+    person = _person(lib, person_id)
     faces = list_faces(lib, person_id)
     title = person.name or f"Person {person.id}"
     return _page(request, "person.html", title, state, person=person, faces=faces)
+
+
+@router.get("/people/{person_id}/enrol", response_class=HTMLResponse)
+def enrol_page(request: Request, person_id: PathId):
+    """Live enrolment: the camera, the prompts as the server gives them, the verdict."""
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    lib = request.app.state.library
+    person = _person(lib, person_id)
+    title = f"Enrol {person.name or f'person {person.id}'}"
+    return _page(request, "enrol.html", title, state, person=person)
 
 
 @router.get("/faces/unassigned", response_class=HTMLResponse)

@@ -197,3 +197,117 @@ if (createForm) {
     );
   });
 }
+
+// Live enrolment page: the camera's preview is mirrored (as a mirror is: your own left on
+// the screen's left), the frames sent are not. Each frame goes to the server with its time in
+// the camera's stream; the server answers with the prompt to show, then the verdict. The
+// next frame is sent only once the last is answered, so frames never queue.
+const ARROWS = { left: "\u2190", right: "\u2192", up: "\u2191", centre: "\u25CF", start: "\u25CF" };
+
+async function enrolLive(section) {
+  const person = Number(section.dataset.person);
+  const video = document.getElementById("preview");
+  const prompt = document.getElementById("prompt");
+  const status = document.getElementById("status");
+  const show = (kind, words) => {
+    prompt.dataset.kind = kind;
+    prompt.querySelector(".arrow").textContent = ARROWS[kind] ?? "";
+    prompt.querySelector(".words").textContent = words;
+  };
+  // A live session drawn for this page, or one drawn beforehand (?session=, from the API).
+  const given = new URLSearchParams(window.location.search).get("session");
+  const session = given || (await api("POST", `/api/people/${person}/enrolment/live`)).session;
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" },
+    audio: false,
+  });
+  video.srcObject = stream;
+  await video.play();
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  const context = canvas.getContext("2d");
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(
+    `${scheme}://${window.location.host}/api/people/${person}/enrolment/live/${session}` +
+      `?csrf=${encodeURIComponent(csrfToken())}`,
+  );
+  socket.binaryType = "arraybuffer";
+  let lastTime = -1;
+  let frames = 0;
+  const started = performance.now();
+  const stop = () => stream.getTracks().forEach((track) => track.stop());
+
+  const nextFrame = () =>
+    new Promise((resolve) => {
+      // A frame the camera has not sent yet (its time moved on).
+      const poll = () => (video.currentTime > lastTime ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+  const sendFrame = async () => {
+    await nextFrame();
+    lastTime = video.currentTime;
+    context.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const jpeg = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+    const body = new Uint8Array(await jpeg.arrayBuffer());
+    const message = new Uint8Array(8 + body.length);
+    new DataView(message.buffer).setFloat64(0, lastTime, true);
+    message.set(body, 8);
+    socket.send(message);
+    frames += 1;
+  };
+
+  socket.onmessage = async (event) => {
+    const message = JSON.parse(event.data);
+    if (message.error) {
+      stop();
+      show("idle", "Stopped");
+      showError(new Error(message.error));
+    } else if (message.ready) {
+      await sendFrame();
+    } else if (message.prompt) {
+      const p = message.prompt;
+      show(p.kind, p.face || p.kind === "done" ? p.words : `${p.words} (no face in view)`);
+      const seconds = (performance.now() - started) / 1000;
+      status.textContent = `${frames} frames checked, ${(frames / seconds).toFixed(1)} a second`;
+      if (p.kind !== "done") await sendFrame();
+      else stop();
+    } else if (message.verdict) {
+      stop();
+      const v = message.verdict;
+      const box = document.getElementById("verdict");
+      box.hidden = false;
+      box.dataset.passed = String(v.passed);
+      box.querySelector(".outcome").textContent = v.passed
+        ? `Enrolment ${v.id} passed: ${v.reason}`
+        : `Enrolment refused: ${v.reason}`;
+      const next = box.querySelector(".next");
+      next.innerHTML = "";
+      const link = document.createElement("a");
+      link.href = v.passed ? `/consent?person=${person}&enrolment=${v.id}` : window.location.pathname;
+      link.textContent = v.passed ? "Grant consent with this enrolment" : "Try again";
+      next.append(link);
+      show(v.passed ? "passed" : "refused", v.passed ? "Verified" : "Refused");
+    }
+  };
+  socket.onclose = () => stop();
+}
+
+const enrolSection = document.getElementById("enrol");
+document.getElementById("start")?.addEventListener("click", (event) => {
+  event.target.disabled = true;
+  enrolLive(enrolSection).catch((error) => {
+    event.target.disabled = false;
+    showError(error);
+  });
+});
+
+// Consent page: a grant form filled in from a passed enrolment (?person=&enrolment=).
+{
+  const form = document.getElementById("grant-form");
+  const query = new URLSearchParams(window.location.search);
+  if (form && query.get("enrolment")) {
+    form.person.value = query.get("person");
+    form.enrolment.value = query.get("enrolment");
+  }
+}
