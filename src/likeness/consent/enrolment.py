@@ -39,6 +39,7 @@ from likeness.consent.liveness import (
 from likeness.errors import LikenessError
 from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.faces.dlib_cnn import DlibCnnFaceFinder
+from likeness.faces.tracking import TrackingFaceBackend
 from likeness.store import Library
 from likeness.store.keys import seal
 from likeness.store.models import Enrolment, EnrolmentSession, Face, Person, Photo
@@ -330,7 +331,7 @@ def open_live_enrolment(
     backend = enrolment_backend()
     check = LiveCheck(
         claimed.session,
-        backend,
+        TrackingFaceBackend(backend),  # to keep up with the camera (faces.tracking)
         claimed.reference,
         enrolment_turned_faces(backend),
         claimed.calibration,

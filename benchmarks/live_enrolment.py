@@ -1,0 +1,168 @@
+"""Live enrolment over the server's WebSocket: does the check keep up with a camera at
+640x480, and do honest live sessions pass?
+
+The server (uvicorn, the real app, on loopback) serves a library with Alice (the astronaut's
+photos). For each of ``--sessions`` live sessions, a client plays a person in front of the
+page (``tests.support.clips.LivePerson``: frames rendered from the astronaut photo, cropped to
+640x480, turning towards each prompt a reaction time after it arrives), encodes each frame as
+the page does (JPEG, quality 0.9), sends it with its time, and waits for the answer before
+sending the next (as the page does). Prints, per session and overall: the verdict, frames
+checked, the time from sending a frame to its answer (decode, detection, landmarks,
+embedding, the checks, loopback), and what that sustains against cameras at 15 and 30
+frames a second. Rendering the person's frames is the client's cost and is not counted.
+
+    .venv/bin/python benchmarks/live_enrolment.py [--sessions 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import socket
+import statistics
+import struct
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PASSPHRASE = "live enrolment benchmark"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _camera_frame(pixels) -> bytes:
+    """The person's frame as the page sends it: 640x480, JPEG at quality 0.9."""
+    import cv2
+    from PIL import Image
+
+    h, w = pixels.shape[:2]
+    pad_x, pad_y = max(0, 640 - w), max(0, 480 - h)
+    pixels = cv2.copyMakeBorder(
+        pixels,
+        pad_y // 2,
+        pad_y - pad_y // 2,
+        pad_x // 2,
+        pad_x - pad_x // 2,
+        cv2.BORDER_REPLICATE,
+    )
+    y0, x0 = (pixels.shape[0] - 480) // 2, (pixels.shape[1] - 640) // 2
+    out = io.BytesIO()
+    Image.fromarray(pixels[y0 : y0 + 480, x0 : x0 + 640]).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def _session(url: str, alice: int, person) -> dict:
+    """One live enrolment; its verdict and the answer time of each frame."""
+    import httpx
+    from websockets.sync.client import connect
+
+    from likeness.server.sessions import COOKIE_NAME, CSRF_HEADER
+
+    with httpx.Client(base_url=url, timeout=60) as http:
+        csrf = http.post("/api/sign-in", json={"passphrase": PASSPHRASE}).json()["csrf_token"]
+        session = http.post(
+            f"/api/people/{alice}/enrolment/live", headers={CSRF_HEADER: csrf}
+        ).json()["session"]
+        cookie = http.cookies[COOKIE_NAME]
+    ws_url = url.replace("http", "ws") + f"/api/people/{alice}/enrolment/live/{session}?csrf={csrf}"
+    answers: list[float] = []
+    with connect(
+        ws_url,
+        additional_headers={"Cookie": f"{COOKIE_NAME}={cookie}", "Origin": url},
+        max_size=None,
+    ) as ws:
+        assert json.loads(ws.recv()) == {"ready": True}
+        started = time.monotonic()
+        while True:
+            t = time.monotonic() - started
+            frame = _camera_frame(person.frame(t))
+            sent = time.perf_counter()
+            ws.send(struct.pack("<d", t) + frame)
+            message = json.loads(ws.recv())
+            answers.append(time.perf_counter() - sent)
+            if "prompt" in message:
+                prompt = SimpleNamespace(**message["prompt"])
+                person.see(time.monotonic() - started, prompt)
+                if prompt.kind != "done":
+                    continue
+                message = json.loads(ws.recv())
+            return {"verdict": message["verdict"], "answers": answers}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=3)
+    args = parser.parse_args()
+
+    import uvicorn
+    from tests.support import clips
+    from tests.support.libraries import two_people_library
+    from tests.support.photos import astronaut
+
+    from likeness.server import create_app
+    from likeness.server.owner import set_owner_passphrase
+    from likeness.store import Library
+
+    work = Path(tempfile.mkdtemp(prefix="likeness-live-"))
+    try:
+        home, alice, _ = two_people_library(work / "built")
+        lib = Library.open(home)
+        set_owner_passphrase(lib, PASSPHRASE)
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(lib), port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        pixels, face = clips.prepared(astronaut())
+        runs = []
+        for i in range(args.sessions):
+            person = clips.LivePerson(pixels, face.landmarks)
+            run = _session(url, alice, person)
+            runs.append(run)
+            answers = sorted(run["answers"])
+            v = run["verdict"]
+            print(
+                f"session {i + 1}: {'passed' if v['passed'] else 'REFUSED: ' + v['reason']}; "
+                f"{len(answers)} frames, answer p50 {statistics.median(answers) * 1000:.0f} ms, "
+                f"p95 {answers[int(0.95 * (len(answers) - 1))] * 1000:.0f} ms"
+            )
+        server.should_exit = True
+        thread.join(timeout=60)
+        lib.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    answers = sorted(a for run in runs for a in run["answers"])
+    p50 = statistics.median(answers)
+    p95 = answers[int(0.95 * (len(answers) - 1))]
+    passed = sum(run["verdict"]["passed"] for run in runs)
+    print(f"honest live sessions passed: {passed} of {len(runs)}")
+    print(
+        f"frames answered: {len(answers)}; p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms: "
+        f"{1 / p50:.1f} frames a second sustained at p50"
+    )
+    for fps in (15, 30):
+        within = sum(a <= 1 / fps for a in answers) / len(answers)
+        print(
+            f"against a {fps} fps camera: {1 / p50 / fps:.2f}x its rate at p50; "
+            f"{within:.0%} of frames answered within its {1000 / fps:.0f} ms frame time"
+        )
+    sys.exit(0 if passed == len(runs) else 1)
+
+
+if __name__ == "__main__":
+    main()
