@@ -144,11 +144,21 @@ def test_sessions_expire():
     assert store.get(token) is None and store.get("not-a-token") is None
 
 
-def test_every_route_but_sign_in_and_health_needs_a_session(world):
-    """Walk the OpenAPI schema: no route answers without a session cookie."""
+def test_every_route_but_sign_in_health_and_oauth_needs_a_session(world):
+    """Walk the OpenAPI schema: no route answers without a session cookie (an app's routes,
+    /api/app/v1/..., without its bearer token), except sign-in, health and the OAuth
+    endpoints: the approval page sends to sign-in, and the token endpoint takes a code."""
     client, _, alice, _ = world
     schema = client.get("/openapi.json").json()
+    assert (
+        client.get("/oauth/authorize", follow_redirects=False)
+        .headers["location"]
+        .startswith("/sign-in")
+    )
+    assert client.post("/oauth/authorize", data={}).status_code == 401
+    assert client.post("/oauth/token", data={}).status_code == 400
     open_routes = {"/health", "/api/sign-in", "/openapi.json", "/docs", "/redoc"}
+    open_routes |= {"/oauth/authorize", "/oauth/token"}
     for path, methods in schema["paths"].items():
         if path in open_routes:
             continue
@@ -158,6 +168,7 @@ def test_every_route_but_sign_in_and_health_needs_a_session(world):
             "index": 0,
             "job_id": "0" * 32,
             "grant_id": "0" * 32,
+            "app_id": "0" * 32,
         }
         url = path.format(**fill)
         for method in methods:

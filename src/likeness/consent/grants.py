@@ -245,8 +245,9 @@ def grants_for(lib: Library, person_uid: str) -> list[ConsentGrant]:
 def revoke_grant(
     lib: Library, grant_id: str, reason: str = "", now: datetime | None = None
 ) -> bool:
-    """Revoke at once: later decisions deny, and the person's adapter key is destroyed, so
-    every copy of their adapters becomes unreadable. Returns False if already revoked."""
+    """Revoke at once: later decisions deny, and (for a grant to the owner) the person's
+    adapter key is destroyed, so every copy of their adapters becomes unreadable. Returns
+    False if already revoked."""
     now = (now or datetime.now()).replace(microsecond=0)
     with lib.session() as s:
         record = s.get(ConsentGrantRecord, grant_id)
@@ -256,7 +257,11 @@ def revoke_grant(
             return False
         record.revoked_at = now
         record.revoke_reason = reason or None
-        destroyed = lib.keys.destroy_person_key(record.subject_uid)
+        # The adapters are the owner's use of the person's likeness: withdrawing the owner's
+        # grant destroys their key. An app's grant lets one app ask for generations; revoking
+        # it shuts that app out (its tokens stop working) and leaves the adapters alone.
+        grantee = json.loads(record.document)["grantee"]
+        destroyed = lib.keys.destroy_person_key(record.subject_uid) if grantee == OWNER else False
         audit.append(
             lib,
             s,

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from likeness.errors import LikenessError, RefusedError
-from likeness.server import consent, enrolment, faces, jobs_routes, people, web
+from likeness.server import consent, enrolment, faces, jobs_routes, oauth, people, web
 from likeness.server.deps import require_csrf, require_session
 from likeness.server.jobs import MAX_PENDING, JobQueue, QueueFullError
 from likeness.server.owner import check_owner_passphrase, has_owner_passphrase
@@ -64,6 +64,7 @@ def create_app(
     app.state.jobs = queue
     app.state.sessions = SessionStore()
     app.state.sign_in_limiter = SignInLimiter()
+    app.state.oauth = oauth.LikenessAuthorizationServer(lib)
 
     @app.exception_handler(QueueFullError)
     def _queue_full(_request: Request, exc: QueueFullError) -> JSONResponse:
@@ -152,6 +153,9 @@ def create_app(
     app.include_router(jobs_routes.router)
     app.include_router(consent.router)
     app.include_router(enrolment.router)
+    app.include_router(oauth.oauth_router)
+    app.include_router(oauth.apps_router)
+    app.include_router(oauth.app_api)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
     return app

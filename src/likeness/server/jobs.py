@@ -147,11 +147,14 @@ def _check_generate(params: dict) -> dict:
 
 
 def _run_generate(lib: Library, job_id: str, params: dict, progress: Progress) -> dict:
+    from likeness.consent.grants import OWNER
     from likeness.consent.policy import GateError
     from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
 
     options = GenerationOptions(**params["options"])
-    decision = authorize_generation(lib, params["prompt"], options)
+    # An app's job (server.oauth) is asked for as the app, again when it runs.
+    requester = params.get("requester", OWNER)
+    decision = authorize_generation(lib, params["prompt"], options, requester)
     if not decision.allowed:
         raise GateError(f"generation refused: {decision.reason}")
     out = outputs_folder(lib, job_id)

@@ -148,6 +148,31 @@ def consent_page(request: Request):
     )
 
 
+@router.get("/apps", response_class=HTMLResponse)
+def apps_page(request: Request):
+    """Registered apps: what each may do for whom (its grants), its tokens, revoke."""
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    from datetime import datetime
+
+    from likeness import apps
+    from likeness.consent import grants
+
+    lib = request.app.state.library
+    now = datetime.now()
+    in_force = [(g, p) for g, p in grants.list_grants(lib) if g.in_force(now)]
+    rows = [
+        {
+            **a.as_json(),
+            "grants": [g.as_json(p) for g, p in in_force if g.grantee == a.grantee],
+            "tokens": len(apps.app_tokens(lib, a.id)),
+        }
+        for a in apps.list_apps(lib)
+    ]
+    names = {p.id: p.name for p in manage.list_people(lib, include_hidden=True)}
+    return _page(request, "apps.html", "Apps", state, apps=rows, names=names)
+
+
 def _mention(name: str) -> str:
     """How a name is written as a mention (``generate.prompt``: spaces as ``_``)."""
     return name.strip().lower().replace(" ", "_")

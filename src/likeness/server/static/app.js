@@ -311,3 +311,17 @@ document.getElementById("start")?.addEventListener("click", (event) => {
     form.enrolment.value = query.get("enrolment");
   }
 }
+
+// Apps page: register an app, revoke one (its tokens and grants stop at once).
+document.getElementById("app-form")?.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  act(() =>
+    api("POST", "/api/apps", { name: form.name.value, redirect_uri: form.redirect_uri.value }),
+  );
+});
+for (const row of document.querySelectorAll(".app")) {
+  row.querySelector(".revoke-app")?.addEventListener("click", () =>
+    act(() => api("POST", `/api/apps/${row.dataset.id}/revoke`)),
+  );
+}

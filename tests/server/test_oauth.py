@@ -1,0 +1,257 @@
+"""Third-party apps: OAuth 2 authorization code with PKCE (Authlib), the owner's approval,
+the app's API through the same gate; and the attacks on it, each refused: scope escalation,
+another person's id, another requester's job, path traversal, a missing CSRF token, a
+replayed code, a wrong verifier, a redirect URI that is not the app's, an expired token, a
+revoked app or grant."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from likeness.consent.grants import list_grants
+from likeness.server import create_app
+from likeness.server.owner import set_owner_passphrase
+from likeness.store.models import AppToken, Person
+from tests.support.libraries import copy_home
+from tests.support.server import PASSPHRASE, signed_in
+
+REDIRECT = "http://127.0.0.1:9999/callback"
+VERIFIER = "a-verifier-of-the-app-that-is-long-enough-to-be-accepted-0123456789"
+
+
+@pytest.fixture
+def world(trained, tmp_path):
+    """A server over the trained two-people library, reached on loopback (OAuth needs TLS
+    anywhere else), signed in; an app registered."""
+    home, alice, grace = trained
+    lib = copy_home(home, tmp_path / "home")
+    set_owner_passphrase(lib, PASSPHRASE)
+    with TestClient(create_app(lib), base_url="http://localhost") as client:
+        headers = signed_in(client)
+        app = client.post(
+            "/api/apps", json={"name": "Postcards", "redirect_uri": REDIRECT}, headers=headers
+        )
+        assert app.status_code == 201, app.text
+        yield client, lib, alice, grace, app.json()["id"], headers
+    lib.close()
+
+
+def authorize_query(app_id: str, scope: str = "generate-stylized", **extra) -> dict:
+    return {
+        "response_type": "code",
+        "client_id": app_id,
+        "redirect_uri": REDIRECT,
+        "scope": scope,
+        "state": "s-123",
+        "code_challenge": create_s256_code_challenge(VERIFIER),
+        "code_challenge_method": "S256",
+        **extra,
+    }
+
+
+def approve(client, headers, query: dict, people: list[int], decision: str = "allow"):
+    form = {**query, "csrf_token": headers["X-CSRF-Token"], "days": "30", "decision": decision}
+    form["person"] = [str(p) for p in people]
+    return client.post("/oauth/authorize", data=form, follow_redirects=False)
+
+
+def code_for(client, headers, app_id: str, people: list[int], **extra) -> str:
+    query = authorize_query(app_id, **extra)
+    page = client.get("/oauth/authorize", params=query)
+    assert page.status_code == 200 and "Postcards" in page.text
+    answer = approve(client, headers, query, people)
+    assert answer.status_code == 302, answer.text
+    target = urlsplit(answer.headers["location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == REDIRECT
+    params = parse_qs(target.query)
+    assert params["state"] == ["s-123"]
+    return params["code"][0]
+
+
+def exchange(client, app_id: str, code: str, verifier: str = VERIFIER):
+    return client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": app_id,
+            "code_verifier": verifier,
+        },
+    )
+
+
+def token_for(client, headers, app_id: str, people: list[int], **extra) -> dict[str, str]:
+    response = exchange(client, app_id, code_for(client, headers, app_id, people, **extra))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"].lower() == "bearer" and 0 < body["expires_in"] <= 3600
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+def as_app(client):
+    """The app's own requests carry no cookie of the owner's."""
+    client.cookies.clear()
+    return client
+
+
+def test_an_app_approved_for_alice_generates_her_through_the_gate(world):
+    client, lib, alice, _grace, app_id, headers = world
+    bearer = token_for(client, headers, app_id, [alice])
+    # The approval signed a grant to the app (and nothing for Grace).
+    granted = [(g, p) for g, p in list_grants(lib) if g.grantee == f"app:{app_id}"]
+    assert [p for _, p in granted] == [alice]
+    assert [str(s) for s in granted[0][0].scopes] == ["generate-stylized"]
+    apps_page = client.get("/apps")
+    assert "Postcards" in apps_page.text and "1 token in force" in apps_page.text
+    app = as_app(client)
+    assert app.get("/api/app/v1/people", headers=bearer).json() == [{"id": alice, "name": "Alice"}]
+    body = {"prompt": f"@{alice} on a postcard", "style": "watercolor", "steps": 2}
+    queued = app.post("/api/app/v1/generate", json=body, headers=bearer)
+    assert queued.status_code == 202, queued.text
+    job_id = queued.json()["id"]
+    assert queued.json()["params"]["requester"] == f"app:{app_id}"
+    deadline = time.monotonic() + 300
+    while (job := app.get(f"/api/app/v1/jobs/{job_id}", headers=bearer).json())["state"] in (
+        "queued",
+        "running",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert job["state"] == "done", job
+    image = app.get(f"/api/app/v1/jobs/{job_id}/images/0", headers=bearer)
+    assert image.status_code == 200 and image.headers["content-type"].startswith("image/")
+    # The app gets outputs only: no route of its API serves faces, photos or adapters.
+    paths = [r.path for r in client.app.routes if getattr(r, "path", "").startswith("/api/app/")]
+    assert not [p for p in paths if any(w in p for w in ("face", "photo", "adapter", "embed"))]
+
+
+def test_scope_escalation_is_refused(world):
+    client, _, alice, _, app_id, headers = world
+    # Asking for a scope an app may not have: the approval page refuses, nothing redirects.
+    page = client.get("/oauth/authorize", params=authorize_query(app_id, scope="train-adapter"))
+    assert page.status_code == 400 and "cannot be approved" in page.text
+    bearer = token_for(client, headers, app_id, [alice])  # generate-stylized only
+    app = as_app(client)
+    photoreal = {"prompt": f"@{alice} on a beach", "steps": 2}  # no style: photoreal
+    refused = app.post("/api/app/v1/generate", json=photoreal, headers=bearer)
+    assert refused.status_code == 403 and "generate-photoreal scope" in refused.json()["detail"]
+
+
+def test_another_persons_id_and_another_requesters_job_are_refused(world):
+    client, _, alice, grace, app_id, headers = world
+    bearer = token_for(client, headers, app_id, [alice])
+    app = as_app(client)
+    body = {"prompt": f"@{grace} on a postcard", "style": "watercolor", "steps": 2}
+    refused = app.post("/api/app/v1/generate", json=body, headers=bearer)
+    assert refused.status_code == 403 and f"person {grace}" in refused.json()["detail"]
+    assert [p["id"] for p in app.get("/api/app/v1/people", headers=bearer).json()] == [alice]
+    # The owner's routes are not the app's: a bearer token opens none of them.
+    assert app.get("/api/people", headers=bearer).status_code == 401
+    assert app.get(f"/api/people/{grace}", headers=bearer).status_code == 401
+    # A job that is not the app's is not found, whoever's it is.
+    other = "0" * 32
+    assert app.get(f"/api/app/v1/jobs/{other}", headers=bearer).status_code == 404
+
+
+def test_path_traversal_in_the_apps_file_route_is_refused(world):
+    client, _, alice, _, app_id, headers = world
+    bearer = token_for(client, headers, app_id, [alice])
+    app = as_app(client)
+    for path in (
+        "/api/app/v1/jobs/..%2F..%2Fkeys/images/0",
+        "/api/app/v1/jobs/../../keys/images/0",
+        f"/api/app/v1/jobs/{'0' * 32}/images/..%2F..%2Fkeys",
+        f"/api/app/v1/jobs/{'0' * 32}/images/-1",
+    ):
+        assert app.get(path, headers=bearer).status_code in (404, 422), path
+
+
+def test_a_replayed_code_is_refused_and_revokes_its_token(world):
+    client, _, alice, _, app_id, headers = world
+    code = code_for(client, headers, app_id, [alice])
+    first = exchange(client, app_id, code)
+    assert first.status_code == 200
+    bearer = {"Authorization": f"Bearer {first.json()['access_token']}"}
+    replay = exchange(client, app_id, code)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    response = as_app(client).get("/api/app/v1/people", headers=bearer)
+    assert response.status_code == 401 and "revoked" in response.json()["detail"]
+
+
+def test_a_wrong_pkce_verifier_or_none_is_refused(world):
+    client, _, alice, _, app_id, headers = world
+    code = code_for(client, headers, app_id, [alice])
+    wrong = exchange(client, app_id, code, verifier="x" * 64)
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    code = code_for(client, headers, app_id, [alice])
+    missing = exchange(client, app_id, code, verifier="")
+    assert missing.status_code == 400
+    # A plain challenge (the verifier in the clear) is not accepted.
+    query = authorize_query(app_id, code_challenge=VERIFIER, code_challenge_method="plain")
+    assert client.get("/oauth/authorize", params=query).status_code == 400
+
+
+def test_a_redirect_uri_that_is_not_the_apps_is_never_redirected_to(world):
+    client, _, alice, _, app_id, headers = world
+    query = authorize_query(app_id, redirect_uri="https://attacker.example/steal")
+    page = client.get("/oauth/authorize", params=query)
+    assert page.status_code == 400 and "attacker" not in page.headers.get("location", "")
+    answer = approve(client, headers, query, [alice])
+    assert answer.status_code == 400 and "location" not in answer.headers
+
+
+def test_the_approval_needs_the_sessions_csrf_token(world):
+    client, lib, alice, _, app_id, _headers = world
+    form = {**authorize_query(app_id), "person": [str(alice)], "decision": "allow"}
+    assert client.post("/oauth/authorize", data=form, follow_redirects=False).status_code == 403
+    register = {"name": "Sneaky", "redirect_uri": REDIRECT}
+    assert client.post("/api/apps", json=register).status_code == 403
+    assert not [g for g, _ in list_grants(lib) if g.grantee == f"app:{app_id}"]
+
+
+def test_denying_sends_the_app_away_with_nothing(world):
+    client, lib, alice, _, app_id, headers = world
+    answer = approve(client, headers, authorize_query(app_id), [alice], decision="deny")
+    assert answer.status_code == 302
+    params = parse_qs(urlsplit(answer.headers["location"]).query)
+    assert params["error"] == ["access_denied"] and "code" not in params
+    assert not [g for g, _ in list_grants(lib) if g.grantee == f"app:{app_id}"]
+
+
+def test_an_expired_token_is_refused(world):
+    client, lib, alice, _, app_id, headers = world
+    bearer = token_for(client, headers, app_id, [alice])
+    with lib.session() as s:  # an hour passes
+        s.execute(update(AppToken).values(expires_at=datetime.now() - timedelta(seconds=1)))
+    response = as_app(client).get("/api/app/v1/people", headers=bearer)
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+
+
+def test_revoking_the_app_or_its_grant_stops_its_tokens_at_once(world):
+    client, lib, alice, grace, app_id, headers = world
+    bearer = token_for(client, headers, app_id, [alice, grace])
+    grant = next(g for g, p in list_grants(lib) if g.grantee == f"app:{app_id}" and p == grace)
+    revoked = client.post(f"/api/consent/grants/{grant.id}/revoke", json={}, headers=headers)
+    assert revoked.status_code == 200, revoked.text
+    app_client = TestClient(client.app, base_url="http://localhost")
+    response = app_client.get("/api/app/v1/people", headers=bearer)
+    assert response.status_code == 401 and "withdrawn" in response.json()["detail"]
+    # An app's grant is not the owner's: Grace's adapter key is still there.
+    with lib.session() as s:
+        assert lib.keys.person_key(s.get(Person, grace).uid)
+    other = token_for(client, headers, app_id, [alice])
+    assert app_client.get("/api/app/v1/people", headers=other).status_code == 200
+    assert client.post(f"/api/apps/{app_id}/revoke", headers=headers).status_code == 200
+    response = app_client.get("/api/app/v1/people", headers=other)
+    assert response.status_code == 401
+    # A revoked app cannot start again.
+    page = client.get("/oauth/authorize", params=authorize_query(app_id))
+    assert page.status_code == 400
