@@ -188,11 +188,14 @@ def approve(
     people: list[int],
     scopes: list[str],
     days: int,
+    enrolment_id: str | None = None,
     now: datetime | None = None,
 ) -> list[str]:
     """The owner's approval of an app's request: a grant to the app for each person, for
-    these scopes, expiring after ``days``. Attested: the owner signs for each person (a
-    person's verified consent to an app is not built). Returns the grant ids."""
+    these scopes, expiring after ``days``. With ``enrolment_id`` (one person's passed live
+    enrolment) the grant is verified, and lets the app use real models; without, the owner
+    attests for each person, and the gate lets attested grants drive the tiny models only.
+    Returns the grant ids."""
     app = get_app(lib, app_id)
     if app.revoked_at is not None:
         raise AppError(f"app {app_id} is revoked")
@@ -200,15 +203,18 @@ def approve(
         raise AppError("choose at least one person for the app")
     if not 1 <= days <= 365:
         raise AppError("an app's grant lasts 1 to 365 days")
+    if enrolment_id and len(people) != 1:
+        raise AppError("an enrolment verifies one person: choose only that person")
     chosen = [Scope(s) for s in app_scopes(" ".join(scopes))]
     return [
         issue_grant(
             lib,
             person,
             chosen,
-            Trust.ATTESTED,
+            Trust.VERIFIED if enrolment_id else Trust.ATTESTED,
             grantee=app.grantee,
             expires_in=timedelta(days=days),
+            enrolment_id=enrolment_id or None,
             now=now,
         ).id
         for person in people

@@ -217,6 +217,22 @@ def test_the_approval_needs_the_sessions_csrf_token(world):
     assert not [g for g, _ in list_grants(lib) if g.grantee == f"app:{app_id}"]
 
 
+def test_an_approval_verified_by_an_enrolment_needs_that_persons_passed_one(world):
+    client, lib, alice, grace, app_id, headers = world
+    query = authorize_query(app_id)
+    form = {**query, "csrf_token": headers["X-CSRF-Token"], "decision": "allow", "days": "7"}
+    bogus = client.post(
+        "/oauth/authorize", data={**form, "person": [str(alice)], "enrolment": "f" * 32}
+    )
+    assert bogus.status_code == 400 and "enrolment" in bogus.json()["detail"]
+    two = client.post(
+        "/oauth/authorize",
+        data={**form, "person": [str(alice), str(grace)], "enrolment": "f" * 32},
+    )
+    assert two.status_code == 400 and "one person" in two.json()["detail"]
+    assert not [g for g, _ in list_grants(lib) if g.grantee == f"app:{app_id}"]
+
+
 def test_denying_sends_the_app_away_with_nothing(world):
     client, lib, alice, _, app_id, headers = world
     answer = approve(client, headers, authorize_query(app_id), [alice], decision="deny")

@@ -32,7 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from pydantic import BaseModel, Field
 
 from likeness import apps
-from likeness.server.deps import library, require_csrf, require_session
+from likeness.server.deps import MAX_ID, library, require_csrf, require_session
 from likeness.server.jobs import JobQueue
 from likeness.server.jobs_routes import ERRORS, GenerateJob, JobId, JobOut, generated_image
 from likeness.store import Library
@@ -230,6 +230,8 @@ async def authorize_decision(request: Request):
     state = require_session(request)
     form = {k: v for k, v in (await request.form()).multi_items() if k != "person"}
     people = [int(p) for p in (await request.form()).getlist("person") if p.isdigit()]
+    if any(p > MAX_ID for p in people):
+        raise HTTPException(422, "no such person")
     if not state.csrf_ok(form.pop("csrf_token", None)):
         raise HTTPException(403, "missing or wrong CSRF token")
     server = _server(request)
@@ -242,7 +244,10 @@ async def authorize_decision(request: Request):
         return server.create_authorization_response(oauth_request, grant_user=None, grant=grant)
     days = int(form.get("days", "30")) if form.get("days", "30").isdigit() else 0
     scopes = grant.request.payload.scope.split()
-    await run_in_threadpool(apps.approve, server.lib, grant.client.app.id, people, scopes, days)
+    enrolment = form.get("enrolment", "").strip() or None
+    await run_in_threadpool(
+        apps.approve, server.lib, grant.client.app.id, people, scopes, days, enrolment
+    )
     return server.create_authorization_response(
         oauth_request, grant_user=_Approval(people), grant=grant
     )
