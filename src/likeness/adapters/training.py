@@ -35,7 +35,7 @@ from likeness.consent.policy import (
 from likeness.errors import LikenessError
 from likeness.models.families import Family
 from likeness.models.loading import load_pipeline
-from likeness.models.registry import BaseModel, get_model
+from likeness.models.registry import BaseModel, get_model, model_kind
 from likeness.store import Library
 from likeness.store.models import AdapterRecord
 
@@ -272,8 +272,7 @@ def authorize_training(
 ) -> Decision:
     """Ask the gate for ``train-adapter`` on this person with this model (tiny or real, as
     the registry says). The Decision is recorded in the audit log whatever it says."""
-    model = get_model(lib, model_name)
-    return authorize(lib, Action.TRAIN_ADAPTER, [person_id], requester, model.kind)
+    return authorize(lib, Action.TRAIN_ADAPTER, [person_id], requester, model_kind(lib, model_name))
 
 
 def train_adapter(

@@ -168,10 +168,48 @@ def _run_generate(lib: Library, job_id: str, params: dict, progress: Progress) -
     return {**result.as_json(), "prompt": params["prompt"]}
 
 
+def _check_train(params: dict) -> dict:
+    """As for a generation, the route has validated the fields and asked the gate."""
+    return params
+
+
+def _run_train(lib: Library, _job_id: str, params: dict, progress: Progress) -> dict:
+    """Train the person's adapter; the gate is asked again now, and before every step.
+    An interrupted run is continued by queueing it again with ``resume``."""
+    from likeness.adapters.curation import CurationRules
+    from likeness.adapters.training import TrainingParams, authorize_training, train_adapter
+    from likeness.consent.policy import GateError
+    from likeness.models.registry import get_model
+
+    person, model = params["person"], params["model"]
+    decision = authorize_training(lib, person, model)
+    if not decision.allowed:
+        raise GateError(f"training refused: {decision.reason}")
+    training = TrainingParams.for_model(
+        get_model(lib, model),
+        steps=params.get("steps"),
+        learning_rate=params.get("learning_rate"),
+        seed=params.get("seed"),
+    )
+    rules = CurationRules(min_photos=params["min_photos"], max_photos=params["max_photos"])
+    trained = train_adapter(
+        lib,
+        decision,
+        person,
+        model,
+        training,
+        rules=rules,
+        resume=params["resume"],
+        progress=lambda step, steps, _loss: progress(step, steps),
+    )
+    return trained.as_json()
+
+
 #: kind -> (check and normalise the parameters when queued, run the job).
 KINDS: dict[str, tuple[Callable[[dict], dict], Callable[[Library, str, dict, Progress], dict]]] = {
     "import": (_check_import, _run_import),
     "generate": (_check_generate, _run_generate),
+    "train": (_check_train, _run_train),
 }
 
 

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from likeness.server.deps import library, require_csrf, require_session
+from likeness.server.deps import BodyId, library, require_csrf, require_session
 from likeness.server.jobs import DONE, FINAL, JobNotFoundError, JobQueue, outputs_folder
 from likeness.store import Library
 
@@ -42,6 +42,19 @@ class GenerateJob(BaseModel):
     style: str | None = Field(default=None, max_length=64)
     width: int | None = Field(default=None, ge=64, le=2048, multiple_of=8)
     height: int | None = Field(default=None, ge=64, le=2048, multiple_of=8)
+
+
+class TrainJob(BaseModel):
+    """``likeness adapter train``'s options (defaults by model when left out)."""
+
+    person: BodyId
+    model: str = Field(default="tiny-sd15", max_length=200)
+    steps: int | None = Field(default=None, ge=1, le=20000)
+    learning_rate: float | None = Field(default=None, gt=0.0, le=1.0)
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    min_photos: int = Field(default=10, ge=1, le=1000)
+    max_photos: int = Field(default=30, ge=1, le=1000)
+    resume: bool = False
 
 
 class JobOut(BaseModel):
@@ -85,6 +98,21 @@ def queue_generation(
     if not decision.allowed:
         raise GateError(f"generation refused: {decision.reason}")
     return JobOut(**queue.submit("generate", {"prompt": body.prompt, "options": options}).as_json())
+
+
+@router.post("/train", dependencies=[Depends(require_csrf)], responses=ERRORS, status_code=202)
+def queue_training(
+    body: TrainJob, queue: JobQueue = Depends(jobs), lib: Library = Depends(library)
+) -> JobOut:
+    """Queue training of a person's adapter. The gate decides now (403 with its reason:
+    nothing is queued), again when the job runs, and before every step."""
+    from likeness.adapters.training import authorize_training
+    from likeness.consent.policy import GateError
+
+    decision = authorize_training(lib, body.person, body.model)
+    if not decision.allowed:
+        raise GateError(f"training refused: {decision.reason}")
+    return JobOut(**queue.submit("train", body.model_dump()).as_json())
 
 
 @router.get("", dependencies=[Depends(require_session)])

@@ -85,7 +85,11 @@ def person_page(request: Request, person_id: PathId):
     person = _person(lib, person_id)
     faces = list_faces(lib, person_id)
     title = person.name or f"Person {person.id}"
-    return _page(request, "person.html", title, state, person=person, faces=faces)
+    from likeness.models.registry import model_names
+
+    return _page(
+        request, "person.html", title, state, person=person, faces=faces, models=model_names(lib)
+    )
 
 
 @router.get("/people/{person_id}/enrol", response_class=HTMLResponse)
@@ -114,7 +118,7 @@ def jobs_page(request: Request):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
     jobs = [j.as_json() for j in request.app.state.jobs.list()]
-    return _page(request, "jobs.html", "Import", state, jobs=jobs, final=FINAL)
+    return _page(request, "jobs.html", "Jobs", state, jobs=jobs, final=FINAL)
 
 
 @router.get("/consent", response_class=HTMLResponse)

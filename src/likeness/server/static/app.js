@@ -325,3 +325,24 @@ for (const row of document.querySelectorAll(".app")) {
     act(() => api("POST", `/api/apps/${row.dataset.id}/revoke`)),
   );
 }
+
+// Person page: queue training of the person's adapter (the gate's refusal is shown).
+document.getElementById("train")?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  try {
+    await api("POST", "/api/jobs/train", {
+      person: Number(form.dataset.person),
+      model: form.model.value,
+      steps: form.steps.value ? Number(form.steps.value) : null,
+    });
+    window.location.assign("/jobs");
+  } catch (error) {
+    showError(error);
+  }
+});
+for (const button of document.querySelectorAll(".job button.resume")) {
+  button.addEventListener("click", () =>
+    act(() => api("POST", "/api/jobs/train", { ...JSON.parse(button.dataset.params), resume: true })),
+  );
+}
