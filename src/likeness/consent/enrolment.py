@@ -323,15 +323,20 @@ class LiveEnrolment:
 
 
 def open_live_enrolment(
-    lib: Library, person_id: int, session_id: str, now: datetime | None = None
+    lib: Library,
+    person_id: int,
+    session_id: str,
+    now: datetime | None = None,
+    track_face: bool = True,
 ) -> LiveEnrolment:
     """Claim live session ``session_id`` (``start_enrolment(live=True)``) for checking frames
-    as the camera sends them."""
+    as the camera sends them. ``track_face`` looks for the face near where it was, to keep
+    up with the camera (``faces.tracking``); False scans every whole frame."""
     claimed = _claim(lib, person_id, session_id, live=True, now=_now(now))
     backend = enrolment_backend()
     check = LiveCheck(
         claimed.session,
-        TrackingFaceBackend(backend),  # to keep up with the camera (faces.tracking)
+        TrackingFaceBackend(backend) if track_face else backend,
         claimed.reference,
         enrolment_turned_faces(backend),
         claimed.calibration,
