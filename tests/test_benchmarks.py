@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # 20 s; the benchmark's own code path, run by `make test-all`
 def test_gpu_training_benchmark_runs_with_tiny_models():
     done = subprocess.run(
         [

@@ -86,6 +86,7 @@ def test_a_person_following_live_prompts_passes_and_sees_each_prompt_only_when_d
     assert prompts[0][1].kind == "start" and prompts[-1][1].kind == "done"
 
 
+@pytest.mark.slow  # 20 s (a live run and a recorded one); `make test-all`
 def test_live_prompts_wait_for_a_person_slow_to_turn(astronaut_face):
     pixels, face = astronaut_face
     session = new_session(rng=random.Random(5))

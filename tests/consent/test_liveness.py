@@ -70,7 +70,7 @@ def _verify(frames, reference, session=SESSION, finder=True, calibration=None):
     )
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("who", ["astronaut", "obama"])
 def test_honest_clips_pass(people, who, seed):
     pixels, face = people[who]
