@@ -312,3 +312,20 @@ def test_a_flat_photo_before_the_fake_camera_is_refused(server, camera_page):
     page.wait_for_selector("#verdict:not([hidden])", timeout=120_000)
     assert page.get_attribute("#verdict", "data-passed") == "false"
     assert "flat picture" in page.inner_text("#verdict .outcome")
+
+
+def test_a_session_drawn_for_a_recording_is_refused_on_the_enrol_page(server, camera_page):
+    from likeness.consent.enrolment import start_enrolment
+    from tests.support import clips
+    from tests.support.photos import astronaut
+
+    url, lib, alice, _ = server
+    pixels, _ = clips.prepared(astronaut())
+    recorded = start_enrolment(lib, alice)  # its schedule was printed for a recording
+    page = camera_page([(0.0, pixels), (0.1, pixels)])
+    sign_in(page, url)
+    page.wait_for_url(f"{url}/people")
+    page.goto(f"{url}/people/{alice}/enrol?session={recorded.id}")
+    page.click("#start")
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "start a live session" in page.inner_text("#error")

@@ -290,7 +290,19 @@ async function enrolLive(section) {
       show(v.passed ? "passed" : "refused", v.passed ? "Verified" : "Refused");
     }
   };
-  socket.onclose = () => stop();
+  let decided = false;
+  socket.addEventListener("message", (event) => {
+    decided ||= "verdict" in JSON.parse(event.data) || "error" in JSON.parse(event.data);
+  });
+  socket.onclose = (event) => {
+    stop();
+    if (!decided) {
+      // Closed with no verdict: signed out, another tab used the session, the server stopped.
+      show("refused", "Stopped");
+      const why = event.reason ? `: ${event.reason}` : "";
+      showError(new Error(`the connection closed before a verdict${why} (reload to try again)`));
+    }
+  };
 }
 
 const enrolSection = document.getElementById("enrol");
