@@ -22,12 +22,10 @@ import argparse
 import io
 import json
 import shutil
-import socket
 import statistics
 import struct
 import sys
 import tempfile
-import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -37,12 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PASSPHRASE = "live enrolment benchmark"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _camera_frame(pixels) -> bytes:
@@ -104,15 +96,25 @@ def _session(url: str, alice: int, person) -> dict:
             return {"verdict": message["verdict"], "answers": answers}
 
 
+def _print_session(label: str, run: dict) -> None:
+    answers = sorted(run["answers"])
+    v = run["verdict"]
+    print(
+        f"{label}: {'passed' if v['passed'] else 'REFUSED: ' + v['reason']}; "
+        f"{len(answers)} frames, answer p50 {statistics.median(answers) * 1000:.0f} ms, "
+        f"p95 {answers[int(0.95 * (len(answers) - 1))] * 1000:.0f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=3)
     args = parser.parse_args()
 
-    import uvicorn
     from tests.support import clips
     from tests.support.libraries import two_people_library
     from tests.support.photos import astronaut
+    from tests.support.server import served_on_loopback
 
     from likeness.consent.enrolment import open_live_enrolment
     from likeness.server import create_app
@@ -125,32 +127,18 @@ def main() -> None:
         home, alice, _ = two_people_library(work / "built")
         lib = Library.open(home)
         set_owner_passphrase(lib, PASSPHRASE)
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(lib), port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
         pixels, face = clips.prepared(astronaut())
         runs: dict[str, list[dict]] = {"tracking": [], "whole frames": []}
-        for label, track in (("tracking", True), ("whole frames", False)):
-            # The baseline: the same server, every frame scanned whole.
-            enrolment_routes.open_live_enrolment = partial(open_live_enrolment, track_face=track)
-            for i in range(args.sessions):
-                run = _session(url, alice, clips.LivePerson(pixels, face.landmarks))
-                runs[label].append(run)
-                answers = sorted(run["answers"])
-                v = run["verdict"]
-                print(
-                    f"{label}, session {i + 1}: "
-                    f"{'passed' if v['passed'] else 'REFUSED: ' + v['reason']}; "
-                    f"{len(answers)} frames, answer p50 "
-                    f"{statistics.median(answers) * 1000:.0f} ms, "
-                    f"p95 {answers[int(0.95 * (len(answers) - 1))] * 1000:.0f} ms"
+        with served_on_loopback(create_app(lib)) as url:
+            for label, track in (("tracking", True), ("whole frames", False)):
+                # The baseline: the same server, every frame scanned whole.
+                enrolment_routes.open_live_enrolment = partial(
+                    open_live_enrolment, track_face=track
                 )
-        server.should_exit = True
-        thread.join(timeout=60)
+                for i in range(args.sessions):
+                    run = _session(url, alice, clips.LivePerson(pixels, face.landmarks))
+                    runs[label].append(run)
+                    _print_session(f"{label}, session {i + 1}", run)
         lib.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -28,12 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PASSPHRASE = "load test passphrase"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _client(url: str, stop: float, generate: bool, every: float, alice: int, out: dict) -> None:
@@ -65,6 +58,38 @@ def _client(url: str, stop: float, generate: bool, every: float, alice: int, out
                     out["unexpected"].append((queued.status_code, queued.text[:200]))
 
 
+def _load(url: str, args, alice: int) -> tuple[dict, dict[str, str], float]:
+    """The clients' load, then every accepted job followed to its end: (what the clients
+    saw, each accepted job's final state, seconds of load)."""
+    import httpx
+
+    out = {"latency": [], "statuses": [], "accepted": [], "refused": 0, "unexpected": []}
+    stop = time.monotonic() + args.seconds
+    started = time.perf_counter()
+    clients = [
+        threading.Thread(
+            target=_client,
+            args=(url, stop, i < args.generators, args.every, alice, out),
+        )
+        for i in range(args.clients)
+    ]
+    for c in clients:
+        c.start()
+    for c in clients:
+        c.join()
+    elapsed = time.perf_counter() - started
+    with httpx.Client(base_url=url, timeout=60) as http:
+        http.post("/api/sign-in", json={"passphrase": PASSPHRASE})
+        deadline = time.monotonic() + 600
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            states = {j: http.get(f"/api/jobs/{j}").json()["state"] for j in out["accepted"]}
+            if all(s in ("done", "failed", "interrupted") for s in states.values()):
+                break
+            time.sleep(0.5)
+    return out, states, elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=8)
@@ -75,9 +100,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=None, help="a trained two-people library")
     args = parser.parse_args()
 
-    import httpx
-    import uvicorn
     from tests.support.libraries import trained_two_people_library
+    from tests.support.server import served_on_loopback
 
     from likeness.consent.grants import Scope, Trust, issue_grant
     from likeness.people.manage import list_people
@@ -93,41 +117,9 @@ def main() -> None:
         set_owner_passphrase(lib, PASSPHRASE)
         alice = next(p.id for p in list_people(lib) if p.is_owner)
         issue_grant(lib, alice, [Scope.GENERATE_STYLIZED], Trust.ATTESTED)
-        port = _free_port()
         app = create_app(lib, max_pending_jobs=args.max_pending)
-        server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
-        out = {"latency": [], "statuses": [], "accepted": [], "refused": 0, "unexpected": []}
-        stop = time.monotonic() + args.seconds
-        started = time.perf_counter()
-        clients = [
-            threading.Thread(
-                target=_client,
-                args=(url, stop, i < args.generators, args.every, alice, out),
-            )
-            for i in range(args.clients)
-        ]
-        for c in clients:
-            c.start()
-        for c in clients:
-            c.join()
-        elapsed = time.perf_counter() - started
-        # Every accepted job must finish.
-        with httpx.Client(base_url=url, timeout=60) as http:
-            http.post("/api/sign-in", json={"passphrase": PASSPHRASE})
-            deadline = time.monotonic() + 600
-            states: dict[str, str] = {}
-            while time.monotonic() < deadline:
-                states = {j: http.get(f"/api/jobs/{j}").json()["state"] for j in out["accepted"]}
-                if all(s in ("done", "failed", "interrupted") for s in states.values()):
-                    break
-                time.sleep(0.5)
-        server.should_exit = True
-        thread.join(timeout=60)
+        with served_on_loopback(app) as url:
+            out, states, elapsed = _load(url, args, alice)
         lib.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ import pytest
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
 from tests.support.libraries import copy_home
-from tests.support.server import PASSPHRASE
+from tests.support.server import PASSPHRASE, served_on_loopback
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("LIKENESS_TEST_ARTIFACTS", "build/test-artifacts"))
@@ -29,31 +26,13 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(prepared, tmp_path):
-    import uvicorn
-
     home, alice, grace = prepared
     lib = copy_home(home, tmp_path / "home")
     set_owner_passphrase(lib, PASSPHRASE)
-    port = _free_port()
-    config = uvicorn.Config(create_app(lib), host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}", lib, alice, grace
-    running.should_exit = True
-    thread.join(timeout=30)
+    with served_on_loopback(create_app(lib)) as url:
+        yield url, lib, alice, grace
     lib.close()
 
 
@@ -177,22 +156,13 @@ def test_granting_and_revoking_consent_in_the_browser(server, page):
 
 
 def test_creating_on_a_tiny_model_in_the_browser(trained, tmp_path, page):
-    import uvicorn
-
     from likeness.consent.grants import Scope, Trust, issue_grant
 
     home, alice, _ = trained
     lib = copy_home(home, tmp_path / "home")
     set_owner_passphrase(lib, PASSPHRASE)
     issue_grant(lib, alice, [Scope.GENERATE_STYLIZED], Trust.ATTESTED)
-    port = _free_port()
-    running = uvicorn.Server(uvicorn.Config(create_app(lib), port=port, log_level="warning"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    while not running.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with served_on_loopback(create_app(lib)) as url:
         sign_in(page, url)
         page.wait_for_url(f"{url}/people")
         page.goto(f"{url}/create")
@@ -211,10 +181,7 @@ def test_creating_on_a_tiny_model_in_the_browser(trained, tmp_path, page):
         page.click("#create-form button[type=submit]")
         page.wait_for_selector("#error:not([hidden])")
         assert "no grant in force" in page.inner_text("#error")
-    finally:
-        running.should_exit = True
-        thread.join(timeout=30)
-        lib.close()
+    lib.close()
 
 
 @pytest.fixture

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from likeness.server.sessions import CSRF_HEADER
 
@@ -26,3 +31,27 @@ def events(client, job_id: str) -> list[dict]:
             if line.startswith("data: "):
                 seen.append(json.loads(line[len("data: ") :]))
     return seen
+
+
+@contextmanager
+def served_on_loopback(app) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free loopback port (its URL), until the
+    block ends (the browser tests and the server benchmarks)."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(0.05)
+    if not server.started:
+        raise RuntimeError("the server did not start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
