@@ -85,6 +85,18 @@ def test_the_live_socket_needs_a_session_its_csrf_token_and_this_servers_origin(
     assert enrolments(lib) == []  # the session was not claimed
 
 
+def test_a_person_id_beyond_sqlites_integers_is_refused(world):
+    client, _, _ = world
+    csrf = signed_in(client)["X-CSRF-Token"]
+    url = f"/api/people/{2**70}/enrolment/live/{'0' * 32}?csrf={csrf}"
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect(url, headers=ORIGIN) as socket,
+    ):
+        socket.receive_text()
+    assert refused.value.code == 1008
+
+
 def test_a_recorded_session_cannot_be_used_live(world):
     client, lib, alice = world
     csrf = signed_in(client)["X-CSRF-Token"]

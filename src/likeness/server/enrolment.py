@@ -32,7 +32,7 @@ from likeness.consent.enrolment import (
     open_live_enrolment,
     start_enrolment,
 )
-from likeness.server.deps import PathId, library, require_csrf
+from likeness.server.deps import MAX_ID, PathId, library, require_csrf
 from likeness.server.sessions import COOKIE_NAME
 from likeness.store import Library
 
@@ -97,6 +97,9 @@ async def live_enrolment(
     signed_in = sessions.get(websocket.cookies.get(COOKIE_NAME))
     if signed_in is None or not signed_in.csrf_ok(csrf) or not _origin_ok(websocket):
         await websocket.close(status.WS_1008_POLICY_VIOLATION, "sign in on this server first")
+        return
+    if not 1 <= person_id <= MAX_ID:
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, f"no person with id {person_id}")
         return
     await websocket.accept()
     lib: Library = websocket.app.state.library
