@@ -36,7 +36,7 @@ from likeness.consent.grants import Scope, Trust, issue_grant, list_grants, revo
 from likeness.errors import LikenessError
 from likeness.store import Library
 from likeness.store.models import App as AppRecord
-from likeness.store.models import AppCode, AppToken
+from likeness.store.models import AppCode, AppToken, Person
 
 #: What an app may ask for: generations. Training and exporting adapters stay the owner's.
 APP_SCOPES = (Scope.GENERATE_STYLIZED.value, Scope.GENERATE_PHOTOREAL.value)
@@ -205,6 +205,12 @@ def approve(
         raise AppError("an app's grant lasts 1 to 365 days")
     if enrolment_id and len(people) != 1:
         raise AppError("an enrolment verifies one person: choose only that person")
+    with lib.session() as s:
+        minors = s.scalars(
+            select(Person.id).where(Person.id.in_(people), Person.is_minor.is_(True))
+        ).all()
+    if minors:
+        raise AppError(f"person {minors[0]} is marked as a minor: no app may ask for them")
     chosen = [Scope(s) for s in app_scopes(" ".join(scopes))]
     return [
         issue_grant(

@@ -18,7 +18,7 @@ from sqlalchemy import update
 from likeness.consent.grants import list_grants
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
-from likeness.store.models import AppToken, Person
+from likeness.store.models import AppCode, AppToken, Person
 from tests.support.libraries import copy_home
 from tests.support.server import PASSPHRASE, signed_in
 
@@ -233,6 +233,18 @@ def test_an_approval_verified_by_an_enrolment_needs_that_persons_passed_one(worl
     assert not [g for g, _ in list_grants(lib) if g.grantee == f"app:{app_id}"]
 
 
+def test_a_minor_cannot_be_approved_for_an_app(world):
+    from likeness.people.manage import set_minor
+
+    client, lib, _, grace, app_id, headers = world
+    set_minor(lib, grace)
+    page = client.get("/oauth/authorize", params=authorize_query(app_id))
+    assert f'value="{grace}"' not in page.text  # not offered
+    refused = approve(client, headers, authorize_query(app_id), [grace])  # nor taken
+    assert refused.status_code == 400 and "minor" in refused.json()["detail"]
+    assert not [g for g, _ in list_grants(lib) if g.grantee == f"app:{app_id}"]
+
+
 def test_denying_sends_the_app_away_with_nothing(world):
     client, lib, alice, _, app_id, headers = world
     answer = approve(client, headers, authorize_query(app_id), [alice], decision="deny")
@@ -240,6 +252,33 @@ def test_denying_sends_the_app_away_with_nothing(world):
     params = parse_qs(urlsplit(answer.headers["location"]).query)
     assert params["error"] == ["access_denied"] and "code" not in params
     assert not [g for g, _ in list_grants(lib) if g.grantee == f"app:{app_id}"]
+
+
+def test_an_expired_code_is_refused(world):
+    client, lib, alice, _, app_id, headers = world
+    code = code_for(client, headers, app_id, [alice])
+    with lib.session() as s:  # a minute passes
+        s.execute(update(AppCode).values(expires_at=datetime.now() - timedelta(seconds=1)))
+    late = exchange(client, app_id, code)
+    assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
+
+
+def test_a_token_ends_no_later_than_the_grant_it_rests_on(world):
+    from likeness import apps
+    from likeness.consent.grants import Scope, Trust, issue_grant
+
+    _, lib, alice, _, app_id, _ = world
+    grant = issue_grant(
+        lib,
+        alice,
+        [Scope.GENERATE_STYLIZED],
+        Trust.ATTESTED,
+        grantee=f"app:{app_id}",
+        expires_in=timedelta(minutes=10),
+    )
+    code = apps.Code("c" * 64, app_id, REDIRECT, "generate-stylized", (alice,), "x", "S256")
+    expires = apps.save_token(lib, "a-token", code)
+    assert expires == grant.expires_at < datetime.now() + apps.TOKEN_TTL
 
 
 def test_an_expired_token_is_refused(world):
