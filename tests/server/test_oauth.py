@@ -264,8 +264,8 @@ def test_an_expired_code_is_refused(world):
 
 
 def test_a_token_ends_no_later_than_the_grant_it_rests_on(world):
-    from likeness import apps
     from likeness.consent.grants import Scope, Trust, issue_grant
+    from likeness.server import apps
 
     _, lib, alice, _, app_id, _ = world
     grant = issue_grant(

@@ -159,8 +159,8 @@ def apps_page(request: Request):
         return _sign_in_first(request)
     from datetime import datetime
 
-    from likeness import apps
     from likeness.consent import grants
+    from likeness.server import apps
 
     lib = request.app.state.library
     now = datetime.now()
