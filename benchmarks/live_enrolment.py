@@ -39,22 +39,11 @@ PASSPHRASE = "live enrolment benchmark"
 
 def _camera_frame(pixels) -> bytes:
     """The person's frame as the page sends it: 640x480, JPEG at quality 0.9."""
-    import cv2
     from PIL import Image
+    from tests.support.clips import camera_sized
 
-    h, w = pixels.shape[:2]
-    pad_x, pad_y = max(0, 640 - w), max(0, 480 - h)
-    pixels = cv2.copyMakeBorder(
-        pixels,
-        pad_y // 2,
-        pad_y - pad_y // 2,
-        pad_x // 2,
-        pad_x - pad_x // 2,
-        cv2.BORDER_REPLICATE,
-    )
-    y0, x0 = (pixels.shape[0] - 480) // 2, (pixels.shape[1] - 640) // 2
     out = io.BytesIO()
-    Image.fromarray(pixels[y0 : y0 + 480, x0 : x0 + 640]).save(out, "JPEG", quality=90)
+    Image.fromarray(camera_sized(pixels)).save(out, "JPEG", quality=90)
     return out.getvalue()
 
 

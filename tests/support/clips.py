@@ -430,11 +430,31 @@ def write_video(frames: list[tuple[float, np.ndarray]], path: Path) -> Path:
     return path
 
 
+def camera_sized(frame: np.ndarray, size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """``frame`` cropped or padded (edges repeated) about its centre to ``size`` (w, h), as
+    a camera at that size would show it."""
+    import cv2
+
+    w, h = size
+    fh, fw = frame.shape[:2]
+    pad_x, pad_y = max(0, w - fw), max(0, h - fh)
+    frame = cv2.copyMakeBorder(
+        frame,
+        pad_y // 2,
+        pad_y - pad_y // 2,
+        pad_x // 2,
+        pad_x - pad_x // 2,
+        cv2.BORDER_REPLICATE,
+    )
+    y0, x0 = (frame.shape[0] - h) // 2, (frame.shape[1] - w) // 2
+    return np.ascontiguousarray(frame[y0 : y0 + h, x0 : x0 + w])
+
+
 def write_y4m(
     frames: list[tuple[float, np.ndarray]], path: Path, size: tuple[int, int] = (640, 480)
 ) -> Path:
-    """The frames as a YUV4MPEG2 file at ``size`` (each cropped or padded about its centre),
-    as Chromium's fake camera reads it (``--use-file-for-fake-video-capture``)."""
+    """The frames as a YUV4MPEG2 file at ``size`` (``camera_sized``), as Chromium's fake
+    camera reads it (``--use-file-for-fake-video-capture``)."""
     import cv2
 
     w, h = size
@@ -442,19 +462,8 @@ def write_y4m(
     with open(path, "wb") as out:
         out.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
         for _, frame in frames:
-            fh, fw = frame.shape[:2]
-            pad_x, pad_y = max(0, w - fw), max(0, h - fh)
-            frame = cv2.copyMakeBorder(
-                frame,
-                pad_y // 2,
-                pad_y - pad_y // 2,
-                pad_x // 2,
-                pad_x - pad_x // 2,
-                cv2.BORDER_REPLICATE,
-            )
-            y0, x0 = (frame.shape[0] - h) // 2, (frame.shape[1] - w) // 2
-            frame = np.ascontiguousarray(frame[y0 : y0 + h, x0 : x0 + w])
-            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+            yuv = cv2.cvtColor(camera_sized(frame, size), cv2.COLOR_RGB2YUV_I420)
+            out.write(b"FRAME\n" + yuv.tobytes())
     return path
 
 

@@ -228,8 +228,9 @@ async def authorize_page(request: Request):
 async def authorize_decision(request: Request):
     """The owner's answer: a redirect to the app with a code, or with ``access_denied``."""
     state = require_session(request)
-    form = {k: v for k, v in (await request.form()).multi_items() if k != "person"}
-    people = [int(p) for p in (await request.form()).getlist("person") if p.isdigit()]
+    submitted = await request.form()
+    form = {k: v for k, v in submitted.multi_items() if k != "person"}
+    people = [int(p) for p in submitted.getlist("person") if p.isdigit()]
     if any(p > MAX_ID for p in people):
         raise HTTPException(422, "no such person")
     if not state.csrf_ok(form.pop("csrf_token", None)):
@@ -256,7 +257,7 @@ async def authorize_decision(request: Request):
 @oauth_router.post("/token")
 async def token(request: Request):
     """Exchange a code and its PKCE verifier for a bearer token (form-encoded, RFC 6749)."""
-    form = {k: v for k, v in (await request.form()).items()}
+    form = dict((await request.form()).items())
     server = _server(request)
     return await run_in_threadpool(server.create_token_response, _oauth_request(request, form))
 
