@@ -143,6 +143,8 @@ def main() -> None:
     )
     server_errors = sum(s >= 500 for s in out["statuses"])
     print(f"server errors: {server_errors}")
+    for status, text in out["unexpected"]:
+        print(f"  unexpected answer {status}: {text}")
     ok = done == len(out["accepted"]) and not out["unexpected"] and not server_errors
     print("every accepted job completed and every refused one got 429" if ok else "FAILED")
     sys.exit(0 if ok else 1)

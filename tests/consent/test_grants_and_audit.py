@@ -1,5 +1,7 @@
 """Grants are signed and revocable; the audit log detects tampering."""
 
+import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
@@ -23,6 +25,7 @@ from likeness.consent.policy import (
     ModelKind,
     authorize,
 )
+from likeness.store import Library
 from likeness.store.keys import KeyDestroyedError
 from likeness.store.models import ConsentGrantRecord, Person
 
@@ -155,6 +158,33 @@ def _audit_with_entries(lib, person, n=5):
         authorize(lib, "train-adapter", [person], model="tiny")
     report = verify_audit(lib)
     assert report.ok and report.entries == n
+
+
+def _decide_many(home: str, person: int, n: int) -> None:
+    """Another process taking gate decisions on the same library (a server's job)."""
+    with Library.open(home) as other:
+        for _ in range(n):
+            authorize(other, "train-adapter", [person], model="tiny")
+
+
+def test_concurrent_decisions_keep_one_unbroken_chain(lib, person):
+    """Threads and another process appending at once: each entry gets its own number (two
+    writers reading the same last entry numbered theirs alike: a server answered 500)."""
+    issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    other = multiprocessing.get_context("spawn").Process(
+        target=_decide_many, args=(str(lib.home), person, 40)
+    )
+    other.start()
+    with ThreadPoolExecutor(4) as pool:
+        decisions = list(
+            pool.map(lambda _: authorize(lib, "train-adapter", [person], model="tiny"), range(80))
+        )
+    other.join(timeout=120)
+    assert other.exitcode == 0
+    assert all(d.allowed for d in decisions)
+    report = verify_audit(lib)
+    assert report.ok, report.problem
+    assert report.entries == 1 + 80 + 40
 
 
 def test_audit_log_verifies_and_detects_edits(lib, person):

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from likeness.consent.canonical import canonical_json
-from likeness.store import Library
+from likeness.store import Library, hold_write_lock
 from likeness.store.models import AuditEntry, Setting
 
 GENESIS = "0" * 64
@@ -35,7 +35,11 @@ def _head_document(count: int, head: str) -> bytes:
 
 
 def append(lib: Library, session: Session, kind: str, payload: dict) -> int:
-    """Append one entry inside the caller's transaction; returns its sequence number."""
+    """Append one entry inside the caller's transaction; returns its sequence number.
+
+    The transaction takes the write lock before it reads the last entry: two writers at once
+    (a server's request threads, a job's process) would otherwise both number theirs n+1."""
+    hold_write_lock(session)
     last = session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.hash

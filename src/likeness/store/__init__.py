@@ -3,6 +3,6 @@
 ``store`` imports nothing else of ours: every other room depends on it, never the reverse.
 """
 
-from likeness.store.home import Library, default_home
+from likeness.store.home import Library, default_home, hold_write_lock
 
-__all__ = ["Library", "default_home"]
+__all__ = ["Library", "default_home", "hold_write_lock"]

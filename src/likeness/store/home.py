@@ -35,6 +35,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def hold_write_lock(session: Session) -> None:
+    """Make ``session``'s transaction hold SQLite's write lock from now until it ends.
+
+    Why: Python's sqlite3 runs a SELECT outside any transaction until the first write, so a
+    read-then-write (the audit log reads its last entry to number the next) races with every
+    other writer, in this process or another (a server's job). Taking the lock first
+    (``BEGIN IMMEDIATE``, which waits up to the busy timeout) makes the read see the last
+    committed state and keeps it true until commit. A transaction that has written already
+    holds the lock: pending writes are flushed first.
+    """
+    session.flush()
+    dbapi = session.connection().connection.dbapi_connection
+    if not dbapi.in_transaction:
+        dbapi.execute("BEGIN IMMEDIATE")
+
+
 @dataclass
 class Library:
     """An opened library home. Pass it to every function that needs the catalog or the vault.
