@@ -159,3 +159,47 @@ def test_kill_9_mid_import_then_resume_without_duplicates_or_losses(tmp_path):
             assert len(faces) == n
             assert all(f.grouped for f in faces)
             assert len({f.person_id for f in faces}) == 1 and faces[0].person_id is not None
+
+
+AFTER_TRAINING = """
+import sys
+from pathlib import Path
+
+import torch
+
+from tests.support.photos import astronaut, jpeg_bytes, write
+from likeness.importing import import_photos
+from likeness.store import Library
+
+
+def main():
+    layer = torch.nn.Conv2d(3, 64, 3)
+    layer(torch.randn(8, 3, 128, 128)).sum().backward()  # what training leaves behind
+    root = Path(sys.argv[1])
+    write(root / "photos" / "a.jpg", jpeg_bytes(astronaut()))
+    with Library.open(root / "home") as lib:
+        report = import_photos(lib, root / "photos", workers=1)
+    print("faces", report.faces)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_import_after_torch_ran_in_the_same_process_does_not_hang(tmp_path):
+    """A worker forked from a process that has run PyTorch hung in its first torch call
+    (training then importing in one Python session); such a caller's workers start from a
+    fork server instead."""
+    script = tmp_path / "after_training.py"
+    script.write_text(AFTER_TRAINING)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "faces 1" in done.stdout

@@ -80,13 +80,27 @@ def default_workers() -> int:
 
 
 def _worker_context():
-    """fork where the OS has it: workers start at once and callers need no ``__main__`` guard.
+    """How the workers start: fork where it is safe, else from a fork server.
 
-    Callers must not run threads of their own while importing (the CLI's progress bar redraws
-    from the callback, without a refresh thread); elsewhere spawn is used.
+    fork starts workers at once and needs no ``__main__`` guard, but a child forked from a
+    process that has run PyTorch can hang in its first torch call (locks held by the parent's
+    native threads at the fork; seen after training in the same process). So fork is used
+    only while this process has not imported torch and runs no other thread (the CLI: its
+    progress bar redraws from the callback, without a refresh thread). Otherwise the workers
+    fork from a fork server: a fresh interpreter that has imported the analysis modules but run
+    nothing, so they start fast and clean (the caller needs the usual ``__main__`` guard).
     """
+    import sys
+    import threading
+
     methods = get_all_start_methods()
-    return get_context("fork" if "fork" in methods else "spawn")
+    if "fork" in methods and "torch" not in sys.modules and threading.active_count() == 1:
+        return get_context("fork")
+    if "forkserver" in methods:
+        context = get_context("forkserver")
+        context.set_forkserver_preload(["likeness.faces.analyze"])
+        return context
+    return get_context("spawn")
 
 
 def _now() -> datetime:
