@@ -2,7 +2,7 @@
 
 Every faces-dev photo whose face looks at the camera as an enrolment clip must start (the pose
 ``liveness.neutral_pose_problem`` accepts: within 15 degrees of facing it, the camera not above
-the face, judged against the person's eye-level pitch from their other photos) is scaled so
+the face, read against the person's own nose drop from their other photos) is scaled so
 the face is 180 px wide, as in a selfie video. For each, with fresh
 random sessions: one honest clip (head turns rendered with parallax) and attacks (a still
 photo; a flat print turned to mimic each pose; a recording of another session's sequence; a
@@ -128,7 +128,6 @@ def main() -> None:
     from tests.support import clips
 
     from likeness.consent import liveness
-    from likeness.faces.headpose import estimate_head_pose
 
     rng = random.Random(args.seed) if args.seed is not None else None
     backend = liveness.enrolment_backend()
@@ -144,15 +143,15 @@ def main() -> None:
         found.append((f"{person}/{Path(path).name}", person, pixels, face))
     prepared = []
     for name, person, pixels, face in found:
-        # The person's eye-level pitch from their other photos, as an enrolment takes it from
+        # The person's nose drop from their other photos, as an enrolment takes it from
         # their photo group (from this photo itself when it is their only one).
         others = [(f.landmarks, p.shape[1::-1]) for n, who, p, f in found if who == person]
         mine = [(face.landmarks, pixels.shape[1::-1])]
         calibration = liveness.PoseCalibration.from_faces(
             [o for o in others if o[0] != face.landmarks] or mine
         )
-        pose = estimate_head_pose(face.landmarks, pixels.shape[1::-1])
-        if liveness.neutral_pose_problem(pose, calibration):  # such a start is refused
+        pose = liveness.read_pose(face.landmarks, pixels.shape[1::-1], calibration)
+        if liveness.neutral_pose_problem(pose):  # such a start is refused
             print(f"  {name}: not facing the camera at eye level, skipped")
             skipped += 1
             continue

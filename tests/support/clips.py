@@ -19,7 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from likeness.faces.headpose import OPENCV_MODEL_5, fit_head_pose, pinhole_camera
+from likeness.faces.headpose import (
+    GENERIC_NOSE_DROP,
+    OPENCV_MODEL_5,
+    fit_head_pose,
+    level_nose_drop,
+    pinhole_camera,
+)
 
 # More of the generic face, in OpenCV's head frame (x to the image right, y down, z away from
 # the camera; eye span 1, about 90 mm): an outline whose sides and top lie behind the eyes, and
@@ -81,24 +87,37 @@ _INNER_SMOOTH = _INNER[:6]
 
 
 def render_pose(
-    image: np.ndarray, landmarks, yaw: float, pitch: float, relief: bool = True
+    image: np.ndarray,
+    landmarks,
+    yaw: float,
+    pitch: float,
+    relief: bool = True,
+    drop: float | None = None,
 ) -> np.ndarray:
     """The photo with the head turned by yaw/pitch degrees from its own pose (``relief``:
     False renders the smoother face without nose ridge, brows and cheekbones).
 
-    The generic face is placed where solvePnP puts the photo's face (so a photo that is itself
-    a little turned is turned further from there, as a real head would be), rotated about the
-    neck and re-projected; the photo is then warped triangle by triangle between the two
-    projections (the background stays put). The 5 landmarks move from where they were detected.
+    The generic face, its nose base ``drop`` eye spans below the eyes and the face below the
+    eyes stretched to match, is placed where solvePnP puts the photo's face (so a photo that
+    is itself a little turned is turned further from there, as a real head would be), rotated
+    about the neck and re-projected; the photo is then warped triangle by triangle between the
+    two projections (the background stays put). The 5 landmarks move from where they were
+    detected. By default the drop is the face's own as seen level (``level_nose_drop``): the
+    photo is taken at eye level, as an enrolment's start must be. With the generic drop a face
+    of longer proportions was placed as if seen from 14 degrees above and turned about axes a
+    real head does not have (renders looking up 22 degrees read 8 degrees up, 15 placed level).
     """
     from skimage.transform import PiecewiseAffineTransform
 
     h, w = image.shape[:2]
     points = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
-    fit = fit_head_pose(points, (w, h))
+    if drop is None:
+        drop = level_nose_drop(points, (w, h)) or GENERIC_NOSE_DROP
+    fit = fit_head_pose(points, (w, h), drop)
     if fit is None:
         raise ValueError("no head pose for this face")
     model = np.vstack([OPENCV_MODEL_5, _OUTLINE, _INNER if relief else _INNER_SMOOTH])
+    model[:, 1] = np.where(model[:, 1] > 0, model[:, 1] * drop / GENERIC_NOSE_DROP, model[:, 1])
     turned = (model - NECK) @ rotation(yaw, pitch).T + NECK
     src, dst = fit.project(model), fit.project(turned)
     dst[:5] = points + (dst[:5] - src[:5])

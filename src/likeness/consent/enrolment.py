@@ -81,8 +81,8 @@ def photo_group_embeddings(session, person_id: int) -> np.ndarray | None:
 
 
 def photo_group_calibration(session, person_id: int) -> PoseCalibration | None:
-    """The pitch the person's eye-level face reads as, from their faces in this library (see
-    ``liveness.PoseCalibration``)."""
+    """The person's own nose drop, that a clip's poses are read with, from their faces in this
+    library (see ``liveness.PoseCalibration``)."""
     rows = session.execute(
         select(Face.landmarks, Photo.width, Photo.height)
         .join(Photo, Photo.id == Face.photo_id)
@@ -240,7 +240,7 @@ def _record(
         "face_backend": DlibFaceBackend.name,
         "turned_face_finder": DlibCnnFaceFinder.name,
         **thresholds(),
-        "eye_level_pitch": claimed.calibration.pitch if claimed.calibration else None,
+        "nose_drop": claimed.calibration.drop if claimed.calibration else None,
     }
     with lib.session() as s:
         s.add(

@@ -42,7 +42,7 @@ from typing import Protocol
 import numpy as np
 
 from likeness.consent.depth import parallax, relief
-from likeness.faces.headpose import HeadPose, estimate_head_pose
+from likeness.faces.headpose import HeadPose, estimate_head_pose, level_nose_drop
 from likeness.faces.protocol import DetectedFace, FaceBackend
 
 #: Looking down is not asked: with 5 landmarks, solvePnP does not estimate a lowered head's
@@ -132,7 +132,7 @@ MAX_FINDER_TRIES = 20
 #: that leaves that region cannot be measured.
 REGION_PAD = 1.0
 LEAD_KEEP_S = 0.2
-VERSION = "liveness-5"
+VERSION = "liveness-6"
 
 
 def thresholds() -> dict[str, float]:
@@ -159,17 +159,19 @@ def thresholds() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class PoseCalibration:
-    """The pitch a person's own eye-level face reads as, against the generic 3D face.
+    """A person's own nose drop (``headpose.level_nose_drop``), their poses are read with.
 
     Pitch from 5 landmarks rests on how far below the eye line the nose base sits, and that
     proportion differs from person to person (0.47 to 0.68 eye spans on faces-dev portraits)
     far more than a few degrees of real pitch move it: against the generic face, eye-level
-    portraits read from -18 to +10 degrees. Most photos of a person are taken at eye level, so
-    the median pitch of their photo group's faces that face the camera is their eye-level
-    reading; a few photos from above or below move a median little. The start check judges the
-    clip's pitch relative to it (turns are relative to the clip's own neutral pose anyway)."""
+    portraits read from -18 to +10 degrees, and a face whose drop is past the generic face's
+    largest (0.59) sits where its reading hardly follows a tilt (one look up by 22 degrees
+    read as 0.4). Most photos of a person are taken at eye level, so the median drop of their
+    photo group's faces that face the camera is their eye-level proportion; a few photos from
+    above or below move a median little. The clip's poses are read against a face with that
+    drop: the person's eye-level face reads level, and looking up moves the reading."""
 
-    pitch: float
+    drop: float
     faces: int
 
     @classmethod
@@ -178,9 +180,20 @@ class PoseCalibration:
     ) -> PoseCalibration | None:
         """From (landmarks, (width, height) of the photo) of a person's faces; None when none
         of them faces the camera."""
-        poses = [estimate_head_pose(landmarks, size) for landmarks, size in faces]
-        pitches = [p.pitch for p in poses if abs(p.yaw) <= CALIBRATION_MAX_YAW]
-        return cls(float(np.median(pitches)), len(pitches)) if pitches else None
+        drops = []
+        for landmarks, size in faces:
+            if abs(estimate_head_pose(landmarks, size).yaw) <= CALIBRATION_MAX_YAW:
+                drop = level_nose_drop(landmarks, size)
+                if drop is not None:
+                    drops.append(drop)
+        return cls(float(np.median(drops)), len(drops)) if drops else None
+
+
+def read_pose(landmarks, size: tuple[int, int], calibration: PoseCalibration | None) -> HeadPose:
+    """A face's pose, against the person's own nose drop when known, else the generic face."""
+    if calibration is None:
+        return estimate_head_pose(landmarks, size)
+    return estimate_head_pose(landmarks, size, calibration.drop)
 
 
 class TurnedFaceFinder(Protocol):
@@ -374,15 +387,16 @@ def distance_to_group(template: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(template - centre))
 
 
-def neutral_pose_problem(pose: HeadPose, calibration: PoseCalibration | None = None) -> str | None:
-    """Why a clip's starting pose cannot be measured from (None when it can); pitch is judged
-    against the person's own eye-level reading when ``calibration`` is given."""
+def neutral_pose_problem(pose: HeadPose) -> str | None:
+    """Why a clip's starting pose cannot be measured from (None when it can). Read the pose
+    against the person's own nose drop (``read_pose``): against the generic face, pitch
+    refuses some people at eye level as seen from above."""
     if abs(pose.yaw) > NEUTRAL_MAX_YAW:
         return (
             f"the head was turned {pose.yaw:+.0f} degrees at the start; "
             "look straight at the camera to start"
         )
-    pitch = pose.pitch - (calibration.pitch if calibration is not None else 0.0)
+    pitch = pose.pitch
     low, high = NEUTRAL_PITCH_RANGE
     if pitch < low:
         return (
@@ -428,9 +442,14 @@ class _ClipReader:
     (if any) looks for it while that turn is unmet."""
 
     def __init__(
-        self, session: ChallengeSession, backend: FaceBackend, finder: TurnedFaceFinder | None
+        self,
+        session: ChallengeSession,
+        backend: FaceBackend,
+        finder: TurnedFaceFinder | None,
+        calibration: PoseCalibration | None = None,
     ):
         self.session, self.backend, self.finder = session, backend, finder
+        self.calibration = calibration
         self.first = session.challenges[0]
         self.seen: list[_Frame] = []
         self.total = 0
@@ -477,7 +496,7 @@ class _ClipReader:
         f = faces[0]
         h, w = image.shape[:2]
         self.region = self.region or _FaceRegion.around(f.box, image.shape)
-        frame = _Frame(t, f.box, estimate_head_pose(f.landmarks, (w, h)), f.embedding)
+        frame = _Frame(t, f.box, read_pose(f.landmarks, (w, h), self.calibration), f.embedding)
         if t < self.first.start and t - self.lead_kept_at >= LEAD_KEEP_S - 1e-6:
             frame.region = self.region.crop(image)
             self.lead_kept_at = t
@@ -560,7 +579,9 @@ class _ClipReader:
         if face is None:
             return
         h, w = image.shape[:2]
-        frame = _Frame(t, face.box, estimate_head_pose(face.landmarks, (w, h)), face.embedding)
+        frame = _Frame(
+            t, face.box, read_pose(face.landmarks, (w, h), self.calibration), face.embedding
+        )
         counted = self._count(k, frame, image)
         for v in counted:
             self.found[v][k] += 1
@@ -717,20 +738,19 @@ def verify_clip(
     Frames are read once and not kept (``_ClipReader``). ``turned_faces`` looks at the frames
     of a turn where ``backend`` lost the face, while that turn is not yet met
     (``enrolment_turned_faces``): without it, a person whose head leaves the backend's range
-    before the turn reads as met is refused. ``calibration`` is the pitch the person's own
-    eye-level face reads as (from their photo group); without it, the start check judges
-    pitch against the generic face, and refuses some people at eye level as seen from above."""
-    clip = _ClipReader(session, backend, turned_faces)
+    before the turn reads as met is refused. ``calibration`` is the person's own nose drop
+    (from their photo group) that poses are read with; without it, pitch is read against the
+    generic face, which refuses some people at eye level as seen from above and hardly sees
+    some of them look up."""
+    clip = _ClipReader(session, backend, turned_faces, calibration)
     for t, image in frames:
         problem = clip.read(t, image)
         if problem:
             return LivenessResult(False, problem)
-    return _verdict(clip, reference, calibration)
+    return _verdict(clip, reference)
 
 
-def _verdict(
-    clip: _ClipReader, reference: np.ndarray, calibration: PoseCalibration | None
-) -> LivenessResult:
+def _verdict(clip: _ClipReader, reference: np.ndarray) -> LivenessResult:
     """The judgement of a clip read to its end (recorded or live): checks 1 to 6."""
     seen, region = clip.seen, clip.region
     total, turned_away, by_finder = clip.total, clip.turned_away, clip.finder_frames
@@ -745,7 +765,7 @@ def _verdict(
     neutral, neutral_frame = clip.neutral, clip.neutral_frame()
     if neutral is None or neutral_frame is None:
         return LivenessResult(False, "no face looking at the camera before the first challenge")
-    problem = neutral_pose_problem(neutral, calibration)
+    problem = neutral_pose_problem(neutral)
     if problem:
         return LivenessResult(False, problem)
     width = neutral_frame.box[2] - neutral_frame.box[0]
@@ -851,8 +871,8 @@ class LiveCheck:
         calibration: PoseCalibration | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.clip = _ClipReader(session, backend, turned_faces)
-        self.reference, self.calibration, self.clock = reference, calibration, clock
+        self.clip = _ClipReader(session, backend, turned_faces, calibration)
+        self.reference, self.clock = reference, clock
         self.failure: str | None = None
         self.waited = 0.0  # seconds the first prompt waited for a face
         self.extended = [0.0] * len(session.challenges)
@@ -943,4 +963,4 @@ class LiveCheck:
             return LivenessResult(
                 False, "the camera stopped before the last challenge ended (try again)"
             )
-        return _verdict(self.clip, self.reference, self.calibration)
+        return _verdict(self.clip, self.reference)

@@ -7,6 +7,14 @@ pass for a turned head.
 
 Model units: the distance between the outer eye corners is 1 (about 90 mm on an adult); x to
 the image right, y down, z towards the camera. Depths from average adult anthropometry.
+
+Pitch rests on how far below the eye line the nose base appears, and that proportion (the
+nose drop) differs from person to person: 0.47 to 0.68 eye spans on faces-dev portraits. A
+face whose drop is larger than the model's reads as seen from above, and past the model's
+largest projected drop (sqrt(0.53² + 0.25²) = 0.59, seen 25 degrees from above) the fit
+saturates: tilting such a face up barely changes its reading. So the model's nose drop can be
+set to the person's own (``level_nose_drop`` of their frontal photos): their eye-level face
+then reads level, and their head's tilt moves the reading as it moves a generic face's.
 """
 
 from __future__ import annotations
@@ -55,8 +63,19 @@ class HeadFit:
         return pixels.reshape(-1, 2)
 
 
+#: The generic face's nose drop (below the eye line, in eye spans).
+GENERIC_NOSE_DROP = float(FACE_MODEL_5[4, 1])
+
 #: The model in OpenCV's frame (the camera looks along +z, so the nose has the smaller z).
 OPENCV_MODEL_5 = FACE_MODEL_5 * np.array([1.0, 1.0, -1.0])
+
+
+def opencv_model_5(nose_drop: float = GENERIC_NOSE_DROP) -> np.ndarray:
+    """The 5-point model in OpenCV's frame with its nose base ``nose_drop`` eye spans below
+    the eye line."""
+    model = OPENCV_MODEL_5.copy()
+    model[4, 1] = nose_drop
+    return model
 
 
 def pinhole_camera(image_size: tuple[int, int]) -> np.ndarray:
@@ -68,9 +87,12 @@ def pinhole_camera(image_size: tuple[int, int]) -> np.ndarray:
 
 
 def fit_head_pose(
-    landmarks: tuple[tuple[float, float], ...] | np.ndarray, image_size: tuple[int, int]
+    landmarks: tuple[tuple[float, float], ...] | np.ndarray,
+    image_size: tuple[int, int],
+    drop: float = GENERIC_NOSE_DROP,
 ) -> HeadFit | None:
-    """solvePnP of the 5 landmarks against the generic face; None when it does not converge."""
+    """solvePnP of the 5 landmarks against the generic face (with its nose base ``drop`` eye
+    spans below the eyes); None when it does not converge."""
     import cv2
 
     points = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
@@ -83,7 +105,7 @@ def fit_head_pose(
     z = focal / span
     tvec0 = np.array([(centre[0] - w / 2) * z / focal, (centre[1] - h / 2) * z / focal, z])
     ok, rvec, tvec = cv2.solvePnP(
-        OPENCV_MODEL_5,
+        opencv_model_5(drop),
         points,
         camera,
         None,
@@ -96,12 +118,15 @@ def fit_head_pose(
 
 
 def estimate_head_pose(
-    landmarks: tuple[tuple[float, float], ...] | np.ndarray, image_size: tuple[int, int]
+    landmarks: tuple[tuple[float, float], ...] | np.ndarray,
+    image_size: tuple[int, int],
+    drop: float = GENERIC_NOSE_DROP,
 ) -> HeadPose:
-    """Pose of a face from its 5 landmarks in an image of (width, height) pixels."""
+    """Pose of a face from its 5 landmarks in an image of (width, height) pixels, against the
+    generic face or one with the person's own nose ``drop``."""
     import cv2
 
-    fit = fit_head_pose(landmarks, image_size)
+    fit = fit_head_pose(landmarks, image_size, drop)
     if fit is None:
         return HeadPose(0.0, 0.0, 0.0)
     rot, _ = cv2.Rodrigues(fit.rvec)
@@ -110,3 +135,33 @@ def estimate_head_pose(
     pitch = np.degrees(np.arctan2(rot[2, 1], rot[2, 2]))
     roll = np.degrees(np.arctan2(rot[1, 0], rot[0, 0]))
     return HeadPose(float(-yaw), float(-pitch), float(roll))
+
+
+def level_nose_drop(
+    landmarks: tuple[tuple[float, float], ...] | np.ndarray, image_size: tuple[int, int]
+) -> float | None:
+    """The nose drop with which this face reads level (pitch 0): the face's own proportion if
+    it was seen at eye level; None when no drop from 0.3 to 0.9 eye spans reads it level.
+
+    Found by fitting rather than measured off the landmarks: all five points weigh in the fit
+    (a person's inner eye corners sit above or below the outer ones), so only a drop that
+    makes the fit itself read level makes the person's eye-level face read level. A deeper
+    drop reads further up, until the fit flips to its mirror solution (past 0.9 on some
+    faces): the first crossing of level on a grid is refined by bisection."""
+
+    def pitch(drop: float) -> float:
+        return estimate_head_pose(landmarks, image_size, drop).pitch
+
+    grid = np.linspace(0.3, 0.9, 13)
+    readings = [pitch(d) for d in grid]
+    for i in range(len(grid) - 1):
+        if readings[i] < 0.0 <= readings[i + 1]:
+            low, high = float(grid[i]), float(grid[i + 1])
+            for _ in range(16):
+                middle = (low + high) / 2
+                if pitch(middle) < 0.0:
+                    low = middle
+                else:
+                    high = middle
+            return (low + high) / 2
+    return None
