@@ -9,7 +9,8 @@ centre), shown to the person before recording. A clip passes when:
    with a wider range looks at those while the turn is unmet);
 2. each challenge's pose is reached inside its own time window, and not well before it opens
    or well after it closes: head pose comes from solvePnP of the landmarks against a generic
-   3D face (``faces.headpose``), relative to the person's neutral pose in the lead-in. A
+   3D face with the person's own nose drop (``faces.headpose``, ``PoseCalibration``),
+   relative to the person's neutral pose in the lead-in. A
    recording of an earlier session fails here: its order or its timing is not this session's;
 3. each left or right turn shows parallax: points tracked across the face (optical flow)
    between the neutral frame and the turn's most turned frame cannot be explained by one
@@ -101,11 +102,12 @@ NEUTRAL_MAX_YAW = 15.0
 #: ... and the camera must not look down on the face: with the head pitched down (seen from
 #: above) the nose base hardly moves against the eyes as the head tilts, so 5-point pitch is
 #: blind there (on faces-dev, renders looking up from -15 degrees read as 2 to 8). Pitch is
-#: read against the person's own eye-level reading (``PoseCalibration``): against the generic
-#: face, 3 of 24 eye-level portraits on faces-dev read as seen from 13 to 18 degrees above.
+#: read with the person's own nose drop (``PoseCalibration``): against the generic face, 3 of
+#: 24 eye-level portraits on faces-dev read as seen from 13 to 18 degrees above, with their
+#: own (from their other photos) 1 (benchmarks/liveness_start.py).
 NEUTRAL_PITCH_RANGE = (-10.0, 20.0)
-#: Photo-group faces that calibrate a person's eye-level pitch must face the camera this
-#: closely (yaw against the generic face).
+#: Photo-group faces that calibrate a person's nose drop must face the camera this closely
+#: (yaw against the generic face).
 CALIBRATION_MAX_YAW = 20.0
 #: A challenge's pose must be held this long inside its window (3 frames at 30 frames a
 #: second, 1 at 10).
