@@ -32,9 +32,11 @@ PYRAMID_FACTOR = 0.709
 #: Face probabilities a candidate must reach at each stage. A face dropped here is lost for
 #: good, while a false candidate costs one small HOG check, so R-Net and O-Net keep more than
 #: the authors' 0.7/0.7. P-Net keeps less than their 0.6: on textured ground (grass, gravel) it
-#: fires a thousand times a photo, and R-Net's crops then cost more than P-Net itself. Every
-#: faces-dev face scaled to 42, 60 and 90 px still reaches 0.9 (120 of 120).
-PNET_THRESHOLD = 0.8
+#: fires thousands of times a photo, and R-Net's crops then cost more than P-Net itself. At 0.9
+#: it hands R-Net about 900 candidates on a textured 12 MP scene instead of 2,200 at 0.8 and
+#: still proposes every one of 125 faces-dev faces pasted at 40-90 px, blurred, dim or
+#: compressed; at 0.95, 3 dim ones are lost (benchmarks/proposal_recall.py).
+PNET_THRESHOLD = 0.9
 RNET_THRESHOLD = 0.6
 ONET_THRESHOLD = 0.3
 

@@ -1,0 +1,119 @@
+"""How P-Net's threshold trades small-face recall against the candidates R-Net must look at.
+
+MTCNN's first network (``faces.mtcnn``) keeps the windows whose face probability reaches
+``PNET_THRESHOLD``; every window kept costs R-Net a 24 px crop, and on textured ground (grass,
+gravel, brick) P-Net fires thousands of times a photo. A face whose probability stays under the
+threshold is lost for good. This pastes every faces-dev face (cut out with context, as
+``phone_library.py`` does) into 1600x1200 parts of that benchmark's textured 12 MP scenes at
+small widths, degraded as phone photos of faces across a room are (blurred, dim and low in
+contrast, heavily compressed), runs the whole proposer at each threshold, and counts the faces
+proposed (a proposal centred on the face, 0.6-1.7 of its width). It also counts, on whole
+12 MP scenes without faces, the candidates P-Net hands to R-Net and the proposer's time.
+
+    .venv/bin/python benchmarks/proposal_recall.py [--thresholds 0.8 0.9 0.95] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import require_faces_dev
+from phone_library import face_cutouts, scenes
+
+#: (face width in px, degradation) pasted for every faces-dev face.
+TRIALS = ((40, "blurred"), (44, "dim"), (48, "compressed"), (60, "blurred"), (90, "dim"))
+PART = (1600, 1200)
+
+
+def degraded(patch: Image.Image, how: str) -> Image.Image:
+    if how == "blurred":
+        return patch.filter(ImageFilter.GaussianBlur(1.2))
+    if how == "dim":
+        low = ImageEnhance.Contrast(patch).enhance(0.5)
+        return ImageEnhance.Brightness(low).enhance(0.5)
+    if how == "compressed":
+        buffer = io.BytesIO()
+        patch.save(buffer, "JPEG", quality=30)
+        return Image.open(buffer).convert("RGB")
+    raise ValueError(how)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.8, 0.9, 0.95])
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    import torch
+
+    from likeness.faces import mtcnn
+
+    torch.set_num_threads(1)  # as in an import worker
+    rng = np.random.default_rng(args.seed)
+    cutouts = face_cutouts(require_faces_dev())
+    backgrounds = scenes(rng)
+    proposer = mtcnn.MtcnnProposer()
+
+    photos = []  # (pixels, face box)
+    for i, (_person, crop, frac) in enumerate(cutouts):
+        for width, how in TRIALS:
+            scene = backgrounds[(i + width) % len(backgrounds)]
+            x = int(rng.integers(0, scene.width - PART[0]))
+            y = int(rng.integers(scene.height // 3, scene.height - PART[1]))
+            part = scene.crop((x, y, x + PART[0], y + PART[1]))
+            scale = width / (frac * crop.width)
+            size = (max(8, int(crop.width * scale)), max(8, int(crop.height * scale)))
+            patch = degraded(crop.resize(size), how)
+            px = int(rng.integers(0, PART[0] - patch.width))
+            py = int(rng.integers(0, PART[1] - patch.height))
+            part.paste(patch, (px, py))
+            photos.append((np.asarray(part), (px, py, px + patch.width, py + patch.height), width))
+
+    default = mtcnn.PNET_THRESHOLD
+    print(
+        f"{len(photos)} faces ({len(cutouts)} faces-dev faces x {len(TRIALS)} widths 40-90 px, "
+        "blurred, dim or compressed) in textured scenes"
+    )
+    try:
+        for threshold in args.thresholds:
+            mtcnn.PNET_THRESHOLD = threshold
+            missed = 0
+            with torch.inference_mode():
+                for pixels, (x0, y0, x1, y1), width in photos:
+                    proposed = proposer.propose(pixels, 40, 400)
+                    if not any(
+                        x0 <= (b[0] + b[2]) / 2 <= x1
+                        and y0 <= (b[1] + b[3]) / 2 <= y1
+                        and 0.6 * width <= b[2] - b[0] <= 1.7 * width
+                        for b, _ in proposed
+                    ):
+                        missed += 1
+                candidates, seconds = [], []
+                for scene in backgrounds:
+                    pixels = np.asarray(scene)
+                    started = time.perf_counter()
+                    boxes = proposer._pyramid_candidates(pixels, 40, 400, None)
+                    proposer._stage(proposer._rnet, pixels, boxes, 24, mtcnn.RNET_THRESHOLD)
+                    seconds.append(time.perf_counter() - started)
+                    candidates.append(len(boxes))
+            mark = " (current)" if threshold == default else ""
+            print(
+                f"P-Net {threshold:.2f}{mark}: recall {1 - missed / len(photos):.3f} "
+                f"({missed} missed); on 12 MP scenes without faces, "
+                f"{np.mean(candidates):.0f} candidates for R-Net (max {max(candidates)}), "
+                f"P-Net + R-Net {np.mean(seconds):.2f} s a photo"
+            )
+    finally:
+        mtcnn.PNET_THRESHOLD = default
+
+
+if __name__ == "__main__":
+    main()
