@@ -401,9 +401,10 @@ def neutral_pose_problem(pose: HeadPose) -> str | None:
     pitch = pose.pitch
     low, high = NEUTRAL_PITCH_RANGE
     if pitch < low:
+        # A camera above the face and a head bowed before it look alike to 5 points.
         return (
-            f"the camera looks down on the face ({pitch:+.0f} degrees) at the start; "
-            "hold it at eye level and look straight at it to start"
+            f"the face was seen from above ({pitch:+.0f} degrees) at the start; hold the "
+            "camera at eye level and look straight at it, chin level, to start"
         )
     if pitch > high:
         return (
