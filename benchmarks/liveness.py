@@ -1,7 +1,7 @@
 """Liveness on synthetic clips rendered from faces-dev photos: false accepts and rejects.
 
 Every faces-dev photo whose face looks at the camera as an enrolment clip must start (the pose
-``liveness.neutral_pose_problem`` accepts: within 15 degrees of facing it, the camera not above
+``liveness.neutral_pose_problem`` accepts: within 12 degrees of facing it, the camera not above
 the face, read against the person's own nose drop from their other photos) is scaled so
 the face is 180 px wide, as in a selfie video. For each, with fresh
 random sessions: one honest clip (head turns rendered with parallax) and attacks (a still
