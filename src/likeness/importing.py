@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -90,9 +92,6 @@ def _worker_context():
     fork from a fork server: a fresh interpreter that has imported the analysis modules but run
     nothing, so they start fast and clean (the caller needs the usual ``__main__`` guard).
     """
-    import sys
-    import threading
-
     methods = get_all_start_methods()
     if "fork" in methods and "torch" not in sys.modules and threading.active_count() == 1:
         return get_context("fork")

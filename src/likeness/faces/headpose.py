@@ -70,11 +70,11 @@ GENERIC_NOSE_DROP = float(FACE_MODEL_5[4, 1])
 OPENCV_MODEL_5 = FACE_MODEL_5 * np.array([1.0, 1.0, -1.0])
 
 
-def opencv_model_5(nose_drop: float = GENERIC_NOSE_DROP) -> np.ndarray:
-    """The 5-point model in OpenCV's frame with its nose base ``nose_drop`` eye spans below
-    the eye line."""
+def opencv_model_5(drop: float = GENERIC_NOSE_DROP) -> np.ndarray:
+    """The 5-point model in OpenCV's frame with its nose base ``drop`` eye spans below the
+    eye line."""
     model = OPENCV_MODEL_5.copy()
-    model[4, 1] = nose_drop
+    model[4, 1] = drop
     return model
 
 
