@@ -86,6 +86,14 @@ def rotation(yaw: float, pitch: float) -> np.ndarray:
 _INNER_SMOOTH = _INNER[:6]
 
 
+def own_drop(image: np.ndarray, landmarks) -> float:
+    """The photo's face's own nose drop as seen level (the generic one if none reads it
+    level): what ``render_pose`` builds the head with, found once per clip."""
+    h, w = image.shape[:2]
+    points = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+    return level_nose_drop(points, (w, h)) or GENERIC_NOSE_DROP
+
+
 def render_pose(
     image: np.ndarray,
     landmarks,
@@ -112,7 +120,7 @@ def render_pose(
     h, w = image.shape[:2]
     points = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
     if drop is None:
-        drop = level_nose_drop(points, (w, h)) or GENERIC_NOSE_DROP
+        drop = own_drop(image, points)
     fit = fit_head_pose(points, (w, h), drop)
     if fit is None:
         raise ValueError("no head pose for this face")
@@ -217,8 +225,12 @@ def honest_frames(
     """A live person following the session: real head turns (``poses``, by default ordinary
     ones), with parallax."""
 
+    drop = own_drop(image, landmarks)
+
     def render(yaw: float, pitch: float) -> np.ndarray:
-        return image if yaw == pitch == 0 else render_pose(image, landmarks, yaw, pitch)
+        if yaw == pitch == 0:
+            return image
+        return render_pose(image, landmarks, yaw, pitch, drop=drop)
 
     return _timeline(session, poses or POSES, render, fps)
 
@@ -238,6 +250,7 @@ class LivePerson:
         degrees_per_s: float = DEGREES_PER_S,
     ):
         self.image, self.landmarks = image, landmarks
+        self.drop = own_drop(image, landmarks)
         self.late, self.react_s, self.speed = late or {}, react_s, degrees_per_s
         self.shown: list[tuple[float, str, int]] = []  # (when, kind, index), as they change
         self.pose, self.t = np.zeros(2), 0.0
@@ -264,7 +277,7 @@ class LivePerson:
             self.cache[yaw, pitch] = (
                 self.image
                 if yaw == pitch == 0
-                else render_pose(self.image, self.landmarks, yaw, pitch)
+                else render_pose(self.image, self.landmarks, yaw, pitch, drop=self.drop)
             )
         return self.cache[yaw, pitch]
 
