@@ -64,6 +64,7 @@ def main() -> None:
     import torch
 
     from likeness.faces import mtcnn
+    from likeness.faces.scaling import Halvings
 
     torch.set_num_threads(1)  # as in an import worker
     rng = np.random.default_rng(args.seed)
@@ -109,8 +110,9 @@ def main() -> None:
                 candidates, seconds = [], []
                 for pixels in saved_scenes:
                     started = time.perf_counter()
-                    boxes = proposer._pyramid_candidates(pixels, 40, 400, None)
-                    proposer._stage(proposer._rnet, pixels, boxes, 24, mtcnn.RNET_THRESHOLD)
+                    halvings = Halvings(pixels)
+                    boxes = proposer._pyramid_candidates(halvings, 40, 400)
+                    proposer._stage(proposer._rnet, halvings, boxes, 24, mtcnn.RNET_THRESHOLD)
                     seconds.append(time.perf_counter() - started)
                     candidates.append(len(boxes))
             mark = " (current)" if threshold == default else ""

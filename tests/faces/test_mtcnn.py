@@ -117,3 +117,21 @@ def test_import_says_when_small_faces_fall_back_to_the_slow_pass(monkeypatch, tm
     result = CliRunner().invoke(app, ["import", str(tmp_path / "photos"), "--json"])
     assert result.exit_code == 0, result.output
     assert "facenet-pytorch" in result.output and "slower upsampled HOG pass" in result.output
+
+
+def test_widening_p_nets_first_layer_changes_no_output():
+    import torch
+
+    from likeness.faces.mtcnn import _build_networks
+
+    original = _build_networks()[0]
+    state = torch.load(weights_dir() / "pnet.pt", map_location="cpu", weights_only=True)
+    original.load_state_dict({k: v for k, v in state.items() if not k.startswith("softmax")})
+    ours = proposer()
+    assert ours._pnet.conv1.out_channels == 16
+    image = np.asarray(textured_scenery((800, 600)))[None]
+    with torch.inference_mode():
+        offsets, probs = original.eval()(ours._tensor(image).contiguous())
+        widened_offsets, widened_probs = ours._pnet(ours._tensor(image))
+    assert torch.allclose(probs, widened_probs, atol=1e-5)
+    assert torch.allclose(offsets, widened_offsets, atol=1e-5)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from likeness.faces.dlib_backend import DetectionSettings, DlibFaceBackend
 from likeness.faces.protocol import DetectedFace, FaceBackend
+from likeness.heap import reuse_freed_memory
 from likeness.library.decode import DecodeError, decode_photo
 from likeness.library.dedupe import perceptual_hash
 
@@ -61,7 +62,10 @@ _worker_backend: FaceBackend | None = None
 
 
 def start_worker(settings: DetectionSettings) -> None:
+    """Load the backend, and keep freed arrays' memory for the next photo (``likeness.heap``:
+    a third of a 12 MP photo's CPU time went to page faults without it)."""
     global _worker_backend
+    reuse_freed_memory()
     _worker_backend = DlibFaceBackend(settings)
 
 

@@ -35,6 +35,7 @@ from likeness.faces.quality import (
     sharpness_score,
     size_score,
 )
+from likeness.faces.scaling import Halvings, resize_image
 
 HOG_WINDOW_PX = 80.0
 
@@ -69,19 +70,6 @@ VERIFY_PAD = 0.4
 #: Proposals cover faces up to this multiple of the first pass's size limit: near its limit the
 #: first pass finds faces less reliably.
 PROPOSAL_REACH = 1.5
-
-
-def resize_image(image: np.ndarray, scale: float) -> np.ndarray:
-    """The image scaled by ``scale`` (box filter down, bilinear up, as the detectors expect)."""
-    if abs(scale - 1.0) < 1e-3:
-        return image
-    import cv2
-
-    h, w = image.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    # OpenCV's area filter: the box filter PIL applies, a third of the time on a 12 MP photo.
-    interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
-    return cv2.resize(image, size, interpolation=interpolation)
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -169,13 +157,14 @@ class DlibFaceBackend:
         ]
 
     def _proposed(
-        self, image: np.ndarray, preview: np.ndarray, found: list, max_face_px: float
+        self, halvings: Halvings, found: list, max_face_px: float
     ) -> list[tuple[tuple[float, ...], float]]:
         """Faces from ``min_face_px`` to ``max_face_px`` that MTCNN proposes and HOG confirms,
-        other than those already ``found`` (``preview``: the first pass's scaled image)."""
+        other than those already ``found``."""
         assert self._proposer is not None
+        image = halvings.image
         new: list[tuple[tuple[float, ...], float]] = []
-        proposals = self._proposer.propose(image, self.settings.min_face_px, max_face_px, preview)
+        proposals = self._proposer.propose(image, self.settings.min_face_px, max_face_px, halvings)
         for box, _ in proposals:
             if any(_iou(box, b) >= 0.3 for b, _ in found + new):
                 continue
@@ -191,13 +180,13 @@ class DlibFaceBackend:
         pixels = float(h * w)
         first_pixels = s.first_pass_pixels or (0.5e6 if self._proposer is not None else 1.5e6)
         scale1 = min(1.0, math.sqrt(first_pixels / pixels))
-        first = resize_image(image, scale1)
-        found = self._scan_scaled(first, scale1)
+        halvings = Halvings(image)
+        found = self._scan_scaled(halvings.resize(scale1), scale1)
         limit1 = HOG_WINDOW_PX / scale1
         scale2 = min(HOG_WINDOW_PX / s.min_face_px, math.sqrt(s.second_pass_pixels / pixels))
         if self._proposer is not None and pixels > s.small_photo_pixels:
             if scale2 > scale1 * 1.2:
-                found.extend(self._proposed(image, first, found, PROPOSAL_REACH * limit1))
+                found.extend(self._proposed(halvings, found, PROPOSAL_REACH * limit1))
             return found
         smallest = min((b[2] - b[0] for b, _ in found), default=math.inf)
         wanted = (

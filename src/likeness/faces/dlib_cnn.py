@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from likeness.faces.dlib_backend import DlibFaceBackend, resize_image
+from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.faces.protocol import DetectedFace
+from likeness.faces.scaling import resize_image
 
 #: The face is scaled to this width for the network (its sliding window is 80 px; smaller
 #: images are faster: 90 px takes about 0.2 s, 130 px 0.45 s, with the same finds).
