@@ -7,7 +7,8 @@ the start check on each labelled faces-dev photo with one face whose head is tur
 
 - against the generic face (liveness-3 and before);
 - against a face with the person's own nose drop (``PoseCalibration``) from their *other*
-  faces-dev photos, as an enrolment takes it from their photo group (liveness-6). People
+  faces-dev photos, all of them whatever their pose, as an enrolment takes it from their
+  photo group (``PoseCalibration`` picks those near facing the camera; liveness-6). People
   with one photo only are calibrated on that photo itself and counted apart (their check is
   trivially centred).
 
@@ -47,13 +48,15 @@ def main() -> None:
         found = backend.analyze(np.asarray(image))
         if len(found) != 1:
             continue
-        if abs(estimate_head_pose(found[0].landmarks, image.size).yaw) > MAX_YAW:
-            continue
         faces[person].append((Path(path).name, found[0].landmarks, image.size))
 
     rows = []
     for person, mine in faces.items():
         for i, (name, landmarks, size) in enumerate(mine):
+            if abs(estimate_head_pose(landmarks, size).yaw) > MAX_YAW:
+                continue  # not facing the camera: not tested, but still calibrates
+            # All the person's other photos, as enrolment takes their photo group
+            # (PoseCalibration keeps those that face the camera closely enough).
             others = [(lm, sz) for j, (_, lm, sz) in enumerate(mine) if j != i]
             own = not others
             calibration = PoseCalibration.from_faces(others or [(landmarks, size)])

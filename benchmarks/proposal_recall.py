@@ -63,6 +63,10 @@ def main() -> None:
 
     import torch
 
+    from likeness.heap import reuse_freed_memory
+
+    reuse_freed_memory()  # as an import worker does
+
     from likeness.faces import mtcnn
     from likeness.faces.scaling import Halvings
 

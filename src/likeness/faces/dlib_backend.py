@@ -11,7 +11,7 @@ scanned at 0.5 MP: faces from about 390 px).
 
 Smaller faces, down to ``min_face_px``, need the photo scanned *upsampled*: 48 MP for a 12 MP
 photo, about 2.6 s on one core. Instead, MTCNN (``faces.mtcnn``, 12 px window) proposes where
-faces of that size may be, in about 0.4 s, and each proposal is checked by the same HOG
+faces of that size may be, in about 0.13 s, and each proposal is checked by the same HOG
 detector on a small crop scaled so the face fills its window. What is kept is what HOG accepts,
 under the same threshold, so proposals change where HOG looks, not what counts as a face.
 
