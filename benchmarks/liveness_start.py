@@ -3,12 +3,15 @@
 An enrolment clip must start facing the camera at eye level (``liveness.neutral_pose_problem``).
 Pitch from 5 landmarks depends on the person's proportions (``faces.headpose``), so this runs
 the start check on each labelled faces-dev photo with one face whose head is turned at most
-15 degrees (resized to 640 px wide, as a webcam frame), read two ways:
+15 degrees, as enrolment does: the frame is the photo resized to 640 px wide (a webcam frame)
+and read by the enrolment detector (``liveness.enrolment_backend``), and the calibration
+comes from the landmarks ``likeness import`` stores for the person's photos at full size. The
+pose is read two ways:
 
 - against the generic face (liveness-3 and before);
 - against a face with the person's own nose drop (``PoseCalibration``) from their *other*
   faces-dev photos, all of them whatever their pose, as an enrolment takes it from their
-  photo group (``PoseCalibration`` picks those near facing the camera; liveness-6). People
+  photo group (``PoseCalibration`` keeps those near facing the camera; liveness-6). People
   with one photo only are calibrated on that photo itself and counted apart (their check is
   trivially centred).
 
@@ -35,31 +38,42 @@ MAX_YAW = 15.0
 
 
 def main() -> None:
-    from likeness.consent.liveness import PoseCalibration, neutral_pose_problem, read_pose
+    from likeness.consent.liveness import (
+        PoseCalibration,
+        enrolment_backend,
+        neutral_pose_problem,
+        read_pose,
+    )
     from likeness.faces.dlib_backend import DlibFaceBackend
     from likeness.faces.headpose import estimate_head_pose
 
     root = require_faces_dev()
-    backend = DlibFaceBackend()
-    faces: dict[str, list[tuple[str, tuple, tuple[int, int]]]] = defaultdict(list)
+    library = DlibFaceBackend()  # what `likeness import` stored for each photo
+    camera = enrolment_backend()  # what enrolment reads from each frame of a clip
+    faces: dict[str, list[tuple[str, tuple, tuple[int, int], tuple, tuple[int, int]]]]
+    faces = defaultdict(list)
     for path, person in sorted(read_labels(root).items()):
         image = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
-        image = image.resize((WIDTH, round(image.height * WIDTH / image.width)))
-        found = backend.analyze(np.asarray(image))
-        if len(found) != 1:
+        stored = library.analyze(np.asarray(image))
+        frame = image.resize((WIDTH, round(image.height * WIDTH / image.width)))
+        seen = camera.analyze(np.asarray(frame))
+        if len(stored) != 1 or len(seen) != 1:
             continue
-        faces[person].append((Path(path).name, found[0].landmarks, image.size))
+        faces[person].append(
+            (Path(path).name, stored[0].landmarks, image.size, seen[0].landmarks, frame.size)
+        )
 
     rows = []
     for person, mine in faces.items():
-        for i, (name, landmarks, size) in enumerate(mine):
+        for i, (name, _, _, landmarks, size) in enumerate(mine):
             if abs(estimate_head_pose(landmarks, size).yaw) > MAX_YAW:
                 continue  # not facing the camera: not tested, but still calibrates
-            # All the person's other photos, as enrolment takes their photo group
-            # (PoseCalibration keeps those that face the camera closely enough).
-            others = [(lm, sz) for j, (_, lm, sz) in enumerate(mine) if j != i]
+            # All the person's other photos as the library holds them, as enrolment takes
+            # their photo group (PoseCalibration keeps those that face the camera closely
+            # enough); the photo itself only when it is their one photo.
+            others = [(lm, sz) for j, (_, lm, sz, _, _) in enumerate(mine) if j != i]
             own = not others
-            calibration = PoseCalibration.from_faces(others or [(landmarks, size)])
+            calibration = PoseCalibration.from_faces(others or [(mine[i][1], mine[i][2])])
             pose = estimate_head_pose(landmarks, size)
             own_pose = read_pose(landmarks, size, calibration)
             rows.append(
