@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-#: Runs P-Net (random weights) over a 12 MP photo's first pyramid level four times, as an
-#: import worker does photo after photo, and prints the page faults of the last time.
+#: Runs P-Net (random weights) over a 12 MP photo's first pyramid level eight times, as an
+#: import worker does photo after photo, and prints the page faults of the last five.
 SCRIPT = """
 import resource, sys
 import torch
@@ -25,7 +25,8 @@ def photo():
 for _ in range(3):
     photo()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-photo()
+for _ in range(5):
+    photo()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
@@ -40,5 +41,7 @@ def faults(mode: str) -> int:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux's")
 def test_a_workers_feature_maps_reuse_freed_memory_instead_of_faulting_it_in_again():
     # Without it, every feature map is mapped afresh: about 70,000 pages of 4 KiB a pass.
-    assert faults("default") > 30_000
-    assert faults("reuse") < 1_000
+    # With it, none on most runs; now and then one map is (how the heap happens to lie).
+    default = faults("default")
+    assert default > 150_000  # five passes
+    assert faults("reuse") < default / 10
