@@ -60,6 +60,17 @@ def test_small_face_beside_a_big_one_is_found_without_thorough():
     assert len(backend().analyze(np.asarray(scene))) == 2
 
 
+def test_large_faces_in_a_phone_photo_are_proposed_and_confirmed_too():
+    """No HOG pass over the whole photo looks for large faces any more: MTCNN's smallest
+    pyramid levels propose them, and HOG confirms them on a crop like any other."""
+    image = np.asarray(phone_scene({(300, 300): 500, (1900, 400): 1200, (3500, 2600): 60}))
+    faces = backend().analyze(image)
+    widths = sorted(f.box[2] - f.box[0] for f in faces)
+    assert len(widths) == 3, [f.box for f in faces]
+    for width, pasted in zip(widths, (60, 500, 1200), strict=True):
+        assert 0.7 * pasted < width < 1.4 * pasted, widths
+
+
 def test_a_proposal_is_only_a_face_if_hog_confirms_it():
     """A face blurred past what dlib's detector accepts is still proposed by MTCNN; it must not
     become a stored face (detection policy and threshold stay dlib's)."""

