@@ -90,7 +90,12 @@ def main() -> None:
     print(f"faces-dev portraits facing the camera (yaw <= {MAX_YAW:.0f}), {WIDTH} px wide")
     for label, use in (("generic face", 3), ("person's own nose drop", 5)):
         refused = [r for r in rows if r[use]]
-        print(f"{label}: {len(refused)} of {len(rows)} refused at the start")
+        # The start also asks for a head turned at most NEUTRAL_MAX_YAW; this set goes to 15.
+        turned = sum(1 for r in refused if r[use].startswith("the head was turned"))
+        print(
+            f"{label}: {len(refused)} of {len(rows)} refused at the start "
+            f"({len(refused) - turned} for pitch, {turned} turned past the start's limit)"
+        )
         for r in refused:
             own = " (calibrated on itself)" if r[1] and use == 5 else ""
             print(f"    {r[0]}: pitch {r[use - 1]:+.0f}{own}: {r[use]}")

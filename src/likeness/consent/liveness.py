@@ -109,7 +109,8 @@ NEUTRAL_MAX_YAW = 12.0
 #: blind there (on faces-dev, renders looking up from -15 degrees read as 2 to 8). Pitch is
 #: read with the person's own nose drop (``PoseCalibration``): against the generic face, 4 of
 #: 23 eye-level portraits on faces-dev read as seen from 10 to 17 degrees above, with their
-#: own (from their other photos) 2, at -13 and -20 (benchmarks/liveness_start.py).
+#: own (from their other photos) 1, at -19: a head lowered in a smile
+#: (benchmarks/liveness_start.py).
 NEUTRAL_PITCH_RANGE = (-10.0, 20.0)
 #: Photo-group faces that calibrate a person's nose drop must face the camera this closely
 #: (yaw against the generic face).
