@@ -39,6 +39,8 @@ MAX_YAW = 15.0
 
 def main() -> None:
     from likeness.consent.liveness import (
+        NEUTRAL_MAX_YAW,
+        NEUTRAL_PITCH_RANGE,
         PoseCalibration,
         enrolment_backend,
         neutral_pose_problem,
@@ -66,7 +68,8 @@ def main() -> None:
     rows = []
     for person, mine in faces.items():
         for i, (name, _, _, landmarks, size) in enumerate(mine):
-            if abs(estimate_head_pose(landmarks, size).yaw) > MAX_YAW:
+            pose = estimate_head_pose(landmarks, size)
+            if abs(pose.yaw) > MAX_YAW:
                 continue  # not facing the camera: not tested, but still calibrates
             # All the person's other photos as the library holds them, as enrolment takes
             # their photo group (PoseCalibration keeps those that face the camera closely
@@ -74,40 +77,31 @@ def main() -> None:
             others = [(lm, sz) for j, (_, lm, sz, _, _) in enumerate(mine) if j != i]
             own = not others
             calibration = PoseCalibration.from_faces(others or [(mine[i][1], mine[i][2])])
-            pose = estimate_head_pose(landmarks, size)
             own_pose = read_pose(landmarks, size, calibration)
-            rows.append(
-                (
-                    f"{person}/{name}",
-                    own,
-                    pose.pitch,
-                    neutral_pose_problem(pose),
-                    own_pose.pitch,
-                    neutral_pose_problem(own_pose),
-                )
-            )
+            rows.append((f"{person}/{name}", own, pose, own_pose))
 
     print(f"faces-dev portraits facing the camera (yaw <= {MAX_YAW:.0f}), {WIDTH} px wide")
-    for label, use in (("generic face", 3), ("person's own nose drop", 5)):
-        refused = [r for r in rows if r[use]]
+    low, high = NEUTRAL_PITCH_RANGE
+    for label, use in (("generic face", 2), ("person's own nose drop", 3)):
+        refused = [(r, problem) for r in rows if (problem := neutral_pose_problem(r[use]))]
         # The start also asks for a head turned at most NEUTRAL_MAX_YAW; this set goes to 15.
-        turned = sum(1 for r in refused if r[use].startswith("the head was turned"))
+        turned = sum(1 for r, _ in refused if abs(r[use].yaw) > NEUTRAL_MAX_YAW)
         print(
             f"{label}: {len(refused)} of {len(rows)} refused at the start "
             f"({len(refused) - turned} for pitch, {turned} turned past the start's limit)"
         )
-        for r in refused:
-            own = " (calibrated on itself)" if r[1] and use == 5 else ""
-            print(f"    {r[0]}: pitch {r[use - 1]:+.0f}{own}: {r[use]}")
-        pitches = np.array([r[use - 1] for r in rows])
+        for r, problem in refused:
+            own = " (calibrated on itself)" if r[1] and use == 3 else ""
+            print(f"    {r[0]}: pitch {r[use].pitch:+.0f}{own}: {problem}")
+        pitches = np.array([r[use].pitch for r in rows])
         print(
             f"    pitch min {pitches.min():+.1f}, median {np.median(pitches):+.1f}, "
-            f"max {pitches.max():+.1f} (refused outside -10..+20)"
+            f"max {pitches.max():+.1f} (refused outside {low:+.0f}..{high:+.0f})"
         )
     held_out = [r for r in rows if not r[1]]
     print(
         f"calibrated on the person's other photos: {len(held_out)} portraits, "
-        f"{sum(1 for r in held_out if r[5])} refused; "
+        f"{sum(1 for r in held_out if neutral_pose_problem(r[3]))} refused; "
         f"on the photo itself (one photo of that person): {len(rows) - len(held_out)}"
     )
 

@@ -1,7 +1,8 @@
 """Smaller copies of a photo for the detectors, made from exact halvings.
 
-Why: the detectors look at a 12 MP photo at many sizes (the first HOG pass at 0.5 MP, P-Net's
-pyramid from 1.1 MP down, R-Net's and O-Net's 24 and 48 px crops of boxes up to 600 px wide).
+Why: the detectors look at a 12 MP photo at many sizes (P-Net's pyramid from 1.1 MP down to a
+few hundred pixels, R-Net's and O-Net's 24 and 48 px crops of boxes of any width, HOG's checks
+of each proposal on a crop scaled so the face is 115 px wide).
 OpenCV's area filter has a fast path for an exact factor of 2: halving a 12 MP photo takes
 about 3 ms of CPU, against 25-30 ms to scale it by an arbitrary factor such as 0.2 or 0.3. So
 each copy is scaled from the smallest halving still larger than it, and the halvings of one
