@@ -1,8 +1,8 @@
 """Liveness on synthetic clips rendered from faces-dev photos: false accepts and rejects.
 
 Every faces-dev photo whose face looks at the camera as an enrolment clip must start (the pose
-``liveness.neutral_pose_problem`` accepts: within 12 degrees of facing it, the camera not above
-the face, read against the person's own nose drop from their other photos) is scaled so
+``liveness.neutral_pose_problem`` accepts: within 12 degrees of facing it, not tilted back past
+20, read against the person's own nose drop from their other photos) is scaled so
 the face is 180 px wide, as in a selfie video. For each, with fresh
 random sessions: one honest clip (head turns rendered with parallax) and attacks (a still
 photo; a flat print turned to mimic each pose; a recording of another session's sequence; a
@@ -15,7 +15,7 @@ The margins (smallest honest turn, parallax and relief; largest parallax of a fl
 of a bent one, largest relief of any print) say how close the thresholds are.
 
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
-        [--fps 15]
+        [--fps 15] [--only person/photo.jpg ...]
 
 The clips are synthetic (tests/consent/clips.py); thresholds await real camera footage.
 """
@@ -120,6 +120,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1, help="random sessions per photo")
     parser.add_argument("--seed", type=int, default=None, help="for a reproducible run")
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="these photos only (person/name, as printed)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--fps", type=int, default=15, help="frames a second (a camera gives 24-30; cost grows)"
@@ -141,6 +144,7 @@ def main() -> None:
             skipped += 1
             continue
         found.append((f"{person}/{Path(path).name}", person, pixels, face))
+    tried = {n for n, *_ in found} if args.only is None else set(args.only)
     prepared = []
     for name, person, pixels, face in found:
         # The person's nose drop from their other photos, as an enrolment takes it from
@@ -151,13 +155,16 @@ def main() -> None:
             [o for o in others if o[0] != face.landmarks] or mine
         )
         pose = liveness.read_pose(face.landmarks, pixels.shape[1::-1], calibration)
-        if liveness.neutral_pose_problem(pose):  # such a start is refused
-            print(f"  {name}: not facing the camera at eye level, skipped")
+        problem = liveness.neutral_pose_problem(pose)
+        if problem:  # such a start is refused
+            print(f"  {name}: skipped, refused at the start ({problem.split(';')[0]})")
             skipped += 1
             continue
         prepared.append((name, person, pixels, face, calibration))
     jobs = []
     for i, (name, person, pixels, face, calibration) in enumerate(prepared):
+        if name not in tried:  # still the "other person" of the photo before it
+            continue
         other = next(p for p in prepared[i + 1 :] + prepared[:i] if p[1] != person)
         for _ in range(args.sessions):
             session, earlier = liveness.new_session(rng=rng), liveness.new_session(rng=rng)
@@ -204,7 +211,7 @@ def main() -> None:
                 target = honest_relief if case == "honest" else print_relief if prints else []
                 target.append(entry["relief_px"])
     print(
-        f"{len(prepared)} photos facing the camera ({skipped} others skipped), "
+        f"{len({o[0] for o in outcomes})} photos facing the camera ({skipped} others skipped), "
         f"{args.sessions} random session(s) each, {args.fps} frames a second"
     )
     print(f"{'clip':<20}{'clips':>6}{'wrong':>7}")

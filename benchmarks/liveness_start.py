@@ -16,7 +16,10 @@ pose is read two ways:
   trivially centred).
 
 These portraits are press photos taken at eye level: the target is that none is refused. Prints
-each refused photo with its pitch, and the spread of pitches.
+each refused photo with its pitch, and the spread of pitches. Then, since a start read as seen
+from above is not refused (``liveness.FROM_ABOVE_PITCH``), how far a look up reads from such a
+start: each portrait rendered with the head lowered LOWERED degrees, then looking up UP degrees
+from there (``tests.support.clips.render_pose``), read with the person's own nose drop.
 
     .venv/bin/python benchmarks/liveness_start.py
 """
@@ -30,17 +33,23 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import read_labels, require_faces_dev
 
 WIDTH = 640
 MAX_YAW = 15.0
+LOWERED, UP = -15.0, 22.0
 
 
 def main() -> None:
+    from tests.support import clips
+
     from likeness.consent.liveness import (
+        FROM_ABOVE_PITCH,
+        NEUTRAL_MAX_PITCH,
         NEUTRAL_MAX_YAW,
-        NEUTRAL_PITCH_RANGE,
+        TILT_DEGREES,
         PoseCalibration,
         enrolment_backend,
         neutral_pose_problem,
@@ -62,12 +71,13 @@ def main() -> None:
         if len(stored) != 1 or len(seen) != 1:
             continue
         faces[person].append(
-            (Path(path).name, stored[0].landmarks, image.size, seen[0].landmarks, frame.size)
+            (Path(path).name, stored[0].landmarks, image.size, seen[0].landmarks, frame)
         )
 
     rows = []
     for person, mine in faces.items():
-        for i, (name, _, _, landmarks, size) in enumerate(mine):
+        for i, (name, _, _, landmarks, frame) in enumerate(mine):
+            size = frame.size
             pose = estimate_head_pose(landmarks, size)
             if abs(pose.yaw) > MAX_YAW:
                 continue  # not facing the camera: not tested, but still calibrates
@@ -78,10 +88,9 @@ def main() -> None:
             own = not others
             calibration = PoseCalibration.from_faces(others or [(mine[i][1], mine[i][2])])
             own_pose = read_pose(landmarks, size, calibration)
-            rows.append((f"{person}/{name}", own, pose, own_pose))
+            rows.append((f"{person}/{name}", own, pose, own_pose, frame, landmarks, calibration))
 
     print(f"faces-dev portraits facing the camera (yaw <= {MAX_YAW:.0f}), {WIDTH} px wide")
-    low, high = NEUTRAL_PITCH_RANGE
     for label, use in (("generic face", 2), ("person's own nose drop", 3)):
         refused = [(r, problem) for r in rows if (problem := neutral_pose_problem(r[use]))]
         # The start also asks for a head turned at most NEUTRAL_MAX_YAW; this set goes to 15.
@@ -96,7 +105,9 @@ def main() -> None:
         pitches = np.array([r[use].pitch for r in rows])
         print(
             f"    pitch min {pitches.min():+.1f}, median {np.median(pitches):+.1f}, "
-            f"max {pitches.max():+.1f} (refused outside {low:+.0f}..{high:+.0f})"
+            f"max {pitches.max():+.1f} (refused above {NEUTRAL_MAX_PITCH:+.0f}; "
+            f"{int((pitches < FROM_ABOVE_PITCH).sum())} read as seen from above, below "
+            f"{FROM_ABOVE_PITCH:+.0f}: not refused)"
         )
     held_out = [r for r in rows if not r[1]]
     print(
@@ -104,6 +115,34 @@ def main() -> None:
         f"{sum(1 for r in held_out if neutral_pose_problem(r[3]))} refused; "
         f"on the photo itself (one photo of that person): {len(rows) - len(held_out)}"
     )
+    _look_up_from_below(rows, camera, clips, read_pose, TILT_DEGREES)
+
+
+def _look_up_from_below(rows, camera, clips, read_pose, tilt: float) -> None:
+    """How far looking up reads from a start LOWERED degrees below the photo's own pose."""
+    print(f"looking up {UP:.0f} degrees from a head lowered {-LOWERED:.0f} (own nose drop):")
+    ups = []
+    for name, _, _, _, frame, landmarks, calibration in rows:
+        pixels = np.asarray(frame)
+        drop = clips.own_drop(pixels, landmarks)
+        read = []
+        for pitch in (LOWERED, LOWERED + UP):
+            faces = camera.analyze(clips.render_pose(pixels, landmarks, 0.0, pitch, drop=drop))
+            if len(faces) != 1:
+                break
+            read.append(read_pose(faces[0].landmarks, frame.size, calibration).pitch)
+        else:
+            ups.append((read[1] - read[0], name, read[0]))
+            continue
+        print(f"    {name}: face lost at pitch {pitch:+.0f}")
+    ups.sort()
+    short = [u for u in ups if u[0] < tilt]
+    print(
+        f"    {len(ups) - len(short)} of {len(ups)} read {tilt:.0f} degrees up or more "
+        f"(smallest {ups[0][0]:.1f}, median {np.median([u[0] for u in ups]):.1f})"
+    )
+    for up, name, start in short:
+        print(f"    {name}: start read {start:+.1f}, looked up {up:.1f}")
 
 
 if __name__ == "__main__":

@@ -220,14 +220,21 @@ def _timeline(session, targets: dict, render, fps: int = FPS) -> list[tuple[floa
 
 
 def honest_frames(
-    image: np.ndarray, landmarks, session, poses: dict | None = None, fps: int = FPS
+    image: np.ndarray,
+    landmarks,
+    session,
+    poses: dict | None = None,
+    fps: int = FPS,
+    start: tuple[float, float] = (0.0, 0.0),
 ) -> list[tuple[float, np.ndarray]]:
     """A live person following the session: real head turns (``poses``, by default ordinary
-    ones), with parallax."""
+    ones), with parallax. ``start``: the (yaw, pitch) the head faces the camera at, from the
+    photo's own pose (a camera held above the face: negative pitch); every turn is from it."""
 
     drop = own_drop(image, landmarks)
 
     def render(yaw: float, pitch: float) -> np.ndarray:
+        yaw, pitch = yaw + start[0], pitch + start[1]
         if yaw == pitch == 0:
             return image
         return render_pose(image, landmarks, yaw, pitch, drop=drop)
