@@ -11,15 +11,22 @@ threshold, and counts the faces proposed (a proposal centred on the face, 0.6-1.
 width). It also counts, on whole 12 MP scenes without faces (JPEG too), the candidates P-Net
 hands to R-Net and the time P-Net and R-Net take (one core; run it on a quiet machine).
 
-    .venv/bin/python benchmarks/proposal_recall.py [--thresholds 0.8 0.9 0.95] [--seed 0]
+    .venv/bin/python benchmarks/proposal_recall.py [--thresholds 0.8 0.9 0.95]
+        [--factors 0.709] [--seed 0]
+
+``--factors`` tries other steps between P-Net's pyramid levels (``PYRAMID_FACTOR``): a smaller
+one runs P-Net over fewer pixels, and leaves faces of widths between two levels further from
+P-Net's window.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +36,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import require_faces_dev
 from phone_library import face_cutouts, scenes
 
-#: (face width in px, degradation) pasted for every faces-dev face.
-TRIALS = ((40, "blurred"), (44, "dim"), (48, "compressed"), (60, "blurred"), (90, "dim"))
+#: (face width in px, degradation) pasted for every faces-dev face: from the smallest face
+#: looked for, through widths that fall between two pyramid levels (with a factor of 0.6 the
+#: levels' faces are 40, 67 and 111 px wide: 52 and 86 are the furthest from both).
+TRIALS = (
+    (40, "blurred"),
+    (44, "dim"),
+    (48, "compressed"),
+    (52, "dim"),
+    (60, "blurred"),
+    (70, "compressed"),
+    (86, "dim"),
+    (90, "blurred"),
+    (140, "dim"),
+)
 PART = (1600, 1200)
 
 
@@ -58,6 +77,7 @@ def as_saved(image: Image.Image) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.8, 0.9, 0.95])
+    parser.add_argument("--factors", type=float, nargs="+", default=None)
     parser.add_argument("--seed", type=int, default=0, help="0: phone_library.py's scenes")
     args = parser.parse_args()
 
@@ -94,12 +114,16 @@ def main() -> None:
     saved_scenes = [as_saved(scene) for scene in backgrounds]
     default = mtcnn.PNET_THRESHOLD
     print(
-        f"{len(photos)} faces ({len(cutouts)} faces-dev faces x {len(TRIALS)} widths 40-90 px, "
+        f"{len(photos)} faces ({len(cutouts)} faces-dev faces x {len(TRIALS)} widths 40-140 px, "
         "blurred, dim or compressed) in textured scenes"
     )
+    default_factor = mtcnn.PYRAMID_FACTOR
     try:
-        for threshold in args.thresholds:
-            mtcnn.PNET_THRESHOLD = threshold
+        for factor, threshold in itertools.product(
+            args.factors or [default_factor], args.thresholds
+        ):
+            mtcnn.PYRAMID_FACTOR, mtcnn.PNET_THRESHOLD = factor, threshold
+            misses: Counter = Counter()
             missed = 0
             with torch.inference_mode():
                 for pixels, (x0, y0, x1, y1), width in photos:
@@ -111,6 +135,7 @@ def main() -> None:
                         for b, _ in proposed
                     ):
                         missed += 1
+                        misses[width] += 1
                 candidates, seconds = [], []
                 for pixels in saved_scenes:
                     started = time.perf_counter()
@@ -119,15 +144,18 @@ def main() -> None:
                     proposer._stage(proposer._rnet, halvings, boxes, 24, mtcnn.RNET_THRESHOLD)
                     seconds.append(time.perf_counter() - started)
                     candidates.append(len(boxes))
-            mark = " (current)" if threshold == default else ""
+            current = threshold == default and factor == default_factor
+            mark = " (current)" if current else ""
+            where = ", ".join(f"{w} px {n}" for w, n in sorted(misses.items()))
             print(
-                f"P-Net {threshold:.2f}{mark}: recall {1 - missed / len(photos):.3f} "
-                f"({missed} missed); on 12 MP scenes without faces, "
+                f"pyramid {factor:.3f}, P-Net {threshold:.2f}{mark}: recall "
+                f"{1 - missed / len(photos):.3f} ({missed} missed{': ' + where if where else ''}); "
+                "on 12 MP scenes without faces, "
                 f"{np.mean(candidates):.0f} candidates for R-Net (max {max(candidates)}), "
                 f"P-Net + R-Net {np.mean(seconds):.2f} s a photo"
             )
     finally:
-        mtcnn.PNET_THRESHOLD = default
+        mtcnn.PYRAMID_FACTOR, mtcnn.PNET_THRESHOLD = default_factor, default
 
 
 if __name__ == "__main__":

@@ -40,6 +40,20 @@ def test_exif_orientation_is_applied_before_anything_else():
     assert top[2] > 150 and top[0] < 100
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_turns_the_pixels_as_pillow_does(orientation):
+    """Decoding turns pixels with OpenCV (faster on 12 MP photos): each of the 8 EXIF
+    orientations must give exactly Pillow's ``exif_transpose``, on an odd-sized photo."""
+    from PIL import ImageOps
+
+    stored = astronaut().resize((61, 40))
+    data = jpeg_bytes(stored, _exif(orientation=orientation))
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data)).convert("RGB")))
+    pixels = decode_photo(data).pixels
+    assert pixels.shape == expected.shape and pixels.flags.c_contiguous
+    assert np.array_equal(pixels, expected)
+
+
 def test_exif_metadata():
     photo = decode_photo(jpeg_bytes(scenery(), _exif(gps=True)))
     assert photo.taken_at == datetime(2021, 7, 4, 15, 30)

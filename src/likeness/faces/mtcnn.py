@@ -30,8 +30,11 @@ from likeness.faces.scaling import Halvings
 #: P-Net's window, and its output stride in input pixels.
 PNET_WINDOW = 12
 PNET_STRIDE = 2
-#: Pyramid step between P-Net scales (the authors' value).
-PYRAMID_FACTOR = 0.709
+#: Pyramid step between P-Net scales. The authors' 0.709 runs P-Net over 2.0 times the first
+#: level's pixels; 0.65 over 1.7 times, and still proposes every one of 225 faces-dev faces
+#: pasted at 40-140 px (widths between levels included), blurred, dim or compressed; 0.6
+#: loses one at 86 px (benchmarks/proposal_recall.py --factors 0.709 0.65 0.6).
+PYRAMID_FACTOR = 0.65
 #: Face probabilities a candidate must reach at each stage. A face dropped here is lost for
 #: good, while a false candidate costs one small HOG check, so R-Net and O-Net keep more than
 #: the authors' 0.7/0.7. P-Net keeps less than their 0.6: on textured ground (grass, gravel) it
