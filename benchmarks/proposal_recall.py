@@ -78,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.8, 0.9, 0.95])
     parser.add_argument("--factors", type=float, nargs="+", default=None)
+    parser.add_argument("--reach", type=float, nargs="+", default=None)
     parser.add_argument("--seed", type=int, default=0, help="0: phone_library.py's scenes")
     args = parser.parse_args()
 
@@ -117,12 +118,13 @@ def main() -> None:
         f"{len(photos)} faces ({len(cutouts)} faces-dev faces x {len(TRIALS)} widths 40-140 px, "
         "blurred, dim or compressed) in textured scenes"
     )
-    default_factor = mtcnn.PYRAMID_FACTOR
+    default_factor, default_reach = mtcnn.PYRAMID_FACTOR, mtcnn.FIRST_LEVEL_REACH
     try:
-        for factor, threshold in itertools.product(
-            args.factors or [default_factor], args.thresholds
+        for factor, reach, threshold in itertools.product(
+            args.factors or [default_factor], args.reach or [default_reach], args.thresholds
         ):
             mtcnn.PYRAMID_FACTOR, mtcnn.PNET_THRESHOLD = factor, threshold
+            mtcnn.FIRST_LEVEL_REACH = reach
             misses: Counter = Counter()
             missed = 0
             with torch.inference_mode():
@@ -144,11 +146,11 @@ def main() -> None:
                     proposer._stage(proposer._rnet, halvings, boxes, 24, mtcnn.RNET_THRESHOLD)
                     seconds.append(time.perf_counter() - started)
                     candidates.append(len(boxes))
-            current = threshold == default and factor == default_factor
+            current = (threshold, factor, reach) == (default, default_factor, default_reach)
             mark = " (current)" if current else ""
             where = ", ".join(f"{w} px {n}" for w, n in sorted(misses.items()))
             print(
-                f"pyramid {factor:.3f}, P-Net {threshold:.2f}{mark}: recall "
+                f"pyramid {factor:.3f}, reach {reach:.2f}, P-Net {threshold:.2f}{mark}: recall "
                 f"{1 - missed / len(photos):.3f} ({missed} missed{': ' + where if where else ''}); "
                 "on 12 MP scenes without faces, "
                 f"{np.mean(candidates):.0f} candidates for R-Net (max {max(candidates)}), "
@@ -156,6 +158,7 @@ def main() -> None:
             )
     finally:
         mtcnn.PYRAMID_FACTOR, mtcnn.PNET_THRESHOLD = default_factor, default
+        mtcnn.FIRST_LEVEL_REACH = default_reach
 
 
 if __name__ == "__main__":

@@ -35,14 +35,21 @@ PNET_STRIDE = 2
 #: pasted at 40-140 px (widths between levels included), blurred, dim or compressed; 0.6
 #: loses one at 86 px (benchmarks/proposal_recall.py --factors 0.709 0.65 0.6).
 PYRAMID_FACTOR = 0.65
+#: The first (largest, costliest) pyramid level maps faces this many times ``min_face_px``
+#: wide onto P-Net's 12 px window: the smallest faces wanted reach it at 10 px, which P-Net
+#: still fires on at a lower threshold. Every level is then 1.44 times smaller than with the
+#: window fitted to them (benchmarks/proposal_recall.py --reach 1.0 1.2 --thresholds 0.9 0.8).
+FIRST_LEVEL_REACH = 1.2
 #: Face probabilities a candidate must reach at each stage. A face dropped here is lost for
 #: good, while a false candidate costs one small HOG check, so R-Net and O-Net keep more than
-#: the authors' 0.7/0.7. P-Net keeps less than their 0.6: on textured ground (grass, gravel) it
-#: fires thousands of times a photo, and R-Net's crops then cost more than P-Net itself. At 0.9
-#: it hands R-Net about 900 candidates on a textured 12 MP scene instead of 2,200 at 0.8 and
-#: still proposes every one of 125 faces-dev faces pasted at 40-90 px, blurred, dim or
-#: compressed; at 0.95, 3 dim ones are lost (benchmarks/proposal_recall.py).
-PNET_THRESHOLD = 0.9
+#: the authors' 0.7/0.7. P-Net keeps more than their 0.6: on textured ground (grass, gravel) it
+#: fires thousands of times a photo, and R-Net's crops then cost more than P-Net itself. Over
+#: the 225 faces-dev faces pasted at 40-140 px, blurred, dim or compressed, into textured
+#: scenes (three draws, seeds 0-2 of benchmarks/proposal_recall.py), with the first level's
+#: reach at 1.2 and P-Net at 0.8, 674 of 675 are proposed, as with a reach of 1.0 and 0.9,
+#: and P-Net with R-Net take 0.08-0.09 s on a textured 12 MP scene instead of 0.10-0.12 (a
+#: reach of 1.35 loses 4 of 225 at 0.85, 1 at 0.8).
+PNET_THRESHOLD = 0.8
 RNET_THRESHOLD = 0.6
 ONET_THRESHOLD = 0.3
 
@@ -272,7 +279,7 @@ class MtcnnProposer:
         """P-Net over the scales that map faces of the wanted sizes onto its 12 px window:
         rows of (x0, y0, x1, y1, score), squared."""
         w, h = halvings.size
-        scale = PNET_WINDOW / min_face_px
+        scale = PNET_WINDOW / (min_face_px * FIRST_LEVEL_REACH)
         found = [np.zeros((0, 5))]
         while scale >= PNET_WINDOW / max_face_px * PYRAMID_FACTOR:
             size = (int(w * scale + 1), int(h * scale + 1))
