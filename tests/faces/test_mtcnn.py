@@ -130,19 +130,39 @@ def test_import_says_when_small_faces_fall_back_to_the_slow_pass(monkeypatch, tm
     assert "facenet-pytorch" in result.output and "slower upsampled HOG pass" in result.output
 
 
-def test_widening_p_nets_first_layer_changes_no_output():
+def test_the_rewritten_networks_give_the_authors_outputs():
+    """P-Net's first layer widened to 16 channels, its last layer split into a face logit and
+    offsets read where a face fires, and the input normalisation folded into each network's
+    first layer: the same probabilities and offsets as the authors' networks on their
+    normalised input."""
     import torch
 
     from likeness.faces.mtcnn import _build_networks
 
-    original = _build_networks()[0]
-    state = torch.load(weights_dir() / "pnet.pt", map_location="cpu", weights_only=True)
-    original.load_state_dict({k: v for k, v in state.items() if not k.startswith("softmax")})
+    originals = _build_networks()
+    for net, file in zip(originals, ("pnet.pt", "rnet.pt", "onet.pt"), strict=True):
+        state = torch.load(weights_dir() / file, map_location="cpu", weights_only=True)
+        net.load_state_dict({k: v for k, v in state.items() if not k.startswith("softmax")})
+        net.eval()
     ours = proposer()
     assert ours._pnet.conv1.out_channels == 16
-    image = np.asarray(textured_scenery((800, 600)))[None]
+
+    def normalised(batch):
+        return (torch.from_numpy(batch).permute(0, 3, 1, 2).float() - 127.5) * 0.0078125
+
+    image = np.array(textured_scenery((800, 600)))
     with torch.inference_mode():
-        offsets, probs = original.eval()(ours._tensor(image).contiguous())
-        widened_offsets, widened_probs = ours._pnet(ours._tensor(image))
-    assert torch.allclose(probs, widened_probs, atol=1e-5)
-    assert torch.allclose(offsets, widened_offsets, atol=1e-5)
+        offsets, probs = originals[0](normalised(image[None]))
+        logit, features = ours._pnet_level(image)
+        assert np.allclose(1 / (1 + np.exp(-logit)), probs[0, 1].numpy(), atol=1e-5)
+        ys, xs = np.nonzero(np.ones_like(logit, dtype=bool))
+        ours_offsets = ours._pnet_offsets(features, ys, xs)
+        assert np.allclose(ours_offsets, offsets[0][:, ys, xs].numpy().T, atol=1e-4)
+        for net, ours_net, size in ((originals[1], ours._rnet, 24), (originals[2], ours._onet, 48)):
+            crops = np.stack([image[y : y + size, x : x + size] for x, y in ((0, 0), (300, 200))])
+            (a_offsets, a_probs), (b_offsets, b_probs) = (
+                net(normalised(crops)),
+                ours_net(ours._tensor(crops)),
+            )
+            assert torch.allclose(a_probs, b_probs, atol=1e-5)
+            assert torch.allclose(a_offsets, b_offsets, atol=1e-4)
