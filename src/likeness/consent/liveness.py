@@ -110,9 +110,9 @@ NEUTRAL_MAX_YAW = 12.0
 #: (``PoseCalibration``), the eye-level faces-dev portraits read from -19 to +14 degrees, and
 #: one person's own photos differ by 0.12 eye spans of nose drop (``alex_lacamoire``: 0.49 to
 #: 0.61), about 20 degrees; a bound at -10 refused 1 of 23 of them (4 against the generic face),
-#: people who could never have enrolled (benchmarks/liveness_start.py). Looking up is judged
-#: relative to the clip's own neutral pose, and a clip that starts from well above the face
-#: and then does not meet "up" is told so (``FROM_ABOVE_PITCH``).
+#: people who could never have enrolled (benchmarks/liveness_start.py). Every pose is judged
+#: relative to the clip's own neutral pose, and a clip that starts as seen from above and then
+#: misses a challenge is told so (``FROM_ABOVE_PITCH``).
 NEUTRAL_MAX_PITCH = 20.0
 #: A neutral pose reading below this pitch looks seen from above (or the head bowed). There 5
 #: landmarks follow a head poorly: the nose base hardly moves against the eyes as the head

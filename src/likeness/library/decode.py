@@ -172,7 +172,7 @@ def _orientation(image: Image.Image) -> int:
         value = image.getexif().get(ExifBase.Orientation, 1)
     except Exception:  # a broken EXIF block: shown as stored, as viewers do
         return 1
-    return value if value in _UPRIGHT else 1
+    return value if isinstance(value, int) and value in _UPRIGHT else 1
 
 
 #: What turns stored pixels upright, per EXIF orientation, in OpenCV (Pillow's
@@ -191,6 +191,7 @@ _UPRIGHT = {
 
 
 def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``pixels`` as stored, turned upright for their EXIF ``orientation``."""
     for op, arg in _UPRIGHT[orientation]:
         if op == "flip":
             pixels = cv2.flip(pixels, arg)
