@@ -43,13 +43,10 @@ LOWERED, UP = -15.0, 22.0
 
 
 def main() -> None:
-    from tests.support import clips
-
     from likeness.consent.liveness import (
         FROM_ABOVE_PITCH,
         NEUTRAL_MAX_PITCH,
         NEUTRAL_MAX_YAW,
-        TILT_DEGREES,
         PoseCalibration,
         enrolment_backend,
         neutral_pose_problem,
@@ -115,11 +112,15 @@ def main() -> None:
         f"{sum(1 for r in held_out if neutral_pose_problem(r[3]))} refused; "
         f"on the photo itself (one photo of that person): {len(rows) - len(held_out)}"
     )
-    _look_up_from_below(rows, camera, clips, read_pose, TILT_DEGREES)
+    _look_up_from_below(rows, camera)
 
 
-def _look_up_from_below(rows, camera, clips, read_pose, tilt: float) -> None:
+def _look_up_from_below(rows, camera) -> None:
     """How far looking up reads from a start LOWERED degrees below the photo's own pose."""
+    from tests.support import clips
+
+    from likeness.consent.liveness import TILT_DEGREES, read_pose
+
     print(f"looking up {UP:.0f} degrees from a head lowered {-LOWERED:.0f} (own nose drop):")
     ups = []
     for name, _, _, _, frame, landmarks, calibration in rows:
@@ -136,9 +137,9 @@ def _look_up_from_below(rows, camera, clips, read_pose, tilt: float) -> None:
             continue
         print(f"    {name}: face lost at pitch {pitch:+.0f}")
     ups.sort()
-    short = [u for u in ups if u[0] < tilt]
+    short = [u for u in ups if u[0] < TILT_DEGREES]
     print(
-        f"    {len(ups) - len(short)} of {len(ups)} read {tilt:.0f} degrees up or more "
+        f"    {len(ups) - len(short)} of {len(ups)} read {TILT_DEGREES:.0f} degrees up or more "
         f"(smallest {ups[0][0]:.1f}, median {np.median([u[0] for u in ups]):.1f})"
     )
     for up, name, start in short:
