@@ -15,7 +15,7 @@ The margins (smallest honest turn, parallax and relief; largest parallax of a fl
 of a bent one, largest relief of any print) say how close the thresholds are.
 
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
-        [--fps 15] [--only person/photo.jpg ...]
+        [--fps 15] [--only person/photo.jpg ...] [--cases honest "cylinder r=0.5" ...]
 
 The clips are synthetic (tests/consent/clips.py); thresholds await real camera footage.
 """
@@ -65,21 +65,24 @@ def _trial(job) -> list[tuple]:
     from likeness.consent import liveness
 
     torch.set_num_threads(1)  # one process per core
-    name, pixels, face, calibration, other, session, earlier, same_sequence, fps = job
+    name, pixels, face, calibration, other, session, earlier, same_sequence, fps, wanted = job
+    # Each case renders its clip only when it runs (``--cases``).
     cases = {
-        "honest": clips.honest_frames(pixels, face.landmarks, session, fps=fps),
-        "still photo": clips.still_frames(pixels, session, fps),
-        "flat print turned": clips.flat_photo_frames(pixels, session, fps),
-        "replayed order": clips.honest_frames(pixels, face.landmarks, earlier, fps=fps),
-        "replayed timing": clips.honest_frames(pixels, face.landmarks, same_sequence, fps=fps),
-        "face swapped": clips.swapped_frames(
+        "honest": lambda: clips.honest_frames(pixels, face.landmarks, session, fps=fps),
+        "still photo": lambda: clips.still_frames(pixels, session, fps),
+        "flat print turned": lambda: clips.flat_photo_frames(pixels, session, fps),
+        "replayed order": lambda: clips.honest_frames(pixels, face.landmarks, earlier, fps=fps),
+        "replayed timing": lambda: clips.honest_frames(
+            pixels, face.landmarks, same_sequence, fps=fps
+        ),
+        "face swapped": lambda: clips.swapped_frames(
             (pixels, face.landmarks),
             (other[2], other[3].landmarks),
             session,
             session.challenges[1].start,
             fps,
         ),
-        "other person": clips.honest_frames(other[2], other[3].landmarks, session, fps=fps),
+        "other person": lambda: clips.honest_frames(other[2], other[3].landmarks, session, fps=fps),
     }
     # Bent prints turned on the session's schedule, the face at the front: a cylinder (radius
     # in face widths) turned about an axis a face width behind the print, as a hand turns a
@@ -87,29 +90,32 @@ def _trial(job) -> list[tuple]:
     width = face.box[2] - face.box[0]
     centre = (face.box[0] + face.box[2]) / 2
     for r in (0.5, 0.7, 1.0):
-        cases[f"cylinder r={r}"] = clips.bent_print_frames(
+        cases[f"cylinder r={r}"] = lambda r=r: clips.bent_print_frames(
             pixels,
             session,
-            lambda im, turn, r=r: clips.cylinder_print(im, r * width, turn, width, centre),
+            lambda im, turn: clips.cylinder_print(im, r * width, turn, width, centre),
             fps,
         )
     for angle in (120, 150):
-        cases[f"V-fold {angle}"] = clips.bent_print_frames(
-            pixels,
-            session,
-            lambda im, turn, a=angle: clips.folded_print(im, a, turn, centre),
-            fps,
+        cases[f"V-fold {angle}"] = lambda a=angle: clips.bent_print_frames(
+            pixels, session, lambda im, turn: clips.folded_print(im, a, turn, centre), fps
         )
-    short = clips.squashed(pixels, 0.8)
-    cases["V-fold 100, short"] = clips.bent_print_frames(
-        pixels, session, lambda _im, turn: clips.folded_print(short, 100, turn, centre), fps
-    )
+
+    def short_fold():
+        short = clips.squashed(pixels, 0.8)
+        return clips.bent_print_frames(
+            pixels, session, lambda _im, turn: clips.folded_print(short, 100, turn, centre), fps
+        )
+
+    cases["V-fold 100, short"] = short_fold
     backend = liveness.enrolment_backend()
     finder = liveness.enrolment_turned_faces(backend)
     out = []
-    for case, frames in cases.items():
+    for case, render in cases.items():
+        if case not in wanted:
+            continue
         result = liveness.verify_clip(
-            frames, session, backend, face.embedding[None, :], finder, calibration
+            render(), session, backend, face.embedding[None, :], finder, calibration
         )
         out.append((name, case, result.passed, result.reason, result.transcript))
     return out
@@ -122,6 +128,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
     parser.add_argument(
         "--only", nargs="+", default=None, help="these photos only (person/name, as printed)"
+    )
+    parser.add_argument(
+        "--cases", nargs="+", default=list(CASES), choices=CASES, help="these clips only"
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
@@ -176,7 +185,18 @@ def main() -> None:
             ]:
                 same_sequence = liveness.new_session(rng=rng)
             jobs.append(
-                (name, pixels, face, calibration, other, session, earlier, same_sequence, args.fps)
+                (
+                    name,
+                    pixels,
+                    face,
+                    calibration,
+                    other,
+                    session,
+                    earlier,
+                    same_sequence,
+                    args.fps,
+                    set(args.cases),
+                )
             )
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(args.workers) as pool:
