@@ -263,11 +263,11 @@ def main() -> None:
             f"({sum(p >= liveness.PARALLAX_MIN_PX for p in bent_parallax)} of "
             f"{len(bent_parallax)} turns of bent prints pass it)"
         )
-    if honest_relief:
+    if honest_relief or print_relief:
+        honest = f"honest turns >= {min(honest_relief):.2f} px, " if honest_relief else ""
         print(
-            f"  relief: honest turns >= {min(honest_relief):.2f} px, prints that passed the "
-            f"parallax check <= {max(print_relief, default=0.0):.2f} px "
-            f"(threshold {liveness.RELIEF_MIN_PX})"
+            f"  relief: {honest}prints that passed the parallax check <= "
+            f"{max(print_relief, default=0.0):.2f} px (threshold {liveness.RELIEF_MIN_PX})"
         )
     refused = Counter(
         _check_of(reason) for _, case, passed, reason, _ in outcomes if case in BENT and not passed
