@@ -315,7 +315,9 @@ def main() -> None:
         fr_mix = run_face_recognition(known, mix_fr)
         convert_t = convert_to_jpeg(photos / "heic", tmp / "converted")
 
-    fmt = lambda r: "-" if r is None else f"{r:.3f}"  # noqa: E731
+    def fmt(r: float | None, digits: int = 3) -> str:
+        return "-" if r is None else f"{r:.{digits}f}"
+
     print(f"phone-library corpus: {args.per_kind} scenes per 12 MP kind, 2 cores")
     print(f"start-up (one photo): likeness {lk_start:.1f} s, face_recognition {fr_start:.1f} s")
     # Speed-up as run (each tool's start-up included, as a user sees a folder of this size),
@@ -331,7 +333,7 @@ def main() -> None:
         print(
             f"{kind:10}{n:7d}{n / fr_t:13.2f}{fmt(scored(by_stem(fr_found), files)):>10}"
             f"{n / lk_t:13.2f}{fmt(scored(by_stem(lk_found), files)):>10}{fr_t / lk_t:10.2f}"
-            f"{'-' if steady is None else f'{steady:.2f}':>16}"
+            f"{fmt(steady, 2):>16}"
         )
     print("(mix: one folder, one run; target >= 3x, recall >= 0.98)")
     print("(after start-up -: likeness's run was mostly its start-up, too short to tell)")
@@ -340,8 +342,7 @@ def main() -> None:
     steady = after_start_up(heic_fr, fr_start, heic_lk, lk_start)
     print(
         f"heic, for face_recognition converted to JPEG first (2 processes, {convert_t:.1f} s): "
-        f"speed-up {heic_fr / heic_lk:.2f}, after start-up "
-        f"{'-' if steady is None else f'{steady:.2f}'}"
+        f"speed-up {heic_fr / heic_lk:.2f}, after start-up {fmt(steady, 2)}"
     )
     n_small = len(expected["small"])
     print(
