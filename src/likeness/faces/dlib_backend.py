@@ -9,7 +9,7 @@ with the scanned pixel count. Faces down to ``min_face_px`` (40 px) would need a
 scanned *upsampled* to 48 MP, about 2.6 s on one core.
 
 Instead, MTCNN (``faces.mtcnn``, 12 px window) proposes where faces of every size from
-``min_face_px`` to the photo's own may be, in about 0.13 s for a 12 MP photo, and each proposal
+``min_face_px`` to the photo's own may be, in about 0.09 s for a 12 MP photo, and each proposal
 is checked by the same HOG detector on a small crop scaled so the face fills its window. What
 is kept is what HOG accepts, under the same threshold, so proposals change where HOG looks,
 not what counts as a face. This runs on every photo above ``small_photo_pixels``. Large faces

@@ -3,10 +3,11 @@
 Why it is here: dlib's HOG detector looks through an 80 px window, so finding a 40 px face in a
 12 MP phone photo means scanning the photo upsampled to 48 MP, about 2.6 s a photo on one core.
 MTCNN's first network (P-Net) looks through a 12 px window: the same 40 px face is found in the
-photo scaled *down* to 1.1 MP; R-Net (24 px) and O-Net (48 px) then look at each candidate and
-throw most false ones away. All three cost about 0.13 s of CPU on a textured 12 MP photo in an
-import worker (P-Net over the pyramid 0.10 s, R-Net on a few hundred candidates and O-Net the
-rest; see ``likeness.heap`` and ``faces.scaling`` for what made it 3x cheaper). The dlib
+photo scaled *down* to 0.75 MP (``FIRST_LEVEL_REACH``); R-Net (24 px) and O-Net (48 px) then
+look at each candidate and throw most false ones away. All three cost about 0.09 s of CPU on a
+textured 12 MP photo in an import worker (P-Net over the pyramid about 0.06 s, R-Net on a few
+hundred candidates and O-Net the rest; see ``likeness.heap``, ``faces.scaling`` and the
+constants below for what made it several times cheaper). The dlib
 backend then checks each candidate with its own HOG detector on a small crop, so what is stored
 is still a dlib face (box, 5 points, embedding) under dlib's own threshold: MTCNN only decides
 where to look closely.
@@ -177,7 +178,7 @@ def _build_networks():
 def _fold_normalisation(conv) -> None:
     """Make ``conv`` take pixel values (0-255) where it took them normalised as the authors
     did, ``(x - 127.5) / 128``: the scale goes into its weights and the shift into its bias
-    (exact, as none of the first layers pads). Normalising a 1.1 MP pyramid level costs two
+    (exact, as none of the first layers pads). Normalising the largest pyramid level costs two
     passes over it; this costs nothing per photo."""
     import torch
 
@@ -207,7 +208,7 @@ def _widen_first_layer(pnet, channels: int) -> None:
     """Give P-Net's first layer ``channels`` outputs instead of 10, the extra ones all zero
     (zero weights, bias and PReLU slope in, zero weights into the next layer), which changes
     no output. Why: the first layer's feature map is the largest of the whole detector (10
-    channels over a 1.1 MP pyramid level), and channels-last kernels vectorise 16 floats at a
+    channels over the largest pyramid level), and channels-last kernels vectorise 16 floats at a
     time; at 10 channels its PReLU and max-pool cost more than the convolutions (P-Net's first
     level: 0.052 s of CPU at 10 channels, 0.041 s at 16)."""
     import torch

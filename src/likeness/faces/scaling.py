@@ -1,6 +1,6 @@
 """Smaller copies of a photo for the detectors, made from exact halvings.
 
-Why: the detectors look at a 12 MP photo at many sizes (P-Net's pyramid from 1.1 MP down to a
+Why: the detectors look at a 12 MP photo at many sizes (P-Net's pyramid from 0.75 MP down to a
 few hundred pixels, R-Net's and O-Net's 24 and 48 px crops of boxes of any width, HOG's checks
 of each proposal on a crop scaled so the face is 115 px wide).
 OpenCV's area filter has a fast path for an exact factor of 2: halving a 12 MP photo takes
