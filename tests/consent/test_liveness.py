@@ -166,17 +166,18 @@ def test_a_photo_turned_like_a_head_fails_for_lack_of_depth(people):
     assert result.transcript[0]["yaw"] <= -12  # the pose alone would have passed
 
 
-def _bent_print_fails_for_its_shape(pixels, face, bend) -> None:
+def _bent_print_fails_for_its_shape(pixels, face, bend, session=SESSION, fps=clips.FPS) -> None:
     """A bent print whose turn shows parallax (so the flat-picture check passes it) is
     refused by the depth-shape check, at its first turn. The start is judged against the
     person's own eye level (from the photo itself), as enrolment does from their photos."""
     h, w = pixels.shape[:2]
     calibration = PoseCalibration.from_faces([(face.landmarks, (w, h))])
-    frames = clips.bent_print_frames(pixels, SESSION, bend)
-    result = _verify(frames, face, calibration=calibration)
+    frames = clips.bent_print_frames(pixels, session, bend, fps)
+    result = _verify(frames, face, session, calibration=calibration)
     assert not result.passed and "bent or folded picture" in result.reason
     turn = result.transcript[0]
-    assert turn["challenge"] == "left" and turn["yaw"] <= -TURN_DEGREES
+    first = session.challenges[0].kind
+    assert turn["challenge"] == first and abs(turn["yaw"]) >= TURN_DEGREES
     assert turn["parallax_px"] >= PARALLAX_MIN_PX  # not a plane: the old check saw depth
     assert turn["relief_px"] < RELIEF_MIN_PX
 
@@ -204,6 +205,21 @@ def test_a_print_folded_down_the_middle_fails_for_its_shape(faces_dev):
     print_ = clips.squashed(pixels, 0.8)
     _bent_print_fails_for_its_shape(
         pixels, face, lambda _im, turn: clips.folded_print(print_, 100, turn, fold)
+    )
+
+
+def test_a_fold_whose_tracks_slide_along_hair_fails_for_its_shape(faces_dev):
+    """A print folded to 120 degrees, turned right: in this session (benchmarks/liveness.py,
+    seed 17) three tracks slid 18 px down the hair beside the chin, which turned the plain
+    principal direction of the parallax 45 degrees off the epipole's and showed the fold
+    0.97 px of relief, past the threshold; its left turn was what refused the clip."""
+    photo = Image.open(faces_dev / "people/rose_leslie/2.jpg")
+    pixels, face = clips.enrolment_sized(photo, backend())
+    fold = (face.box[0] + face.box[2]) / 2
+    kinds = [("right", 2.4, 4.0), ("left", 4.0, 6.8), ("centre", 6.8, 8.0)]
+    session = ChallengeSession("seed-17", datetime(2026, 1, 1), tuple(Challenge(*k) for k in kinds))
+    _bent_print_fails_for_its_shape(
+        pixels, face, lambda im, turn: clips.folded_print(im, 120, turn, fold), session, fps=15
     )
 
 

@@ -150,7 +150,7 @@ MAX_FINDER_TRIES = 20
 #: that leaves that region cannot be measured.
 REGION_PAD = 1.0
 LEAD_KEEP_S = 0.2
-VERSION = "liveness-7"
+VERSION = "liveness-8"
 
 
 def thresholds() -> dict[str, float]:
