@@ -54,6 +54,22 @@ def test_every_exif_orientation_turns_the_pixels_as_pillow_does(orientation):
     assert np.array_equal(pixels, expected)
 
 
+@pytest.mark.parametrize("kind", ["RGB", "L", "CMYK", "MPO"])
+def test_every_kind_of_jpeg_gives_pillows_pixels(kind):
+    """Colour JPEGs (and a multi-picture one's first picture) are decoded by OpenCV straight
+    into an array, greyscale and CMYK ones by Pillow: all must give Pillow's RGB pixels."""
+    stored = astronaut().resize((61, 40))
+    buf = io.BytesIO()
+    if kind == "MPO":
+        stored.save(buf, "MPO", save_all=True, append_images=[stored.rotate(90)])
+    else:
+        stored.convert(kind).save(buf, "JPEG")
+    expected = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    photo = decode_photo(buf.getvalue())
+    assert photo.format == ("MPO" if kind == "MPO" else "JPEG")
+    assert np.array_equal(photo.pixels, expected)
+
+
 def test_exif_metadata():
     photo = decode_photo(jpeg_bytes(scenery(), _exif(gps=True)))
     assert photo.taken_at == datetime(2021, 7, 4, 15, 30)

@@ -146,11 +146,21 @@ def decode_photo(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedPhoto:
             "(possible decompression bomb)"
         )
     taken, gps, make, model = read_exif(image)
+    pixels = _colour_jpeg_pixels(data, image)
+    if pixels is None:
+        pixels = _pillow_pixels(image)
+    if pixels.ndim != 3 or min(pixels.shape[:2]) < 1:
+        raise DecodeError("image has no pixels")
+    pixels = _upright(pixels, _orientation(image))
+    return DecodedPhoto(pixels, fmt, taken, gps, make, model)
+
+
+def _pillow_pixels(image: Image.Image) -> np.ndarray:
+    """The pixels as stored, in RGB, decoded by Pillow: transparent ones over white."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()
-            orientation = _orientation(image)
             if image.mode in ("RGBA", "LA", "PA") or (
                 image.mode == "P" and "transparency" in image.info
             ):
@@ -161,10 +171,33 @@ def decode_photo(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedPhoto:
             rgb = image if image.mode == "RGB" else image.convert("RGB")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DecodeError(f"corrupt or truncated image data: {exc}") from None
-    pixels = _upright(np.asarray(rgb), orientation)
-    if pixels.ndim != 3 or min(pixels.shape[:2]) < 1:
-        raise DecodeError("image has no pixels")
-    return DecodedPhoto(pixels, fmt, taken, gps, make, model)
+    return np.asarray(rgb)
+
+
+#: OpenCV decodes straight to RGB from 4.10 on; before that, JPEGs take Pillow's path.
+_IMREAD_RGB_AS_STORED = (
+    cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
+    if hasattr(cv2, "IMREAD_COLOR_RGB")
+    else None
+)
+
+
+def _colour_jpeg_pixels(data: bytes, image: Image.Image) -> np.ndarray | None:
+    """The pixels of a colour JPEG as stored (not turned upright), decoded by OpenCV into
+    the array itself; None for any other photo, or one OpenCV cannot decode (a truncated
+    file: Pillow's path then says what is wrong with it).
+
+    Why: both use libjpeg-turbo and give identical pixels, but Pillow keeps an image in its
+    own memory, and a numpy array of it is one more copy: 20 ms for a 12 MP photo, on top of
+    44 ms of decoding, where a photo's whole analysis costs about 0.17 s."""
+    if _IMREAD_RGB_AS_STORED is None or image.format not in ("JPEG", "MPO"):
+        return None
+    if image.mode != "RGB":  # greyscale and CMYK JPEGs: Pillow converts them as viewers do
+        return None
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _IMREAD_RGB_AS_STORED)
+    if pixels is None or pixels.shape != (image.height, image.width, 3):
+        return None
+    return pixels
 
 
 def _orientation(image: Image.Image) -> int:
