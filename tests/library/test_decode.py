@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from likeness.library.decode import DecodeError, decode_photo
+from likeness.library.decode import DecodeError, _decoded_into_array, decode_photo
 from tests.support.photos import astronaut, jpeg_bytes, scenery
 
 
@@ -54,20 +54,33 @@ def test_every_exif_orientation_turns_the_pixels_as_pillow_does(orientation):
     assert np.array_equal(pixels, expected)
 
 
-@pytest.mark.parametrize("kind", ["RGB", "L", "CMYK", "MPO"])
-def test_every_kind_of_jpeg_gives_pillows_pixels(kind):
-    """Colour JPEGs (and a multi-picture one's first picture) are decoded by OpenCV straight
-    into an array, greyscale and CMYK ones by Pillow: all must give Pillow's RGB pixels."""
+@pytest.mark.parametrize("kind", ["RGB", "L", "CMYK", "MPO", "HEIF", "HEIF turned"])
+def test_every_kind_of_photo_gives_pillows_pixels(kind):
+    """Colour JPEGs (and a multi-picture one's first picture) are decoded by OpenCV, HEIF by
+    pillow-heif, straight into an array; greyscale and CMYK JPEGs by Pillow. All must give
+    exactly Pillow's upright RGB pixels."""
+    from PIL import ImageOps
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
     stored = astronaut().resize((61, 40))
     buf = io.BytesIO()
     if kind == "MPO":
         stored.save(buf, "MPO", save_all=True, append_images=[stored.rotate(90)])
+    elif kind.startswith("HEIF"):
+        stored.save(buf, "HEIF", exif=_exif(orientation=6 if "turned" in kind else None).tobytes())
     else:
         stored.convert(kind).save(buf, "JPEG")
-    expected = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    opened = Image.open(io.BytesIO(buf.getvalue()))
+    expected = np.asarray(ImageOps.exif_transpose(opened.convert("RGB")))
     photo = decode_photo(buf.getvalue())
-    assert photo.format == ("MPO" if kind == "MPO" else "JPEG")
+    assert photo.format == {"MPO": "MPO", "HEIF": "HEIF", "HEIF turned": "HEIF"}.get(kind, "JPEG")
+    assert (
+        photo.pixels.shape == expected.shape == ((61, 40, 3) if "turned" in kind else (40, 61, 3))
+    )
     assert np.array_equal(photo.pixels, expected)
+    into_array = _decoded_into_array(buf.getvalue(), Image.open(io.BytesIO(buf.getvalue())))
+    assert (into_array is None) == (kind in ("L", "CMYK"))  # the fast path was taken
 
 
 def test_exif_metadata():

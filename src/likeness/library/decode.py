@@ -146,7 +146,7 @@ def decode_photo(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedPhoto:
             "(possible decompression bomb)"
         )
     taken, gps, make, model = read_exif(image)
-    pixels = _colour_jpeg_pixels(data, image)
+    pixels = _decoded_into_array(data, image)
     if pixels is None:
         pixels = _pillow_pixels(image)
     if pixels.ndim != 3 or min(pixels.shape[:2]) < 1:
@@ -182,19 +182,33 @@ _IMREAD_RGB_AS_STORED = (
 )
 
 
-def _colour_jpeg_pixels(data: bytes, image: Image.Image) -> np.ndarray | None:
-    """The pixels of a colour JPEG as stored (not turned upright), decoded by OpenCV into
-    the array itself; None for any other photo, or one OpenCV cannot decode (a truncated
-    file: Pillow's path then says what is wrong with it).
+def _decoded_into_array(data: bytes, image: Image.Image) -> np.ndarray | None:
+    """The RGB pixels (as stored, before EXIF orientation) of a colour JPEG or HEIF photo,
+    decoded straight into an array; None for any other photo, or one these decoders cannot
+    decode (a truncated file: Pillow's path then says what is wrong with it).
 
-    Why: both use libjpeg-turbo and give identical pixels, but Pillow keeps an image in its
-    own memory, and a numpy array of it is one more copy: 20 ms for a 12 MP photo, on top of
-    44 ms of decoding, where a photo's whole analysis costs about 0.17 s."""
-    if _IMREAD_RGB_AS_STORED is None or image.format not in ("JPEG", "MPO"):
+    Why: Pillow keeps an image in its own memory, and a numpy array of it is one more copy,
+    20 ms for a 12 MP photo on top of 44 ms of decoding a JPEG, where a photo's whole
+    analysis costs about 0.17 s. The pixels are identical: OpenCV decodes JPEG with the same
+    libjpeg-turbo as Pillow, and pillow-heif's own array is what its Pillow plugin copies.
+    Greyscale, CMYK and transparent photos keep Pillow's path, which converts them as
+    viewers do. One difference: OpenCV's libjpeg prints its warnings ("Corrupt JPEG data")
+    to stderr, where Pillow's is silent; both decode such a photo."""
+    if image.mode != "RGB":
         return None
-    if image.mode != "RGB":  # greyscale and CMYK JPEGs: Pillow converts them as viewers do
+    if image.format in ("JPEG", "MPO") and _IMREAD_RGB_AS_STORED is not None:
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _IMREAD_RGB_AS_STORED)
+    elif image.format == "HEIF":
+        from pillow_heif import open_heif
+
+        try:
+            # Stored turned (HEIF's irot and imir) as the Pillow plugin's pixels are: libheif
+            # applies those, and the plugin reports EXIF orientation 1.
+            pixels = np.asarray(open_heif(io.BytesIO(data), convert_hdr_to_8bit=True))
+        except (OSError, ValueError, RuntimeError):
+            return None
+    else:
         return None
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _IMREAD_RGB_AS_STORED)
     if pixels is None or pixels.shape != (image.height, image.width, 3):
         return None
     return pixels
