@@ -86,6 +86,9 @@ def adapter_train(
     evaluate: Annotated[
         bool, typer.Option(help="Score the identity after training (samples images).")
     ] = True,
+    eval_steps: Annotated[
+        int, typer.Option(min=1, help="Sampling steps per image of the identity score.")
+    ] = 25,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -138,7 +141,8 @@ def adapter_train(
         raise typer.Exit(130) from None
     score = None
     if evaluate:
-        score = evaluate_adapter(lib, decision, person, get_adapter(lib, trained.id), device=device)
+        adapter = get_adapter(lib, trained.id)
+        score = evaluate_adapter(lib, decision, person, adapter, device=device, steps=eval_steps)
     if as_json:
         print_json({**trained.as_json(), "identity": score.as_json() if score else None})
         return
@@ -159,7 +163,7 @@ def adapter_train(
 def adapter_eval(
     person: int,
     device: Annotated[str | None, typer.Option(help="cpu, cuda (default: cuda if any).")] = None,
-    steps: Annotated[int, typer.Option(help="Sampling steps per image.")] = 25,
+    steps: Annotated[int, typer.Option(min=1, help="Sampling steps per image.")] = 25,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
