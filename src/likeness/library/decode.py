@@ -174,7 +174,7 @@ def _pillow_pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(rgb)
 
 
-#: OpenCV decodes straight to RGB from 4.10 on; before that, JPEGs take Pillow's path.
+#: Older OpenCV releases cannot decode straight to RGB: JPEGs then take Pillow's path.
 _IMREAD_RGB_AS_STORED = (
     cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
     if hasattr(cv2, "IMREAD_COLOR_RGB")
@@ -188,12 +188,12 @@ def _decoded_into_array(data: bytes, image: Image.Image) -> np.ndarray | None:
     decode (a truncated file: Pillow's path then says what is wrong with it).
 
     Why: Pillow keeps an image in its own memory, and a numpy array of it is one more copy.
-    In an import worker this saves 11 ms of a 12 MP JPEG's 0.168 s (a small face; 8 ms of a
-    sideways one's 0.19 s) and 21 ms of a HEIC's. The pixels are identical: OpenCV decodes JPEG with the same
-    libjpeg-turbo as Pillow, and pillow-heif's own array is what its Pillow plugin copies.
-    Greyscale, CMYK and transparent photos keep Pillow's path, which converts them as
-    viewers do. One difference: OpenCV's libjpeg prints its warnings ("Corrupt JPEG data")
-    to stderr, where Pillow's is silent; both decode such a photo."""
+    In an import worker this saves 11 ms of a 12 MP JPEG's 0.168 s (a small face; 8 ms of
+    a sideways one's 0.19 s) and 21 ms of a HEIC's. The pixels are identical: OpenCV
+    decodes JPEG with the same libjpeg-turbo as Pillow, and pillow-heif's own array is what
+    its Pillow plugin copies. Greyscale, CMYK and transparent photos keep Pillow's path,
+    which converts them as viewers do. One difference: OpenCV's libjpeg prints its warnings
+    ("Corrupt JPEG data") to stderr, where Pillow's is silent; both decode such a photo."""
     if image.mode != "RGB":
         return None
     if image.format in ("JPEG", "MPO") and _IMREAD_RGB_AS_STORED is not None:
