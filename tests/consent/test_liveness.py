@@ -212,7 +212,8 @@ def test_a_fold_whose_tracks_slide_along_hair_fails_for_its_shape(faces_dev):
     """A print folded to 120 degrees, turned right: in this session (benchmarks/liveness.py,
     seed 17) three tracks slid 18 px down the hair beside the chin, which turned the plain
     principal direction of the parallax 45 degrees off the epipole's and showed the fold
-    0.97 px of relief, past the threshold; its left turn was what refused the clip."""
+    0.97 px of relief, past the threshold, under liveness-7 (its left turn refused the clip
+    then). Liveness-8 fits that direction robustly, and this first turn fails."""
     photo = Image.open(faces_dev / "people/rose_leslie/2.jpg")
     pixels, face = clips.enrolment_sized(photo, backend())
     fold = (face.box[0] + face.box[2]) / 2
