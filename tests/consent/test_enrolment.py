@@ -52,10 +52,16 @@ def test_live_enrolment_makes_verified_grants_possible(enrolled_library, tmp_pat
     assert authorize(lib, "generate-photoreal", [person], model="real").allowed
 
     # The same recording replayed against a fresh session fails (its order and timing differ
-    # unless the draw repeats, which the check below allows for).
+    # unless the draw repeats, which the check below allows for). A repeat may be mirrored:
+    # a whole sequence read mirrored passes by design (``verify_clip``), and the README counts
+    # such replays (about 1 earlier recording in 370 passes).
     fresh = start_enrolment(lib, person)
     replay = enrol_from_video(lib, person, fresh.id, video)
-    same_draw = [c.kind for c in fresh.challenges] == [c.kind for c in session.challenges]
+    drawn = [c.kind for c in fresh.challenges]
+    same_draw = drawn in (
+        [c.kind for c in session.challenges],
+        [c.kind for c in session.mirrored().challenges],
+    )
     assert replay.passed is False or same_draw
 
 
