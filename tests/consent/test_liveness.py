@@ -210,7 +210,7 @@ def test_a_print_folded_down_the_middle_fails_for_its_shape(faces_dev):
 
 def test_a_fold_whose_tracks_slide_along_hair_fails_for_its_shape(faces_dev):
     """A print folded to 120 degrees, turned right: in this session (benchmarks/liveness.py,
-    seed 17) three tracks slid 18 px down the hair beside the chin, which turned the plain
+    seed 17) three tracks slid 18 px up the hair beside the chin, which turned the plain
     principal direction of the parallax 45 degrees off the epipole's and showed the fold
     0.97 px of relief, past the threshold, under liveness-7 (its left turn refused the clip
     then). Liveness-8 fits that direction robustly, and this first turn fails."""
