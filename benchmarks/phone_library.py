@@ -19,9 +19,10 @@ and scaled to the target width. Recall counts, per photo, min(faces found, faces
 Each tool runs once per kind, and once on the whole mix in one folder (as a user imports a
 library: one start-up for all photos). Prints photos/s and recall per kind and for the mix, the
 speed-up as run and after each tool's start-up (what a large library converges to; a few
-photos a kind are mostly start-up), for HEIC also against converting it to JPEG for the CLI,
-each tool's start-up time (a one-photo folder), the peak memory of likeness's largest process,
-and a projection for 50,000 phone photos from the mix rate after start-up.
+photos a kind are mostly start-up), for HEIC also against converting it to JPEG for the CLI
+and the cap that decoding HEIC alone puts on likeness's rate, each tool's start-up time (a
+one-photo folder), the peak memory of likeness's largest process, and a projection for 50,000
+phone photos from the mix rate after start-up.
 
 Needs the face_recognition CLI beside dlib-bin: ``make bench-setup``.
 
@@ -254,6 +255,23 @@ def convert_to_jpeg(folder: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
+def decode_seconds(folder: Path) -> float:
+    """Median CPU seconds likeness takes to decode one of ``folder``'s photos (this process):
+    for HEIC, a floor under what any detector can make of a photo's cost."""
+    import statistics
+    import time
+
+    from likeness.library.decode import decode_photo
+
+    spent = []
+    for f in sorted(folder.iterdir()):
+        data = f.read_bytes()
+        started = time.process_time()
+        decode_photo(data)
+        spent.append(time.process_time() - started)
+    return statistics.median(spent)
+
+
 def after_start_up(fr_t: float, fr_start: float, lk_t: float, lk_start: float) -> float | None:
     """The speed-up with each tool's start-up (its one-photo run) taken off its time; None
     when that leaves likeness under a quarter of its run (the difference is then noise)."""
@@ -314,6 +332,7 @@ def main() -> None:
         }
         fr_mix = run_face_recognition(known, mix_fr)
         convert_t = convert_to_jpeg(photos / "heic", tmp / "converted")
+        heic_decode = decode_seconds(photos / "heic")
 
     def fmt(r: float | None, digits: int = 3) -> str:
         return "-" if r is None else f"{r:.{digits}f}"
@@ -343,6 +362,17 @@ def main() -> None:
     print(
         f"heic, for face_recognition converted to JPEG first (2 processes, {convert_t:.1f} s): "
         f"speed-up {heic_fr / heic_lk:.2f}, after start-up {fmt(steady, 2)}"
+    )
+    # Decoding alone, on both cores, caps likeness's HEIC rate whatever the detector costs.
+    # Against the CLI's rate after start-up ("-" when its run was mostly start-up).
+    n_heic, fr_heic_t = len(expected["heic"]), fr["heic"][0]
+    cap = 2 / heic_decode
+    fr_steady = fr_heic_t - fr_start
+    cap_ratio = cap / (n_heic / fr_steady) if fr_steady >= 0.25 * fr_heic_t else None
+    print(
+        f"heic decoding alone: {heic_decode:.3f} s of CPU a photo (median), which caps likeness "
+        f"at {cap:.2f} photos/s on 2 cores: {fmt(cap_ratio, 2)}x face_recognition's rate after "
+        "start-up on the JPEG twins"
     )
     n_small = len(expected["small"])
     print(
