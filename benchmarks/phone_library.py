@@ -7,7 +7,8 @@ into the repository; written to a temporary folder), then runs ``likeness import
 - ``small``: one face 40-150 px wide pasted into a 4032x3024 scene;
 - ``group``: 3-8 faces of different people, 70-200 px wide, in a 4032x3024 scene;
 - ``sideways``: copies of small/group scenes stored rotated with an EXIF orientation tag;
-- ``heic``: HEIC copies of small/group scenes, at a phone's file size (2-2.5 MB);
+- ``heic``: HEIC copies of small/group scenes, at a phone's file size (2-2.5 MB) and layout
+  (a grid of 512 px tiles);
 - ``none``: 4032x3024 scenes without a face;
 - ``ordinary``: the faces-dev photos themselves (1-2 MP portraits).
 
@@ -183,8 +184,9 @@ def build_corpus(root: Path, out: Path, per_kind: int, seed: int) -> dict[str, d
         image, faces = made[-1 - i]
         # x265 at quality 50 makes these scenes 2-2.5 MB, as a phone's 12 MP HEIC is (1.5-3
         # MB). At 85 they were 10 MB, four times a phone's, and took 0.85 s of CPU each to
-        # decode against 0.37 s: HEVC decoding costs by the bit.
-        save("heic", f"heic-{i}.heic", image, faces, quality=50)
+        # decode against 0.37 s: HEVC decoding costs by the bit. Stored as a grid of 512 px
+        # tiles, as iPhones write them (the same size and CPU to decode as one image).
+        save("heic", f"heic-{i}.heic", image, faces, quality=50, tile_size=512)
         (out / "heic-as-jpeg").mkdir(parents=True, exist_ok=True)
         image.save(out / "heic-as-jpeg" / f"heic-{i}.jpg", quality=90)
     for path, person in sorted(read_labels(root).items())[: per_kind * 2]:

@@ -291,7 +291,7 @@ def import_photos(
             max_workers=workers,
             mp_context=_worker_context(),
             initializer=start_worker,
-            initargs=(settings or DetectionSettings(),),
+            initargs=(settings or DetectionSettings(), max(1, default_workers() // workers)),
         )
         try:
             for item, data in read_items(todo):

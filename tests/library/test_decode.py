@@ -54,19 +54,24 @@ def test_every_exif_orientation_turns_the_pixels_as_pillow_does(orientation):
     assert np.array_equal(pixels, expected)
 
 
-@pytest.mark.parametrize("kind", ["RGB", "L", "CMYK", "MPO", "HEIF", "HEIF turned"])
+@pytest.mark.parametrize("kind", ["RGB", "L", "CMYK", "MPO", "HEIF", "HEIF turned", "HEIF tiled"])
 def test_every_kind_of_photo_gives_pillows_pixels(kind):
     """Colour JPEGs (and a multi-picture one's first picture) are decoded by OpenCV, HEIF by
     pillow-heif, straight into an array; greyscale and CMYK JPEGs by Pillow. All must give
-    exactly Pillow's upright RGB pixels."""
+    exactly Pillow's upright RGB pixels. "HEIF tiled" is stored as a grid of tiles, as phones
+    write HEIC (512 px tiles; here 64 px, with partial tiles at the right and bottom)."""
     from PIL import ImageOps
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
-    stored = astronaut().resize((61, 40))
+    size = (300, 200) if kind == "HEIF tiled" else (61, 40)
+    stored = astronaut().resize(size)
     buf = io.BytesIO()
     if kind == "MPO":
         stored.save(buf, "MPO", save_all=True, append_images=[stored.rotate(90)])
+    elif kind == "HEIF tiled":
+        stored.save(buf, "HEIF", tile_size=64)
+        assert Image.open(io.BytesIO(buf.getvalue())).info["tiling"]["num_columns"] == 5
     elif kind.startswith("HEIF"):
         stored.save(buf, "HEIF", exif=_exif(orientation=6 if "turned" in kind else None).tobytes())
     else:
@@ -74,10 +79,11 @@ def test_every_kind_of_photo_gives_pillows_pixels(kind):
     opened = Image.open(io.BytesIO(buf.getvalue()))
     expected = np.asarray(ImageOps.exif_transpose(opened.convert("RGB")))
     photo = decode_photo(buf.getvalue())
-    assert photo.format == {"MPO": "MPO", "HEIF": "HEIF", "HEIF turned": "HEIF"}.get(kind, "JPEG")
-    assert (
-        photo.pixels.shape == expected.shape == ((61, 40, 3) if "turned" in kind else (40, 61, 3))
+    assert photo.format == (
+        "HEIF" if kind.startswith("HEIF") else kind if kind == "MPO" else "JPEG"
     )
+    upright = size[::-1] if "turned" in kind else size
+    assert photo.pixels.shape == expected.shape == (upright[1], upright[0], 3)
     assert np.array_equal(photo.pixels, expected)
     into_array = _decoded_into_array(buf.getvalue(), Image.open(io.BytesIO(buf.getvalue())))
     assert (into_array is None) == (kind in ("L", "CMYK"))  # the fast path was taken
