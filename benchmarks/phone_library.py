@@ -258,12 +258,17 @@ def convert_to_jpeg(folder: Path, out: Path) -> float:
 
 
 def decode_seconds(folder: Path) -> float:
-    """Median CPU seconds likeness takes to decode one of ``folder``'s photos (this process):
-    for HEIC, a floor under what any detector can make of a photo's cost."""
+    """Median CPU seconds likeness takes to decode one of ``folder``'s photos, on one thread as
+    in an import worker: for HEIC, a floor under what any detector can make of a photo's
+    cost."""
     import statistics
     import time
 
+    import pillow_heif
+
     from likeness.library.decode import decode_photo
+
+    pillow_heif.options.DECODE_THREADS = 1
 
     spent = []
     for f in sorted(folder.iterdir()):
