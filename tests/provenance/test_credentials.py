@@ -3,6 +3,7 @@ detected, other tools' manifests read, and the local CA shaped as validators req
 
 import io
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -56,6 +57,34 @@ def test_signed_image_is_trusted_with_our_root_and_says_what_it_is(lib, fmt, mim
     # signing embeds the manifest beside the pixels: they decode exactly as before
     before = np.asarray(Image.open(io.BytesIO(_image(fmt))))
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(signed))), before)
+
+
+def test_size_and_layout_read_back_as_the_signed_integers_with_the_official_sdk(lib):
+    import c2pa
+
+    parameters = {
+        "seed": 5,
+        "size": [512, 768],
+        "layout": [[0, 0, 256, 768], [256, 0, 512, 768]],
+        "adapters": ["a" * 32],
+        "scales": [1.5, 2],  # any other list of numbers: signed as JSON text
+    }
+    record = replace(RECORD, parameters=parameters)
+    signed = sign_image(lib, _image("PNG"), "image/png", record)
+    # the SDK's reader turns a signed array of numbers into base64 bytes: read it directly
+    manifest = c2pa.Reader("image/png", io.BytesIO(signed)).get_active_manifest()
+    [consent] = [a["data"] for a in manifest["assertions"] if a["label"] == LIKENESS_ASSERTION]
+    read = consent["parameters"]
+    assert read["size"] == {"width": 512, "height": 768}
+    assert read["layout"] == [
+        {"x0": 0, "y0": 0, "x1": 256, "y1": 768},
+        {"x0": 256, "y0": 0, "x1": 512, "y1": 768},
+    ]
+    assert read["seed"] == 5 and read["adapters"] == ["a" * 32]
+    assert json.loads(read["scales"]) == [1.5, 2]
+    assert parameters["size"] == [512, 768]  # the caller's record is left as it was
+    report = read_credentials(signed, "image/png", [signing_identity(lib).ca_pem])
+    assert report.assertions[LIKENESS_ASSERTION]["parameters"] == read
 
 
 def test_without_our_root_the_manifest_is_valid_but_not_trusted(lib):
@@ -118,7 +147,12 @@ def test_provenance_cli_verifies_and_exports_the_root(tmp_path):
     good.write_bytes(signed)
     done = likeness(home, "provenance", "verify", str(good), "--json")
     assert done.returncode == 0
-    assert json.loads(done.stdout)["credentials"]["state"] == "trusted"
+    credentials = json.loads(done.stdout)["credentials"]
+    assert credentials["state"] == "trusted"
+    assert credentials["manifest_label"].startswith("urn:c2pa:")
+    assert credentials["soft_bindings"] == [
+        {"alg": "org.likeness.watermark.1", "value": "0123abcd"}
+    ]
     raw = bytearray(signed)
     raw[signed.find(b"IDAT") + 60] ^= 0xFF
     bad = tmp_path / "bad.png"

@@ -9,7 +9,12 @@ from PIL import Image
 
 from likeness.provenance import fingerprint, watermark
 from likeness.provenance.credentials import GenerationRecord, ProvenanceError
-from likeness.provenance.stamp import find_provenance, stamp_image
+from likeness.provenance.stamp import (
+    FINGERPRINT_ALG,
+    WATERMARK_ALG,
+    find_provenance,
+    stamp_image,
+)
 from tests.support.photos import scenery
 
 RECORD = GenerationRecord("out.png", "tiny-sd15", "ab" * 32, ("g" * 32,), ("a" * 32,))
@@ -70,6 +75,29 @@ def test_a_stripped_copy_is_traced_to_its_manifest(lib, photos, tmp_path, fmt):
     assert report.fingerprint_match == stamped.watermark_id and report.keys_agree
     labels = {a["label"] for a in report.stored_manifest["assertions"]}
     assert {"c2pa.actions.v2", "org.likeness.consent", "c2pa.soft-binding"} <= labels
+
+
+def test_verify_names_the_manifest_and_lists_both_soft_bindings(lib, tmp_path):
+    import c2pa
+
+    stamped = stamp_image(lib, np.asarray(scenery(3, (256, 256))), "png", RECORD)
+    path = tmp_path / "out.png"
+    path.write_bytes(stamped.data)
+    report = find_provenance(lib, path).as_json()
+    credentials = report["credentials"]
+    assert credentials["state"] == "trusted", credentials["failures"]
+    reader = c2pa.Reader("image/png", io.BytesIO(stamped.data))
+    assert credentials["manifest_label"] == reader.get_active_manifest()["label"]
+    assert credentials["manifest_label"].startswith("urn:c2pa:")
+    assert credentials["soft_bindings"] == [
+        {"alg": WATERMARK_ALG, "value": f"{stamped.watermark_id:08x}"},
+        {"alg": FINGERPRINT_ALG, "value": stamped.pdq.hex()},
+    ]
+    # each assertion under its C2PA label: a repeated one gets its instance suffix
+    assertions = credentials["assertions"]
+    assert assertions["c2pa.soft-binding"]["alg"] == WATERMARK_ALG
+    assert assertions["c2pa.soft-binding__1"]["alg"] == FINGERPRINT_ALG
+    assert report["watermark"]["id"] == f"{stamped.watermark_id:08x}"
 
 
 def test_unrelated_photos_find_nothing(lib, photos, tmp_path):

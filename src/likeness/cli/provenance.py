@@ -47,9 +47,13 @@ def provenance_verify(
         if creds.claim_generator:
             made = " (made by likeness)" if creds.made_by_likeness else ""
             console.print(f"  generator: {creds.claim_generator}{made}; issuer: {creds.issuer}")
+        if creds.manifest_label:
+            console.print(f"  manifest: {creds.manifest_label}", markup=False)
         for action in (creds.assertions.get("c2pa.actions.v2") or {}).get("actions", []):
             source = action.get("digitalSourceType", "").rsplit("/", 1)[-1]
             console.print(f"  action: {action.get('action')} {source}".rstrip())
+        for binding in creds.soft_bindings:
+            console.print(f"  soft binding: {binding['alg']} {binding['value']}", markup=False)
         for failure in creds.failures:
             console.print(f"  [red]{failure.get('code')}[/red]: {failure.get('explanation', '')}")
         if report.watermark_id is not None:

@@ -7,7 +7,11 @@ The manifest of a generated image carries:
 - ``cawg.training-mining``: training and mining ``notAllowed``;
 - ``c2pa.soft-binding`` when a watermark or fingerprint binds the image to its manifest;
 - ``org.likeness.consent``: the ids of the consent grants and adapters the image was made
-  under, and hashes; never names, embeddings or source photos.
+  under, the generation's parameters and hashes; never names, embeddings or source photos.
+  The official SDK's reader turns any array of numbers into base64 bytes (the signed CBOR is
+  right; its JSON rendering is not), so no parameter is signed as one: ``size`` becomes
+  ``{"width", "height"}``, each ``layout`` box ``{"x0", "y0", "x1", "y1"}`` and any other
+  list of numbers its JSON text (see ``signable_parameters``).
 There are no ingredient or claim thumbnails: an ingredient thumbnail would copy a person's photo
 into every output, and the claim thumbnail would only repeat the image.
 """
@@ -25,6 +29,7 @@ from likeness.store import Library
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 LIKENESS_ASSERTION = "org.likeness.consent"
+SOFT_BINDING = "c2pa.soft-binding"
 #: Validation codes that say the signer is not trusted here, not that anything was altered.
 UNTRUSTED_CODES = frozenset({"signingCredential.untrusted"})
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
@@ -54,6 +59,39 @@ def _generator() -> dict:
     from importlib.metadata import version
 
     return {"name": "likeness", "version": version("likeness")}
+
+
+def _numbers(value: object) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) > 0
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    )
+
+
+def _signable(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _signable(v) for k, v in value.items()}
+    if _numbers(value):
+        return json.dumps(list(value))
+    if isinstance(value, list | tuple):
+        return [_signable(v) for v in value]
+    return value
+
+
+def signable_parameters(parameters: dict) -> dict:
+    """``parameters`` in a form the official SDK reads back as signed: no array of numbers
+    (its reader renders one as base64 bytes). ``size`` [w, h] becomes ``{"width", "height"}``,
+    each ``layout`` box [x0, y0, x1, y1] ``{"x0", "y0", "x1", "y1"}``, and any other list of
+    numbers its JSON text."""
+    out = dict(parameters)
+    size = out.get("size")
+    if _numbers(size) and len(size) == 2:
+        out["size"] = {"width": size[0], "height": size[1]}
+    layout = out.get("layout")
+    if isinstance(layout, list | tuple) and all(_numbers(b) and len(b) == 4 for b in layout):
+        out["layout"] = [dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)) for box in layout]
+    return _signable(out)
 
 
 def manifest_definition(record: GenerationRecord) -> dict:
@@ -94,7 +132,7 @@ def manifest_definition(record: GenerationRecord) -> dict:
                 "grants": list(record.grant_ids),
                 "adapters": list(record.adapter_ids),
                 "parameters_sha256": record.parameters_sha256,
-                "parameters": record.parameters or {},
+                "parameters": signable_parameters(record.parameters or {}),
             },
         },
     ]
@@ -102,7 +140,7 @@ def manifest_definition(record: GenerationRecord) -> dict:
         for alg, value in record.soft_bindings:
             assertions.append(
                 {
-                    "label": "c2pa.soft-binding",
+                    "label": SOFT_BINDING,
                     "data": {"alg": alg, "blocks": [{"scope": {}, "value": value}]},
                 }
             )
@@ -153,7 +191,13 @@ class CredentialsReport:
 
     state: str
     failures: list[dict] = field(default_factory=list)  # C2PA validation codes
+    #: The active manifest's label (``urn:c2pa:...``), None when there is none.
+    manifest_label: str | None = None
+    #: Each assertion's data under its C2PA label; a label that occurs more than once has
+    #: its instance suffix from the second on (``c2pa.soft-binding``, ``c2pa.soft-binding__1``).
     assertions: dict[str, object] = field(default_factory=dict)
+    #: Every block of every ``c2pa.soft-binding`` assertion, in manifest order: {alg, value}.
+    soft_bindings: list[dict] = field(default_factory=list)
     claim_generator: str | None = None
     issuer: str | None = None
     made_by_likeness: bool = False
@@ -162,11 +206,35 @@ class CredentialsReport:
         return {
             "state": self.state,
             "failures": self.failures,
+            "manifest_label": self.manifest_label,
             "claim_generator": self.claim_generator,
             "issuer": self.issuer,
             "made_by_likeness": self.made_by_likeness,
+            "soft_bindings": self.soft_bindings,
             "assertions": self.assertions,
         }
+
+
+def _assertions(manifest: dict) -> dict[str, object]:
+    """The manifest's assertions by their C2PA label: the reader gives a repeated label an
+    ``instance`` (1, 2...), which the label carries as ``__1``, ``__2``..., as in the store."""
+    out: dict[str, object] = {}
+    seen: dict[str, int] = {}
+    for assertion in manifest.get("assertions", []):
+        label = assertion["label"]
+        instance = assertion.get("instance") or seen.get(label, 0)
+        seen[label] = instance + 1
+        out[f"{label}__{instance}" if instance else label] = assertion.get("data")
+    return out
+
+
+def _soft_bindings(manifest: dict) -> list[dict]:
+    return [
+        {"alg": (a.get("data") or {}).get("alg"), "value": block.get("value")}
+        for a in manifest.get("assertions", [])
+        if a["label"] == SOFT_BINDING
+        for block in (a.get("data") or {}).get("blocks", [])
+    ]
 
 
 def read_credentials(data: bytes, mime: str, trust_anchors: list[bytes] = ()) -> CredentialsReport:
@@ -188,7 +256,7 @@ def read_credentials(data: bytes, mime: str, trust_anchors: list[bytes] = ()) ->
     results = reader.get_validation_results() or {}
     failures = list((results.get("activeManifest") or {}).get("failure", []))
     manifest = reader.get_active_manifest() or {}
-    assertions = {a["label"]: a.get("data") for a in manifest.get("assertions", [])}
+    assertions = _assertions(manifest)
     generator = (manifest.get("claim_generator_info") or [{}])[0]
     signature = manifest.get("signature_info") or {}
     # An untrusted signer is a fact about the reader's anchors, not damage to the file.
@@ -200,7 +268,9 @@ def read_credentials(data: bytes, mime: str, trust_anchors: list[bytes] = ()) ->
     return CredentialsReport(
         state=verdict,
         failures=failures,
+        manifest_label=manifest.get("label"),
         assertions=assertions,
+        soft_bindings=_soft_bindings(manifest),
         claim_generator=generator.get("name"),
         issuer=signature.get("issuer") or signature.get("common_name"),
         made_by_likeness=LIKENESS_ASSERTION in assertions,
