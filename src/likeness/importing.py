@@ -235,10 +235,13 @@ def import_photos(
     """Import a folder or a Google Photos Takeout export (folder or archives) into ``lib``.
 
     Bad files never stop the import: each is recorded with its reason and listed in
-    ``report.problems``. Raises only for a path that does not exist or is not importable.
+    ``report.problems``. Raises only for a path that does not exist or is not importable (a
+    path inside the library's home: its generated images are not photos to learn from; a
+    folder that holds the home is imported without it). Symlinks to folders are not followed
+    (see ``likeness.library.sources``).
     """
     started = time.perf_counter()
-    found = scan(Path(path))
+    found = scan(Path(path), skip=[lib.home])
     report = ImportReport(kind=found.kind, files=len(found.items))
     report.problems.extend(found.problems)
     with lib.session() as s:

@@ -3,7 +3,15 @@
 A Takeout export is recognised automatically: ``.zip``/``.tgz``/``.tar.gz`` archives (all parts
 of a multi-part export together, since a photo's sidecar may sit in another part), or a folder
 holding a ``Google Photos`` directory or the archives. Everything else is a plain folder, walked
-recursively with symlinks followed but loops cut.
+recursively.
+
+The walk stays inside the folder the user chose. A symlink to a folder is never followed: one
+that leads out of the chosen folder is reported (import its target itself to include it), one
+that leads to a folder containing it is reported as a loop, and one to another folder inside is
+skipped, that folder being walked where it is (so nothing is read twice). A symlink to a file is
+followed wherever it points: a photo linked into the folder was put there on purpose. The
+library's own home (its generated images, its vault) is never imported: it is skipped inside the
+chosen folder, links into it are skipped, and choosing it or a folder inside it is refused.
 
 Each photo becomes a :class:`SourceItem` with a stable ``location`` key (raw path bytes, or the
 archive path and member name) so that a re-import recognises files it has already seen.
@@ -17,7 +25,7 @@ import stat
 import tarfile
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -118,11 +126,21 @@ class SourceNotFoundError(SourceError, FileNotFoundError):
     """The path to import does not exist."""
 
 
-def scan(path: Path) -> Scan:
-    """List the photos under ``path``, detecting a Takeout export automatically."""
+def scan(path: Path, *, skip: Sequence[Path] = ()) -> Scan:
+    """List the photos under ``path``, detecting a Takeout export automatically.
+
+    ``skip``: folders never to import from (the library's home); choosing one of them, or a
+    path inside one, raises :class:`SourceError`.
+    """
     path = Path(path)
     if not path.exists():
         raise SourceNotFoundError(f"{path}: no such file or folder")
+    bounds = _Bounds.of(path, skip)
+    if (home := bounds.skipped(bounds.root)) is not None:
+        raise SourceError(
+            f"{path}: inside the library's own home ({display(home)}); its files are the"
+            " library's own (generated images, contact sheets) and are not imported"
+        )
     if path.is_file():
         if _is_archive(path.name):
             return _scan_takeout_archives(archive_parts(path))
@@ -131,11 +149,13 @@ def scan(path: Path) -> Scan:
     archives = sorted(p for p in entries if p.is_file() and _is_archive(p.name))
     if archives and all(p.name.lower().startswith("takeout") for p in archives):
         result = _scan_takeout_archives(archives)
-        result.items.extend(_scan_takeout_folder(path).items)  # loose exported folders too
+        loose = _scan_takeout_folder(path, bounds)  # loose exported folders too
+        result.items.extend(loose.items)
+        result.problems.extend(p for p in loose.problems if p.reason in (_OUTSIDE, _LOOP))
         return result
     if _find_google_photos_dir(path) is not None:
-        return _scan_takeout_folder(path)
-    return _scan_folder(path)
+        return _scan_takeout_folder(path, bounds)
+    return _scan_folder(path, bounds)
 
 
 def _find_google_photos_dir(root: Path) -> Path | None:
@@ -151,8 +171,48 @@ def _find_google_photos_dir(root: Path) -> Path | None:
 # -- plain folders --------------------------------------------------------------------------
 
 
-def _walk(root: bytes, problems: list[Problem]) -> Iterator[tuple[bytes, os.stat_result]]:
-    """Files under ``root`` (raw bytes paths), following symlinks without looping."""
+def _inside(path: bytes, folder: bytes) -> bool:
+    """Whether real path ``path`` is ``folder`` or under it (both from ``os.path.realpath``)."""
+    return path == folder or path.startswith(folder.rstrip(b"/") + b"/")
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """Where a walk may go: inside ``root`` (a real path), never into a ``skip`` folder."""
+
+    root: bytes
+    skip: tuple[bytes, ...] = ()
+
+    @classmethod
+    def of(cls, chosen: Path, skip: Sequence[Path] = ()) -> _Bounds:
+        real = [os.path.realpath(os.fsencode(Path(p).absolute())) for p in skip]
+        return cls(os.path.realpath(os.fsencode(Path(chosen).absolute())), tuple(real))
+
+    def skipped(self, real: bytes) -> bytes | None:
+        """The skipped folder that real path ``real`` is in, if any."""
+        return next((home for home in self.skip if _inside(real, home)), None)
+
+
+def _walk(
+    root: bytes, problems: list[Problem], bounds: _Bounds | None = None
+) -> Iterator[tuple[bytes, os.stat_result]]:
+    """Files under ``root`` (raw bytes paths), staying inside ``bounds`` (default: ``root``).
+
+    Symlinks to folders are not followed (see the module's docstring); symlinks to files are.
+    """
+    if bounds is None:
+        bounds = _Bounds(os.path.realpath(root))
+    real_root = os.path.realpath(root)
+    if not _inside(real_root, bounds.root):  # a Takeout's "Google Photos" linked from elsewhere
+        problems.append(Problem(display(root), _OUTSIDE))
+        return
+    skip_keys = set()
+    for home in bounds.skip:
+        try:
+            st = os.stat(home)
+        except OSError:
+            continue
+        skip_keys.add((st.st_dev, st.st_ino))
     seen_dirs: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -163,8 +223,10 @@ def _walk(root: bytes, problems: list[Problem]) -> Iterator[tuple[bytes, os.stat
             problems.append(Problem(display(folder), f"cannot open folder: {exc.strerror}"))
             continue
         key = (st.st_dev, st.st_ino)
-        if key in seen_dirs:
-            problems.append(Problem(display(folder), "symlink loop: folder already visited"))
+        if key in skip_keys:
+            continue  # the library's home: its files are its own
+        if key in seen_dirs:  # a bind mount can loop without a symlink
+            problems.append(Problem(display(folder), "folder loop: folder already visited"))
             continue
         seen_dirs.add(key)
         try:
@@ -176,14 +238,27 @@ def _walk(root: bytes, problems: list[Problem]) -> Iterator[tuple[bytes, os.stat
         for name in names:
             full = os.path.join(folder, name)
             try:
-                st = os.stat(full)
+                st = os.lstat(full)
             except OSError as exc:
-                if os.path.islink(full):
+                problems.append(Problem(display(full), f"cannot stat: {exc.strerror}", full))
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                try:
+                    st = os.stat(full)
+                except OSError:
                     if _is_image_name(name):
                         problems.append(Problem(display(full), "broken symlink", full))
-                else:
-                    problems.append(Problem(display(full), f"cannot stat: {exc.strerror}", full))
-                continue
+                    continue
+                target = os.path.realpath(full)
+                if bounds.skipped(target) is not None:
+                    continue  # a link into the library's home
+                if stat.S_ISDIR(st.st_mode):
+                    if _inside(os.path.realpath(folder), target):
+                        problems.append(Problem(display(full), _LOOP))
+                    elif not _inside(target, bounds.root):
+                        problems.append(Problem(display(full), _OUTSIDE))
+                    # else: a folder inside, walked where it is
+                    continue
             if stat.S_ISDIR(st.st_mode):
                 subdirs.append(full)
             elif stat.S_ISREG(st.st_mode):
@@ -191,9 +266,16 @@ def _walk(root: bytes, problems: list[Problem]) -> Iterator[tuple[bytes, os.stat
         stack.extend(reversed(subdirs))
 
 
-def _scan_folder(root: Path) -> Scan:
+_OUTSIDE = (
+    "symlink to a folder outside the imported folder: not followed (import that folder itself"
+    " to include it)"
+)
+_LOOP = "symlink loop: links to a folder that contains it, not followed"
+
+
+def _scan_folder(root: Path, bounds: _Bounds) -> Scan:
     result = Scan("folder")
-    for full, st in _walk(os.fsencode(root.absolute()), result.problems):
+    for full, st in _walk(os.fsencode(root.absolute()), result.problems, bounds):
         if _is_image_name(full):
             result.items.append(
                 SourceItem(full, display(full), st.st_size, st.st_mtime_ns, "folder", path=full)
@@ -261,11 +343,11 @@ def _assemble_takeout(entries: list[_Entry], result: Scan) -> None:
             result.items.append(e.item)
 
 
-def _scan_takeout_folder(root: Path) -> Scan:
+def _scan_takeout_folder(root: Path, bounds: _Bounds) -> Scan:
     result = Scan("takeout")
     base = _find_google_photos_dir(root) or root
     entries = []
-    for full, st in _walk(os.fsencode(base.absolute()), result.problems):
+    for full, st in _walk(os.fsencode(base.absolute()), result.problems, bounds):
         rel = PurePosixPath(os.fsdecode(os.path.relpath(full, os.fsencode(base.absolute()))))
         name = rel.name
         if _is_image_name(name):
