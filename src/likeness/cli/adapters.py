@@ -13,6 +13,7 @@ from likeness.cli.common import (
     JsonOption,
     console,
     err,
+    fail,
     open_library,
     print_json,
     progress_bar,
@@ -221,23 +222,62 @@ def adapter_remove(adapter_id: str, home: HomeOption = None) -> None:
     console.print(f"removed adapter {adapter_id}")
 
 
+def export_file_name(name: str | None, person: int, fmt: str) -> str:
+    """``<name>-<format>.safetensors`` for an export into a folder: the person's name in safe
+    file name characters (ASCII letters and digits, runs of anything else as one ``-``:
+    ``Zoë O'Brien`` is ``zoe-o-brien``), or ``person-<id>`` without a usable name."""
+    import re
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64].strip("-")
+    return f"{slug or f'person-{person}'}-{fmt}.safetensors"
+
+
+def _export_path(lib, person: int, fmt: str, out: Path) -> Path:
+    """Where ``--out`` writes: into an existing folder under ``export_file_name``, else the file
+    itself, whose folder must exist (a typo is not silently created)."""
+    from likeness.store.models import Person
+
+    if out.is_dir():
+        with lib.session() as s:
+            row = s.get(Person, person)
+            name = row.name if row is not None else None
+        return out / export_file_name(name, person, fmt)
+    if not out.parent.is_dir():
+        raise fail(f"{out.parent}: no such folder (create it, or give --out an existing folder)")
+    return out
+
+
 @app.command("export")
 def adapter_export(
     person: int,
-    out: Annotated[Path, typer.Option(help="The .safetensors file to write.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="The .safetensors file to write, or an existing folder to write "
+            "<name>-<format>.safetensors in."
+        ),
+    ],
     fmt: Annotated[
         str, typer.Option("--format", help="diffusers (peft keys) or kohya (ComfyUI, A1111).")
     ] = "diffusers",
     home: HomeOption = None,
 ) -> None:
     """Export the person's newest adapter as a plain file (asks the gate for export-adapter)."""
+    from safetensors import SafetensorError
+
     from likeness.adapters.export import authorize_export, export_adapter
     from likeness.consent.policy import GateError
 
     lib = open_library(home)
+    target = _export_path(lib, person, fmt, out)
     decision = authorize_export(lib, person)
     if not decision.allowed:
         raise GateError(f"export refused: {decision.reason}")
-    path = export_adapter(lib, decision, person, fmt, out)
+    try:
+        path = export_adapter(lib, decision, person, fmt, target)
+    except SafetensorError as exc:  # the file could not be written (permissions, disk full)
+        raise fail(f"cannot write {target}: {exc}") from None
     console.print(f"wrote {path} ({fmt}); it is not encrypted: share it only as the person wishes")
     err.print("[yellow]note:[/yellow] revoking consent later cannot reach this copy")
