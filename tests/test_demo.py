@@ -1,3 +1,5 @@
+import stat
+
 from rich.console import Console
 
 from likeness.demo import run_demo
@@ -22,13 +24,24 @@ def test_demo_walks_import_people_consent_and_the_gate(tmp_path):
     assert "DENY train an adapter of Astronaut on a real model" in text
     assert f"person {people['Grace Hopper'].id} has no grant" in text
     assert "intact" in text
-    assert (tmp_path / "demo" / f"person-{people['Astronaut'].id}.jpg").exists()
+    # Contact sheets (faces) go to the vault, readable by their owner only, not beside the
+    # public sample photos.
+    vault = tmp_path / "demo" / "library" / "vault"
+    astronaut = people["Astronaut"].id
+    sheets = [
+        vault / "contact-sheets" / f"person-{astronaut}.jpg",
+        vault / "datasets" / f"person-{astronaut}.png",
+        vault / "datasets" / f"person-{astronaut}.txt",
+    ]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in sheets)
+    assert stat.S_IMODE((tmp_path / "demo" / "library").stat().st_mode) == 0o700
+    assert str(sheets[0]) in text.replace("\n", "")  # told where it is
+    assert not list((tmp_path / "demo").glob("*.??g"))
     from likeness.adapters.manage import list_adapters
 
     with Library.open(tmp_path / "demo" / "library") as lib:
         [adapter] = list_adapters(lib)
     assert adapter.person_id == people["Astronaut"].id and adapter.status == "ready"
-    assert (tmp_path / "demo" / f"dataset-person-{people['Astronaut'].id}.png").exists()
     assert "identity: no face found" in text
     assert f"DENY train an adapter of Grace Hopper: person {people['Grace Hopper'].id}" in text
     generated = sorted((tmp_path / "demo" / "generated").glob("likeness-*.png"))

@@ -108,7 +108,9 @@ def run_demo(out: Path, console: Console) -> int:
         return 1
     name_person(lib, astronaut.id, "Astronaut")
     set_owner(lib, astronaut.id)
-    sheet = out / f"person-{astronaut.id}.jpg"
+    # Faces are biometric data: the sheets go where `people show` puts them, in the vault
+    # (inside the 0700 library home, each file 0600), not beside the public sample photos.
+    sheet = lib.vault / "contact-sheets" / f"person-{astronaut.id}.jpg"
     drawn = write_contact_sheet(lib, astronaut.id, sheet)
     console.print(
         f"4. Named person {astronaut.id} 'Astronaut', marked as the library owner; "
@@ -159,7 +161,7 @@ def run_demo(out: Path, console: Console) -> int:
         decision = authorize(lib, action, subjects, model=model)
         verdict = "[green]ALLOW[/green]" if decision.allowed else "[red]DENY[/red]"
         console.print(f"   {verdict} {label}: {decision.reason}")
-    if not _adapter_steps(lib, out, astronaut.id, hopper.id if hopper else None, console):
+    if not _adapter_steps(lib, astronaut.id, hopper.id if hopper else None, console):
         lib.close()
         return 1
     if not _generation_steps(lib, out, console):
@@ -174,7 +176,7 @@ def run_demo(out: Path, console: Console) -> int:
     return 0 if report.ok else 1
 
 
-def _adapter_steps(lib, out: Path, astronaut: int, hopper: int | None, console: Console) -> bool:
+def _adapter_steps(lib, astronaut: int, hopper: int | None, console: Console) -> bool:
     """Curate the astronaut's training set, train her adapter on the built-in tiny model, and
     show that Grace Hopper, who has no grant, cannot get one trained."""
     from likeness.adapters.curation import CurationRules, TrainingSetError, write_dataset_sheet
@@ -195,7 +197,7 @@ def _adapter_steps(lib, out: Path, astronaut: int, hopper: int | None, console: 
     except TrainingSetError as exc:
         console.print(f"[red]{exc}[/red]")
         return False
-    sheet = write_dataset_sheet(chosen, out / f"dataset-person-{astronaut}.png")
+    sheet = write_dataset_sheet(chosen, lib.vault / "datasets" / f"person-{astronaut}.png")
     console.print(
         f"   training set: {len(chosen.examples)} of {chosen.candidates} faces "
         f"({', '.join(f'{n} {r}' for r, n in chosen.rejected.items()) or 'none left out'}); "

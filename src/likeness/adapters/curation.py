@@ -24,7 +24,9 @@ from sqlalchemy import or_, select
 
 from likeness.errors import LikenessError
 from likeness.library.photos import read_photos
+from likeness.people.contact_sheet import save_private_image
 from likeness.store import Library
+from likeness.store.keys import write_private
 from likeness.store.models import Face, Person, Photo
 
 #: Crop side as a multiple of the face box: head, hair and some shoulders.
@@ -280,7 +282,8 @@ def curate(
 
 def write_dataset_sheet(training_set: TrainingSet, out: Path, tile: int = 192) -> Path:
     """A contact sheet of the chosen crops, each with its number and face id, and the captions
-    listed beside it in a text file (``out`` with ``.txt``)."""
+    listed beside it in a text file (``out`` with ``.txt``); both readable by their owner only
+    (0600: faces are biometric data), a folder made for them 0700."""
     n = len(training_set.examples)
     cols = min(6, max(1, math.ceil(math.sqrt(n))))
     rows = math.ceil(n / cols)
@@ -292,8 +295,7 @@ def write_dataset_sheet(training_set: TrainingSet, out: Path, tile: int = 192) -
         draw.rectangle(draw.textbbox((3, tile - 13), label), fill=(0, 0, 0))
         draw.text((3, tile - 13), label, fill=(255, 255, 0))
         sheet.paste(img, ((i % cols) * tile, (i // cols) * tile))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out)
+    save_private_image(sheet, out)
     lines = [f"{i + 1}\tface {e.face_id}\t{e.caption}" for i, e in enumerate(training_set.examples)]
-    out.with_suffix(".txt").write_text("\n".join(lines) + "\n")
+    write_private(out.with_suffix(".txt"), ("\n".join(lines) + "\n").encode())
     return out

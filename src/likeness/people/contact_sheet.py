@@ -1,10 +1,15 @@
 """Contact sheets and face thumbnails: a person's faces shown so that one can check a group by
-eye (the CLI's contact sheet, the server's thumbnails)."""
+eye (the CLI's contact sheet, the server's thumbnails).
+
+Faces are biometric data: a sheet is written readable by its owner only (0600), and any folder
+made for it is 0700, wherever it goes (by default the library's vault, inside the 0700 home).
+"""
 
 from __future__ import annotations
 
 import io
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +19,32 @@ from sqlalchemy import select
 from likeness.errors import LikenessError
 from likeness.library.photos import read_photos
 from likeness.store import Library
+from likeness.store.keys import write_private
 from likeness.store.models import Face
 
 TILE = 128
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parents as 0700 (folders that exist are left as they
+    are: a user's own folder is theirs to set)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for f in reversed(missing):
+        f.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(f, 0o700)  # mkdir's mode is narrowed by the umask, never widened: be exact
+
+
+def save_private_image(image: Image.Image, out: Path) -> Path:
+    """Save ``image`` to ``out`` (format by its extension) readable by its owner only (0600),
+    atomically; a folder made for it is 0700."""
+    buf = io.BytesIO()
+    image.save(buf, format=Image.registered_extensions().get(out.suffix.lower()))
+    make_private_folder(out.parent)
+    write_private(out, buf.getvalue())
+    return out
 
 
 class FaceNotFoundError(LikenessError, LookupError):
@@ -54,7 +82,8 @@ def write_contact_sheet(
     face_ids: list[int] | None = None,
     limit: int = 64,
 ) -> int:
-    """Write a grid of a person's best faces (highest quality first), labelled with face ids.
+    """Write a grid of a person's best faces (highest quality first), labelled with face ids,
+    as a 0600 file (``save_private_image``).
 
     Returns the number of faces drawn. Photos that can no longer be read are skipped.
     """
@@ -88,6 +117,5 @@ def write_contact_sheet(
     sheet = Image.new("RGB", (cols * TILE, rows * TILE), (32, 32, 32))
     for i, (_, tile) in enumerate(tiles):
         sheet.paste(tile, ((i % cols) * TILE, (i // cols) * TILE))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out)
+    save_private_image(sheet, out)
     return len(tiles)
