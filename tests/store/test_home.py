@@ -1,5 +1,6 @@
 import sqlite3
 import stat
+from datetime import datetime
 
 from sqlalchemy import text
 
@@ -84,3 +85,57 @@ def test_keys_are_private_and_person_keys_can_be_destroyed(tmp_path):
         key = keys.person_key("abc123", create=True)
         assert keys.person_key("abc123") == key
         assert keys.destroy_person_key("abc123") and not keys.destroy_person_key("abc123")
+
+
+def test_migrating_a_0008_catalog_rebuilds_people_so_ids_are_never_reused(tmp_path):
+    """0009 rebuilds ``people`` with AUTOINCREMENT: a face keeps its person, and once the
+    person with the highest id is deleted (merged), a new person gets a new id, not that
+    one (a grant, an app or its token may still name it)."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from likeness.store.migrate import _config
+
+    home = tmp_path / "old"
+    home.mkdir()
+    engine = create_engine(f"sqlite:///{home / 'catalog.sqlite'}")
+    cfg = _config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0008")
+        conn.execute(
+            text(
+                "INSERT INTO people (id, name, hidden, is_owner, is_minor, created_at, uid) "
+                "VALUES (1, 'Ann', 0, 1, 0, '2026-01-01', 'a'), (2, 'Bo', 0, 0, 0, "
+                "'2026-01-02', 'b')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO photos (id, content_hash, width, height, format, face_backend, "
+                "indexed_at) VALUES (1, 'h', 10, 10, 'JPEG', 'dlib', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO faces (id, photo_id, x0, y0, x1, y1, landmarks, embedding, "
+                "detector_score, quality, sharpness, frontalness, person_id, locked, grouped) "
+                "VALUES (1, 1, 0, 0, 5, 5, '[]', x'00', 1, 1, 1, 1, 2, 0, 1)"
+            )
+        )
+    engine.dispose()
+    with Library.open(home) as lib:
+        with lib.engine.connect() as conn:
+            assert conn.execute(text("SELECT person_id FROM faces")).scalar() == 2
+            assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        with lib.session() as s:
+            s.execute(text("UPDATE faces SET person_id = 1"))
+            s.execute(text("DELETE FROM people WHERE id = 2"))
+        from likeness.store.models import Person
+
+        with lib.session() as s:
+            person = Person(created_at=datetime(2026, 1, 3))
+            s.add(person)
+            s.flush()
+            assert person.id == 3

@@ -108,7 +108,9 @@ def _new_uid() -> str:
 
 class Person(Base):
     __tablename__ = "people"
-    __table_args__ = (Index("uq_people_uid", "uid", unique=True),)
+    #: AUTOINCREMENT: an id is never handed out again after its person is deleted (a grant,
+    #: an app or its token may still name it).
+    __table_args__ = (Index("uq_people_uid", "uid", unique=True), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: Never reused, unlike SQLite row ids: consent grants name people by uid, so a grant can
@@ -311,6 +313,8 @@ class ServerJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: ``owner``, or ``app:<id>`` for an app's job (quotas are per requester).
+    requester: Mapped[str] = mapped_column(String(48), default="owner", index=True)
 
 
 class App(Base):
@@ -341,6 +345,10 @@ class AppCode(Base):
     code_challenge_method: Mapped[str] = mapped_column(String(8))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: The consent grants the approval signed (JSON list of ids).
+    grants: Mapped[str | None] = mapped_column(Text)
+    #: When the code, already used, was presented again.
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AppToken(Base):
@@ -354,6 +362,8 @@ class AppToken(Base):
     code_hash: Mapped[str] = mapped_column(String(64), index=True)
     scope: Mapped[str] = mapped_column(Text)
     people: Mapped[str] = mapped_column(Text)  # JSON list of person ids
+    #: The consent grants it rests on (JSON list of ids): each must stay in force.
+    grants: Mapped[str | None] = mapped_column(Text)
     issued_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
