@@ -2,7 +2,7 @@
 
 import pytest
 
-from likeness.generate.prompt import MentionError, parse_prompt
+from likeness.generate.prompt import MentionError, mention_form, parse_prompt
 from likeness.people.manage import name_person, set_owner
 from likeness.store.models import Person
 
@@ -45,3 +45,28 @@ def test_unknown_and_ambiguous_mentions_list_candidates(lib):
         parse_prompt(lib, "@999")
     name_person(lib, twins[1], "Samantha")
     assert parse_prompt(lib, "@sam").people == [twins[0]]
+
+
+def test_names_with_punctuation_are_mentioned_in_their_one_mention_form(lib):
+    """The form completion offers is the form parsing reads: apostrophes, hyphens, dots and
+    spaces become one ``_`` each run; letters of any script stay."""
+    mary, jr, zoe, emoji = _people(lib, "Mary-Kate O'Brien", "J.R. Smith", "Zoë", "🙂")
+    assert mention_form("Mary-Kate O'Brien") == "mary_kate_o_brien"
+    assert mention_form("🙂") == ""  # no letter or digit: mentioned by id
+    parsed = parse_prompt(lib, "@mary_kate_o_brien, @j_r_smith and @Zoë at the fair")
+    assert parsed.people == [mary, jr, zoe]
+    assert parse_prompt(lib, "@mary-kate_o-brien").people == [mary]
+    assert parse_prompt(lib, f"@{emoji} waves").people == [emoji]
+
+
+def test_a_prompt_read_among_some_people_names_no_one_else(lib):
+    alice, grace, bob = _people(lib, "Alice", "Grace Hopper", "Bob")
+    set_owner(lib, alice)
+    assert parse_prompt(lib, "@grace_hopper", among=[grace]).people == [grace]
+    for prompt in ("@alice", "@me", f"@{bob}", "@bob", "@nobody"):
+        with pytest.raises(MentionError) as refused:
+            parse_prompt(lib, prompt, among=[grace])
+        listing = str(refused.value).partition(":")[2]
+        assert "names no one" in str(refused.value)
+        assert "alice" not in listing and "bob" not in listing, listing
+        assert f"@grace_hopper ({grace})" in listing

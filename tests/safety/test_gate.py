@@ -135,3 +135,22 @@ def test_tiny_model_outputs_need_no_face_but_faces_are_still_checked(world, face
     assert gate.check(np.asarray(scenery(5, (128, 128)))).allowed  # tiny models draw no one
     biden = gate.check(_photo(faces_dev, "people/joe_biden/1.jpg"))
     assert not biden.allowed and f"person {ids['joe_biden']}" in biden.reason
+
+
+def test_an_apps_refusal_names_only_the_people_it_asked_for(world, faces_dev, nudity):
+    """The verdict reaches an app (its job's result): a face of someone outside its request
+    is refused without saying who; the audit log keeps the id for the owner."""
+    lib, ids = world
+    obama, biden = ids["barack_obama"], ids["joe_biden"]
+    [grant] = [
+        issue_grant(lib, obama, [Scope.GENERATE_STYLIZED], Trust.ATTESTED, grantee="app:postcards")
+    ]
+    decision = authorize(lib, STYLIZED, [obama], "app:postcards", "tiny", within=[grant.id])
+    assert decision.allowed and decision.grant_ids == (grant.id,)
+    gate = SafetyGate(lib, decision, nudity=nudity, require_presence=True)
+    both = gate.check(_photo(faces_dev, "groups/obama_and_biden.jpg"))
+    assert not both.allowed and "a person in the library" in both.reason
+    assert f"person {biden}" not in both.reason and str(biden) not in both.reason
+    assert biden in list_audit(lib, 1)[0]["payload"]["faces"]
+    missing = gate.check(_photo(faces_dev, "people/kit_harington/1.jpg"))
+    assert f"person {obama} was asked for" in missing.reason  # its own person, by id

@@ -20,9 +20,9 @@ from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
 from likeness.store.models import Enrolment
 from tests.support.libraries import copy_home
-from tests.support.server import signed_in
+from tests.support.server import LOCAL, signed_in
 
-ORIGIN = {"origin": "http://testserver"}
+ORIGIN = {"origin": LOCAL}
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def world(prepared, tmp_path):
     home, alice, _ = prepared
     lib = copy_home(home, tmp_path / "home")
     set_owner_passphrase(lib, PASSPHRASE)
-    with TestClient(create_app(lib)) as client:
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
         yield client, lib, alice
     lib.close()
 
@@ -44,7 +44,9 @@ def frame(t: float, pixels: np.ndarray) -> bytes:
 
 
 def live_url(alice: int, session: str, csrf: str) -> str:
-    return f"/api/people/{alice}/enrolment/live/{session}?csrf={csrf}"
+    """The socket's URL, absolute: the test client's sockets go to ``testserver`` otherwise,
+    a Host the server refuses."""
+    return f"ws://localhost/api/people/{alice}/enrolment/live/{session}?csrf={csrf}"
 
 
 def enrolments(lib) -> list[Enrolment]:
@@ -88,7 +90,7 @@ def test_the_live_socket_needs_a_session_its_csrf_token_and_this_servers_origin(
 def test_a_person_id_beyond_sqlites_integers_is_refused(world):
     client, _, _ = world
     csrf = signed_in(client)["X-CSRF-Token"]
-    url = f"/api/people/{2**70}/enrolment/live/{'0' * 32}?csrf={csrf}"
+    url = f"ws://localhost/api/people/{2**70}/enrolment/live/{'0' * 32}?csrf={csrf}"
     with (
         pytest.raises(WebSocketDisconnect) as refused,
         client.websocket_connect(url, headers=ORIGIN) as socket,
@@ -116,10 +118,24 @@ def test_a_bad_frame_ends_the_enrolment_refused_and_recorded(world):
         socket.send_bytes(struct.pack("<d", 0.1) + b"not a jpeg")
         verdict = socket.receive_json()["verdict"]
     assert not verdict["passed"] and "could not be read" in verdict["reason"]
+    assert "object at" not in verdict["reason"] and "0x" not in verdict["reason"]
     [row] = enrolments(lib)
     assert row.id == verdict["id"] and not row.passed
     with client.websocket_connect(live_url(alice, session, csrf), headers=ORIGIN) as socket:
         assert "already used" in socket.receive_json()["error"]
+
+
+def test_a_text_message_ends_the_enrolment_with_a_verdict(world):
+    client, lib, alice = world
+    csrf = signed_in(client)["X-CSRF-Token"]
+    session = start_enrolment(lib, alice, live=True).id
+    with client.websocket_connect(live_url(alice, session, csrf), headers=ORIGIN) as socket:
+        assert socket.receive_json() == {"ready": True}
+        socket.send_text('{"frame": "not like this"}')
+        verdict = socket.receive_json()["verdict"]
+    assert not verdict["passed"] and "binary messages" in verdict["reason"]
+    [row] = enrolments(lib)
+    assert row.id == verdict["id"] and not row.passed
 
 
 def test_a_camera_that_stops_midway_is_recorded_as_refused(world):

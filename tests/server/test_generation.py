@@ -14,7 +14,7 @@ from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
 from tests.support.libraries import copy_home
-from tests.support.server import PASSPHRASE, events, signed_in
+from tests.support.server import LOCAL, PASSPHRASE, events, signed_in
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def world(trained, tmp_path):
 
 def test_a_consented_generation_runs_as_a_job_and_comes_back_signed(world):
     lib, _, _, grant = world
-    with TestClient(create_app(lib)) as client:
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
         headers = signed_in(client)
         queued = client.post(
             "/api/jobs/generate",
@@ -59,7 +59,7 @@ def test_a_consented_generation_runs_as_a_job_and_comes_back_signed(world):
 
 def test_a_refused_generation_queues_nothing_and_says_why(world):
     lib, _, _, _ = world
-    with TestClient(create_app(lib)) as client:
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
         headers = signed_in(client)
         refused = client.post(
             "/api/jobs/generate",
@@ -87,7 +87,7 @@ def test_consent_revoked_while_queued_stops_the_job(world):
 
     lib, _, _, grant = world
     queue = JobQueue(lib)  # not started: the job waits
-    with TestClient(create_app(lib)):
+    with TestClient(create_app(lib), base_url=LOCAL):
         pass
     from likeness.generate.run import GenerationOptions
 

@@ -4,6 +4,7 @@ server-sent events, a full queue answered with 429, and jobs a stopped server le
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +16,7 @@ from likeness.store import Library
 from likeness.store.models import ServerJob
 from tests.support.libraries import astronaut_variants
 from tests.support.photos import jpeg_bytes, write
-from tests.support.server import PASSPHRASE, events, signed_in
+from tests.support.server import LOCAL, PASSPHRASE, events, signed_in
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def photos(tmp_path):
 
 
 def test_an_import_job_runs_and_streams_its_progress(lib, photos):
-    with TestClient(create_app(lib)) as client:
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
         headers = signed_in(client)
         queued = client.post("/api/jobs/import", json={"path": str(photos)}, headers=headers)
         assert queued.status_code == 202 and queued.json()["state"] == "queued"
@@ -50,7 +51,7 @@ def test_an_import_job_runs_and_streams_its_progress(lib, photos):
 
 
 def test_bad_job_requests_are_refused_before_queueing(lib, tmp_path):
-    with TestClient(create_app(lib)) as client:
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
         headers = signed_in(client)
         missing = client.post(
             "/api/jobs/import", json={"path": str(tmp_path / "nowhere")}, headers=headers
@@ -71,7 +72,7 @@ def test_a_full_queue_answers_429_and_drops_nothing(lib, photos):
         queue.submit("import", {"path": str(photos)})
     assert refused.value.retry_after_s > 0
     assert [j.id for j in queue.list()] == [first.id]
-    with TestClient(create_app(lib, max_pending_jobs=1)) as client:
+    with TestClient(create_app(lib, max_pending_jobs=1), base_url=LOCAL) as client:
         headers = signed_in(client)
         # Starting the app marked the queued job of the "previous server" interrupted.
         assert client.get(f"/api/jobs/{first.id}").json()["state"] == INTERRUPTED
@@ -97,7 +98,36 @@ def test_a_restart_marks_unfinished_jobs_interrupted(lib, photos):
                 created_at=datetime.now(),
             )
         )
-    with TestClient(create_app(lib)) as client:
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
         signed_in(client)
         job = client.get("/api/jobs/" + "a" * 32).json()
         assert job["state"] == INTERRUPTED and "run it again to resume" in job["message"]
+
+
+def test_jobs_queued_in_the_same_second_list_newest_first(lib, photos):
+    queue = JobQueue(lib)  # not started: jobs stay queued
+    ids = [queue.submit("import", {"path": str(photos)}).id for _ in range(6)]
+    assert [j.id for j in queue.list()] == ids[::-1]
+
+
+def test_a_running_job_is_cancelled_its_images_removed_and_the_next_one_runs(lib, photos):
+    from likeness.server.jobs import outputs_folder
+
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
+        headers = signed_in(client)
+        long = {"prompt": "a lighthouse at dusk", "style": "watercolor", "count": 8, "steps": 150}
+        running = client.post("/api/jobs/generate", json=long, headers=headers).json()["id"]
+        after = client.post("/api/jobs/import", json={"path": str(photos)}, headers=headers)
+        deadline = time.monotonic() + 300
+        while (job := client.get(f"/api/jobs/{running}").json())["done"] < 2:
+            assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
+            time.sleep(0.2)
+        cancelled = client.post(f"/api/jobs/{running}/cancel", headers=headers).json()
+        assert cancelled["state"] == "cancelled" and cancelled["message"]
+        # The next job runs: the cancelled one's process is gone, and so are its images.
+        assert events(client, after.json()["id"])[-1]["state"] == "done"
+        assert client.get(f"/api/jobs/{running}").json()["state"] == "cancelled"
+        assert not outputs_folder(lib, running).exists()
+        # A finished job is left as it is.
+        done = client.post(f"/api/jobs/{after.json()['id']}/cancel", headers=headers).json()
+        assert done["state"] == "done"

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
-from likeness.server.sessions import COOKIE_NAME, CSRF_HEADER
+from likeness.server.sessions import COOKIE_NAME, CSRF_HEADER, SignInGuard
 from tests.support.libraries import copy_home
-from tests.support.server import PASSPHRASE
+from tests.support.server import LOCAL, PASSPHRASE
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,13 @@ def served(prepared, tmp_path_factory):
     home, _, _ = prepared
     lib = copy_home(home, tmp_path_factory.mktemp("schema-copy") / "home")
     set_owner_passphrase(lib, PASSPHRASE)
-    app = create_app(lib)
-    client = TestClient(app)  # no `with`: the lifespan (the job queue) does not run
+    # Schemathesis's ASGI client names the host "testserver": a name configured as one this
+    # server is reached by (any other is refused, test_hardening.py).
+    # Generated passphrases are all wrong: a guard that slows them by milliseconds, not the
+    # default's seconds (the generated sign-ins must answer within schemathesis's timeout).
+    guard = SignInGuard(base_delay_s=0.01, max_delay_s=0.05, max_wait_s=0.2)
+    app = create_app(lib, hosts=["testserver"], sign_in_guard=guard)
+    client = TestClient(app, base_url=LOCAL)  # no `with`: the lifespan (the job queue) does not run
     response = client.post("/api/sign-in", json={"passphrase": PASSPHRASE})
     auth = {
         "cookies": {COOKIE_NAME: response.cookies[COOKIE_NAME]},

@@ -9,7 +9,7 @@ from likeness.adapters.manage import list_adapters
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
 from tests.support.libraries import copy_home
-from tests.support.server import PASSPHRASE, events, signed_in
+from tests.support.server import LOCAL, PASSPHRASE, events, signed_in
 
 
 def test_training_runs_as_a_job_under_a_grant(trained, tmp_path):
@@ -17,7 +17,7 @@ def test_training_runs_as_a_job_under_a_grant(trained, tmp_path):
     lib = copy_home(home, tmp_path / "home")  # Alice holds an attested train-adapter grant
     set_owner_passphrase(lib, PASSPHRASE)
     before = {a.id for a in list_adapters(lib)}
-    with TestClient(create_app(lib)) as client:
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
         headers = signed_in(client)
         body = {"person": alice, "steps": 6, "learning_rate": 2e-3, "min_photos": 2}
         queued = client.post("/api/jobs/train", json=body, headers=headers)
@@ -35,7 +35,7 @@ def test_training_without_a_grant_queues_nothing_and_says_why(prepared, tmp_path
     home, alice, _ = prepared
     lib = copy_home(home, tmp_path / "home")
     set_owner_passphrase(lib, PASSPHRASE)
-    with TestClient(create_app(lib)) as client:
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
         headers = signed_in(client)
         refused = client.post("/api/jobs/train", json={"person": alice}, headers=headers)
         assert refused.status_code == 403 and "training refused" in refused.json()["detail"]

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from likeness.server.sessions import CSRF_HEADER
 
 PASSPHRASE = "correct horse battery staple"
+#: Where the test client reaches the server: a Host the server answers (it refuses others).
+LOCAL = "http://localhost"
 
 
 def signed_in(client) -> dict[str, str]:

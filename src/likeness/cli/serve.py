@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import stat
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +24,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def read_passphrase_file(path: Path) -> str:
+    """The passphrase in ``path`` (its first line; a service's credential file). A file that
+    others can read is used, with a warning: the passphrase is only as private as it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise fail(f"cannot read the passphrase file {path}: {exc.strerror or exc}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        err.print(
+            f"[yellow]warning:[/yellow] {path} can be read by other users: `chmod 600 {path}`",
+            highlight=False,
+        )
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
@@ -33,8 +52,30 @@ def serve(
             "sign-in page (plain HTTP: put it behind TLS).",
         ),
     ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Another name this server is reached by (repeatable). Requests naming any "
+            "other Host are refused (DNS rebinding); loopback names and --host always work.",
+        ),
+    ] = None,
     set_passphrase: Annotated[
         bool, typer.Option("--set-passphrase", help="Set a new owner passphrase first.")
+    ] = False,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passphrase-file",
+            help="Set the owner passphrase from this file's first line, with no terminal "
+            "(a service: systemd's LoadCredential=, a container secret).",
+        ),
+    ] = None,
+    passphrase_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--passphrase-stdin", help="Set the owner passphrase from stdin's first line."
+        ),
     ] = False,
     home: HomeOption = None,
 ) -> None:
@@ -44,13 +85,23 @@ def serve(
 
     if not is_loopback(host) and not allow_remote:
         raise fail(f"{host} is not a loopback address; pass --allow-remote to bind it anyway")
+    if passphrase_file is not None and passphrase_stdin:
+        raise fail("give the passphrase by --passphrase-file or --passphrase-stdin, not both")
     lib = open_library(home)
-    if set_passphrase or not has_owner_passphrase(lib):
+    if passphrase_file is not None:
+        set_owner_passphrase(lib, read_passphrase_file(passphrase_file))
+    elif passphrase_stdin:
+        line = typer.get_text_stream("stdin").readline()
+        set_owner_passphrase(lib, line.rstrip("\r\n"))
+    elif set_passphrase or not has_owner_passphrase(lib):
         if not typer.get_text_stream("stdin").isatty():
-            raise fail("no owner passphrase is set: run `likeness serve` in a terminal to set one")
+            raise fail(
+                "no owner passphrase is set: run `likeness serve` in a terminal to set one, "
+                "or pass --passphrase-file or --passphrase-stdin"
+            )
         passphrase = typer.prompt("Owner passphrase", hide_input=True, confirmation_prompt=True)
         set_owner_passphrase(lib, passphrase)
-    run_server(create_app(lib), host, port)
+    run_server(create_app(lib, host=host, hosts=allowed_host or ()), host, port)
 
 
 def run_server(app, host: str, port: int, one_time_link: bool = False) -> None:

@@ -17,10 +17,15 @@ still checks every face). Otherwise, for each person involved (all must pass):
 - its trust level suits the model: ``verified`` for real models; the built-in tiny test
   models also accept ``attested``;
 - photoreal generation never for a person marked as a minor.
+
+A request may be held to some grants only (``within``): an app's token rests on the grants
+its approval signed, and its requests are decided on those alone, so revoking one of them
+stops the token's work even where another approval gave the app another grant.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -73,6 +78,8 @@ class Decision:
     grant_ids: tuple[str, ...]
     decided_at: datetime
     audit_seq: int
+    #: The grants this request was held to (None: any grant of the requester).
+    within: tuple[str, ...] | None = None
     _token: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -101,7 +108,7 @@ class Decision:
         if not self.allowed:
             raise GateError(f"not allowed: {self.reason}")
         allowed, reason, _ = _decide(
-            lib, self.action, self.subjects, self.requester, self.model, now
+            lib, self.action, self.subjects, self.requester, self.model, now, self.within
         )
         if allowed:
             return
@@ -116,8 +123,15 @@ class Decision:
 
 
 def _grant_serves(
-    grant: ConsentGrant, action: Action, requester: str, model: ModelKind, at: datetime
+    grant: ConsentGrant,
+    action: Action,
+    requester: str,
+    model: ModelKind,
+    at: datetime,
+    within: Collection[str] | None = None,
 ) -> bool:
+    if within is not None and grant.id not in within:
+        return False
     if not grant.in_force(at) or grant.grantee != requester or action.scope not in grant.scopes:
         return False
     return grant.trust == Trust.VERIFIED or model == ModelKind.TINY
@@ -130,6 +144,7 @@ def _decide(
     requester: str,
     model: ModelKind,
     now: datetime | None,
+    within: Collection[str] | None = None,
 ) -> tuple[bool, str, list[str]]:
     """(allowed, reason, ids of the grants that allow it) under the rules of this module."""
     now = (now or datetime.now()).replace(microsecond=0)
@@ -152,7 +167,11 @@ def _decide(
             allowed, reason = False, f"person {person_id} is a minor: never photoreal"
             break
         grant = next(
-            (g for g in grants_for(lib, uid) if _grant_serves(g, action, requester, model, now)),
+            (
+                g
+                for g in grants_for(lib, uid)
+                if _grant_serves(g, action, requester, model, now, within)
+            ),
             None,
         )
         if grant is None:
@@ -173,11 +192,14 @@ def is_covered(
     person_id: int,
     requester: str = OWNER,
     model: ModelKind | str = ModelKind.REAL,
+    within: Collection[str] | None = None,
 ) -> bool:
     """Whether ``authorize`` would allow this person for this use now. A question, not a
     permission: it makes no Decision and records nothing. The output safety gate asks it for
     every library person whose face it finds in an image."""
-    allowed, _, _ = _decide(lib, Action(action), (person_id,), requester, ModelKind(model), None)
+    allowed, _, _ = _decide(
+        lib, Action(action), (person_id,), requester, ModelKind(model), None, within
+    )
     return allowed
 
 
@@ -188,12 +210,15 @@ def authorize(
     requester: str = OWNER,
     model: ModelKind | str = ModelKind.REAL,
     now: datetime | None = None,
+    within: Collection[str] | None = None,
 ) -> Decision:
-    """Decide, record the decision in the audit log, and return it."""
+    """Decide, record the decision in the audit log, and return it. ``within``: the only
+    grants that may allow it (an app's token's)."""
     action, model = Action(action), ModelKind(model)
     now = (now or datetime.now()).replace(microsecond=0)
     people = tuple(sorted(set(subjects)))
-    allowed, reason, used = _decide(lib, action, people, requester, model, now)
+    within = tuple(within) if within is not None else None
+    allowed, reason, used = _decide(lib, action, people, requester, model, now, within)
     with lib.session() as s:
         seq = audit.append(
             lib,
@@ -207,6 +232,7 @@ def authorize(
                 "model": str(model),
                 "grants": used if allowed else [],
                 "reason": reason,
+                **({"within": list(within)} if within is not None else {}),
             },
         )
     return Decision(
@@ -219,5 +245,6 @@ def authorize(
         tuple(used) if allowed else (),
         now,
         seq,
+        within,
         _token=_GATE,
     )

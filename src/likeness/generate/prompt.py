@@ -1,14 +1,20 @@
 """Prompts with @mentions: ``"@me and @alice at the beach"``.
 
-A mention names a person by name (case-insensitive; spaces in a name may be written as ``_`` or
-``-``), by id (``@12``), or ``@me`` for the person marked as the library owner. An unknown or
-ambiguous mention is an error that lists the candidates. Each mention becomes the person's
-trigger word (``lkxxxx person``), which their adapter was trained to draw.
+A mention names a person by name, in its mention form (``mention_form``: lower case, and each
+run of spaces, punctuation or ``_``/``-`` written as one ``_``: "Mary-Kate O'Brien" is
+``@mary_kate_o_brien``), by id (``@12``), or ``@me`` for the person marked as the library
+owner. An unknown or ambiguous mention is an error that lists the candidates. Each mention
+becomes the person's trigger word (``lkxxxx person``), which their adapter was trained to draw.
+
+A prompt may be read among some people only (``among``: an app's, whose token covers them):
+then no one else can be named, and an error lists only them, so a requester learns nothing of
+the library's other people, not even whether an id or a name exists.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -59,14 +65,20 @@ class ParsedPrompt:
         return "".join(out)
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[\s_\-]+", "_", name.strip().casefold())
+def mention_form(name: str) -> str:
+    """How a name is written after ``@`` (and offered by the web app's completion): lower
+    case, each run of characters other than letters and digits as one ``_``, none at the
+    ends. "" for a name with no letter or digit (mention such a person by id)."""
+    return re.sub(r"[\W_]+", "_", name.casefold()).strip("_")
 
 
-def parse_prompt(lib: Library, text: str) -> ParsedPrompt:
-    """Resolve the prompt's @mentions to people, or raise ``MentionError``."""
+def parse_prompt(lib: Library, text: str, among: Collection[int] | None = None) -> ParsedPrompt:
+    """Resolve the prompt's @mentions to people, or raise ``MentionError``. ``among``: the
+    only people who may be named (and listed in an error)."""
     with lib.session() as s:
         people = s.execute(select(Person.id, Person.name, Person.uid, Person.is_owner)).all()
+    if among is not None:
+        people = [p for p in people if p.id in set(among)]
     by_id = {p.id: p for p in people}
     mentions = []
     for match in MENTION.finditer(text):
@@ -76,18 +88,21 @@ def parse_prompt(lib: Library, text: str) -> ParsedPrompt:
             found = [by_id[int(word)]] if int(word) in by_id else []
         elif word.casefold() == "me":
             found = [p for p in people if p.is_owner]
-            if not found:
+            if not found and among is None:
                 raise MentionError(
                     "@me names the library owner, and no one is marked as the owner yet "
                     "(`likeness people me ID`)"
                 )
         else:
-            found = [p for p in people if p.name and _key(p.name) == _key(word)]
+            key = mention_form(word)
+            found = [p for p in people if p.name and key and mention_form(p.name) == key]
         if not found:
-            named = sorted((p.name, p.id) for p in people if p.name)
-            close = [f"@{_key(n)} ({i})" for n, i in named if _key(n)[:1] == _key(word)[:1]]
-            listing = ", ".join(close or [f"@{_key(n)} ({i})" for n, i in named]) or "none named"
-            raise MentionError(f"@{word} names no one; people: {listing}")
+            named = sorted((mention_form(p.name), p.id) for p in people if p.name)
+            named = [(n, i) for n, i in named if n]
+            close = [f"@{n} ({i})" for n, i in named if n[:1] == mention_form(word)[:1]]
+            listing = ", ".join(close or [f"@{n} ({i})" for n, i in named]) or "none named"
+            who = "people" if among is None else "people you may ask for"
+            raise MentionError(f"@{word} names no one; {who}: {listing}")
         if len(found) > 1:
             ids = ", ".join(f"@{p.id}" for p in found)
             raise MentionError(f"@{word} names {len(found)} people; use their ids: {ids}")

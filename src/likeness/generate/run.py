@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -92,13 +92,21 @@ def generation_action(style: str | None) -> Action:
 
 
 def authorize_generation(
-    lib: Library, prompt: str, options: GenerationOptions, requester: str = OWNER
+    lib: Library,
+    prompt: str,
+    options: GenerationOptions,
+    requester: str = OWNER,
+    *,
+    among: Collection[int] | None = None,
+    within: Collection[str] | None = None,
 ) -> Decision:
     """Resolve the prompt's mentions and ask the gate for the style's action on those people
-    with this model (tiny or real, as the registry says)."""
-    parsed = parse_prompt(lib, prompt)
+    with this model (tiny or real, as the registry says). An app's request is read among the
+    people of its token only and decided on the token's grants only (``among``, ``within``)."""
+    parsed = parse_prompt(lib, prompt, among)
     action = generation_action(options.style)
-    return authorize(lib, action, parsed.people, requester, model_kind(lib, options.model))
+    kind = model_kind(lib, options.model)
+    return authorize(lib, action, parsed.people, requester, kind, within=within)
 
 
 def _write_new(path: Path, data: bytes) -> None:
@@ -137,7 +145,9 @@ def generate_images(
     import torch
 
     options = options or GenerationOptions()
-    parsed: ParsedPrompt = parse_prompt(lib, prompt)
+    # An app's prompt is read among the people it was allowed (its errors name no one else).
+    among = None if decision.requester == OWNER else decision.subjects
+    parsed: ParsedPrompt = parse_prompt(lib, prompt, among)
     style = get_style(options.style)
     action = generation_action(options.style)
     model = get_model(lib, options.model)

@@ -27,6 +27,7 @@ import numpy as np
 from sqlalchemy import select
 
 from likeness.consent import audit
+from likeness.consent.grants import OWNER
 from likeness.consent.liveness import MATCH_DISTANCE
 from likeness.consent.policy import Decision, GateError, ModelKind, is_covered
 from likeness.faces.dlib_backend import DlibFaceBackend
@@ -123,8 +124,17 @@ class SafetyGate:
     def _is_covered(self, person: int) -> bool:
         if person not in self._covered:
             d = self.decision
-            self._covered[person] = is_covered(self.lib, d.action, person, d.requester, d.model)
+            self._covered[person] = is_covered(
+                self.lib, d.action, person, d.requester, d.model, d.within
+            )
         return self._covered[person]
+
+    def _who(self, person: int) -> str:
+        """A person as a refusal names them: by id to the owner; to an app, only the people
+        it asked for (the verdict reaches the app, which must learn nothing of others)."""
+        if self.decision.requester == OWNER or person in self.decision.subjects:
+            return f"person {person}"
+        return "a person in the library"
 
     def judge(self, image: np.ndarray, placements: dict[int, Box] | None = None) -> SafetyVerdict:
         """The verdict on one RGB uint8 image, without recording it."""
@@ -145,7 +155,7 @@ class SafetyGate:
             if f.person_id is not None and not self._is_covered(f.person_id):
                 return verdict(
                     False,
-                    f"a face matches person {f.person_id}, who has no grant in force for "
+                    f"a face matches {self._who(f.person_id)}, who has no grant in force for "
                     f"{self.decision.action} by {self.decision.requester}",
                 )
         if not self.require_presence:
@@ -158,7 +168,7 @@ class SafetyGate:
             inside = [f for f in faces if _centre_inside(f.box, region)]
             if not any(f.person_id == person for f in inside):
                 others = sorted({f.person_id for f in inside if f.person_id is not None})
-                who = f"person {others[0]}" if others else "no one in the library"
+                who = self._who(others[0]) if others else "no one in the library"
                 return verdict(False, f"the face placed for person {person} is {who}")
         return verdict(True, "every face is covered by consent; nothing explicit")
 

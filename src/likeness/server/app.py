@@ -2,29 +2,52 @@
 
 Every route but ``/health`` and ``/api/sign-in`` needs a signed-in session; every request
 that changes state needs the session's CSRF token as well (``require_csrf``). The library's
-own errors map to HTTP statuses here, in one place, as ``cli.common`` maps them to exit codes.
+own errors map to HTTP statuses here, in one place, as ``cli.common`` maps them to exit codes
+(a page of the web app gets them as a page, an API call as JSON). What every request passes
+first (its ``Host``, its body's size) and the headers of every response are
+``server.security``'s.
+
+The interactive docs (``/docs``, ``/redoc``) are off: FastAPI's load their scripts from a CDN
+into this origin. The schema is at ``/openapi.json`` for any OpenAPI viewer.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from likeness.errors import LikenessError, RefusedError
 from likeness.server import consent, enrolment, faces, jobs_routes, oauth, people, web
 from likeness.server.deps import require_csrf, require_session
 from likeness.server.jobs import MAX_PENDING, JobQueue, QueueFullError
-from likeness.server.owner import check_owner_passphrase, has_owner_passphrase
+from likeness.server.owner import check_owner_passphrase, device_cookie_key, has_owner_passphrase
+from likeness.server.security import (
+    MAX_BODY_BYTES,
+    SIGN_IN_BODY_BYTES,
+    SecurityHeaders,
+    allowed_hosts,
+)
 from likeness.server.sessions import (
+    ANONYMOUS,
     COOKIE_NAME,
+    DEVICE_COOKIE_NAME,
+    DEVICE_COOKIE_PATH,
+    DEVICE_COOKIE_TTL_S,
     SESSION_TTL_S,
     SessionStore,
     SignedIn,
-    SignInLimiter,
+    SignInGuard,
+    TooManyTries,
+    device_id,
+    new_device_cookie,
 )
 from likeness.store import Library
 
@@ -38,13 +61,22 @@ class SessionInfo(BaseModel):
 
 
 def create_app(
-    lib: Library, secure_cookies: bool = False, max_pending_jobs: int = MAX_PENDING
+    lib: Library,
+    secure_cookies: bool = False,
+    max_pending_jobs: int = MAX_PENDING,
+    *,
+    host: str | None = None,
+    hosts: Iterable[str] = (),
+    sign_in_guard: SignInGuard | None = None,
 ) -> FastAPI:
     """The server for one library. ``secure_cookies``: mark the session cookie Secure (when
-    served over HTTPS; on plain loopback HTTP a browser would not send it back). The job
-    queue runs while the app does (its lifespan): jobs a previous run left unfinished are
-    marked interrupted when it starts."""
+    served over HTTPS; on plain loopback HTTP a browser would not send it back). ``host``:
+    the address it is bound to, and ``hosts`` other names it is reached by: any other
+    ``Host`` is refused (``security.allowed_hosts``). The job queue runs while the app does
+    (its lifespan): jobs a previous run left unfinished are marked interrupted when it
+    starts."""
     queue = JobQueue(lib, max_pending_jobs)
+    device_key = device_cookie_key(lib)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -59,11 +91,19 @@ def create_app(
         version="0.1.0",
         description="The local likeness server: the same library functions as the CLI.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.add_middleware(oauth.AppCors, lib=lib)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=allowed_hosts(host, hosts), www_redirect=False
     )
     app.state.library = lib
     app.state.jobs = queue
     app.state.sessions = SessionStore()
-    app.state.sign_in_limiter = SignInLimiter()
+    app.state.sign_in_guard = sign_in_guard or SignInGuard()
     app.state.oauth = oauth.LikenessAuthorizationServer(lib)
 
     @app.exception_handler(QueueFullError)
@@ -75,13 +115,15 @@ def create_app(
         )
 
     @app.exception_handler(LikenessError)
-    def _likeness_error(_request: Request, exc: LikenessError) -> JSONResponse:
+    def _likeness_error(request: Request, exc: LikenessError):
         if isinstance(exc, LookupError):
             status = 404
         elif isinstance(exc, RefusedError):
             status = 403
         else:
             status = 400
+        if web.is_page_request(request):
+            return web.error_page(request, status, str(exc))
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.get("/health", tags=["server"])
@@ -103,26 +145,48 @@ def create_app(
     @app.post(
         "/api/sign-in",
         tags=["session"],
-        responses={401: {}, 409: {}, 429: {}},
+        responses={401: {}, 409: {}, 413: {}, 429: {}},
+        max_body_size=SIGN_IN_BODY_BYTES,
     )
-    def sign_in(body: SignIn, request: Request, response: Response) -> SessionInfo:
+    async def sign_in(body: SignIn, request: Request, response: Response) -> SessionInfo:
         """Sign in with the owner's passphrase: sets the session cookie and returns the
-        session's CSRF token. Failed tries are limited per client (429 with Retry-After)."""
-        limiter: SignInLimiter = request.app.state.sign_in_limiter
-        client = request.client.host if request.client else "unknown"
-        wait = limiter.wait_s(client)
-        if wait > 0:
+        session's CSRF token. Failed tries slow the next ones down (``SignInGuard``: a try
+        may wait its turn, or get 429 with Retry-After); a browser that signed in before
+        has a count of its own."""
+        guard: SignInGuard = request.app.state.sign_in_guard
+        device = device_id(request.cookies.get(DEVICE_COOKIE_NAME), device_key)
+        key = f"device:{device}" if device else ANONYMOUS
+        try:
+            wait = guard.reserve(key)
+        except TooManyTries as exc:
             raise HTTPException(
-                429, "too many failed sign-ins; wait", headers={"Retry-After": str(int(wait) + 1)}
-            )
-        if not has_owner_passphrase(lib):
-            raise HTTPException(409, "no owner passphrase is set: run `likeness serve` first")
-        if not check_owner_passphrase(lib, body.passphrase):
-            limiter.failed(client)
-            raise HTTPException(401, "wrong passphrase")
-        limiter.succeeded(client)
+                429,
+                "too many failed sign-ins; wait",
+                headers={"Retry-After": str(int(exc.retry_after_s) + 1)},
+            ) from None
+        succeeded = False
+        try:
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if not has_owner_passphrase(lib):
+                raise HTTPException(409, "no owner passphrase is set: run `likeness serve` first")
+            if not await run_in_threadpool(check_owner_passphrase, lib, body.passphrase):
+                raise HTTPException(401, "wrong passphrase")
+            succeeded = True
+        finally:
+            guard.settle(key, succeeded)
         token, state = request.app.state.sessions.start()
         _set_session_cookie(response, token)
+        if device is None:
+            response.set_cookie(
+                DEVICE_COOKIE_NAME,
+                new_device_cookie(device_key),
+                max_age=DEVICE_COOKIE_TTL_S,
+                httponly=True,
+                samesite="strict",
+                secure=secure_cookies,
+                path=DEVICE_COOKIE_PATH,
+            )
         return SessionInfo(csrf_token=state.csrf_token)
 
     @app.get("/sign-in/link/{token}", include_in_schema=False)
@@ -154,6 +218,7 @@ def create_app(
     app.include_router(consent.router)
     app.include_router(enrolment.router)
     app.include_router(oauth.oauth_router)
+    app.include_router(oauth.metadata_router)
     app.include_router(oauth.apps_router)
     app.include_router(oauth.app_api)
     app.include_router(web.router)

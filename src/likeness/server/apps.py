@@ -9,11 +9,14 @@ Authlib's, in ``server.oauth``). What is decided here is what a token is worth:
 - approving an app's request signs a consent grant per person, to ``app:<id>``, for the
   scopes asked (``approve``): the gate (``consent.policy``) then takes the app's requests
   as ``requester = app:<id>``, as it takes the owner's;
-- a token is good only while the app, the token and, for every person it covers, a grant
-  to the app are in force (``check_token``): revoking the app or any of those grants stops
-  it at once;
-- codes and tokens are stored as SHA-256 hashes only; a code is single use, and a code
-  presented twice revokes the token it was exchanged for (RFC 6749, section 4.1.2).
+- a token rests on the grants its approval signed, and is good only while the app, the
+  token and each of those grants are in force (``check_token``): revoking the app or any of
+  those grants stops it at once, even where another approval gave the app another grant for
+  the same person (that grant backs that approval's tokens, not this one's);
+- codes and tokens are stored as SHA-256 hashes only; a code is single use, claimed
+  atomically (``take_code``: of parallel exchanges of one code, one gets a token), and a
+  code presented twice revokes every token exchanged for it, including one being issued at
+  that moment (RFC 6749, section 4.1.2).
 
 An app never gets embeddings, adapters or source photos: its API (``server.oauth``) lists the
 people it may ask for by id and name, and returns generated images (signed, watermarked).
@@ -42,6 +45,9 @@ from likeness.store.models import AppCode, AppToken, Person
 APP_SCOPES = (Scope.GENERATE_STYLIZED.value, Scope.GENERATE_PHOTOREAL.value)
 CODE_TTL = timedelta(minutes=1)
 TOKEN_TTL = timedelta(hours=1)
+#: How long an approval's grants may last (days), and what the approval page offers.
+MAX_APPROVAL_DAYS = 90
+APPROVAL_DAYS = (1, 7, 30, 90)
 
 
 class AppError(LikenessError, ValueError):
@@ -76,12 +82,14 @@ class App:
 
 @dataclass(frozen=True)
 class TokenGrant:
-    """What a valid token lets its app do."""
+    """What a valid token lets its app do: these scopes, for these people, under these
+    consent grants (the gate takes no other grant for the app's requests on this token)."""
 
     app_id: str
     scopes: tuple[str, ...]
     people: tuple[int, ...]
     expires_at: datetime
+    grants: tuple[str, ...] = ()
 
     @property
     def requester(self) -> str:
@@ -164,13 +172,14 @@ def revoke_app(lib: Library, app_id: str, now: datetime | None = None) -> App:
         record = s.get(AppRecord, app_id)
         if record.revoked_at is None:
             record.revoked_at = now
-        s.execute(
-            update(AppToken)
-            .where(AppToken.app_id == app_id, AppToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        _revoke_tokens(s, AppToken.app_id == app_id, now)
         audit.append(lib, s, "app-revoked", {"app": app_id})
         return _app(record)
+
+
+def _revoke_tokens(s, which, now: datetime) -> None:
+    """Revoke the tokens ``which`` selects that are not revoked yet (in session ``s``)."""
+    s.execute(update(AppToken).where(which, AppToken.revoked_at.is_(None)).values(revoked_at=now))
 
 
 def app_scopes(scope: str) -> list[str]:
@@ -180,6 +189,36 @@ def app_scopes(scope: str) -> list[str]:
     if not scopes or unknown:
         raise AppError(f"an app may ask for {', '.join(APP_SCOPES)}; not {unknown or scope!r}")
     return scopes
+
+
+def check_approval(
+    lib: Library,
+    app_id: str,
+    people: list[int],
+    scopes: list[str],
+    days: int,
+    enrolment_id: str | None = None,
+) -> list[Scope]:
+    """Everything an approval needs, checked before anything is signed (``AppError`` with
+    why): the scopes as ``Scope``s."""
+    app = get_app(lib, app_id)
+    if app.revoked_at is not None:
+        raise AppError(f"app {app_id} is revoked")
+    if not people:
+        raise AppError("choose at least one person for the app")
+    if not 1 <= days <= MAX_APPROVAL_DAYS:
+        raise AppError(f"an app's grant lasts 1 to {MAX_APPROVAL_DAYS} days")
+    if enrolment_id and len(people) != 1:
+        raise AppError("an enrolment verifies one person: choose only that person")
+    with lib.session() as s:
+        found = s.execute(select(Person.id, Person.is_minor).where(Person.id.in_(people))).all()
+    missing = sorted(set(people) - {row.id for row in found})
+    if missing:
+        raise AppError(f"no person with id {missing[0]}")
+    minors = sorted(row.id for row in found if row.is_minor)
+    if minors:
+        raise AppError(f"person {minors[0]} is marked as a minor: no app may ask for them")
+    return [Scope(s) for s in app_scopes(" ".join(scopes))]
 
 
 def approve(
@@ -195,36 +234,35 @@ def approve(
     these scopes, expiring after ``days``. With ``enrolment_id`` (one person's passed live
     enrolment) the grant is verified, and lets the app use real models; without, the owner
     attests for each person, and the gate lets attested grants drive the tiny models only.
-    Returns the grant ids."""
-    app = get_app(lib, app_id)
-    if app.revoked_at is not None:
-        raise AppError(f"app {app_id} is revoked")
-    if not people:
-        raise AppError("choose at least one person for the app")
-    if not 1 <= days <= 365:
-        raise AppError("an app's grant lasts 1 to 365 days")
-    if enrolment_id and len(people) != 1:
-        raise AppError("an enrolment verifies one person: choose only that person")
-    with lib.session() as s:
-        minors = s.scalars(
-            select(Person.id).where(Person.id.in_(people), Person.is_minor.is_(True))
-        ).all()
-    if minors:
-        raise AppError(f"person {minors[0]} is marked as a minor: no app may ask for them")
-    chosen = [Scope(s) for s in app_scopes(" ".join(scopes))]
-    return [
-        issue_grant(
-            lib,
-            person,
-            chosen,
-            Trust.VERIFIED if enrolment_id else Trust.ATTESTED,
-            grantee=app.grantee,
-            expires_in=timedelta(days=days),
-            enrolment_id=enrolment_id or None,
-            now=now,
-        ).id
-        for person in people
-    ]
+    All or nothing: the request is checked whole first, and a grant that cannot be signed
+    takes back those signed before it. Returns the grant ids."""
+    chosen = check_approval(lib, app_id, people, scopes, days, enrolment_id)
+    grantee = f"app:{app_id}"
+    signed: list[str] = []
+    try:
+        for person in dict.fromkeys(people):
+            grant = issue_grant(
+                lib,
+                person,
+                chosen,
+                Trust.VERIFIED if enrolment_id else Trust.ATTESTED,
+                grantee=grantee,
+                expires_in=timedelta(days=days),
+                enrolment_id=enrolment_id or None,
+                now=now,
+            )
+            signed.append(grant.id)
+    except Exception:
+        withdraw(lib, signed, "the approval failed before it was complete")
+        raise
+    return signed
+
+
+def withdraw(lib: Library, grant_ids: list[str], reason: str) -> None:
+    """Revoke grants an approval signed when the approval did not go through (no token
+    will rest on them)."""
+    for grant_id in grant_ids:
+        revoke_grant(lib, grant_id, reason)
 
 
 def save_code(
@@ -236,8 +274,11 @@ def save_code(
     people: list[int],
     code_challenge: str,
     code_challenge_method: str,
+    grants: list[str],
     now: datetime | None = None,
 ) -> None:
+    """Keep a new code (its hash): ``redirect_uri`` is the one the request named, or ""
+    when it named none (the token request then need not name one either)."""
     with lib.session() as s:
         s.add(
             AppCode(
@@ -248,6 +289,7 @@ def save_code(
                 people=json.dumps(people),
                 code_challenge=code_challenge,
                 code_challenge_method=code_challenge_method,
+                grants=json.dumps(grants),
                 expires_at=_now(now) + CODE_TTL,
                 used_at=None,
             )
@@ -265,6 +307,7 @@ class Code:
     people: tuple[int, ...]
     code_challenge: str
     code_challenge_method: str
+    grants: tuple[str, ...] = ()
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -274,22 +317,30 @@ class Code:
 
 
 def take_code(lib: Library, code: str, app_id: str, now: datetime | None = None) -> Code | None:
-    """The unexpired, unused code of this app (None otherwise). A code presented again
-    revokes the token it was exchanged for: someone else holds it."""
+    """Claim the unexpired, unused code of this app: only one caller ever gets it (None
+    otherwise), however many present it at once. A code presented again, after it was
+    claimed, revokes every token exchanged for it: someone else holds it."""
     now = _now(now)
+    code_hash = digest(code)
     with lib.session() as s:
-        row = s.get(AppCode, digest(code))
+        claimed = s.execute(
+            update(AppCode)
+            .where(
+                AppCode.code_hash == code_hash,
+                AppCode.app_id == app_id,
+                AppCode.used_at.is_(None),
+                AppCode.expires_at >= now,
+            )
+            .values(used_at=now)
+        ).rowcount
+        row = s.get(AppCode, code_hash)
         if row is None or row.app_id != app_id:
             return None
-        if row.used_at is not None:
-            s.execute(
-                update(AppToken)
-                .where(AppToken.code_hash == row.code_hash, AppToken.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
-            audit.append(lib, s, "app-code-replayed", {"app": app_id})
-            return None
-        if row.expires_at < now:
+        if not claimed:
+            if row.used_at is not None:
+                row.replayed_at = now
+                _revoke_tokens(s, AppToken.code_hash == code_hash, now)
+                audit.append(lib, s, "app-code-replayed", {"app": app_id})
             return None
         return Code(
             row.code_hash,
@@ -299,35 +350,42 @@ def take_code(lib: Library, code: str, app_id: str, now: datetime | None = None)
             tuple(json.loads(row.people)),
             row.code_challenge,
             row.code_challenge_method,
+            tuple(json.loads(row.grants or "[]")),
         )
-
-
-def spend_code(lib: Library, code: Code, now: datetime | None = None) -> None:
-    with lib.session() as s:
-        s.get(AppCode, code.code_hash).used_at = _now(now)
 
 
 def save_token(lib: Library, token: str, code: Code, now: datetime | None = None) -> datetime:
     """Store an access token issued on ``code``; when it expires: TOKEN_TTL from now, or
-    sooner when a grant it rests on expires sooner."""
+    sooner when a grant it rests on expires sooner. A token whose code was replayed while it
+    was being issued is stored revoked (the replay's revocation may have run just before)."""
     now = _now(now)
     expires = now + TOKEN_TTL
-    for grant, person in list_grants(lib):
-        if person in code.people and grant.grantee == f"app:{code.app_id}" and grant.expires_at:
+    for grant, _person in list_grants(lib):
+        if grant.id in code.grants and grant.expires_at:
             expires = min(expires, grant.expires_at)
+    token_hash = digest(token)
     with lib.session() as s:
+        # The insert comes first: it takes the catalog's write lock, so the replay check
+        # below reads the latest state and no replay can land between them.
         s.add(
             AppToken(
-                token_hash=digest(token),
+                token_hash=token_hash,
                 app_id=code.app_id,
                 code_hash=code.code_hash,
                 scope=code.scope,
                 people=json.dumps(list(code.people)),
+                grants=json.dumps(list(code.grants)),
                 issued_at=now,
                 expires_at=expires,
                 revoked_at=None,
             )
         )
+        s.flush()
+        replayed = s.scalar(select(AppCode.replayed_at).where(AppCode.code_hash == code.code_hash))
+        if replayed is not None:
+            s.execute(
+                update(AppToken).where(AppToken.token_hash == token_hash).values(revoked_at=now)
+            )
         audit.append(lib, s, "app-token", {"app": code.app_id, "people": list(code.people)})
     return expires
 
@@ -346,16 +404,35 @@ def check_token(lib: Library, token: str, now: datetime | None = None) -> TokenG
         raise AppError("the app was revoked")
     if row.expires_at <= now:
         raise AppError("the access token expired")
-    people = tuple(json.loads(row.people))
-    scopes = tuple(row.scope.split())
-    granted = {
-        person
-        for grant, person in list_grants(lib)
-        if grant.grantee == f"app:{app.id}" and grant.in_force(now)
-    }
-    if not set(people) <= granted:
+    grant = _token_grant(row)
+    check_grants_in_force(lib, grant.app_id, grant.grants, now)
+    return grant
+
+
+def check_grants_in_force(
+    lib: Library, app_id: str, grant_ids: tuple[str, ...], now: datetime | None = None
+) -> None:
+    """``AppError`` unless the app is in force and so is each of ``grant_ids`` (its grants:
+    a token, or an app's job, rests on them)."""
+    now = _now(now)
+    app = get_app(lib, app_id)
+    if app.revoked_at is not None:
+        raise AppError("the app was revoked")
+    if not grant_ids:
+        raise AppError("this token rests on no consent grant: ask for a new one")
+    in_force = {g.id for g, _ in list_grants(lib) if g.grantee == app.grantee and g.in_force(now)}
+    if not set(grant_ids) <= in_force:
         raise AppError("consent for this app was withdrawn")
-    return TokenGrant(app.id, scopes, people, row.expires_at)
+
+
+def _token_grant(row: AppToken) -> TokenGrant:
+    return TokenGrant(
+        row.app_id,
+        tuple(row.scope.split()),
+        tuple(json.loads(row.people)),
+        row.expires_at,
+        tuple(json.loads(row.grants or "[]")),
+    )
 
 
 def app_tokens(lib: Library, app_id: str) -> list[TokenGrant]:
@@ -369,7 +446,4 @@ def app_tokens(lib: Library, app_id: str) -> list[TokenGrant]:
                 AppToken.expires_at > now,
             )
         ).all()
-    return [
-        TokenGrant(r.app_id, tuple(r.scope.split()), tuple(json.loads(r.people)), r.expires_at)
-        for r in rows
-    ]
+    return [_token_grant(r) for r in rows]

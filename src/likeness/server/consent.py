@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from likeness.consent import audit, grants
@@ -93,9 +93,18 @@ def issue(body: GrantIn, lib: Library = Depends(library)) -> GrantOut:
 
 
 @router.post("/grants/{grant_id}/revoke", dependencies=[Depends(require_csrf)], responses=ERRORS)
-def revoke(grant_id: GrantId, body: Revoke, lib: Library = Depends(library)) -> dict[str, bool]:
-    """Revoke at once (``revoked`` is false when it already was)."""
-    return {"revoked": grants.revoke_grant(lib, grant_id, body.reason)}
+def revoke(
+    grant_id: GrantId, body: Revoke, request: Request, lib: Library = Depends(library)
+) -> dict[str, bool]:
+    """Revoke at once (``revoked`` is false when it already was); an app's jobs that rest
+    on the grant are cancelled."""
+    revoked = grants.revoke_grant(lib, grant_id, body.reason)
+    grant = grants.get_grant(lib, grant_id)
+    if grant.grantee.startswith("app:"):
+        request.app.state.jobs.cancel_for(
+            grant.grantee, "consent for this app was withdrawn", grant=grant_id
+        )
+    return {"revoked": revoked}
 
 
 @router.get("/audit", dependencies=[Depends(require_session)])

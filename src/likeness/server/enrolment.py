@@ -80,7 +80,9 @@ def decode_frame(message: bytes) -> tuple[float, np.ndarray]:
             raise FrameError(f"frames are JPEGs of at most {MAX_FRAME_SIDE} px a side")
         return t, np.asarray(image.convert("RGB"))
     except (UnidentifiedImageError, OSError) as error:
-        raise FrameError(f"a frame is not a readable JPEG: {error}") from error
+        # Pillow's message names a Python object ("<_io.BytesIO object at 0x...>"): not
+        # something to show anyone.
+        raise FrameError("a frame is not a readable JPEG") from error
 
 
 def _origin_ok(websocket: WebSocket) -> bool:
@@ -114,9 +116,13 @@ async def live_enrolment(
     await websocket.send_text(json.dumps({"ready": True}))
     try:
         while not live.done:
-            message = await websocket.receive_bytes()
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
             try:
-                t, image = decode_frame(message)
+                if message.get("bytes") is None:
+                    raise FrameError("frames are binary messages, not text")
+                t, image = decode_frame(message["bytes"])
             except FrameError as error:  # refused, and recorded as refused
                 live.check.failure = f"a frame could not be read ({error})"
                 break

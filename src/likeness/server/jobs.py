@@ -8,14 +8,20 @@ truth: a reloaded page finds its job again, and a server that stops or crashes l
 the next start marks ``interrupted`` (an import run again resumes: unchanged files are
 skipped, nothing is imported twice).
 
-The queue is bounded: past ``max_pending`` jobs waiting or running, a new one is refused
-(``QueueFullError``, 429 with Retry-After), never dropped.
+The queue is bounded per requester: past ``max_pending`` of the owner's jobs waiting or
+running, or ``max_pending_per_app`` of one app's, a new one of theirs is refused
+(``QueueFullError``, 429 with Retry-After), never dropped; one app filling its share leaves
+the owner's and other apps' untouched, and the owner's queued jobs run before any app's. A
+job can be cancelled, queued or running (its process is stopped; a cancelled generation's
+images are removed); revoking an app cancels its jobs, and revoking a grant cancels the jobs
+of the app that rest on it.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import shutil
 import threading
 import time
 import uuid
@@ -30,10 +36,14 @@ from likeness.errors import LikenessError
 from likeness.store import Library
 from likeness.store.models import ServerJob
 
-QUEUED, RUNNING, DONE, FAILED, INTERRUPTED = "queued", "running", "done", "failed", "interrupted"
-FINAL = frozenset({DONE, FAILED, INTERRUPTED})
-#: Jobs waiting or running, at most.
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+INTERRUPTED, CANCELLED = "interrupted", "cancelled"
+FINAL = frozenset({DONE, FAILED, INTERRUPTED, CANCELLED})
+#: The owner's jobs waiting or running, at most.
 MAX_PENDING = 8
+#: One app's jobs waiting or running, at most.
+MAX_PENDING_PER_APP = 2
+OWNER = "owner"
 #: What a refused submission is told to wait (seconds).
 RETRY_AFTER_S = 30
 #: A job writes its progress to its row at most this often (seconds).
@@ -52,7 +62,8 @@ class JobNotFoundError(LikenessError, LookupError):
 
 
 class QueueFullError(LikenessError):
-    """The queue holds ``MAX_PENDING`` jobs already; try again after ``retry_after_s``."""
+    """The requester has as many jobs waiting or running as it may; try again after
+    ``retry_after_s``."""
 
     def __init__(self, message: str, retry_after_s: int = RETRY_AFTER_S) -> None:
         super().__init__(message)
@@ -76,6 +87,7 @@ class JobView:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    requester: str = OWNER
 
     @classmethod
     def of(cls, row: ServerJob) -> JobView:
@@ -91,6 +103,7 @@ class JobView:
             row.created_at,
             row.started_at,
             row.finished_at,
+            row.requester or OWNER,
         )
 
     def as_json(self) -> dict:
@@ -109,6 +122,7 @@ class JobView:
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
+            "requester": self.requester,
         }
 
 
@@ -147,14 +161,25 @@ def _check_generate(params: dict) -> dict:
 
 
 def _run_generate(lib: Library, job_id: str, params: dict, progress: Progress) -> dict:
-    from likeness.consent.grants import OWNER
     from likeness.consent.policy import GateError
     from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
 
     options = GenerationOptions(**params["options"])
-    # An app's job (server.oauth) is asked for as the app, again when it runs.
     requester = params.get("requester", OWNER)
-    decision = authorize_generation(lib, params["prompt"], options, requester)
+    among = within = None
+    if requester != OWNER:
+        # An app's job (server.oauth) is asked for again as the app, held to its token's
+        # people and grants: the app and each of those grants must still be in force.
+        from likeness.server.apps import AppError, check_grants_in_force
+
+        among, within = params["people"], params["grants"]
+        try:
+            check_grants_in_force(lib, requester.removeprefix("app:"), tuple(within))
+        except AppError as error:
+            raise GateError(f"generation refused: {error}") from error
+    decision = authorize_generation(
+        lib, params["prompt"], options, requester, among=among, within=within
+    )
     if not decision.allowed:
         raise GateError(f"generation refused: {decision.reason}")
     out = outputs_folder(lib, job_id)
@@ -214,12 +239,19 @@ KINDS: dict[str, tuple[Callable[[dict], dict], Callable[[Library, str, dict, Pro
 
 
 def run_job(home: str, job_id: str) -> None:
-    """The job's process: run it, writing progress and the outcome to its row."""
+    """The job's process: run it, writing progress and the outcome to its row (unless it
+    was cancelled meanwhile)."""
     with Library.open(home) as lib:
         with lib.session() as s:
+            started = s.execute(
+                update(ServerJob)
+                .where(ServerJob.id == job_id, ServerJob.state == QUEUED)
+                .values(state=RUNNING, started_at=_now())
+            ).rowcount
             row = s.get(ServerJob, job_id)
             kind, params = row.kind, json.loads(row.params)
-            row.state, row.started_at = RUNNING, _now()
+        if not started:
+            return  # cancelled before it started
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
@@ -246,8 +278,11 @@ def run_job(home: str, job_id: str) -> None:
 def _finish(
     lib: Library, job_id: str, state: str, message: str | None, result: dict | None = None
 ) -> None:
+    """Record a running job's outcome (a job cancelled meanwhile stays cancelled)."""
     with lib.session() as s:
         row = s.get(ServerJob, job_id)
+        if row.state != RUNNING:
+            return
         row.state, row.message, row.finished_at = state, message, _now()
         if result is not None:
             row.result = json.dumps(result)
@@ -268,14 +303,21 @@ def interrupt_unfinished(lib: Library) -> int:
 class JobQueue:
     """Queued jobs of one library, run one at a time by a dispatcher thread."""
 
-    def __init__(self, lib: Library, max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self,
+        lib: Library,
+        max_pending: int = MAX_PENDING,
+        max_pending_per_app: int = MAX_PENDING_PER_APP,
+    ) -> None:
         self._lib = lib
         self.max_pending = max_pending
+        self.max_pending_per_app = max_pending_per_app
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
+        self._running: str | None = None
 
     def start(self) -> None:
         interrupt_unfinished(self._lib)
@@ -293,19 +335,23 @@ class JobQueue:
             self._thread.join(timeout=30)
         interrupt_unfinished(self._lib)
 
-    def submit(self, kind: str, params: dict) -> JobView:
+    def submit(self, kind: str, params: dict, requester: str = OWNER) -> JobView:
+        """Queue a job for ``requester`` (the owner, or ``app:<id>``); ``QueueFullError``
+        when that requester has its share of jobs waiting or running already."""
         if kind not in KINDS:
             raise JobError(f"unknown job kind {kind!r} (known: {', '.join(KINDS)})")
         params = KINDS[kind][0](params)
+        limit = self.max_pending if requester == OWNER else self.max_pending_per_app
         with self._lock, self._lib.session() as s:
             pending = s.scalar(
                 select(func.count())
                 .select_from(ServerJob)
-                .where(ServerJob.state.in_([QUEUED, RUNNING]))
+                .where(ServerJob.state.in_([QUEUED, RUNNING]), ServerJob.requester == requester)
             )
-            if pending >= self.max_pending:
+            if pending >= limit:
+                whose = "your" if requester == OWNER else "this app's"
                 raise QueueFullError(
-                    f"{pending} jobs are waiting or running (at most {self.max_pending}); "
+                    f"{pending} of {whose} jobs are waiting or running (at most {limit}); "
                     "try again when one has finished"
                 )
             row = ServerJob(
@@ -314,13 +360,51 @@ class JobQueue:
                 params=json.dumps(params),
                 state=QUEUED,
                 done=0,
-                created_at=_now(),
+                created_at=datetime.now(),  # to the microsecond: jobs list in order
+                requester=requester,
             )
             s.add(row)
             s.flush()
             view = JobView.of(row)
         self._wake.set()
         return view
+
+    def cancel(self, job_id: str, reason: str = "cancelled") -> JobView:
+        """Cancel a queued or running job (a running one's process is stopped; a cancelled
+        generation's images are removed). A finished job is left as it is."""
+        with self._lock:
+            with self._lib.session() as s:
+                row = s.get(ServerJob, job_id)
+                if row is None:
+                    raise JobNotFoundError(f"no job with id {job_id}")
+                was = row.state
+                if was in (QUEUED, RUNNING):
+                    row.state, row.message, row.finished_at = CANCELLED, reason, _now()
+                kind = row.kind
+            process = self._process if self._running == job_id else None
+        if was == RUNNING and process is not None and process.is_alive():
+            process.terminate()  # the dispatcher, which waits for it, removes its images
+        elif was == RUNNING and kind == "generate":
+            shutil.rmtree(outputs_folder(self._lib, job_id), ignore_errors=True)
+        return self.get(job_id)
+
+    def cancel_for(self, requester: str, reason: str, grant: str | None = None) -> list[str]:
+        """Cancel ``requester``'s queued and running jobs (with ``grant``: only those that
+        rest on it). The ids cancelled."""
+        with self._lib.session() as s:
+            rows = s.scalars(
+                select(ServerJob).where(
+                    ServerJob.requester == requester, ServerJob.state.in_([QUEUED, RUNNING])
+                )
+            ).all()
+            ids = [
+                r.id
+                for r in rows
+                if grant is None or grant in json.loads(r.params).get("grants", [])
+            ]
+        for job_id in ids:
+            self.cancel(job_id, reason)
+        return ids
 
     def get(self, job_id: str) -> JobView:
         with self._lib.session() as s:
@@ -336,19 +420,20 @@ class JobQueue:
             ).all()
             return [JobView.of(r) for r in rows]
 
-    def _next(self) -> str | None:
+    def next_to_run(self) -> str | None:
+        """The next job to run: the owner's oldest queued one, else the oldest of any app."""
         with self._lib.session() as s:
             return s.scalar(
                 select(ServerJob.id)
                 .where(ServerJob.state == QUEUED)
-                .order_by(ServerJob.created_at, ServerJob.id)
+                .order_by((ServerJob.requester != OWNER), ServerJob.created_at, ServerJob.id)
                 .limit(1)
             )
 
     def _dispatch(self) -> None:
         context = multiprocessing.get_context("spawn")
         while not self._stopping.is_set():
-            job_id = self._next()
+            job_id = self.next_to_run()
             if job_id is None:
                 self._wake.wait(timeout=1.0)
                 self._wake.clear()
@@ -356,13 +441,17 @@ class JobQueue:
             process = context.Process(
                 target=run_job, args=(str(self._lib.home), job_id), name=f"likeness-job-{job_id}"
             )
-            self._process = process
+            with self._lock:
+                self._process, self._running = process, job_id
             process.start()
             process.join()
-            self._process = None
+            with self._lock:
+                self._process, self._running = None, None
+            view = self.get(job_id)
+            if view.state == CANCELLED and view.kind == "generate":
+                shutil.rmtree(outputs_folder(self._lib, job_id), ignore_errors=True)
             if self._stopping.is_set():
                 return
-            view = self.get(job_id)
             if view.state not in FINAL:
                 _finish(
                     self._lib,

@@ -1,4 +1,5 @@
-"""Job routes: queue an import, list jobs, one job, its progress as server-sent events."""
+"""Job routes: queue an import, a generation or a training, list jobs, one job, its progress
+as server-sent events, cancel one."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ class JobOut(BaseModel):
     created_at: str
     started_at: str | None
     finished_at: str | None
+    requester: str
 
 
 def jobs(request: Request) -> JobQueue:
@@ -124,6 +126,14 @@ def list_jobs(queue: JobQueue = Depends(jobs)) -> list[JobOut]:
 @router.get("/{job_id}", dependencies=[Depends(require_session)], responses=ERRORS)
 def get_job(job_id: JobId, queue: JobQueue = Depends(jobs)) -> JobOut:
     return JobOut(**queue.get(job_id).as_json())
+
+
+@router.post("/{job_id}/cancel", dependencies=[Depends(require_csrf)], responses=ERRORS)
+def cancel_job(job_id: JobId, queue: JobQueue = Depends(jobs)) -> JobOut:
+    """Cancel a job, queued or running, the owner's or an app's (a finished one is left as
+    it is; a cancelled generation's images are removed; a cancelled training keeps its last
+    checkpoint, for ``resume``)."""
+    return JobOut(**queue.cancel(job_id, "cancelled by the owner").as_json())
 
 
 @router.get(

@@ -2,40 +2,61 @@
 ``AuthorizationServer`` and ``AuthorizationCodeGrant`` with ``CodeChallenge``), the owner's
 approval page, the owner's app routes, and the API an app calls with its token.
 
-- ``GET /oauth/authorize``: the owner, signed in, sees what the app asks (scopes) and picks
-  the people and how long; ``POST /oauth/authorize`` (the session's CSRF token in the form)
-  signs a grant to ``app:<id>`` per person (``apps.approve``) and redirects to the app with a
-  code, or with ``access_denied``. Only S256 challenges are accepted.
+- ``GET /oauth/authorize``: the whole request is checked first (app, redirect URI, scope,
+  an S256 challenge); a bad one goes back to the app's redirect URI with ``error`` and
+  ``state`` where that URI is the app's (RFC 6749 section 4.1.2.1), else to a page saying
+  why. Then the owner, signed in, sees what the app asks (scopes) and picks the people and
+  how long; ``POST /oauth/authorize`` (the session's CSRF token in the form) checks it all
+  again, signs a grant to ``app:<id>`` per person (``apps.approve``) and redirects to the app
+  with a code, or with ``access_denied``; every redirect carries ``iss`` (RFC 9207). Nothing
+  is signed for a request that fails, and grants signed for an approval that could not be
+  completed are withdrawn.
 - ``POST /oauth/token``: code + verifier for a bearer token (``apps.save_token``).
+- ``GET /.well-known/oauth-authorization-server``: the server's metadata (RFC 8414).
 - ``/api/apps``: the owner registers, lists and revokes apps (session and CSRF).
 - ``/api/app/v1/...``: the app's own API, with ``Authorization: Bearer``: the people it may
   ask for (id and name only), generations (through the gate as ``requester = app:<id>``,
-  the safety check and provenance, as the owner's), its own jobs and their images.
+  held to its token's people and grants, the safety check and provenance, as the owner's),
+  its own jobs, their images, and cancelling them. An app never learns anything of people
+  outside its token: its prompts are read among its people only, and its refusals name no
+  one else.
+- Browser apps: the token endpoint and the app API answer cross-origin requests from the
+  origin of a registered app's redirect URI (CORS, no cookies), and no other.
 """
 
 from __future__ import annotations
 
 from pathlib import Path as FilePath
 from typing import Annotated, ClassVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
-from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from authlib.oauth2.rfc6749.errors import (
+    InsecureTransportError,
+    InvalidRequestError,
+    InvalidScopeError,
+)
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from likeness.server import apps
 from likeness.server.deps import MAX_ID, library, require_csrf, require_session
 from likeness.server.jobs import JobQueue
 from likeness.server.jobs_routes import ERRORS, GenerateJob, JobId, JobOut, generated_image
+from likeness.server.security import content_security_policy
 from likeness.store import Library
+
+#: The longest ``state`` an app may send (it comes back in the redirect).
+MAX_STATE_CHARS = 500
 
 
 class _Client(ClientMixin):
@@ -50,7 +71,9 @@ class _Client(ClientMixin):
     def get_default_redirect_uri(self) -> str:
         return self.app.redirect_uri
 
-    def get_allowed_scope(self, scope: str) -> str:
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        if not scope:
+            return None  # Authlib answers invalid_scope
         return " ".join(s for s in scope.split() if s in apps.APP_SCOPES)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
@@ -92,10 +115,13 @@ class _S256Only(CodeChallenge):
 
 
 class _Approval:
-    """The owner's approval, carried from the page to the code: the people chosen."""
+    """The owner's approval, carried from the page to the code: the people chosen and the
+    grants signed for them; ``saved`` once a code rests on them."""
 
-    def __init__(self, people: list[int]):
+    def __init__(self, people: list[int], grants: list[str]):
         self.people = people
+        self.grants = grants
+        self.saved = False
 
 
 class _CodeGrant(AuthorizationCodeGrant):
@@ -106,22 +132,25 @@ class _CodeGrant(AuthorizationCodeGrant):
 
     def save_authorization_code(self, code: str, request) -> None:
         data = request.payload.data
+        approval: _Approval = request.user
         apps.save_code(
             self.server.lib,
             code,
             request.client.get_client_id(),
-            request.payload.redirect_uri,
+            request.payload.redirect_uri or "",
             request.payload.scope,
-            request.user.people,
+            approval.people,
             data["code_challenge"],
-            data.get("code_challenge_method", "S256"),
+            data["code_challenge_method"],
+            approval.grants,
         )
+        approval.saved = True
 
     def query_authorization_code(self, code: str, client: _Client):
         return apps.take_code(self.server.lib, code, client.get_client_id())
 
     def delete_authorization_code(self, authorization_code: apps.Code) -> None:
-        apps.spend_code(self.server.lib, authorization_code)
+        pass  # ``take_code`` spent it as it claimed it
 
     def authenticate_user(self, authorization_code: apps.Code):
         return authorization_code
@@ -160,14 +189,25 @@ class LikenessAuthorizationServer(AuthorizationServer):
         headers = dict(headers)
         if status == 302 and "Location" in headers:
             return RedirectResponse(headers["Location"], status_code=302)
+        if status == 401:
+            headers.setdefault("WWW-Authenticate", f'Bearer realm="{REALM}"')
         return JSONResponse(body, status_code=status, headers=headers)
 
     def send_signal(self, name, *args, **kwargs) -> None:
         pass
 
 
+REALM = "likeness"
+
+
 def _server(request: Request) -> LikenessAuthorizationServer:
     return request.app.state.oauth
+
+
+def issuer(request: Request) -> str:
+    """This authorization server's identifier: the origin it is reached at (its ``Host`` is
+    one the server answers, ``security.allowed_hosts``)."""
+    return str(request.base_url).rstrip("/")
 
 
 def _oauth_request(request: Request, form: dict[str, str]) -> _Request:
@@ -181,24 +221,99 @@ def _oauth_request(request: Request, form: dict[str, str]) -> _Request:
         ) from error
 
 
+def _with_iss(response, request: Request):
+    """A redirect to the app, with ``iss`` added (RFC 9207: the app can tell which server
+    answered)."""
+    location = response.headers.get("location")
+    if location is not None and response.status_code in (302, 303):
+        from authlib.common.urls import add_params_to_uri
+
+        response.headers["location"] = add_params_to_uri(location, [("iss", issuer(request))])
+    return response
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 # -- the OAuth endpoints ---------------------------------------------------------------------
 
 oauth_router = APIRouter(prefix="/oauth", tags=["oauth"])
+
+#: The authorization request's parameters, as the schema shows them (the route reads them
+#: itself, for Authlib, and answers a bad one as OAuth says).
+_AUTHORIZE_PARAMETERS = [
+    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+    for name in (
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    )
+]
 
 
 def _approval_page(request: Request, **context) -> HTMLResponse:
     from likeness.server.web import templates
 
+    app = context.get("app")
+    policy = content_security_policy([_origin(app.redirect_uri)] if app else [])
     return templates.TemplateResponse(
         request,
         "authorize.html",
         {"title": "Allow an app", **context},
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": policy},
         status_code=400 if context.get("problem") else 200,
     )
 
 
-@oauth_router.get("/authorize", response_class=HTMLResponse)
+def _check_request(grant) -> None:
+    """What Authlib leaves to the server, checked before the owner sees anything: a scope,
+    all of it an app's; an S256 challenge named as such; a ``state`` of sensible length.
+    Errors carry the (valid) redirect URI, so they go back to the app."""
+    payload = grant.request.payload
+    redirect_uri = grant.redirect_uri
+    try:
+        apps.app_scopes(payload.scope or "")
+    except apps.AppError as error:
+        raise InvalidScopeError(str(error), redirect_uri=redirect_uri) from error
+    if payload.data.get("code_challenge_method") != "S256":
+        raise InvalidRequestError("code_challenge_method must be S256", redirect_uri=redirect_uri)
+    if payload.state is not None and len(payload.state) > MAX_STATE_CHARS:
+        raise InvalidRequestError(
+            f"state is at most {MAX_STATE_CHARS} characters", redirect_uri=redirect_uri
+        )
+
+
+def _validated(request: Request, oauth_request: _Request):
+    """The consent grant for a whole, valid request, or the response telling why not: a
+    redirect to the app with ``error`` and ``state`` when its redirect URI is known good,
+    otherwise the approval page with the problem (never a redirect to an unchecked URI)."""
+    server = _server(request)
+    try:
+        grant = server.get_consent_grant(oauth_request)
+        _check_request(grant)
+        return grant, None
+    except OAuth2Error as error:
+        error.state = oauth_request.payload.state
+        if error.redirect_uri:
+            status, _body, headers = error()
+            response = RedirectResponse(dict(headers)["Location"], status_code=status)
+            return None, _with_iss(response, request)
+        return None, _approval_page(
+            request, problem=error.description or error.error, csrf_token=None
+        )
+
+
+@oauth_router.get(
+    "/authorize",
+    response_class=HTMLResponse,
+    openapi_extra={"parameters": _AUTHORIZE_PARAMETERS},
+)
 async def authorize_page(request: Request):
     """What the app asks, for the signed-in owner to allow or deny (or the sign-in page)."""
     from likeness.people.manage import list_people
@@ -208,10 +323,9 @@ async def authorize_page(request: Request):
     if state is None:
         return _sign_in_first(request)
     server = _server(request)
-    try:
-        grant = server.get_consent_grant(_oauth_request(request, {}))
-    except OAuth2Error as error:
-        return _approval_page(request, problem=error.description or error.error, csrf_token=None)
+    grant, refusal = _validated(request, _oauth_request(request, {}))
+    if refusal is not None:
+        return refusal
     client: _Client = grant.client
     people = [p for p in list_people(server.lib) if not p.is_minor]
     return _approval_page(
@@ -219,6 +333,7 @@ async def authorize_page(request: Request):
         app=client.app,
         scopes=grant.request.payload.scope.split(),
         people=people,
+        days=apps.APPROVAL_DAYS,
         query=dict(request.query_params),
         csrf_token=state.csrf_token,
     )
@@ -237,29 +352,83 @@ async def authorize_decision(request: Request):
         raise HTTPException(403, "missing or wrong CSRF token")
     server = _server(request)
     oauth_request = _oauth_request(request, form)
-    try:
-        grant = server.get_consent_grant(oauth_request)
-    except OAuth2Error as error:  # nothing is sent to a redirect URI that did not validate
-        return _approval_page(request, problem=error.description or error.error, csrf_token=None)
+    grant, refusal = _validated(request, oauth_request)
+    if refusal is not None:
+        return refusal
     if form.get("decision") != "allow":
-        return server.create_authorization_response(oauth_request, grant_user=None, grant=grant)
-    days = int(form.get("days", "30")) if form.get("days", "30").isdigit() else 0
+        response = server.create_authorization_response(oauth_request, grant_user=None, grant=grant)
+        return _with_iss(response, request)
+    days = int(form["days"]) if form.get("days", "").isdigit() else 0
     scopes = grant.request.payload.scope.split()
     enrolment = form.get("enrolment", "").strip() or None
-    await run_in_threadpool(
-        apps.approve, server.lib, grant.client.app.id, people, scopes, days, enrolment
+    app_id = grant.client.app.id
+    signed = await run_in_threadpool(
+        apps.approve, server.lib, app_id, people, scopes, days, enrolment
     )
-    return server.create_authorization_response(
-        oauth_request, grant_user=_Approval(people), grant=grant
-    )
+    approval = _Approval(people, signed)
+    try:
+        response = server.create_authorization_response(
+            oauth_request, grant_user=approval, grant=grant
+        )
+    finally:
+        if not approval.saved:  # no code rests on them: take them back
+            await run_in_threadpool(
+                apps.withdraw, server.lib, signed, "the approval could not be completed"
+            )
+    return _with_iss(response, request)
 
 
-@oauth_router.post("/token")
+_TOKEN_FORM = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        name: {"type": "string"}
+                        for name in (
+                            "grant_type",
+                            "code",
+                            "redirect_uri",
+                            "client_id",
+                            "code_verifier",
+                        )
+                    },
+                }
+            }
+        }
+    }
+}
+
+
+@oauth_router.post("/token", openapi_extra=_TOKEN_FORM, responses={400: {}, 401: {}})
 async def token(request: Request):
     """Exchange a code and its PKCE verifier for a bearer token (form-encoded, RFC 6749)."""
     form = dict((await request.form()).items())
     server = _server(request)
     return await run_in_threadpool(server.create_token_response, _oauth_request(request, form))
+
+
+metadata_router = APIRouter(tags=["oauth"])
+
+
+@metadata_router.get("/.well-known/oauth-authorization-server")
+def authorization_server_metadata(request: Request) -> dict:
+    """The authorization server's metadata (RFC 8414): where to authorize and exchange, and
+    what is supported (code with S256 PKCE, public clients, the app scopes)."""
+    base = issuer(request)
+    return {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/oauth/authorize",
+        "token_endpoint": f"{base}/oauth/token",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "scopes_supported": list(apps.APP_SCOPES),
+        "authorization_response_iss_parameter_supported": True,
+    }
 
 
 # -- the owner's app routes ------------------------------------------------------------------
@@ -280,6 +449,12 @@ class AppOut(BaseModel):
 
 
 AppId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
+
+
+def _jobs(request: Request) -> JobQueue:
+    return request.app.state.jobs
+
+
 apps_router = APIRouter(prefix="/api/apps", tags=["apps"], responses={401: {}})
 
 
@@ -304,9 +479,13 @@ def register_app(body: AppIn, lib: Library = Depends(library)) -> AppOut:
 @apps_router.post(
     "/{app_id}/revoke", dependencies=[Depends(require_csrf)], responses={403: {}, 404: {}}
 )
-def revoke_app(app_id: AppId, lib: Library = Depends(library)) -> AppOut:
-    """Revoke the app, its tokens and its grants, at once."""
-    return _app_out(apps.revoke_app(lib, app_id))
+def revoke_app(
+    app_id: AppId, lib: Library = Depends(library), queue: JobQueue = Depends(_jobs)
+) -> AppOut:
+    """Revoke the app, its tokens and its grants, and cancel its jobs, at once."""
+    revoked = apps.revoke_app(lib, app_id)
+    queue.cancel_for(revoked.grantee, "the app was revoked")
+    return _app_out(revoked)
 
 
 # -- the app's API -----------------------------------------------------------------------------
@@ -314,16 +493,32 @@ def revoke_app(app_id: AppId, lib: Library = Depends(library)) -> AppOut:
 app_api = APIRouter(prefix="/api/app/v1", tags=["app api"], responses={401: {}})
 
 
+def _bearer_challenge(error: str | None = None, description: str | None = None) -> str:
+    """A ``WWW-Authenticate`` value for the app API (RFC 6750 section 3)."""
+    parts = [f'realm="{REALM}"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append('error_description="' + description.replace('"', "'") + '"')
+    return "Bearer " + ", ".join(parts)
+
+
 def app_token(request: Request) -> apps.TokenGrant:
     """The app's token from ``Authorization: Bearer`` (401 with why, otherwise)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise HTTPException(401, "an app sends its access token as a Bearer token")
+        raise HTTPException(
+            401,
+            "an app sends its access token as a Bearer token",
+            headers={"WWW-Authenticate": _bearer_challenge()},
+        )
     try:
         return apps.check_token(request.app.state.library, token.strip())
     except apps.AppError as error:
         raise HTTPException(
-            401, str(error), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            401,
+            str(error),
+            headers={"WWW-Authenticate": _bearer_challenge("invalid_token", str(error))},
         ) from error
 
 
@@ -342,10 +537,6 @@ def app_people(
     return [AppPerson(id=p.id, name=p.name) for p in list_people(lib) if p.id in grant.people]
 
 
-def _jobs(request: Request) -> JobQueue:
-    return request.app.state.jobs
-
-
 @app_api.post("/generate", status_code=202, responses=ERRORS)
 def app_generate(
     body: GenerateJob,
@@ -353,28 +544,41 @@ def app_generate(
     queue: JobQueue = Depends(_jobs),
     lib: Library = Depends(library),
 ) -> JobOut:
-    """Queue a generation for the app: only people and scopes its token holds, then the
-    same gate (as ``app:<id>``), safety check and provenance as the owner's."""
+    """Queue a generation for the app: only people and scopes its token holds (its prompt
+    is read among its people only: an error names no one else), then the same gate (as
+    ``app:<id>``, on the token's grants only), safety check and provenance as the owner's."""
     from likeness.consent.policy import GateError
-    from likeness.generate.prompt import parse_prompt
     from likeness.generate.run import GenerationOptions, authorize_generation, generation_action
     from likeness.generate.styles import get_style
 
     get_style(body.style)
     options = body.model_dump(exclude={"prompt"})
-    outside = [p for p in parse_prompt(lib, body.prompt).people if p not in grant.people]
-    if outside:
-        raise GateError(f"this app's token does not cover person {outside[0]}")
     action = str(generation_action(body.style))
     if action not in grant.scopes:
-        raise GateError(f"this app's token does not hold the {action} scope")
+        message = f"this app's token does not hold the {action} scope"
+        raise HTTPException(
+            403,
+            message,
+            headers={"WWW-Authenticate": _bearer_challenge("insufficient_scope", message)},
+        )
     decision = authorize_generation(
-        lib, body.prompt, GenerationOptions(**options), requester=grant.requester
+        lib,
+        body.prompt,
+        GenerationOptions(**options),
+        requester=grant.requester,
+        among=grant.people,
+        within=grant.grants,
     )
     if not decision.allowed:
         raise GateError(f"generation refused: {decision.reason}")
-    params = {"prompt": body.prompt, "options": options, "requester": grant.requester}
-    return JobOut(**queue.submit("generate", params).as_json())
+    params = {
+        "prompt": body.prompt,
+        "options": options,
+        "requester": grant.requester,
+        "people": list(grant.people),
+        "grants": list(grant.grants),
+    }
+    return JobOut(**queue.submit("generate", params, requester=grant.requester).as_json())
 
 
 def app_job(
@@ -383,8 +587,11 @@ def app_job(
     """One of this app's jobs (another requester's is not found)."""
     from likeness.server.jobs import JobNotFoundError
 
-    job = queue.get(job_id)
-    if job.kind != "generate" or job.params.get("requester") != grant.requester:
+    try:
+        job = queue.get(job_id)
+    except JobNotFoundError:
+        job = None
+    if job is None or job.kind != "generate" or job.requester != grant.requester:
         raise JobNotFoundError(f"no job {job_id}")
     return job
 
@@ -392,6 +599,12 @@ def app_job(
 @app_api.get("/jobs/{job_id}", responses=ERRORS)
 def app_get_job(job=Depends(app_job)) -> JobOut:
     return JobOut(**job.as_json())
+
+
+@app_api.post("/jobs/{job_id}/cancel", responses=ERRORS)
+def app_cancel_job(job=Depends(app_job), queue: JobQueue = Depends(_jobs)) -> JobOut:
+    """Cancel one of the app's jobs, queued or running (a finished one is left as it is)."""
+    return JobOut(**queue.cancel(job.id, "cancelled by the app").as_json())
 
 
 def _app_image(
@@ -411,3 +624,60 @@ def _app_image(
 def app_image(image: FilePath = Depends(_app_image)):
     """One image the app's job wrote (signed and watermarked)."""
     return FileResponse(image)
+
+
+# -- cross-origin requests from browser apps ---------------------------------------------------
+
+#: The paths a browser app calls from its own origin.
+CORS_PATHS = ("/oauth/token", "/api/app/v1/", "/.well-known/oauth-authorization-server")
+
+
+class AppCors:
+    """CORS for browser apps: a request to ``CORS_PATHS`` from the origin of a registered,
+    unrevoked app's redirect URI is allowed (preflights answered here; no cookies, so no
+    credentials); any other origin gets no CORS header, and the browser keeps the answer
+    from it."""
+
+    def __init__(self, app: ASGIApp, lib: Library) -> None:
+        self.app = app
+        self.lib = lib
+
+    def _allowed(self, origin: str) -> bool:
+        return any(
+            a.revoked_at is None and _origin(a.redirect_uri) == origin
+            for a in apps.list_apps(self.lib)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(CORS_PATHS):
+            await self.app(scope, receive, send)
+            return
+        from starlette.datastructures import Headers
+
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        allowed = origin is not None and await run_in_threadpool(self._allowed, origin)
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            response = Response(status_code=204 if allowed else 403)
+            if allowed:
+                response.headers.update(
+                    {
+                        "Access-Control-Allow-Origin": origin,
+                        "Access-Control-Allow-Methods": "GET, POST",
+                        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                        "Access-Control-Max-Age": "600",
+                        "Vary": "Origin",
+                    }
+                )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start" and allowed:
+                extra = MutableHeaders(scope=message)
+                extra["Access-Control-Allow-Origin"] = origin
+                extra["Access-Control-Expose-Headers"] = "WWW-Authenticate, Retry-After"
+                extra.append("Vary", "Origin")
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)

@@ -62,3 +62,18 @@ def check_owner_passphrase(lib: Library, passphrase: str) -> bool:
     b64d = base64.urlsafe_b64decode
     candidate = _derive(passphrase, b64d(salt), int(n), int(r), int(p))
     return hmac.compare_digest(candidate, b64d(digest))
+
+
+DEVICE_KEY = "device_cookie_key"
+
+
+def device_cookie_key(lib: Library) -> bytes:
+    """The key this library's server signs device cookies with (made on first use). A device
+    cookie only says "this browser signed in here before" to the sign-in guard; it is no
+    credential, so the key may live in the catalog."""
+    with lib.session() as s:
+        row = s.get(Setting, DEVICE_KEY)
+        if row is None:
+            row = Setting(key=DEVICE_KEY, value=secrets.token_hex(32))
+            s.add(row)
+        return bytes.fromhex(row.value)

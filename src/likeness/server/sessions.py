@@ -1,4 +1,4 @@
-"""Signed-in browser sessions, their CSRF tokens, and the sign-in rate limit.
+"""Signed-in browser sessions, their CSRF tokens, and the guard against passphrase guessing.
 
 A session is a random 256-bit token in an HttpOnly, SameSite=Strict cookie; the server keeps
 only its SHA-256 (a leaked memory dump or log holds no usable cookie). Each session has its own
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
 COOKIE_NAME = "likeness_session"
@@ -24,9 +24,20 @@ CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL_S = 12 * 3600
 #: A one-time sign-in link works once, within this many seconds.
 LINK_TTL_S = 600
-#: Failed sign-ins allowed from one client in SIGN_IN_WINDOW_S before it must wait.
-SIGN_IN_FAILURES = 5
-SIGN_IN_WINDOW_S = 60.0
+#: The cookie that tells a browser that signed in before (``SignInGuard``); sent only to the
+#: sign-in route, for a year.
+DEVICE_COOKIE_NAME = "likeness_device"
+DEVICE_COOKIE_PATH = "/api/sign-in"
+DEVICE_COOKIE_TTL_S = 365 * 24 * 3600
+#: Failed sign-ins in one count that are checked without waiting (``SignInGuard``).
+SIGN_IN_FREE_FAILURES = 5
+#: The wait after the first failure past the free ones, doubled with each one after.
+SIGN_IN_BASE_DELAY_S = 1.0
+SIGN_IN_MAX_DELAY_S = 60.0
+#: A try whose turn is further away than this is answered 429 at once.
+SIGN_IN_MAX_WAIT_S = 30.0
+#: A count with no failure for this long starts again.
+SIGN_IN_FORGET_AFTER_S = 3600.0
 
 
 def _digest(token: str) -> str:
@@ -89,38 +100,109 @@ class SessionStore:
                 self._sessions.pop(_digest(token), None)
 
 
-class SignInLimiter:
-    """At most ``failures`` failed sign-ins per client per ``window_s`` (a sliding window)."""
+@dataclass
+class _Count:
+    """One count of failed sign-ins: failures, tries being checked, and when the next try's
+    turn comes."""
+
+    failures: int = 0
+    pending: int = 0
+    next_at: float = 0.0
+    last_failure: float = -math.inf
+
+
+class TooManyTries(Exception):
+    """A try whose turn would come too late: answer 429 with ``retry_after_s``."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"too many failed sign-ins; try again in {retry_after_s:.0f} s")
+        self.retry_after_s = retry_after_s
+
+
+class SignInGuard:
+    """Slows passphrase guessing without letting a guesser lock the owner out.
+
+    Tries are counted in two kinds of count: each browser that has signed in before (it holds
+    a *device cookie*, a random id this server signed at that sign-in) has a count of its
+    own, and every other try shares one count (every process on this machine reaches a
+    loopback server from 127.0.0.1, so an address tells nothing about who is trying). After
+    ``free`` failures in a count, each further try of that count waits its turn before its
+    passphrase is checked: ``base_delay_s`` after the previous one, doubled with each failure,
+    at most ``max_delay_s``; a try whose turn is more than ``max_wait_s`` away is answered at
+    once with 429 and Retry-After. A try takes its turn atomically before it is checked, as if
+    the tries still being checked had failed, so parallel tries queue one behind another
+    instead of being checked together. A success clears its count; a count with no failure
+    for ``forget_after_s`` starts again.
+
+    So a guesser gets about one try a ``max_delay_s`` once past the free ones, and slows only
+    the tries of browsers that never signed in: the owner's browser keeps its own count."""
 
     def __init__(
         self,
-        failures: int = SIGN_IN_FAILURES,
-        window_s: float = SIGN_IN_WINDOW_S,
+        free: int = SIGN_IN_FREE_FAILURES,
+        base_delay_s: float = SIGN_IN_BASE_DELAY_S,
+        max_delay_s: float = SIGN_IN_MAX_DELAY_S,
+        max_wait_s: float = SIGN_IN_MAX_WAIT_S,
+        forget_after_s: float = SIGN_IN_FORGET_AFTER_S,
         clock=time.monotonic,
     ) -> None:
-        self._failures = failures
-        self._window_s = window_s
+        self.free = free
+        self.base_delay_s = base_delay_s
+        self.max_delay_s = max_delay_s
+        self.max_wait_s = max_wait_s
+        self.forget_after_s = forget_after_s
         self._clock = clock
-        self._seen: dict[str, deque[float]] = {}
+        self._counts: dict[str, _Count] = {}
         self._lock = threading.Lock()
 
-    def wait_s(self, client: str) -> float:
-        """Seconds ``client`` must wait before trying again (0 when it may try now)."""
-        now = self._clock()
-        with self._lock:
-            times = self._seen.get(client)
-            if not times:
-                return 0.0
-            while times and times[0] <= now - self._window_s:
-                times.popleft()
-            if len(times) < self._failures:
-                return 0.0
-            return times[0] + self._window_s - now
+    def delay_s(self, failures: int) -> float:
+        """How long after a try the next one of its count waits, given ``failures``."""
+        if failures < self.free:
+            return 0.0
+        return min(self.base_delay_s * 2 ** (failures - self.free), self.max_delay_s)
 
-    def failed(self, client: str) -> None:
+    def reserve(self, key: str) -> float:
+        """Take the next turn of ``key``'s count: the seconds to wait before checking the
+        passphrase. Raises ``TooManyTries`` when that turn is too far away."""
         with self._lock:
-            self._seen.setdefault(client, deque()).append(self._clock())
+            now = self._clock()
+            count = self._counts.setdefault(key, _Count())
+            if not count.pending and now - count.last_failure > self.forget_after_s:
+                count.failures, count.next_at = 0, now
+            start = max(now, count.next_at)
+            if start - now > self.max_wait_s:
+                raise TooManyTries(start - now - self.max_wait_s)
+            count.pending += 1
+            count.next_at = start + self.delay_s(count.failures + count.pending)
+            return start - now
 
-    def succeeded(self, client: str) -> None:
+    def settle(self, key: str, succeeded: bool) -> None:
+        """Record the outcome of a try that took a turn with ``reserve``."""
         with self._lock:
-            self._seen.pop(client, None)
+            count = self._counts[key]
+            count.pending -= 1
+            if succeeded:
+                count.failures, count.next_at = 0, self._clock()
+                if not count.pending:
+                    del self._counts[key]
+            else:
+                count.failures += 1
+                count.last_failure = self._clock()
+
+
+ANONYMOUS = "anonymous"
+
+
+def device_id(cookie: str | None, key: bytes) -> str | None:
+    """The device id a device cookie carries, if this server signed it (else None)."""
+    if not cookie or "." not in cookie:
+        return None
+    device, _, mac = cookie.partition(".")
+    expected = hmac.new(key, device.encode(), hashlib.sha256).hexdigest()
+    return device if hmac.compare_digest(mac, expected) else None
+
+
+def new_device_cookie(key: bytes) -> str:
+    """A device cookie for a browser that has just signed in: a random id and its HMAC."""
+    device = secrets.token_urlsafe(16)
+    return f"{device}.{hmac.new(key, device.encode(), hashlib.sha256).hexdigest()}"

@@ -16,6 +16,7 @@ from likeness.faces.listing import list_faces
 from likeness.people import manage
 from likeness.server.deps import PathId
 from likeness.server.jobs import FINAL
+from likeness.server.security import safe_next
 from likeness.server.sessions import COOKIE_NAME, SignedIn
 
 HERE = Path(__file__).parent
@@ -48,8 +49,36 @@ def home() -> RedirectResponse:
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-def sign_in_page(request: Request):
-    return _page(request, "sign_in.html", "Sign in", None)
+def sign_in_page(request: Request, next: str | None = None):
+    """The sign-in form; after signing in, the page goes to ``next`` if it is a path of this
+    site (``security.safe_next``: never a ``javascript:`` URL or another site)."""
+    return _page(request, "sign_in.html", "Sign in", None, next=safe_next(next))
+
+
+def is_page_request(request: Request) -> bool:
+    """Whether ``request`` asked for a page of the web app (which gets errors as a page),
+    not the API (which gets them as JSON)."""
+    path = request.url.path
+    if request.method == "POST":
+        return path == "/oauth/authorize"  # the approval page's own form
+    return request.method == "GET" and not path.startswith(("/api/", "/oauth/token", "/static/"))
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """A page saying what went wrong (a person that does not exist...), with the status."""
+    titles = {400: "Cannot do that", 403: "Refused", 404: "Not found"}
+    state = _session(request)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "title": titles.get(status, "Something went wrong"),
+            "message": message,
+            "csrf_token": state.csrf_token if state else None,
+        },
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/people", response_class=HTMLResponse)
@@ -117,8 +146,11 @@ def unassigned_page(request: Request):
 def jobs_page(request: Request):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
+    from likeness.server import apps
+
     jobs = [j.as_json() for j in request.app.state.jobs.list()]
-    return _page(request, "jobs.html", "Jobs", state, jobs=jobs, final=FINAL)
+    app_names = {a.grantee: a.name for a in apps.list_apps(request.app.state.library)}
+    return _page(request, "jobs.html", "Jobs", state, jobs=jobs, final=FINAL, app_names=app_names)
 
 
 @router.get("/consent", response_class=HTMLResponse)
@@ -177,21 +209,17 @@ def apps_page(request: Request):
     return _page(request, "apps.html", "Apps", state, apps=rows, names=names)
 
 
-def _mention(name: str) -> str:
-    """How a name is written as a mention (``generate.prompt``: spaces as ``_``)."""
-    return name.strip().lower().replace(" ", "_")
-
-
 @router.get("/create", response_class=HTMLResponse)
 def create_page(request: Request):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
+    from likeness.generate.prompt import mention_form
     from likeness.generate.styles import STYLES
     from likeness.models.registry import model_names
 
     lib = request.app.state.library
     people = manage.list_people(lib)
-    mentions = [_mention(p.name) for p in people if p.name]
+    mentions = [m for p in people if p.name and (m := mention_form(p.name))]
     if any(p.is_owner for p in people):
         mentions.insert(0, "me")
     jobs = [j.as_json() for j in request.app.state.jobs.list() if j.kind == "generate"]

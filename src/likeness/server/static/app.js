@@ -45,7 +45,8 @@ document.getElementById("sign-in-form")?.addEventListener("submit", async (event
   event.preventDefault();
   try {
     await api("POST", "/api/sign-in", { passphrase: event.target.passphrase.value });
-    window.location.assign(new URLSearchParams(window.location.search).get("next") || "/people");
+    // Where to go next was checked by the server (a path of this site, nothing else).
+    window.location.assign(event.target.dataset.next || "/people");
   } catch (error) {
     showError(error);
   }
@@ -110,11 +111,19 @@ document.getElementById("import-form")?.addEventListener("submit", (event) => {
   act(() => api("POST", "/api/jobs/import", { path: form.path.value, thorough: form.thorough.checked }));
 });
 
+for (const button of document.querySelectorAll(".job button.cancel")) {
+  const row = button.closest(".job");
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    act(() => api("POST", `/api/jobs/${row.dataset.id}/cancel`));
+  });
+}
+
 for (const row of document.querySelectorAll(".job[data-live='true']")) {
   const events = new EventSource(`/api/jobs/${row.dataset.id}/events`);
   events.addEventListener("job", (message) => {
     const job = JSON.parse(message.data);
-    row.querySelector(".state").textContent = job.state;
+    row.querySelector(".state").firstChild.textContent = job.state;
     row.querySelector(".progress").textContent = job.total ? `${job.done} / ${job.total}` : "";
     if (["done", "failed", "interrupted"].includes(job.state)) {
       events.close();
@@ -123,11 +132,17 @@ for (const row of document.querySelectorAll(".job[data-live='true']")) {
   });
 }
 
-// Consent page: revoke with one click; sign a grant.
+// Consent page: revoke (after saying what it does, and confirming); sign a grant.
 for (const row of document.querySelectorAll(".grant")) {
-  row.querySelector(".revoke")?.addEventListener("click", () =>
-    act(() => api("POST", `/api/consent/grants/${row.dataset.id}/revoke`, { reason: "revoked in the web app" })),
-  );
+  row.querySelector(".revoke")?.addEventListener("click", () => {
+    const who = row.dataset.who;
+    const forApp = row.dataset.grantee.startsWith("app:");
+    const consequence = forApp
+      ? `The app's tokens for ${who} stop working and its jobs resting on this grant are cancelled.`
+      : `${who}'s adapters are destroyed (their key is deleted) and running work for them stops.`;
+    if (!window.confirm(`Revoke this grant for ${who}? ${consequence} This cannot be undone.`)) return;
+    act(() => api("POST", `/api/consent/grants/${row.dataset.id}/revoke`, { reason: "revoked in the web app" }));
+  });
 }
 
 document.getElementById("grant-form")?.addEventListener("submit", (event) => {
@@ -155,7 +170,7 @@ if (createForm) {
   const mentions = JSON.parse(createForm.dataset.mentions);
   const partial = () => {
     const before = prompt.value.slice(0, prompt.selectionStart);
-    const match = before.match(/@([\w.-]*)$/u);
+    const match = before.match(/@([\p{L}\p{N}_.-]*)$/u);
     return match ? match[1] : null;
   };
   prompt.addEventListener("input", () => {
@@ -165,7 +180,8 @@ if (createForm) {
       list.hidden = true;
       return;
     }
-    for (const name of mentions.filter((m) => m.startsWith(typed.toLowerCase())).slice(0, 8)) {
+    const key = typed.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "_");
+    for (const name of mentions.filter((m) => m.startsWith(key)).slice(0, 8)) {
       const item = document.createElement("li");
       const button = document.createElement("button");
       button.type = "button";
@@ -183,9 +199,14 @@ if (createForm) {
     }
     list.hidden = list.children.length === 0;
   });
-  createForm.addEventListener("submit", (event) => {
+  const create = createForm.querySelector('button[type="submit"]');
+  createForm.addEventListener("submit", async (event) => {
     event.preventDefault();
-    act(() =>
+    // One job per click: a second click (or Enter) while the first is being queued does
+    // nothing.
+    if (create.disabled) return;
+    create.disabled = true;
+    await act(() =>
       api("POST", "/api/jobs/generate", {
         prompt: prompt.value,
         style: createForm.style.value || null,
@@ -195,6 +216,7 @@ if (createForm) {
         steps: Number(createForm.steps.value),
       }),
     );
+    create.disabled = false; // refused: the reason is shown, and the form can be sent again
   });
 }
 
@@ -333,9 +355,13 @@ document.getElementById("app-form")?.addEventListener("submit", (event) => {
   );
 });
 for (const row of document.querySelectorAll(".app")) {
-  row.querySelector(".revoke-app")?.addEventListener("click", () =>
-    act(() => api("POST", `/api/apps/${row.dataset.id}/revoke`)),
-  );
+  row.querySelector(".revoke-app")?.addEventListener("click", () => {
+    const question =
+      `Revoke ${row.dataset.name}? Its tokens and grants stop at once and its jobs are ` +
+      "cancelled. This cannot be undone (it would have to be registered and allowed again).";
+    if (!window.confirm(question)) return;
+    act(() => api("POST", `/api/apps/${row.dataset.id}/revoke`));
+  });
 }
 
 // Person page: queue training of the person's adapter (the gate's refusal is shown).
