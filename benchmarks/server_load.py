@@ -84,7 +84,7 @@ def _load(url: str, args, alice: int) -> tuple[dict, dict[str, str], float]:
         states: dict[str, str] = {}
         while time.monotonic() < deadline:
             states = {j: http.get(f"/api/jobs/{j}").json()["state"] for j in out["accepted"]}
-            if all(s in ("done", "failed", "interrupted") for s in states.values()):
+            if all(s in ("done", "failed", "interrupted", "cancelled") for s in states.values()):
                 break
             time.sleep(0.5)
     return out, states, elapsed
@@ -107,6 +107,7 @@ def main() -> None:
     from likeness.people.manage import list_people
     from likeness.server import create_app
     from likeness.server.owner import set_owner_passphrase
+    from likeness.server.sessions import SignInGuard
     from likeness.store import Library
 
     work = Path(tempfile.mkdtemp(prefix="likeness-load-"))
@@ -117,7 +118,10 @@ def main() -> None:
         set_owner_passphrase(lib, PASSPHRASE)
         alice = next(p.id for p in list_people(lib) if p.is_owner)
         issue_grant(lib, alice, [Scope.GENERATE_STYLIZED], Trust.ATTESTED)
-        app = create_app(lib, max_pending_jobs=args.max_pending)
+        # Every client signs in at once with the right passphrase: a guard with that many
+        # free tries, so none waits a turn kept for guessers (benchmarks/sign_in_guard.py).
+        guard = SignInGuard(free=args.clients + 1)
+        app = create_app(lib, max_pending_jobs=args.max_pending, sign_in_guard=guard)
         with served_on_loopback(app) as url:
             out, states, elapsed = _load(url, args, alice)
         lib.close()
