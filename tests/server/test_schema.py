@@ -44,6 +44,13 @@ def test_no_request_from_the_schema_gets_a_server_error(served):
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10
+    # The OAuth endpoints' parameters are in the schema, so requests are generated for them.
+    spec = app.openapi()["paths"]
+    authorize = {p["name"] for p in spec["/oauth/authorize"]["get"]["parameters"]}
+    assert {"client_id", "redirect_uri", "scope", "code_challenge", "state"} <= authorize
+    token = spec["/oauth/token"]["post"]["requestBody"]["content"]
+    form = token["application/x-www-form-urlencoded"]["schema"]["properties"]
+    assert {"grant_type", "code", "code_verifier", "client_id"} <= set(form)
     statuses: set[int | str] = set()
     for operation in operations:
         if operation.path == "/api/sign-out":
