@@ -70,3 +70,10 @@ def test_a_prompt_read_among_some_people_names_no_one_else(lib):
         assert "names no one" in str(refused.value)
         assert "alice" not in listing and "bob" not in listing, listing
         assert f"@grace_hopper ({grace})" in listing
+
+
+def test_a_digit_that_is_no_number_names_no_one(lib):
+    _people(lib, "Alice")
+    for prompt in ("@\u00b2 on a hill", "@\u2460", "@1\u00b9", "@" + "9" * 5000):
+        with pytest.raises(MentionError, match="names no one"):
+            parse_prompt(lib, prompt)

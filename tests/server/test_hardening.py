@@ -100,6 +100,31 @@ def test_a_host_this_server_is_not_reached_by_is_refused(lib):
             assert ok.get("/health").status_code == 200, base
 
 
+def test_the_servers_own_refusals_carry_the_security_headers(lib):
+    app = create_app(lib)
+    with TestClient(app, base_url="http://evil.example") as evil:
+        foreign = evil.get("/health")
+    with TestClient(app, base_url=LOCAL) as client:
+        large = client.post("/api/sign-in", content=b"x" * 5000)
+    for response in (foreign, large):
+        assert response.status_code in (400, 413)
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_an_allowed_host_is_a_host_name_or_an_address(lib):
+    for bad in ("*", "*.example.org", "photos.home.arpa:8765", "evil example", "a/b"):
+        with pytest.raises(ValueError, match="not a host name"):
+            create_app(lib, hosts=[bad])
+    create_app(lib, host="::1", hosts=["Photos.Home.Arpa", "192.168.1.20"])
+
+
+def test_a_passphrase_that_is_no_text_is_a_wrong_one(client):
+    lone = b'{"passphrase": "\ud800\ud800 abcdefghij"}'
+    answer = client.post("/api/sign-in", content=lone, headers={"content-type": "application/json"})
+    assert answer.status_code in (401, 422)
+
+
 def test_a_large_body_is_refused_before_it_is_read(client):
     huge = b'{"passphrase": "' + b"x" * 10_000_000 + b'"}'
     refused = client.post(

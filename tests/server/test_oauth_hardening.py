@@ -233,7 +233,7 @@ def test_an_approval_lasts_at_most_the_documented_90_days(app_world):
 def test_an_approval_naming_someone_who_does_not_exist_signs_nothing(app_world):
     client, lib, alice, _, app_id, headers = app_world
     refused = approve(client, headers, authorize_query(app_id), [alice, 987654])
-    assert refused.status_code == 400 and "no person with id 987654" in refused.text
+    assert refused.status_code == 400 and "only people this page offers" in refused.text
     assert app_grants(lib, app_id) == []
 
 
@@ -319,3 +319,99 @@ def test_an_app_job_left_queued_does_not_run_once_its_grant_is_gone(idle_app_wor
     run_job(str(lib.home), job)
     view = client.get(f"/api/jobs/{job}").json()
     assert view["state"] == FAILED and "withdrawn" in view["message"]
+
+
+def test_an_app_cannot_slip_a_person_into_the_approval(app_world):
+    """A ``person`` in the authorization URL was once carried into the approval form as a
+    hidden field, and signed for without the owner ticking it."""
+    client, lib, alice, grace, app_id, headers = app_world
+    page = client.get("/oauth/authorize", params={**authorize_query(app_id), "person": alice})
+    assert page.status_code == 200
+    assert not re.search(r'type="hidden" name="person"', page.text)
+    assert (
+        'name="extra"'
+        not in client.get("/oauth/authorize", params={**authorize_query(app_id), "extra": "x"}).text
+    )
+    # Nor can a person the page does not offer be sent: a hidden one, or a minor.
+    hide_person(lib, alice, True)
+    refused = approve(client, headers, authorize_query(app_id), [grace, alice])
+    assert refused.status_code == 400 and "offers" in refused.text
+    assert app_grants(lib, app_id) == []
+
+
+def test_a_redirect_uri_is_one_a_browser_reads_as_this_check_does(app_world):
+    client, _, _, _, _, headers = app_world
+    for uri in (
+        "http://x;frame-ancestors * @127.0.0.1:9999/cb",  # would write into the page's CSP
+        "http://evil.example\\@127.0.0.1/cb",  # a browser's host: evil.example
+        "http://user@127.0.0.1:9999/cb",
+        "https://app.example:port/cb",
+        "https://app_example.com/cb",
+        "https://app.example/cb#frag",
+    ):
+        answer = client.post(
+            "/api/apps", json={"name": "Odd", "redirect_uri": uri}, headers=headers
+        )
+        assert answer.status_code == 400, uri
+    ok = client.post(
+        "/api/apps",
+        json={"name": "Fine", "redirect_uri": "https://app.example:443/cb"},
+        headers=headers,
+    ).json()
+    page = client.get(
+        "/oauth/authorize",
+        params={**authorize_query(ok["id"]), "redirect_uri": "https://app.example:443/cb"},
+    )
+    assert "form-action 'self' https://app.example;" in page.headers["content-security-policy"]
+
+
+def test_odd_input_to_the_oauth_endpoints_is_refused_not_a_server_error(app_world):
+    client, lib, alice, _, app_id, headers = app_world
+    form = {**authorize_query(app_id), "csrf_token": headers["X-CSRF-Token"], "decision": "allow"}
+    for extra in ({"person": ["\u00b2"]}, {"person": ["9" * 5000]}, {"days": "\u00b3"}):
+        answer = client.post("/oauth/authorize", data={**form, "days": "30", **extra})
+        assert 400 <= answer.status_code < 500, extra
+    for bad in ("\u00b2", "a\tb", "\x00"):
+        page = client.get(
+            "/oauth/authorize", params={**authorize_query(app_id), "response_type": bad}
+        )
+        assert 400 <= page.status_code < 500 or page.status_code == 302, bad
+    upload = client.post(
+        "/oauth/token",
+        files={"code": ("code.txt", b"x")},
+        data={"grant_type": "authorization_code", "client_id": app_id},
+    )
+    assert upload.status_code == 400 and upload.json()["error"] == "invalid_request"
+    assert app_grants(lib, app_id) == []
+    bearer = token_for(client, headers, app_id, [alice])
+    app = as_app(client)
+    for prompt in ("@\u00b2 at sea", "@1\u00b9 at sea"):
+        body = {"prompt": prompt, "style": "watercolor", "steps": 1}
+        assert app.post("/api/app/v1/generate", json=body, headers=bearer).status_code == 400
+    lone = b'{"prompt": "\\ud800 at sea", "style": "watercolor", "steps": 1}'
+    answer = app.post(
+        "/api/app/v1/generate",
+        content=lone,
+        headers={**bearer, "content-type": "application/json"},
+    )
+    assert answer.status_code in (202, 422), answer.status_code
+
+
+def test_an_approval_is_checked_whole_before_anything_is_signed(app_world):
+    """``apps.approve`` itself, for callers other than the page: an unknown person, a minor or
+    too long a duration refuses it all, the people before them included."""
+    import pytest
+
+    from likeness.server import apps
+
+    _, lib, alice, grace, app_id, _ = app_world
+    set_minor(lib, grace)
+    scopes = ["generate-stylized"]
+    for people, days, why in (
+        ([alice, 987654], 30, "no person with id 987654"),
+        ([alice, grace], 30, "minor"),
+        ([alice], 91, "1 to 90 days"),
+    ):
+        with pytest.raises(apps.AppError, match=why):
+            apps.approve(lib, app_id, people, scopes, days)
+    assert app_grants(lib, app_id) == []

@@ -101,7 +101,11 @@ def serve(
             )
         passphrase = typer.prompt("Owner passphrase", hide_input=True, confirmation_prompt=True)
         set_owner_passphrase(lib, passphrase)
-    run_server(create_app(lib, host=host, hosts=allowed_host or ()), host, port)
+    try:
+        app = create_app(lib, host=host, hosts=allowed_host or ())
+    except ValueError as exc:  # an --allowed-host that is no host name
+        raise fail(f"--allowed-host: {exc}") from None
+    run_server(app, host, port)
 
 
 def run_server(app, host: str, port: int, one_time_link: bool = False) -> None:

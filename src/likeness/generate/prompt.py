@@ -84,8 +84,8 @@ def parse_prompt(lib: Library, text: str, among: Collection[int] | None = None) 
     for match in MENTION.finditer(text):
         word = match.group(1).rstrip(".-")
         end = match.start() + 1 + len(word)
-        if word.isdigit():
-            found = [by_id[int(word)]] if int(word) in by_id else []
+        if word.isascii() and word.isdigit():  # "@12"; not "@²", which int() refuses
+            found = [by_id[int(word)]] if len(word) <= 19 and int(word) in by_id else []
         elif word.casefold() == "me":
             found = [p for p in people if p.is_owner]
             if not found and among is None:

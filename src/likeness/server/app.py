@@ -14,11 +14,14 @@ into this origin. The schema is at ``/openapi.json`` for any OpenAPI viewer.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -50,6 +53,13 @@ from likeness.server.sessions import (
     new_device_cookie,
 )
 from likeness.store import Library
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped (still JSON to any reader)."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
 class SignIn(BaseModel):
@@ -96,10 +106,13 @@ def create_app(
         max_body_size=MAX_BODY_BYTES,
     )
     app.add_middleware(oauth.AppCors, lib=lib)
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         TrustedHostMiddleware, allowed_hosts=allowed_hosts(host, hosts), www_redirect=False
     )
+    # The security headers go on outside everything FastAPI builds, so that its own answers
+    # (a refused Host, a body over the limit, a 500) carry them too.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build_stack())
     app.state.library = lib
     app.state.jobs = queue
     app.state.sessions = SessionStore()
@@ -113,6 +126,12 @@ def create_app(
             status_code=429,
             headers={"Retry-After": str(exc.retry_after_s)},
         )
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input as UTF-8, and a lone surrogate (valid JSON)
+        # cannot be: escaped JSON always renders.
+        return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
     @app.exception_handler(LikenessError)
     def _likeness_error(request: Request, exc: LikenessError):

@@ -37,6 +37,7 @@ from sqlalchemy import select, update
 from likeness.consent import audit
 from likeness.consent.grants import Scope, Trust, issue_grant, list_grants, revoke_grant
 from likeness.errors import LikenessError
+from likeness.server.security import is_host
 from likeness.store import Library
 from likeness.store.models import App as AppRecord
 from likeness.store.models import AppCode, AppToken, Person
@@ -114,21 +115,41 @@ def _app(record: AppRecord) -> App:
 
 
 def check_redirect_uri(uri: str) -> str:
-    """An app's redirect URI: absolute, no fragment, https, or http on a loopback address."""
+    """An app's redirect URI: absolute, no fragment, no user info, a host that is a DNS name
+    or an IP address and a numeric port, https, or http on a loopback address. Nothing else
+    is let through: the URI's origin goes into the approval page's security policy, and a
+    browser must read its host as this check does."""
+    if any(c.isspace() or c in ";,'\"\\<>`^{}|" for c in uri) or not uri.isprintable():
+        raise AppError(f"{uri!r}: a redirect URI has no spaces, quotes, backslashes or ;,")
     parts = urlsplit(uri)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
     if parts.fragment or not parts.hostname or parts.scheme not in ("https", "http"):
         raise AppError(f"{uri!r}: a redirect URI is an absolute http(s) URL without a fragment")
-    if parts.scheme == "http":
-        host = parts.hostname
-        loopback = host == "localhost"
-        if not loopback:
-            try:
-                loopback = ip_address(host).is_loopback
-            except ValueError:
-                loopback = False
-        if not loopback:
-            raise AppError(f"{uri!r}: plain http is allowed only on loopback; use https")
+    if "@" in parts.netloc or port == -1:
+        raise AppError(f"{uri!r}: a redirect URI has a host and a port, no user name")
+    host = parts.hostname
+    if not is_host(host):
+        raise AppError(f"{uri!r}: {host!r} is not a host name or an IP address")
+    try:
+        loopback = host == "localhost" or ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme == "http" and not loopback:
+        raise AppError(f"{uri!r}: plain http is allowed only on loopback; use https")
     return uri
+
+
+def redirect_origin(uri: str) -> str:
+    """The origin of a (checked) redirect URI, rebuilt from its parts: what CORS compares
+    and the approval page's ``form-action`` names."""
+    parts = urlsplit(uri)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port not in (None, default) else ""
+    return f"{parts.scheme}://{host}{port}"
 
 
 def register_app(lib: Library, name: str, redirect_uri: str, now: datetime | None = None) -> App:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from pathlib import Path as FilePath
 from typing import Annotated, ClassVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
@@ -49,7 +49,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from likeness.server import apps
-from likeness.server.deps import MAX_ID, library, require_csrf, require_session
+from likeness.server.deps import library, require_csrf, require_session
 from likeness.server.jobs import JobQueue
 from likeness.server.jobs_routes import ERRORS, GenerateJob, JobId, JobOut, generated_image
 from likeness.server.security import content_security_policy
@@ -232,36 +232,42 @@ def _with_iss(response, request: Request):
     return response
 
 
-def _origin(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 # -- the OAuth endpoints ---------------------------------------------------------------------
 
 oauth_router = APIRouter(prefix="/oauth", tags=["oauth"])
 
-#: The authorization request's parameters, as the schema shows them (the route reads them
-#: itself, for Authlib, and answers a bad one as OAuth says).
+#: The authorization request's parameters: the only ones the approval page carries on to
+#: its form (anything else in the query, a ``person`` the app slipped in, is dropped).
+AUTHORIZE_PARAMETERS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
+#: As the schema shows them (the route reads them itself, for Authlib, and answers a bad one
+#: as OAuth says).
 _AUTHORIZE_PARAMETERS = [
     {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-    for name in (
-        "response_type",
-        "client_id",
-        "redirect_uri",
-        "scope",
-        "state",
-        "code_challenge",
-        "code_challenge_method",
-    )
+    for name in AUTHORIZE_PARAMETERS
 ]
+
+
+def offered_people(lib: Library) -> list:
+    """The people the approval page offers: shown (not hidden) and not minors. An approval
+    may name no one else."""
+    from likeness.people.manage import list_people
+
+    return [p for p in list_people(lib) if not p.is_minor]
 
 
 def _approval_page(request: Request, **context) -> HTMLResponse:
     from likeness.server.web import templates
 
     app = context.get("app")
-    policy = content_security_policy([_origin(app.redirect_uri)] if app else [])
+    policy = content_security_policy([apps.redirect_origin(app.redirect_uri)] if app else [])
     return templates.TemplateResponse(
         request,
         "authorize.html",
@@ -298,6 +304,11 @@ def _validated(request: Request, oauth_request: _Request):
         grant = server.get_consent_grant(oauth_request)
         _check_request(grant)
         return grant, None
+    except ValueError:
+        # Authlib refuses to put some characters (a NUL, a tab, "²"...) into an error's
+        # description; such a request is bad whatever it was.
+        problem = "the request has characters no OAuth parameter may have"
+        return None, _approval_page(request, problem=problem, csrf_token=None)
     except OAuth2Error as error:
         error.state = oauth_request.payload.state
         if error.redirect_uri:
@@ -316,7 +327,6 @@ def _validated(request: Request, oauth_request: _Request):
 )
 async def authorize_page(request: Request):
     """What the app asks, for the signed-in owner to allow or deny (or the sign-in page)."""
-    from likeness.people.manage import list_people
     from likeness.server.web import _session, _sign_in_first
 
     state = _session(request)
@@ -327,14 +337,14 @@ async def authorize_page(request: Request):
     if refusal is not None:
         return refusal
     client: _Client = grant.client
-    people = [p for p in list_people(server.lib) if not p.is_minor]
+    query = {k: v for k, v in request.query_params.items() if k in AUTHORIZE_PARAMETERS}
     return _approval_page(
         request,
         app=client.app,
         scopes=grant.request.payload.scope.split(),
-        people=people,
+        people=offered_people(server.lib),
         days=apps.APPROVAL_DAYS,
-        query=dict(request.query_params),
+        query=query,
         csrf_token=state.csrf_token,
     )
 
@@ -344,13 +354,23 @@ async def authorize_decision(request: Request):
     """The owner's answer: a redirect to the app with a code, or with ``access_denied``."""
     state = require_session(request)
     submitted = await request.form()
+    if any(not isinstance(v, str) for _, v in submitted.multi_items()):
+        raise HTTPException(400, "the approval form has text fields only")
     form = {k: v for k, v in submitted.multi_items() if k != "person"}
-    people = [int(p) for p in submitted.getlist("person") if p.isdigit()]
-    if any(p > MAX_ID for p in people):
-        raise HTTPException(422, "no such person")
     if not state.csrf_ok(form.pop("csrf_token", None)):
         raise HTTPException(403, "missing or wrong CSRF token")
+    chosen = submitted.getlist("person")
+    if not all(p.isascii() and p.isdigit() and len(p) <= 19 for p in chosen):
+        raise HTTPException(422, "people are chosen by id")
+    people = [int(p) for p in chosen]
     server = _server(request)
+    offered = {p.id for p in offered_people(server.lib)}
+    if any(p not in offered for p in people):
+        # Only a person the page offered can be chosen: not one the request slipped in,
+        # not a hidden person or a minor.
+        return _approval_page(
+            request, problem="choose only people this page offers", csrf_token=None
+        )
     oauth_request = _oauth_request(request, form)
     grant, refusal = _validated(request, oauth_request)
     if refusal is not None:
@@ -358,7 +378,10 @@ async def authorize_decision(request: Request):
     if form.get("decision") != "allow":
         response = server.create_authorization_response(oauth_request, grant_user=None, grant=grant)
         return _with_iss(response, request)
-    days = int(form["days"]) if form.get("days", "").isdigit() else 0
+    days_text = form.get("days", "")
+    days = (
+        int(days_text) if days_text.isascii() and days_text.isdigit() and len(days_text) < 6 else 0
+    )
     scopes = grant.request.payload.scope.split()
     enrolment = form.get("enrolment", "").strip() or None
     app_id = grant.client.app.id
@@ -405,6 +428,11 @@ _TOKEN_FORM = {
 async def token(request: Request):
     """Exchange a code and its PKCE verifier for a bearer token (form-encoded, RFC 6749)."""
     form = dict((await request.form()).items())
+    if any(not isinstance(v, str) for v in form.values()):
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": "form fields are text only"},
+            status_code=400,
+        )
     server = _server(request)
     return await run_in_threadpool(server.create_token_response, _oauth_request(request, form))
 
@@ -578,7 +606,19 @@ def app_generate(
         "people": list(grant.people),
         "grants": list(grant.grants),
     }
-    return JobOut(**queue.submit("generate", params, requester=grant.requester).as_json())
+    return _job_for_app(queue.submit("generate", params, requester=grant.requester))
+
+
+def _job_for_app(job) -> JobOut:
+    """A job as its app sees it: no file paths of this machine (an image is fetched by its
+    index) and no internal error's details (the owner's Jobs page has them)."""
+    doc = job.as_json()
+    if doc["result"]:
+        images = [{k: v for k, v in i.items() if k != "path"} for i in doc["result"]["images"]]
+        doc["result"] = {**doc["result"], "images": images}
+    if doc["message"] and doc["message"].startswith("internal error"):
+        doc["message"] = "internal error (the library's owner can see what went wrong)"
+    return JobOut(**doc)
 
 
 def app_job(
@@ -598,13 +638,13 @@ def app_job(
 
 @app_api.get("/jobs/{job_id}", responses=ERRORS)
 def app_get_job(job=Depends(app_job)) -> JobOut:
-    return JobOut(**job.as_json())
+    return _job_for_app(job)
 
 
 @app_api.post("/jobs/{job_id}/cancel", responses=ERRORS)
 def app_cancel_job(job=Depends(app_job), queue: JobQueue = Depends(_jobs)) -> JobOut:
     """Cancel one of the app's jobs, queued or running (a finished one is left as it is)."""
-    return JobOut(**queue.cancel(job.id, "cancelled by the app").as_json())
+    return _job_for_app(queue.cancel(job.id, "cancelled by the app"))
 
 
 def _app_image(
@@ -644,7 +684,7 @@ class AppCors:
 
     def _allowed(self, origin: str) -> bool:
         return any(
-            a.revoked_at is None and _origin(a.redirect_uri) == origin
+            a.revoked_at is None and apps.redirect_origin(a.redirect_uri) == origin
             for a in apps.list_apps(self.lib)
         )
 

@@ -27,7 +27,10 @@ class PassphraseError(LikenessError, ValueError):
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
+    # surrogatepass: a lone surrogate (valid JSON, not valid UTF-8) is a wrong passphrase,
+    # not an error.
+    data = passphrase.encode("utf-8", "surrogatepass")
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(data)
 
 
 def set_owner_passphrase(lib: Library, passphrase: str) -> None:

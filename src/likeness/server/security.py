@@ -18,7 +18,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -51,14 +53,36 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+#: A DNS name: dot-separated labels of letters, digits and inner hyphens.
+_DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+def is_host(name: str) -> bool:
+    """Whether ``name`` (lower case, no port, IPv6 without brackets) is a DNS name or an IP
+    address: nothing a browser could read as another host, nothing a pattern could widen."""
+    try:
+        ip_address(name)
+        return True
+    except ValueError:
+        return bool(_DNS_NAME.match(name))
+
+
 def allowed_hosts(bound: str | None, extra: Iterable[str] = ()) -> list[str]:
     """The ``Host`` names this server answers: loopback's, the address it is bound to (unless
-    a wildcard: then only what the owner names reaches it), and ``extra`` names."""
+    a wildcard: then only what the owner names reaches it), and ``extra`` names, each a host
+    name or an address without a port (``ValueError`` otherwise: "*" would turn the check
+    off)."""
     hosts = list(LOOPBACK_HOSTS)
+    names = [h.strip().lower() for h in extra if h.strip()]
     if bound and bound not in ("0.0.0.0", "::", ""):
-        hosts.append(f"[{bound}]" if ":" in bound and not bound.startswith("[") else bound)
-    hosts.extend(h.strip().lower() for h in extra if h.strip())
-    return list(dict.fromkeys(h.lower() for h in hosts))
+        names.append(bound.lower())
+    for name in names:
+        if not is_host(name.removeprefix("[").removesuffix("]")):
+            raise ValueError(f"{name!r} is not a host name or an IP address (no port, no wildcard)")
+        hosts.append(f"[{name.strip('[]')}]" if ":" in name else name)
+    return list(dict.fromkeys(hosts))
 
 
 def content_security_policy(form_targets: Iterable[str] = ()) -> str:
