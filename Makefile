@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint bench bench-setup setup clean
+.PHONY: demo test test-all lint typecheck bench bench-setup setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,9 +66,13 @@ bench: bench-setup
 	$(BIN)/python benchmarks/two_people.py
 	$(BIN)/python benchmarks/server_load.py
 
-lint: $(STAMP)
+lint: typecheck
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+# mypy, strict, on the rooms listed in pyproject.toml's [tool.mypy] files.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) likeness-demo

@@ -108,15 +108,17 @@ def _trial(job) -> list[tuple]:
         )
 
     cases["V-fold 100, short"] = short_fold
-    backend = liveness.enrolment_backend()
-    finder = liveness.enrolment_turned_faces(backend)
+    from likeness.faces.backends import turned_face_finder, video_frame_backend
+    from likeness.people.identity import PhotoGroup
+
+    backend = video_frame_backend()
+    finder = turned_face_finder(backend)
+    group = PhotoGroup.of_embeddings(face.embedding, backend, calibration=calibration)
     out = []
     for case, render in cases.items():
         if case not in wanted:
             continue
-        result = liveness.verify_clip(
-            render(), session, backend, face.embedding[None, :], finder, calibration
-        )
+        result = liveness.verify_clip(render(), session, backend, group, finder)
         out.append((name, case, result.passed, result.reason, result.transcript))
     return out
 
@@ -142,7 +144,10 @@ def main() -> None:
     from likeness.consent import liveness
 
     rng = random.Random(args.seed) if args.seed is not None else None
-    backend = liveness.enrolment_backend()
+    from likeness.faces.backends import video_frame_backend
+    from likeness.faces.headpose import PoseCalibration, read_pose
+
+    backend = video_frame_backend()
     found = []
     skipped = 0
     for path, person in sorted(read_labels(require_faces_dev()).items())[: args.limit]:
@@ -160,10 +165,10 @@ def main() -> None:
         # their photo group (from this photo itself when it is their only one).
         others = [(f.landmarks, p.shape[1::-1]) for n, who, p, f in found if who == person]
         mine = [(face.landmarks, pixels.shape[1::-1])]
-        calibration = liveness.PoseCalibration.from_faces(
+        calibration = PoseCalibration.from_faces(
             [o for o in others if o[0] != face.landmarks] or mine
         )
-        pose = liveness.read_pose(face.landmarks, pixels.shape[1::-1], calibration)
+        pose = read_pose(face.landmarks, pixels.shape[1::-1], calibration)
         problem = liveness.neutral_pose_problem(pose)
         if problem:  # such a start is refused
             print(f"  {name}: skipped, refused at the start ({problem.split(';')[0]})")

@@ -35,9 +35,11 @@ def main() -> None:
     from tests.support.photos import astronaut
 
     from likeness.consent import liveness
+    from likeness.faces.backends import turned_face_finder, video_frame_backend
+    from likeness.people.identity import PhotoGroup
 
-    backend = liveness.enrolment_backend()
-    finder = liveness.enrolment_turned_faces(backend)
+    backend = video_frame_backend()
+    finder = turned_face_finder(backend)
     pixels, _ = clips.enrolment_sized(astronaut(), backend, face_px=FACE_PX)
     w, h = FRAME
     top, left = (h - pixels.shape[0]) // 2, (w - pixels.shape[1]) // 2
@@ -61,7 +63,8 @@ def main() -> None:
 
     tracemalloc.start()
     started = time.perf_counter()
-    result = liveness.verify_clip(decoded(), session, backend, face.embedding[None, :], finder)
+    group = PhotoGroup.of_embeddings(face.embedding, backend)
+    result = liveness.verify_clip(decoded(), session, backend, group, finder)
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

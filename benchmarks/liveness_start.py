@@ -4,7 +4,7 @@ An enrolment clip must start facing the camera at eye level (``liveness.neutral_
 Pitch from 5 landmarks depends on the person's proportions (``faces.headpose``), so this runs
 the start check on each labelled faces-dev photo with one face whose head is turned at most
 15 degrees, as enrolment does: the frame is the photo resized to 640 px wide (a webcam frame)
-and read by the enrolment detector (``liveness.enrolment_backend``), and the calibration
+and read by the enrolment detector (``faces.backends.video_frame_backend``), and the calibration
 comes from the landmarks ``likeness import`` stores for the person's photos at full size. The
 pose is read two ways:
 
@@ -47,17 +47,14 @@ def main() -> None:
         FROM_ABOVE_PITCH,
         NEUTRAL_MAX_PITCH,
         NEUTRAL_MAX_YAW,
-        PoseCalibration,
-        enrolment_backend,
         neutral_pose_problem,
-        read_pose,
     )
-    from likeness.faces.dlib_backend import DlibFaceBackend
-    from likeness.faces.headpose import estimate_head_pose
+    from likeness.faces.backends import load_backend, video_frame_backend
+    from likeness.faces.headpose import PoseCalibration, estimate_head_pose, read_pose
 
     root = require_faces_dev()
-    library = DlibFaceBackend()  # what `likeness import` stored for each photo
-    camera = enrolment_backend()  # what enrolment reads from each frame of a clip
+    library = load_backend()  # what `likeness import` stored for each photo
+    camera = video_frame_backend()  # what enrolment reads from each frame of a clip
     faces: dict[str, list[tuple[str, tuple, tuple[int, int], tuple, tuple[int, int]]]]
     faces = defaultdict(list)
     for path, person in sorted(read_labels(root).items()):
@@ -119,7 +116,8 @@ def _look_up_from_below(rows, camera) -> None:
     """How far looking up reads from a start LOWERED degrees below the photo's own pose."""
     from tests.support import clips
 
-    from likeness.consent.liveness import TILT_DEGREES, read_pose
+    from likeness.consent.liveness import TILT_DEGREES
+    from likeness.faces.headpose import read_pose
 
     print(f"looking up {UP:.0f} degrees from a head lowered {-LOWERED:.0f} (own nose drop):")
     ups = []

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from likeness.faces.protocol import FaceDistances
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -46,7 +48,7 @@ class ProjectedFaceBackend:
 
     name = "projected-generic-face"
     embedding_dim = 128
-    match_distance = 0.6
+    distances = FaceDistances(same_person=0.6, link=0.6, merge=0.6, same_face=0.6)
 
     def analyze(self, image):
         import cv2
@@ -84,15 +86,16 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=15)
     args = parser.parse_args()
     from likeness.consent import liveness
+    from likeness.people.identity import PhotoGroup
 
     # Only the clock is measured here (see the module docstring).
     liveness.parallax = lambda *_args, **_kwargs: 2 * liveness.PARALLAX_MIN_PX
     rng = random.Random(args.seed)
     backend = ProjectedFaceBackend()
-    reference = np.zeros((1, 128), np.float32)
+    group = PhotoGroup.of_embeddings(np.zeros((1, 128), np.float32), backend)
 
     def passes(frames, session) -> tuple[bool, str]:
-        result = liveness.verify_clip(frames, session, backend, reference)
+        result = liveness.verify_clip(frames, session, backend, group)
         return result.passed, result.reason
 
     print(f"{args.sessions} random sessions, {args.fps} frames a second")

@@ -22,11 +22,11 @@ from _common import read_labels, require_faces_dev
 
 
 def main() -> None:
-    from likeness.consent.liveness import MATCH_DISTANCE
-    from likeness.faces.dlib_backend import DlibFaceBackend
+    from likeness.faces.backends import load_backend
 
     root = require_faces_dev()
-    backend = DlibFaceBackend()
+    backend = load_backend()
+    threshold = backend.distances.same_person
     by_person: dict[str, list[np.ndarray]] = defaultdict(list)
     for path, person in read_labels(root).items():
         faces = backend.analyze(np.asarray(Image.open(path).convert("RGB")))
@@ -51,10 +51,10 @@ def main() -> None:
         f"genuine distance max {genuine_a.max():.3f}, impostor distance min {impostor_a.min():.3f}"
     )
     print(f"{'threshold':>9} {'false accept':>13} {'false reject':>13}")
-    for t in sorted({0.40, 0.45, 0.50, MATCH_DISTANCE, 0.60}):
+    for t in sorted({0.40, 0.45, 0.50, threshold, 0.60}):
         far = (impostor_a < t).mean()
         frr = (genuine_a >= t).mean()
-        mark = "  <- MATCH_DISTANCE" if t == MATCH_DISTANCE else ""
+        mark = "  <- the backend's same_person distance" if t == threshold else ""
         print(f"{t:>9.2f} {far:>12.2%} {frr:>12.2%}{mark}")
 
 

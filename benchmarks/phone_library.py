@@ -55,9 +55,9 @@ SCENE = (4032, 3024)
 def face_cutouts(root: Path) -> list[tuple[str, Image.Image, float]]:
     """(person, crop around the face with context, face width / crop width) per labelled
     single-person photo."""
-    from likeness.faces.dlib_backend import DlibFaceBackend
+    from likeness.faces.backends import load_backend
 
-    backend = DlibFaceBackend()
+    backend = load_backend()
     out = []
     for path, person in sorted(read_labels(root).items()):
         image = Image.open(path).convert("RGB")

@@ -180,10 +180,9 @@ def _adapter_steps(lib, astronaut: int, hopper: int | None, console: Console) ->
     """Curate the astronaut's training set, train her adapter on the built-in tiny model, and
     show that Grace Hopper, who has no grant, cannot get one trained."""
     from likeness.adapters.curation import CurationRules, TrainingSetError, write_dataset_sheet
-    from likeness.adapters.identity import evaluate_adapter
-    from likeness.adapters.manage import get_adapter
-    from likeness.adapters.training import TrainingParams, authorize_training, train_adapter
+    from likeness.adapters.training import authorize_training
     from likeness.models.registry import get_model
+    from likeness.workflows import TrainRequest, train
 
     model = get_model(lib, "tiny-sd15")
     # The sample library has few distinct photos of her: the demo asks for 3, not the 10 a
@@ -203,27 +202,20 @@ def _adapter_steps(lib, astronaut: int, hopper: int | None, console: Console) ->
         f"({', '.join(f'{n} {r}' for r, n in chosen.rejected.items()) or 'none left out'}); "
         f"contact sheet -> {sheet}"
     )
-    decision = authorize_training(lib, astronaut, model.name)
-    trained = train_adapter(
-        lib,
-        decision,
-        astronaut,
-        model.name,
-        TrainingParams.for_model(model),
-        rules=rules,
-        training_set=chosen,
-    )
+    # Few sampling steps for the identity score: the tiny model draws no face at any number
+    # of steps, and the score says so; 25 (a real model's) would add most of a minute to the
+    # demo on a CPU.
+    outcome = train(lib, TrainRequest(astronaut, model.name, min_photos=3, eval_steps=5))
+    trained = outcome.adapter
     console.print(
         f"   trained {trained.steps} steps: loss {trained.losses[0]:.3f} -> "
         f"{sum(trained.losses[-10:]) / 10:.3f} (mean of the last 10)"
     )
     console.print(f"   adapter (encrypted with her key) -> {trained.path}")
     console.print(f"   loss curve -> {trained.loss_curve}")
-    # Few sampling steps: the tiny model draws no face at any number of steps, and the score
-    # says so; 25 (a real model's) would add most of a minute to the demo on a CPU.
-    score = evaluate_adapter(lib, decision, astronaut, get_adapter(lib, trained.id), steps=5)
-    console.print(f"   identity: {score.summary()}")
-    if hopper is not None:
+    if outcome.identity is not None:
+        console.print(f"   identity: {outcome.identity.summary()}")
+    if hopper is not None:  # the gate's answer shown, as in step 6: nothing runs
         refused = authorize_training(lib, hopper, model.name)
         verdict = "[green]ALLOW[/green]" if refused.allowed else "[red]DENY[/red]"
         console.print(f"8. {verdict} train an adapter of Grace Hopper: {refused.reason}")
@@ -238,20 +230,25 @@ def _generation_steps(lib, out: Path, console: Console) -> bool:
     import numpy as np
     from PIL import Image
 
-    from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
+    from likeness.consent.policy import GateError
+    from likeness.generate.run import GenerationOptions, authorize_generation
     from likeness.provenance.stamp import find_provenance
+    from likeness.workflows import GenerateRequest, authorize_generate, generate
 
     options = GenerationOptions(steps=20, style="watercolor", count=2)
     prompt = "@astronaut reading in a garden"
-    decision = authorize_generation(lib, prompt, options)
-    console.print(f'9. Generate "{prompt}" (style watercolor, tiny model): {decision.reason}')
-    if not decision.allowed:
+    request = GenerateRequest(prompt, options)
+    try:
+        decision = authorize_generate(lib, request)
+    except GateError as refused:
+        console.print(f'9. Generate "{prompt}": [red]{refused}[/red]')
         return False
-    result = generate_images(lib, decision, prompt, out / "generated", options)
+    console.print(f'9. Generate "{prompt}" (style watercolor, tiny model): {decision.reason}')
+    result = generate(lib, request, out / "generated")
     for image in result.images:
         state = image.path if image.allowed else f"refused: {image.reason}"
         console.print(f"   image {image.index + 1} (seed {image.seed}): {state}")
-    refused = authorize_generation(lib, "@grace_hopper on stage", options)
+    refused = authorize_generation(lib, "@grace_hopper on stage", options)  # shown only
     verdict = "[green]ALLOW[/green]" if refused.allowed else "[red]DENY[/red]"
     console.print(f'   {verdict} "@grace_hopper on stage": {refused.reason}; nothing written')
     if not result.written:

@@ -28,7 +28,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from likeness.faces.analyze import AnalysisFailure, PhotoAnalysis, analyze_in_worker, start_worker
-from likeness.faces.dlib_backend import DetectionSettings, DlibFaceBackend
+from likeness.faces.backends import backend_class, backend_spec
+from likeness.faces.detection import DetectionSettings
 from likeness.library.dedupe import NearDuplicateIndex, content_hash
 from likeness.library.sources import Problem, SourceItem, read_items, scan
 from likeness.people.manage import assign_pending
@@ -269,8 +270,8 @@ def import_photos(
     if progress:
         progress(done, total)
 
-    backend_name = DlibFaceBackend.name
-    recorder = _Recorder(lib, report, backend_name)
+    backend = backend_spec()  # the workers get it explicitly (see backend_spec)
+    recorder = _Recorder(lib, report, backend_class(backend).name)
     workers = workers or default_workers()
     waiting: dict[str, list[SourceItem]] = {}  # content hash -> files, while being analysed
     in_flight: dict[Future, str] = {}
@@ -294,7 +295,11 @@ def import_photos(
             max_workers=workers,
             mp_context=_worker_context(),
             initializer=start_worker,
-            initargs=(settings or DetectionSettings(), max(1, default_workers() // workers)),
+            initargs=(
+                settings or DetectionSettings(),
+                max(1, default_workers() // workers),
+                backend,
+            ),
         )
         try:
             for item, data in read_items(todo):

@@ -26,7 +26,7 @@ from likeness.adapters.training import (
     train_adapter,
 )
 from likeness.consent.grants import revoke_grant
-from likeness.consent.policy import ConsentWithdrawn, GateError
+from likeness.consent.policy import ConsentWithdrawnError, GateError
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import add_model, get_model
 from tests.adapters.conftest import RULES
@@ -202,7 +202,7 @@ def test_revocation_mid_training_stops_it_and_leaves_nothing_readable(granted):
         if step == 5:
             revoke_grant(lib, granted.grant_id, "changed my mind")
 
-    with pytest.raises(ConsentWithdrawn):
+    with pytest.raises(ConsentWithdrawnError):
         _train(granted, progress=revoke_at_step_5)
     assert seen == [1, 2, 3, 4, 5]  # stopped before step 6
     [info] = list_adapters(lib, granted.person)

@@ -19,12 +19,13 @@ from likeness.consent.grants import (
 )
 from likeness.consent.policy import (
     Action,
-    ConsentWithdrawn,
+    ConsentWithdrawnError,
     Decision,
     GateError,
     ModelKind,
     authorize,
 )
+from likeness.people.records import PersonNotFoundError
 from likeness.store import Library
 from likeness.store.keys import KeyDestroyedError
 from likeness.store.models import ConsentGrantRecord, Person
@@ -73,7 +74,7 @@ def test_verified_grants_need_enrolment_and_scopes_are_required(lib, person):
         issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.VERIFIED)
     with pytest.raises(GrantError, match="scope"):
         issue_grant(lib, person, [], Trust.ATTESTED)
-    with pytest.raises(GrantError, match="no person"):
+    with pytest.raises(PersonNotFoundError, match="no person"):
         issue_grant(lib, 424242, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
 
 
@@ -108,7 +109,7 @@ def test_revocation_stops_work_under_way(lib, person):
     grant = issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
     decision = authorize(lib, Action.TRAIN_ADAPTER, [person], model="tiny")
     steps = []
-    with pytest.raises(ConsentWithdrawn, match="no grant in force"):
+    with pytest.raises(ConsentWithdrawnError, match="no grant in force"):
         for step in range(5):
             decision.check_in_force(lib)
             steps.append(step)
@@ -126,7 +127,7 @@ def test_a_person_marked_minor_stops_photoreal_work(lib, person):
     decision.check_in_force(lib)
     with lib.session() as s:
         s.get(Person, person).is_minor = True
-    with pytest.raises(ConsentWithdrawn, match="minor"):
+    with pytest.raises(ConsentWithdrawnError, match="minor"):
         decision.check_in_force(lib)
 
 

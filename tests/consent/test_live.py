@@ -20,11 +20,12 @@ from likeness.consent.enrolment import (
 from likeness.consent.liveness import (
     LIVE_EXTRA_S,
     LiveCheck,
-    enrolment_backend,
     new_session,
     verify_clip,
 )
+from likeness.faces.backends import video_frame_backend
 from likeness.importing import import_photos
+from likeness.people.identity import PhotoGroup
 from likeness.store.models import Enrolment
 from tests.support import clips
 from tests.support.photos import astronaut, face_photos
@@ -36,7 +37,7 @@ ROUND_TRIP_S = 0.05
 
 @cache
 def backend():
-    return enrolment_backend()
+    return video_frame_backend()
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def live_run(check, frame_at, see=lambda t, prompt: None, seconds: float = 30.0)
 
 
 def live_check(session, face) -> LiveCheck:
-    return LiveCheck(session, backend(), face.embedding[None, :])
+    return LiveCheck(session, backend(), PhotoGroup.of_embeddings(face.embedding, backend()))
 
 
 def test_a_person_following_live_prompts_passes_and_sees_each_prompt_only_when_due(
@@ -107,7 +108,8 @@ def test_live_prompts_wait_for_a_person_slow_to_turn(astronaut_face):
     frames = [
         (i / FPS, replay.frame(i / FPS)) for i in range(int(session.challenges[-1].end * FPS) + 2)
     ]
-    recorded = verify_clip(frames, session, backend(), face.embedding[None, :])
+    group = PhotoGroup.of_embeddings(face.embedding, backend())
+    recorded = verify_clip(frames, session, backend(), group)
     assert not recorded.passed
 
 

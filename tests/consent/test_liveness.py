@@ -20,27 +20,32 @@ from likeness.consent.liveness import (
     TURN_DEGREES,
     Challenge,
     ChallengeSession,
-    PoseCalibration,
-    enrolment_backend,
-    enrolment_turned_faces,
     neutral_pose_problem,
     new_session,
-    read_pose,
     verify_clip,
 )
-from likeness.faces.headpose import GENERIC_NOSE_DROP, HeadPose, estimate_head_pose
+from likeness.faces import headpose
+from likeness.faces.backends import turned_face_finder, video_frame_backend
+from likeness.faces.headpose import (
+    GENERIC_NOSE_DROP,
+    HeadPose,
+    PoseCalibration,
+    estimate_head_pose,
+    read_pose,
+)
+from likeness.people.identity import PhotoGroup
 from tests.support import clips
 from tests.support.photos import astronaut
 
 
 @cache
 def backend():
-    return enrolment_backend()
+    return video_frame_backend()
 
 
 @cache
 def turned_faces():
-    return enrolment_turned_faces(backend())
+    return turned_face_finder(backend())
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +68,8 @@ SESSION = fixed_session("fixed", "left", "up", "right")
 
 
 def _verify(frames, reference, session=SESSION, finder=True, calibration=None):
-    return verify_clip(
-        frames,
-        session,
-        backend(),
-        reference.embedding[None, :],
-        turned_faces() if finder else None,
-        calibration,
-    )
+    group = PhotoGroup.of_embeddings(reference.embedding, backend(), calibration=calibration)
+    return verify_clip(frames, session, backend(), group, turned_faces() if finder else None)
 
 
 @pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])
@@ -81,7 +80,7 @@ def test_honest_clips_pass(people, who, seed):
     result = _verify(clips.honest_frames(pixels, face.landmarks, session), face, session)
     assert result.passed, result.reason
     assert [e["challenge"] for e in result.transcript] == [c.kind for c in session.challenges]
-    assert result.template is not None and result.match_distance < 0.55
+    assert result.template is not None and result.match_distance < backend().distances.same_person
 
 
 def test_a_sequence_asking_for_one_turn_twice_passes(people):
@@ -347,13 +346,12 @@ def test_a_clip_from_above_that_misses_a_challenge_says_why(people):
 
 
 def test_calibration_uses_only_faces_that_face_the_camera(people, monkeypatch):
-    from likeness.consent import liveness
 
     pixels, face = people["astronaut"]
     h, w = pixels.shape[:2]
     [side] = backend().analyze(clips.render_pose(pixels, face.landmarks, 22.0, 0.0))
     assert abs(estimate_head_pose(side.landmarks, (w, h)).yaw) > 15  # reads about 19
-    monkeypatch.setattr(liveness, "CALIBRATION_MAX_YAW", 15.0)
+    monkeypatch.setattr(headpose, "CALIBRATION_MAX_YAW", 15.0)
     faces = [(face.landmarks, (w, h)), (side.landmarks, (w, h))]
     calibration = PoseCalibration.from_faces(faces)
     assert calibration is not None and calibration.faces == 1

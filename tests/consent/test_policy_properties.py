@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from likeness.consent.grants import Scope, Trust, issue_grant, revoke_grant
-from likeness.consent.policy import Action, ConsentWithdrawn, Decision, ModelKind, authorize
+from likeness.consent.policy import Action, ConsentWithdrawnError, Decision, ModelKind, authorize
 from likeness.people.manage import merge_people, name_person
 from likeness.store import Library
 from likeness.store.models import Person
@@ -153,7 +153,7 @@ def test_authorize_allows_exactly_what_grants_in_force_cover(template, ops, quer
                 try:
                     decision.check_in_force(lib, now=ref.now)
                     still = True
-                except ConsentWithdrawn:
+                except ConsentWithdrawnError:
                     still = False
                     held.remove(decision)
                 event(f"earlier decision still in force={expected}")

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from likeness.faces.dlib_backend import DetectionSettings, DlibFaceBackend, _iou
-from likeness.faces.mtcnn import MtcnnProposer, MtcnnUnavailable, nms, weights_dir
+from likeness.faces.mtcnn import MtcnnProposer, MtcnnUnavailableError, nms, weights_dir
 from tests.support.photos import astronaut, scenery, textured_scenery
 
 PHONE = (4032, 3024)
@@ -96,7 +96,7 @@ def test_without_the_weights_the_upsampled_hog_pass_still_finds_small_faces(monk
         return None if name == "facenet_pytorch" else real_find_spec(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
-    with pytest.raises(MtcnnUnavailable, match="pip install --no-deps facenet-pytorch"):
+    with pytest.raises(MtcnnUnavailableError, match="pip install --no-deps facenet-pytorch"):
         weights_dir()
     fallback = DlibFaceBackend()
     assert fallback.proposer_problem and "facenet-pytorch" in fallback.proposer_problem

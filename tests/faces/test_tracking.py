@@ -7,7 +7,7 @@ from functools import cache
 
 import numpy as np
 
-from likeness.consent.liveness import enrolment_backend
+from likeness.faces.backends import video_frame_backend
 from likeness.faces.tracking import FULL_EVERY, TrackingFaceBackend
 from tests.support.clips import prepared
 from tests.support.photos import astronaut
@@ -19,7 +19,7 @@ def frame() -> np.ndarray:
 
 
 def test_a_tracked_face_is_the_face_a_whole_frame_scan_finds():
-    backend = enrolment_backend()
+    backend = video_frame_backend()
     tracking = TrackingFaceBackend(backend)
     [whole] = backend.analyze(frame())
     for _ in range(FULL_EVERY * 2):
@@ -35,7 +35,7 @@ def test_a_tracked_face_is_the_face_a_whole_frame_scan_finds():
 
 
 def test_a_second_face_coming_into_view_is_seen_within_a_full_scan():
-    tracking = TrackingFaceBackend(enrolment_backend())
+    tracking = TrackingFaceBackend(video_frame_backend())
     one = frame()
     two = np.concatenate([one, one], axis=1)  # another face beside the first
     for _ in range(3):
@@ -45,7 +45,7 @@ def test_a_second_face_coming_into_view_is_seen_within_a_full_scan():
 
 
 def test_a_face_that_jumps_out_of_the_region_is_found_again():
-    tracking = TrackingFaceBackend(enrolment_backend())
+    tracking = TrackingFaceBackend(video_frame_backend())
     one = frame()
     [before] = tracking.analyze(one)
     moved = np.roll(one, 200, axis=1)  # the face 200 px to the right, mostly out of the region

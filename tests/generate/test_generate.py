@@ -7,7 +7,7 @@ import pytest
 from likeness.adapters.manage import latest_adapter, load_into_pipeline
 from likeness.consent.audit import list_audit
 from likeness.consent.grants import Scope, Trust, issue_grant, revoke_grant
-from likeness.consent.policy import ConsentWithdrawn
+from likeness.consent.policy import ConsentWithdrawnError
 from likeness.errors import LikenessError
 from likeness.generate.layout import strips
 from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
@@ -92,7 +92,7 @@ def test_revocation_between_images_stops_the_batch(two_people, tmp_path):
             revoke_grant(lib, two_people.alice_grant)
 
     options = GenerationOptions(steps=4, style="watercolor", count=3)
-    with pytest.raises(ConsentWithdrawn):
+    with pytest.raises(ConsentWithdrawnError):
         generate_images(
             lib, decision, "@alice in the snow", tmp_path, options, progress=revoke_after_first
         )

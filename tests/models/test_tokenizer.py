@@ -49,5 +49,5 @@ def test_missing_vocabulary_is_a_clear_error(monkeypatch):
     from likeness.models import tokenizer
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(tokenizer.TokenizerFilesMissing, match=BPE_FILE):
+    with pytest.raises(tokenizer.TokenizerFilesMissingError, match=BPE_FILE):
         tokenizer.bpe_vocabulary_path()

@@ -25,7 +25,7 @@ def test_two_faces_of_one_photo_are_never_one_person():
 
 def test_small_groups_and_loners_stay_unassigned():
     emb, _ = blobs(3, 1)
-    labels = cluster_embeddings(emb, np.arange(3), params=GroupingParams(min_faces=2))
+    labels = cluster_embeddings(emb, np.arange(3), params=GroupingParams.for_backend(min_faces=2))
     assert (labels == -1).all()
 
 
@@ -41,7 +41,7 @@ def test_no_chaining_between_two_people_through_one_ambiguous_face():
     emb, _ = blobs(2, 8, seed=3)
     a, b = emb[:8].mean(axis=0), emb[8:].mean(axis=0)
     bridge = (a + b) / 2  # halfway: each side's link is shorter than link_distance
-    params = GroupingParams(link_distance=float(np.linalg.norm(a - b)) * 0.75)
+    params = GroupingParams.for_backend(link_distance=float(np.linalg.norm(a - b)) * 0.75)
     labels = cluster_embeddings(np.vstack([emb, bridge[None]]), np.arange(17), params=params)
     assert len(set(labels[:8])) == 1 and len(set(labels[8:16])) == 1
     assert labels[0] != labels[8]

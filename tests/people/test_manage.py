@@ -20,6 +20,7 @@ from likeness.people.manage import (
     split_person,
     suggest_names,
 )
+from likeness.people.records import PersonNotFoundError
 from likeness.store.models import Face, Photo, PhotoLabel
 from tests.support.embeddings import blobs
 
@@ -127,7 +128,7 @@ def test_recluster_keeps_the_name_when_groups_change(three_people):
 def test_edits_refuse_what_cannot_be(three_people, lib):
     lib, faces = three_people
     a, b = people_of(lib, faces[0])[0], people_of(lib, faces[1])[0]
-    with pytest.raises(PeopleError, match="no person with id 999"):
+    with pytest.raises(PersonNotFoundError, match="no person with id 999"):
         name_person(lib, 999, "x")
     with pytest.raises(PeopleError, match="itself"):
         merge_people(lib, a, a)

@@ -63,7 +63,7 @@ def test_a_live_session_is_drawn_without_revealing_its_prompts(world):
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"session", "person", "expires_at"}  # no schedule, no prompt
-    assert client.post("/api/people/999/enrolment/live", headers=headers).status_code == 400
+    assert client.post("/api/people/999/enrolment/live", headers=headers).status_code == 404
 
 
 @pytest.mark.parametrize("wrong", ["no session", "no csrf", "other origin", "no origin"])

@@ -193,7 +193,7 @@ def test_parallel_guesses_are_checked_one_turn_at_a_time_and_the_owner_still_get
 
 
 def test_the_guard_doubles_each_wait_caps_it_and_forgets():
-    from likeness.server.sessions import TooManyTries
+    from likeness.server.sessions import TooManyTriesError
 
     now = [0.0]
     guard = SignInGuard(
@@ -210,7 +210,7 @@ def test_the_guard_doubles_each_wait_caps_it_and_forgets():
         guard.settle("anonymous", succeeded=False)
     # Two free tries, then turns 1, 2 and (capped) 4 seconds after the one before.
     assert waits == [0, 0, 1, 3, 7]
-    with pytest.raises(TooManyTries) as later:  # its turn would be 11 s away
+    with pytest.raises(TooManyTriesError) as later:  # its turn would be 11 s away
         guard.reserve("anonymous")
     assert later.value.retry_after_s == 1
     assert guard.reserve("device:abc") == 0  # another count entirely

@@ -27,6 +27,8 @@ def test_training_runs_as_a_job_under_a_grant(trained, tmp_path):
     assert seen[-1]["done"] == seen[-1]["total"] == 6
     result = seen[-1]["result"]
     assert result["person"] == alice and result["steps"] == 6
+    # Scored as `likeness adapter train` scores it (the tiny model draws no face: 0 found).
+    assert result["identity"]["images"] == 8 and result["identity"]["with_face"] == 0
     assert {a.id for a in list_adapters(lib)} - before == {result["id"]}
     lib.close()
 
@@ -43,5 +45,5 @@ def test_training_without_a_grant_queues_nothing_and_says_why(prepared, tmp_path
         unknown = client.post(
             "/api/jobs/train", json={"person": alice, "model": "nope"}, headers=headers
         )
-        assert unknown.status_code == 400 and "no base model" in unknown.json()["detail"]
+        assert unknown.status_code == 404 and "no base model" in unknown.json()["detail"]
     lib.close()

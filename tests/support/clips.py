@@ -538,6 +538,6 @@ def enrolment_sized(image, backend, face_px: int = 180):
 def prepared(image):
     """Scaled so the face is enrolment-sized (a selfie video: face ~180 px), with the
     enrolment backend."""
-    from likeness.consent.liveness import enrolment_backend
+    from likeness.faces.backends import video_frame_backend
 
-    return enrolment_sized(image, enrolment_backend())
+    return enrolment_sized(image, video_frame_backend())

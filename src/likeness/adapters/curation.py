@@ -22,12 +22,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 from sqlalchemy import or_, select
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError
 from likeness.library.photos import read_photos
 from likeness.people.contact_sheet import save_private_image
+from likeness.people.records import get_person
 from likeness.store import Library
 from likeness.store.keys import write_private
-from likeness.store.models import Face, Person, Photo
+from likeness.store.models import Face, Photo
 
 #: Crop side as a multiple of the face box: head, hair and some shoulders.
 CONTEXT = 2.6
@@ -35,7 +36,7 @@ CONTEXT = 2.6
 PHASH_BITS = 6
 
 
-class TrainingSetError(LikenessError):
+class TrainingSetError(InvalidError):
     """No usable training set: too few photos pass the checks (the message says why)."""
 
 
@@ -186,9 +187,7 @@ def curate(
     rules = rules or CurationRules()
     rejected: Counter = Counter()
     with lib.session() as s:
-        person = s.get(Person, person_id)
-        if person is None:
-            raise TrainingSetError(f"no person with id {person_id}")
+        person = get_person(s, person_id)
         uid = person.uid
         faces = s.scalars(select(Face).where(Face.person_id == person_id)).all()
         photo_ids = {f.photo_id for f in faces}

@@ -24,14 +24,15 @@ from likeness.adapters import storage
 from likeness.adapters.manage import AdapterInfo, latest_adapter
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import Action, Decision, ModelKind, authorize
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError, LikenessError
 from likeness.models.tiny import TINY_MODELS
+from likeness.people.records import get_person
 from likeness.store import Library
 
 FORMATS = ("diffusers", "kohya")
 
 
-class ExportError(LikenessError):
+class ExportError(InvalidError):
     """The export cannot be written as asked."""
 
 
@@ -239,9 +240,38 @@ def export_adapter(
             "ss_network_dim": str(rank),
             "ss_network_alpha": str(rank),
         }
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in state.items()}, str(out), metadata=meta)
+    out = export_target(lib, person_id, fmt, Path(out))
+    try:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(out), metadata=meta)
+    except SafetensorError as exc:  # not written: permissions, a full disk
+        raise ExportError(f"cannot write {out}: {exc}", field="out") from None
+    return out
+
+
+def export_file_name(name: str | None, person: int, fmt: str) -> str:
+    """``<name>-<format>.safetensors`` for an export into a folder: the person's name in safe
+    file name characters (ASCII letters and digits, runs of anything else as one ``-``:
+    ``Zoë O'Brien`` is ``zoe-o-brien``), or ``person-<id>`` without a usable name."""
+    import re
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64].strip("-")
+    return f"{slug or f'person-{person}'}-{fmt}.safetensors"
+
+
+def export_target(lib: Library, person_id: int, fmt: str, out: Path) -> Path:
+    """Where an export to ``out`` is written: into ``out`` under ``export_file_name`` when it
+    is a folder, else ``out`` itself, whose folder must exist (a typo is not created)."""
+    if out.is_dir():
+        with lib.session() as s:
+            name = get_person(s, person_id).name
+        return out / export_file_name(name, person_id, fmt)
+    if not out.parent.is_dir():
+        raise ExportError(
+            f"{out.parent}: no such folder (create it, or give an existing folder)", field="out"
+        )
     return out

@@ -2,7 +2,7 @@
 
 Sample images with fixed prompts and seeds, find the faces in them with the library's face
 backend, and measure each face against the person's photo group with the same embeddings,
-centroid distance and threshold as the consent match (``consent.liveness``). No LoRA trainer
+centroid distance and threshold as the consent match (``people.identity``). No LoRA trainer
 reports this; it is what tells a user whether an adapter looks like them. The built-in tiny
 models draw no faces, and the score says so rather than inventing one.
 """
@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
 
-from likeness.consent.enrolment import photo_group_embeddings
-from likeness.consent.liveness import MATCH_DISTANCE, distance_to_group
-from likeness.errors import LikenessError
+from likeness.errors import ConflictError
+from likeness.faces.backends import load_backend
+from likeness.people.identity import photo_group
+from likeness.people.records import get_person
 from likeness.store import Library
-from likeness.store.models import Person
 
 PROMPTS = (
     "a photo of {trigger} person, portrait, natural light",
@@ -66,26 +65,23 @@ class IdentityScore:
 def score_images(lib: Library, person_id: int, images: list[np.ndarray], backend=None):
     """Score RGB images (generated, or any) against the person's photo group. For each image
     the face closest to the group counts."""
-    from likeness.faces.dlib_backend import DlibFaceBackend
-
+    backend = backend or load_backend()
     with lib.session() as s:
-        if s.scalar(select(Person.id).where(Person.id == person_id)) is None:
-            raise LikenessError(f"no person with id {person_id}")
-        reference = photo_group_embeddings(s, person_id)
-    if reference is None:
-        raise LikenessError(f"person {person_id} has no faces to compare with")
-    backend = backend or DlibFaceBackend()
+        get_person(s, person_id)
+        group = photo_group(s, person_id, type(backend))
+    if group is None:
+        raise ConflictError(f"person {person_id} has no faces to compare with")
     distances = []
     for image in images:
         faces = backend.analyze(np.ascontiguousarray(image))
         if faces:
-            distances.append(min(distance_to_group(f.embedding, reference) for f in faces))
+            distances.append(min(group.distance(f.embedding) for f in faces))
     return IdentityScore(
         images=len(images),
         with_face=len(distances),
-        matched=sum(d < MATCH_DISTANCE for d in distances),
+        matched=sum(d < group.match_distance for d in distances),
         mean_distance=float(np.mean(distances)) if distances else None,
-        threshold=MATCH_DISTANCE,
+        threshold=group.match_distance,
     )
 
 

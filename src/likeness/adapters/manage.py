@@ -9,12 +9,13 @@ from datetime import datetime
 from sqlalchemy import select
 
 from likeness.adapters import storage
-from likeness.errors import LikenessError
+from likeness.errors import NotFoundError
+from likeness.people.records import get_person, person_id_of, person_ids_by_uid
 from likeness.store import Library
-from likeness.store.models import AdapterRecord, Person
+from likeness.store.models import AdapterRecord
 
 
-class AdapterNotFoundError(LikenessError):
+class AdapterNotFoundError(NotFoundError):
     """No such adapter, or none ready for this person and model."""
 
 
@@ -76,12 +77,10 @@ def _info(lib: Library, r: AdapterRecord, person_id: int | None) -> AdapterInfo:
 def list_adapters(lib: Library, person_id: int | None = None) -> list[AdapterInfo]:
     """Adapters, newest first (with ``person_id``, only that person's)."""
     with lib.session() as s:
-        people = {uid: pid for pid, uid in s.execute(select(Person.id, Person.uid))}
+        people = person_ids_by_uid(s)
         stmt = select(AdapterRecord).order_by(AdapterRecord.created_at.desc(), AdapterRecord.id)
         if person_id is not None:
-            person = s.get(Person, person_id)
-            if person is None:
-                raise AdapterNotFoundError(f"no person with id {person_id}")
+            person = get_person(s, person_id)
             stmt = stmt.where(AdapterRecord.person_uid == person.uid)
         records = s.scalars(stmt).all()
     return [_info(lib, r, people.get(r.person_uid)) for r in records]
@@ -92,7 +91,7 @@ def get_adapter(lib: Library, adapter_id: str) -> AdapterInfo:
         r = s.get(AdapterRecord, adapter_id)
         if r is None:
             raise AdapterNotFoundError(f"no adapter with id {adapter_id}")
-        person = s.scalar(select(Person.id).where(Person.uid == r.person_uid))
+        person = person_id_of(s, r.person_uid)
     return _info(lib, r, person)
 
 

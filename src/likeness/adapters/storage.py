@@ -11,12 +11,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from likeness.errors import LikenessError
+from likeness.errors import ConflictError
 from likeness.store import Library
 from likeness.store.keys import KeyDestroyedError, seal, unseal, write_private
 
 
-class AdapterUnreadableError(LikenessError):
+class AdapterUnreadableError(ConflictError):
     """The adapter's key is gone (consent revoked) or its file was altered."""
 
 

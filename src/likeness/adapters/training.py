@@ -27,12 +27,12 @@ from likeness.adapters.curation import CurationRules, TrainingSet, curate
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import (
     Action,
-    ConsentWithdrawn,
+    ConsentWithdrawnError,
     Decision,
     ModelKind,
     authorize,
 )
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError
 from likeness.models.families import Family
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import BaseModel, get_model, model_kind
@@ -42,7 +42,7 @@ from likeness.store.models import AdapterRecord
 FORMAT_VERSION = "1"
 
 
-class TrainingError(LikenessError):
+class TrainingError(InvalidError):
     """Training cannot start or resume as asked."""
 
 
@@ -310,17 +310,20 @@ def train_adapter(
     if resume:
         if record is None:
             raise TrainingError(
-                f"no interrupted training of person {person_id} on {model.name} to resume"
+                f"no interrupted training of person {person_id} on {model.name} to resume",
+                field="resume",
             )
         if json.loads(record.params) != asdict(params):
             raise TrainingError(
                 "the interrupted run used other settings "
-                f"({record.params}); start afresh without --resume"
+                f"({record.params}); start afresh instead of resuming",
+                field="resume",
             )
         if json.loads(record.dataset)["data_sha256"] != data.data_hash():
             raise TrainingError(
                 "the person's training photos changed since the interrupted run; "
-                "start afresh without --resume"
+                "start afresh instead of resuming",
+                field="resume",
             )
         if storage.checkpoint_path(lib, uid, record.id).exists():
             checkpoint = storage.load_checkpoint(lib, uid, record.id)
@@ -365,7 +368,7 @@ def train_adapter(
                 with lib.session() as s:
                     s.get(AdapterRecord, adapter_id).steps_done = done
         decision.check_in_force(lib)
-    except ConsentWithdrawn:
+    except ConsentWithdrawnError:
         storage.delete_files(lib, uid, adapter_id)
         with lib.session() as s:
             s.get(AdapterRecord, adapter_id).status = "withdrawn"

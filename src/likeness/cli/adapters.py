@@ -13,11 +13,11 @@ from likeness.cli.common import (
     JsonOption,
     console,
     err,
-    fail,
     open_library,
     print_json,
     progress_bar,
 )
+from likeness.workflows import TrainRequest
 
 app = typer.Typer(help="Personalized adapters (LoRA): curate, train, list, export, evaluate.")
 
@@ -35,9 +35,9 @@ def _rules(min_photos: int, max_photos: int):
 @app.command("dataset")
 def adapter_dataset(
     person: int,
-    model: ModelOption = "tiny-sd15",
-    min_photos: MinPhotos = 10,
-    max_photos: MaxPhotos = 30,
+    model: ModelOption = TrainRequest.model,
+    min_photos: MinPhotos = TrainRequest.min_photos,
+    max_photos: MaxPhotos = TrainRequest.max_photos,
     out: Annotated[Path | None, typer.Option(help="Contact sheet to write.")] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
@@ -67,7 +67,7 @@ def adapter_dataset(
 @app.command("train")
 def adapter_train(
     person: int,
-    model: ModelOption = "tiny-sd15",
+    model: ModelOption = TrainRequest.model,
     steps: Annotated[int | None, typer.Option(help="Training steps (default by model).")] = None,
     rank: Annotated[int | None, typer.Option(help="LoRA rank (default 16).")] = None,
     lr: Annotated[float | None, typer.Option(help="Learning rate (default by model).")] = None,
@@ -81,71 +81,59 @@ def adapter_train(
     resume: Annotated[
         bool, typer.Option(help="Continue the interrupted run from its last checkpoint.")
     ] = False,
-    min_photos: MinPhotos = 10,
-    max_photos: MaxPhotos = 30,
+    min_photos: MinPhotos = TrainRequest.min_photos,
+    max_photos: MaxPhotos = TrainRequest.max_photos,
     device: Annotated[str | None, typer.Option(help="cpu, cuda (default: cuda if any).")] = None,
     evaluate: Annotated[
         bool, typer.Option(help="Score the identity after training (samples images).")
-    ] = True,
+    ] = TrainRequest.evaluate,
     eval_steps: Annotated[
         int, typer.Option(min=1, help="Sampling steps per image of the identity score.")
-    ] = 25,
+    ] = TrainRequest.eval_steps,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train a person's adapter on a base model (asks the consent gate for train-adapter)."""
     from rich.progress import TextColumn
 
-    from likeness.adapters.identity import evaluate_adapter
-    from likeness.adapters.manage import get_adapter
-    from likeness.adapters.training import TrainingParams, authorize_training, train_adapter
-    from likeness.consent.policy import GateError
-    from likeness.models.registry import get_model
+    from likeness.workflows import authorize_train, train
 
     lib = open_library(home)
-    decision = authorize_training(lib, person, model)
-    if not decision.allowed:
-        raise GateError(f"training refused: {decision.reason}")
-    params = TrainingParams.for_model(
-        get_model(lib, model),
+    request = TrainRequest(
+        person,
+        model,
         steps=steps,
         rank=rank,
         learning_rate=lr,
         seed=seed,
         checkpoint_every=checkpoint_every,
         train_text_encoder=train_text_encoder or None,
+        min_photos=min_photos,
+        max_photos=max_photos,
+        resume=resume,
+        evaluate=evaluate,
+        eval_steps=eval_steps,
+        device=device,
     )
+    authorize_train(lib, request)  # a refusal before the progress bar shows
     bar = progress_bar("training", as_json, TextColumn("loss {task.fields[loss]}"))
-    task = bar.add_task("train", total=params.steps, loss="-")
+    task = bar.add_task("train", total=steps, loss="-")  # the model's default: at step 1
 
     def progress(step: int, total: int, loss: float) -> None:
         bar.update(task, completed=step, total=total, loss=f"{loss:.4f}")
 
     try:
         with bar:
-            trained = train_adapter(
-                lib,
-                decision,
-                person,
-                model,
-                params,
-                rules=_rules(min_photos, max_photos),
-                resume=resume,
-                device=device,
-                progress=progress,
-            )
+            outcome = train(lib, request, progress=progress)
     except KeyboardInterrupt:
         err.print(
             f"interrupted; `likeness adapter train {person} --model {model} --resume` (with the "
             "same options) continues from the last checkpoint"
         )
         raise typer.Exit(130) from None
-    score = None
-    if evaluate:
-        adapter = get_adapter(lib, trained.id)
-        score = evaluate_adapter(lib, decision, person, adapter, device=device, steps=eval_steps)
+    trained, score = outcome.adapter, outcome.identity
     if as_json:
-        print_json({**trained.as_json(), "identity": score.as_json() if score else None})
+        print_json(outcome.as_json())
         return
     console.print(
         f"adapter [bold]{trained.id}[/bold] for person {person} on {model}: "
@@ -172,13 +160,10 @@ def adapter_eval(
     from likeness.adapters.identity import evaluate_adapter
     from likeness.adapters.manage import latest_adapter
     from likeness.adapters.training import authorize_training
-    from likeness.consent.policy import GateError
 
     lib = open_library(home)
     info = latest_adapter(lib, person)
-    decision = authorize_training(lib, person, info.base_model)
-    if not decision.allowed:
-        raise GateError(f"evaluation refused: {decision.reason}")
+    decision = authorize_training(lib, person, info.base_model).raise_if_denied("evaluation")
     score = evaluate_adapter(lib, decision, person, info, device=device, steps=steps)
     if as_json:
         print_json({"adapter": info.id, **score.as_json()})
@@ -222,33 +207,6 @@ def adapter_remove(adapter_id: str, home: HomeOption = None) -> None:
     console.print(f"removed adapter {adapter_id}")
 
 
-def export_file_name(name: str | None, person: int, fmt: str) -> str:
-    """``<name>-<format>.safetensors`` for an export into a folder: the person's name in safe
-    file name characters (ASCII letters and digits, runs of anything else as one ``-``:
-    ``Zoë O'Brien`` is ``zoe-o-brien``), or ``person-<id>`` without a usable name."""
-    import re
-    import unicodedata
-
-    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64].strip("-")
-    return f"{slug or f'person-{person}'}-{fmt}.safetensors"
-
-
-def _export_path(lib, person: int, fmt: str, out: Path) -> Path:
-    """Where ``--out`` writes: into an existing folder under ``export_file_name``, else the file
-    itself, whose folder must exist (a typo is not silently created)."""
-    from likeness.store.models import Person
-
-    if out.is_dir():
-        with lib.session() as s:
-            row = s.get(Person, person)
-            name = row.name if row is not None else None
-        return out / export_file_name(name, person, fmt)
-    if not out.parent.is_dir():
-        raise fail(f"{out.parent}: no such folder (create it, or give --out an existing folder)")
-    return out
-
-
 @app.command("export")
 def adapter_export(
     person: int,
@@ -265,19 +223,8 @@ def adapter_export(
     home: HomeOption = None,
 ) -> None:
     """Export the person's newest adapter as a plain file (asks the gate for export-adapter)."""
-    from safetensors import SafetensorError
+    from likeness.workflows import ExportRequest, export
 
-    from likeness.adapters.export import authorize_export, export_adapter
-    from likeness.consent.policy import GateError
-
-    lib = open_library(home)
-    target = _export_path(lib, person, fmt, out)
-    decision = authorize_export(lib, person)
-    if not decision.allowed:
-        raise GateError(f"export refused: {decision.reason}")
-    try:
-        path = export_adapter(lib, decision, person, fmt, target)
-    except SafetensorError as exc:  # the file could not be written (permissions, disk full)
-        raise fail(f"cannot write {target}: {exc}") from None
+    path = export(open_library(home), ExportRequest(person, str(out), fmt))
     console.print(f"wrote {path} ({fmt}); it is not encrypted: share it only as the person wishes")
     err.print("[yellow]note:[/yellow] revoking consent later cannot reach this copy")

@@ -1,15 +1,20 @@
 """What every command group shares: the options, opening the library, output helpers, and the
 one mapping from the library's errors to messages and exit codes.
 
-Exit codes: 0 done; 1 failed (bad path, unknown id, refused edit, failed enrolment, broken
-audit log); 2 usage error; 3 import completed with problems (the files are listed and were
-skipped); 4 refused by consent (the gate said no, or consent was withdrawn while work ran).
+Exit codes (``likeness.errors``): 0 done; 1 failed (bad input, an unknown id, a refused edit,
+a failed enrolment, a broken audit log); 2 usage error; 3 import completed with problems (the
+files are listed and were skipped); 4 refused by consent (the gate said no, or consent was
+withdrawn while work ran); 5 a part likeness needs is missing or busy; 70 an unexpected error
+(a bug: one line on stderr, the full trace in a log file).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,14 +23,14 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from likeness.errors import LikenessError
+from likeness.errors import EXIT_FAILED, EXIT_INTERNAL, LikenessError
 
 # soft_wrap: a long line (a path, a reason) stays one line for scripts and logs to read.
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-EXIT_FAILED = 1
-EXIT_PROBLEMS = 3
+#: Set to 1 to let an unexpected error end in its traceback (for developers).
+DEBUG_ENV = "LIKENESS_DEBUG"
 
 HomeOption = Annotated[
     Path | None,
@@ -36,18 +41,83 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 class LikenessGroup(TyperGroup):
     """The top-level command group: a ``LikenessError`` raised anywhere below becomes its
-    message on stderr and its exit code, never a traceback; so does an operating-system error
-    (a file that cannot be written, a full disk) with exit 1."""
+    message on stderr (with the flag of the input it names, ``field``) and its exit code, never
+    a traceback; so does an operating-system error (a file that cannot be written, a full
+    disk) with exit 1. Anything else is a bug: one line on stderr, the trace in a log file
+    (``$LIKENESS_DEBUG=1`` shows it instead), exit 70."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except LikenessError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            flag = _flag_for(ctx, exc.field)
+            where = f" (option {flag})" if flag else ""
+            err.print(f"[red]error:[/red] {exc}{where}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:
             err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_FAILED) from None
+        except Exception as exc:
+            # Typer's own (usage errors, Exit, Abort; it carries its own copy of click) end
+            # the command as Typer means them to.
+            if os.environ.get(DEBUG_ENV) == "1" or type(exc).__module__.startswith(
+                ("typer.", "click.")
+            ):
+                raise
+            log = write_crash_log(exc)
+            where = f"the full trace is in {log}" if log else "no log file could be written"
+            err.print(
+                f"[red]unexpected error:[/red] {type(exc).__name__}: {_one_line(exc)} ({where}; "
+                "please report it)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _flag_for(ctx: click.Context, field: str | None) -> str | None:
+    """The command line's flag for a library error's ``field`` (``size`` -> ``--size``), if
+    some command has one by that name."""
+    if not field:
+        return None
+    flag = "--" + field.replace("_", "-")
+
+    def flags(command: click.Command) -> set[str]:
+        found = {o for p in command.params for o in getattr(p, "opts", ())}
+        for sub in getattr(command, "commands", {}).values():  # a group's commands
+            found |= flags(sub)
+        return found
+
+    return flag if flag in flags(ctx.find_root().command) else None
+
+
+def crash_log_dir() -> Path:
+    """Where unexpected errors' traces go: the user's log folder (``~/.local/state/likeness/
+    log`` on Linux), never the library home (a bug report may be shared; the home is not)."""
+    from platformdirs import user_log_path
+
+    return user_log_path("likeness", appauthor=False)
+
+
+def write_crash_log(exc: BaseException) -> Path | None:
+    """Write ``exc``'s trace to a new file readable by this user only; None if that fails."""
+    try:
+        folder = crash_log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = folder / f"crash-{stamp}-{os.getpid()}.log"
+        text = "".join(traceback.format_exception(exc))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as out:
+            out.write(text)  # no arguments: a prompt may name people
+        return path
+    except OSError:
+        return None
 
 
 def open_library(home: Path | None):

@@ -11,7 +11,6 @@ import typer
 from rich.table import Table
 
 from likeness.cli.common import (
-    EXIT_FAILED,
     HomeOption,
     JsonOption,
     console,
@@ -21,6 +20,7 @@ from likeness.cli.common import (
     print_json,
     progress_bar,
 )
+from likeness.errors import EXIT_FAILED
 
 app = typer.Typer(help="Consent grants: who may use whose likeness, for what.")
 audit_app = typer.Typer(help="The hash-chained audit log of grants, revocations, decisions.")

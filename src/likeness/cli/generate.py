@@ -17,6 +17,8 @@ from likeness.cli.common import (
     print_json,
     progress_bar,
 )
+from likeness.errors import EXIT_REFUSED
+from likeness.generate.run import GenerationOptions
 
 
 def _size(text: str | None) -> tuple[int | None, int | None]:
@@ -33,17 +35,25 @@ def generate(
     prompt: Annotated[
         str | None, typer.Argument(help='e.g. "@me and @alice hiking in the Alps"')
     ] = None,
-    model: Annotated[str, typer.Option(help="Base model (see `likeness models`).")] = "tiny-sd15",
-    n: Annotated[int, typer.Option("-n", "--n", help="How many images.")] = 1,
-    seed: Annotated[int, typer.Option(help="Seed of the first image (the next add 1).")] = 0,
+    model: Annotated[
+        str, typer.Option(help="Base model (see `likeness models`).")
+    ] = GenerationOptions.model,
+    n: Annotated[int, typer.Option("-n", "--n", help="How many images.")] = GenerationOptions.count,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the first image (the next add 1).")
+    ] = GenerationOptions.seed,
     size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT (default: the model's).")] = None,
-    steps: Annotated[int, typer.Option(help="Denoising steps.")] = 30,
-    guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 7.0,
+    steps: Annotated[int, typer.Option(help="Denoising steps.")] = GenerationOptions.steps,
+    guidance: Annotated[
+        float, typer.Option(help="Classifier-free guidance scale.")
+    ] = GenerationOptions.guidance,
     style: Annotated[
         str | None, typer.Option(help="A named style (--list-styles); none: a photograph.")
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the images.")] = Path("."),
-    fmt: Annotated[str, typer.Option("--format", help="png, jpeg or webp.")] = "png",
+    fmt: Annotated[
+        str, typer.Option("--format", help="png, jpeg or webp.")
+    ] = GenerationOptions.format,
     device: Annotated[str | None, typer.Option(help="cpu, cuda (default: cuda if any).")] = None,
     list_styles: Annotated[
         bool, typer.Option("--list-styles", help="List the styles and exit.")
@@ -56,9 +66,8 @@ def generate(
     Every image passes the safety gate before it is written, and leaves signed (Content
     Credentials) and watermarked. Exit 4 when nothing was written (refused).
     """
-    from likeness.consent.policy import GateError
-    from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
     from likeness.generate.styles import PHOTO, STYLES
+    from likeness.workflows import GenerateRequest, authorize_generate, generate
 
     if list_styles:
         if as_json:
@@ -86,9 +95,8 @@ def generate(
         device=device,
     )
     lib = open_library(home)
-    decision = authorize_generation(lib, prompt, options)
-    if not decision.allowed:
-        raise GateError(f"generation refused: {decision.reason}")
+    request = GenerateRequest(prompt, options)
+    authorize_generate(lib, request)  # a refusal before the progress bars show
     bar = progress_bar(None, as_json)
     tasks: dict[int, int] = {}
 
@@ -98,7 +106,7 @@ def generate(
         bar.update(tasks[index], completed=step)
 
     with bar:
-        result = generate_images(lib, decision, prompt, out, options, progress=progress)
+        result = generate(lib, request, out, progress=progress)
     if as_json:
         print_json(result.as_json())
     else:
@@ -111,4 +119,4 @@ def generate(
                     f"{image.reason}; nothing was written"
                 )
     if not result.written:
-        raise typer.Exit(4)
+        raise typer.Exit(EXIT_REFUSED)

@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from likeness.cli.common import (
-    EXIT_PROBLEMS,
     HomeOption,
     JsonOption,
     console,
@@ -18,6 +17,7 @@ from likeness.cli.common import (
     print_json,
     progress_bar,
 )
+from likeness.errors import EXIT_PROBLEMS
 
 
 def init(home: HomeOption = None) -> None:
@@ -45,9 +45,8 @@ def import_(
     """Import photos: find faces, group them into people. Re-running skips unchanged files."""
     from rich.progress import TextColumn
 
-    from likeness.faces.dlib_backend import DetectionSettings
+    from likeness import workflows
     from likeness.faces.mtcnn import unavailable_reason
-    from likeness.importing import import_photos
 
     lib = open_library(home)
     if not thorough and (why := unavailable_reason()):
@@ -71,13 +70,8 @@ def import_(
         bar.refresh()
 
     with bar:
-        report = import_photos(
-            lib,
-            path,
-            workers=workers,
-            settings=DetectionSettings(thorough=thorough),
-            progress=progress,
-        )
+        request = workflows.ImportRequest(str(path), thorough, workers)
+        report = workflows.import_(lib, request, progress=progress)
     if as_json:
         print_json(report.as_json())
     else:

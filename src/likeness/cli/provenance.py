@@ -9,13 +9,13 @@ from typing import Annotated
 import typer
 
 from likeness.cli.common import (
-    EXIT_FAILED,
     HomeOption,
     JsonOption,
     console,
     open_library,
     print_json,
 )
+from likeness.errors import EXIT_FAILED
 
 app = typer.Typer(help="Content Credentials (C2PA): verify images, export the signing root.")
 

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
 
 from likeness.consent import audit
 from likeness.consent.liveness import (
@@ -28,27 +27,29 @@ from likeness.consent.liveness import (
     ChallengeSession,
     LiveCheck,
     LivenessResult,
-    PoseCalibration,
     Prompt,
-    enrolment_backend,
-    enrolment_turned_faces,
     new_session,
     thresholds,
     verify_clip,
 )
-from likeness.errors import LikenessError
-from likeness.faces.dlib_backend import DlibFaceBackend
-from likeness.faces.dlib_cnn import DlibCnnFaceFinder
-from likeness.faces.tracking import TrackingFaceBackend
+from likeness.errors import InvalidError, NotFoundError
+from likeness.faces import backends
+from likeness.faces.protocol import TurnedFaceFinder
+from likeness.people.identity import PhotoGroup, photo_group
+from likeness.people.records import get_person
 from likeness.store import Library
 from likeness.store.keys import seal
-from likeness.store.models import Enrolment, EnrolmentSession, Face, Person, Photo
+from likeness.store.models import Enrolment, EnrolmentSession
 
 SESSION_TTL = timedelta(minutes=15)
 
 
-class EnrolmentError(LikenessError, ValueError):
+class EnrolmentError(InvalidError):
     """Enrolment could not be attempted (unknown person or session, expired session...)."""
+
+
+class EnrolmentNotFoundError(NotFoundError, EnrolmentError):
+    """No enrolment (or enrolment session) with that id for this person."""
 
 
 @dataclass(frozen=True)
@@ -69,38 +70,6 @@ def template_commitment(salt: bytes, template: np.ndarray) -> str:
     return hashlib.sha256(salt + np.asarray(template, dtype="<f4").tobytes()).hexdigest()
 
 
-def photo_group_embeddings(session, person_id: int) -> np.ndarray | None:
-    """The embeddings of a person's faces in this library (None when there are none), from
-    the enrolment backend only: embeddings of different models are not comparable."""
-    rows = session.scalars(
-        select(Face.embedding)
-        .join(Photo, Photo.id == Face.photo_id)
-        .where(Face.person_id == person_id, Photo.face_backend == DlibFaceBackend.name)
-    ).all()
-    return np.stack([np.frombuffer(r, dtype=np.float32) for r in rows]) if rows else None
-
-
-def photo_group_calibration(session, person_id: int) -> PoseCalibration | None:
-    """The person's own nose drop, that a clip's poses are read with, from their faces in this
-    library (see ``liveness.PoseCalibration``)."""
-    rows = session.execute(
-        select(Face.landmarks, Photo.width, Photo.height)
-        .join(Photo, Photo.id == Face.photo_id)
-        .where(Face.person_id == person_id, Photo.face_backend == DlibFaceBackend.name)
-    ).all()
-    return PoseCalibration.from_faces(
-        (tuple(tuple(p) for p in json.loads(landmarks)), (width, height))
-        for landmarks, width, height in rows
-    )
-
-
-def _person(s, person_id: int) -> Person:
-    person = s.get(Person, person_id)
-    if person is None:
-        raise EnrolmentError(f"no person with id {person_id}")
-    return person
-
-
 def start_enrolment(lib: Library, person_id: int, live: bool = False) -> ChallengeSession:
     """A fresh challenge session for the person, stored for one use. A recorded session's
     schedule is shown to the person before recording (``instructions``); a ``live`` one's is
@@ -108,7 +77,7 @@ def start_enrolment(lib: Library, person_id: int, live: bool = False) -> Challen
     and only a live session can be used live."""
     session = new_session()
     with lib.session() as s:
-        person = _person(s, person_id)
+        person = get_person(s, person_id)
         s.add(
             EnrolmentSession(
                 id=session.id,
@@ -176,18 +145,19 @@ class _Claimed:
     """A session claimed for one check: what the check needs, and whom it is for."""
 
     session: ChallengeSession
-    reference: np.ndarray
-    calibration: PoseCalibration | None
+    group: PhotoGroup
     person_uid: str
 
 
 def _claim(lib: Library, person_id: int, session_id: str, live: bool, now: datetime) -> _Claimed:
     """Mark the session used (single use, even if the check then fails or crashes)."""
     with lib.session() as s:
-        person = _person(s, person_id)
+        person = get_person(s, person_id)
         row = s.get(EnrolmentSession, session_id)
         if row is None or row.person_uid != person.uid:
-            raise EnrolmentError(f"no enrolment session {session_id} for person {person_id}")
+            raise EnrolmentNotFoundError(
+                f"no enrolment session {session_id} for person {person_id}"
+            )
         if row.used:
             raise EnrolmentError(f"session {session_id} was already used; start a new one")
         if now - row.created_at > SESSION_TTL:
@@ -202,20 +172,20 @@ def _claim(lib: Library, person_id: int, session_id: str, live: bool, now: datet
                     else "a recording (its schedule was shown); start a live session"
                 )
             )
-        reference = photo_group_embeddings(s, person_id)
-        if reference is None:
+        group = photo_group(s, person_id)
+        if group is None:
             raise EnrolmentError(f"person {person_id} has no faces in the library to match against")
         row.used = True
-        return _Claimed(
-            ChallengeSession.from_json(document),
-            reference,
-            photo_group_calibration(s, person_id),
-            person.uid,
-        )
+        return _Claimed(ChallengeSession.from_json(document), group, person.uid)
 
 
 def _record(
-    lib: Library, claimed: _Claimed, result: LivenessResult, live: bool, now: datetime
+    lib: Library,
+    claimed: _Claimed,
+    result: LivenessResult,
+    live: bool,
+    now: datetime,
+    finder: TurnedFaceFinder | None,
 ) -> EnrolmentResult:
     """Store the outcome (pass or fail) with its transcript and versions, and a sealed
     template and its salted commitment when it passed."""
@@ -237,10 +207,10 @@ def _record(
     versions = {
         "liveness": VERSION,
         "mode": "live" if live else "recorded",
-        "face_backend": DlibFaceBackend.name,
-        "turned_face_finder": DlibCnnFaceFinder.name,
-        **thresholds(),
-        "nose_drop": claimed.calibration.drop if claimed.calibration else None,
+        "face_backend": claimed.group.backend,
+        "turned_face_finder": finder.name if finder is not None else None,
+        **thresholds(backends.backend_class(claimed.group.backend).distances),
+        "nose_drop": claimed.group.calibration.drop if claimed.group.calibration else None,
     }
     with lib.session() as s:
         s.add(
@@ -287,16 +257,10 @@ def enrol_from_frames(
     """Check a recording of session ``session_id`` and record the outcome (pass or fail)."""
     now = _now(now)
     claimed = _claim(lib, person_id, session_id, live=False, now=now)
-    backend = enrolment_backend()
-    result = verify_clip(
-        frames,
-        claimed.session,
-        backend,
-        claimed.reference,
-        enrolment_turned_faces(backend),
-        claimed.calibration,
-    )
-    return _record(lib, claimed, result, live=False, now=now)
+    backend = backends.video_frame_backend()
+    finder = backends.turned_face_finder(backend)
+    result = verify_clip(frames, claimed.session, backend, claimed.group, finder)
+    return _record(lib, claimed, result, live=False, now=now, finder=finder)
 
 
 class LiveEnrolment:
@@ -318,7 +282,9 @@ class LiveEnrolment:
         """Judge and record the enrolment (once)."""
         if self.result is None:
             outcome = self.check.finish()
-            self.result = _record(self.lib, self.claimed, outcome, live=True, now=_now(now))
+            self.result = _record(
+                self.lib, self.claimed, outcome, live=True, now=_now(now), finder=self.check.finder
+            )
         return self.result
 
 
@@ -333,13 +299,12 @@ def open_live_enrolment(
     as the camera sends them. ``track_face`` looks for the face near where it was, to keep
     up with the camera (``faces.tracking``); False scans every whole frame."""
     claimed = _claim(lib, person_id, session_id, live=True, now=_now(now))
-    backend = enrolment_backend()
+    backend = backends.video_frame_backend()
     check = LiveCheck(
         claimed.session,
-        TrackingFaceBackend(backend) if track_face else backend,
-        claimed.reference,
-        enrolment_turned_faces(backend),
-        claimed.calibration,
+        backends.tracking(backend) if track_face else backend,
+        claimed.group,
+        backends.turned_face_finder(backend),
     )
     return LiveEnrolment(lib, claimed, check)
 
@@ -374,7 +339,7 @@ def passed_enrolment(
     with lib.session() as s:
         row = s.get(Enrolment, enrolment_id)
     if row is None or row.person_uid != person_uid:
-        raise EnrolmentError(f"no enrolment {enrolment_id} for this person")
+        raise EnrolmentNotFoundError(f"no enrolment {enrolment_id} for this person")
     if not row.passed:
         raise EnrolmentError(f"enrolment {enrolment_id} did not pass: {row.reason}")
     if now - row.created_at > max_age:

@@ -18,9 +18,10 @@ from sqlalchemy import select
 
 from likeness.consent import audit
 from likeness.consent.canonical import canonical_json
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError, NotFoundError
+from likeness.people.records import get_person, person_ids_by_uid
 from likeness.store import Library
-from likeness.store.models import ConsentGrantRecord, Person
+from likeness.store.models import ConsentGrantRecord
 
 
 class Scope(StrEnum):
@@ -40,11 +41,11 @@ class Trust(StrEnum):
 OWNER = "owner"
 
 
-class GrantError(LikenessError, ValueError):
+class GrantError(InvalidError):
     """A grant that cannot be issued or found."""
 
 
-class GrantNotFoundError(GrantError, LookupError):
+class GrantNotFoundError(NotFoundError, GrantError):
     """No grant, or no person, with that id."""
 
 
@@ -152,16 +153,16 @@ def issue_grant(
     """Sign and store a grant for a person. ``verified`` needs ``enrolment_id``: a passed,
     recent live enrolment of this person (its id and template commitment become evidence)."""
     if trust == Trust.VERIFIED and enrolment_id is None:
-        raise GrantError("a verified grant needs a passed live enrolment (--enrolment ID)")
+        raise GrantError(
+            "a verified grant needs a passed live enrolment (its id)", field="enrolment"
+        )
     if trust == Trust.ATTESTED and enrolment_id is not None:
         raise GrantError("an enrolment makes a grant verified, not attested")
     if not scopes:
         raise GrantError("a grant needs at least one scope")
     now = (now or datetime.now()).replace(microsecond=0)
     with lib.session() as s:
-        person = s.get(Person, person_id)
-        if person is None:
-            raise GrantNotFoundError(f"no person with id {person_id}")
+        person = get_person(s, person_id)
         if enrolment_id is not None:
             from likeness.consent.enrolment import EnrolmentError, passed_enrolment
 
@@ -213,12 +214,10 @@ def list_grants(
 ) -> list[tuple[ConsentGrant, int | None]]:
     """Every grant (with the id of the person it covers today, if that person still exists)."""
     with lib.session() as s:
-        uid_to_id = dict(s.execute(select(Person.uid, Person.id)).all())
+        uid_to_id = person_ids_by_uid(s)
         stmt = select(ConsentGrantRecord).order_by(ConsentGrantRecord.id)
         if person_id is not None:
-            person = s.get(Person, person_id)
-            if person is None:
-                raise GrantNotFoundError(f"no person with id {person_id}")
+            person = get_person(s, person_id)
             stmt = stmt.where(ConsentGrantRecord.subject_uid == person.uid)
         records = s.scalars(stmt).all()
     grants = [(_from_record(lib, r), uid_to_id.get(r.subject_uid)) for r in records]

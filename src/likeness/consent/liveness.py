@@ -21,7 +21,8 @@ centre), shown to the person before recording. A clip passes when:
    a head's changes along every direction (the nose in front of brow and lips, the eyes
    behind brow and cheekbones);
 5. the face stays the same person throughout (no swap mid-clip), and
-6. its embedding matches the person's photo group below ``MATCH_DISTANCE``.
+6. its embedding matches the person's photo group (``people.identity``: by the face backend's
+   own same-person distance).
 
 What this resists and does not is in the README. The thresholds were set on synthetic clips
 rendered from real photos, and await validation on real camera footage.
@@ -38,13 +39,13 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
 
 import numpy as np
 
 from likeness.consent.depth import parallax, relief
-from likeness.faces.headpose import HeadPose, estimate_head_pose, level_nose_drop
-from likeness.faces.protocol import DetectedFace, FaceBackend
+from likeness.faces.headpose import HeadPose, PoseCalibration, read_pose
+from likeness.faces.protocol import FaceBackend, FaceDistances, TurnedFaceFinder
+from likeness.people.identity import PhotoGroup
 
 #: Looking down is not asked: with 5 landmarks, solvePnP does not estimate a lowered head's
 #: pitch reliably (on faces-dev renders it often reads as level).
@@ -85,17 +86,10 @@ RELIEF_MIN_PX = 0.75
 #: parallax of a turn grows with the face, tracking noise does not (at 150 px an honest turn
 #: of the benchmark would still show about 0.95 px).
 MIN_FACE_PX = 150
-#: Frontal frames of one clip must all lie this close to their median embedding (one
-#: person across a clip stays well inside; two people on faces-dev are 0.68 or more apart).
-SAME_FACE_DISTANCE = 0.5
 #: A frame is frontal when its head is turned less than this many degrees from the neutral
 #: pose in any direction (yaw and pitch together: a head on its way from a turn to looking up
 #: passes through 9 degrees of each, 13 in all, and its embedding drifts like a turned one).
 FRONTAL_DEGREES = 10.0
-#: The clip's face must be this close to the centroid of the person's photo group (dlib
-#: distances; set by benchmarks/match_threshold.py on faces-dev, midway between the largest
-#: genuine distance 0.49 and the smallest impostor distance 0.65).
-MATCH_DISTANCE = 0.55
 #: The neutral (lead-in) pose must face the camera: turns are measured from it, and a head
 #: already turned far cannot turn further and stay detectable. At 15 degrees, a faces-dev
 #: photo starting 14 degrees turned (alex_lacamoire/2.png) turned further right reads at most
@@ -122,9 +116,6 @@ NEUTRAL_MAX_PITCH = 20.0
 #: up or more, 22 of 22, benchmarks/liveness_start.py), but a challenge such a clip does not
 #: meet says what to change.
 FROM_ABOVE_PITCH = -10.0
-#: Photo-group faces that calibrate a person's nose drop must face the camera this closely
-#: (yaw against the generic face).
-CALIBRATION_MAX_YAW = 20.0
 #: A challenge's pose must be held this long inside its window (3 frames at 30 frames a
 #: second, 1 at 10).
 MIN_HOLD_S = 0.1
@@ -153,8 +144,9 @@ LEAD_KEEP_S = 0.2
 VERSION = "liveness-8"
 
 
-def thresholds() -> dict[str, float]:
-    """Every threshold a clip is judged by, recorded with each enrolment."""
+def thresholds(distances: FaceDistances) -> dict[str, float]:
+    """Every threshold a clip is judged by, recorded with each enrolment: this module's, and
+    the embedding distances of the face backend that read the clip."""
     return {
         "turn_degrees": TURN_DEGREES,
         "tilt_degrees": TILT_DEGREES,
@@ -164,86 +156,14 @@ def thresholds() -> dict[str, float]:
         "parallax_min_px": PARALLAX_MIN_PX,
         "relief_min_px": RELIEF_MIN_PX,
         "min_face_px": MIN_FACE_PX,
-        "same_face_distance": SAME_FACE_DISTANCE,
+        "same_face_distance": distances.same_face,
         "frontal_degrees": FRONTAL_DEGREES,
-        "match_distance": MATCH_DISTANCE,
+        "match_distance": distances.same_person,
         "max_missing": MAX_MISSING,
         "min_hold_s": MIN_HOLD_S,
         "early_s": EARLY_S,
         "late_s": LATE_S,
     }
-
-
-@dataclass(frozen=True)
-class PoseCalibration:
-    """A person's own nose drop (``headpose.level_nose_drop``), their poses are read with.
-
-    Pitch from 5 landmarks rests on how far below the eye line the nose base sits, and that
-    proportion differs from person to person (0.47 to 0.68 eye spans on faces-dev portraits)
-    far more than a few degrees of real pitch move it: against the generic face, eye-level
-    portraits read from -18 to +10 degrees, and a face whose drop is past the generic face's
-    largest (0.59) sits where its reading hardly follows a tilt (one look up by 22 degrees
-    read as 0.4). Most photos of a person are taken at eye level, so the median drop of their
-    photo group's faces that face the camera is their eye-level proportion; a few photos from
-    above or below move a median little. The clip's poses are read against a face with that
-    drop: the person's eye-level face reads level, and looking up moves the reading."""
-
-    drop: float
-    faces: int
-
-    @classmethod
-    def from_faces(
-        cls, faces: Iterable[tuple[tuple[tuple[float, float], ...], tuple[int, int]]]
-    ) -> PoseCalibration | None:
-        """From (landmarks, (width, height) of the photo) of a person's faces; None when none
-        of them faces the camera."""
-        drops = []
-        for landmarks, size in faces:
-            if abs(estimate_head_pose(landmarks, size).yaw) <= CALIBRATION_MAX_YAW:
-                drop = level_nose_drop(landmarks, size)
-                if drop is not None:
-                    drops.append(drop)
-        return cls(float(np.median(drops)), len(drops)) if drops else None
-
-
-def read_pose(landmarks, size: tuple[int, int], calibration: PoseCalibration | None) -> HeadPose:
-    """A face's pose, against the person's own nose drop when known, else the generic face."""
-    if calibration is None:
-        return estimate_head_pose(landmarks, size)
-    return estimate_head_pose(landmarks, size, calibration.drop)
-
-
-class TurnedFaceFinder(Protocol):
-    """Finds a face near where one was a moment ago, when the backend lost it (a head turned
-    beyond its detector's range)."""
-
-    name: str
-
-    def find_near(
-        self, image: np.ndarray, box: tuple[int, int, int, int]
-    ) -> DetectedFace | None: ...
-
-
-def enrolment_backend() -> FaceBackend:
-    """The face backend for enrolment clips: one large face per frame, so only the first
-    detection pass, at up to 1.5 MP (a 1080p frame whole: faces from 80 px, well under
-    ``MIN_FACE_PX``), and no search for small faces unless that pass finds none."""
-    from likeness.faces.dlib_backend import DetectionSettings, DlibFaceBackend
-
-    settings = DetectionSettings(
-        first_pass_pixels=1.5e6, crowd_factor=0.0, small_photo_pixels=0.0, proposals=False
-    )
-    return DlibFaceBackend(settings)
-
-
-def enrolment_turned_faces(backend: FaceBackend) -> TurnedFaceFinder:
-    """dlib's CNN detector, for the frames of a turn where the HOG detector lost the face."""
-    from likeness.faces.dlib_backend import DlibFaceBackend
-    from likeness.faces.dlib_cnn import DlibCnnFaceFinder
-
-    if not isinstance(backend, DlibFaceBackend):
-        raise TypeError("the CNN face finder describes faces with the dlib backend")
-    return DlibCnnFaceFinder(backend)
 
 
 @dataclass(frozen=True)
@@ -394,14 +314,6 @@ class _FaceRegion:
     def holds(self, box: tuple[int, int, int, int]) -> bool:
         x0, y0, x1, y1 = box
         return x0 >= self.x0 and y0 >= self.y0 and x1 <= self.x1 and y1 <= self.y1
-
-
-def distance_to_group(template: np.ndarray, reference: np.ndarray) -> float:
-    """Distance from a face template to the centroid of a person's photo-group embeddings
-    (what ``MATCH_DISTANCE`` bounds, here and when a grant is imported)."""
-    template = np.asarray(template, dtype=np.float32)
-    centre = np.asarray(reference, dtype=np.float32).reshape(-1, template.shape[0]).mean(axis=0)
-    return float(np.linalg.norm(template - centre))
 
 
 def neutral_pose_problem(pose: HeadPose) -> str | None:
@@ -753,28 +665,27 @@ def verify_clip(
     frames: Iterable[tuple[float, np.ndarray]],
     session: ChallengeSession,
     backend: FaceBackend,
-    reference: np.ndarray,
+    group: PhotoGroup,
     turned_faces: TurnedFaceFinder | None = None,
-    calibration: PoseCalibration | None = None,
 ) -> LivenessResult:
-    """Check a recording against its session and the person's photo-group embeddings.
+    """Check a recording against its session and the person's photo group.
 
     Frames are read once and not kept (``_ClipReader``). ``turned_faces`` looks at the frames
     of a turn where ``backend`` lost the face, while that turn is not yet met
-    (``enrolment_turned_faces``): without it, a person whose head leaves the backend's range
-    before the turn reads as met is refused. ``calibration`` is the person's own nose drop
-    (from their photo group) that poses are read with; without it, pitch is read against the
-    generic face, which reads some people at eye level as seen from above and hardly sees
-    some of them look up."""
-    clip = _ClipReader(session, backend, turned_faces, calibration)
+    (``faces.backends.turned_face_finder``): without it, a person whose head leaves the
+    backend's range before the turn reads as met is refused. Poses are read with the group's
+    calibration, the person's own nose drop; without one, pitch is read against the generic
+    face, which reads some people at eye level as seen from above and hardly sees some of
+    them look up."""
+    clip = _ClipReader(session, backend, turned_faces, group.calibration)
     for t, image in frames:
         problem = clip.read(t, image)
         if problem:
             return LivenessResult(False, problem)
-    return _verdict(clip, reference)
+    return _verdict(clip, group)
 
 
-def _verdict(clip: _ClipReader, reference: np.ndarray) -> LivenessResult:
+def _verdict(clip: _ClipReader, group: PhotoGroup) -> LivenessResult:
     """The judgement of a clip read to its end (recorded or live): checks 1 to 6."""
     seen, region = clip.seen, clip.region
     total, turned_away, by_finder = clip.total, clip.turned_away, clip.finder_frames
@@ -806,7 +717,7 @@ def _verdict(clip: _ClipReader, reference: np.ndarray) -> LivenessResult:
     emb = np.stack([f.embedding for f in frontal])
     centre = np.median(emb, axis=0)
     spread = np.linalg.norm(emb - centre, axis=1)
-    if spread.max() > SAME_FACE_DISTANCE:
+    if spread.max() > clip.backend.distances.same_face:
         t_bad = frontal[int(np.argmax(spread))].t
         return LivenessResult(False, f"the face changed during the recording (at {t_bad:.1f}s)")
 
@@ -830,12 +741,12 @@ def _verdict(clip: _ClipReader, reference: np.ndarray) -> LivenessResult:
     transcript = outcome.transcript
 
     template = np.mean(emb, axis=0).astype(np.float32)
-    distance = distance_to_group(template, reference)
-    if distance >= MATCH_DISTANCE:
+    distance = group.distance(template)
+    if not group.matches(template):
         return LivenessResult(
             False,
             f"the face does not match this person's photos "
-            f"(distance {distance:.2f} >= {MATCH_DISTANCE})",
+            f"(distance {distance:.2f} >= {group.match_distance})",
             transcript,
             None,
             distance,
@@ -890,13 +801,12 @@ class LiveCheck:
         self,
         session: ChallengeSession,
         backend: FaceBackend,
-        reference: np.ndarray,
+        group: PhotoGroup,
         turned_faces: TurnedFaceFinder | None = None,
-        calibration: PoseCalibration | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.clip = _ClipReader(session, backend, turned_faces, calibration)
-        self.reference, self.clock = reference, clock
+        self.clip = _ClipReader(session, backend, turned_faces, group.calibration)
+        self.group, self.clock, self.finder = group, clock, turned_faces
         self.failure: str | None = None
         self.waited = 0.0  # seconds the first prompt waited for a face
         self.extended = [0.0] * len(session.challenges)
@@ -987,4 +897,4 @@ class LiveCheck:
             return LivenessResult(
                 False, "the camera stopped before the last challenge ended (try again)"
             )
-        return _verdict(self.clip, self.reference)
+        return _verdict(self.clip, self.group)

@@ -58,11 +58,11 @@ class ModelKind(StrEnum):
 _GATE = object()  # only authorize() holds this; Decision refuses to be made without it
 
 
-class GateError(RefusedError, PermissionError):
+class GateError(RefusedError):
     """Work was attempted without an allowing Decision from ``authorize``."""
 
 
-class ConsentWithdrawn(GateError):
+class ConsentWithdrawnError(GateError):
     """An allowing Decision no longer holds (revoked, expired, person merged or now a minor):
     the work under way must stop and keep nothing it made for the people involved."""
 
@@ -86,6 +86,13 @@ class Decision:
         if self._token is not _GATE:
             raise GateError("a Decision can only come from likeness.consent.policy.authorize")
 
+    def raise_if_denied(self, work: str) -> Decision:
+        """This Decision if it allows; else ``GateError`` "``work`` refused: reason" (what
+        every front end answers a refusal with: exit 4, HTTP 403)."""
+        if not self.allowed:
+            raise GateError(f"{work} refused: {self.reason}")
+        return self
+
     def require(
         self,
         action: Action,
@@ -103,7 +110,7 @@ class Decision:
             raise GateError("this Decision allows the built-in tiny models only, not a real one")
 
     def check_in_force(self, lib: Library, now: datetime | None = None) -> None:
-        """For long work, before each step: raise ``ConsentWithdrawn`` (and record that the
+        """For long work, before each step: raise ``ConsentWithdrawnError`` (and record that the
         work stopped) unless the same request would still be allowed now."""
         if not self.allowed:
             raise GateError(f"not allowed: {self.reason}")
@@ -119,7 +126,7 @@ class Decision:
                 "withdrawn",
                 {"decision": self.audit_seq, "action": str(self.action), "reason": reason},
             )
-        raise ConsentWithdrawn(f"consent no longer holds: {reason}")
+        raise ConsentWithdrawnError(f"consent no longer holds: {reason}")
 
 
 def _grant_serves(

@@ -23,7 +23,7 @@ from datetime import datetime
 
 import numpy as np
 
-from likeness.consent.enrolment import photo_group_embeddings, template_commitment
+from likeness.consent.enrolment import template_commitment
 from likeness.consent.grants import (
     ConsentGrant,
     GrantError,
@@ -32,10 +32,11 @@ from likeness.consent.grants import (
     get_grant,
     issue_grant,
 )
-from likeness.consent.liveness import MATCH_DISTANCE, distance_to_group
+from likeness.people.identity import photo_group
+from likeness.people.records import get_person
 from likeness.store import Library
 from likeness.store.keys import KeyDestroyedError, unseal
-from likeness.store.models import ConsentGrantRecord, Enrolment, Person
+from likeness.store.models import ConsentGrantRecord, Enrolment
 
 FORMAT = "likeness-grant-bundle-1"
 
@@ -106,16 +107,14 @@ def import_grant(
     if f"template-commitment:{commitment}" not in doc.get("evidence", []):
         raise GrantError("the template is not the one the signed grant commits to")
     with lib.session() as s:
-        if s.get(Person, person_id) is None:
-            raise GrantError(f"no person with id {person_id}")
-        reference = photo_group_embeddings(s, person_id)
-    if reference is None:
+        get_person(s, person_id)
+        group = photo_group(s, person_id)
+    if group is None:
         raise GrantError(f"person {person_id} has no faces here to match the template against")
-    distance = distance_to_group(template, reference)
-    if distance >= MATCH_DISTANCE:
+    if not group.matches(template):
         raise GrantError(
             f"the enrolled face does not match person {person_id} here "
-            f"(distance {distance:.2f} >= {MATCH_DISTANCE})"
+            f"(distance {group.distance(template):.2f} >= {group.match_distance})"
         )
     fingerprint = hashlib.sha256(issuer).hexdigest()[:16]
     return issue_grant(

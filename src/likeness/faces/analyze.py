@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from likeness.faces.dlib_backend import DetectionSettings, DlibFaceBackend
+from likeness.faces.backends import load_backend
+from likeness.faces.detection import DetectionSettings
 from likeness.faces.protocol import DetectedFace, FaceBackend
 from likeness.heap import reuse_freed_memory
 from likeness.library.decode import DecodeError, decode_photo
@@ -61,19 +62,22 @@ def analyze_photo(data: bytes, backend: FaceBackend) -> PhotoAnalysis | Analysis
 _worker_backend: FaceBackend | None = None
 
 
-def start_worker(settings: DetectionSettings, decode_threads: int = 1) -> None:
+def start_worker(
+    settings: DetectionSettings, decode_threads: int = 1, backend: str | None = None
+) -> None:
     """Load the backend, keep freed arrays' memory for the next photo (``likeness.heap``: a
     third of a 12 MP photo's CPU time went to page faults without it), and decode HEIC on
     ``decode_threads`` threads: the cores the import leaves each worker. With a worker a
     core, libheif's own threads (4 by default, over the 512 px tiles phones store a photo
     in) win no time, and cost a worker 130 MiB more at its peak and 2% more CPU on a phone's
-    12 MP HEIC."""
+    12 MP HEIC. ``backend`` is the face backend the importing process chose
+    (``faces.backends.backend_spec``)."""
     global _worker_backend
     reuse_freed_memory()
     import pillow_heif
 
     pillow_heif.options.DECODE_THREADS = decode_threads
-    _worker_backend = DlibFaceBackend(settings)
+    _worker_backend = load_backend(settings, backend)
 
 
 def analyze_in_worker(data: bytes) -> PhotoAnalysis | AnalysisFailure:

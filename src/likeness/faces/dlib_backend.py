@@ -27,11 +27,11 @@ cheap. ``thorough`` forces the full upsampled pass everywhere.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from likeness.faces.protocol import DetectedFace
+from likeness.faces.detection import DetectionSettings
+from likeness.faces.protocol import DetectedFace, FaceDistances
 from likeness.faces.quality import (
     combined_quality,
     frontalness_score,
@@ -41,28 +41,6 @@ from likeness.faces.quality import (
 from likeness.faces.scaling import resize_image
 
 HOG_WINDOW_PX = 80.0
-
-
-@dataclass(frozen=True)
-class DetectionSettings:
-    min_face_px: float = 40.0
-    #: First pass, where MTCNN does not propose: photos above this many pixels are downscaled
-    #: to it (1.5 MP: a 12 MP photo's faces from about 230 px, so that the upsampled pass is
-    #: needed less often).
-    first_pass_pixels: float = 1.5e6
-    #: Second pass: upsampled image never exceeds this many pixels.
-    second_pass_pixels: float = 50e6
-    #: Photos at most this big always get the second pass (it costs little there).
-    small_photo_pixels: float = 0.2e6
-    #: A first-pass face narrower than this multiple of its size limit triggers the second pass.
-    crowd_factor: float = 1.5
-    #: HOG decision threshold (dlib default 0). 0.3 drops the weakest hits, which on the demo
-    #: and dev photos are all non-faces (badges, patterns), and keeps every real face there.
-    hog_threshold: float = 0.3
-    #: Find faces below the first pass's limit with MTCNN proposals checked by HOG (cheap, so
-    #: always run on photos above ``small_photo_pixels``) instead of the upsampled HOG pass.
-    proposals: bool = True
-    thorough: bool = False
 
 
 #: A proposal is checked on a crop scaled so the proposed face is this wide (HOG's window is
@@ -91,8 +69,21 @@ class DlibFaceBackend:
 
     name = "dlib-hog-resnet-v1"
     embedding_dim = 128
-    #: dlib's documented same-person threshold is 0.6; grouping uses tighter values on top.
-    match_distance = 0.6
+    #: dlib documents 0.6 as its same-person distance; these are tighter, set on faces-dev.
+    distances = FaceDistances(
+        # Midway between the largest genuine distance to a person's photo-group centroid
+        # (0.49) and the smallest impostor one (0.65): benchmarks/match_threshold.py.
+        same_person=0.55,
+        # The largest same-person link on faces-dev is 0.52, the smallest cross-person
+        # distance 0.68 (benchmarks/grouping_quality.py).
+        link=0.55,
+        # Stops single-link chaining of two look-alike people through one bridging face.
+        merge=0.5,
+        # Frontal frames of one enrolment clip lie this close to their median embedding
+        # (one person across a clip stays well inside; two people on faces-dev are 0.68 or
+        # more apart).
+        same_face=0.5,
+    )
 
     def __init__(self, settings: DetectionSettings | None = None, embed_with_torch: bool = True):
         """``embed_with_torch`` runs dlib's ResNet weights in PyTorch (same numbers, ~9x faster
@@ -105,11 +96,11 @@ class DlibFaceBackend:
         self.proposer_problem: str | None = None
         self._proposer = None
         if self.settings.proposals and not self.settings.thorough:
-            from likeness.faces.mtcnn import MtcnnProposer, MtcnnUnavailable
+            from likeness.faces.mtcnn import MtcnnProposer, MtcnnUnavailableError
 
             try:
                 self._proposer = MtcnnProposer()
-            except MtcnnUnavailable as exc:
+            except MtcnnUnavailableError as exc:
                 self.proposer_problem = str(exc)
         self._dlib = dlib
         self._detector = dlib.get_frontal_face_detector()
@@ -123,6 +114,24 @@ class DlibFaceBackend:
             self._embed = lambda chips: np.asarray(
                 embedder.compute_face_descriptor(list(chips)), dtype=np.float32
             ).reshape(len(chips), -1)
+
+    @classmethod
+    def for_video_frames(cls) -> DlibFaceBackend:
+        """The backend for enrolment clips: one large face per frame, so only the first
+        detection pass, at up to 1.5 MP (a 1080p frame whole: faces from 80 px), and no
+        search for small faces unless that pass finds none."""
+        return cls(
+            DetectionSettings(
+                first_pass_pixels=1.5e6, crowd_factor=0.0, small_photo_pixels=0.0, proposals=False
+            )
+        )
+
+    def turned_face_finder(self):
+        """dlib's CNN detector, for the frames of a turn where the HOG detector lost the face
+        (a ``TurnedFaceFinder`` that describes what it finds with this backend)."""
+        from likeness.faces.dlib_cnn import DlibCnnFaceFinder
+
+        return DlibCnnFaceFinder(self)
 
     # -- detection -------------------------------------------------------------------------
     def _scan(self, image: np.ndarray, scale: float) -> list[tuple[tuple[float, ...], float]]:

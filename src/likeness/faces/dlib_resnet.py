@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from likeness.errors import UnavailableError
 
-class DlibModelFormatError(ValueError):
+
+class DlibModelFormatError(UnavailableError):
     """The .dat file is not the network this module knows how to run."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from likeness.errors import UnavailableError
 from likeness.faces.scaling import Halvings
 
 #: P-Net's window, and its output stride in input pixels.
@@ -56,7 +57,7 @@ RNET_THRESHOLD = 0.6
 ONET_THRESHOLD = 0.3
 
 
-class MtcnnUnavailable(RuntimeError):
+class MtcnnUnavailableError(UnavailableError):
     """The MTCNN weights are not installed."""
 
 
@@ -64,14 +65,14 @@ def weights_dir() -> Path:
     """The folder of facenet-pytorch's MTCNN weights, found without importing the package."""
     spec = importlib.util.find_spec("facenet_pytorch")
     if spec is None or not spec.submodule_search_locations:
-        raise MtcnnUnavailable(
+        raise MtcnnUnavailableError(
             "facenet-pytorch is not installed (its MTCNN weights find small faces fast): "
             "pip install --no-deps facenet-pytorch==2.6.0"
         )
     folder = Path(next(iter(spec.submodule_search_locations))) / "data"
     missing = [f for f in ("pnet.pt", "rnet.pt", "onet.pt") if not (folder / f).is_file()]
     if missing:
-        raise MtcnnUnavailable(f"facenet-pytorch is installed but {folder} lacks {missing}")
+        raise MtcnnUnavailableError(f"facenet-pytorch is installed but {folder} lacks {missing}")
     return folder
 
 
@@ -79,7 +80,7 @@ def unavailable_reason() -> str | None:
     """Why MTCNN cannot propose faces here (None when its weights are installed)."""
     try:
         weights_dir()
-    except MtcnnUnavailable as exc:
+    except MtcnnUnavailableError as exc:
         return str(exc)
     return None
 

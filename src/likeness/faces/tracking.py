@@ -37,7 +37,7 @@ class TrackingFaceBackend:
     ):
         self.backend, self.reach, self.full_every = backend, reach, full_every
         self.name, self.embedding_dim = backend.name, backend.embedding_dim
-        self.match_distance = backend.match_distance
+        self.distances = backend.distances
         self.last: tuple[int, int, int, int] | None = None
         self.since_full = 0
         self.full_scans = 0

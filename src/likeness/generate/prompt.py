@@ -17,17 +17,15 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from likeness.adapters.curation import trigger_token
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError
+from likeness.people.records import person_records
 from likeness.store import Library
-from likeness.store.models import Person
 
 MENTION = re.compile(r"@([\w][\w.\-]*)", re.UNICODE)
 
 
-class MentionError(LikenessError):
+class MentionError(InvalidError):
     """A mention that names no one, or more than one person."""
 
 
@@ -76,9 +74,7 @@ def parse_prompt(lib: Library, text: str, among: Collection[int] | None = None) 
     """Resolve the prompt's @mentions to people, or raise ``MentionError``. ``among``: the
     only people who may be named (and listed in an error)."""
     with lib.session() as s:
-        people = s.execute(select(Person.id, Person.name, Person.uid, Person.is_owner)).all()
-    if among is not None:
-        people = [p for p in people if p.id in set(among)]
+        people = list(person_records(s, among).values())
     by_id = {p.id: p for p in people}
     mentions = []
     for match in MENTION.finditer(text):

@@ -21,7 +21,7 @@ from pathlib import Path
 from likeness.adapters.manage import latest_adapter, load_into_pipeline
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import Action, Decision, authorize
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError
 from likeness.generate.layout import strips
 from likeness.generate.prompt import ParsedPrompt, parse_prompt
 from likeness.generate.sampling import Region, sample_one, sample_regions
@@ -34,7 +34,7 @@ from likeness.safety.gate import SafetyGate
 from likeness.store import Library
 
 
-class GenerationError(LikenessError):
+class GenerationError(InvalidError):
     """Generation cannot run as asked."""
 
 
@@ -153,13 +153,15 @@ def generate_images(
     model = get_model(lib, options.model)
     decision.require(action, parsed.people, model.kind)
     if options.count < 1 or options.steps < 1:
-        raise GenerationError("--n and --steps must be at least 1")
+        raise GenerationError("the number of images and of steps must each be at least 1")
     if options.format not in ("png", "jpeg", "webp"):
         raise GenerationError(f"unknown format {options.format!r}: png, jpeg or webp")
     width = options.width or model.resolution
     height = options.height or model.resolution
     if width % 8 or height % 8 or min(width, height) < 64:
-        raise GenerationError(f"--size {width}x{height}: both sides must be multiples of 8, >= 64")
+        raise GenerationError(
+            f"size {width}x{height}: both sides must be multiples of 8, >= 64", field="size"
+        )
     adapters = []
     for person in parsed.people:
         adapters.append(latest_adapter(lib, person, model.name))

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError
 
 
-class StyleError(LikenessError):
+class StyleError(InvalidError):
     """An unknown style."""
 
 
@@ -79,5 +79,5 @@ def get_style(name: str | None) -> Style | None:
         return STYLES[name]
     except KeyError:
         raise StyleError(
-            f"unknown style {name!r}; styles: {', '.join(STYLES)} (`generate --list-styles`)"
+            f"unknown style {name!r}; styles: {', '.join(STYLES)}", field="style"
         ) from None

@@ -17,6 +17,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from PIL.ExifTags import Base as ExifBase
 
+from likeness.errors import InvalidError
+
 #: The formats likeness indexes (Pillow format names); anything else is reported, not guessed at.
 SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP", "HEIF", "TIFF", "MPO"}
 #: File name extensions likeness looks at when walking folders.
@@ -39,7 +41,7 @@ MAX_PIXELS = 200_000_000
 _heif_registered = False
 
 
-class DecodeError(Exception):
+class DecodeError(InvalidError):
     """A photo that cannot be indexed; the message says why, for the import report."""
 
 

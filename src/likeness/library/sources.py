@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError, NotFoundError
 from likeness.library.decode import IMAGE_EXTENSIONS
 from likeness.library.takeout import (
     TakeoutMetadata,
@@ -118,11 +118,11 @@ def archive_parts(archive: Path) -> list[Path]:
     return sorted(p for p in archive.parent.iterdir() if pattern.fullmatch(p.name))
 
 
-class SourceError(LikenessError, ValueError):
+class SourceError(InvalidError):
     """The path to import is missing or is neither a folder nor a Takeout archive."""
 
 
-class SourceNotFoundError(SourceError, FileNotFoundError):
+class SourceNotFoundError(NotFoundError, SourceError):
     """The path to import does not exist."""
 
 

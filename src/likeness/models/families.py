@@ -12,13 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError, NotFoundError
 
 CONFIGS = Path(__file__).parent / "configs"
 
 
-class ModelError(LikenessError):
+class ModelError(InvalidError):
     """A base model that cannot be added, found or loaded."""
+
+
+class ModelNotFoundError(NotFoundError, ModelError):
+    """No base model by that name."""
 
 
 class UnknownFamilyError(ModelError):

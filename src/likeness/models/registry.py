@@ -22,6 +22,7 @@ from likeness.consent.policy import ModelKind
 from likeness.models.families import (
     Family,
     ModelError,
+    ModelNotFoundError,
     family,
     family_of_checkpoint,
     family_of_pipeline,
@@ -153,7 +154,9 @@ def get_model(lib: Library, name: str) -> BaseModel:
         if record is not None:
             return _from_record(record)
     known = ", ".join(m.name for m in list_models(lib))
-    raise ModelError(f"no base model named {name!r} (known: {known}; add one with `models add`)")
+    raise ModelNotFoundError(
+        f"no base model named {name!r} (known: {known}; add one with `models add`)", field="model"
+    )
 
 
 def _folder_family(folder: Path) -> Family:
@@ -257,7 +260,7 @@ def add_model(
         raise ModelError(f"{source} is a {fam.name} model, not {family_name}")
     if config_dir is not None:
         if kind != "single_file":
-            raise ModelError("--config is for single-file checkpoints only")
+            raise ModelError("a config folder is for single-file checkpoints only", field="config")
         config_dir = Path(config_dir).absolute()
         if not (config_dir / "model_index.json").exists():
             raise ModelError(f"{config_dir}: no model_index.json (a diffusers config folder)")
@@ -285,5 +288,5 @@ def remove_model(lib: Library, name: str) -> None:
     with lib.session() as s:
         record = s.get(BaseModelRecord, name)
         if record is None:
-            raise ModelError(f"no base model named {name!r}")
+            raise ModelNotFoundError(f"no base model named {name!r}", field="model")
         s.delete(record)

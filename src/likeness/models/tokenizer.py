@@ -15,7 +15,7 @@ import importlib.util
 from functools import cache
 from pathlib import Path
 
-from likeness.errors import LikenessError
+from likeness.errors import UnavailableError
 
 BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
 #: How many merges CLIP uses from the file (its vocabulary is 49,408 tokens).
@@ -23,7 +23,7 @@ MERGE_COUNT = 49152 - 256 - 2
 START, END = "<|startoftext|>", "<|endoftext|>"
 
 
-class TokenizerFilesMissing(LikenessError):
+class TokenizerFilesMissingError(UnavailableError):
     """The CLIP BPE vocabulary is not installed."""
 
 
@@ -34,7 +34,7 @@ def bpe_vocabulary_path() -> Path:
         path = Path(folder) / BPE_FILE
         if path.exists():
             return path
-    raise TokenizerFilesMissing(
+    raise TokenizerFilesMissingError(
         f"the CLIP tokenizer needs {BPE_FILE}, which open-clip-torch ships: install it with "
         "`pip install --no-deps open-clip-torch` (make setup does this)"
     )

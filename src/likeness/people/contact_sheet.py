@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
-from likeness.errors import LikenessError
+from likeness.errors import NotFoundError
 from likeness.library.photos import read_photos
 from likeness.store import Library
 from likeness.store.keys import write_private
@@ -47,7 +47,7 @@ def save_private_image(image: Image.Image, out: Path) -> Path:
     return out
 
 
-class FaceNotFoundError(LikenessError, LookupError):
+class FaceNotFoundError(NotFoundError):
     """No face with that id, or its photo can no longer be read."""
 
 

@@ -20,17 +20,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from likeness.faces.backends import backend_class
+from likeness.faces.protocol import FaceBackend
 from likeness.people.index import EmbeddingIndex, all_nearest_neighbours
 
 
 @dataclass(frozen=True)
 class GroupingParams:
-    #: Two faces closer than this can be one person (dlib embeddings; dlib's own threshold is
-    #: 0.6). On faces-dev the largest same-person link is 0.52 and the smallest cross-person
-    #: distance 0.68.
-    link_distance: float = 0.55
+    """How faces are grouped. The two distances belong to the face backend whose embeddings
+    are grouped (``FaceDistances.link`` and ``.merge``): take them with ``for_backend``."""
+
+    #: Two faces closer than this can be one person.
+    link_distance: float
     #: Two groups merge only if their mean embeddings are closer than this.
-    centroid_distance: float = 0.5
+    centroid_distance: float
     #: Neighbours looked at per face.
     neighbours: int = 12
     #: A person needs at least this many faces; smaller groups stay unassigned.
@@ -38,6 +41,16 @@ class GroupingParams:
     #: Faces below this quality (tiny, blurred, in profile) stay unassigned: their embeddings
     #: are unreliable and would link people who differ. Hand-placed faces are exempt.
     min_quality: float = 0.08
+
+    @classmethod
+    def for_backend(
+        cls, backend: type[FaceBackend] | None = None, **overrides: float
+    ) -> GroupingParams:
+        """The parameters for grouping ``backend``'s embeddings (default: the backend this
+        process runs), with ``overrides``."""
+        distances = (backend or backend_class()).distances
+        values = {"link_distance": distances.link, "centroid_distance": distances.merge}
+        return cls(**{**values, **overrides})  # type: ignore[arg-type]
 
 
 class _Groups:
@@ -103,7 +116,7 @@ def cluster_embeddings(
     locked to the same person always end in the same group; locked groups are kept whatever
     their size.
     """
-    params = params or GroupingParams()
+    params = params or GroupingParams.for_backend()
     n = len(embeddings)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -165,7 +178,7 @@ class IncrementalGrouper:
         person_ids: np.ndarray,
         params: GroupingParams | None = None,
     ) -> None:
-        self.params = params or GroupingParams()
+        self.params = params or GroupingParams.for_backend()
         dim = embeddings.shape[1] if embeddings.ndim == 2 and len(embeddings) else 128
         self.index = (
             EmbeddingIndex.build(embeddings, face_ids) if len(embeddings) else EmbeddingIndex(dim)

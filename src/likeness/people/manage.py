@@ -13,19 +13,16 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import func, select, update
 
-from likeness.errors import LikenessError
-from likeness.faces.dlib_backend import DlibFaceBackend
+from likeness.errors import InvalidError
+from likeness.faces.backends import backend_class
 from likeness.people.grouping import GroupingParams, IncrementalGrouper, cluster_embeddings
+from likeness.people.records import PersonNotFoundError, get_person
 from likeness.store import Library
 from likeness.store.models import Face, Person, Photo, PhotoLabel
 
 
-class PeopleError(LikenessError, ValueError):
+class PeopleError(InvalidError):
     """A people edit that cannot be done (unknown id, faces that are not there...)."""
-
-
-class PersonNotFoundError(PeopleError, LookupError):
-    """No person with that id."""
 
 
 def _now() -> datetime:
@@ -52,8 +49,10 @@ class _FaceTable:
         return nobody | weak
 
 
-def _load_faces(session, backend: str = DlibFaceBackend.name) -> _FaceTable:
-    """Faces embedded by ``backend``: embeddings of different models are not comparable."""
+def _load_faces(session, backend: str | None = None) -> _FaceTable:
+    """Faces embedded by ``backend`` (default: the backend this process runs): embeddings of
+    different models are not comparable."""
+    backend = backend or backend_class().name
     rows = session.execute(
         select(
             Face.id,
@@ -104,7 +103,7 @@ def assign_pending(lib: Library, params: GroupingParams | None = None) -> int:
     Safe to call again after a crash: faces are marked grouped in the same transaction that
     records their person.
     """
-    params = params or GroupingParams()
+    params = params or GroupingParams.for_backend()
     with lib.session() as s:
         t = _load_faces(s)
         pending = np.flatnonzero(~t.grouped & ~t.left_out(params))
@@ -133,7 +132,7 @@ def assign_pending(lib: Library, params: GroupingParams | None = None) -> int:
 
 def recluster(lib: Library, params: GroupingParams | None = None) -> dict[str, int]:
     """Full re-cluster of every face, keeping names, hides, merges, splits and moves."""
-    params = params or GroupingParams()
+    params = params or GroupingParams.for_backend()
     with lib.session() as s:
         t = _load_faces(s)
         face_ids, person_ids, locked = t.ids, t.person_ids, t.locked
@@ -256,6 +255,21 @@ def suggest_names(lib: Library) -> dict[int, list[str]]:
 
 
 def list_people(lib: Library, include_hidden: bool = False) -> list[PersonSummary]:
+    """Everyone (hidden people too with ``include_hidden``), most faces first."""
+    return _summaries(lib, include_hidden)
+
+
+def person_summary(lib: Library, person_id: int) -> PersonSummary:
+    """One person, hidden or not; ``PersonNotFoundError`` if there is none."""
+    found = _summaries(lib, True, person_id)
+    if not found:
+        raise PersonNotFoundError(f"no person with id {person_id}", field="person")
+    return found[0]
+
+
+def _summaries(
+    lib: Library, include_hidden: bool, person_id: int | None = None
+) -> list[PersonSummary]:
     suggestions = suggest_names(lib)
     with lib.session() as s:
         counts = {
@@ -264,11 +278,18 @@ def list_people(lib: Library, include_hidden: bool = False) -> list[PersonSummar
                 select(
                     Face.person_id, func.count(Face.id), func.count(func.distinct(Face.photo_id))
                 )
-                .where(Face.person_id.is_not(None))
+                .where(
+                    Face.person_id.is_not(None)
+                    if person_id is None
+                    else Face.person_id == person_id
+                )
                 .group_by(Face.person_id)
             ).all()
         }
-        people = s.scalars(select(Person).order_by(Person.id)).all()
+        query = select(Person).order_by(Person.id)
+        if person_id is not None:
+            query = query.where(Person.id == person_id)
+        people = s.scalars(query).all()
         result = []
         for p in people:
             if p.hidden and not include_hidden:
@@ -299,36 +320,29 @@ def best_faces(lib: Library) -> dict[int, int]:
 # -- edits ----------------------------------------------------------------------------------
 
 
-def _person(s, person_id: int) -> Person:
-    person = s.get(Person, person_id)
-    if person is None:
-        raise PersonNotFoundError(f"no person with id {person_id}")
-    return person
-
-
 def name_person(lib: Library, person_id: int, name: str) -> None:
     name = name.strip()
     if not name:
         raise PeopleError("a name cannot be empty")
     with lib.session() as s:
-        _person(s, person_id).name = name
+        get_person(s, person_id).name = name
 
 
 def hide_person(lib: Library, person_id: int, hidden: bool = True) -> None:
     with lib.session() as s:
-        _person(s, person_id).hidden = hidden
+        get_person(s, person_id).hidden = hidden
 
 
 def set_minor(lib: Library, person_id: int, minor: bool = True) -> None:
     """A minor is never generated photoreal, whatever grants exist (the policy checks this)."""
     with lib.session() as s:
-        _person(s, person_id).is_minor = minor
+        get_person(s, person_id).is_minor = minor
 
 
 def set_owner(lib: Library, person_id: int) -> None:
     """Mark the library owner ("me"). Only one person can be the owner; verified later."""
     with lib.session() as s:
-        person = _person(s, person_id)
+        person = get_person(s, person_id)
         s.execute(update(Person).values(is_owner=False))
         person.is_owner = True
 
@@ -341,7 +355,7 @@ def merge_people(lib: Library, target_id: int, other_id: int) -> int:
     if target_id == other_id:
         raise PeopleError("cannot merge a person with itself")
     with lib.session() as s:
-        target, other = _person(s, target_id), _person(s, other_id)
+        target, other = get_person(s, target_id), get_person(s, other_id)
         clash = s.execute(
             select(func.count())
             .select_from(Face)
@@ -372,7 +386,7 @@ def move_faces(lib: Library, face_ids: list[int], person_id: int | None) -> int:
         if missing:
             raise PeopleError(f"no face with id {', '.join(map(str, missing))}")
         if person_id is not None:
-            _person(s, person_id)
+            get_person(s, person_id)
             photos = [f.photo_id for f in faces]
             if len(set(photos)) != len(photos):
                 raise PeopleError("two of these faces are in the same photo: not one person")
@@ -397,7 +411,7 @@ def move_faces(lib: Library, face_ids: list[int], person_id: int | None) -> int:
 def split_person(lib: Library, person_id: int, face_ids: list[int], name: str | None = None) -> int:
     """Move some faces of a person into a new person (locked both ways). Returns the new id."""
     with lib.session() as s:
-        _person(s, person_id)
+        get_person(s, person_id)
         owned = set(
             s.scalars(
                 select(Face.id).where(Face.person_id == person_id, Face.id.in_(face_ids))
@@ -407,7 +421,7 @@ def split_person(lib: Library, person_id: int, face_ids: list[int], name: str | 
         if stray:
             raise PeopleError(f"face(s) {stray} do not belong to person {person_id}")
         if not face_ids:
-            raise PeopleError("name the faces to split off with --faces")
+            raise PeopleError("name the faces to split off", field="faces")
         new_id = _new_person(s)
         if name:
             s.get(Person, new_id).name = name.strip()

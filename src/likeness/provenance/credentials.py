@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError
 from likeness.provenance.identity import signing_identity
 from likeness.store import Library
 
@@ -35,7 +35,7 @@ UNTRUSTED_CODES = frozenset({"signingCredential.untrusted"})
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 
 
-class ProvenanceError(LikenessError):
+class ProvenanceError(InvalidError):
     """Credentials could not be made or read."""
 
 

@@ -3,8 +3,9 @@
 ``SafetyGate(lib, decision)`` is built once per command (it loads the face and nudity models
 and the people's photo-group centroids); ``check(image, placements)`` judges one image:
 
-- every face is detected, embedded and compared with the centroid of each library person's
-  photo group, with the consent match's embeddings and threshold (``MATCH_DISTANCE``);
+- every face is detected, embedded and matched to the library's people by the same rule as
+  consent's match (``people.identity``: the nearest photo group, within the backend's
+  same-person distance);
 - a face that matches a library person who has no grant in force for this use and requester
   refuses the image (the prompt's own people are covered by the Decision; anyone else must be
   covered too);
@@ -24,16 +25,15 @@ import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import select
 
 from likeness.consent import audit
 from likeness.consent.grants import OWNER
-from likeness.consent.liveness import MATCH_DISTANCE
 from likeness.consent.policy import Decision, GateError, ModelKind, is_covered
-from likeness.faces.dlib_backend import DlibFaceBackend
+from likeness.faces.backends import load_backend
+from likeness.faces.protocol import FaceBackend
+from likeness.people.identity import PhotoGroup, closest_group, photo_groups
 from likeness.safety.nsfw import ExplicitFinding, NudityDetector
 from likeness.store import Library
-from likeness.store.models import Face, Photo
 
 Box = tuple[int, int, int, int]
 
@@ -79,7 +79,7 @@ class SafetyGate:
         self,
         lib: Library,
         decision: Decision,
-        backend: DlibFaceBackend | None = None,
+        backend: FaceBackend | None = None,
         nudity: NudityDetector | None = None,
         require_presence: bool | None = None,
     ) -> None:
@@ -92,34 +92,15 @@ class SafetyGate:
         self.require_presence = (
             decision.model == ModelKind.REAL if require_presence is None else require_presence
         )
-        self.backend = backend or DlibFaceBackend()
+        self.backend = backend or load_backend()
         self.nudity = nudity or NudityDetector()
-        self.people, self.centroids = self._centroids()
+        with lib.session() as s:
+            self.groups: list[PhotoGroup] = photo_groups(s, type(self.backend))
         self._covered: dict[int, bool] = {p: True for p in decision.subjects}
 
-    def _centroids(self) -> tuple[list[int], np.ndarray]:
-        """Each library person's photo-group centroid (the consent match compares with it)."""
-        with self.lib.session() as s:
-            rows = s.execute(
-                select(Face.person_id, Face.embedding)
-                .join(Photo, Photo.id == Face.photo_id)
-                .where(Face.person_id.is_not(None), Photo.face_backend == self.backend.name)
-            ).all()
-        groups: dict[int, list[np.ndarray]] = {}
-        for person, blob in rows:
-            groups.setdefault(person, []).append(np.frombuffer(blob, dtype=np.float32))
-        people = sorted(groups)
-        if not people:
-            return [], np.zeros((0, self.backend.embedding_dim), np.float32)
-        return people, np.stack([np.mean(groups[p], axis=0) for p in people])
-
     def _identify(self, embedding: np.ndarray) -> tuple[int | None, float | None]:
-        if not self.people:
-            return None, None
-        distances = np.linalg.norm(self.centroids - embedding[None, :], axis=1)
-        best = int(np.argmin(distances))
-        d = float(distances[best])
-        return (self.people[best] if d < MATCH_DISTANCE else None), d
+        group, distance = closest_group(self.groups, embedding)
+        return (group.person_id if group is not None else None), distance
 
     def _is_covered(self, person: int) -> bool:
         if person not in self._covered:

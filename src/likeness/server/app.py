@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
 
@@ -27,10 +28,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from likeness.errors import LikenessError, RefusedError
+from likeness.errors import BusyError, LikenessError
 from likeness.server import consent, enrolment, faces, jobs_routes, oauth, people, web
 from likeness.server.deps import require_csrf, require_session
-from likeness.server.jobs import MAX_PENDING, JobQueue, QueueFullError
+from likeness.server.jobs import MAX_PENDING, JobQueue
 from likeness.server.owner import check_owner_passphrase, device_cookie_key, has_owner_passphrase
 from likeness.server.security import (
     MAX_BODY_BYTES,
@@ -48,7 +49,7 @@ from likeness.server.sessions import (
     SessionStore,
     SignedIn,
     SignInGuard,
-    TooManyTries,
+    TooManyTriesError,
     device_id,
     new_device_cookie,
 )
@@ -119,14 +120,6 @@ def create_app(
     app.state.sign_in_guard = sign_in_guard or SignInGuard()
     app.state.oauth = oauth.LikenessAuthorizationServer(lib)
 
-    @app.exception_handler(QueueFullError)
-    def _queue_full(_request: Request, exc: QueueFullError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": str(exc)},
-            status_code=429,
-            headers={"Retry-After": str(exc.retry_after_s)},
-        )
-
     @app.exception_handler(RequestValidationError)
     def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input as UTF-8, and a lone surrogate (valid JSON)
@@ -135,15 +128,19 @@ def create_app(
 
     @app.exception_handler(LikenessError)
     def _likeness_error(request: Request, exc: LikenessError):
-        if isinstance(exc, LookupError):
-            status = 404
-        elif isinstance(exc, RefusedError):
-            status = 403
-        else:
-            status = 400
+        # The error's kind says its status (likeness.errors): 404 for a missing thing, 429
+        # with Retry-After for a full queue, and so on.
+        headers = {}
+        if isinstance(exc, BusyError):
+            headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
         if web.is_page_request(request):
-            return web.error_page(request, status, str(exc))
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+            page = web.error_page(request, exc.http_status, str(exc))
+            page.headers.update(headers)
+            return page
+        body = {"detail": str(exc)}
+        if exc.field:
+            body["field"] = exc.field
+        return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
     @app.get("/health", tags=["server"])
     def health() -> dict[str, str]:
@@ -177,7 +174,7 @@ def create_app(
         key = f"device:{device}" if device else ANONYMOUS
         try:
             wait = guard.reserve(key)
-        except TooManyTries as exc:
+        except TooManyTriesError as exc:
             raise HTTPException(
                 429,
                 "too many failed sign-ins; wait",

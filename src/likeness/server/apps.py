@@ -36,11 +36,12 @@ from sqlalchemy import select, update
 
 from likeness.consent import audit
 from likeness.consent.grants import Scope, Trust, issue_grant, list_grants, revoke_grant
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError, NotFoundError
+from likeness.people.records import person_records
 from likeness.server.security import is_host
 from likeness.store import Library
 from likeness.store.models import App as AppRecord
-from likeness.store.models import AppCode, AppToken, Person
+from likeness.store.models import AppCode, AppToken
 
 #: What an app may ask for: generations. Training and exporting adapters stay the owner's.
 APP_SCOPES = (Scope.GENERATE_STYLIZED.value, Scope.GENERATE_PHOTOREAL.value)
@@ -51,11 +52,11 @@ MAX_APPROVAL_DAYS = 90
 APPROVAL_DAYS = (1, 7, 30, 90)
 
 
-class AppError(LikenessError, ValueError):
+class AppError(InvalidError):
     """An app that cannot be registered or approved, or a token that is no good."""
 
 
-class AppNotFoundError(AppError, LookupError):
+class AppNotFoundError(NotFoundError, AppError):
     """No app with that id."""
 
 
@@ -232,7 +233,7 @@ def check_approval(
     if enrolment_id and len(people) != 1:
         raise AppError("an enrolment verifies one person: choose only that person")
     with lib.session() as s:
-        found = s.execute(select(Person.id, Person.is_minor).where(Person.id.in_(people))).all()
+        found = list(person_records(s, people).values())
     missing = sorted(set(people) - {row.id for row in found})
     if missing:
         raise AppError(f"no person with id {missing[0]}")

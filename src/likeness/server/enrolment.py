@@ -32,6 +32,7 @@ from likeness.consent.enrolment import (
     open_live_enrolment,
     start_enrolment,
 )
+from likeness.errors import InvalidError
 from likeness.server.deps import MAX_ID, PathId, library, require_csrf
 from likeness.server.sessions import COOKIE_NAME
 from likeness.store import Library
@@ -63,7 +64,7 @@ def start_live_enrolment(person_id: PathId, lib: Library = Depends(library)) -> 
     return LiveSession(session=session.id, person=person_id, expires_at=expires.isoformat())
 
 
-class FrameError(ValueError):
+class FrameError(InvalidError):
     """A message that is not a frame this protocol accepts."""
 
 

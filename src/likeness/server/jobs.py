@@ -32,7 +32,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from likeness.errors import LikenessError
+from likeness.errors import BusyError, InvalidError, LikenessError, NotFoundError
 from likeness.store import Library
 from likeness.store.models import ServerJob
 
@@ -53,21 +53,20 @@ INTERRUPTED_MESSAGE = "the server stopped before this job finished; run it again
 Progress = Callable[[int, int], None]
 
 
-class JobError(LikenessError, ValueError):
+class JobError(InvalidError):
     """A job that cannot be queued as asked (unknown kind, a path that is not there)."""
 
 
-class JobNotFoundError(LikenessError, LookupError):
-    pass
+class JobNotFoundError(NotFoundError):
+    """No job with that id (or none this requester may see)."""
 
 
-class QueueFullError(LikenessError):
+class QueueFullError(BusyError):
     """The requester has as many jobs waiting or running as it may; try again after
     ``retry_after_s``."""
 
-    def __init__(self, message: str, retry_after_s: int = RETRY_AFTER_S) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
+    def __init__(self, message: str, retry_after_s: float = RETRY_AFTER_S) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
 
 
 def _now() -> datetime:
@@ -140,12 +139,9 @@ def _check_import(params: dict) -> dict:
 
 
 def _run_import(lib: Library, _job_id: str, params: dict, progress: Progress) -> dict:
-    from likeness.faces.dlib_backend import DetectionSettings
-    from likeness.importing import import_photos
+    from likeness.workflows import ImportRequest, import_
 
-    settings = DetectionSettings(thorough=params["thorough"])
-    report = import_photos(lib, params["path"], settings=settings, progress=progress)
-    return report.as_json()
+    return import_(lib, ImportRequest(**params), progress=progress).as_json()
 
 
 def outputs_folder(lib: Library, job_id: str) -> Path:
@@ -161,36 +157,28 @@ def _check_generate(params: dict) -> dict:
 
 
 def _run_generate(lib: Library, job_id: str, params: dict, progress: Progress) -> dict:
-    from likeness.consent.policy import GateError
-    from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
+    from likeness.workflows import GenerateRequest, generate
 
-    options = GenerationOptions(**params["options"])
-    requester = params.get("requester", OWNER)
-    among = within = None
-    if requester != OWNER:
-        # An app's job (server.oauth) is asked for again as the app, held to its token's
-        # people and grants: the app and each of those grants must still be in force.
+    request = GenerateRequest.from_json(params)
+    if request.requester != OWNER:
+        # An app's job (server.oauth) is held to its token's people and grants: the app and
+        # each of those grants must still be in force.
+        from likeness.consent.policy import GateError
         from likeness.server.apps import AppError, check_grants_in_force
 
-        among, within = params["people"], params["grants"]
         try:
-            check_grants_in_force(lib, requester.removeprefix("app:"), tuple(within))
+            check_grants_in_force(lib, request.requester.removeprefix("app:"), request.within or ())
         except AppError as error:
             raise GateError(f"generation refused: {error}") from error
-    decision = authorize_generation(
-        lib, params["prompt"], options, requester, among=among, within=within
-    )
-    if not decision.allowed:
-        raise GateError(f"generation refused: {decision.reason}")
     out = outputs_folder(lib, job_id)
     out.mkdir(parents=True, exist_ok=True)
-    total = options.count * options.steps
+    total = request.options.count * request.options.steps
 
     def step(index: int, done: int, steps: int) -> None:
         progress(index * steps + done, total)
 
-    result = generate_images(lib, decision, params["prompt"], out, options, progress=step)
-    return {**result.as_json(), "prompt": params["prompt"]}
+    result = generate(lib, request, out, progress=step)
+    return {**result.as_json(), "prompt": request.prompt}
 
 
 def _check_train(params: dict) -> dict:
@@ -199,35 +187,13 @@ def _check_train(params: dict) -> dict:
 
 
 def _run_train(lib: Library, _job_id: str, params: dict, progress: Progress) -> dict:
-    """Train the person's adapter; the gate is asked again now, and before every step.
-    An interrupted run is continued by queueing it again with ``resume``."""
-    from likeness.adapters.curation import CurationRules
-    from likeness.adapters.training import TrainingParams, authorize_training, train_adapter
-    from likeness.consent.policy import GateError
-    from likeness.models.registry import get_model
+    """Train the person's adapter and score it, as ``likeness adapter train`` does; the gate
+    is asked again now, and before every step. An interrupted run is continued by queueing
+    it again with ``resume``."""
+    from likeness.workflows import TrainRequest, train
 
-    person, model = params["person"], params["model"]
-    decision = authorize_training(lib, person, model)
-    if not decision.allowed:
-        raise GateError(f"training refused: {decision.reason}")
-    training = TrainingParams.for_model(
-        get_model(lib, model),
-        steps=params.get("steps"),
-        learning_rate=params.get("learning_rate"),
-        seed=params.get("seed"),
-    )
-    rules = CurationRules(min_photos=params["min_photos"], max_photos=params["max_photos"])
-    trained = train_adapter(
-        lib,
-        decision,
-        person,
-        model,
-        training,
-        rules=rules,
-        resume=params["resume"],
-        progress=lambda step, steps, _loss: progress(step, steps),
-    )
-    return trained.as_json()
+    outcome = train(lib, TrainRequest(**params), lambda step, steps, _loss: progress(step, steps))
+    return outcome.as_json()
 
 
 #: kind -> (check and normalise the parameters when queued, run the job).
@@ -400,7 +366,7 @@ class JobQueue:
             ids = [
                 r.id
                 for r in rows
-                if grant is None or grant in json.loads(r.params).get("grants", [])
+                if grant is None or grant in (json.loads(r.params).get("within") or [])
             ]
         for job_id in ids:
             self.cancel(job_id, reason)

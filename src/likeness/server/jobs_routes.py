@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import asdict
 from pathlib import Path as FilePath
 from typing import Annotated
 
@@ -13,9 +14,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from likeness.generate.run import GenerationOptions
 from likeness.server.deps import BodyId, library, require_csrf, require_session
 from likeness.server.jobs import DONE, FINAL, JobNotFoundError, JobQueue, outputs_folder
 from likeness.store import Library
+from likeness.workflows import TrainRequest
 
 JobId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
 
@@ -35,11 +38,11 @@ class GenerateJob(BaseModel):
     """A prompt with @mentions and the generation options of ``likeness generate``."""
 
     prompt: str = Field(min_length=1, max_length=1000)
-    model: str = Field(default="tiny-sd15", max_length=200)
-    count: int = Field(default=1, ge=1, le=8)
-    seed: int = Field(default=0, ge=0, le=2**32 - 1)
-    steps: int = Field(default=30, ge=1, le=150)
-    guidance: float = Field(default=7.0, ge=0.0, le=30.0)
+    model: str = Field(default=GenerationOptions.model, max_length=200)
+    count: int = Field(default=GenerationOptions.count, ge=1, le=8)
+    seed: int = Field(default=GenerationOptions.seed, ge=0, le=2**32 - 1)
+    steps: int = Field(default=GenerationOptions.steps, ge=1, le=150)
+    guidance: float = Field(default=GenerationOptions.guidance, ge=0.0, le=30.0)
     style: str | None = Field(default=None, max_length=64)
     width: int | None = Field(default=None, ge=64, le=2048, multiple_of=8)
     height: int | None = Field(default=None, ge=64, le=2048, multiple_of=8)
@@ -49,13 +52,14 @@ class TrainJob(BaseModel):
     """``likeness adapter train``'s options (defaults by model when left out)."""
 
     person: BodyId
-    model: str = Field(default="tiny-sd15", max_length=200)
+    model: str = Field(default=TrainRequest.model, max_length=200)
     steps: int | None = Field(default=None, ge=1, le=20000)
     learning_rate: float | None = Field(default=None, gt=0.0, le=1.0)
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
-    min_photos: int = Field(default=10, ge=1, le=1000)
-    max_photos: int = Field(default=30, ge=1, le=1000)
-    resume: bool = False
+    min_photos: int = Field(default=TrainRequest.min_photos, ge=1, le=1000)
+    max_photos: int = Field(default=TrainRequest.max_photos, ge=1, le=1000)
+    resume: bool = TrainRequest.resume
+    evaluate: bool = TrainRequest.evaluate
 
 
 class JobOut(BaseModel):
@@ -90,16 +94,13 @@ def queue_generation(
 ) -> JobOut:
     """Queue a generation. The gate decides now (403 with its reason: nothing is queued)
     and again when the job runs (consent withdrawn meanwhile stops it)."""
-    from likeness.consent.policy import GateError
-    from likeness.generate.run import GenerationOptions, authorize_generation
-    from likeness.generate.styles import get_style
+    from likeness.generate.run import GenerationOptions
+    from likeness.workflows import GenerateRequest, authorize_generate
 
-    get_style(body.style)  # an unknown style is refused here, with the list
-    options = body.model_dump(exclude={"prompt"})
-    decision = authorize_generation(lib, body.prompt, GenerationOptions(**options))
-    if not decision.allowed:
-        raise GateError(f"generation refused: {decision.reason}")
-    return JobOut(**queue.submit("generate", {"prompt": body.prompt, "options": options}).as_json())
+    options = GenerationOptions(**body.model_dump(exclude={"prompt"}))
+    request = GenerateRequest(body.prompt, options)
+    authorize_generate(lib, request)
+    return JobOut(**queue.submit("generate", request.as_json()).as_json())
 
 
 @router.post("/train", dependencies=[Depends(require_csrf)], responses=ERRORS, status_code=202)
@@ -108,13 +109,11 @@ def queue_training(
 ) -> JobOut:
     """Queue training of a person's adapter. The gate decides now (403 with its reason:
     nothing is queued), again when the job runs, and before every step."""
-    from likeness.adapters.training import authorize_training
-    from likeness.consent.policy import GateError
+    from likeness.workflows import TrainRequest, authorize_train
 
-    decision = authorize_training(lib, body.person, body.model)
-    if not decision.allowed:
-        raise GateError(f"training refused: {decision.reason}")
-    return JobOut(**queue.submit("train", body.model_dump()).as_json())
+    request = TrainRequest(**body.model_dump())
+    authorize_train(lib, request)
+    return JobOut(**queue.submit("train", asdict(request)).as_json())
 
 
 @router.get("", dependencies=[Depends(require_session)])

@@ -575,12 +575,12 @@ def app_generate(
     """Queue a generation for the app: only people and scopes its token holds (its prompt
     is read among its people only: an error names no one else), then the same gate (as
     ``app:<id>``, on the token's grants only), safety check and provenance as the owner's."""
-    from likeness.consent.policy import GateError
-    from likeness.generate.run import GenerationOptions, authorize_generation, generation_action
+    from likeness.generate.run import GenerationOptions, generation_action
     from likeness.generate.styles import get_style
+    from likeness.workflows import GenerateRequest, authorize_generate
 
     get_style(body.style)
-    options = body.model_dump(exclude={"prompt"})
+    options = GenerationOptions(**body.model_dump(exclude={"prompt"}))
     action = str(generation_action(body.style))
     if action not in grant.scopes:
         message = f"this app's token does not hold the {action} scope"
@@ -589,24 +589,15 @@ def app_generate(
             message,
             headers={"WWW-Authenticate": _bearer_challenge("insufficient_scope", message)},
         )
-    decision = authorize_generation(
-        lib,
+    request = GenerateRequest(
         body.prompt,
-        GenerationOptions(**options),
+        options,
         requester=grant.requester,
-        among=grant.people,
-        within=grant.grants,
+        among=tuple(grant.people),
+        within=tuple(grant.grants),
     )
-    if not decision.allowed:
-        raise GateError(f"generation refused: {decision.reason}")
-    params = {
-        "prompt": body.prompt,
-        "options": options,
-        "requester": grant.requester,
-        "people": list(grant.people),
-        "grants": list(grant.grants),
-    }
-    return _job_for_app(queue.submit("generate", params, requester=grant.requester))
+    authorize_generate(lib, request)
+    return _job_for_app(queue.submit("generate", request.as_json(), requester=grant.requester))
 
 
 def _job_for_app(job) -> JobOut:

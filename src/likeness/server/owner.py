@@ -10,7 +10,7 @@ import base64
 import hmac
 import secrets
 
-from likeness.errors import LikenessError
+from likeness.errors import InvalidError
 from likeness.store import Library
 from likeness.store.models import Setting
 
@@ -20,7 +20,7 @@ MIN_PASSPHRASE_CHARS = 10
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 
 
-class PassphraseError(LikenessError, ValueError):
+class PassphraseError(InvalidError):
     """A passphrase too short, or none set where one is needed."""
 
 

@@ -46,10 +46,7 @@ class Split(BaseModel):
 
 
 def _summary(lib: Library, person_id: int) -> PersonOut:
-    for p in manage.list_people(lib, include_hidden=True):
-        if p.id == person_id:
-            return PersonOut(**p.as_json())
-    raise manage.PersonNotFoundError(f"no person with id {person_id}")
+    return PersonOut(**manage.person_summary(lib, person_id).as_json())
 
 
 @router.get("", dependencies=[Depends(require_session)])

@@ -18,6 +18,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from likeness.errors import BusyError
+
 COOKIE_NAME = "likeness_session"
 CSRF_HEADER = "X-CSRF-Token"
 #: A session ends this long after sign-in (seconds), or at sign-out.
@@ -111,12 +113,14 @@ class _Count:
     last_failure: float = -math.inf
 
 
-class TooManyTries(Exception):
+class TooManyTriesError(BusyError):
     """A try whose turn would come too late: answer 429 with ``retry_after_s``."""
 
     def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"too many failed sign-ins; try again in {retry_after_s:.0f} s")
-        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"too many failed sign-ins; try again in {retry_after_s:.0f} s",
+            retry_after_s=retry_after_s,
+        )
 
 
 class SignInGuard:
@@ -163,7 +167,7 @@ class SignInGuard:
 
     def reserve(self, key: str) -> float:
         """Take the next turn of ``key``'s count: the seconds to wait before checking the
-        passphrase. Raises ``TooManyTries`` when that turn is too far away."""
+        passphrase. Raises ``TooManyTriesError`` when that turn is too far away."""
         with self._lock:
             now = self._clock()
             count = self._counts.setdefault(key, _Count())
@@ -171,7 +175,7 @@ class SignInGuard:
                 count.failures, count.next_at = 0, now
             start = max(now, count.next_at)
             if start - now > self.max_wait_s:
-                raise TooManyTries(start - now - self.max_wait_s)
+                raise TooManyTriesError(start - now - self.max_wait_s)
             count.pending += 1
             count.next_at = start + self.delay_s(count.failures + count.pending)
             return start - now

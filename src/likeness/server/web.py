@@ -66,7 +66,14 @@ def is_page_request(request: Request) -> bool:
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     """A page saying what went wrong (a person that does not exist...), with the status."""
-    titles = {400: "Cannot do that", 403: "Refused", 404: "Not found"}
+    titles = {
+        400: "Cannot do that",
+        403: "Refused",
+        404: "Not found",
+        409: "Not now",
+        429: "Too busy",
+        503: "Unavailable",
+    }
     state = _session(request)
     return templates.TemplateResponse(
         request,
@@ -98,12 +105,7 @@ def people_page(request: Request, include_hidden: bool = False):
 
 def _person(lib, person_id: int) -> manage.PersonSummary:
     """One person, hidden or not (404 through ``PersonNotFoundError``)."""
-    person = next(
-        (p for p in manage.list_people(lib, include_hidden=True) if p.id == person_id), None
-    )
-    if person is None:
-        raise manage.PersonNotFoundError(f"no person with id {person_id}")
-    return person
+    return manage.person_summary(lib, person_id)
 
 
 @router.get("/people/{person_id}", response_class=HTMLResponse)

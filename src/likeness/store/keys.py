@@ -12,12 +12,12 @@ import os
 import secrets
 from pathlib import Path
 
-from likeness.errors import LikenessError
+from likeness.errors import NotFoundError
 
 SIGNING_KEY_FILE = "library.ed25519"
 
 
-class KeyDestroyedError(LikenessError, LookupError):
+class KeyDestroyedError(NotFoundError):
     """The person's key is gone (consent was revoked): their adapters cannot be read."""
 
 

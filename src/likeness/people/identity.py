@@ -1,0 +1,140 @@
+"""Whether a face belongs to a person: the one rule, for consent, the safety gate and adapters.
+
+A person is known by their *photo group*: the embeddings of their faces in this library, made
+by one face backend. A face belongs to them when its embedding lies closer than the backend's
+``FaceDistances.same_person`` to the group's centroid. Live enrolment matches a clip's face
+this way, an imported grant's template, the safety gate every face in a generated image, and
+an adapter's score its samples: one rule, so a face the gate calls Alice is a face enrolment
+would have accepted as Alice.
+
+Why the centroid: a person's photos span years, light and angles; the centroid of many of
+them sits near the middle of that spread, while a nearest-neighbour rule lets one mislabelled
+or look-alike face in a group accept strangers (benchmarks/match_threshold.py measures the
+genuine and impostor distances the threshold sits between).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from likeness.faces.backends import backend_class
+from likeness.faces.headpose import PoseCalibration
+from likeness.faces.protocol import FaceBackend
+from likeness.store.models import Face, Photo
+
+
+@dataclass(frozen=True)
+class PhotoGroup:
+    """A person's faces as one backend embedded them, and the rule that matches a face to them.
+
+    ``calibration`` is their own nose drop (``faces.headpose.PoseCalibration``), that live
+    enrolment reads their head poses with; None when no face of theirs faces the camera."""
+
+    person_id: int | None
+    backend: str
+    embeddings: np.ndarray  # (n, dim) float32
+    match_distance: float
+    calibration: PoseCalibration | None = None
+    centroid: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        embeddings = np.asarray(self.embeddings, dtype=np.float32)
+        if embeddings.ndim != 2 or not len(embeddings):
+            raise ValueError("a photo group needs at least one embedding, shape (n, dim)")
+        object.__setattr__(self, "embeddings", embeddings)
+        object.__setattr__(self, "centroid", embeddings.mean(axis=0))
+
+    @classmethod
+    def of_embeddings(
+        cls,
+        embeddings: np.ndarray,
+        backend: type[FaceBackend] | FaceBackend | None = None,
+        *,
+        person_id: int | None = None,
+        calibration: PoseCalibration | None = None,
+    ) -> PhotoGroup:
+        """A group from embeddings at hand (a test's, a benchmark's), judged by ``backend``'s
+        threshold (default: the backend this process runs)."""
+        backend = backend or backend_class()
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        return cls(
+            person_id,
+            backend.name,
+            embeddings.reshape(-1, backend.embedding_dim),
+            backend.distances.same_person,
+            calibration,
+        )
+
+    def distance(self, embedding: np.ndarray) -> float:
+        """Euclidean distance from ``embedding`` to the group's centroid."""
+        return float(np.linalg.norm(np.asarray(embedding, np.float32) - self.centroid))
+
+    def matches(self, embedding: np.ndarray) -> bool:
+        """Whether a face with this embedding is this person (by ``match_distance``)."""
+        return self.distance(embedding) < self.match_distance
+
+
+def photo_group(
+    session: Session, person_id: int, backend: type[FaceBackend] | None = None
+) -> PhotoGroup | None:
+    """``person_id``'s photo group as ``backend`` (default: this process's) embedded it; None
+    when no face of theirs was analysed by that backend (embeddings of different models are
+    not comparable)."""
+    backend = backend or backend_class()
+    rows = session.execute(
+        select(Face.embedding, Face.landmarks, Photo.width, Photo.height)
+        .join(Photo, Photo.id == Face.photo_id)
+        .where(Face.person_id == person_id, Photo.face_backend == backend.name)
+        .order_by(Face.id)
+    ).all()
+    if not rows:
+        return None
+    calibration = PoseCalibration.from_faces(
+        (tuple(tuple(p) for p in json.loads(landmarks)), (width, height))
+        for _, landmarks, width, height in rows
+    )
+    return PhotoGroup.of_embeddings(
+        np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows]),
+        backend,
+        person_id=person_id,
+        calibration=calibration,
+    )
+
+
+def photo_groups(session: Session, backend: type[FaceBackend] | None = None) -> list[PhotoGroup]:
+    """Every person's photo group (people with faces by ``backend``), by person id; without
+    pose calibration (the safety gate needs none)."""
+    backend = backend or backend_class()
+    rows = session.execute(
+        select(Face.person_id, Face.embedding)
+        .join(Photo, Photo.id == Face.photo_id)
+        .where(Face.person_id.is_not(None), Photo.face_backend == backend.name)
+        .order_by(Face.person_id, Face.id)
+    ).all()
+    by_person: dict[int, list[np.ndarray]] = {}
+    for person, blob in rows:
+        if person is not None:  # (the query asks for people's faces only)
+            by_person.setdefault(person, []).append(np.frombuffer(blob, dtype=np.float32))
+    return [
+        PhotoGroup.of_embeddings(np.stack(found), backend, person_id=person)
+        for person, found in sorted(by_person.items())
+    ]
+
+
+def closest_group(
+    groups: list[PhotoGroup], embedding: np.ndarray
+) -> tuple[PhotoGroup | None, float | None]:
+    """The group whose centroid is nearest ``embedding``, if the face matches it, and that
+    distance (None, None with no groups). A face matches at most one person: the nearest."""
+    if not groups:
+        return None, None
+    centroids = np.stack([g.centroid for g in groups])
+    distances = np.linalg.norm(centroids - np.asarray(embedding, np.float32)[None, :], axis=1)
+    best = int(np.argmin(distances))
+    d = float(distances[best])
+    return (groups[best] if d < groups[best].match_distance else None), d

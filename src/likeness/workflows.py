@@ -1,0 +1,246 @@
+"""The tasks every front end runs: ask the gate, raise if it refuses, then do the work.
+
+The command line, the server's jobs and routes, the app API and the demo call these and
+nothing below them, so a task behaves the same wherever it was asked for (the CLI scored a
+new adapter where a server job did not, before this module). Each task takes a request, a
+plain frozen dataclass of serialisable values (numbers, strings, paths), so that a remote
+worker can run it later from a copy of the request; the request's defaults are the task's
+defaults, and the front ends read them from here rather than writing their own.
+
+``authorize_*`` only asks the gate (a route answers 403 before queueing anything); the task
+asks again when it runs, and the work below asks before every step (``check_in_force``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from likeness.adapters.curation import CurationRules
+from likeness.consent.grants import OWNER
+from likeness.consent.policy import Decision
+from likeness.generate.run import GenerationOptions
+from likeness.store import Library
+
+if TYPE_CHECKING:
+    from likeness.adapters.identity import IdentityScore
+    from likeness.adapters.training import TrainedAdapter
+    from likeness.generate.run import GenerationResult
+    from likeness.importing import ImportReport, ProgressCallback
+
+_RULES = CurationRules()
+
+
+# -- import ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """Photos to index: a folder, a Takeout folder or archive."""
+
+    path: str
+    #: Scan every photo upsampled for small faces (slow) instead of MTCNN's proposals.
+    thorough: bool = False
+    #: Worker processes (None: one per core).
+    workers: int | None = None
+
+
+def import_(
+    lib: Library, request: ImportRequest, progress: ProgressCallback | None = None
+) -> ImportReport:
+    """Index the photos (no consent needed: nothing leaves the library, nothing is made)."""
+    from likeness.faces.detection import DetectionSettings
+    from likeness.importing import import_photos
+
+    return import_photos(
+        lib,
+        request.path,
+        workers=request.workers,
+        settings=DetectionSettings(thorough=request.thorough),
+        progress=progress,
+    )
+
+
+# -- training ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """A person's adapter on a base model. Left as None, a training setting takes the
+    model's default (``TrainingParams.for_model``)."""
+
+    person: int
+    model: str = "tiny-sd15"
+    steps: int | None = None
+    rank: int | None = None
+    learning_rate: float | None = None
+    seed: int | None = None
+    checkpoint_every: int | None = None
+    train_text_encoder: bool | None = None
+    min_photos: int = _RULES.min_photos
+    max_photos: int = _RULES.max_photos
+    resume: bool = False
+    #: Score the new adapter's likeness (sampled images against the photo group) after.
+    evaluate: bool = True
+    eval_steps: int = 25
+    device: str | None = None
+    requester: str = OWNER
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    adapter: TrainedAdapter
+    identity: IdentityScore | None
+
+    def as_json(self) -> dict:
+        return {
+            **self.adapter.as_json(),
+            "identity": self.identity.as_json() if self.identity else None,
+        }
+
+
+def authorize_train(lib: Library, request: TrainRequest) -> Decision:
+    """The gate's allowing Decision for this training, or ``GateError``."""
+    from likeness.adapters.training import authorize_training
+
+    decision = authorize_training(lib, request.person, request.model, request.requester)
+    return decision.raise_if_denied("training")
+
+
+def train(
+    lib: Library,
+    request: TrainRequest,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> TrainOutcome:
+    """Train (or resume) the adapter, then score it when ``request.evaluate``.
+    ``progress(step, steps, loss)`` hears of every step."""
+    from likeness.adapters.identity import evaluate_adapter
+    from likeness.adapters.manage import get_adapter
+    from likeness.adapters.training import TrainingParams, train_adapter
+    from likeness.models.registry import get_model
+
+    decision = authorize_train(lib, request)
+    params = TrainingParams.for_model(
+        get_model(lib, request.model),
+        steps=request.steps,
+        rank=request.rank,
+        learning_rate=request.learning_rate,
+        seed=request.seed,
+        checkpoint_every=request.checkpoint_every,
+        train_text_encoder=request.train_text_encoder,
+    )
+    trained = train_adapter(
+        lib,
+        decision,
+        request.person,
+        request.model,
+        params,
+        rules=CurationRules(min_photos=request.min_photos, max_photos=request.max_photos),
+        resume=request.resume,
+        device=request.device,
+        progress=progress,
+    )
+    score = None
+    if request.evaluate:
+        adapter = get_adapter(lib, trained.id)
+        score = evaluate_adapter(
+            lib, decision, request.person, adapter, device=request.device, steps=request.eval_steps
+        )
+    return TrainOutcome(trained, score)
+
+
+# -- generation --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """A prompt with @mentions, its options, and who asks. An app's request is read among
+    its token's people only and held to its token's grants (``among``, ``within``)."""
+
+    prompt: str
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    requester: str = OWNER
+    among: tuple[int, ...] | None = None
+    within: tuple[str, ...] | None = None
+
+    def as_json(self) -> dict:
+        return {**asdict(self), "options": asdict(self.options)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> GenerateRequest:
+        def tuple_or_none(value):
+            return tuple(value) if value is not None else None
+
+        return cls(
+            prompt=data["prompt"],
+            options=GenerationOptions(**data["options"]),
+            requester=data.get("requester", OWNER),
+            among=tuple_or_none(data.get("among")),
+            within=tuple_or_none(data.get("within")),
+        )
+
+
+def authorize_generate(lib: Library, request: GenerateRequest) -> Decision:
+    """The gate's allowing Decision for this prompt (its people, the style's action, the
+    model's kind), or ``GateError``. An unknown style is refused here, with the list."""
+    from likeness.generate.run import authorize_generation
+    from likeness.generate.styles import get_style
+
+    get_style(request.options.style)
+    decision = authorize_generation(
+        lib,
+        request.prompt,
+        request.options,
+        request.requester,
+        among=request.among,
+        within=request.within,
+    )
+    return decision.raise_if_denied("generation")
+
+
+def generate(
+    lib: Library,
+    request: GenerateRequest,
+    out_dir: Path,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> GenerationResult:
+    """Generate into ``out_dir``: every image passes the safety gate before it is written,
+    and leaves signed and watermarked. ``progress(image, step, steps)``."""
+    from likeness.generate.run import generate_images
+
+    decision = authorize_generate(lib, request)
+    return generate_images(
+        lib, decision, request.prompt, out_dir, request.options, progress=progress
+    )
+
+
+# -- export ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """The person's newest adapter as a plain file, in ``format`` (diffusers or kohya)."""
+
+    person: int
+    out: str
+    format: str = "diffusers"
+    requester: str = OWNER
+
+
+def authorize_export(lib: Library, request: ExportRequest) -> Decision:
+    """The gate's allowing Decision for exporting the person's newest adapter, or
+    ``GateError``."""
+    from likeness.adapters import export
+
+    decision = export.authorize_export(lib, request.person, request.requester)
+    return decision.raise_if_denied("export")
+
+
+def export(lib: Library, request: ExportRequest) -> Path:
+    """Write the export (unencrypted: revoking consent later cannot reach the copy)."""
+    from likeness.adapters.export import export_adapter
+
+    decision = authorize_export(lib, request)
+    return export_adapter(lib, decision, request.person, request.format, Path(request.out))
