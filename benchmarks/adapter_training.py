@@ -15,21 +15,15 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
 
 def _prepare(root: Path) -> tuple[Path, int]:
-    from tests.support.libraries import astronaut_library
-
     from likeness.consent.grants import Scope, Trust, issue_grant
     from likeness.store import Library
+    from likeness.testing.libraries import astronaut_library
 
     home, person = astronaut_library(root)
     with Library.open(home) as lib:

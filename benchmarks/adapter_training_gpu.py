@@ -20,10 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
 WARMUP = 3
 
 
@@ -31,9 +27,9 @@ def random_pipeline(family_name: str, dtype, device: str = "cpu"):
     """The family's full-size pipeline with random weights, from the carried configs, made
     on ``device`` (initialising 2.6 billion weights on a GPU takes seconds, not minutes)."""
     import torch
-    from tests.support.models import full_size_components
 
     from likeness.models.families import family
+    from likeness.testing.models import full_size_components
 
     torch.manual_seed(0)
     with torch.device(device):
@@ -64,7 +60,6 @@ def bench_family(name: str, steps: int, tiny: bool, device: str, workdir: Path) 
     """Train on the astronaut's curated photos through likeness (gate, verified grant from a
     rendered live enrolment, registry, checkpoints, encryption), then the bare loop."""
     import torch
-    from tests.support.libraries import astronaut_library, verified_grant
 
     from _training import bare_lora_loop
     from likeness.adapters.curation import CurationRules, curate
@@ -74,6 +69,7 @@ def bench_family(name: str, steps: int, tiny: bool, device: str, workdir: Path) 
     from likeness.models.registry import add_model
     from likeness.models.tiny import tiny_pipeline
     from likeness.store import Library
+    from likeness.testing.libraries import astronaut_library, verified_grant
 
     gpu = device.startswith("cuda")
     dtype = torch.float32

@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
@@ -31,7 +27,6 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args()
     import torch
-    from tests.support.libraries import astronaut_library
 
     from likeness.adapters.curation import CurationRules
     from likeness.adapters.export import authorize_export, export_adapter
@@ -48,6 +43,7 @@ def main() -> None:
     from likeness.provenance.stamp import stamp_image
     from likeness.safety.gate import SafetyGate
     from likeness.store import Library
+    from likeness.testing.libraries import astronaut_library
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

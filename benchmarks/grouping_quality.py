@@ -11,13 +11,11 @@ clustering (threshold 0.5) on the very same embeddings, as in face_recognition's
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
 from _common import bcubed, read_labels, require_faces_dev
 
 

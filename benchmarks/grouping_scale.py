@@ -20,11 +20,9 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
 from _common import bcubed
 
 CENTRE_DISTANCE = 0.9

@@ -31,7 +31,6 @@ from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageOps
 
-sys.path.insert(0, str(Path(__file__).parent))
 from _common import read_labels, require_faces_dev
 
 PEOPLE_IN_GROUP = {"kit_with_rose": 2, "longoria_cooper": 2, "obama_and_biden": 2, "two_people": 2}

@@ -3,7 +3,7 @@
 
 The server (uvicorn, the real app, on loopback) serves a library with Alice (the astronaut's
 photos). For each of ``--sessions`` live sessions, a client plays a person in front of the
-page (``tests.support.clips.LivePerson``: frames rendered from the astronaut photo, cropped to
+page (``likeness.testing.clips.LivePerson``: frames rendered from the astronaut photo, cropped to
 640x480, turning towards each prompt a reaction time after it arrives), encodes each frame as
 the page does (JPEG, quality 0.9), sends it with its time, and waits for the answer before
 sending the next (as the page does). Prints, per session and overall: the verdict, frames
@@ -31,16 +31,14 @@ from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 PASSPHRASE = "live enrolment benchmark"
 
 
 def _camera_frame(pixels) -> bytes:
     """The person's frame as the page sends it: 640x480, JPEG at quality 0.9."""
     from PIL import Image
-    from tests.support.clips import camera_sized
+
+    from likeness.testing.clips import camera_sized
 
     out = io.BytesIO()
     Image.fromarray(camera_sized(pixels)).save(out, "JPEG", quality=90)
@@ -100,16 +98,15 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=3)
     args = parser.parse_args()
 
-    from tests.support import clips
-    from tests.support.libraries import two_people_library
-    from tests.support.photos import astronaut
-    from tests.support.server import served_on_loopback
-
     from likeness.consent.enrolment import open_live_enrolment
     from likeness.server import create_app
     from likeness.server import enrolment as enrolment_routes
     from likeness.server.owner import set_owner_passphrase
     from likeness.store import Library
+    from likeness.testing import clips
+    from likeness.testing.libraries import two_people_library
+    from likeness.testing.photos import astronaut
+    from likeness.testing.server import served_on_loopback
 
     work = Path(tempfile.mkdtemp(prefix="likeness-live-"))
     try:

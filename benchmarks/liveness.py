@@ -26,16 +26,12 @@ import argparse
 import multiprocessing
 import os
 import random
-import sys
 from collections import Counter
 from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).parent))
-from _common import read_labels, require_faces_dev  # noqa: E402
+from _common import read_labels, require_faces_dev
 
 BENT = (
     "cylinder r=0.5",
@@ -60,9 +56,9 @@ CASES = (
 def _trial(job) -> list[tuple]:
     """The clips of one photo and session: (photo, case, passed, reason, transcript)."""
     import torch
-    from tests.support import clips
 
     from likeness.consent import liveness
+    from likeness.testing import clips
 
     torch.set_num_threads(1)  # one process per core
     name, pixels, face, calibration, other, session, earlier, same_sequence, fps, wanted = job
@@ -139,9 +135,8 @@ def main() -> None:
         "--fps", type=int, default=15, help="frames a second (a camera gives 24-30; cost grows)"
     )
     args = parser.parse_args()
-    from tests.support import clips
-
     from likeness.consent import liveness
+    from likeness.testing import clips
 
     rng = random.Random(args.seed) if args.seed is not None else None
     from likeness.faces.backends import video_frame_backend

@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 import tracemalloc
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 FRAME = (1920, 1080)
 FACE_PX = 300
@@ -31,12 +26,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     import cv2
-    from tests.support import clips
-    from tests.support.photos import astronaut
 
     from likeness.consent import liveness
     from likeness.faces.backends import turned_face_finder, video_frame_backend
     from likeness.people.identity import PhotoGroup
+    from likeness.testing import clips
+    from likeness.testing.photos import astronaut
 
     backend = video_frame_backend()
     finder = turned_face_finder(backend)

@@ -19,22 +19,19 @@ These portraits are press photos taken at eye level: the target is that none is 
 each refused photo with its pitch, and the spread of pitches. Then, since a start read as seen
 from above is not refused (``liveness.FROM_ABOVE_PITCH``), how far a look up reads from such a
 start: each portrait rendered with the head lowered LOWERED degrees, then looking up UP degrees
-from there (``tests.support.clips.render_pose``), read with the person's own nose drop.
+from there (``likeness.testing.clips.render_pose``), read with the person's own nose drop.
 
     .venv/bin/python benchmarks/liveness_start.py
 """
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).parent))
 from _common import read_labels, require_faces_dev
 
 WIDTH = 640
@@ -114,10 +111,9 @@ def main() -> None:
 
 def _look_up_from_below(rows, camera) -> None:
     """How far looking up reads from a start LOWERED degrees below the photo's own pose."""
-    from tests.support import clips
-
     from likeness.consent.liveness import TILT_DEGREES
     from likeness.faces.headpose import read_pose
+    from likeness.testing import clips
 
     print(f"looking up {UP:.0f} degrees from a head lowered {-LOWERED:.0f} (own nose drop):")
     ups = []

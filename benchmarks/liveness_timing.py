@@ -20,15 +20,10 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
-from pathlib import Path
 
 import numpy as np
 
 from likeness.faces.protocol import FaceDistances
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 #: (reaction to a prompt in seconds, head speed in degrees a second).
 PEOPLE = ((0.3, 65.0), (0.45, 50.0), (0.6, 40.0), (0.8, 30.0))
@@ -52,10 +47,10 @@ class ProjectedFaceBackend:
 
     def analyze(self, image):
         import cv2
-        from tests.support.clips import rotation
 
         from likeness.faces.headpose import OPENCV_MODEL_5, pinhole_camera
         from likeness.faces.protocol import DetectedFace
+        from likeness.testing.clips import rotation
 
         rvec, _ = cv2.Rodrigues(rotation(*image.pose))
         camera = pinhole_camera((FRAME_PX, FRAME_PX))
@@ -68,7 +63,7 @@ class ProjectedFaceBackend:
 
 
 def frames_of(session, fps: int, react_s: float, degrees_per_s: float):
-    from tests.support import clips
+    from likeness.testing import clips
 
     blank = np.zeros((1, 1, 3), np.uint8)
     out = []

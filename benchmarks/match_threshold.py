@@ -10,14 +10,11 @@ recording; genuine trials compare it with the centroid of the same person's *oth
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).parent))
 from _common import read_labels, require_faces_dev
 
 

@@ -33,8 +33,8 @@ Needs the face_recognition CLI beside dlib-bin: ``make bench-setup``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
-import sys
 import tempfile
 import threading
 from collections import Counter
@@ -42,9 +42,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).parent))
-import contextlib
 
 from _common import read_labels, require_faces_dev
 from indexing_throughput import run_face_recognition, run_likeness

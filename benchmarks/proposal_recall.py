@@ -24,15 +24,12 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
-sys.path.insert(0, str(Path(__file__).parent))
 from _common import require_faces_dev
 from phone_library import face_cutouts, scenes
 

@@ -23,9 +23,6 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 PASSPHRASE = "load test passphrase"
 
 
@@ -100,15 +97,14 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=None, help="a trained two-people library")
     args = parser.parse_args()
 
-    from tests.support.libraries import trained_two_people_library
-    from tests.support.server import served_on_loopback
-
     from likeness.consent.grants import Scope, Trust, issue_grant
     from likeness.people.manage import list_people
     from likeness.server import create_app
     from likeness.server.owner import set_owner_passphrase
     from likeness.server.sessions import SignInGuard
     from likeness.store import Library
+    from likeness.testing.libraries import trained_two_people_library
+    from likeness.testing.server import served_on_loopback
 
     work = Path(tempfile.mkdtemp(prefix="likeness-load-"))
     try:

@@ -13,14 +13,10 @@ the right passphrase while the guesser's count is full.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 PASSPHRASE = "the owner's own passphrase"
 
@@ -31,11 +27,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import httpx
-    from tests.support.server import served_on_loopback
 
     from likeness.server import create_app
     from likeness.server.owner import set_owner_passphrase
     from likeness.store import Library
+    from likeness.testing.server import served_on_loopback
 
     with tempfile.TemporaryDirectory() as tmp:
         lib = Library.open(Path(tmp) / "home")

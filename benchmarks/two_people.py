@@ -11,12 +11,8 @@ compared with the change outside it, over several seeds.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
@@ -26,8 +22,6 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=60)
     args = parser.parse_args()
     import numpy as np
-    from tests.support.libraries import two_people_library
-    from tests.support.regions import regional_influence
 
     from likeness.adapters.curation import CurationRules
     from likeness.adapters.manage import latest_adapter, load_into_pipeline
@@ -38,6 +32,8 @@ def main() -> None:
     from likeness.models.loading import load_pipeline
     from likeness.models.registry import get_model
     from likeness.store import Library
+    from likeness.testing.libraries import two_people_library
+    from likeness.testing.regions import regional_influence
 
     with tempfile.TemporaryDirectory() as tmp:
         home, alice, grace = two_people_library(Path(tmp))

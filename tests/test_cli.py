@@ -5,8 +5,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.support.cli import likeness
-from tests.support.photos import face_photos, jpeg_bytes, scenery, write
+from likeness.testing.cli import likeness
+from likeness.testing.photos import face_photos, jpeg_bytes, scenery, write
 
 
 def test_import_people_faces_json_and_edits(tmp_path):

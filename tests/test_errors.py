@@ -25,7 +25,7 @@ from likeness.errors import (
     UnavailableError,
     kind_of,
 )
-from tests.support.server import LOCAL
+from likeness.testing.server import LOCAL
 
 #: The contract, written out: (exit code, HTTP status) per kind.
 EXPECTED = {

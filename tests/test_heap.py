@@ -14,8 +14,8 @@ if sys.argv[1] == "reuse":
     from likeness.heap import reuse_freed_memory
     assert reuse_freed_memory()
 torch.set_num_threads(1)
-from likeness.faces.mtcnn import _build_networks
-pnet = _build_networks()[0].eval()
+from likeness.faces.mtcnn import build_networks
+pnet = build_networks()[0].eval()
 level = torch.ones(1, 3, 907, 1210)
 
 def photo():

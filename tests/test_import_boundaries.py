@@ -9,7 +9,7 @@ from sqlalchemy import select
 from likeness.importing import import_photos
 from likeness.library.sources import SourceError, scan
 from likeness.store.models import PhotoFile
-from tests.support.photos import jpeg_bytes, scenery, write
+from likeness.testing.photos import jpeg_bytes, scenery, write
 
 
 def _imported_names(lib) -> list[str]:

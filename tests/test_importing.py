@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from likeness.importing import import_photos
 from likeness.store.models import Face, Photo, PhotoFile
-from tests.support.photos import astronaut, jpeg_bytes, scenery, write
+from likeness.testing.photos import astronaut, jpeg_bytes, scenery, write
 
 
 def build_bad_corpus(root: Path) -> dict[str, str]:
@@ -167,7 +167,7 @@ from pathlib import Path
 
 import torch
 
-from tests.support.photos import astronaut, jpeg_bytes, write
+from likeness.testing.photos import astronaut, jpeg_bytes, write
 from likeness.importing import import_photos
 from likeness.store import Library
 

@@ -15,6 +15,7 @@ from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.consent.policy import GateError, authorize
 from likeness.generate.run import GenerationOptions
 from likeness.server.jobs_routes import GenerateJob, TrainJob
+from likeness.testing.libraries import copy_home, two_people_library
 from likeness.workflows import (
     GenerateRequest,
     TrainRequest,
@@ -22,7 +23,6 @@ from likeness.workflows import (
     authorize_train,
     generate,
 )
-from tests.support.libraries import copy_home, two_people_library
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from likeness import clock
 from likeness.faces.analyze import AnalysisFailure, PhotoAnalysis, analyze_in_worker, start_worker
 from likeness.faces.backends import backend_class, backend_spec
 from likeness.faces.detection import DetectionSettings
@@ -103,10 +103,6 @@ def _worker_context():
     return get_context("spawn")
 
 
-def _now() -> datetime:
-    return datetime.now().replace(microsecond=0)
-
-
 class _Recorder:
     """Writes outcomes to the catalog, one transaction per photo or problem."""
 
@@ -126,7 +122,7 @@ class _Recorder:
             s.add(row)
         row.display_path = item.display_path
         row.size, row.mtime_ns, row.source = item.size, item.mtime_ns, item.source
-        row.photo_id, row.problem, row.seen_at = photo_id, problem, _now()
+        row.photo_id, row.problem, row.seen_at = photo_id, problem, clock.now()
         s.flush()
         if old_photo is not None and old_photo != photo_id:
             _drop_if_orphan(s, old_photo)
@@ -181,7 +177,7 @@ class _Recorder:
                 camera_make=result.camera_make,
                 camera_model=result.camera_model,
                 face_backend=self.backend_name,
-                indexed_at=_now(),
+                indexed_at=clock.now(),
             )
             s.add(photo)
             s.flush()
@@ -246,7 +242,7 @@ def import_photos(
     report = ImportReport(kind=found.kind, files=len(found.items))
     report.problems.extend(found.problems)
     with lib.session() as s:
-        run = ImportRun(root=str(Path(path).absolute()), kind=found.kind, started_at=_now())
+        run = ImportRun(root=str(Path(path).absolute()), kind=found.kind, started_at=clock.now())
         s.add(run)
         s.flush()
         run_id = run.id
@@ -334,7 +330,7 @@ def import_photos(
     report.seconds = time.perf_counter() - started
     with lib.session() as s:
         run = s.get(ImportRun, run_id)
-        run.finished_at = _now()
+        run.finished_at = clock.now()
         run.photos_added, run.faces_added = report.added, report.faces
         run.problems = len(report.problems)
     return report

@@ -156,8 +156,9 @@ def train(
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """A prompt with @mentions, its options, and who asks. An app's request is read among
-    its token's people only and held to its token's grants (``among``, ``within``)."""
+    """A prompt with @mentions, its options, and who asks (``apps.requester``). An app's
+    request is read among its token's people only and held to its token's grants
+    (``among``, ``within``)."""
 
     prompt: str
     options: GenerationOptions = field(default_factory=GenerationOptions)
@@ -184,11 +185,22 @@ class GenerateRequest:
 
 def authorize_generate(lib: Library, request: GenerateRequest) -> Decision:
     """The gate's allowing Decision for this prompt (its people, the style's action, the
-    model's kind), or ``GateError``. An unknown style is refused here, with the list."""
+    model's kind), or ``GateError``. An unknown style is refused here, with the list. An
+    app's request is held to its token's grants: the app and each of them must be in force."""
+    from likeness.apps.registry import AppError
+    from likeness.apps.requester import Requester
+    from likeness.apps.tokens import check_grants_in_force
+    from likeness.consent.policy import GateError
     from likeness.generate.run import authorize_generation
     from likeness.generate.styles import get_style
 
     get_style(request.options.style)
+    app_id = Requester(request.requester).app_id
+    if app_id is not None:
+        try:
+            check_grants_in_force(lib, app_id, request.within or ())
+        except AppError as error:
+            raise GateError(f"generation refused: {error}") from error
     decision = authorize_generation(
         lib,
         request.prompt,

@@ -6,7 +6,7 @@ import pytest
 from likeness.adapters.curation import CurationRules
 from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.store import Library
-from tests.support.libraries import astronaut_library, copy_home
+from likeness.testing.libraries import astronaut_library, copy_home
 
 #: The prepared library has six usable photos; tests train on small sets.
 RULES = CurationRules(min_photos=2)

@@ -3,7 +3,7 @@
 import json
 import shutil
 
-from tests.support.cli import likeness
+from likeness.testing.cli import likeness
 
 
 def test_adapter_workflow_and_refusals(prepared, tmp_path):

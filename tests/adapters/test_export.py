@@ -16,20 +16,20 @@ import torch
 
 from likeness.adapters.export import (
     ExportError,
-    _unet_config,
     authorize_export,
     export_adapter,
     sgm_unet_module,
     sgm_unet_names,
     to_kohya,
+    unet_config_of,
 )
 from likeness.adapters.manage import get_adapter, load_into_pipeline
 from likeness.adapters.training import TrainingParams, authorize_training, train_adapter
 from likeness.models.families import family
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import add_model, get_model
+from likeness.testing.models import sample, save_tiny_folder
 from tests.adapters.conftest import RULES
-from tests.support.models import sample, save_tiny_folder
 
 SGM_BLOCKS = ("lora_unet_input_blocks_", "lora_unet_middle_block_", "lora_unet_output_blocks_")
 DIFFUSERS_BLOCKS = ("down_blocks", "mid_block", "up_blocks")
@@ -152,7 +152,7 @@ def test_export_takes_the_block_layout_from_the_adapters_base_model(lib, tmp_pat
         "gone": "input_blocks.4.1",  # no longer registered: the family's standard layout
     }
     for base_model, block in expected.items():
-        config = _unet_config(lib, SimpleNamespace(base_model=base_model, family="sdxl"))
+        config = unet_config_of(lib, SimpleNamespace(base_model=base_model, family="sdxl"))
         assert (
             sgm_unet_module(layer, sgm_unet_names(config))
             == f"{block}.transformer_blocks.0.attn1.to_q"

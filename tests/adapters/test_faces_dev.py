@@ -7,8 +7,8 @@ from PIL import Image
 from likeness.adapters.curation import CurationRules, curate
 from likeness.adapters.identity import score_images
 from likeness.faces.listing import list_faces
-from tests.support.faces_dev import faces_dev_library
-from tests.support.photos import scenery
+from likeness.testing.faces_dev import faces_dev_library
+from likeness.testing.photos import scenery
 
 PEOPLE = ["barack_obama", "joe_biden"]
 GROUPS = ["obama_and_biden.jpg", "two_people.jpg"]

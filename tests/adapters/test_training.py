@@ -29,8 +29,8 @@ from likeness.consent.grants import revoke_grant
 from likeness.consent.policy import ConsentWithdrawnError, GateError
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import add_model, get_model
+from likeness.testing.models import sample, save_tiny_folder
 from tests.adapters.conftest import RULES
-from tests.support.models import sample, save_tiny_folder
 
 FAST = TrainingParams(steps=12, learning_rate=1e-3, checkpoint_every=4)
 
@@ -140,7 +140,7 @@ def _adapter_state(lib, trained):
 
 def test_killed_training_resumes_to_the_same_adapter(granted, prepared, tmp_path):
     """kill -9 mid-run, then --resume: the adapter equals an uninterrupted run's."""
-    from tests.support.libraries import copy_home
+    from likeness.testing.libraries import copy_home
 
     lib, person = granted.lib, granted.person
     steps = ["--steps", "40", "--checkpoint-every", "10", "--lr", "0.001"]

@@ -12,10 +12,10 @@ from likeness.consent.policy import authorize
 from likeness.faces.backends import backend_class
 from likeness.importing import import_photos
 from likeness.store.models import Enrolment
-from tests.support import clips
-from tests.support.cli import likeness
-from tests.support.clips import prepared
-from tests.support.photos import astronaut, face_photos
+from likeness.testing import clips
+from likeness.testing.cli import likeness
+from likeness.testing.clips import prepared
+from likeness.testing.photos import astronaut, face_photos
 
 
 @pytest.fixture

@@ -27,8 +27,8 @@ from likeness.faces.backends import video_frame_backend
 from likeness.importing import import_photos
 from likeness.people.identity import PhotoGroup
 from likeness.store.models import Enrolment
-from tests.support import clips
-from tests.support.photos import astronaut, face_photos
+from likeness.testing import clips
+from likeness.testing.photos import astronaut, face_photos
 
 FPS = 10
 #: The page shows a prompt this long after the frame it answers was taken.

@@ -34,8 +34,8 @@ from likeness.faces.headpose import (
     read_pose,
 )
 from likeness.people.identity import PhotoGroup
-from tests.support import clips
-from tests.support.photos import astronaut
+from likeness.testing import clips
+from likeness.testing.photos import astronaut
 
 
 @cache

@@ -17,9 +17,9 @@ from likeness.people.identity import photo_group
 from likeness.people.manage import list_people
 from likeness.store import Library
 from likeness.store.models import Photo
-from tests.support import backends as plugin
-from tests.support.libraries import astronaut_variants, hopper_variants
-from tests.support.photos import jpeg_bytes, write
+from likeness.testing import backends as plugin
+from likeness.testing.libraries import astronaut_variants, hopper_variants, two_people_photos
+from likeness.testing.photos import jpeg_bytes, write
 
 
 def test_the_default_backend_is_dlib_and_an_unknown_one_is_a_clear_error(monkeypatch):
@@ -44,11 +44,7 @@ def test_a_second_backend_runs_the_whole_flow_with_its_own_thresholds(tmp_path, 
     with Library.open(tmp_path / "warm-home") as lib:
         import_photos(lib, warm, workers=1)
     monkeypatch.setenv(backends.BACKEND_ENV, plugin.SPEC)
-    photos = tmp_path / "photos"
-    for i, image in enumerate(astronaut_variants()):
-        write(photos / f"astronaut-{i}.jpg", jpeg_bytes(image))
-    for i, image in enumerate(hopper_variants()):
-        write(photos / f"hopper-{i}.jpg", jpeg_bytes(image))
+    photos = two_people_photos(tmp_path / "photos")
     with Library.open(tmp_path / "home") as lib:
         report = import_photos(lib, photos, workers=1)
         assert report.faces >= 8

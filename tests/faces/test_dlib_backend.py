@@ -7,9 +7,10 @@ import pytest
 from PIL import Image
 
 from likeness.faces.analyze import analyze_photo
-from likeness.faces.dlib_backend import DetectionSettings, DlibFaceBackend
+from likeness.faces.detection import DetectionSettings
+from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.faces.quality import frontalness_score
-from tests.support.photos import astronaut, jpeg_bytes, scenery
+from likeness.testing.photos import astronaut, jpeg_bytes, scenery
 
 
 @cache

@@ -4,7 +4,7 @@ import numpy as np
 
 from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.faces.dlib_cnn import DlibCnnFaceFinder
-from tests.support.photos import astronaut, scenery
+from likeness.testing.photos import astronaut, scenery
 
 
 def test_finds_the_face_near_its_last_box_and_describes_it_like_the_backend():

@@ -7,7 +7,7 @@ import pytest
 
 from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.faces.dlib_resnet import DlibModelFormatError, DlibResNet, read_dlib_resnet
-from tests.support.photos import astronaut
+from likeness.testing.photos import astronaut
 
 
 def _chips(images) -> np.ndarray:

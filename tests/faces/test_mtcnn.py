@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from likeness.faces.dlib_backend import DetectionSettings, DlibFaceBackend, _iou
+from likeness.faces.detection import DetectionSettings
+from likeness.faces.dlib_backend import DlibFaceBackend, box_iou
 from likeness.faces.mtcnn import MtcnnProposer, MtcnnUnavailableError, nms, weights_dir
-from tests.support.photos import astronaut, scenery, textured_scenery
+from likeness.testing.photos import astronaut, scenery, textured_scenery
 
 PHONE = (4032, 3024)
 
@@ -109,7 +110,7 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=float)
     keep = nms(boxes, np.array([0.5, 0.9, 0.7]), 0.5)
     assert keep.tolist() == [1, 2]
-    assert _iou(tuple(boxes[0]), tuple(boxes[1])) > 0.5
+    assert box_iou(tuple(boxes[0]), tuple(boxes[1])) > 0.5
 
 
 def test_import_says_when_small_faces_fall_back_to_the_slow_pass(monkeypatch, tmp_path):
@@ -137,9 +138,9 @@ def test_the_rewritten_networks_give_the_authors_outputs():
     normalised input."""
     import torch
 
-    from likeness.faces.mtcnn import _build_networks
+    from likeness.faces.mtcnn import build_networks
 
-    originals = _build_networks()
+    originals = build_networks()
     for net, file in zip(originals, ("pnet.pt", "rnet.pt", "onet.pt"), strict=True):
         state = torch.load(weights_dir() / file, map_location="cpu", weights_only=True)
         net.load_state_dict({k: v for k, v in state.items() if not k.startswith("softmax")})

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 
 from likeness.faces.scaling import Halvings, halve, resize_image
-from tests.support.photos import scenery, textured_scenery
+from likeness.testing.photos import scenery, textured_scenery
 
 
 def photo(size=(1001, 757)) -> np.ndarray:

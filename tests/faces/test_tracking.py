@@ -9,8 +9,8 @@ import numpy as np
 
 from likeness.faces.backends import video_frame_backend
 from likeness.faces.tracking import FULL_EVERY, TrackingFaceBackend
-from tests.support.clips import prepared
-from tests.support.photos import astronaut
+from likeness.testing.clips import prepared
+from likeness.testing.photos import astronaut
 
 
 @cache

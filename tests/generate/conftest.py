@@ -5,7 +5,7 @@ import pytest
 
 from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.store import Library
-from tests.support.libraries import copy_home, trained_two_people_library
+from likeness.testing.libraries import copy_home, trained_two_people_library
 
 
 class TwoPeople(NamedTuple):

@@ -16,8 +16,8 @@ from likeness.models.loading import load_pipeline
 from likeness.models.registry import get_model
 from likeness.provenance.stamp import find_provenance
 from likeness.safety.gate import SafetyGate
-from tests.support.cli import likeness
-from tests.support.regions import regional_influence
+from likeness.testing.cli import likeness
+from likeness.testing.regions import regional_influence
 
 FAST = GenerationOptions(steps=6, style="watercolor")
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from likeness.library.decode import DecodeError, _decoded_into_array, decode_photo
-from tests.support.photos import astronaut, jpeg_bytes, scenery
+from likeness.library.decode import DecodeError, decode_photo, decoded_into_array
+from likeness.testing.photos import astronaut, jpeg_bytes, scenery
 
 
 def _exif(orientation: int | None = None, gps: bool = False) -> Image.Exif:
@@ -85,7 +85,7 @@ def test_every_kind_of_photo_gives_pillows_pixels(kind):
     upright = size[::-1] if "turned" in kind else size
     assert photo.pixels.shape == expected.shape == (upright[1], upright[0], 3)
     assert np.array_equal(photo.pixels, expected)
-    into_array = _decoded_into_array(buf.getvalue(), Image.open(io.BytesIO(buf.getvalue())))
+    into_array = decoded_into_array(buf.getvalue(), Image.open(io.BytesIO(buf.getvalue())))
     assert (into_array is None) == (kind in ("L", "CMYK"))  # the fast path was taken
 
 

@@ -18,7 +18,7 @@ from likeness.library.takeout import (
     strip_edited,
 )
 from likeness.store.models import Album, Photo, PhotoAlbum, PhotoFile, PhotoLabel
-from tests.support.photos import jpeg_bytes, scenery, write
+from likeness.testing.photos import jpeg_bytes, scenery, write
 
 LONG = "Screenshot_20200101-101112_Some Messaging Apps.jpg"  # 50 characters
 assert len(LONG) == 50

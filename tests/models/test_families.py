@@ -9,7 +9,7 @@ from likeness.models.families import (
     family_of_checkpoint,
     family_of_pipeline,
 )
-from tests.support.models import full_size_components
+from likeness.testing.models import full_size_components
 
 #: Published parameter counts of the real models' components.
 SIZES = {

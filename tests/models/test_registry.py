@@ -16,8 +16,8 @@ from likeness.models.registry import (
     remove_model,
 )
 from likeness.models.tiny import tiny_pipeline
-from tests.support.cli import likeness
-from tests.support.models import sample, save_tiny_folder, save_tiny_single_file
+from likeness.testing.cli import likeness
+from likeness.testing.models import sample, save_tiny_folder, save_tiny_single_file
 
 
 def test_builtins_are_tiny_and_listed(lib):

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from likeness.adapters.curation import CurationRules, curate, write_dataset_sheet
 from likeness.cli import app
 from likeness.people.contact_sheet import write_contact_sheet
-from tests.support.libraries import astronaut_library, copy_home
+from likeness.testing.libraries import astronaut_library, copy_home
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from likeness.people.grouping import GroupingParams, IncrementalGrouper, cluster_embeddings
-from tests.support.embeddings import blobs
+from likeness.testing.embeddings import blobs
 
 
 def test_separates_people_and_keeps_each_together():

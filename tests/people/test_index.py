@@ -1,7 +1,7 @@
 import numpy as np
 
 from likeness.people.index import EmbeddingIndex, all_nearest_neighbours
-from tests.support.embeddings import blobs
+from likeness.testing.embeddings import blobs
 
 
 def test_cell_join_finds_nearly_all_close_neighbours():

@@ -22,7 +22,7 @@ from likeness.people.manage import (
 )
 from likeness.people.records import PersonNotFoundError
 from likeness.store.models import Face, Photo, PhotoLabel
-from tests.support.embeddings import blobs
+from likeness.testing.embeddings import blobs
 
 
 def add_faces(

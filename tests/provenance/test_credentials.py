@@ -137,7 +137,7 @@ def test_the_local_ca_and_signer_are_shaped_as_c2pa_requires(lib, tmp_path):
 
 
 def test_provenance_cli_verifies_and_exports_the_root(tmp_path):
-    from tests.support.cli import likeness
+    from likeness.testing.cli import likeness
 
     home = tmp_path / "home"
     assert likeness(home, "init").returncode == 0

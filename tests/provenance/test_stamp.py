@@ -15,7 +15,7 @@ from likeness.provenance.stamp import (
     find_provenance,
     stamp_image,
 )
-from tests.support.photos import scenery
+from likeness.testing.photos import scenery
 
 RECORD = GenerationRecord("out.png", "tiny-sd15", "ab" * 32, ("g" * 32,), ("a" * 32,))
 

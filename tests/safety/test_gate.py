@@ -9,8 +9,8 @@ from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.consent.policy import authorize
 from likeness.safety.gate import SafetyGate
 from likeness.safety.nsfw import NudityDetector
-from tests.support.faces_dev import faces_dev_library
-from tests.support.photos import astronaut, scenery
+from likeness.testing.faces_dev import faces_dev_library
+from likeness.testing.photos import astronaut, scenery
 
 STYLIZED = "generate-stylized"
 

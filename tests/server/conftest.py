@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from likeness.testing.libraries import trained_two_people_library, two_people_library
 from tests.support.apps import app_world, idle_app_world  # noqa: F401 (fixtures)
-from tests.support.libraries import trained_two_people_library, two_people_library
 
 
 @pytest.fixture(scope="package")

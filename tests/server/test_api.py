@@ -21,8 +21,8 @@ from likeness.server.sessions import (
     SessionStore,
 )
 from likeness.store.models import Setting
-from tests.support.libraries import copy_home
-from tests.support.server import LOCAL, PASSPHRASE, signed_in
+from likeness.testing.libraries import copy_home
+from likeness.testing.server import LOCAL, PASSPHRASE, signed_in
 
 
 @pytest.fixture

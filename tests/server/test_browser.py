@@ -17,8 +17,8 @@ except ImportError:  # the browser tests skip (the page fixture says why)
 
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
-from tests.support.libraries import copy_home
-from tests.support.server import PASSPHRASE, served_on_loopback
+from likeness.testing.libraries import copy_home
+from likeness.testing.server import PASSPHRASE, served_on_loopback
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("LIKENESS_TEST_ARTIFACTS", "build/test-artifacts"))
@@ -141,8 +141,8 @@ def test_a_refused_edit_shows_its_reason(server, page):
 
 
 def test_importing_from_the_jobs_page(server, page, tmp_path):
-    from tests.support.libraries import hopper_variants
-    from tests.support.photos import jpeg_bytes, write
+    from likeness.testing.libraries import hopper_variants
+    from likeness.testing.photos import jpeg_bytes, write
 
     url, *_ = server
     folder = tmp_path / "more"
@@ -225,7 +225,7 @@ def camera_page(request, tmp_path):
     """A page in a Chromium whose camera plays a clip (a fake device): call with the clip's
     frames; the page comes back."""
     playwright = pytest.importorskip("playwright.sync_api")
-    from tests.support import clips
+    from likeness.testing import clips
 
     with playwright.sync_playwright() as p:
         browsers = []
@@ -268,8 +268,8 @@ def _live_clip(lib, person: int, render) -> tuple[str, list]:
 
 def test_live_enrolment_with_a_fake_camera_then_a_verified_grant(server, camera_page):
     from likeness.consent.policy import authorize
-    from tests.support import clips
-    from tests.support.photos import astronaut
+    from likeness.testing import clips
+    from likeness.testing.photos import astronaut
 
     url, lib, alice, _ = server
     pixels, face = clips.prepared(astronaut())  # Alice's photos are the astronaut's
@@ -301,8 +301,8 @@ def test_live_enrolment_with_a_fake_camera_then_a_verified_grant(server, camera_
 
 
 def test_a_flat_photo_before_the_fake_camera_is_refused(server, camera_page):
-    from tests.support import clips
-    from tests.support.photos import astronaut
+    from likeness.testing import clips
+    from likeness.testing.photos import astronaut
 
     url, lib, alice, _ = server
     pixels, _ = clips.prepared(astronaut())
@@ -319,8 +319,8 @@ def test_a_flat_photo_before_the_fake_camera_is_refused(server, camera_page):
 
 def test_a_session_drawn_for_a_recording_is_refused_on_the_enrol_page(server, camera_page):
     from likeness.consent.enrolment import start_enrolment
-    from tests.support import clips
-    from tests.support.photos import astronaut
+    from likeness.testing import clips
+    from likeness.testing.photos import astronaut
 
     url, lib, alice, _ = server
     pixels, _ = clips.prepared(astronaut())

@@ -19,15 +19,15 @@ from likeness.consent.enrolment import start_enrolment
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
 from likeness.store.models import Enrolment
-from tests.support.libraries import copy_home
-from tests.support.server import LOCAL, signed_in
+from likeness.testing.libraries import copy_home
+from likeness.testing.server import LOCAL, signed_in
 
 ORIGIN = {"origin": LOCAL}
 
 
 @pytest.fixture
 def world(prepared, tmp_path):
-    from tests.support.server import PASSPHRASE
+    from likeness.testing.server import PASSPHRASE
 
     home, alice, _ = prepared
     lib = copy_home(home, tmp_path / "home")

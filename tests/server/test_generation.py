@@ -13,8 +13,8 @@ from PIL import Image
 from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
-from tests.support.libraries import copy_home
-from tests.support.server import LOCAL, PASSPHRASE, events, signed_in
+from likeness.testing.libraries import copy_home
+from likeness.testing.server import LOCAL, PASSPHRASE, events, signed_in
 
 
 @pytest.fixture

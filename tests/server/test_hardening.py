@@ -22,8 +22,8 @@ from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
 from likeness.server.security import DEFAULT_NEXT, safe_next
 from likeness.server.sessions import DEVICE_COOKIE_NAME, SignInGuard
-from tests.support.libraries import copy_home
-from tests.support.server import LOCAL, PASSPHRASE, served_on_loopback, signed_in
+from likeness.testing.libraries import copy_home
+from likeness.testing.server import LOCAL, PASSPHRASE, served_on_loopback, signed_in
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_an_allowed_host_is_a_host_name_or_an_address(lib):
 
 
 def test_a_passphrase_that_is_no_text_is_a_wrong_one(client):
-    lone = b'{"passphrase": "\ud800\ud800 abcdefghij"}'
+    lone = rb'{"passphrase": "\ud800\ud800 abcdefghij"}'
     answer = client.post("/api/sign-in", content=lone, headers={"content-type": "application/json"})
     assert answer.status_code in (401, 422)
 

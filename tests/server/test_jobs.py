@@ -14,9 +14,9 @@ from likeness.server.jobs import INTERRUPTED, RUNNING, JobQueue, QueueFullError
 from likeness.server.owner import set_owner_passphrase
 from likeness.store import Library
 from likeness.store.models import ServerJob
-from tests.support.libraries import astronaut_variants
-from tests.support.photos import jpeg_bytes, write
-from tests.support.server import LOCAL, PASSPHRASE, events, signed_in
+from likeness.testing.libraries import astronaut_variants
+from likeness.testing.photos import jpeg_bytes, write
+from likeness.testing.server import LOCAL, PASSPHRASE, events, signed_in
 
 
 @pytest.fixture

@@ -203,8 +203,8 @@ def test_an_expired_code_is_refused(app_world):
 
 
 def test_a_token_ends_no_later_than_the_grant_it_rests_on(app_world):
+    from likeness.apps import tokens
     from likeness.consent.grants import Scope, Trust, issue_grant
-    from likeness.server import apps
 
     _, lib, alice, _, app_id, _ = app_world
     grant = issue_grant(
@@ -215,11 +215,11 @@ def test_a_token_ends_no_later_than_the_grant_it_rests_on(app_world):
         grantee=f"app:{app_id}",
         expires_in=timedelta(minutes=10),
     )
-    code = apps.Code(
+    code = tokens.Code(
         "c" * 64, app_id, REDIRECT, "generate-stylized", (alice,), "x", "S256", (grant.id,)
     )
-    expires = apps.save_token(lib, "a-token", code)
-    assert expires == grant.expires_at < datetime.now() + apps.TOKEN_TTL
+    expires = tokens.save_token(lib, "a-token", code)
+    assert expires == grant.expires_at < datetime.now() + tokens.TOKEN_TTL
 
 
 def test_an_expired_token_is_refused(app_world):

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from likeness.consent.grants import list_grants
 from likeness.people.manage import hide_person, name_person, set_minor, split_person
+from likeness.testing.server import LOCAL, served_on_loopback
 from tests.support.apps import (
     REDIRECT,
     VERIFIER,
@@ -26,7 +27,6 @@ from tests.support.apps import (
     token_for,
     token_form,
 )
-from tests.support.server import LOCAL, served_on_loopback
 
 
 def app_grants(lib, app_id: str) -> list:
@@ -402,7 +402,7 @@ def test_an_approval_is_checked_whole_before_anything_is_signed(app_world):
     too long a duration refuses it all, the people before them included."""
     import pytest
 
-    from likeness.server import apps
+    from likeness.apps import registry as apps
 
     _, lib, alice, grace, app_id, _ = app_world
     set_minor(lib, grace)

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
 from likeness.server.sessions import COOKIE_NAME, CSRF_HEADER, SignInGuard
-from tests.support.libraries import copy_home
-from tests.support.server import LOCAL, PASSPHRASE
+from likeness.testing.libraries import copy_home
+from likeness.testing.server import LOCAL, PASSPHRASE
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from likeness.adapters.manage import list_adapters
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
-from tests.support.libraries import copy_home
-from tests.support.server import LOCAL, PASSPHRASE, events, signed_in
+from likeness.testing.libraries import copy_home
+from likeness.testing.server import LOCAL, PASSPHRASE, events, signed_in
 
 
 def test_training_runs_as_a_job_under_a_grant(trained, tmp_path):

@@ -53,12 +53,12 @@ def test_migrating_a_0001_catalog_keeps_people_and_gives_them_uids(tmp_path):
     from alembic import command
     from sqlalchemy import create_engine
 
-    from likeness.store.migrate import _config
+    from likeness.store.migrate import alembic_config
 
     home = tmp_path / "old"
     home.mkdir()
     engine = create_engine(f"sqlite:///{home / 'catalog.sqlite'}")
-    cfg = _config(engine)
+    cfg = alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
@@ -94,12 +94,12 @@ def test_migrating_a_0008_catalog_rebuilds_people_so_ids_are_never_reused(tmp_pa
     from alembic import command
     from sqlalchemy import create_engine
 
-    from likeness.store.migrate import _config
+    from likeness.store.migrate import alembic_config
 
     home = tmp_path / "old"
     home.mkdir()
     engine = create_engine(f"sqlite:///{home / 'catalog.sqlite'}")
-    cfg = _config(engine)
+    cfg = alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0008")

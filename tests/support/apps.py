@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
-from tests.support.libraries import copy_home
-from tests.support.server import LOCAL, PASSPHRASE, signed_in
+from likeness.testing.libraries import copy_home
+from likeness.testing.server import LOCAL, PASSPHRASE, signed_in
 
 REDIRECT = "http://127.0.0.1:9999/callback"
 VERIFIER = "a-verifier-of-the-app-that-is-long-enough-to-be-accepted-0123456789"

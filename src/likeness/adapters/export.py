@@ -165,7 +165,7 @@ def to_kohya(state: dict, family: str, alpha: float, unet_config: Mapping | None
     return out
 
 
-def _unet_config(lib: Library, info: AdapterInfo) -> Mapping:
+def unet_config_of(lib: Library, info: AdapterInfo) -> Mapping:
     """The config of the UNet the adapter was trained on: a built-in's, the one in a model's
     diffusers folder (or hub snapshot, or a single file's ``--config`` folder), else the
     family's standard one that likeness carries (what a single file of the family loads with,
@@ -231,7 +231,7 @@ def export_adapter(
     state, meta = storage.load_weights(lib, info.person_uid, info.id)
     if fmt == "kohya":
         rank = json.loads(meta["likeness.params"])["rank"]
-        unet_config = _unet_config(lib, info) if info.family == "sdxl" else None
+        unet_config = unet_config_of(lib, info) if info.family == "sdxl" else None
         # likeness trains with alpha = rank
         state = to_kohya(state, info.family, alpha=rank, unet_config=unet_config)
         meta = {

@@ -15,6 +15,7 @@ import numpy as np
 
 from likeness.errors import ConflictError
 from likeness.faces.backends import load_backend
+from likeness.models.device import choose_device
 from likeness.people.identity import photo_group
 from likeness.people.records import get_person
 from likeness.store import Library
@@ -118,8 +119,6 @@ def evaluate_adapter(
     of training, so ``decision`` is the person's ``train-adapter`` decision."""
     import json
 
-    import torch
-
     from likeness.adapters.manage import latest_adapter, load_into_pipeline
     from likeness.consent.policy import Action
     from likeness.models.loading import load_pipeline
@@ -130,7 +129,7 @@ def evaluate_adapter(
     model = get_model(lib, info.base_model)
     decision.require(Action.TRAIN_ADAPTER, [person_id], model.kind)
     decision.check_in_force(lib)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = choose_device(device)
     pipe = load_pipeline(model, device)
     load_into_pipeline(lib, pipe, info)
     images = sample_images(pipe, info.trigger, model.resolution, steps)

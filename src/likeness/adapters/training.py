@@ -18,10 +18,10 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select
 
+from likeness import clock
 from likeness.adapters import storage
 from likeness.adapters.curation import CurationRules, TrainingSet, curate
 from likeness.consent.grants import OWNER
@@ -33,6 +33,7 @@ from likeness.consent.policy import (
     authorize,
 )
 from likeness.errors import InvalidError
+from likeness.models.device import choose_device
 from likeness.models.families import Family
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import BaseModel, get_model, model_kind
@@ -242,18 +243,6 @@ def _set_lora_state(pipe, state: dict) -> None:
 # -- the training run ------------------------------------------------------------------------
 
 
-def _now() -> datetime:
-    return datetime.now().replace(microsecond=0)
-
-
-def _choose_device(device: str | None) -> str:
-    import torch
-
-    if device:
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def _interrupted_run(lib: Library, person_uid: str, model: str) -> AdapterRecord | None:
     with lib.session() as s:
         return s.scalar(
@@ -299,7 +288,7 @@ def train_adapter(
 
     model = get_model(lib, model_name)
     decision.require(Action.TRAIN_ADAPTER, [person_id], model.kind)
-    device = _choose_device(device)
+    device = choose_device(device)
     params = (params or TrainingParams()).resolved(device)
     decision.check_in_force(lib)
     data = training_set or curate(lib, person_id, model.resolution, rules)
@@ -349,7 +338,7 @@ def train_adapter(
                     dataset=json.dumps({"data_sha256": data.data_hash(), **data.as_json()}),
                     status="training",
                     steps_done=0,
-                    created_at=_now(),
+                    created_at=clock.now(),
                 )
             )
 
@@ -393,7 +382,7 @@ def train_adapter(
     write_loss_curve(losses, curve, f"{model.name}, rank {params.rank}")
     with lib.session() as s:
         row = s.get(AdapterRecord, adapter_id)
-        row.status, row.steps_done, row.finished_at = "ready", params.steps, _now()
+        row.status, row.steps_done, row.finished_at = "ready", params.steps, clock.now()
         row.metrics = json.dumps({"losses": losses})
     del run
     if device.startswith("cuda"):

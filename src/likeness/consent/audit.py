@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from likeness import clock
 from likeness.consent.canonical import canonical_json
 from likeness.store import Library, hold_write_lock
 from likeness.store.models import AuditEntry, Setting
@@ -43,7 +44,7 @@ def append(lib: Library, session: Session, kind: str, payload: dict) -> int:
     last = session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.hash
-    at = datetime.now().replace(microsecond=0)
+    at = clock.now()
     text = canonical_json(payload).decode()
     digest = _entry_hash(prev, seq, at, kind, text)
     session.add(AuditEntry(seq=seq, at=at, kind=kind, payload=text, prev_hash=prev, hash=digest))

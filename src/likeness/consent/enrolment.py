@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from likeness import clock
 from likeness.consent import audit
 from likeness.consent.liveness import (
     VERSION,
@@ -243,10 +244,6 @@ def _record(
     return record
 
 
-def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now()).replace(microsecond=0)
-
-
 def enrol_from_frames(
     lib: Library,
     person_id: int,
@@ -255,7 +252,7 @@ def enrol_from_frames(
     now: datetime | None = None,
 ) -> EnrolmentResult:
     """Check a recording of session ``session_id`` and record the outcome (pass or fail)."""
-    now = _now(now)
+    now = clock.now(now)
     claimed = _claim(lib, person_id, session_id, live=False, now=now)
     backend = backends.video_frame_backend()
     finder = backends.turned_face_finder(backend)
@@ -283,7 +280,12 @@ class LiveEnrolment:
         if self.result is None:
             outcome = self.check.finish()
             self.result = _record(
-                self.lib, self.claimed, outcome, live=True, now=_now(now), finder=self.check.finder
+                self.lib,
+                self.claimed,
+                outcome,
+                live=True,
+                now=clock.now(now),
+                finder=self.check.finder,
             )
         return self.result
 
@@ -298,7 +300,7 @@ def open_live_enrolment(
     """Claim live session ``session_id`` (``start_enrolment(live=True)``) for checking frames
     as the camera sends them. ``track_face`` looks for the face near where it was, to keep
     up with the camera (``faces.tracking``); False scans every whole frame."""
-    claimed = _claim(lib, person_id, session_id, live=True, now=_now(now))
+    claimed = _claim(lib, person_id, session_id, live=True, now=clock.now(now))
     backend = backends.video_frame_backend()
     check = LiveCheck(
         claimed.session,

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
+from likeness import clock
 from likeness.consent import audit
 from likeness.consent.canonical import canonical_json
 from likeness.errors import InvalidError, NotFoundError
@@ -160,7 +161,7 @@ def issue_grant(
         raise GrantError("an enrolment makes a grant verified, not attested")
     if not scopes:
         raise GrantError("a grant needs at least one scope")
-    now = (now or datetime.now()).replace(microsecond=0)
+    now = clock.now(now)
     with lib.session() as s:
         person = get_person(s, person_id)
         if enrolment_id is not None:
@@ -247,7 +248,7 @@ def revoke_grant(
     """Revoke at once: later decisions deny, and (for a grant to the owner) the person's
     adapter key is destroyed, so every copy of their adapters becomes unreadable. Returns
     False if already revoked."""
-    now = (now or datetime.now()).replace(microsecond=0)
+    now = clock.now(now)
     with lib.session() as s:
         record = s.get(ConsentGrantRecord, grant_id)
         if record is None:

@@ -42,6 +42,7 @@ from datetime import datetime
 
 import numpy as np
 
+from likeness import clock
 from likeness.consent.depth import parallax, relief
 from likeness.faces.headpose import HeadPose, PoseCalibration, read_pose
 from likeness.faces.protocol import FaceBackend, FaceDistances, TurnedFaceFinder
@@ -259,9 +260,7 @@ def new_session(count: int = 4, rng: random.Random | None = None) -> ChallengeSe
         length = round(rng.uniform(*lengths), 1)
         challenges.append(Challenge(kind, round(t, 1), round(t + length, 1)))
         t += length
-    return ChallengeSession(
-        uuid.uuid4().hex, datetime.now().replace(microsecond=0), tuple(challenges)
-    )
+    return ChallengeSession(uuid.uuid4().hex, clock.now(), tuple(challenges))
 
 
 @dataclass

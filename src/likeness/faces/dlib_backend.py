@@ -50,7 +50,9 @@ VERIFY_FACE_PX = 115.0
 VERIFY_PAD = 0.4
 
 
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes: how much two detections are
+    one face."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -173,10 +175,10 @@ class DlibFaceBackend:
         found: list[tuple[tuple[float, ...], float]] = []
         proposals = self._proposer.propose(image, self.settings.min_face_px, float(max(h, w)))
         for box, _ in proposals:
-            if any(_iou(box, b) >= 0.3 for b, _ in found):
+            if any(box_iou(box, b) >= 0.3 for b, _ in found):
                 continue
             for face, score in self._verify(image, box):
-                if all(_iou(face, b) < 0.3 for b, _ in found):
+                if all(box_iou(face, b) < 0.3 for b, _ in found):
                     found.append((face, score))
         return found
 
@@ -200,7 +202,7 @@ class DlibFaceBackend:
         )
         if wanted and scale2 > scale1 * 1.2:
             for box, score in self._scan(image, scale2):
-                if all(_iou(box, b) < 0.3 for b, _ in found):
+                if all(box_iou(box, b) < 0.3 for b, _ in found):
                     found.append((box, score))
         return found
 

@@ -85,7 +85,9 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _build_networks():
+def build_networks():
+    """P-Net, R-Net and O-Net as untrained PyTorch modules, in the layout of facenet-pytorch's
+    weight files."""
     import torch
     from torch import nn
 
@@ -277,7 +279,7 @@ class MtcnnProposer:
 
         folder = folder or weights_dir()
         self._torch = torch
-        self._pnet, self._rnet, self._onet = _build_networks()
+        self._pnet, self._rnet, self._onet = build_networks()
         nets = ((self._pnet, "pnet.pt"), (self._rnet, "rnet.pt"), (self._onet, "onet.pt"))
         for net, file in nets:
             state = torch.load(folder / file, map_location="cpu", weights_only=True)

@@ -26,6 +26,7 @@ from likeness.generate.layout import strips
 from likeness.generate.prompt import ParsedPrompt, parse_prompt
 from likeness.generate.sampling import Region, sample_one, sample_regions
 from likeness.generate.styles import PHOTO, get_style
+from likeness.models.device import choose_device
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import get_model, model_kind
 from likeness.provenance.credentials import GenerationRecord
@@ -167,7 +168,7 @@ def generate_images(
         adapters.append(latest_adapter(lib, person, model.name))
     decision.check_in_force(lib)
 
-    device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = choose_device(options.device)
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     pipe = load_pipeline(model, device, dtype)
     names = [load_into_pipeline(lib, pipe, a) for a in adapters]

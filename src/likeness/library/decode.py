@@ -148,7 +148,7 @@ def decode_photo(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedPhoto:
             "(possible decompression bomb)"
         )
     taken, gps, make, model = read_exif(image)
-    pixels = _decoded_into_array(data, image)
+    pixels = decoded_into_array(data, image)
     if pixels is None:
         pixels = _pillow_pixels(image)
     if pixels.ndim != 3 or min(pixels.shape[:2]) < 1:
@@ -184,7 +184,7 @@ _IMREAD_RGB_AS_STORED = (
 )
 
 
-def _decoded_into_array(data: bytes, image: Image.Image) -> np.ndarray | None:
+def decoded_into_array(data: bytes, image: Image.Image) -> np.ndarray | None:
     """The RGB pixels (as stored, before EXIF orientation) of a colour JPEG or HEIF photo,
     decoded straight into an array; None for any other photo, or one these decoders cannot
     decode (a truncated file: Pillow's path then says what is wrong with it).

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 
 from sqlalchemy import select
 
+from likeness import clock
 from likeness.consent.policy import ModelKind
 from likeness.models.families import (
     Family,
@@ -275,7 +275,7 @@ def add_model(
                 config_dir=str(config_dir) if config_dir else None,
                 resolution=native_resolution(configs, fam),
                 sha256=sha,
-                added_at=datetime.now().replace(microsecond=0),
+                added_at=clock.now(),
             )
         )
     return get_model(lib, name)

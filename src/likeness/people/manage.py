@@ -8,11 +8,11 @@ overlap, so a re-cluster never loses a name, a merge or a manual move.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 from sqlalchemy import func, select, update
 
+from likeness import clock
 from likeness.errors import InvalidError
 from likeness.faces.backends import backend_class
 from likeness.people.grouping import GroupingParams, IncrementalGrouper, cluster_embeddings
@@ -23,10 +23,6 @@ from likeness.store.models import Face, Person, Photo, PhotoLabel
 
 class PeopleError(InvalidError):
     """A people edit that cannot be done (unknown id, faces that are not there...)."""
-
-
-def _now() -> datetime:
-    return datetime.now().replace(microsecond=0)
 
 
 @dataclass
@@ -91,7 +87,7 @@ def _load_faces(session, backend: str | None = None) -> _FaceTable:
 
 
 def _new_person(session) -> int:
-    person = Person(created_at=_now())
+    person = Person(created_at=clock.now())
     session.add(person)
     session.flush()
     return person.id

@@ -11,12 +11,12 @@ import io
 import json
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 
+from likeness import clock
 from likeness.provenance import fingerprint, watermark
 from likeness.provenance.credentials import (
     CredentialsReport,
@@ -92,7 +92,7 @@ def stamp_image(
                 height=int(pixels.shape[0]),
                 manifest=json.dumps(manifest_definition(record)),
                 manifest_store=manifest_store,
-                created_at=datetime.now().replace(microsecond=0),
+                created_at=clock.now(),
             )
         )
     return StampedImage(signed, mime, mark_id, pdq, digest)

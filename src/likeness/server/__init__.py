@@ -5,9 +5,9 @@ as the command line.
 loopback. Owner sign-in (``owner``, ``sessions``: CSRF tokens, a guard that slows passphrase
 guessing), the people, faces, consent and adapter routes, the job queue (``jobs``: import,
 training and generation, with per-requester quotas and cancel), live enrolment over a
-WebSocket (``enrolment``), the web pages (``web``), third-party apps (``apps``) behind OAuth 2
-with PKCE (``oauth``: the adapter to Authlib), and the defences every response carries
-(``security``: allowed hosts, body limits, CSP).
+WebSocket (``enrolment``), the web pages (``web``), third-party apps (the ``likeness.apps``
+room) behind OAuth 2 with PKCE (``oauth``: the adapter to Authlib), and the defences every
+response carries (``security``: allowed hosts, body limits, CSP).
 """
 
 from likeness.server.app import create_app

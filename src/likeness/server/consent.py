@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from likeness.apps.requester import Requester
 from likeness.consent import audit, grants
 from likeness.server.deps import MAX_ID, BodyId, library, require_csrf, require_session
 from likeness.store import Library
@@ -100,7 +101,7 @@ def revoke(
     on the grant are cancelled."""
     revoked = grants.revoke_grant(lib, grant_id, body.reason)
     grant = grants.get_grant(lib, grant_id)
-    if grant.grantee.startswith("app:"):
+    if Requester(grant.grantee).is_app:
         request.app.state.jobs.cancel_for(
             grant.grantee, "consent for this app was withdrawn", grant=grant_id
         )

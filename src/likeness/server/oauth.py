@@ -11,7 +11,7 @@ approval page, the owner's app routes, and the API an app calls with its token.
   with a code, or with ``access_denied``; every redirect carries ``iss`` (RFC 9207). Nothing
   is signed for a request that fails, and grants signed for an approval that could not be
   completed are withdrawn.
-- ``POST /oauth/token``: code + verifier for a bearer token (``apps.save_token``).
+- ``POST /oauth/token``: code + verifier for a bearer token (``tokens.save_token``).
 - ``GET /.well-known/oauth-authorization-server``: the server's metadata (RFC 8414).
 - ``/api/apps``: the owner registers, lists and revokes apps (session and CSRF).
 - ``/api/app/v1/...``: the app's own API, with ``Authorization: Bearer``: the people it may
@@ -48,7 +48,8 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from likeness.server import apps
+from likeness.apps import registry as apps
+from likeness.apps import tokens
 from likeness.server.deps import library, require_csrf, require_session
 from likeness.server.jobs import JobQueue
 from likeness.server.jobs_routes import ERRORS, GenerateJob, JobId, JobOut, generated_image
@@ -133,7 +134,7 @@ class _CodeGrant(AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request) -> None:
         data = request.payload.data
         approval: _Approval = request.user
-        apps.save_code(
+        tokens.save_code(
             self.server.lib,
             code,
             request.client.get_client_id(),
@@ -147,12 +148,12 @@ class _CodeGrant(AuthorizationCodeGrant):
         approval.saved = True
 
     def query_authorization_code(self, code: str, client: _Client):
-        return apps.take_code(self.server.lib, code, client.get_client_id())
+        return tokens.take_code(self.server.lib, code, client.get_client_id())
 
-    def delete_authorization_code(self, authorization_code: apps.Code) -> None:
+    def delete_authorization_code(self, authorization_code: tokens.Code) -> None:
         pass  # ``take_code`` spent it as it claimed it
 
-    def authenticate_user(self, authorization_code: apps.Code):
+    def authenticate_user(self, authorization_code: tokens.Code):
         return authorization_code
 
 
@@ -165,7 +166,7 @@ class LikenessAuthorizationServer(AuthorizationServer):
             "default",
             BearerTokenGenerator(
                 access_token_generator=lambda **_: apps.new_secret(),
-                expires_generator=lambda client, grant_type: int(apps.TOKEN_TTL.total_seconds()),
+                expires_generator=lambda client, grant_type: int(tokens.TOKEN_TTL.total_seconds()),
             ),
         )
 
@@ -179,7 +180,7 @@ class LikenessAuthorizationServer(AuthorizationServer):
     def save_token(self, token: dict, request) -> None:
         from datetime import datetime
 
-        expires = apps.save_token(self.lib, token["access_token"], request.user)
+        expires = tokens.save_token(self.lib, token["access_token"], request.user)
         token["expires_in"] = max(0, int((expires - datetime.now()).total_seconds()))
 
     def create_oauth2_request(self, request):
@@ -531,7 +532,7 @@ def _bearer_challenge(error: str | None = None, description: str | None = None) 
     return "Bearer " + ", ".join(parts)
 
 
-def app_token(request: Request) -> apps.TokenGrant:
+def app_token(request: Request) -> tokens.TokenGrant:
     """The app's token from ``Authorization: Bearer`` (401 with why, otherwise)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -541,7 +542,7 @@ def app_token(request: Request) -> apps.TokenGrant:
             headers={"WWW-Authenticate": _bearer_challenge()},
         )
     try:
-        return apps.check_token(request.app.state.library, token.strip())
+        return tokens.check_token(request.app.state.library, token.strip())
     except apps.AppError as error:
         raise HTTPException(
             401,
@@ -557,7 +558,7 @@ class AppPerson(BaseModel):
 
 @app_api.get("/people")
 def app_people(
-    grant: apps.TokenGrant = Depends(app_token), lib: Library = Depends(library)
+    grant: tokens.TokenGrant = Depends(app_token), lib: Library = Depends(library)
 ) -> list[AppPerson]:
     """The people this token may ask for (id and name: no faces, no embeddings)."""
     from likeness.people.manage import list_people
@@ -568,7 +569,7 @@ def app_people(
 @app_api.post("/generate", status_code=202, responses=ERRORS)
 def app_generate(
     body: GenerateJob,
-    grant: apps.TokenGrant = Depends(app_token),
+    grant: tokens.TokenGrant = Depends(app_token),
     queue: JobQueue = Depends(_jobs),
     lib: Library = Depends(library),
 ) -> JobOut:
@@ -613,7 +614,7 @@ def _job_for_app(job) -> JobOut:
 
 
 def app_job(
-    job_id: JobId, grant: apps.TokenGrant = Depends(app_token), queue: JobQueue = Depends(_jobs)
+    job_id: JobId, grant: tokens.TokenGrant = Depends(app_token), queue: JobQueue = Depends(_jobs)
 ):
     """One of this app's jobs (another requester's is not found)."""
     from likeness.server.jobs import JobNotFoundError

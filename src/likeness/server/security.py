@@ -18,13 +18,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from likeness.apps.registry import is_host
 
 #: Where a sign-in goes when ``next`` is missing or not a path of this site.
 DEFAULT_NEXT = "/people"
@@ -51,22 +51,6 @@ def safe_next(value: str | None) -> str:
     if parts.scheme or parts.netloc or value.startswith("//"):
         return DEFAULT_NEXT
     return value
-
-
-#: A DNS name: dot-separated labels of letters, digits and inner hyphens.
-_DNS_NAME = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
-)
-
-
-def is_host(name: str) -> bool:
-    """Whether ``name`` (lower case, no port, IPv6 without brackets) is a DNS name or an IP
-    address: nothing a browser could read as another host, nothing a pattern could widen."""
-    try:
-        ip_address(name)
-        return True
-    except ValueError:
-        return bool(_DNS_NAME.match(name))
 
 
 def allowed_hosts(bound: str | None, extra: Iterable[str] = ()) -> list[str]:

@@ -148,7 +148,7 @@ def unassigned_page(request: Request):
 def jobs_page(request: Request):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
-    from likeness.server import apps
+    from likeness.apps import registry as apps
 
     jobs = [j.as_json() for j in request.app.state.jobs.list()]
     app_names = {a.grantee: a.name for a in apps.list_apps(request.app.state.library)}
@@ -193,8 +193,9 @@ def apps_page(request: Request):
         return _sign_in_first(request)
     from datetime import datetime
 
+    from likeness.apps import registry as apps
+    from likeness.apps import tokens
     from likeness.consent import grants
-    from likeness.server import apps
 
     lib = request.app.state.library
     now = datetime.now()
@@ -203,7 +204,7 @@ def apps_page(request: Request):
         {
             **a.as_json(),
             "grants": [g.as_json(p) for g, p in in_force if g.grantee == a.grantee],
-            "tokens": len(apps.app_tokens(lib, a.id)),
+            "tokens": len(tokens.app_tokens(lib, a.id)),
         }
         for a in apps.list_apps(lib)
     ]

@@ -13,7 +13,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0009"
 
 
-def _config(engine: Engine):
+def alembic_config(engine: Engine):
+    """Alembic's configuration for this catalog (tests step migrations one by one with it)."""
     from alembic.config import Config
 
     cfg = Config()
@@ -46,7 +47,7 @@ def upgrade_to_head(engine: Engine) -> None:
         return
     from alembic import command
 
-    cfg = _config(engine)
+    cfg = alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -1,5 +1,4 @@
-"""Third-party apps: registered by the owner, approved for some people and scopes, holding
-short-lived access tokens.
+"""Third-party apps: registered by the owner, approved for some people and scopes.
 
 An app is an OAuth 2 public client (authorization code with PKCE; the protocol itself is
 Authlib's, in ``server.oauth``). What is decided here is what a token is worth:
@@ -25,7 +24,7 @@ people it may ask for by id and name, and returns generated images (signed, wate
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,19 +33,18 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 
+from likeness import clock
+from likeness.apps.requester import Requester
 from likeness.consent import audit
 from likeness.consent.grants import Scope, Trust, issue_grant, list_grants, revoke_grant
 from likeness.errors import InvalidError, NotFoundError
 from likeness.people.records import person_records
-from likeness.server.security import is_host
 from likeness.store import Library
 from likeness.store.models import App as AppRecord
-from likeness.store.models import AppCode, AppToken
+from likeness.store.models import AppToken
 
 #: What an app may ask for: generations. Training and exporting adapters stay the owner's.
 APP_SCOPES = (Scope.GENERATE_STYLIZED.value, Scope.GENERATE_PHOTOREAL.value)
-CODE_TTL = timedelta(minutes=1)
-TOKEN_TTL = timedelta(hours=1)
 #: How long an approval's grants may last (days), and what the approval page offers.
 MAX_APPROVAL_DAYS = 90
 APPROVAL_DAYS = (1, 7, 30, 90)
@@ -69,8 +67,8 @@ class App:
     revoked_at: datetime | None
 
     @property
-    def grantee(self) -> str:
-        return f"app:{self.id}"
+    def grantee(self) -> Requester:
+        return Requester.app(self.id)
 
     def as_json(self) -> dict:
         return {
@@ -82,20 +80,20 @@ class App:
         }
 
 
-@dataclass(frozen=True)
-class TokenGrant:
-    """What a valid token lets its app do: these scopes, for these people, under these
-    consent grants (the gate takes no other grant for the app's requests on this token)."""
+#: A DNS name: dot-separated labels of letters, digits and inner hyphens.
+_DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 
-    app_id: str
-    scopes: tuple[str, ...]
-    people: tuple[int, ...]
-    expires_at: datetime
-    grants: tuple[str, ...] = ()
 
-    @property
-    def requester(self) -> str:
-        return f"app:{self.app_id}"
+def is_host(name: str) -> bool:
+    """Whether ``name`` (lower case, no port, IPv6 without brackets) is a DNS name or an IP
+    address: nothing a browser could read as another host, nothing a pattern could widen."""
+    try:
+        ip_address(name)
+        return True
+    except ValueError:
+        return bool(_DNS_NAME.match(name))
 
 
 def new_secret() -> str:
@@ -105,10 +103,6 @@ def new_secret() -> str:
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _now(now: datetime | None = None) -> datetime:
-    return (now or datetime.now()).replace(microsecond=0)
 
 
 def _app(record: AppRecord) -> App:
@@ -161,7 +155,7 @@ def register_app(lib: Library, name: str, redirect_uri: str, now: datetime | Non
         id=secrets.token_hex(16),
         name=name,
         redirect_uri=check_redirect_uri(redirect_uri),
-        created_at=_now(now),
+        created_at=clock.now(now),
         revoked_at=None,
     )
     with lib.session() as s:
@@ -185,7 +179,7 @@ def list_apps(lib: Library) -> list[App]:
 
 def revoke_app(lib: Library, app_id: str, now: datetime | None = None) -> App:
     """Revoke the app, its tokens and every grant to it, at once."""
-    now = _now(now)
+    now = clock.now(now)
     app = get_app(lib, app_id)
     for grant, _ in list_grants(lib):
         if grant.grantee == app.grantee and grant.revoked_at is None:
@@ -194,12 +188,12 @@ def revoke_app(lib: Library, app_id: str, now: datetime | None = None) -> App:
         record = s.get(AppRecord, app_id)
         if record.revoked_at is None:
             record.revoked_at = now
-        _revoke_tokens(s, AppToken.app_id == app_id, now)
+        revoke_tokens(s, AppToken.app_id == app_id, now)
         audit.append(lib, s, "app-revoked", {"app": app_id})
         return _app(record)
 
 
-def _revoke_tokens(s, which, now: datetime) -> None:
+def revoke_tokens(s, which, now: datetime) -> None:  # also for ``apps.tokens``
     """Revoke the tokens ``which`` selects that are not revoked yet (in session ``s``)."""
     s.execute(update(AppToken).where(which, AppToken.revoked_at.is_(None)).values(revoked_at=now))
 
@@ -259,7 +253,7 @@ def approve(
     All or nothing: the request is checked whole first, and a grant that cannot be signed
     takes back those signed before it. Returns the grant ids."""
     chosen = check_approval(lib, app_id, people, scopes, days, enrolment_id)
-    grantee = f"app:{app_id}"
+    grantee = Requester.app(app_id)
     signed: list[str] = []
     try:
         for person in dict.fromkeys(people):
@@ -285,187 +279,3 @@ def withdraw(lib: Library, grant_ids: list[str], reason: str) -> None:
     will rest on them)."""
     for grant_id in grant_ids:
         revoke_grant(lib, grant_id, reason)
-
-
-def save_code(
-    lib: Library,
-    code: str,
-    app_id: str,
-    redirect_uri: str,
-    scope: str,
-    people: list[int],
-    code_challenge: str,
-    code_challenge_method: str,
-    grants: list[str],
-    now: datetime | None = None,
-) -> None:
-    """Keep a new code (its hash): ``redirect_uri`` is the one the request named, or ""
-    when it named none (the token request then need not name one either)."""
-    with lib.session() as s:
-        s.add(
-            AppCode(
-                code_hash=digest(code),
-                app_id=app_id,
-                redirect_uri=redirect_uri,
-                scope=scope,
-                people=json.dumps(people),
-                code_challenge=code_challenge,
-                code_challenge_method=code_challenge_method,
-                grants=json.dumps(grants),
-                expires_at=_now(now) + CODE_TTL,
-                used_at=None,
-            )
-        )
-
-
-@dataclass(frozen=True)
-class Code:
-    """An authorization code being exchanged (the fields Authlib's grant reads)."""
-
-    code_hash: str
-    app_id: str
-    redirect_uri: str
-    scope: str
-    people: tuple[int, ...]
-    code_challenge: str
-    code_challenge_method: str
-    grants: tuple[str, ...] = ()
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-
-def take_code(lib: Library, code: str, app_id: str, now: datetime | None = None) -> Code | None:
-    """Claim the unexpired, unused code of this app: only one caller ever gets it (None
-    otherwise), however many present it at once. A code presented again, after it was
-    claimed, revokes every token exchanged for it: someone else holds it."""
-    now = _now(now)
-    code_hash = digest(code)
-    with lib.session() as s:
-        claimed = s.execute(
-            update(AppCode)
-            .where(
-                AppCode.code_hash == code_hash,
-                AppCode.app_id == app_id,
-                AppCode.used_at.is_(None),
-                AppCode.expires_at >= now,
-            )
-            .values(used_at=now)
-        ).rowcount
-        row = s.get(AppCode, code_hash)
-        if row is None or row.app_id != app_id:
-            return None
-        if not claimed:
-            if row.used_at is not None:
-                row.replayed_at = now
-                _revoke_tokens(s, AppToken.code_hash == code_hash, now)
-                audit.append(lib, s, "app-code-replayed", {"app": app_id})
-            return None
-        return Code(
-            row.code_hash,
-            row.app_id,
-            row.redirect_uri,
-            row.scope,
-            tuple(json.loads(row.people)),
-            row.code_challenge,
-            row.code_challenge_method,
-            tuple(json.loads(row.grants or "[]")),
-        )
-
-
-def save_token(lib: Library, token: str, code: Code, now: datetime | None = None) -> datetime:
-    """Store an access token issued on ``code``; when it expires: TOKEN_TTL from now, or
-    sooner when a grant it rests on expires sooner. A token whose code was replayed while it
-    was being issued is stored revoked (the replay's revocation may have run just before)."""
-    now = _now(now)
-    expires = now + TOKEN_TTL
-    for grant, _person in list_grants(lib):
-        if grant.id in code.grants and grant.expires_at:
-            expires = min(expires, grant.expires_at)
-    token_hash = digest(token)
-    with lib.session() as s:
-        # The insert comes first: it takes the catalog's write lock, so the replay check
-        # below reads the latest state and no replay can land between them.
-        s.add(
-            AppToken(
-                token_hash=token_hash,
-                app_id=code.app_id,
-                code_hash=code.code_hash,
-                scope=code.scope,
-                people=json.dumps(list(code.people)),
-                grants=json.dumps(list(code.grants)),
-                issued_at=now,
-                expires_at=expires,
-                revoked_at=None,
-            )
-        )
-        s.flush()
-        replayed = s.scalar(select(AppCode.replayed_at).where(AppCode.code_hash == code.code_hash))
-        if replayed is not None:
-            s.execute(
-                update(AppToken).where(AppToken.token_hash == token_hash).values(revoked_at=now)
-            )
-        audit.append(lib, s, "app-token", {"app": code.app_id, "people": list(code.people)})
-    return expires
-
-
-def check_token(lib: Library, token: str, now: datetime | None = None) -> TokenGrant:
-    """What a bearer token allows, or ``AppError`` with why it is no good."""
-    now = _now(now)
-    with lib.session() as s:
-        row = s.get(AppToken, digest(token))
-        app = s.get(AppRecord, row.app_id) if row is not None else None
-    if row is None or app is None:
-        raise AppError("unknown access token")
-    if row.revoked_at is not None:
-        raise AppError("the access token was revoked")
-    if app.revoked_at is not None:
-        raise AppError("the app was revoked")
-    if row.expires_at <= now:
-        raise AppError("the access token expired")
-    grant = _token_grant(row)
-    check_grants_in_force(lib, grant.app_id, grant.grants, now)
-    return grant
-
-
-def check_grants_in_force(
-    lib: Library, app_id: str, grant_ids: tuple[str, ...], now: datetime | None = None
-) -> None:
-    """``AppError`` unless the app is in force and so is each of ``grant_ids`` (its grants:
-    a token, or an app's job, rests on them)."""
-    now = _now(now)
-    app = get_app(lib, app_id)
-    if app.revoked_at is not None:
-        raise AppError("the app was revoked")
-    if not grant_ids:
-        raise AppError("this token rests on no consent grant: ask for a new one")
-    in_force = {g.id for g, _ in list_grants(lib) if g.grantee == app.grantee and g.in_force(now)}
-    if not set(grant_ids) <= in_force:
-        raise AppError("consent for this app was withdrawn")
-
-
-def _token_grant(row: AppToken) -> TokenGrant:
-    return TokenGrant(
-        row.app_id,
-        tuple(row.scope.split()),
-        tuple(json.loads(row.people)),
-        row.expires_at,
-        tuple(json.loads(row.grants or "[]")),
-    )
-
-
-def app_tokens(lib: Library, app_id: str) -> list[TokenGrant]:
-    """The app's tokens in force (for the Apps page)."""
-    now = _now()
-    with lib.session() as s:
-        rows = s.scalars(
-            select(AppToken).where(
-                AppToken.app_id == app_id,
-                AppToken.revoked_at.is_(None),
-                AppToken.expires_at > now,
-            )
-        ).all()
-    return [_token_grant(r) for r in rows]

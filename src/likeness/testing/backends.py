@@ -19,7 +19,7 @@ from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.faces.protocol import DetectedFace, FaceDistances
 
 #: How ``$LIKENESS_FACE_BACKEND`` names it (a module path: it is not in ``BACKENDS``).
-SPEC = "tests.support.backends:ScaledFaceBackend"
+SPEC = "likeness.testing.backends:ScaledFaceBackend"
 STRETCH = 3.0
 
 

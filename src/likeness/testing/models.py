@@ -18,7 +18,7 @@ def save_tiny_folder(name: str, folder: Path) -> Path:
 def save_tiny_single_file(folder: Path, name: str = "tiny-sd15") -> tuple[Path, Path]:
     """(a tiny model as one original-layout file, a folder of its component configs)."""
     from likeness.models.tiny import tiny_pipeline
-    from tests.support.checkpoints import write_single_file
+    from likeness.testing.checkpoints import write_single_file
 
     path = write_single_file(tiny_pipeline(name), folder / "tiny.safetensors", folder / "configs")
     return path, folder / "configs"

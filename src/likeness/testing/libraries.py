@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from likeness.store import Library
-from tests.support.photos import astronaut, jpeg_bytes, write
+from likeness.testing.photos import astronaut, jpeg_bytes, write
 
 
 def astronaut_library(root: Path) -> tuple[Path, int]:
@@ -23,6 +23,15 @@ def astronaut_library(root: Path) -> tuple[Path, int]:
     return root / "home", person.id
 
 
+def two_people_photos(folder: Path) -> Path:
+    """Six photos of the astronaut and four of Grace Hopper in ``folder`` (returned)."""
+    for i, image in enumerate(astronaut_variants()):
+        write(folder / f"astronaut-{i}.jpg", jpeg_bytes(image))
+    for i, image in enumerate(hopper_variants()):
+        write(folder / f"hopper-{i}.jpg", jpeg_bytes(image))
+    return folder
+
+
 def two_people_library(root: Path) -> tuple[Path, int, int]:
     """A library home with the astronaut (named Alice, marked as the owner) and Grace Hopper
     (named Grace Hopper); returns (home, alice id, grace id)."""
@@ -30,11 +39,7 @@ def two_people_library(root: Path) -> tuple[Path, int, int]:
     from likeness.importing import import_photos
     from likeness.people.manage import name_person, set_owner
 
-    photos = root / "photos"
-    for i, image in enumerate(astronaut_variants()):
-        write(photos / f"astronaut-{i}.jpg", jpeg_bytes(image))
-    for i, image in enumerate(hopper_variants()):
-        write(photos / f"hopper-{i}.jpg", jpeg_bytes(image))
+    photos = two_people_photos(root / "photos")
     with Library.open(root / "home") as lib:
         import_photos(lib, photos, workers=1)
         person_of = {Path(f["photo"]).name: f["person"] for f in list_faces(lib)}
@@ -94,7 +99,7 @@ def verified_grant(lib: Library, person: int, scopes, workdir: Path):
     honest clip rendered to follow a fresh challenge (as the enrolment tests do)."""
     from likeness.consent.enrolment import enrol_from_video, start_enrolment
     from likeness.consent.grants import Trust, issue_grant
-    from tests.support import clips
+    from likeness.testing import clips
 
     pixels, face = clips.prepared(astronaut())
     session = start_enrolment(lib, person)
