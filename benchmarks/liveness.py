@@ -246,7 +246,11 @@ def main() -> None:
     print("margins (honest clips that met a challenge, at the peak frame):")
     for kind, values in turns.items():
         if values:
-            limit = liveness.TILT_DEGREES if kind == "up" else liveness.TURN_DEGREES
+            limit = (
+                liveness.THRESHOLDS.tilt_degrees
+                if kind == "up"
+                else liveness.THRESHOLDS.turn_degrees
+            )
             print(f"  {kind:<6} smallest {min(values):5.1f} degrees (threshold {limit})")
     print("  per person, smallest honest turn (degrees; left, right, up):")
     for person, kinds in sorted(by_person.items()):
@@ -255,19 +259,20 @@ def main() -> None:
     if honest_parallax and flat_parallax:
         print(
             f"  parallax: honest turns >= {min(honest_parallax):.2f} px, flat prints <= "
-            f"{max(flat_parallax):.2f} px (threshold {liveness.PARALLAX_MIN_PX})"
+            f"{max(flat_parallax):.2f} px (threshold {liveness.THRESHOLDS.parallax_min_px})"
         )
     if bent_parallax:
         print(
             f"  parallax: bent prints up to {max(bent_parallax):.2f} px "
-            f"({sum(p >= liveness.PARALLAX_MIN_PX for p in bent_parallax)} of "
+            f"({sum(p >= liveness.THRESHOLDS.parallax_min_px for p in bent_parallax)} of "
             f"{len(bent_parallax)} turns of bent prints pass it)"
         )
     if honest_relief or print_relief:
         honest = f"honest turns >= {min(honest_relief):.2f} px, " if honest_relief else ""
         print(
             f"  relief: {honest}prints that passed the parallax check <= "
-            f"{max(print_relief, default=0.0):.2f} px (threshold {liveness.RELIEF_MIN_PX})"
+            f"{max(print_relief, default=0.0):.2f} px "
+            f"(threshold {liveness.THRESHOLDS.relief_min_px})"
         )
     refused = Counter(
         _check_of(reason) for _, case, passed, reason, _ in outcomes if case in BENT and not passed

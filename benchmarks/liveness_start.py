@@ -17,7 +17,7 @@ pose is read two ways:
 
 These portraits are press photos taken at eye level: the target is that none is refused. Prints
 each refused photo with its pitch, and the spread of pitches. Then, since a start read as seen
-from above is not refused (``liveness.FROM_ABOVE_PITCH``), how far a look up reads from such a
+from above is not refused (``Thresholds.from_above_pitch``), how far a look up reads from such a
 start: each portrait rendered with the head lowered LOWERED degrees, then looking up UP degrees
 from there (``likeness.testing.clips.render_pose``), read with the person's own nose drop.
 
@@ -41,9 +41,7 @@ LOWERED, UP = -15.0, 22.0
 
 def main() -> None:
     from likeness.consent.liveness import (
-        FROM_ABOVE_PITCH,
-        NEUTRAL_MAX_PITCH,
-        NEUTRAL_MAX_YAW,
+        THRESHOLDS,
         neutral_pose_problem,
     )
     from likeness.faces.backends import load_backend, video_frame_backend
@@ -84,8 +82,8 @@ def main() -> None:
     print(f"faces-dev portraits facing the camera (yaw <= {MAX_YAW:.0f}), {WIDTH} px wide")
     for label, use in (("generic face", 2), ("person's own nose drop", 3)):
         refused = [(r, problem) for r in rows if (problem := neutral_pose_problem(r[use]))]
-        # The start also asks for a head turned at most NEUTRAL_MAX_YAW; this set goes to 15.
-        turned = sum(1 for r, _ in refused if abs(r[use].yaw) > NEUTRAL_MAX_YAW)
+        # The start also asks for a head turned at most neutral_max_yaw; this set goes to 15.
+        turned = sum(1 for r, _ in refused if abs(r[use].yaw) > THRESHOLDS.neutral_max_yaw)
         print(
             f"{label}: {len(refused)} of {len(rows)} refused at the start "
             f"({len(refused) - turned} for pitch, {turned} turned past the start's limit)"
@@ -96,9 +94,9 @@ def main() -> None:
         pitches = np.array([r[use].pitch for r in rows])
         print(
             f"    pitch min {pitches.min():+.1f}, median {np.median(pitches):+.1f}, "
-            f"max {pitches.max():+.1f} (refused above {NEUTRAL_MAX_PITCH:+.0f}; "
-            f"{int((pitches < FROM_ABOVE_PITCH).sum())} read as seen from above, below "
-            f"{FROM_ABOVE_PITCH:+.0f}: not refused)"
+            f"max {pitches.max():+.1f} (refused above {THRESHOLDS.neutral_max_pitch:+.0f}; "
+            f"{int((pitches < THRESHOLDS.from_above_pitch).sum())} read as seen from above, below "
+            f"{THRESHOLDS.from_above_pitch:+.0f}: not refused)"
         )
     held_out = [r for r in rows if not r[1]]
     print(
@@ -111,7 +109,7 @@ def main() -> None:
 
 def _look_up_from_below(rows, camera) -> None:
     """How far looking up reads from a start LOWERED degrees below the photo's own pose."""
-    from likeness.consent.liveness import TILT_DEGREES
+    from likeness.consent.liveness import THRESHOLDS
     from likeness.faces.headpose import read_pose
     from likeness.testing import clips
 
@@ -131,9 +129,10 @@ def _look_up_from_below(rows, camera) -> None:
             continue
         print(f"    {name}: face lost at pitch {pitch:+.0f}")
     ups.sort()
-    short = [u for u in ups if u[0] < TILT_DEGREES]
+    short = [u for u in ups if u[0] < THRESHOLDS.tilt_degrees]
     print(
-        f"    {len(ups) - len(short)} of {len(ups)} read {TILT_DEGREES:.0f} degrees up or more "
+        f"    {len(ups) - len(short)} of {len(ups)} read {THRESHOLDS.tilt_degrees:.0f} degrees "
+        "up or more "
         f"(smallest {ups[0][0]:.1f}, median {np.median([u[0] for u in ups]):.1f})"
     )
     for up, name, start in short:

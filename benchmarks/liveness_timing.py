@@ -81,10 +81,12 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=15)
     args = parser.parse_args()
     from likeness.consent import liveness
+    from likeness.consent.liveness import verdict
     from likeness.people.identity import PhotoGroup
 
-    # Only the clock is measured here (see the module docstring).
-    liveness.parallax = lambda *_args, **_kwargs: 2 * liveness.PARALLAX_MIN_PX
+    # Only the clock is measured: depth is taken as a head's (both checks need images).
+    verdict.parallax = lambda *_args, **_kwargs: 2 * liveness.THRESHOLDS.parallax_min_px
+    verdict.relief = lambda *_args, **_kwargs: 2 * liveness.THRESHOLDS.relief_min_px
     rng = random.Random(args.seed)
     backend = ProjectedFaceBackend()
     group = PhotoGroup.of_embeddings(np.zeros((1, 128), np.float32), backend)

@@ -17,16 +17,10 @@ from likeness.adapters import storage
 from likeness.adapters.curation import TrainingSetError, curate
 from likeness.adapters.export import authorize_export, export_adapter
 from likeness.adapters.manage import get_adapter, list_adapters, load_into_pipeline
-from likeness.adapters.training import (
-    TrainingParams,
-    authorize_training,
-    denoising_loss,
-    encode_captions,
-    encode_images,
-    train_adapter,
-)
+from likeness.adapters.training import TrainingParams, authorize_training, train_adapter
 from likeness.consent.grants import revoke_grant
 from likeness.consent.policy import ConsentWithdrawnError, GateError
+from likeness.models.conditioning import denoising_loss, encode_captions, encode_images
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import add_model, get_model
 from likeness.testing.models import sample, save_tiny_folder

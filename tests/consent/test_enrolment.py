@@ -41,7 +41,7 @@ def test_live_enrolment_makes_verified_grants_possible(enrolled_library, tmp_pat
         versions = json.loads(row.versions)
         assert row.passed and versions["liveness"] == liveness.VERSION
         assert (
-            liveness.thresholds(backend_class().distances).items() <= versions.items()
+            liveness.THRESHOLDS.record(backend_class().distances).items() <= versions.items()
         )  # every threshold recorded
         assert versions["turned_face_finder"] == "dlib-mmod-cnn-v1"
         assert "embedding" not in row.transcript  # no biometric data in the record

@@ -18,7 +18,7 @@ from likeness.consent.enrolment import (
     start_enrolment,
 )
 from likeness.consent.liveness import (
-    LIVE_EXTRA_S,
+    PACING,
     LiveCheck,
     new_session,
     verify_clip,
@@ -100,7 +100,7 @@ def test_live_prompts_wait_for_a_person_slow_to_turn(astronaut_face):
     assert result.passed, result.reason
     grown = check.schedule.challenges[second]
     asked = session.challenges[second]
-    assert grown.start == asked.start and asked.end < grown.end <= asked.end + LIVE_EXTRA_S
+    assert grown.start == asked.start and asked.end < grown.end <= asked.end + PACING.extra_s
     # The same person as a recording of the session, which cannot wait for them, fails.
     replay = clips.LivePerson(pixels, face.landmarks, late={second: slow})
     for c in session.challenges:  # the prompts as a recorded session shows them
@@ -121,7 +121,7 @@ def test_a_person_who_never_turns_is_refused_once_the_wait_is_over(astronaut_fac
     result = check.finish()
     assert not result.passed and "was not met" in result.reason
     first = session.challenges[0]
-    assert check.schedule.challenges[0].end == pytest.approx(first.end + LIVE_EXTRA_S)
+    assert check.schedule.challenges[0].end == pytest.approx(first.end + PACING.extra_s)
 
 
 def test_a_flat_photo_following_live_prompts_is_refused(astronaut_face):

@@ -13,11 +13,7 @@ import pytest
 from PIL import Image
 
 from likeness.consent.liveness import (
-    FROM_ABOVE_PITCH,
-    PARALLAX_MIN_PX,
-    RELIEF_MIN_PX,
-    TILT_DEGREES,
-    TURN_DEGREES,
+    THRESHOLDS,
     Challenge,
     ChallengeSession,
     neutral_pose_problem,
@@ -176,9 +172,9 @@ def _bent_print_fails_for_its_shape(pixels, face, bend, session=SESSION, fps=cli
     assert not result.passed and "bent or folded picture" in result.reason
     turn = result.transcript[0]
     first = session.challenges[0].kind
-    assert turn["challenge"] == first and abs(turn["yaw"]) >= TURN_DEGREES
-    assert turn["parallax_px"] >= PARALLAX_MIN_PX  # not a plane: the old check saw depth
-    assert turn["relief_px"] < RELIEF_MIN_PX
+    assert turn["challenge"] == first and abs(turn["yaw"]) >= THRESHOLDS.turn_degrees
+    assert turn["parallax_px"] >= THRESHOLDS.parallax_min_px  # not a plane: the old check saw depth
+    assert turn["relief_px"] < THRESHOLDS.relief_min_px
 
 
 def test_a_print_bent_round_a_cylinder_fails_for_its_shape(people):
@@ -230,7 +226,7 @@ def test_honest_turns_show_relief_with_a_margin(people):
         result = _verify(clips.honest_frames(pixels, face.landmarks, SESSION), face)
         assert result.passed, result.reason
         reliefs = [e["relief_px"] for e in result.transcript if "relief_px" in e]
-        assert len(reliefs) == 2 and min(reliefs) >= 1.2 * RELIEF_MIN_PX
+        assert len(reliefs) == 2 and min(reliefs) >= 1.2 * THRESHOLDS.relief_min_px
 
 
 def test_a_photo_tilted_in_the_image_plane_does_not_read_as_a_turn(people):
@@ -290,12 +286,12 @@ def test_an_eye_level_start_is_judged_against_the_persons_own_photos(faces_dev):
     photo, it reads 9 degrees higher, no longer as seen from above."""
     landmarks, size = _portrait(faces_dev, "john_lennon/1.jpg")
     generic = estimate_head_pose(landmarks, size).pitch
-    assert generic < FROM_ABOVE_PITCH
+    assert generic < THRESHOLDS.from_above_pitch
     calibration = PoseCalibration.from_faces([_portrait(faces_dev, "john_lennon/2.jpg")])
     assert calibration is not None and calibration.faces == 1
     assert calibration.drop > GENERIC_NOSE_DROP + 0.05
     own = read_pose(landmarks, size, calibration).pitch
-    assert own > FROM_ABOVE_PITCH and own > generic + 5
+    assert own > THRESHOLDS.from_above_pitch and own > generic + 5
 
 
 def test_looking_up_reads_as_up_for_a_face_of_long_proportions(faces_dev):
@@ -311,7 +307,7 @@ def test_looking_up_reads_as_up_for_a_face_of_long_proportions(faces_dev):
     for up in (16.0, 22.0):
         [seen] = backend().analyze(clips.render_pose(pixels, face.landmarks, 0.0, up))
         pitch = read_pose(seen.landmarks, (w, h), calibration).pitch - base.pitch
-        assert pitch >= TILT_DEGREES + 2, (up, pitch)
+        assert pitch >= THRESHOLDS.tilt_degrees + 2, (up, pitch)
         generic = estimate_head_pose(seen.landmarks, (w, h)).pitch - generic_base.pitch
         assert generic < pitch
 
@@ -324,10 +320,13 @@ def test_a_clip_that_starts_seen_from_above_is_judged_from_its_own_start(people)
     frames = clips.honest_frames(pixels, face.landmarks, SESSION, start=(0.0, -10.0))
     [first] = backend().analyze(frames[0][1])
     h, w = pixels.shape[:2]
-    assert read_pose(first.landmarks, (w, h), None).pitch < FROM_ABOVE_PITCH
+    assert read_pose(first.landmarks, (w, h), None).pitch < THRESHOLDS.from_above_pitch
     result = _verify(frames, face)
     assert result.passed, result.reason
-    assert next(e for e in result.transcript if e["challenge"] == "up")["pitch"] >= TILT_DEGREES
+    assert (
+        next(e for e in result.transcript if e["challenge"] == "up")["pitch"]
+        >= THRESHOLDS.tilt_degrees
+    )
 
 
 def test_a_clip_from_above_that_misses_a_challenge_says_why(people):

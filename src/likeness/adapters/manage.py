@@ -12,7 +12,7 @@ from likeness.adapters import storage
 from likeness.errors import NotFoundError
 from likeness.people.records import get_person, person_id_of, person_ids_by_uid
 from likeness.store import Library
-from likeness.store.models import AdapterRecord
+from likeness.store.models import AdapterRecord, AdapterStatus
 
 
 class AdapterNotFoundError(NotFoundError):
@@ -28,7 +28,7 @@ class AdapterInfo:
     base_model_sha256: str
     family: str
     trigger: str
-    status: str  # training | ready | failed | withdrawn | abandoned | destroyed
+    status: AdapterStatus
     steps_done: int
     params: dict
     created_at: datetime
@@ -43,7 +43,7 @@ class AdapterInfo:
             "base_model_sha256": self.base_model_sha256,
             "family": self.family,
             "trigger": self.trigger,
-            "status": self.status,
+            "status": str(self.status),
             "steps_done": self.steps_done,
             "rank": self.params.get("rank"),
             "steps": self.params.get("steps"),
@@ -54,9 +54,13 @@ class AdapterInfo:
 
 
 def _info(lib: Library, r: AdapterRecord, person_id: int | None) -> AdapterInfo:
-    status = r.status
-    if status in ("ready", "training") and not lib.keys.has_person_key(r.person_uid):
-        status = "destroyed"  # consent was revoked: the key, and with it the weights, are gone
+    status = AdapterStatus(r.status)
+    if status in (AdapterStatus.READY, AdapterStatus.TRAINING) and not lib.keys.has_person_key(
+        r.person_uid
+    ):
+        status = (
+            AdapterStatus.DESTROYED
+        )  # consent was revoked: the key, and with it the weights, are gone
     return AdapterInfo(
         id=r.id,
         person_id=person_id,
@@ -98,7 +102,7 @@ def get_adapter(lib: Library, adapter_id: str) -> AdapterInfo:
 def latest_adapter(lib: Library, person_id: int, model: str | None = None) -> AdapterInfo:
     """The person's newest ready adapter (on ``model`` if given)."""
     for a in list_adapters(lib, person_id):
-        if a.status == "ready" and (model is None or a.base_model == model):
+        if a.status == AdapterStatus.READY and (model is None or a.base_model == model):
             return a
     on = f" on {model}" if model else ""
     raise AdapterNotFoundError(
@@ -123,7 +127,7 @@ def load_into_pipeline(lib: Library, pipe, info: AdapterInfo, weight: float = 1.
     """Decrypt the adapter in memory and load it into ``pipe`` with diffusers'
     ``load_lora_weights`` (the call a plain diffusers user makes with an exported file).
     Returns the adapter's name in the pipeline."""
-    if info.status != "ready":
+    if info.status != AdapterStatus.READY:
         raise AdapterNotFoundError(f"adapter {info.id} is {info.status}, not ready")
     import warnings
 

@@ -24,6 +24,8 @@ from sqlalchemy import select
 from likeness import clock
 from likeness.adapters import storage
 from likeness.adapters.curation import CurationRules, TrainingSet, curate
+from likeness.adapters.lora import lora_config, lora_state, set_lora_state
+from likeness.adapters.loss_curve import write_loss_curve
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import (
     Action,
@@ -33,12 +35,12 @@ from likeness.consent.policy import (
     authorize,
 )
 from likeness.errors import InvalidError
+from likeness.models.conditioning import encode_captions, encode_images, prediction_target
 from likeness.models.device import choose_device
-from likeness.models.families import Family
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import BaseModel, get_model, model_kind
 from likeness.store import Library
-from likeness.store.models import AdapterRecord
+from likeness.store.models import AdapterRecord, AdapterStatus
 
 FORMAT_VERSION = "1"
 
@@ -131,118 +133,6 @@ class TrainedAdapter:
         }
 
 
-# -- conditioning, shared with evaluation and generation -------------------------------------
-
-
-def encode_captions(pipe, family: Family, captions: list[str], resolution: int):
-    """(text embeddings, added conditioning or None) as the family's UNet takes them."""
-    import torch
-
-    device = pipe.unet.device
-    if family.name == "sdxl":
-        embeds, _, pooled, _ = pipe.encode_prompt(
-            prompt=captions,
-            device=device,
-            num_images_per_prompt=1,
-            do_classifier_free_guidance=False,
-        )
-        time_ids = torch.tensor(
-            [[resolution, resolution, 0, 0, resolution, resolution]] * len(captions),
-            dtype=embeds.dtype,
-            device=device,
-        )
-        return embeds, {"text_embeds": pooled, "time_ids": time_ids}
-    embeds = pipe.encode_prompt(captions, device, 1, False)[0]
-    return embeds, None
-
-
-def encode_images(pipe, images) -> object:
-    """VAE latents (the distribution's mean, scaled) of PIL images, in float32."""
-    import numpy as np
-    import torch
-
-    vae = pipe.vae
-    dtype = vae.dtype
-    vae.to(torch.float32)  # fp16 VAEs overflow on encoding (diffusers' force_upcast)
-    pixels = torch.from_numpy(np.stack([np.asarray(i, dtype=np.float32) for i in images]))
-    pixels = (pixels.permute(0, 3, 1, 2) / 127.5 - 1.0).to(vae.device)
-    with torch.no_grad():
-        latents = vae.encode(pixels).latent_dist.mean * vae.config.scaling_factor
-        shift = getattr(vae.config, "shift_factor", None)
-        if shift:
-            latents = latents - shift * vae.config.scaling_factor
-    vae.to(dtype)
-    return latents
-
-
-def _target(scheduler, latents, noise, timesteps):
-    if scheduler.config.prediction_type == "v_prediction":
-        return scheduler.get_velocity(latents, noise, timesteps)
-    return noise
-
-
-def denoising_loss(pipe, latents, embeds, added, seed: int = 1234, draws: int = 16) -> float:
-    """Mean noise-prediction loss over fixed draws of noise and timesteps: the same numbers
-    for the base model and for the model with an adapter, so the two compare."""
-    import torch
-    import torch.nn.functional as F
-
-    unet, scheduler = pipe.unet, pipe.scheduler
-    total = 0.0
-    with torch.no_grad():
-        for i in range(draws):
-            g = torch.Generator().manual_seed(seed + i)
-            n = latents.shape[0]
-            noise = torch.randn(latents.shape, generator=g).to(latents)
-            t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=g)
-            t = t.to(latents.device)
-            noisy = scheduler.add_noise(latents, noise, t)
-            pred = unet(
-                noisy.to(unet.dtype), t, embeds.to(unet.dtype), added_cond_kwargs=added
-            ).sample
-            total += F.mse_loss(pred.float(), _target(scheduler, latents, noise, t).float()).item()
-    return total / draws
-
-
-# -- LoRA weights in and out -----------------------------------------------------------------
-
-
-def lora_config(family: Family, rank: int, text: bool = False):
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=rank,
-        lora_alpha=rank,
-        init_lora_weights="gaussian",
-        target_modules=list(family.text_lora_targets if text else family.lora_targets),
-    )
-
-
-def lora_state(pipe, text_encoder: bool) -> dict:
-    """The trained LoRA tensors in diffusers' file layout (``unet.`` / ``text_encoder.``
-    prefixes, peft's ``lora_A``/``lora_B`` names), as ``load_lora_weights`` reads them."""
-    from peft.utils import get_peft_model_state_dict
-
-    state = {f"unet.{k}": v for k, v in get_peft_model_state_dict(pipe.unet).items()}
-    if text_encoder:
-        state |= {
-            f"text_encoder.{k}": v for k, v in get_peft_model_state_dict(pipe.text_encoder).items()
-        }
-    return state
-
-
-def _set_lora_state(pipe, state: dict) -> None:
-    from peft.utils import set_peft_model_state_dict
-
-    for prefix, module in (("unet.", pipe.unet), ("text_encoder.", pipe.text_encoder)):
-        part = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        if part:
-            set_peft_model_state_dict(module, part)
-
-
-# -- the training run ------------------------------------------------------------------------
-
-
 def _interrupted_run(lib: Library, person_uid: str, model: str) -> AdapterRecord | None:
     with lib.session() as s:
         return s.scalar(
@@ -250,7 +140,7 @@ def _interrupted_run(lib: Library, person_uid: str, model: str) -> AdapterRecord
             .where(
                 AdapterRecord.person_uid == person_uid,
                 AdapterRecord.base_model == model,
-                AdapterRecord.status == "training",
+                AdapterRecord.status == AdapterStatus.TRAINING,
             )
             .order_by(AdapterRecord.created_at.desc())
         )
@@ -322,7 +212,7 @@ def train_adapter(
         if record is not None:  # an interrupted run is replaced by a fresh one
             storage.delete_files(lib, uid, record.id)
             with lib.session() as s:
-                s.get(AdapterRecord, record.id).status = "abandoned"
+                s.get(AdapterRecord, record.id).status = AdapterStatus.ABANDONED
         adapter_id = uuid.uuid4().hex
         with lib.session() as s:
             s.add(
@@ -336,14 +226,14 @@ def train_adapter(
                     grant_ids=json.dumps(list(decision.grant_ids)),
                     params=json.dumps(asdict(params)),
                     dataset=json.dumps({"data_sha256": data.data_hash(), **data.as_json()}),
-                    status="training",
+                    status=AdapterStatus.TRAINING,
                     steps_done=0,
                     created_at=clock.now(),
                 )
             )
 
     try:
-        run = _Run(lib, model, params, data, device)
+        run = TrainingRun(lib, model, params, data, device)
         if checkpoint is not None:
             run.restore(checkpoint)
         for step in range(start, params.steps):
@@ -360,7 +250,7 @@ def train_adapter(
     except ConsentWithdrawnError:
         storage.delete_files(lib, uid, adapter_id)
         with lib.session() as s:
-            s.get(AdapterRecord, adapter_id).status = "withdrawn"
+            s.get(AdapterRecord, adapter_id).status = AdapterStatus.WITHDRAWN
         raise
 
     meta = {
@@ -382,7 +272,7 @@ def train_adapter(
     write_loss_curve(losses, curve, f"{model.name}, rank {params.rank}")
     with lib.session() as s:
         row = s.get(AdapterRecord, adapter_id)
-        row.status, row.steps_done, row.finished_at = "ready", params.steps, clock.now()
+        row.status, row.steps_done, row.finished_at = AdapterStatus.READY, params.steps, clock.now()
         row.metrics = json.dumps({"losses": losses})
     del run
     if device.startswith("cuda"):
@@ -401,7 +291,7 @@ def train_adapter(
     )
 
 
-class _Run:
+class TrainingRun:
     """The model, data and optimizer of one training run."""
 
     def __init__(
@@ -490,7 +380,7 @@ class _Run:
         autocast = self.weight_dtype != torch.float32
         with torch.autocast(self.device.split(":")[0], self.weight_dtype, enabled=autocast):
             pred = unet(noisy, t, embeds, added_cond_kwargs=added).sample
-        loss = F.mse_loss(pred.float(), _target(scheduler, latents, noise, t).float())
+        loss = F.mse_loss(pred.float(), prediction_target(scheduler, latents, noise, t).float())
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.trainable, 1.0)
         self.optimizer.step()
@@ -509,31 +399,7 @@ class _Run:
         }
 
     def restore(self, checkpoint: dict) -> None:
-        _set_lora_state(self.pipe, checkpoint["lora"])
+        set_lora_state(self.pipe, checkpoint["lora"])
         for p in self.trainable:
             p.data = p.data.float()
         self.optimizer.load_state_dict(checkpoint["optimizer"])
-
-
-def write_loss_curve(losses: list[float], out, title: str) -> None:
-    """The training loss per step and its running mean, as a PNG beside the adapter."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    steps = np.arange(1, len(losses) + 1)
-    ax.plot(steps, losses, lw=0.6, alpha=0.5, label="loss")
-    window = max(1, len(losses) // 20)
-    if len(losses) >= window:
-        mean = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1 :], mean, lw=1.8, label=f"mean of {window}")
-    ax.set_xlabel("step")
-    ax.set_ylabel("noise-prediction loss")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)

@@ -171,7 +171,7 @@ def epipolar_direction(residual: np.ndarray, rounds: int = 6) -> np.ndarray:
     direction mixes their slide into every point's depth, which no sheet explains: on a
     V-folded print (benchmarks/liveness.py, seed 17, rose_leslie/2.jpg) three such tracks
     turned the direction 45 degrees and raised the fold's relief from 0.66 to 0.97 px, past
-    ``liveness.RELIEF_MIN_PX`` (0.75)."""
+    ``Thresholds.relief_min_px`` (0.75)."""
     weights = np.ones(len(residual))
     direction = np.array([1.0, 0.0])
     for _ in range(rounds):

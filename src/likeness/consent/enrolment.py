@@ -24,13 +24,13 @@ import numpy as np
 from likeness import clock
 from likeness.consent import audit
 from likeness.consent.liveness import (
+    THRESHOLDS,
     VERSION,
     ChallengeSession,
     LiveCheck,
     LivenessResult,
     Prompt,
     new_session,
-    thresholds,
     verify_clip,
 )
 from likeness.errors import InvalidError, NotFoundError
@@ -210,7 +210,7 @@ def _record(
         "mode": "live" if live else "recorded",
         "face_backend": claimed.group.backend,
         "turned_face_finder": finder.name if finder is not None else None,
-        **thresholds(backends.backend_class(claimed.group.backend).distances),
+        **THRESHOLDS.record(backends.backend_class(claimed.group.backend).distances),
         "nose_drop": claimed.group.calibration.drop if claimed.group.calibration else None,
     }
     with lib.session() as s:

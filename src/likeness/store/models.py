@@ -8,6 +8,7 @@ become a pgvector column there).
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -256,6 +257,17 @@ class BaseModelRecord(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class AdapterStatus(StrEnum):
+    """Where an adapter stands."""
+
+    TRAINING = "training"  # running, or interrupted (resumable from its last checkpoint)
+    READY = "ready"
+    ABANDONED = "abandoned"  # an interrupted run replaced by a fresh one
+    WITHDRAWN = "withdrawn"  # consent withdrawn during training: the files were deleted
+    #: Never stored: a ready adapter whose person key was destroyed (consent revoked).
+    DESTROYED = "destroyed"
+
+
 class AdapterRecord(Base):
     """A personalized LoRA adapter of one person on one base model. The weights lie encrypted
     with the person's key in the vault; revoking consent destroys the key."""
@@ -271,7 +283,7 @@ class AdapterRecord(Base):
     grant_ids: Mapped[str] = mapped_column(Text)  # JSON list: the grants training ran under
     params: Mapped[str] = mapped_column(Text)  # JSON: hyper-parameters
     dataset: Mapped[str] = mapped_column(Text)  # JSON: face ids, crop boxes, captions, hashes
-    status: Mapped[str] = mapped_column(String(16))  # training | ready | failed | withdrawn
+    status: Mapped[str] = mapped_column(String(16))  # an AdapterStatus
     steps_done: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[str | None] = mapped_column(Text)  # JSON: losses, identity score
     created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -81,7 +81,7 @@ def rotation(yaw: float, pitch: float) -> np.ndarray:
 
 #: The inner points before the relief (the first six): the middle of the face nearly a bent
 #: sheet. Renders of a head pitched down with the nose tip's relief read as level or lose the
-#: face (the 5-point pitch is blind there, see ``liveness.CHALLENGE_KINDS``); tests of the
+#: face (the 5-point pitch is blind there, see ``liveness.ChallengeKind``); tests of the
 #: start check's pitch range render the camera above the face with this smoother face.
 _INNER_SMOOTH = _INNER[:6]
 

@@ -1,0 +1,176 @@
+"""Live enrolment: a session checked frame by frame as the camera sends it.
+
+The prompts are not shown in advance: each is revealed when it falls due, so a recording made
+earlier cannot know them. They wait for the person (``LivePacing``). Everything else is judged
+as in a recording (``verdict.judge``), on the schedule as it ran.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from likeness.consent.liveness.reader import ClipReader
+from likeness.consent.liveness.schedule import WORDS, ChallengeKind, ChallengeSession
+from likeness.consent.liveness.thresholds import THRESHOLDS, Thresholds
+from likeness.consent.liveness.verdict import LivenessResult, judge
+from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
+from likeness.people.identity import PhotoGroup
+
+
+@dataclass(frozen=True)
+class LivePacing:
+    """How a live session waits for the person, and how closely frames keep to real time."""
+
+    #: The first prompt waits (up to this long) until a face has been seen ...
+    lead_wait_s: float = 10.0
+    #: ... for this many frames.
+    lead_frames: int = 3
+    #: A turn not yet reached when its window closes gets this many seconds more ...
+    step_s: float = 1.0
+    #: ... up to this many in all (later prompts move with it).
+    extra_s: float = 4.0
+    #: Frame times are the camera's (the page sends each frame with its time in the stream),
+    #: and must keep to the server's clock: never more than ``ahead_s`` ahead of it (frames
+    #: made faster than real time) nor ``behind_s`` behind (frames made or sent too slowly to
+    #: be a live answer to the prompts).
+    ahead_s: float = 0.5
+    behind_s: float = 2.0
+
+
+PACING = LivePacing()
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a live page shows now. ``kind``: "start" (look at the camera, before the first
+    challenge), a challenge's kind (left, right, up, centre), or "done"; ``index`` counts the
+    challenges (-1 before the first); ``face``: the last frame showed one face."""
+
+    kind: str
+    words: str
+    index: int
+    face: bool
+
+    def as_json(self) -> dict:
+        return {"kind": str(self.kind), "words": self.words, "index": self.index, "face": self.face}
+
+
+class LiveCheck:
+    """A live enrolment checked frame by frame as the camera sends it.
+
+    ``feed`` reads one frame (as ``verify_clip`` does, keeping no frame) and answers with the
+    prompt to show now; ``finish`` gives the verdict once ``done``. The session's sequence
+    and timing are drawn as for a recording (``new_session``), but only the prompt due is
+    ever revealed, and the schedule waits for the person (see ``LivePacing``)."""
+
+    def __init__(
+        self,
+        session: ChallengeSession,
+        backend: FaceBackend,
+        group: PhotoGroup,
+        turned_faces: TurnedFaceFinder | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        thresholds: Thresholds = THRESHOLDS,
+        pacing: LivePacing = PACING,
+    ):
+        self.clip = ClipReader(session, backend, turned_faces, group.calibration, thresholds)
+        self.group, self.clock, self.pacing = group, clock, pacing
+        self.finder = turned_faces
+        self.failure: str | None = None
+        self.waited = 0.0  # seconds the first prompt waited for a face
+        self.extended = [0.0] * len(session.challenges)
+        self.last_t = -math.inf
+        self.origin: tuple[float, float] | None = None  # (first frame's time, clock then)
+        self.face = False
+        self.given_up = False  # a turn's wait ran out unmet
+
+    @property
+    def schedule(self) -> ChallengeSession:
+        """The session as it ran so far (windows moved by waiting)."""
+        return self.clip.session
+
+    @property
+    def done(self) -> bool:
+        ended = self.last_t > self.clip.session.challenges[-1].end
+        return self.failure is not None or self.given_up or ended
+
+    def feed(self, t: float, image: np.ndarray) -> Prompt:
+        """Read the frame the camera took at ``t`` seconds; the prompt to show now."""
+        if self.done:
+            return self.prompt()
+        self.failure = self._off_clock(t)
+        if self.failure is None:
+            self._wait_for_person(t)
+            if self.given_up:
+                return self.prompt()
+            seen = len(self.clip.seen)
+            self.failure = self.clip.read(t, image)
+            self.face = len(self.clip.seen) > seen
+            self.last_t = t
+        return self.prompt()
+
+    def _off_clock(self, t: float) -> str | None:
+        now = self.clock()
+        if self.origin is None:
+            self.origin = (t, now)
+        if not math.isfinite(t) or t <= self.last_t:
+            return "the frames' times do not run forwards"
+        lead = (t - self.origin[0]) - (now - self.origin[1])
+        if lead > self.pacing.ahead_s:
+            return "the frames run faster than real time"
+        if lead < -self.pacing.behind_s:
+            return (
+                f"the frames arrive more than {self.pacing.behind_s:.0f} s after they were "
+                "taken (a slow connection or computer): try again"
+            )
+        return None
+
+    def _wait_for_person(self, t: float) -> None:
+        clip, pacing = self.clip, self.pacing
+        if not clip.settled and t >= clip.first.start and self.waited < pacing.lead_wait_s:
+            lead = [f for f in clip.seen if f.t < clip.first.start]
+            if len(lead) < pacing.lead_frames or not self.face:
+                by = t - clip.first.start + pacing.step_s
+                self.waited += by
+                clip.delay(0, by)
+                return
+        for k, c in enumerate(clip.session.challenges):
+            if c.kind == ChallengeKind.CENTRE or not self.last_t <= c.end < t:
+                continue
+            if not clip.unmet(k):
+                continue
+            if self.extended[k] >= pacing.extra_s:
+                self.given_up = True  # no reading can pass now: judge without waiting more
+                return
+            by = min(t - c.end + pacing.step_s, pacing.extra_s - self.extended[k])
+            self.extended[k] += by
+            clip.delay(k, by, grow=True)
+
+    def prompt(self) -> Prompt:
+        challenges = self.clip.session.challenges
+        if self.done:
+            return Prompt("done", "finished: checking", len(challenges), self.face)
+        t = self.last_t
+        if t < challenges[0].start:
+            return Prompt("start", "look straight at the camera", -1, self.face)
+        k = next((k for k, c in enumerate(challenges) if c.start <= t <= c.end), None)
+        if k is None:  # between two windows
+            k = max(i for i, c in enumerate(challenges) if c.end < t)
+            return Prompt("centre", WORDS[ChallengeKind.CENTRE], k, self.face)
+        kind = challenges[k].kind
+        return Prompt(str(kind), WORDS[kind], k, self.face)
+
+    def finish(self) -> LivenessResult:
+        """The verdict: the first failure met live, or the whole clip's judgement."""
+        if self.failure:
+            return LivenessResult(False, self.failure)
+        if not self.done:
+            return LivenessResult(
+                False, "the camera stopped before the last challenge ended (try again)"
+            )
+        return judge(self.clip, self.group)

@@ -1,0 +1,266 @@
+"""Reading a clip once, frame by frame, keeping what the checks need and no frame.
+
+Each face's time, box, pose and embedding is kept, and the face region of the few frames
+parallax is measured on. Where the backend loses the face inside a turn's window, a finder
+(a slower detector with a wider range) looks for it while that turn is unmet.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from likeness.consent.liveness.schedule import Challenge, ChallengeKind, ChallengeSession
+from likeness.consent.liveness.thresholds import Thresholds
+from likeness.faces.headpose import HeadPose, PoseCalibration, read_pose
+from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
+
+#: The finder (a slow detector) tries at most this many frames of one challenge's window.
+MAX_FINDER_TRIES = 20
+#: No frame is kept whole (a phone's 15-second 1080p clip is 2.6 GB): only the clip's face
+#: region (the first face seen, grown by REGION_PAD face widths on every side), in grey, of the
+#: frames parallax is measured on: one lead-in frame every LEAD_KEEP_S (the one closest to the
+#: neutral pose is measured from) and the most turned frame of each left or right turn. A face
+#: that leaves that region cannot be measured.
+REGION_PAD = 1.0
+LEAD_KEEP_S = 0.2
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass
+class Frame:
+    """What is kept of one frame with one face."""
+
+    t: float
+    box: Box  # frame pixels
+    pose: HeadPose  # as estimated; relative to the neutral pose once that is known
+    embedding: np.ndarray
+    region: np.ndarray | None = None  # the face region, kept where parallax may be measured
+
+
+@dataclass(frozen=True)
+class FaceRegion:
+    """The part of every frame kept for the parallax check (see ``REGION_PAD``)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @classmethod
+    def around(cls, box: Box, shape: tuple[int, ...]) -> FaceRegion:
+        x0, y0, x1, y1 = box
+        width = max(1, x1 - x0)
+        pad = int(REGION_PAD * width)
+        h, w = shape[:2]
+        return cls(max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad))
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        """The region of ``image`` in grey (a new array: the frame itself is not held)."""
+        import cv2
+
+        part = np.ascontiguousarray(image[self.y0 : self.y1, self.x0 : self.x1])
+        return cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)
+
+    def box_in(self, box: Box) -> Box:
+        """``box`` in the coordinates of ``crop``'s image."""
+        x0, y0, x1, y1 = box
+        return (x0 - self.x0, y0 - self.y0, x1 - self.x0, y1 - self.y0)
+
+    def holds(self, box: Box) -> bool:
+        x0, y0, x1, y1 = box
+        return x0 >= self.x0 and y0 >= self.y0 and x1 <= self.x1 and y1 <= self.y1
+
+
+@dataclass
+class Reading:
+    """One reading of the session's sequence, counted as frames arrive: as the session says,
+    or mirrored (left and right swapped; see ``verify_clip``)."""
+
+    challenges: tuple[Challenge, ...]
+    mirrored: bool
+    #: Frames meeting each challenge so far.
+    met: list[int] = field(init=False)
+    #: Frames the finder found meeting each challenge.
+    found: list[int] = field(init=False)
+    #: The most turned frame of each left or right challenge (its region kept).
+    widest: dict[int, Frame] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.met = [0] * len(self.challenges)
+        self.found = [0] * len(self.challenges)
+
+
+def relative(pose: HeadPose, neutral: HeadPose) -> HeadPose:
+    return HeadPose(pose.yaw - neutral.yaw, pose.pitch - neutral.pitch, pose.roll - neutral.roll)
+
+
+def hold_frames(times: list[float], min_hold_s: float) -> int:
+    """Frames a pose must be held: ``min_hold_s`` at the clip's frame rate."""
+    frame_s = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    return max(1, math.ceil(min_hold_s / frame_s - 1e-6))
+
+
+def neutral_pose(lead: list[Frame]) -> HeadPose:
+    """The person's pose facing the camera: the median over the lead-in's frames."""
+    return HeadPose(
+        *(float(np.median([getattr(f.pose, a) for f in lead])) for a in ("yaw", "pitch", "roll"))
+    )
+
+
+class ClipReader:
+    """Reads a clip's frames once (recorded or live), counting each challenge's frames in
+    both readings of the sequence, keeping no frame (see ``REGION_PAD``)."""
+
+    def __init__(
+        self,
+        session: ChallengeSession,
+        backend: FaceBackend,
+        finder: TurnedFaceFinder | None,
+        calibration: PoseCalibration | None,
+        thresholds: Thresholds,
+    ):
+        self.session, self.backend, self.finder = session, backend, finder
+        self.calibration, self.thresholds = calibration, thresholds
+        self.first = session.challenges[0]
+        self.seen: list[Frame] = []
+        self.total = 0
+        self.turned_away = 0  # frames with no face inside a turn's window
+        self.times: list[float] = []
+        self.shape: tuple[int, ...] | None = None
+        self.region: FaceRegion | None = None
+        self.settled = False  # the lead-in is over (the neutral pose is known, if it can be)
+        self.neutral: HeadPose | None = None  # known from the first challenge on
+        self.need = 1  # frames a pose must be held (known with the neutral pose)
+        self.readings = (
+            Reading(session.challenges, mirrored=False),
+            Reading(session.mirrored().challenges, mirrored=True),
+        )
+        self.tries = [0] * len(session.challenges)  # frames the finder looked at
+        self.finder_frames = 0  # frames where only the finder saw the face
+        self.lead_kept_at = -math.inf  # when a lead-in frame's region was last kept
+
+    def read(self, t: float, image: np.ndarray) -> str | None:
+        """Take one frame; a reason when the clip cannot be judged."""
+        self.total += 1
+        self.times.append(t)
+        self.shape = self.shape or image.shape
+        if image.shape != self.shape:
+            return "the frame size changed during the recording"
+        if not self.settled and t >= self.first.start:
+            self._settle_neutral()
+        current = [k for k, c in enumerate(self.session.challenges) if c.start <= t <= c.end]
+        turns = [k for k in current if self.session.challenges[k].kind != ChallengeKind.CENTRE]
+        faces = self.backend.analyze(image)
+        if not faces and turns:
+            # A head turned further than the detector follows (beyond about 30 degrees
+            # sideways, or 20 up) is an honest turn; such frames do not count against the
+            # clip, and the finder may see the turn in them.
+            self.turned_away += 1
+            self._look_again(t, image, turns)
+            return None
+        if len(faces) != 1:
+            return None
+        f = faces[0]
+        h, w = image.shape[:2]
+        self.region = self.region or FaceRegion.around(f.box, image.shape)
+        frame = Frame(t, f.box, read_pose(f.landmarks, (w, h), self.calibration), f.embedding)
+        if t < self.first.start and t - self.lead_kept_at >= LEAD_KEEP_S - 1e-6:
+            frame.region = self.region.crop(image)
+            self.lead_kept_at = t
+        self.seen.append(frame)
+        for k in turns:
+            self._count(k, frame, image)
+        return None
+
+    def _settle_neutral(self) -> None:
+        """At the first challenge: the neutral pose, the hold, and the one lead-in region kept
+        (once: no later frame joins the lead-in)."""
+        self.settled = True
+        lead = [f for f in self.seen if f.t < self.first.start]
+        if len(lead) < 2:
+            return
+        self.neutral = neutral_pose(lead)
+        self.need = hold_frames(self.times, self.thresholds.min_hold_s)
+        keep = self.neutral_frame()
+        for f in lead:
+            if f is not keep:
+                f.region = None
+
+    def unmet(self, k: int) -> bool:
+        """Challenge ``k`` is not yet held long enough in either reading."""
+        return max(r.met[k] for r in self.readings) < self.need
+
+    def delay(self, k: int, by: float, grow: bool = False) -> None:
+        """Move challenge ``k`` and every later one ``by`` seconds later; with ``grow``,
+        challenge ``k`` keeps its start and only ends later. For live sessions, whose prompts
+        wait for the person (``LiveCheck``); frames already read keep their counts."""
+        moved = []
+        for i, c in enumerate(self.session.challenges):
+            if i > k or (i == k and not grow):
+                c = replace(c, start=round(c.start + by, 3), end=round(c.end + by, 3))
+            elif i == k:
+                c = replace(c, end=round(c.end + by, 3))
+            moved.append(c)
+        self.session = replace(self.session, challenges=tuple(moved))
+        direct, mirrored = self.readings
+        direct.challenges = self.session.challenges
+        mirrored.challenges = self.session.mirrored().challenges
+        self.first = self.session.challenges[0]
+
+    def neutral_frame(self) -> Frame | None:
+        """The lead-in frame with a kept region closest to the neutral pose."""
+        kept = [f for f in self.seen if f.t < self.first.start and f.region is not None]
+        if not kept or self.neutral is None:
+            return None
+        n = self.neutral
+        return min(kept, key=lambda f: math.hypot(f.pose.yaw - n.yaw, f.pose.pitch - n.pitch))
+
+    def _count(self, k: int, frame: Frame, image: np.ndarray) -> list[Reading]:
+        """Count ``frame`` for challenge ``k`` in each reading it meets it in (returned),
+        keeping the region of the most turned frame of a left or right turn."""
+        if self.neutral is None:
+            return []
+        rel = relative(frame.pose, self.neutral)
+        counted = []
+        for reading in self.readings:
+            c = reading.challenges[k]
+            if not c.met_by(rel, self.thresholds):
+                continue
+            counted.append(reading)
+            reading.met[k] += 1
+            if c.kind.sideways and self.region is not None:
+                best = reading.widest.get(k)
+                if best is None or abs(rel.yaw) > abs(relative(best.pose, self.neutral).yaw):
+                    if best is not None:
+                        best.region = None
+                    frame.region = self.region.crop(image)
+                    reading.widest[k] = frame
+        return counted
+
+    def _look_again(self, t: float, image: np.ndarray, turns: list[int]) -> None:
+        """Ask the finder about a frame where the backend lost the face, for the first turn
+        here still unmet (it is slow: at most MAX_FINDER_TRIES frames a window)."""
+        if self.finder is None or self.neutral is None or not self.seen:
+            return
+        # Unmet in either reading: a head coming back from the previous turn can meet this
+        # turn's mirrored reading early, while the turn asked for is still to come.
+        k = next((k for k in turns if min(r.met[k] for r in self.readings) < self.need), None)
+        if k is None or self.tries[k] >= MAX_FINDER_TRIES:
+            return
+        self.tries[k] += 1
+        face = self.finder.find_near(image, self.seen[-1].box)
+        if face is None:
+            return
+        h, w = image.shape[:2]
+        pose = read_pose(face.landmarks, (w, h), self.calibration)
+        frame = Frame(t, face.box, pose, face.embedding)
+        counted = self._count(k, frame, image)
+        for reading in counted:
+            reading.found[k] += 1
+        if counted:
+            self.seen.append(frame)
+            self.finder_frames += 1

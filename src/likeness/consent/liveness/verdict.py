@@ -1,0 +1,315 @@
+"""The verdict on a clip read to its end (recorded or live): checks 1 to 6 of the package."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from likeness.consent.depth import parallax, relief
+from likeness.consent.liveness.reader import (
+    ClipReader,
+    FaceRegion,
+    Frame,
+    Reading,
+    hold_frames,
+    relative,
+)
+from likeness.consent.liveness.schedule import Challenge, ChallengeKind, ChallengeSession
+from likeness.consent.liveness.thresholds import THRESHOLDS, Thresholds
+from likeness.faces.headpose import HeadPose
+from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
+from likeness.people.identity import PhotoGroup
+
+
+@dataclass
+class LivenessResult:
+    passed: bool
+    reason: str
+    transcript: list[dict] = field(default_factory=list)
+    template: np.ndarray | None = None  # mean frontal embedding (not stored, only committed)
+    match_distance: float | None = None
+
+
+def verify_clip(
+    frames: Iterable[tuple[float, np.ndarray]],
+    session: ChallengeSession,
+    backend: FaceBackend,
+    group: PhotoGroup,
+    turned_faces: TurnedFaceFinder | None = None,
+    thresholds: Thresholds = THRESHOLDS,
+) -> LivenessResult:
+    """Check a recording against its session and the person's photo group.
+
+    Frames are read once and not kept (``ClipReader``). ``turned_faces`` looks at the frames
+    of a turn where ``backend`` lost the face, while that turn is not yet met
+    (``faces.backends.turned_face_finder``): without it, a person whose head leaves the
+    backend's range before the turn reads as met is refused. Poses are read with the group's
+    calibration, the person's own nose drop; without one, pitch is read against the generic
+    face, which reads some people at eye level as seen from above and hardly sees some of
+    them look up."""
+    clip = ClipReader(session, backend, turned_faces, group.calibration, thresholds)
+    for t, image in frames:
+        problem = clip.read(t, image)
+        if problem:
+            return LivenessResult(False, problem)
+    return judge(clip, group)
+
+
+def neutral_pose_problem(pose: HeadPose, thresholds: Thresholds = THRESHOLDS) -> str | None:
+    """Why a clip's starting pose cannot be measured from (None when it can): a head turned
+    or tilted back too far to turn further and stay in the detector's range. A face read as
+    seen from above is not refused (see ``Thresholds.neutral_max_pitch``)."""
+    if abs(pose.yaw) > thresholds.neutral_max_yaw:
+        return (
+            f"the head was turned {pose.yaw:+.0f} degrees at the start; "
+            "look straight at the camera to start"
+        )
+    if pose.pitch > thresholds.neutral_max_pitch:
+        return (
+            f"the head was tilted back {pose.pitch:+.0f} degrees at the start; "
+            "look straight at the camera to start"
+        )
+    return None
+
+
+def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
+    """The judgement of a clip read to its end: checks 1 to 6."""
+    th = clip.thresholds
+    seen, total, turned_away = clip.seen, clip.total, clip.turned_away
+    if total == 0:
+        return LivenessResult(False, "the recording has no frames")
+    by_backend = len(seen) - clip.finder_frames
+    if by_backend < (1 - th.max_missing) * (total - turned_away):
+        return LivenessResult(
+            False,
+            f"one face was visible in only {by_backend} of {total - turned_away} "
+            "frames (keep exactly one face in view)",
+        )
+    neutral, neutral_frame = clip.neutral, clip.neutral_frame()
+    if neutral is None or neutral_frame is None:
+        return LivenessResult(False, "no face looking at the camera before the first challenge")
+    problem = neutral_pose_problem(neutral, th)
+    if problem:
+        return LivenessResult(False, problem)
+    width = neutral_frame.box[2] - neutral_frame.box[0]
+    if width < th.min_face_px:
+        return LivenessResult(
+            False,
+            f"the face is {width} px wide; come closer to the camera "
+            f"(at least {th.min_face_px} px)",
+        )
+    # From here on every pose is relative to the neutral one.
+    seen = [replace(f, pose=relative(f.pose, neutral)) for f in seen]
+
+    # Same face throughout: frontal frames agree with each other.
+    frontal = [f for f in seen if math.hypot(f.pose.yaw, f.pose.pitch) < th.frontal_degrees]
+    emb = np.stack([f.embedding for f in frontal])
+    centre = np.median(emb, axis=0)
+    spread = np.linalg.norm(emb - centre, axis=1)
+    if spread.max() > clip.backend.distances.same_face:
+        t_bad = frontal[int(np.argmax(spread))].t
+        return LivenessResult(False, f"the face changed during the recording (at {t_bad:.1f}s)")
+
+    # A recording may be mirrored or not (phones differ, and a person turning to their own
+    # left turns towards the image's right unless the camera mirrors). The whole sequence
+    # read mirrored passes too: an attacker can mirror a replay anyway, so refusing mirrored
+    # clips would only refuse honest people (benchmarks/liveness_timing.py measures replays).
+    # The mirrored reading is judged only when the direct one fails (each judgement measures
+    # parallax on every turn).
+    need = hold_frames(clip.times, th.min_hold_s)  # at the whole clip's frame rate
+    judging = _Judging(clip, seen, neutral, neutral_frame, need)
+    direct_reading, mirrored_reading = clip.readings
+    outcome, reached = judging.challenges(direct_reading)
+    if not outcome.passed:
+        direct = outcome
+        mirrored, mirrored_reached = judging.challenges(mirrored_reading)
+        if mirrored.passed or mirrored_reached > reached:
+            outcome = mirrored
+        if not outcome.passed:
+            return judging.wrong_way(direct.transcript) or outcome
+    transcript = outcome.transcript
+
+    template = np.mean(emb, axis=0).astype(np.float32)
+    distance = group.distance(template)
+    if not group.matches(template):
+        return LivenessResult(
+            False,
+            f"the face does not match this person's photos "
+            f"(distance {distance:.2f} >= {group.match_distance})",
+            transcript,
+            None,
+            distance,
+        )
+    return LivenessResult(
+        True, "all challenges met by a live, matching face", transcript, template, distance
+    )
+
+
+_BENT_PICTURE = (
+    "a bent or folded picture (its depth changes across one direction only, a face's does not)"
+)
+
+
+@dataclass
+class _Judging:
+    """A clip's frames with poses relative to its neutral pose, judged challenge by
+    challenge in one reading or the other."""
+
+    clip: ClipReader
+    seen: list[Frame]
+    neutral: HeadPose
+    neutral_frame: Frame
+    need: int  # frames a pose must be held
+
+    @property
+    def th(self) -> Thresholds:
+        return self.clip.thresholds
+
+    def challenges(self, reading: Reading) -> tuple[LivenessResult, int]:
+        """The challenges in ``reading``, in order: a result that passes with the
+        transcript, or the first failure, with how many challenges were met before it."""
+        transcript: list[dict] = []
+        asked_kinds = [c.kind for c in self.clip.readings[0].challenges]
+        for i, c in enumerate(reading.challenges):
+            # Reasons and the transcript name what the session asked (c is what is looked for).
+            failure = self._challenge(reading, i, c, asked_kinds[i], transcript)
+            if failure is not None:
+                return LivenessResult(False, failure, transcript), i
+        return LivenessResult(True, "", transcript), len(reading.challenges)
+
+    def _challenge(
+        self, reading: Reading, i: int, c: Challenge, asked: ChallengeKind, transcript: list
+    ) -> str | None:
+        """Judge challenge ``i`` (its transcript entry appended): why it failed, or None."""
+        th, seen, need = self.th, self.seen, self.need
+        window = [f for f in seen if c.start <= f.t <= c.end]
+        meeting = [f for f in window if c.met_by(f.pose, th)]
+        entry: dict = {"challenge": str(asked), "window": [c.start, c.end], "frames": len(window)}
+        transcript.append(entry)
+        if reading.mirrored:
+            entry["reading"] = "mirrored"
+        if reading.found[i]:
+            entry["turned_face_frames"] = reading.found[i]
+        if len(meeting) < need:
+            entry["met"] = False
+            return self._unmet_reason(c, asked)
+        off_beat = self._off_beat(reading, c)
+        if off_beat is not None:
+            entry["met"] = False
+            entry["off_beat_at"] = round(off_beat.t, 2)
+            when = "before its window opened" if off_beat.t < c.start else "long after it closed"
+            return (
+                f"challenge '{asked}' ({c.start:.1f}-{c.end:.1f}s) was met {when} "
+                f"(at {off_beat.t:.1f}s): the recording does not follow this session's timing"
+            )
+        # The most turned frame of a left or right turn (its region is kept for parallax).
+        widest = reading.widest.get(i)
+        if c.kind.sideways and widest is not None:
+            peak = replace(widest, pose=relative(widest.pose, self.neutral))
+        else:
+            peak = meeting[len(meeting) // 2]
+        entry.update(
+            met=True,
+            at=round(peak.t, 2),
+            yaw=round(peak.pose.yaw, 1),
+            pitch=round(peak.pose.pitch, 1),
+        )
+        if c.kind.sideways:
+            return self._depth(peak, asked, entry)
+        return None
+
+    def _off_beat(self, reading: Reading, c: Challenge) -> Frame | None:
+        """The first frame showing this challenge's pose alone, off this session's clock:
+        well before its window or long after it, and not near another window of its kind
+        (a sequence may ask for one twice, left-right-left)."""
+        if c.kind == ChallengeKind.CENTRE:
+            return None
+        th = self.th
+        due = [
+            (o.start - th.early_s, o.end + th.late_s)
+            for o in reading.challenges
+            if o.kind == c.kind
+        ]
+        for f in self.seen:
+            before = c.start - th.off_beat_span_s <= f.t < c.start - th.early_s
+            after = c.end + th.late_s < f.t <= c.end + th.late_s + th.off_beat_span_s
+            near_due = any(a <= f.t <= b for a, b in due)
+            if (before or after) and not near_due and c.shows_only(f.pose, th):
+                return f
+        return None
+
+    def _depth(self, peak: Frame, asked: ChallengeKind, entry: dict) -> str | None:
+        """Parallax, then relief, between the neutral frame and a turn's most turned one."""
+        region: FaceRegion | None = self.clip.region
+        start = self.neutral_frame
+        if (
+            region is None
+            or peak.region is None
+            or start.region is None
+            or not (region.holds(start.box) and region.holds(peak.box))
+        ):
+            return (
+                f"the face moved away from where it started during '{asked}' "
+                "(keep your head in the same place in the frame, and only turn it)"
+            )
+        face_box = region.box_in(start.box)
+        # Depth at all (a flat picture has none), then a face's depth shape (a bent or
+        # folded one has depth across one direction only); relief runs only after parallax.
+        for key, measure, least, looks_like in (
+            ("parallax_px", parallax, self.th.parallax_min_px, "a flat picture (no depth)"),
+            ("relief_px", relief, self.th.relief_min_px, _BENT_PICTURE),
+        ):
+            score = measure(start.region, peak.region, face_box)
+            entry[key] = round(score, 2)
+            if score < least:
+                return f"challenge '{asked}' moved the face like {looks_like}"
+        return None
+
+    def _unmet_reason(self, challenge: Challenge, asked: ChallengeKind) -> str:
+        """Why a challenge was not met, with what to change when the start explains it."""
+        reason = (
+            f"challenge '{asked}' ({challenge.start:.1f}-{challenge.end:.1f}s) was not met in "
+            "its window"
+        )
+        if self.neutral.pitch < self.th.from_above_pitch:
+            # A camera above the face and a head bowed before it look alike to 5 points.
+            reason += (
+                f"; the face was seen from above ({self.neutral.pitch:+.0f} degrees) at the "
+                "start, where head turns read poorly: hold the camera at eye level, chin level"
+            )
+        return reason
+
+    def wrong_way(self, transcript: list[dict]) -> LivenessResult | None:
+        """A failure that says which turn went the wrong way, when the person turned some
+        turns the way they were asked and others the other way (None otherwise): neither
+        reading of the recording can pass then, and "not met" would not tell them why."""
+        th, need = self.th, self.need
+        direct, mirrored = self.clip.readings
+        as_asked, other_way = [], []
+        for i, (c, m) in enumerate(zip(direct.challenges, mirrored.challenges, strict=True)):
+            if not c.kind.sideways:
+                continue
+            window = [f for f in self.seen if c.start <= f.t <= c.end]
+            # The other way counts only once a live person has left the previous pose (late_s
+            # into the window): a head coming back from a left turn is still left at the
+            # start of the next window.
+            settled = [f for f in window if f.t >= c.start + th.late_s]
+            if sum(c.met_by(f.pose, th) for f in window) >= need:
+                as_asked.append(i)
+            elif sum(m.met_by(f.pose, th) for f in settled) >= need:
+                other_way.append(i)
+        if not as_asked or not other_way:
+            return None
+        c, m = direct.challenges[other_way[0]], mirrored.challenges[other_way[0]]
+        right = direct.challenges[as_asked[0]]
+        return LivenessResult(
+            False,
+            f"challenge '{c.kind}' ({c.start:.1f}-{c.end:.1f}s): you turned {m.kind} when "
+            f"asked to turn {c.kind}, but {right.kind} at {right.start:.1f}-{right.end:.1f}s "
+            "the way it was asked (turn to the side the prompt names, your own left or right, "
+            "every time)",
+            transcript,
+        )
