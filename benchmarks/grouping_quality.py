@@ -26,10 +26,10 @@ def main() -> None:
     import dlib
 
     from likeness.faces.listing import list_faces
+    from likeness.faces.tables import Face
     from likeness.importing import import_photos
     from likeness.people.manage import recluster
     from likeness.store import Library
-    from likeness.store.models import Face
 
     root = require_faces_dev()
     truth_by_path = read_labels(root)

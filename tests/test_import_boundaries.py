@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from likeness.importing import import_photos
 from likeness.library.sources import SourceError, scan
-from likeness.store.models import PhotoFile
+from likeness.library.tables import PhotoFile
 from likeness.testing.photos import jpeg_bytes, scenery, write
 
 

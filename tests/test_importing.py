@@ -13,8 +13,9 @@ import numpy as np
 from PIL import Image, ImageEnhance
 from sqlalchemy import func, select
 
+from likeness.faces.tables import Face
 from likeness.importing import import_photos
-from likeness.store.models import Face, Photo, PhotoFile
+from likeness.library.tables import Photo, PhotoFile
 from likeness.testing.photos import astronaut, jpeg_bytes, scenery, write
 
 

@@ -30,19 +30,12 @@ from likeness import clock
 from likeness.faces.analyze import AnalysisFailure, PhotoAnalysis, analyze_in_worker, start_worker
 from likeness.faces.backends import backend_class, backend_spec
 from likeness.faces.detection import DetectionSettings
+from likeness.faces.tables import Face
 from likeness.library.dedupe import NearDuplicateIndex, content_hash
 from likeness.library.sources import Problem, SourceItem, read_items, scan
+from likeness.library.tables import Album, ImportRun, Photo, PhotoAlbum, PhotoFile, PhotoLabel
 from likeness.people.manage import assign_pending
 from likeness.store import Library
-from likeness.store.models import (
-    Album,
-    Face,
-    ImportRun,
-    Photo,
-    PhotoAlbum,
-    PhotoFile,
-    PhotoLabel,
-)
 
 ProgressCallback = Callable[[int, int], None]
 

@@ -9,9 +9,9 @@ from likeness.consent import liveness
 from likeness.consent.enrolment import EnrolmentError, enrol_from_video, start_enrolment
 from likeness.consent.grants import GrantError, Scope, Trust, issue_grant
 from likeness.consent.policy import authorize
+from likeness.consent.tables import Enrolment
 from likeness.faces.backends import backend_class
 from likeness.importing import import_photos
-from likeness.store.models import Enrolment
 from likeness.testing import clips
 from likeness.testing.cli import likeness
 from likeness.testing.clips import prepared
@@ -146,7 +146,8 @@ def test_a_verified_grant_travels_to_another_install(enrolled_library, tmp_path,
         people = [p.id for p in list_people(other)]
         assert len(people) == 2
         with other.session() as s:
-            from likeness.store.models import Face, Photo, PhotoFile
+            from likeness.faces.tables import Face
+            from likeness.library.tables import Photo, PhotoFile
 
             obama = s.scalar(
                 select(Face.person_id)

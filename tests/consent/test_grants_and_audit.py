@@ -25,10 +25,11 @@ from likeness.consent.policy import (
     ModelKind,
     authorize,
 )
+from likeness.consent.tables import ConsentGrantRecord
 from likeness.people.records import PersonNotFoundError
+from likeness.people.tables import Person
 from likeness.store import Library
 from likeness.store.keys import KeyDestroyedError
-from likeness.store.models import ConsentGrantRecord, Person
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ from likeness.consent.liveness import (
     new_session,
     verify_clip,
 )
+from likeness.consent.tables import Enrolment
 from likeness.faces.backends import video_frame_backend
 from likeness.importing import import_photos
 from likeness.people.identity import PhotoGroup
-from likeness.store.models import Enrolment
 from likeness.testing import clips
 from likeness.testing.photos import astronaut, face_photos
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from likeness.consent.grants import Scope, Trust, issue_grant, revoke_grant
 from likeness.consent.policy import Action, ConsentWithdrawnError, Decision, ModelKind, authorize
 from likeness.people.manage import merge_people, name_person
+from likeness.people.tables import Person
 from likeness.store import Library
-from likeness.store.models import Person
 
 T0 = datetime(2026, 6, 1, 9)
 PEOPLE = 3

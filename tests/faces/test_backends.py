@@ -13,10 +13,10 @@ from likeness.errors import UnavailableError
 from likeness.faces import backends
 from likeness.faces.dlib_backend import DlibFaceBackend
 from likeness.importing import import_photos
+from likeness.library.tables import Photo
 from likeness.people.identity import photo_group
 from likeness.people.manage import list_people
 from likeness.store import Library
-from likeness.store.models import Photo
 from likeness.testing import backends as plugin
 from likeness.testing.libraries import astronaut_variants, hopper_variants, two_people_photos
 from likeness.testing.photos import jpeg_bytes, write

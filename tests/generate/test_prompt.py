@@ -4,7 +4,7 @@ import pytest
 
 from likeness.generate.prompt import MentionError, mention_form, parse_prompt
 from likeness.people.manage import name_person, set_owner
-from likeness.store.models import Person
+from likeness.people.tables import Person
 
 
 def _people(lib, *names):

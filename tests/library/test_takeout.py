@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from likeness.importing import import_photos
+from likeness.library.tables import Album, Photo, PhotoAlbum, PhotoFile, PhotoLabel
 from likeness.library.takeout import (
     TakeoutMetadata,
     match_sidecars,
@@ -17,7 +18,6 @@ from likeness.library.takeout import (
     sidecar_key,
     strip_edited,
 )
-from likeness.store.models import Album, Photo, PhotoAlbum, PhotoFile, PhotoLabel
 from likeness.testing.photos import jpeg_bytes, scenery, write
 
 LONG = "Screenshot_20200101-101112_Some Messaging Apps.jpg"  # 50 characters

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from likeness.faces.tables import Face
+from likeness.library.tables import Photo, PhotoLabel
 from likeness.people.manage import (
     PeopleError,
     assign_pending,
@@ -21,7 +23,6 @@ from likeness.people.manage import (
     suggest_names,
 )
 from likeness.people.records import PersonNotFoundError
-from likeness.store.models import Face, Photo, PhotoLabel
 from likeness.testing.embeddings import blobs
 
 

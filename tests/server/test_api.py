@@ -20,7 +20,7 @@ from likeness.server.sessions import (
     SIGN_IN_FREE_FAILURES,
     SessionStore,
 )
-from likeness.store.models import Setting
+from likeness.store.tables import Setting
 from likeness.testing.libraries import copy_home
 from likeness.testing.server import LOCAL, PASSPHRASE, signed_in
 
@@ -210,7 +210,7 @@ def test_a_thumbnail_of_a_photo_that_is_gone_says_so(world):
     client, lib, alice, _ = world
     sign_in(client)
     face = client.get(f"/api/faces?person={alice}").json()[0]
-    from likeness.store.models import PhotoFile
+    from likeness.library.tables import PhotoFile
 
     with lib.session() as s:
         for row in s.query(PhotoFile).filter(PhotoFile.photo_id == face["photo_id"]):

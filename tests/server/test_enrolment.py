@@ -16,9 +16,9 @@ from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
 from likeness.consent.enrolment import start_enrolment
+from likeness.consent.tables import Enrolment
 from likeness.server import create_app
 from likeness.server.owner import set_owner_passphrase
-from likeness.store.models import Enrolment
 from likeness.testing.libraries import copy_home
 from likeness.testing.server import LOCAL, signed_in
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from likeness.server import create_app
 from likeness.server.jobs import INTERRUPTED, RUNNING, JobQueue, QueueFullError
 from likeness.server.owner import set_owner_passphrase
+from likeness.server.tables import ServerJob
 from likeness.store import Library
-from likeness.store.models import ServerJob
 from likeness.testing.libraries import astronaut_variants
 from likeness.testing.photos import jpeg_bytes, write
 from likeness.testing.server import LOCAL, PASSPHRASE, events, signed_in

@@ -13,8 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from likeness.apps.tables import AppCode, AppToken
 from likeness.consent.grants import list_grants
-from likeness.store.models import AppCode, AppToken, Person
+from likeness.people.tables import Person
 from tests.support.apps import (
     REDIRECT,
     VERIFIER,

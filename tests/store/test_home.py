@@ -132,7 +132,7 @@ def test_migrating_a_0008_catalog_rebuilds_people_so_ids_are_never_reused(tmp_pa
         with lib.session() as s:
             s.execute(text("UPDATE faces SET person_id = 1"))
             s.execute(text("DELETE FROM people WHERE id = 2"))
-        from likeness.store.models import Person
+        from likeness.people.tables import Person
 
         with lib.session() as s:
             person = Person(created_at=datetime(2026, 1, 3))

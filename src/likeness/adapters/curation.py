@@ -23,12 +23,13 @@ from PIL import Image, ImageDraw
 from sqlalchemy import or_, select
 
 from likeness.errors import InvalidError
+from likeness.faces.tables import Face
 from likeness.library.photos import read_photos
+from likeness.library.tables import Photo
 from likeness.people.contact_sheet import save_private_image
 from likeness.people.records import get_person
 from likeness.store import Library
 from likeness.store.keys import write_private
-from likeness.store.models import Face, Photo
 
 #: Crop side as a multiple of the face box: head, hair and some shoulders.
 CONTEXT = 2.6

@@ -120,10 +120,10 @@ def evaluate_adapter(
     import json
 
     from likeness.adapters.manage import latest_adapter, load_into_pipeline
+    from likeness.adapters.tables import AdapterRecord
     from likeness.consent.policy import Action
     from likeness.models.loading import load_pipeline
     from likeness.models.registry import get_model
-    from likeness.store.models import AdapterRecord
 
     info = adapter or latest_adapter(lib, person_id)
     model = get_model(lib, info.base_model)

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from likeness.adapters import storage
+from likeness.adapters.tables import AdapterRecord, AdapterStatus
 from likeness.errors import NotFoundError
 from likeness.people.records import get_person, person_id_of, person_ids_by_uid
 from likeness.store import Library
-from likeness.store.models import AdapterRecord, AdapterStatus
 
 
 class AdapterNotFoundError(NotFoundError):

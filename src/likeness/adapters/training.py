@@ -26,6 +26,7 @@ from likeness.adapters import storage
 from likeness.adapters.curation import CurationRules, TrainingSet, curate
 from likeness.adapters.lora import lora_config, lora_state, set_lora_state
 from likeness.adapters.loss_curve import write_loss_curve
+from likeness.adapters.tables import AdapterRecord, AdapterStatus
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import (
     Action,
@@ -40,7 +41,6 @@ from likeness.models.device import choose_device
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import BaseModel, get_model, model_kind
 from likeness.store import Library
-from likeness.store.models import AdapterRecord, AdapterStatus
 
 FORMAT_VERSION = "1"
 

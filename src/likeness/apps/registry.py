@@ -35,13 +35,13 @@ from sqlalchemy import select, update
 
 from likeness import clock
 from likeness.apps.requester import Requester
+from likeness.apps.tables import App as AppRecord
+from likeness.apps.tables import AppToken
 from likeness.consent import audit
 from likeness.consent.grants import Scope, Trust, issue_grant, list_grants, revoke_grant
 from likeness.errors import InvalidError, NotFoundError
 from likeness.people.records import person_records
 from likeness.store import Library
-from likeness.store.models import App as AppRecord
-from likeness.store.models import AppToken
 
 #: What an app may ask for: generations. Training and exporting adapters stay the owner's.
 APP_SCOPES = (Scope.GENERATE_STYLIZED.value, Scope.GENERATE_PHOTOREAL.value)

@@ -24,11 +24,11 @@ from sqlalchemy import select, update
 from likeness import clock
 from likeness.apps.registry import AppError, digest, get_app, revoke_tokens
 from likeness.apps.requester import Requester
+from likeness.apps.tables import App as AppRecord
+from likeness.apps.tables import AppCode, AppToken
 from likeness.consent import audit
 from likeness.consent.grants import GrantNotFoundError, get_grant
 from likeness.store import Library
-from likeness.store.models import App as AppRecord
-from likeness.store.models import AppCode, AppToken
 
 CODE_TTL = timedelta(minutes=1)
 TOKEN_TTL = timedelta(hours=1)

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from likeness import clock
 from likeness.consent.canonical import canonical_json
+from likeness.consent.tables import AuditEntry
 from likeness.store import Library, hold_write_lock
-from likeness.store.models import AuditEntry, Setting
+from likeness.store.tables import Setting
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"

@@ -33,6 +33,7 @@ from likeness.consent.liveness import (
     new_session,
     verify_clip,
 )
+from likeness.consent.tables import Enrolment, EnrolmentSession
 from likeness.errors import InvalidError, NotFoundError
 from likeness.faces import backends
 from likeness.faces.protocol import TurnedFaceFinder
@@ -40,7 +41,6 @@ from likeness.people.identity import PhotoGroup, photo_group
 from likeness.people.records import get_person
 from likeness.store import Library
 from likeness.store.keys import seal
-from likeness.store.models import Enrolment, EnrolmentSession
 
 SESSION_TTL = timedelta(minutes=15)
 

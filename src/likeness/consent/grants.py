@@ -19,10 +19,10 @@ from sqlalchemy import select
 from likeness import clock
 from likeness.consent import audit
 from likeness.consent.canonical import canonical_json
+from likeness.consent.tables import ConsentGrantRecord
 from likeness.errors import InvalidError, NotFoundError
 from likeness.people.records import get_person, person_ids_by_uid
 from likeness.store import Library
-from likeness.store.models import ConsentGrantRecord
 
 
 class Scope(StrEnum):

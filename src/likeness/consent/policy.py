@@ -33,8 +33,8 @@ from enum import StrEnum
 from likeness.consent import audit
 from likeness.consent.grants import OWNER, ConsentGrant, Scope, Trust, grants_for
 from likeness.errors import RefusedError
+from likeness.people.tables import Person
 from likeness.store import Library
-from likeness.store.models import Person
 
 
 class Action(StrEnum):

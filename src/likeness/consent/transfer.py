@@ -32,11 +32,11 @@ from likeness.consent.grants import (
     get_grant,
     issue_grant,
 )
+from likeness.consent.tables import ConsentGrantRecord, Enrolment
 from likeness.people.identity import photo_group
 from likeness.people.records import get_person
 from likeness.store import Library
 from likeness.store.keys import KeyDestroyedError, unseal
-from likeness.store.models import ConsentGrantRecord, Enrolment
 
 FORMAT = "likeness-grant-bundle-1"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from likeness.faces.tables import Face
+from likeness.library.tables import PhotoFile
 from likeness.store import Library
-from likeness.store.models import Face, PhotoFile
 
 
 def list_faces(lib: Library, person_id: int | None = None, unassigned: bool = False) -> list[dict]:

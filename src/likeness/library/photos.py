@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from likeness.library.decode import DecodeError, decode_photo
 from likeness.library.sources import SourceItem, read_items
+from likeness.library.tables import PhotoFile
 from likeness.store import Library
-from likeness.store.models import PhotoFile
 
 
 def read_photos(lib: Library, photo_ids: Iterable[int]) -> Iterator[tuple[int, np.ndarray | str]]:

@@ -27,9 +27,9 @@ from likeness.models.families import (
     family_of_checkpoint,
     family_of_pipeline,
 )
+from likeness.models.tables import BaseModelRecord
 from likeness.models.tiny import TINY_MODELS, TINY_RESOLUTION, tiny_components
 from likeness.store import Library
-from likeness.store.models import BaseModelRecord
 
 DEFAULT_MODEL = "tiny-sd15"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt")

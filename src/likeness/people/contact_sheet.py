@@ -17,10 +17,10 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from likeness.errors import NotFoundError
+from likeness.faces.tables import Face
 from likeness.library.photos import read_photos
 from likeness.store import Library
 from likeness.store.keys import write_private
-from likeness.store.models import Face
 
 TILE = 128
 

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from likeness.faces.backends import backend_class
 from likeness.faces.headpose import PoseCalibration
 from likeness.faces.protocol import FaceBackend
-from likeness.store.models import Face, Photo
+from likeness.faces.tables import Face
+from likeness.library.tables import Photo
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ from sqlalchemy import func, select, update
 from likeness import clock
 from likeness.errors import InvalidError
 from likeness.faces.backends import backend_class
+from likeness.faces.tables import Face
+from likeness.library.tables import Photo, PhotoLabel
 from likeness.people.grouping import GroupingParams, IncrementalGrouper, cluster_embeddings
 from likeness.people.records import PersonNotFoundError, get_person
+from likeness.people.tables import Person
 from likeness.store import Library
-from likeness.store.models import Face, Person, Photo, PhotoLabel
 
 
 class PeopleError(InvalidError):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from likeness.errors import NotFoundError
-from likeness.store.models import Person
+from likeness.people.tables import Person
 
 
 class PersonNotFoundError(NotFoundError):

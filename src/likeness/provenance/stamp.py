@@ -26,8 +26,8 @@ from likeness.provenance.credentials import (
     mime_type,
     sign_image_and_manifest,
 )
+from likeness.provenance.tables import ProvenanceRecord
 from likeness.store import Library
-from likeness.store.models import ProvenanceRecord
 
 WATERMARK_ALG = "org.likeness.watermark.qim-dct.1"
 FINGERPRINT_ALG = "org.likeness.fingerprint.pdq"

@@ -34,8 +34,8 @@ from sqlalchemy import func, select, update
 
 from likeness import clock
 from likeness.errors import BusyError, InvalidError, LikenessError, NotFoundError
+from likeness.server.tables import ServerJob
 from likeness.store import Library
-from likeness.store.models import ServerJob
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 INTERRUPTED, CANCELLED = "interrupted", "cancelled"

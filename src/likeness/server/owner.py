@@ -12,7 +12,7 @@ import secrets
 
 from likeness.errors import InvalidError
 from likeness.store import Library
-from likeness.store.models import Setting
+from likeness.store.tables import Setting
 
 PASSPHRASE_KEY = "owner_passphrase"
 MIN_PASSPHRASE_CHARS = 10

@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest revision in migrations/versions. Checked against Alembic by a test; knowing it
 #: here lets an up-to-date catalog open without importing Alembic (a CLI start-up cost).
-HEAD = "0009"
+HEAD = "0010"
 
 
 def alembic_config(engine: Engine):
@@ -51,6 +51,6 @@ def upgrade_to_head(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    # A migration may have changed a connection's pragmas (0009 turns foreign keys off to
+    # A migration may have changed a connection's pragmas (0009 and 0010 turn foreign keys off to
     # rebuild a table): no connection it used goes back to work.
     engine.dispose()

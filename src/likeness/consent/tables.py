@@ -1,0 +1,81 @@
+"""The consent room's tables: signed grants, the hash-chained audit log, enrolment sessions
+and their outcomes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from likeness.store.tables import Base
+
+
+class ConsentGrantRecord(Base):
+    """A signed consent grant (the signed JSON document itself, and its state)."""
+
+    __tablename__ = "consent_grants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject_uid: Mapped[str] = mapped_column(String(32), index=True)
+    document: Mapped[bytes] = mapped_column(LargeBinary)  # canonical JSON, as signed
+    signature: Mapped[bytes] = mapped_column(LargeBinary)  # Ed25519 over document
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """One hash-chained audit record: hash = SHA-256(previous hash + this entry's content)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON; ids and hashes, never names
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class EnrolmentSession(Base):
+    """A challenge order and timing issued to one person; single use, short-lived."""
+
+    __tablename__ = "enrolment_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_uid: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    document: Mapped[str] = mapped_column(Text)  # the challenges, as shown to the person
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Enrolment(Base):
+    """The outcome of a live enrolment. Frames are not kept; the template only as a salted
+    hash (a commitment), so the record proves what was matched without holding biometrics."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_uid: Mapped[str] = mapped_column(String(32), index=True)
+    session_id: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    transcript: Mapped[str] = mapped_column(Text)  # JSON: per-challenge outcome
+    versions: Mapped[str] = mapped_column(Text)  # JSON: models and thresholds used
+    template_commitment: Mapped[str | None] = mapped_column(String(64))
+    #: The salt of the commitment, and the template sealed (AES-GCM) with the person's key, so
+    #: the person can take their grant to another install (``consent export``). Revocation
+    #: destroys the key, and with it the template.
+    template_salt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    template_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    match_distance: Mapped[float | None] = mapped_column(Float)
