@@ -15,7 +15,7 @@ from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.consent.policy import GateError, authorize
 from likeness.generate.run import GenerationOptions
 from likeness.server.jobs_routes import GenerateJob, TrainJob
-from likeness.testing.libraries import copy_home, two_people_library
+from likeness.testing.libraries import copy_home
 from likeness.workflows import (
     GenerateRequest,
     TrainRequest,
@@ -26,9 +26,9 @@ from likeness.workflows import (
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
+def prepared(two_people_home):
     """Alice (the owner) and Grace Hopper, no grants: (home, alice, grace)."""
-    return two_people_library(tmp_path_factory.mktemp("workflows-two-people"))
+    return two_people_home
 
 
 def test_a_refusal_raises_with_its_reason_and_an_allowing_decision_passes(prepared, tmp_path):

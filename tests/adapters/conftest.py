@@ -6,15 +6,15 @@ import pytest
 from likeness.adapters.curation import CurationRules
 from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.store import Library
-from likeness.testing.libraries import astronaut_library, copy_home
+from likeness.testing.libraries import copy_home
 
 #: The prepared library has six usable photos; tests train on small sets.
 RULES = CurationRules(min_photos=2)
 
 
 @pytest.fixture(scope="package")
-def prepared(tmp_path_factory) -> tuple[Path, int]:
-    return astronaut_library(tmp_path_factory.mktemp("astronaut"))
+def prepared(astronaut_home) -> tuple[Path, int]:
+    return astronaut_home
 
 
 class Granted(NamedTuple):

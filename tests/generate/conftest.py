@@ -5,7 +5,7 @@ import pytest
 
 from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.store import Library
-from likeness.testing.libraries import copy_home, trained_two_people_library
+from likeness.testing.libraries import copy_home
 
 
 class TwoPeople(NamedTuple):
@@ -16,10 +16,10 @@ class TwoPeople(NamedTuple):
 
 
 @pytest.fixture(scope="package")
-def trained_home(tmp_path_factory) -> tuple[Path, int, int]:
+def trained_home(trained_two_people_home) -> tuple[Path, int, int]:
     """Alice and Grace Hopper, each with a tiny-sd15 adapter; Alice's grants cover stylized
     generation and training only, Grace has no grant left (hers was for training)."""
-    return trained_two_people_library(tmp_path_factory.mktemp("two-people"))
+    return trained_two_people_home
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 from likeness.adapters.curation import CurationRules, curate, write_dataset_sheet
 from likeness.cli import app
 from likeness.people.contact_sheet import write_contact_sheet
-from likeness.testing.libraries import astronaut_library, copy_home
+from likeness.testing.libraries import copy_home
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> tuple[Path, int]:
-    return astronaut_library(tmp_path_factory.mktemp("astronaut"))
+def prepared(astronaut_home) -> tuple[Path, int]:
+    return astronaut_home
 
 
 @pytest.fixture
