@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from likeness import clock
 from likeness.apps.tables import AppCode, AppToken
 from likeness.consent.grants import list_grants
 from likeness.people.tables import Person
@@ -220,7 +221,7 @@ def test_a_token_ends_no_later_than_the_grant_it_rests_on(app_world):
         "c" * 64, app_id, REDIRECT, "generate-stylized", (alice,), "x", "S256", (grant.id,)
     )
     expires = tokens.save_token(lib, "a-token", code)
-    assert expires == grant.expires_at < datetime.now() + tokens.TOKEN_TTL
+    assert expires == grant.expires_at < clock.now() + tokens.TOKEN_TTL
 
 
 def test_an_expired_token_is_refused(app_world):

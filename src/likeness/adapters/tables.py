@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from likeness.store.tables import Base
+from likeness.store.tables import Base, UTCDateTime
 
 
 class AdapterStatus(StrEnum):
@@ -40,5 +40,5 @@ class AdapterRecord(Base):
     status: Mapped[str] = mapped_column(String(16))  # an AdapterStatus
     steps_done: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[str | None] = mapped_column(Text)  # JSON: losses, identity score
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,21 +1,14 @@
 """Third-party apps: registered by the owner, approved for some people and scopes.
 
 An app is an OAuth 2 public client (authorization code with PKCE; the protocol itself is
-Authlib's, in ``server.oauth``). What is decided here is what a token is worth:
+Authlib's, in ``server.oauth``). What is decided here is who may ask for what:
 
 - the owner registers an app (a name and one exact redirect URI: https, or http on
   loopback for apps on this machine);
 - approving an app's request signs a consent grant per person, to ``app:<id>``, for the
   scopes asked (``approve``): the gate (``consent.policy``) then takes the app's requests
   as ``requester = app:<id>``, as it takes the owner's;
-- a token rests on the grants its approval signed, and is good only while the app, the
-  token and each of those grants are in force (``check_token``): revoking the app or any of
-  those grants stops it at once, even where another approval gave the app another grant for
-  the same person (that grant backs that approval's tokens, not this one's);
-- codes and tokens are stored as SHA-256 hashes only; a code is single use, claimed
-  atomically (``take_code``: of parallel exchanges of one code, one gets a token), and a
-  code presented twice revokes every token exchanged for it, including one being issued at
-  that moment (RFC 6749, section 4.1.2).
+- what a code and a token are worth, and when they stop, is ``apps.tokens``.
 
 An app never gets embeddings, adapters or source photos: its API (``server.oauth``) lists the
 people it may ask for by id and name, and returns generated images (signed, watermarked).

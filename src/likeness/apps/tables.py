@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, Text
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from likeness.store.tables import Base
+from likeness.store.tables import Base, UTCDateTime
 
 
 class App(Base):
@@ -19,8 +19,8 @@ class App(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the OAuth client_id
     name: Mapped[str] = mapped_column(String(100))
     redirect_uri: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AppCode(Base):
@@ -36,12 +36,12 @@ class AppCode(Base):
     people: Mapped[str] = mapped_column(Text)  # JSON list of person ids
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(8))
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
-    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The consent grants the approval signed (JSON list of ids).
     grants: Mapped[str | None] = mapped_column(Text)
     #: When the code, already used, was presented again.
-    replayed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AppToken(Base):
@@ -57,6 +57,6 @@ class AppToken(Base):
     people: Mapped[str] = mapped_column(Text)  # JSON list of person ids
     #: The consent grants it rests on (JSON list of ids): each must stay in force.
     grants: Mapped[str | None] = mapped_column(Text)
-    issued_at: Mapped[datetime] = mapped_column(DateTime)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

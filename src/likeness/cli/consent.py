@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from likeness import clock
 from likeness.cli.common import (
     HomeOption,
     JsonOption,
@@ -140,7 +141,6 @@ def consent_list(
     as_json: JsonOption = False,
 ) -> None:
     """List grants, in force or not."""
-    from datetime import datetime
 
     from likeness.consent.grants import list_grants
 
@@ -149,7 +149,7 @@ def consent_list(
         print_json([g.as_json(pid) for g, pid in grants])
         return
     table = Table("grant", "person", "grantee", "scopes", "trust", "expires", "state")
-    now = datetime.now()
+    now = clock.now()
     for g, pid in grants:
         state = (
             "TAMPERED"

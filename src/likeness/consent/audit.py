@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,9 +26,16 @@ GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
 
 
-def _entry_hash(prev_hash: str, seq: int, at: datetime, kind: str, payload: str) -> str:
-    content = canonical_json([seq, at.isoformat(), kind, payload])
+def _entry_hash(prev_hash: str, seq: int, at: str, kind: str, payload: str) -> str:
+    """``at`` as hashed: the UTC time's ISO form (``_hashed_time``)."""
+    content = canonical_json([seq, at, kind, payload])
     return hashlib.sha256(prev_hash.encode() + content).hexdigest()
+
+
+def _hashed_time(entry: AuditEntry) -> str:
+    """The entry's time in the form its hash covers: as recorded before migration 0011, the
+    UTC time with its zone since."""
+    return entry.at_text if entry.at_text is not None else entry.at.isoformat()
 
 
 def _head_document(count: int, head: str) -> bytes:
@@ -47,7 +53,7 @@ def append(lib: Library, session: Session, kind: str, payload: dict) -> int:
     prev = GENESIS if last is None else last.hash
     at = clock.now()
     text = canonical_json(payload).decode()
-    digest = _entry_hash(prev, seq, at, kind, text)
+    digest = _entry_hash(prev, seq, at.isoformat(), kind, text)
     session.add(AuditEntry(seq=seq, at=at, kind=kind, payload=text, prev_hash=prev, hash=digest))
     signature = lib.keys.signing_key().sign(_head_document(seq, digest))
     head = session.get(Setting, HEAD_KEY)
@@ -83,7 +89,7 @@ def verify_audit(lib: Library) -> AuditReport:
             return AuditReport(
                 False, count, f"entry {e.seq} does not follow its predecessor", e.seq
             )
-        if _entry_hash(prev, e.seq, e.at, e.kind, e.payload) != e.hash:
+        if _entry_hash(prev, e.seq, _hashed_time(e), e.kind, e.payload) != e.hash:
             return AuditReport(False, count, f"entry {e.seq} was altered", e.seq)
         prev = e.hash
     if head_row is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -33,7 +33,7 @@ class Scope(StrEnum):
 
 
 class Trust(StrEnum):
-    #: Live enrolment passed and matched the person's photo group (not built yet).
+    #: A live enrolment passed and matched the person's photo group.
     VERIFIED = "verified"
     #: A signed statement without a live check: demos and imported records.
     ATTESTED = "attested"
@@ -65,9 +65,11 @@ class ConsentGrant:
     signature_valid: bool = field(default=True, compare=False)
 
     def document(self) -> bytes:
+        """The signed form. Version 2 carries its times in UTC with their zone; version 1
+        (before migration 0011) carried local times without one, and is only read."""
         return canonical_json(
             {
-                "version": 1,
+                "version": 2,
                 "id": self.id,
                 "subject": self.subject_uid,
                 "grantee": self.grantee,
@@ -114,8 +116,10 @@ def _from_record(lib: Library, record: ConsentGrantRecord) -> ConsentGrant:
             grantee=doc["grantee"],
             scopes=tuple(Scope(s) for s in doc["scopes"]),
             trust=Trust(doc["trust"]),
-            issued_at=datetime.fromisoformat(doc["issued_at"]),
-            expires_at=datetime.fromisoformat(doc["expires_at"]) if doc["expires_at"] else None,
+            issued_at=clock.utc(datetime.fromisoformat(doc["issued_at"])),
+            expires_at=clock.utc(datetime.fromisoformat(doc["expires_at"]))
+            if doc["expires_at"]
+            else None,
             evidence=tuple(doc["evidence"]),
         )
     except (ValueError, KeyError, TypeError):
@@ -126,7 +130,7 @@ def _from_record(lib: Library, record: ConsentGrantRecord) -> ConsentGrant:
             "",
             (),
             Trust.ATTESTED,
-            datetime.min,
+            datetime.min.replace(tzinfo=UTC),
             None,
             signature_valid=False,
         )
@@ -135,7 +139,9 @@ def _from_record(lib: Library, record: ConsentGrantRecord) -> ConsentGrant:
         lib.keys.signing_key().public_key().verify(record.signature, record.document)
     except InvalidSignature:
         valid = False
-    valid = valid and grant.document() == record.document
+    # The document is canonical as signed (version 1's local times are read as this machine's
+    # local time, and cannot be written back byte for byte: its signature alone vouches).
+    valid = valid and (doc.get("version") == 1 or grant.document() == record.document)
     return replace(grant, revoked_at=record.revoked_at, signature_valid=valid)
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from likeness import clock
 from likeness.consent import audit
 from likeness.consent.grants import OWNER, ConsentGrant, Scope, Trust, grants_for
 from likeness.errors import RefusedError
@@ -154,7 +155,7 @@ def _decide(
     within: Collection[str] | None = None,
 ) -> tuple[bool, str, list[str]]:
     """(allowed, reason, ids of the grants that allow it) under the rules of this module."""
-    now = (now or datetime.now()).replace(microsecond=0)
+    now = clock.now(now)
     used: list[str] = []
     reason = "every person involved has a grant in force for this"
     allowed = True
@@ -222,7 +223,7 @@ def authorize(
     """Decide, record the decision in the audit log, and return it. ``within``: the only
     grants that may allow it (an app's token's)."""
     action, model = Action(action), ModelKind(model)
-    now = (now or datetime.now()).replace(microsecond=0)
+    now = clock.now(now)
     people = tuple(sorted(set(subjects)))
     within = tuple(within) if within is not None else None
     allowed, reason, used = _decide(lib, action, people, requester, model, now, within)

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
-    DateTime,
     Float,
     Integer,
     LargeBinary,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from likeness.store.tables import Base
+from likeness.store.tables import Base, UTCDateTime
 
 
 class ConsentGrantRecord(Base):
@@ -29,7 +28,7 @@ class ConsentGrantRecord(Base):
     subject_uid: Mapped[str] = mapped_column(String(32), index=True)
     document: Mapped[bytes] = mapped_column(LargeBinary)  # canonical JSON, as signed
     signature: Mapped[bytes] = mapped_column(LargeBinary)  # Ed25519 over document
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoke_reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -39,11 +38,14 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON; ids and hashes, never names
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The time as hashed, for entries written before migration 0011 (local wall-clock time
+    #: without a zone; ``at`` was converted from it once). None since: the hash covers ``at``.
+    at_text: Mapped[str | None] = mapped_column(Text)
 
 
 class EnrolmentSession(Base):
@@ -53,7 +55,7 @@ class EnrolmentSession(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     person_uid: Mapped[str] = mapped_column(String(32), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     document: Mapped[str] = mapped_column(Text)  # the challenges, as shown to the person
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -67,7 +69,7 @@ class Enrolment(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     person_uid: Mapped[str] = mapped_column(String(32), index=True)
     session_id: Mapped[str] = mapped_column(String(32), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     passed: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text)
     transcript: Mapped[str] = mapped_column(Text)  # JSON: per-challenge outcome

@@ -23,6 +23,7 @@ from datetime import datetime
 
 import numpy as np
 
+from likeness import clock
 from likeness.consent.enrolment import template_commitment
 from likeness.consent.grants import (
     ConsentGrant,
@@ -47,7 +48,7 @@ def _b64(data: bytes) -> str:
 
 def export_grant(lib: Library, grant_id: str, now: datetime | None = None) -> dict:
     """A bundle for a verified grant in force (refused once revoked: the key is gone)."""
-    now = now or datetime.now()
+    now = clock.now(now)
     grant = get_grant(lib, grant_id)
     if not grant.in_force(now):
         raise GrantError(f"grant {grant_id} is not in force (revoked, expired or tampered)")
@@ -83,7 +84,7 @@ def import_grant(
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    now = now or datetime.now()
+    now = clock.now(now)
     try:
         if bundle.get("format") != FORMAT:
             raise GrantError(f"not a likeness grant bundle ({FORMAT})")
@@ -100,7 +101,8 @@ def import_grant(
         raise GrantError(f"malformed grant bundle: {exc}") from None
     if doc.get("trust") != str(Trust.VERIFIED):
         raise GrantError("only grants backed by a live enrolment can be imported")
-    expires = datetime.fromisoformat(doc["expires_at"]) if doc.get("expires_at") else None
+    expires_at = doc.get("expires_at")
+    expires = clock.utc(datetime.fromisoformat(expires_at)) if expires_at else None
     if expires is not None and now >= expires:
         raise GrantError("the grant has expired")
     commitment = template_commitment(salt, template)

@@ -15,9 +15,9 @@ import json
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
+from likeness import clock
 from likeness.adapters.manage import latest_adapter, load_into_pipeline
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import Action, Decision, authorize
@@ -200,7 +200,7 @@ def generate_images(
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    started = datetime.now().strftime("%Y%m%d-%H%M%S")
+    started = clock.local(clock.now()).strftime("%Y%m%d-%H%M%S")
     for index in range(options.count):
         decision.check_in_force(lib)
         seed = options.seed + index

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from likeness.store.tables import Base
+from likeness.store.tables import Base, UTCDateTime
 
 
 class Photo(Base):
@@ -34,14 +34,14 @@ class Photo(Base):
     width: Mapped[int] = mapped_column(Integer)  # upright (EXIF orientation applied)
     height: Mapped[int] = mapped_column(Integer)
     format: Mapped[str] = mapped_column(String(16))
-    taken_at: Mapped[datetime | None] = mapped_column(DateTime)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime)  # local wall time, naive
     taken_at_source: Mapped[str | None] = mapped_column(String(16))  # "exif" | "takeout"
     gps_lat: Mapped[float | None] = mapped_column(Float)
     gps_lon: Mapped[float | None] = mapped_column(Float)
     camera_make: Mapped[str | None] = mapped_column(String(128))
     camera_model: Mapped[str | None] = mapped_column(String(128))
     face_backend: Mapped[str] = mapped_column(String(64))
-    indexed_at: Mapped[datetime] = mapped_column(DateTime)
+    indexed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     files: Mapped[list[PhotoFile]] = relationship(back_populates="photo")
 
@@ -64,7 +64,7 @@ class PhotoFile(Base):
     source: Mapped[str] = mapped_column(String(16))  # "folder" | "takeout"
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id"), index=True)
     problem: Mapped[str | None] = mapped_column(Text)  # why the file could not be indexed
-    seen_at: Mapped[datetime] = mapped_column(DateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     photo: Mapped[Photo | None] = relationship(back_populates="files")
 
@@ -98,8 +98,8 @@ class ImportRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     root: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16))
-    started_at: Mapped[datetime] = mapped_column(DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     photos_added: Mapped[int] = mapped_column(Integer, default=0)
     faces_added: Mapped[int] = mapped_column(Integer, default=0)
     problems: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from likeness.store.tables import Base
+from likeness.store.tables import Base, UTCDateTime
 
 
 class BaseModelRecord(Base):
@@ -25,4 +25,4 @@ class BaseModelRecord(Base):
     #: Native image size (the UNet's sample size times the VAE's scale factor).
     resolution: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))  # of the weights, as added
-    added_at: Mapped[datetime] = mapped_column(DateTime)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)

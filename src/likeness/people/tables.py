@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
-    DateTime,
     Index,
     Integer,
     String,
@@ -14,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from likeness.store.tables import Base
+from likeness.store.tables import Base, UTCDateTime
 
 
 def _new_uid() -> str:
@@ -38,4 +37,4 @@ class Person(Base):
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
     #: A minor is never generated photoreal, whatever grants exist.
     is_minor: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
-    DateTime,
     Integer,
     LargeBinary,
     String,
@@ -14,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from likeness.store.tables import Base
+from likeness.store.tables import Base, UTCDateTime
 
 
 class ProvenanceRecord(Base):
@@ -31,4 +30,4 @@ class ProvenanceRecord(Base):
     height: Mapped[int] = mapped_column(Integer)  # watermark is looked for
     manifest: Mapped[str] = mapped_column(Text)  # the manifest definition, as signed (JSON)
     manifest_store: Mapped[bytes] = mapped_column(LargeBinary)  # the signed C2PA manifest
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from likeness import clock
 from likeness.apps.requester import Requester
 from likeness.consent import audit, grants
 from likeness.server.deps import MAX_ID, BodyId, library, require_csrf, require_session
@@ -64,9 +65,8 @@ class AuditOut(BaseModel):
 
 
 def _out(grant: grants.ConsentGrant, person: int | None) -> GrantOut:
-    from datetime import datetime
 
-    return GrantOut(**grant.as_json(person), in_force=grant.in_force(datetime.now()))
+    return GrantOut(**grant.as_json(person), in_force=grant.in_force(clock.now()))
 
 
 @router.get("/grants", dependencies=[Depends(require_session)], responses=ERRORS)

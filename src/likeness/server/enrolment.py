@@ -18,13 +18,13 @@ from __future__ import annotations
 import io
 import json
 import struct
-from datetime import datetime
 
 import numpy as np
 from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from likeness import clock
 from likeness.consent.enrolment import (
     SESSION_TTL,
     EnrolmentError,
@@ -132,7 +132,7 @@ async def live_enrolment(
     except WebSocketDisconnect:
         pass  # the camera stopped: judged (and recorded) as such below
     finally:
-        result = await run_in_threadpool(live.finish, datetime.now())
+        result = await run_in_threadpool(live.finish, clock.now())
     verdict = {**result.as_json(), "person": person_id}
     try:
         await websocket.send_text(json.dumps({"verdict": verdict}))

@@ -48,6 +48,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from likeness import clock
 from likeness.apps import registry as apps
 from likeness.apps import tokens
 from likeness.server.deps import library, require_csrf, require_session
@@ -178,10 +179,9 @@ class LikenessAuthorizationServer(AuthorizationServer):
         return None if app.revoked_at else _Client(app)
 
     def save_token(self, token: dict, request) -> None:
-        from datetime import datetime
 
         expires = tokens.save_token(self.lib, token["access_token"], request.user)
-        token["expires_in"] = max(0, int((expires - datetime.now()).total_seconds()))
+        token["expires_in"] = max(0, int((expires - clock.now()).total_seconds()))
 
     def create_oauth2_request(self, request):
         return request  # built by the route (``_Request``)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from likeness.store.tables import Base
+from likeness.store.tables import Base, UTCDateTime
 
 
 class ServerJob(Base):
@@ -25,8 +25,8 @@ class ServerJob(Base):
     total: Mapped[int | None] = mapped_column(Integer)
     message: Mapped[str | None] = mapped_column(Text)
     result: Mapped[str | None] = mapped_column(Text)  # JSON
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: ``owner``, or ``app:<id>`` for an app's job (quotas are per requester).
     requester: Mapped[str] = mapped_column(String(48), default="owner", index=True)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from likeness import clock
 from likeness.faces.listing import list_faces
 from likeness.people import manage
 from likeness.server.deps import PathId
@@ -159,13 +160,12 @@ def jobs_page(request: Request):
 def consent_page(request: Request):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
-    from datetime import datetime
 
     from likeness.consent import audit, grants
 
     lib = request.app.state.library
     people = manage.list_people(lib, include_hidden=True)
-    now = datetime.now()
+    now = clock.now()
     rows = [{**g.as_json(p), "in_force": g.in_force(now)} for g, p in grants.list_grants(lib)]
     report = audit.verify_audit(lib)
     return _page(
@@ -191,14 +191,13 @@ def apps_page(request: Request):
     """Registered apps: what each may do for whom (its grants), its tokens, revoke."""
     if (state := _session(request)) is None:
         return _sign_in_first(request)
-    from datetime import datetime
 
     from likeness.apps import registry as apps
     from likeness.apps import tokens
     from likeness.consent import grants
 
     lib = request.app.state.library
-    now = datetime.now()
+    now = clock.now()
     in_force = [(g, p) for g, p in grants.list_grants(lib) if g.in_force(now)]
     rows = [
         {

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from likeness import clock
 from likeness.consent.liveness.thresholds import THRESHOLDS, Thresholds
@@ -111,7 +112,7 @@ class ChallengeSession:
             self, challenges=tuple(replace(c, kind=c.kind.mirrored) for c in self.challenges)
         )
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "created_at": self.created_at.isoformat(),
@@ -119,10 +120,10 @@ class ChallengeSession:
         }
 
     @classmethod
-    def from_json(cls, doc: dict) -> ChallengeSession:
+    def from_json(cls, doc: dict[str, Any]) -> ChallengeSession:
         return cls(
             doc["id"],
-            datetime.fromisoformat(doc["created_at"]),
+            clock.utc(datetime.fromisoformat(doc["created_at"])),
             tuple(Challenge(ChallengeKind(k), float(s), float(e)) for k, s, e in doc["challenges"]),
         )
 

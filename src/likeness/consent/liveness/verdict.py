@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from likeness.people.identity import PhotoGroup
 class LivenessResult:
     passed: bool
     reason: str
-    transcript: list[dict] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
     template: np.ndarray | None = None  # mean frontal embedding (not stored, only committed)
     match_distance: float | None = None
 
@@ -171,7 +172,7 @@ class _Judging:
     def challenges(self, reading: Reading) -> tuple[LivenessResult, int]:
         """The challenges in ``reading``, in order: a result that passes with the
         transcript, or the first failure, with how many challenges were met before it."""
-        transcript: list[dict] = []
+        transcript: list[dict[str, Any]] = []
         asked_kinds = [c.kind for c in self.clip.readings[0].challenges]
         for i, c in enumerate(reading.challenges):
             # Reasons and the transcript name what the session asked (c is what is looked for).
@@ -181,13 +182,22 @@ class _Judging:
         return LivenessResult(True, "", transcript), len(reading.challenges)
 
     def _challenge(
-        self, reading: Reading, i: int, c: Challenge, asked: ChallengeKind, transcript: list
+        self,
+        reading: Reading,
+        i: int,
+        c: Challenge,
+        asked: ChallengeKind,
+        transcript: list[dict[str, Any]],
     ) -> str | None:
         """Judge challenge ``i`` (its transcript entry appended): why it failed, or None."""
         th, seen, need = self.th, self.seen, self.need
         window = [f for f in seen if c.start <= f.t <= c.end]
         meeting = [f for f in window if c.met_by(f.pose, th)]
-        entry: dict = {"challenge": str(asked), "window": [c.start, c.end], "frames": len(window)}
+        entry: dict[str, Any] = {
+            "challenge": str(asked),
+            "window": [c.start, c.end],
+            "frames": len(window),
+        }
         transcript.append(entry)
         if reading.mirrored:
             entry["reading"] = "mirrored"
@@ -241,7 +251,7 @@ class _Judging:
                 return f
         return None
 
-    def _depth(self, peak: Frame, asked: ChallengeKind, entry: dict) -> str | None:
+    def _depth(self, peak: Frame, asked: ChallengeKind, entry: dict[str, Any]) -> str | None:
         """Parallax, then relief, between the neutral frame and a turn's most turned one."""
         region: FaceRegion | None = self.clip.region
         start = self.neutral_frame
@@ -282,7 +292,7 @@ class _Judging:
             )
         return reason
 
-    def wrong_way(self, transcript: list[dict]) -> LivenessResult | None:
+    def wrong_way(self, transcript: list[dict[str, Any]]) -> LivenessResult | None:
         """A failure that says which turn went the wrong way, when the person turned some
         turns the way they were asked and others the other way (None otherwise): neither
         reading of the recording can pass then, and "not met" would not tell them why."""
