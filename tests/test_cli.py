@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from likeness.testing.cli import likeness
+from likeness.testing.cli import likeness, likeness_process
 from likeness.testing.photos import face_photos, jpeg_bytes, scenery, write
 
 
@@ -65,6 +65,17 @@ def test_exit_codes(tmp_path):
     failed = likeness(home, "people", "name", "424242", "Nobody")
     assert failed.returncode == 1 and "no person with id 424242" in failed.stderr
     assert likeness(home, "people", "split", "1", "--faces", "a,b").returncode == 2
+
+
+def test_a_real_process_exits_with_the_same_codes(tmp_path):
+    """``python -m likeness.cli`` as a shell runs it: the codes the in-process runner sees
+    are the process's own, and an error is one line on stderr."""
+    home = tmp_path / "home"
+    assert likeness_process(home, "init").returncode == 0
+    failed = likeness_process(home, "people", "name", "424242", "Nobody")
+    assert failed.returncode == 1 and failed.stderr.strip().endswith("no person with id 424242")
+    assert "Traceback" not in failed.stderr
+    assert likeness_process(home, "people", "--no-such-option").returncode == 2
 
 
 def test_consent_and_audit_commands(tmp_path):

@@ -46,6 +46,10 @@ class LikenessGroup(TyperGroup):
     disk) with exit 1. Anything else is a bug: one line on stderr, the trace in a log file
     (``$LIKENESS_DEBUG=1`` shows it instead), exit 70."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["likeness.argv"] = list(args)  # to name the flags of the command that ran
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -82,18 +86,20 @@ def _one_line(exc: BaseException) -> str:
 
 def _flag_for(ctx: click.Context, field: str | None) -> str | None:
     """The command line's flag for a library error's ``field`` (``size`` -> ``--size``), if
-    some command has one by that name."""
+    the command that ran (or a group above it) has one by that name: ``people name 7 X``
+    names its person as an argument, and must not be told about another command's
+    ``--person``."""
     if not field:
         return None
     flag = "--" + field.replace("_", "-")
-
-    def flags(command: click.Command) -> set[str]:
-        found = {o for p in command.params for o in getattr(p, "opts", ())}
-        for sub in getattr(command, "commands", {}).values():  # a group's commands
-            found |= flags(sub)
-        return found
-
-    return flag if flag in flags(ctx.find_root().command) else None
+    command: click.Command = ctx.find_root().command
+    found = {o for p in command.params for o in getattr(p, "opts", ())}
+    for token in ctx.meta.get("likeness.argv", []):
+        sub = getattr(command, "commands", {}).get(token)  # a group's command by this name
+        if sub is not None:
+            command = sub
+            found |= {o for p in command.params for o in getattr(p, "opts", ())}
+    return flag if flag in found else None
 
 
 def crash_log_dir() -> Path:
