@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +22,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from likeness import clock
 from likeness.errors import EXIT_FAILED, EXIT_INTERNAL, LikenessError
 
 # soft_wrap: a long line (a path, a reason) stays one line for scripts and logs to read.
@@ -115,7 +115,7 @@ def write_crash_log(exc: BaseException) -> Path | None:
     try:
         folder = crash_log_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        stamp = clock.precise_now().strftime("%Y%m%dT%H%M%SZ")
         path = folder / f"crash-{stamp}-{os.getpid()}.log"
         text = "".join(traceback.format_exception(exc))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

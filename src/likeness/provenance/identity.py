@@ -14,6 +14,7 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
+from likeness import clock
 from likeness.store import Library
 from likeness.store.keys import write_private
 
@@ -133,7 +134,7 @@ def signing_identity(lib: Library, now: datetime.datetime | None = None) -> Sign
     certificate re-issued by the CA when it is within 30 days of expiring."""
     from cryptography import x509
 
-    now = now or datetime.datetime.now(datetime.UTC)
+    now = clock.precise_now() if now is None else clock.utc(now)
     folder = _folder(lib)
     if not (folder / "ca.pem").exists() or not (folder / "ca.key").exists():
         _make_ca(folder, now)
