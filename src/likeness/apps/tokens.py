@@ -194,7 +194,7 @@ def check_token(lib: Library, token: str, now: datetime | None = None) -> TokenG
     if row.expires_at <= now:
         raise AppError("the access token expired")
     grant = _token_grant(row)
-    check_grants_in_force(lib, grant.app_id, grant.grants, now)
+    _require_grants(lib, grant.requester, grant.grants, now)  # the app was checked above
     return grant
 
 
@@ -207,6 +207,13 @@ def check_grants_in_force(
     app = get_app(lib, app_id)
     if app.revoked_at is not None:
         raise AppError("the app was revoked")
+    _require_grants(lib, app.grantee, grant_ids, now)
+
+
+def _require_grants(
+    lib: Library, grantee: Requester, grant_ids: tuple[str, ...], now: datetime
+) -> None:
+    """``AppError`` unless each of ``grant_ids`` is a grant to ``grantee`` in force."""
     if not grant_ids:
         raise AppError("this token rests on no consent grant: ask for a new one")
     for grant_id in grant_ids:  # the few a token rests on, not every grant
@@ -214,7 +221,7 @@ def check_grants_in_force(
             grant = get_grant(lib, grant_id)
         except GrantNotFoundError:
             grant = None
-        if grant is None or grant.grantee != app.grantee or not grant.in_force(now):
+        if grant is None or grant.grantee != grantee or not grant.in_force(now):
             raise AppError("consent for this app was withdrawn")
 
 
