@@ -8,6 +8,7 @@ whole schema at once: comparing the migrations with the tables, autogenerating a
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 
 from sqlalchemy import MetaData
