@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from likeness.store import Library, default_home
+from likeness.testing.schema import catalog_at
 
 
 def test_open_creates_catalog_in_wal_mode_with_private_home(tmp_path):
@@ -50,25 +51,14 @@ def test_head_constant_matches_the_migration_scripts():
 
 
 def test_migrating_a_0001_catalog_keeps_people_and_gives_them_uids(tmp_path):
-    from alembic import command
-    from sqlalchemy import create_engine
-
-    from likeness.store.migrate import alembic_config
-
     home = tmp_path / "old"
-    home.mkdir()
-    engine = create_engine(f"sqlite:///{home / 'catalog.sqlite'}")
-    cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+    with catalog_at(home, "0001") as conn:
         conn.execute(
             text(
                 "INSERT INTO people (name, hidden, is_owner, created_at) "
                 "VALUES ('Ann', 0, 1, '2026-01-01'), (NULL, 0, 0, '2026-01-02')"
             )
         )
-    engine.dispose()
     with Library.open(home) as lib, lib.engine.connect() as conn:
         rows = conn.execute(text("SELECT name, uid, is_minor FROM people ORDER BY id")).all()
     assert [r[0] for r in rows] == ["Ann", None]
@@ -91,18 +81,8 @@ def test_migrating_a_0008_catalog_rebuilds_people_so_ids_are_never_reused(tmp_pa
     """0009 rebuilds ``people`` with AUTOINCREMENT: a face keeps its person, and once the
     person with the highest id is deleted (merged), a new person gets a new id, not that
     one (a grant, an app or its token may still name it)."""
-    from alembic import command
-    from sqlalchemy import create_engine
-
-    from likeness.store.migrate import alembic_config
-
     home = tmp_path / "old"
-    home.mkdir()
-    engine = create_engine(f"sqlite:///{home / 'catalog.sqlite'}")
-    cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0008")
+    with catalog_at(home, "0008") as conn:
         conn.execute(
             text(
                 "INSERT INTO people (id, name, hidden, is_owner, is_minor, created_at, uid) "
@@ -123,7 +103,6 @@ def test_migrating_a_0008_catalog_rebuilds_people_so_ids_are_never_reused(tmp_pa
                 "VALUES (1, 1, 0, 0, 5, 5, '[]', x'00', 1, 1, 1, 1, 2, 0, 1)"
             )
         )
-    engine.dispose()
     with Library.open(home) as lib:
         with lib.engine.connect() as conn:
             assert conn.execute(text("SELECT person_id FROM faces")).scalar() == 2

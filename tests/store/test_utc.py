@@ -10,8 +10,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import text, update
 
 from likeness import clock
 from likeness.consent import audit
@@ -21,8 +20,8 @@ from likeness.consent.tables import AuditEntry, ConsentGrantRecord
 from likeness.library.tables import Photo
 from likeness.people.tables import Person
 from likeness.store import Library
-from likeness.store.migrate import alembic_config
 from likeness.store.tables import Setting
+from likeness.testing.schema import catalog_at
 
 
 @pytest.fixture
@@ -55,9 +54,6 @@ def test_a_catalog_of_local_times_is_converted_and_its_chain_and_grants_still_ve
     tmp_path, new_york
 ):
     home = tmp_path / "old"
-    home.mkdir()
-    engine = create_engine(f"sqlite:///{home / 'catalog.sqlite'}")
-    cfg = alembic_config(engine)
     prev, entries = "0" * 64, []
     for seq, at in ((1, "2026-07-01T12:00:00"), (2, "2026-07-01T12:00:05")):
         payload = canonical_json({"n": seq}).decode()
@@ -66,9 +62,7 @@ def test_a_catalog_of_local_times_is_converted_and_its_chain_and_grants_still_ve
             {"seq": seq, "at": at.replace("T", " "), "p": payload, "prev": prev, "h": digest}
         )
         prev = digest
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0010")
+    with catalog_at(home, "0010") as conn:
         conn.execute(
             text(
                 "INSERT INTO people (id, uid, name, hidden, is_owner, is_minor, created_at) "
@@ -90,7 +84,6 @@ def test_a_catalog_of_local_times_is_converted_and_its_chain_and_grants_still_ve
                 ),
                 e,
             )
-    engine.dispose()
 
     with Library.open(home) as lib:
         with lib.session() as s:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import MetaData
+from sqlalchemy import Connection, MetaData, create_engine
 
 import likeness
 from likeness.store.tables import Base
@@ -23,3 +26,24 @@ def catalog_metadata() -> MetaData:
         if room.ispkg and importlib.util.find_spec(f"likeness.{room.name}.tables") is not None:
             importlib.import_module(f"likeness.{room.name}.tables")
     return Base.metadata
+
+
+@contextmanager
+def catalog_at(home: Path, revision: str) -> Iterator[Connection]:
+    """A new catalog in ``home`` migrated only as far as ``revision``, as an older version of
+    likeness left it: the connection, in a transaction, adds rows the way that version
+    stored them. The next ``Library.open(home)`` migrates the rest of the way."""
+    from alembic import command
+
+    from likeness.store.migrate import alembic_config
+
+    home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{home / 'catalog.sqlite'}")
+    cfg = alembic_config(engine)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            yield conn
+    finally:
+        engine.dispose()
