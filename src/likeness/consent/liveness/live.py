@@ -81,7 +81,6 @@ class LiveCheck:
     ):
         self.clip = ClipReader(session, backend, turned_faces, group.calibration, thresholds)
         self.group, self.clock, self.pacing = group, clock, pacing
-        self.finder = turned_faces
         self.failure: str | None = None
         self.waited = 0.0  # seconds the first prompt waited for a face
         self.extended = [0.0] * len(session.challenges)
@@ -89,6 +88,11 @@ class LiveCheck:
         self.origin: tuple[float, float] | None = None  # (first frame's time, clock then)
         self.face = False
         self.given_up = False  # a turn's wait ran out unmet
+
+    @property
+    def finder(self) -> TurnedFaceFinder | None:
+        """The slower detector that looks again where the backend lost a turned face."""
+        return self.clip.finder
 
     @property
     def schedule(self) -> ChallengeSession:
