@@ -91,9 +91,11 @@ def fit_head_pose(
     landmarks: tuple[tuple[float, float], ...] | np.ndarray,
     image_size: tuple[int, int],
     drop: float = GENERIC_NOSE_DROP,
+    model: np.ndarray | None = None,
 ) -> HeadFit | None:
     """solvePnP of the 5 landmarks against the generic face (with its nose base ``drop`` eye
-    spans below the eyes); None when it does not converge."""
+    spans below the eyes), or against ``model`` (the 5 points of another head, in OpenCV's
+    head frame); None when it does not converge."""
     import cv2
 
     points = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
@@ -106,7 +108,7 @@ def fit_head_pose(
     z = focal / span
     tvec0 = np.array([(centre[0] - w / 2) * z / focal, (centre[1] - h / 2) * z / focal, z])
     ok, rvec, tvec = cv2.solvePnP(
-        opencv_model_5(drop),
+        opencv_model_5(drop) if model is None else np.asarray(model, dtype=np.float64),
         points,
         camera,
         None,

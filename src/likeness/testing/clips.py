@@ -148,13 +148,14 @@ def render_pose(
     return _warp(image, tform)
 
 
-def _warp(image: np.ndarray, tform, step: int = 4) -> np.ndarray:
-    """``image`` warped by the inverse map ``tform`` (output pixel -> source pixel). The map is
-    evaluated on a grid every ``step`` pixels and interpolated (it is piecewise affine, so
-    continuous), then applied by cv2.remap: 15 times faster than evaluating every pixel."""
+def inverse_map(tform, shape: tuple[int, ...], step: int = 4) -> np.ndarray:
+    """The source pixel of every output pixel (h x w x 2, float32) under the inverse map
+    ``tform`` (output pixel -> source pixel). The map is evaluated on a grid every ``step``
+    pixels and interpolated (it is piecewise affine, so continuous): 15 times faster than
+    evaluating every pixel."""
     import cv2
 
-    h, w = image.shape[:2]
+    h, w = shape[:2]
     ys, xs = np.arange(0, h + step, step), np.arange(0, w + step, step)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2).astype(np.float64)
     coarse = tform(grid).reshape(len(ys), len(xs), 2).astype(np.float32)
@@ -162,7 +163,14 @@ def _warp(image: np.ndarray, tform, step: int = 4) -> np.ndarray:
     gx, gy = np.meshgrid(
         np.arange(w, dtype=np.float32) / step, np.arange(h, dtype=np.float32) / step
     )
-    full = cv2.remap(coarse, gx, gy, cv2.INTER_LINEAR)
+    return cv2.remap(coarse, gx, gy, cv2.INTER_LINEAR)
+
+
+def _warp(image: np.ndarray, tform) -> np.ndarray:
+    """``image`` warped by the inverse map ``tform`` (``inverse_map``), by cv2.remap."""
+    import cv2
+
+    full = inverse_map(tform, image.shape)
     return cv2.remap(
         image, full[..., 0], full[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
@@ -541,3 +549,20 @@ def prepared(image):
     from likeness.faces.backends import video_frame_backend
 
     return enrolment_sized(image, video_frame_backend())
+
+
+def cut_out(image: np.ndarray, box, bend, turn: float, margin: float = 1.15) -> np.ndarray:
+    """The photo's face printed, cut out along an oval round it (``margin`` times the face
+    box), bent and turned by ``bend(print, turn)`` and held in front of the scene, which
+    stays put: the print's edge moves against a real background inside the face box, as a
+    head's outline does."""
+    import cv2
+
+    x0, y0, x1, y1 = box
+    centre = (round((x0 + x1) / 2), round((y0 + y1) / 2))
+    axes = (round(margin * (x1 - x0) / 2), round(margin * 1.25 * (y1 - y0) / 2))
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, -1)
+    printed = bend(image, turn)
+    held = bend(np.repeat(mask[..., None], 3, axis=2), turn)[..., :1].astype(np.float32) / 255
+    return (printed * held + image * (1 - held)).astype(np.uint8)
