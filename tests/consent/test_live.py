@@ -137,6 +137,31 @@ def test_a_flat_photo_following_live_prompts_is_refused(astronaut_face):
     live_run(check, printed, lambda t, prompt: shown.append(prompt.kind))
     result = check.finish()
     assert not result.passed and "flat picture" in result.reason
+    # It was asked for a wider turn as often as a session allows, and each try failed.
+    assert len(check.wider) == PACING.depth_retries
+
+
+def test_turns_that_show_too_little_depth_are_asked_again_wider_and_then_pass(astronaut_face):
+    """The session's own turns show the camera no depth (drawn here as the photo turned like
+    a print: what a camera too far or too blurred to track the face would leave); every pose
+    is met, so the live session asks for a wider turn, and the head's real turn passes."""
+    pixels, face = astronaut_face
+    session = new_session(rng=random.Random(3))
+    check = live_check(session, face)
+    scheduled = len(session.challenges)
+
+    def draw(yaw, pitch, index):
+        if index < scheduled:
+            return clips.flat_turn(pixels, -1.35 * yaw, -1.35 * pitch)
+        return clips.render_pose(pixels, face.landmarks, yaw, pitch)
+
+    person = clips.LivePerson(pixels, face.landmarks, draw=draw)
+    prompts = live_run(check, person.frame, person.see, seconds=45.0)
+    result = check.finish()
+    assert result.passed, result.reason
+    assert len(check.wider) == 1
+    wider = [p for _, p in prompts if p.index in check.wider]
+    assert wider and "wider turn" in wider[0].words
 
 
 def test_frames_faster_than_real_time_are_refused(astronaut_face):
@@ -192,3 +217,24 @@ def test_live_and_recorded_sessions_do_not_mix(lib, tmp_path, astronaut_face):
         assert row.id == result.id and '"mode": "live"' in row.versions
     with pytest.raises(EnrolmentError, match="already used"):
         open_live_enrolment(lib, 1, live.id)
+
+
+def test_a_wider_turn_never_made_is_refused_as_not_met(astronaut_face):
+    """The wider turn waits for the person like any turn, and its wait runs out like any
+    turn's (found by the browser test: the wait's bookkeeping did not grow with the
+    session, and the next frame failed with an error)."""
+    pixels, face = astronaut_face
+    session = new_session(rng=random.Random(3))
+    check = live_check(session, face)
+    scheduled = len(session.challenges)
+
+    def draw(yaw, pitch, index):  # no depth, and no turn at all once asked for a wider one
+        if index < scheduled:
+            return clips.flat_turn(pixels, -1.35 * yaw, -1.35 * pitch)
+        return pixels
+
+    person = clips.LivePerson(pixels, face.landmarks, draw=draw)
+    live_run(check, person.frame, person.see, seconds=45.0)
+    result = check.finish()
+    assert not result.passed and "not met" in result.reason, result.reason
+    assert len(check.wider) == 1 and check.given_up

@@ -30,7 +30,8 @@ from likeness.faces.headpose import (
     read_pose,
 )
 from likeness.people.identity import PhotoGroup
-from likeness.testing import clips
+from likeness.testing import clips, heads
+from likeness.testing.camera import Camera
 from likeness.testing.photos import astronaut
 
 
@@ -162,19 +163,18 @@ def test_a_photo_turned_like_a_head_fails_for_lack_of_depth(people):
 
 
 def _bent_print_fails_for_its_shape(pixels, face, bend, session=SESSION, fps=clips.FPS) -> None:
-    """A bent print whose turn shows parallax (so the flat-picture check passes it) is
-    refused by the depth-shape check, at its first turn. The start is judged against the
+    """A bent print turned like a head meets every pose and is refused for its depth: no
+    turn shows more relief than a ruled sheet explains. The start is judged against the
     person's own eye level (from the photo itself), as enrolment does from their photos."""
     h, w = pixels.shape[:2]
     calibration = PoseCalibration.from_faces([(face.landmarks, (w, h))])
     frames = clips.bent_print_frames(pixels, session, bend, fps)
     result = _verify(frames, face, session, calibration=calibration)
-    assert not result.passed and "bent or folded picture" in result.reason
-    turn = result.transcript[0]
-    first = session.challenges[0].kind
-    assert turn["challenge"] == first and abs(turn["yaw"]) >= THRESHOLDS.turn_degrees
-    assert turn["parallax_px"] >= THRESHOLDS.parallax_min_px  # not a plane: the old check saw depth
-    assert turn["relief_px"] < THRESHOLDS.relief_min_px
+    assert not result.passed and "moved the face like a" in result.reason, result.reason
+    turns = [e for e in result.transcript if e["challenge"] in ("left", "right")]
+    assert len(turns) == 2 and all(e["met"] for e in result.transcript)  # every pose was met
+    assert all(abs(e["yaw"]) >= THRESHOLDS.turn_degrees for e in turns)
+    assert max(e["relief_px"] for e in turns) < THRESHOLDS.relief_min_px
 
 
 def test_a_print_bent_round_a_cylinder_fails_for_its_shape(people):
@@ -219,14 +219,62 @@ def test_a_fold_whose_tracks_slide_along_hair_fails_for_its_shape(faces_dev):
     )
 
 
-def test_honest_turns_show_relief_with_a_margin(people):
-    """Head turns clear the depth-shape threshold by a margin, not by luck."""
-    for who in ("astronaut", "obama"):
-        pixels, face = people[who]
-        result = _verify(clips.honest_frames(pixels, face.landmarks, SESSION), face)
-        assert result.passed, result.reason
-        reliefs = [e["relief_px"] for e in result.transcript if "relief_px" in e]
-        assert len(reliefs) == 2 and min(reliefs) >= 1.2 * THRESHOLDS.relief_min_px
+def _clip_relief(result) -> float:
+    """The relief a clip is judged by: the median over every measured frame of its turns."""
+    return float(np.median([r for e in result.transcript for r in e.get("reliefs_px", [])]))
+
+
+#: A head model for each way an honest head differs from the one the check was designed
+#: beside (``likeness.testing.heads``); the others run with ``-m slow``.
+HEAD_MODELS = [
+    "generic",
+    "canonical",
+    "ellipsoid",
+    *(pytest.param(name, marks=pytest.mark.slow) for name in heads.HEADS if "+" in name),
+]
+
+
+@pytest.mark.parametrize("model", HEAD_MODELS)
+def test_an_honest_clip_of_each_head_model_passes_with_the_margin(people, model):
+    """Head turns clear the depth-shape threshold by the stated margin (1.3 times) on every
+    head model, not only the generic head the check grew up with."""
+    pixels, face = people["obama"]
+    render = heads.HEADS[model](pixels, face.landmarks)
+    [reference] = backend().analyze(render(0.0, 0.0))  # the person as the head shows them
+    result = _verify(clips.timeline(SESSION, clips.POSES, render), reference)
+    assert result.passed, result.reason
+    assert _clip_relief(result) >= 1.3 * THRESHOLDS.relief_min_px, result.transcript
+
+
+@pytest.mark.slow
+def test_an_honest_clip_through_noise_and_h264_passes(people):
+    """A phone's recording: sensor noise on every frame, then H.264 at CRF 28."""
+    pixels, face = people["astronaut"]
+    render = heads.HEADS["canonical"](pixels, face.landmarks)
+    camera = Camera(noise=3.0, h264_crf=28)
+    frames = camera.shoot(clips.timeline(SESSION, clips.POSES, render, fps=15))
+    result = _verify(frames, face)
+    assert result.passed, result.reason
+    assert _clip_relief(result) >= 1.3 * THRESHOLDS.relief_min_px, result.transcript
+
+
+def test_a_print_cut_out_along_the_face_fails_for_its_shape(people):
+    """The face cut out of a print bent round a bottle and held in front of the scene: its
+    edge moves against the background inside the face box, as a head's outline does. Depth
+    is read inside the face's oval only, where the print is a bent sheet."""
+    pixels, face = people["obama"]
+    width = face.box[2] - face.box[0]
+    centre = (face.box[0] + face.box[2]) / 2
+
+    def cut_out_bottle(image, turn):
+        def bottle(im, t):
+            return clips.cylinder_print(im, 0.7 * width, t, width, centre)
+
+        return clips.cut_out(image, face.box, bottle, turn)
+
+    # Turns only: a cut-out tilted back for "up" would tilt the scene behind it too.
+    session = fixed_session("turns", "left", "right")
+    _bent_print_fails_for_its_shape(pixels, face, cut_out_bottle, session)
 
 
 def test_a_photo_tilted_in_the_image_plane_does_not_read_as_a_turn(people):
@@ -357,6 +405,17 @@ def test_calibration_uses_only_faces_that_face_the_camera(people, monkeypatch):
     assert PoseCalibration.from_faces(faces[1:]) is None
 
 
+def test_one_odd_frontal_frame_is_not_a_changed_face(people):
+    """A frontal frame whose embedding is off (here, at its worst, another person's face for
+    one frame) is a glitch, not a swap: a swapped face stays (``Thresholds.changed_frames``)."""
+    a, b = people["astronaut"], people["obama"]
+    frames = clips.honest_frames(a[0], a[1].landmarks, SESSION)
+    odd = dict(clips.swapped_frames((a[0], a[1].landmarks), (b[0], b[1].landmarks), SESSION, 0.0))
+    frames[5] = (frames[5][0], odd[frames[5][0]])  # in the lead-in, facing the camera
+    result = _verify(frames, a[1])
+    assert "face changed" not in result.reason, result.reason
+
+
 def test_a_face_swapped_mid_clip_fails(people):
     a, b = people["astronaut"], people["obama"]
     frames = clips.swapped_frames((a[0], a[1].landmarks), (b[0], b[1].landmarks), SESSION, 4.0)
@@ -409,6 +468,38 @@ def test_one_turn_the_wrong_way_is_diagnosed_as_such(people):
     result = _verify(clips.honest_frames(pixels, face.landmarks, followed), face)
     assert not result.passed
     assert "(1.0-3.0s): you turned right when asked to turn left" in result.reason, result.reason
+
+
+BACK_TO_BACK = fixed_session("back to back", "left", "right", "up")
+
+
+def test_a_mirrored_clip_with_back_to_back_turns_passes(people):
+    """Left then right with no pause: a mirrored clip's head is still on the first turn's
+    side as the second window opens, which is the side that window asks for."""
+    pixels, face = people["astronaut"]
+    mirrored = BACK_TO_BACK.mirrored()
+    result = _verify(clips.honest_frames(pixels, face.landmarks, mirrored), face, BACK_TO_BACK)
+    assert result.passed, result.reason
+
+
+def test_a_mirrored_clip_that_fails_is_told_why_not_that_it_turned_the_wrong_way(people):
+    """A print bent round a bottle, turned the mirrored way throughout: refused for its depth,
+    and never told it turned left when asked to turn right (it followed the mirrored reading
+    every time). Before, the head still on the first turn's side at the second window's
+    opening counted as a turn the way it was asked, and the clip was told it turned one way
+    here and the other there."""
+    pixels, face = people["astronaut"]
+    width = face.box[2] - face.box[0]
+    centre = (face.box[0] + face.box[2]) / 2
+
+    def bottle(image, turn):
+        return clips.cylinder_print(image, 0.7 * width, turn, width, centre)
+
+    frames = clips.bent_print_frames(pixels, BACK_TO_BACK.mirrored(), bottle)
+    result = _verify(frames, face, BACK_TO_BACK)
+    assert not result.passed
+    assert "when asked to turn" not in result.reason, result.reason
+    assert "read as a mirrored recording" in result.reason, result.reason
 
 
 def test_prompts_name_the_persons_own_side():

@@ -215,7 +215,7 @@ def pose_timeline(
     return poses
 
 
-def _timeline(session, targets: dict, render, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
+def timeline(session, targets: dict, render, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
     """Frames following ``pose_timeline``; ``render(yaw, pitch)`` draws one frame."""
     cache: dict[tuple[float, float], np.ndarray] = {}
     frames = []
@@ -247,7 +247,7 @@ def honest_frames(
             return image
         return render_pose(image, landmarks, yaw, pitch, drop=drop)
 
-    return _timeline(session, poses or POSES, render, fps)
+    return timeline(session, poses or POSES, render, fps)
 
 
 class LivePerson:
@@ -263,8 +263,11 @@ class LivePerson:
         late: dict[int, float] | None = None,
         react_s: float = REACT_S,
         degrees_per_s: float = DEGREES_PER_S,
+        draw=None,
     ):
-        self.image, self.landmarks = image, landmarks
+        """``draw(yaw, pitch, index)``: the frame for a pose while heeding prompt ``index``
+        (by default the generic head turned, ``render_pose``)."""
+        self.image, self.landmarks, self.draw = image, landmarks, draw
         self.drop = own_drop(image, landmarks)
         self.late, self.react_s, self.speed = late or {}, react_s, degrees_per_s
         self.shown: list[tuple[float, str, int]] = []  # (when, kind, index), as they change
@@ -277,17 +280,20 @@ class LivePerson:
 
     def frame(self, t: float) -> np.ndarray:
         heeded = [
-            kind
+            (kind, index)
             for when, kind, index in self.shown
             if t >= when + self.react_s + self.late.get(index, 0.0)
         ]
-        target = np.array(POSES.get(heeded[-1], (0.0, 0.0)) if heeded else (0.0, 0.0))
+        index = heeded[-1][1] if heeded else -1
+        target = np.array(POSES.get(heeded[-1][0], (0.0, 0.0)) if heeded else (0.0, 0.0))
         step = target - self.pose
         most = self.speed * (t - self.t)
         if np.hypot(*step) > most:
             step *= most / np.hypot(*step)
         self.pose, self.t = self.pose + step, t
         yaw, pitch = (round(float(v)) for v in self.pose)
+        if self.draw is not None:
+            return self.draw(yaw, pitch, index)
         if (yaw, pitch) not in self.cache:
             self.cache[yaw, pitch] = (
                 self.image
@@ -324,7 +330,7 @@ def flat_photo_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[
         "down": (0.0, 30.0),
         "centre": (0.0, 0.0),
     }
-    return _timeline(session, angles, lambda yaw, pitch: flat_turn(image, yaw, pitch), fps)
+    return timeline(session, angles, lambda yaw, pitch: flat_turn(image, yaw, pitch), fps)
 
 
 def _surface_remap(image: np.ndarray, source_of, centre_x: float | None) -> np.ndarray:
@@ -442,11 +448,11 @@ def bent_print_frames(
         bent = bend(image, yaw)
         return flat_turn(bent, 0.0, pitch) if pitch else bent
 
-    return _timeline(session, angles, render, fps)
+    return timeline(session, angles, render, fps)
 
 
 def still_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
-    return _timeline(session, POSES, lambda _yaw, _pitch: image, fps)
+    return timeline(session, POSES, lambda _yaw, _pitch: image, fps)
 
 
 def swapped_frames(

@@ -233,6 +233,14 @@ class PlacedHead:
 
     def render(self, yaw: float, pitch: float) -> np.ndarray:
         """The photo with the head turned by yaw/pitch degrees from where it faced."""
+        frame, zbuffer = self.head_only(yaw, pitch)
+        if self.accessories.glasses:
+            self.draw_glasses(yaw, pitch, frame, zbuffer)
+        return frame
+
+    def head_only(self, yaw: float, pitch: float) -> tuple[np.ndarray, np.ndarray]:
+        """The turned head without glasses, and its depth per pixel (camera distance in eye
+        spans; infinite where no part of the mesh is)."""
         import cv2
         from skimage.transform import PiecewiseAffineTransform
 
@@ -271,9 +279,7 @@ class PlacedHead:
             cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        if self.accessories.glasses:
-            self._draw_glasses(turn, frame, zbuffer)
-        return frame
+        return frame, zbuffer
 
     def _draw_mesh(
         self, dst: np.ndarray, depth: np.ndarray, maps: np.ndarray, zbuffer: np.ndarray
@@ -307,10 +313,14 @@ class PlacedHead:
         maps[ys, xs, 1] = out[:, 1]
         zbuffer[ys, xs] = out[:, 2]
 
-    def _draw_glasses(self, turn: np.ndarray, frame: np.ndarray, zbuffer: np.ndarray) -> None:
-        """The frame of the glasses, segment by segment, where nothing of the head is nearer."""
+    def draw_glasses(
+        self, yaw: float, pitch: float, frame: np.ndarray, zbuffer: np.ndarray
+    ) -> None:
+        """The frame of the glasses on a head turned by yaw/pitch, segment by segment, where
+        nothing of the head (``zbuffer``) is nearer."""
         import cv2
 
+        turn = rotation(yaw, pitch)
         span = _eye_span(self.fit, self.head)
         thickness = max(2, round(0.03 * span))
         h, w = zbuffer.shape
@@ -325,7 +335,9 @@ class PlacedHead:
             fixed = np.round(px * 16).astype(np.int64)  # 4 bits of sub-pixel position
             for i in range(len(px) - 1):
                 x, y = np.round(px[i]).astype(int)
-                if 0 <= x < w and 0 <= y < h and z[i] > zbuffer[y, x] + 0.02 * span:
+                if (
+                    0 <= x < w and 0 <= y < h and z[i] > zbuffer[y, x] + 0.02
+                ):  # 2 mm behind the head
                     continue  # behind the head
                 p, q = (int(c) for c in fixed[i]), (int(c) for c in fixed[i + 1])
                 cv2.line(frame, tuple(p), tuple(q), (28, 26, 30), thickness, cv2.LINE_AA, 4)

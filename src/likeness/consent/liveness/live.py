@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 
 from likeness.consent.liveness.reader import ClipReader
-from likeness.consent.liveness.schedule import WORDS, ChallengeKind, ChallengeSession
+from likeness.consent.liveness.schedule import (
+    WORDS,
+    Challenge,
+    ChallengeKind,
+    ChallengeSession,
+)
 from likeness.consent.liveness.thresholds import THRESHOLDS, Thresholds
 from likeness.consent.liveness.verdict import LivenessResult, judge
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
@@ -41,9 +46,26 @@ class LivePacing:
     #: be a live answer to the prompts).
     ahead_s: float = 0.5
     behind_s: float = 2.0
+    #: When every pose was met but the turns' depth fell short, the session asks for a wider
+    #: turn, at most this many times; each is judged on its own (``verdict.depth_failure``),
+    #: so a print gets as many draws of its tracking noise. ``benchmarks/liveness_depth.py``
+    #: prints the chance one draw of a print passes, and the chance per session with these
+    #: tries.
+    depth_retries: int = 2
+    #: ... in a window this long, then facing the camera for ``retry_centre_s``.
+    retry_window_s: float = 3.0
+    retry_centre_s: float = 1.5
 
 
 PACING = LivePacing()
+
+#: What a wider turn asks (the person's own side, as ``WORDS``).
+WIDER = {
+    ChallengeKind.LEFT: "the camera needs a wider turn: turn your head further to your own left",
+    ChallengeKind.RIGHT: (
+        "the camera needs a wider turn: turn your head further to your own right"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,8 @@ class LiveCheck:
         self.origin: tuple[float, float] | None = None  # (first frame's time, clock then)
         self.face = False
         self.given_up = False  # a turn's wait ran out unmet
+        self.wider: set[int] = set()  # challenges added to ask for a wider turn
+        self.short_reason: str | None = None  # why the first wider turn was asked for
 
     @property
     def finder(self) -> TurnedFaceFinder | None:
@@ -117,7 +141,33 @@ class LiveCheck:
             self.failure = self.clip.read(t, image)
             self.face = len(self.clip.seen) > seen
             self.last_t = t
+            if self.done and self.failure is None and not self.given_up:
+                self._ask_wider_turn(t)
         return self.prompt()
+
+    def _ask_wider_turn(self, t: float) -> None:
+        """At the end of the schedule: when every pose was met and only the turns' depth fell
+        short, ask once more (up to ``LivePacing.depth_retries``) for the turn that read the
+        least depth, wider, then a look at the camera."""
+        if len(self.wider) >= self.pacing.depth_retries:
+            return
+        verdict = judge(self.clip, self.group)
+        if verdict.passed or not verdict.depth_short:
+            return
+        turns = [e for e in verdict.transcript if "relief_px" in e]
+        if not turns:
+            return
+        self.short_reason = self.short_reason or verdict.reason
+        least = min(turns, key=lambda e: e["relief_px"])
+        kind = ChallengeKind(least["challenge"])
+        start = round(t + 1e-3, 3)
+        end = round(start + self.pacing.retry_window_s, 3)
+        back = round(end + self.pacing.retry_centre_s, 3)
+        self.wider.add(len(self.clip.session.challenges))
+        self.extended += [0.0, 0.0]
+        self.clip.extend(
+            (Challenge(kind, start, end), Challenge(ChallengeKind.CENTRE, end, back)), retry=0
+        )
 
     def _off_clock(self, t: float) -> str | None:
         now = self.clock()
@@ -168,6 +218,8 @@ class LiveCheck:
             k = max(i for i, c in enumerate(challenges) if c.end < t)
             return Prompt("centre", WORDS[ChallengeKind.CENTRE], k, self.face)
         kind = challenges[k].kind
+        if k in self.wider:
+            return Prompt(str(kind), WIDER[kind], k, self.face)
         return Prompt(str(kind), WORDS[kind], k, self.face)
 
     def finish(self) -> LivenessResult:
@@ -178,4 +230,9 @@ class LiveCheck:
             return LivenessResult(
                 False, "the camera stopped before the last challenge ended (try again)"
             )
-        return judge(self.clip, self.group)
+        result = judge(self.clip, self.group)
+        if not result.passed and self.short_reason and not result.depth_short:
+            # The wider turn failed otherwise (not made, made the other way): the session
+            # fell short on depth first, which is what the person needs to hear.
+            result.reason = f"{self.short_reason}; then the wider turn: {result.reason}"
+        return result

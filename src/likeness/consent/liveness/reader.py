@@ -26,6 +26,11 @@ MAX_FINDER_TRIES = 20
 #: that leaves that region cannot be measured.
 REGION_PAD = 1.0
 LEAD_KEEP_S = 0.2
+#: Depth is measured on several frames of each left or right turn, not one: the first frame
+#: to reach each band of this many degrees past the turn threshold, at most TURN_BINS bands
+#: (one pair of frames can read low where few points track; a median over several cannot).
+TURN_BIN_DEGREES = 4.0
+TURN_BINS = 6
 
 Box = tuple[int, int, int, int]
 
@@ -88,6 +93,9 @@ class Reading:
     found: list[int] = field(init=False)
     #: The most turned frame of each left or right challenge (its region kept).
     widest: dict[int, Frame] = field(default_factory=dict)
+    #: Frames of each left or right challenge that depth is measured on (regions kept): the
+    #: first to reach each TURN_BIN_DEGREES of turn past the threshold (``ClipReader._count``).
+    turned: dict[int, dict[int, Frame]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.met = [0] * len(self.challenges)
@@ -140,6 +148,8 @@ class ClipReader:
             Reading(session.mirrored().challenges, mirrored=True),
         )
         self.tries = [0] * len(session.challenges)  # frames the finder looked at
+        #: Challenges a live session added, asking for a wider turn (``extend``).
+        self.retries: set[int] = set()
         self.finder_frames = 0  # frames where only the finder saw the face
         self.lead_kept_at = -math.inf  # when a lead-in frame's region was last kept
 
@@ -211,6 +221,21 @@ class ClipReader:
         mirrored.challenges = self.session.mirrored().challenges
         self.first = self.session.challenges[0]
 
+    def extend(self, challenges: tuple[Challenge, ...], retry: int | None = None) -> None:
+        """Add ``challenges`` at the end of the session (a live session asking again);
+        ``retry``: the index of the turn among them whose depth is judged on its own."""
+        first = len(self.session.challenges)
+        self.session = replace(self.session, challenges=self.session.challenges + challenges)
+        direct, mirrored = self.readings
+        direct.challenges = self.session.challenges
+        mirrored.challenges = self.session.mirrored().challenges
+        for reading in self.readings:
+            reading.met += [0] * len(challenges)
+            reading.found += [0] * len(challenges)
+        self.tries += [0] * len(challenges)
+        if retry is not None:
+            self.retries.add(first + retry)
+
     def neutral_frame(self) -> Frame | None:
         """The lead-in frame with a kept region closest to the neutral pose."""
         kept = [f for f in self.seen if f.t < self.first.start and f.region is not None]
@@ -233,13 +258,31 @@ class ClipReader:
             counted.append(reading)
             reading.met[k] += 1
             if c.kind.sideways and self.region is not None:
-                best = reading.widest.get(k)
-                if best is None or abs(rel.yaw) > abs(relative(best.pose, self.neutral).yaw):
-                    if best is not None:
-                        best.region = None
-                    frame.region = self.region.crop(image)
-                    reading.widest[k] = frame
+                self._keep_turned(reading, k, frame, rel, image)
         return counted
+
+    def _keep_turned(
+        self, reading: Reading, k: int, frame: Frame, rel: HeadPose, image: np.ndarray
+    ) -> None:
+        """Keep ``frame``'s region if it is the most turned of turn ``k`` so far, or the first
+        in its band of turn (``TURN_BIN_DEGREES``); drop the region of the frame it replaces
+        as the widest unless a band still holds it."""
+        assert self.region is not None and self.neutral is not None
+        bands = reading.turned.setdefault(k, {})
+        band = min(
+            TURN_BINS - 1,
+            int((abs(rel.yaw) - self.thresholds.turn_degrees) // TURN_BIN_DEGREES),
+        )
+        best = reading.widest.get(k)
+        widest = best is None or abs(rel.yaw) > abs(relative(best.pose, self.neutral).yaw)
+        if band not in bands or widest:
+            frame.region = self.region.crop(image)
+        if band not in bands:
+            bands[band] = frame
+        if widest:
+            if best is not None and not any(best is f for f in bands.values()):
+                best.region = None
+            reading.widest[k] = frame
 
     def _look_again(self, t: float, image: np.ndarray, turns: list[int]) -> None:
         """Ask the finder about a frame where the backend lost the face, for the first turn

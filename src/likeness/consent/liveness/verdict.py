@@ -32,6 +32,9 @@ class LivenessResult:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     template: np.ndarray | None = None  # mean frontal embedding (not stored, only committed)
     match_distance: float | None = None
+    #: Every pose was met and only the turns' depth fell short: a live session may ask for
+    #: another, wider turn (``LiveCheck``).
+    depth_short: bool = False
 
 
 def verify_clip(
@@ -110,8 +113,9 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
     emb = np.stack([f.embedding for f in frontal])
     centre = np.median(emb, axis=0)
     spread = np.linalg.norm(emb - centre, axis=1)
-    if spread.max() > clip.backend.distances.same_face:
-        t_bad = frontal[int(np.argmax(spread))].t
+    changed = np.flatnonzero(spread > clip.backend.distances.same_face)
+    if len(changed) >= th.changed_frames:
+        t_bad = frontal[int(changed[0])].t
         return LivenessResult(False, f"the face changed during the recording (at {t_bad:.1f}s)")
 
     # A recording may be mirrored or not (phones differ, and a person turning to their own
@@ -127,8 +131,13 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
     if not outcome.passed:
         direct = outcome
         mirrored, mirrored_reached = judging.challenges(mirrored_reading)
-        if mirrored.passed or mirrored_reached > reached:
+        # The reading whose poses the clip follows is the one to explain a failure by (a
+        # mirrored clip that fails on depth is told about depth, not about directions).
+        poses = judging.poses_met(direct_reading), judging.poses_met(mirrored_reading)
+        if mirrored.passed or (poses[1], mirrored_reached) > (poses[0], reached):
             outcome = mirrored
+            if not outcome.passed:
+                outcome.reason = f"{outcome.reason} (read as a mirrored recording)"
         if not outcome.passed:
             return judging.wrong_way(direct.transcript) or outcome
     transcript = outcome.transcript
@@ -179,7 +188,51 @@ class _Judging:
             failure = self._challenge(reading, i, c, asked_kinds[i], transcript)
             if failure is not None:
                 return LivenessResult(False, failure, transcript), i
+        failure = self.depth_failure(transcript)
+        if failure is not None:
+            short = LivenessResult(False, failure, transcript, depth_short=True)
+            return short, len(reading.challenges)
         return LivenessResult(True, "", transcript), len(reading.challenges)
+
+    def depth_failure(self, transcript: list[dict[str, Any]]) -> str | None:
+        """Why the turns do not show a head's depth (None when one does).
+
+        Each left or right turn measured the relief of several of its frames against the
+        neutral one (``_depth``); the clip shows a head when the median over all of them
+        reaches ``Thresholds.relief_min_px``. A bent or flat print is a ruled sheet in every
+        frame, so its relief is tracking noise each time, and a single pair can read high
+        by chance; a single honest pair can read low where few points track. The median of
+        a dozen pairs over both sides does neither (``benchmarks/liveness_depth.py``)."""
+        th = self.th
+        turns = [e for e in transcript if "relief_px" in e]
+        if not turns:
+            moved = next((e for e in transcript if e.get("moved_away")), None)
+            if moved is None:
+                return None  # no left or right turn to measure (a session always has both)
+            return (
+                f"the face moved away from where it started during '{moved['challenge']}' "
+                "(keep your head in the same place in the frame, and only turn it)"
+            )
+        # The session's turns together, and each wider turn a live session asked for since
+        # (``LiveCheck``) on its own: one of them must show a head.
+        retries = self.clip.retries
+        tries = [
+            [
+                r
+                for i, e in enumerate(transcript)
+                if i not in retries
+                for r in e.get("reliefs_px", [])
+            ]
+        ]
+        tries += [
+            transcript[i].get("reliefs_px", []) for i in sorted(retries) if i < len(transcript)
+        ]
+        if any(t and float(np.median(t)) >= th.relief_min_px for t in tries):
+            return None
+        flat = max(e["parallax_px"] for e in turns) < th.parallax_min_px
+        names = " and ".join(f"'{e['challenge']}'" for e in turns)
+        looks_like = "a flat picture (no depth)" if flat else _BENT_PICTURE
+        return f"challenge {names} moved the face like {looks_like}"
 
     def _challenge(
         self,
@@ -228,7 +281,10 @@ class _Judging:
             pitch=round(peak.pose.pitch, 1),
         )
         if c.kind.sideways:
-            return self._depth(peak, asked, entry)
+            turned = list(reading.turned.get(i, {}).values())
+            if widest is not None and not any(widest is f for f in turned):
+                turned.append(widest)
+            self._depth(turned or [peak], entry)
         return None
 
     def _off_beat(self, reading: Reading, c: Challenge) -> Frame | None:
@@ -251,32 +307,29 @@ class _Judging:
                 return f
         return None
 
-    def _depth(self, peak: Frame, asked: ChallengeKind, entry: dict[str, Any]) -> str | None:
-        """Parallax, then relief, between the neutral frame and a turn's most turned one."""
+    def _depth(self, turned: list[Frame], entry: dict[str, Any]) -> None:
+        """Parallax and relief between the neutral frame and each kept frame of a turn, into
+        the turn's transcript entry (judged over all turns, ``depth_failure``); or that the
+        face left the region kept for measuring."""
         region: FaceRegion | None = self.clip.region
         start = self.neutral_frame
-        if (
-            region is None
-            or peak.region is None
-            or start.region is None
-            or not (region.holds(start.box) and region.holds(peak.box))
-        ):
-            return (
-                f"the face moved away from where it started during '{asked}' "
-                "(keep your head in the same place in the frame, and only turn it)"
-            )
+        if region is not None:
+            turned = [f for f in turned if f.region is not None and region.holds(f.box)]
+        if region is None or not turned or start.region is None or not region.holds(start.box):
+            entry["moved_away"] = True
+            return
         face_box = region.box_in(start.box)
-        # Depth at all (a flat picture has none), then a face's depth shape (a bent or
-        # folded one has depth across one direction only); relief runs only after parallax.
-        for key, measure, least, looks_like in (
-            ("parallax_px", parallax, self.th.parallax_min_px, "a flat picture (no depth)"),
-            ("relief_px", relief, self.th.relief_min_px, _BENT_PICTURE),
-        ):
-            score = measure(start.region, peak.region, face_box)
-            entry[key] = round(score, 2)
-            if score < least:
-                return f"challenge '{asked}' moved the face like {looks_like}"
-        return None
+        # Depth at all (a flat picture has none: the reason names it), then a face's depth
+        # shape (a bent or folded picture has depth across one direction only).
+        before = start.region
+        pairs = [
+            (parallax(before, after, face_box), relief(before, after, face_box))
+            for after in (f.region for f in turned)
+            if after is not None
+        ]
+        entry["parallax_px"] = round(float(np.median([p for p, _ in pairs])), 2)
+        entry["relief_px"] = round(float(np.median([r for _, r in pairs])), 2)
+        entry["reliefs_px"] = [round(r, 2) for _, r in pairs]
 
     def _unmet_reason(self, challenge: Challenge, asked: ChallengeKind) -> str:
         """Why a challenge was not met, with what to change when the start explains it."""
@@ -292,22 +345,33 @@ class _Judging:
             )
         return reason
 
+    def poses_met(self, reading: Reading) -> int:
+        """How many of the reading's challenges the clip's poses meet (held long enough in
+        their windows), whatever the depth checks say."""
+        return sum(
+            sum(c.met_by(f.pose, self.th) for f in self.seen if c.start <= f.t <= c.end)
+            >= self.need
+            for c in reading.challenges
+        )
+
     def wrong_way(self, transcript: list[dict[str, Any]]) -> LivenessResult | None:
         """A failure that says which turn went the wrong way, when the person turned some
         turns the way they were asked and others the other way (None otherwise): neither
-        reading of the recording can pass then, and "not met" would not tell them why."""
+        reading of the recording can pass then, and "not met" would not tell them why. A
+        clip that follows one reading throughout (mirrored or not) is never told so."""
         th, need = self.th, self.need
         direct, mirrored = self.clip.readings
+        if len(direct.challenges) in (self.poses_met(direct), self.poses_met(mirrored)):
+            return None
         as_asked, other_way = [], []
         for i, (c, m) in enumerate(zip(direct.challenges, mirrored.challenges, strict=True)):
             if not c.kind.sideways:
                 continue
-            window = [f for f in self.seen if c.start <= f.t <= c.end]
-            # The other way counts only once a live person has left the previous pose (late_s
-            # into the window): a head coming back from a left turn is still left at the
-            # start of the next window.
-            settled = [f for f in window if f.t >= c.start + th.late_s]
-            if sum(c.met_by(f.pose, th) for f in window) >= need:
+            # A turn counts only once a live person has left the previous pose (late_s into
+            # the window): a head coming back from a left turn is still left at the start of
+            # the next window, which asks for a right turn in a mirrored clip.
+            settled = [f for f in self.seen if c.start + th.late_s <= f.t <= c.end]
+            if sum(c.met_by(f.pose, th) for f in settled) >= need:
                 as_asked.append(i)
             elif sum(m.met_by(f.pose, th) for f in settled) >= need:
                 other_way.append(i)

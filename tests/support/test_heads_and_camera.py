@@ -1,0 +1,80 @@
+"""The honest head models and the camera model the liveness benchmarks and tests rely on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from likeness.faces.backends import video_frame_backend
+from likeness.faces.headpose import estimate_head_pose
+from likeness.testing import clips, heads
+from likeness.testing.camera import Camera, h264_round_trip
+from likeness.testing.photos import astronaut
+
+
+@pytest.fixture(scope="module")
+def astronaut_face():
+    return clips.prepared(astronaut())
+
+
+def test_the_canonical_face_is_mediapipes_mesh_in_the_head_frame():
+    head = heads.canonical_face()
+    assert head.vertices.shape == (468, 3) and head.triangles.shape == (898, 3)
+    outer_right, _, outer_left, _, nose_base = head.five
+    assert np.linalg.norm(outer_right - outer_left) == pytest.approx(1.0)
+    assert outer_right[0] > 0 > outer_left[0]  # dlib's first eye is on the image right
+    assert nose_base[1] > 0 and nose_base[2] < 0  # below the eyes, nearer the camera
+    assert head.vertices[:, 2].min() < -0.45  # the nose tip: about 45 mm before the eyes
+    assert len(head.rim) > 20
+
+
+def test_the_licence_of_the_vendored_mesh_travels_with_it():
+    data = heads._DATA
+    assert "Apache License" in (data / "LICENSE-mediapipe.txt").read_text()
+    assert "google-ai-edge/mediapipe" in (data / "canonical_face_model.obj").read_text()[:400]
+
+
+@pytest.mark.parametrize("model", ["canonical", "ellipsoid", "canonical+hair"])
+def test_each_head_turns_the_way_it_is_asked(astronaut_face, model):
+    """Facing the camera the render is the photo (its face where it was); turned, the face
+    reads as turned that way by the same pose estimate the check uses."""
+    pixels, face = astronaut_face
+    render = heads.HEADS[model](pixels, face.landmarks)
+    backend = video_frame_backend()
+    size = pixels.shape[1::-1]
+    [front] = backend.analyze(render(0.0, 0.0))
+    start = estimate_head_pose(front.landmarks, size).yaw
+    for yaw in (-20.0, 20.0):
+        [turned] = backend.analyze(render(yaw, 0.0))
+        moved = estimate_head_pose(turned.landmarks, size).yaw - start
+        assert np.sign(moved) == np.sign(yaw) and abs(moved) > 5, (yaw, moved)
+
+
+def test_glasses_are_drawn_and_hidden_behind_the_head(astronaut_face):
+    pixels, face = astronaut_face
+    plain = heads.PlacedHead.place(pixels, face.landmarks, heads.canonical_face())
+    worn = heads.PlacedHead.place(
+        pixels, face.landmarks, heads.canonical_face(), heads.Accessories(glasses=True)
+    )
+    changed = np.abs(worn.render(0, 0).astype(int) - plain.render(0, 0).astype(int)).sum(-1)
+    assert (changed > 60).sum() > 500  # the frame is drawn
+    # Turned far, part of the far temple is behind the head and is not drawn.
+    frame, zbuffer = worn.head_only(-40, 0)
+    hidden, everything = frame.copy(), frame.copy()
+    worn.draw_glasses(-40, 0, hidden, zbuffer)
+    worn.draw_glasses(-40, 0, everything, np.full_like(zbuffer, np.inf))
+    drawn = (np.abs(hidden.astype(int) - frame).sum(-1) > 60).sum()
+    assert 0 < drawn < (np.abs(everything.astype(int) - frame).sum(-1) > 60).sum()
+
+
+def test_the_camera_adds_fresh_noise_to_every_frame_and_h264_keeps_the_frames():
+    still = np.full((61, 81, 3), 128, np.uint8)  # odd sizes: the encoder needs even ones
+    frames = [(i / 15, still) for i in range(10)]
+    shot = list(Camera(noise=3.0).shoot(frames))
+    assert [t for t, _ in shot] == [t for t, _ in frames]
+    assert not np.array_equal(shot[0][1], shot[1][1])  # fresh noise each frame
+    assert 2.0 < np.std(shot[0][1].astype(float)) < 4.0
+    decoded = list(h264_round_trip((f for _, f in frames), crf=28, fps=15))
+    assert len(decoded) == 10 and all(d.shape == still.shape for d in decoded)
+    assert np.abs(decoded[5].astype(int) - 128).mean() < 2.0
+    assert str(Camera(noise=3.0, h264_crf=28)) == "noise 3, H.264 CRF 28"
