@@ -227,7 +227,7 @@ def _clip_relief(result) -> float:
 #: A head model for each way an honest head differs from the one the check was designed
 #: beside (``likeness.testing.heads``); the others run with ``-m slow``.
 HEAD_MODELS = [
-    "generic",
+    pytest.param("generic", marks=pytest.mark.slow),  # as test_honest_clips_pass's heads
     "canonical",
     "ellipsoid",
     *(pytest.param(name, marks=pytest.mark.slow) for name in heads.HEADS if "+" in name),
