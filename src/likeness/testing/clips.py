@@ -130,7 +130,17 @@ def render_pose(
     src, dst = fit.project(model), fit.project(turned)
     dst[:5] = points + (dst[:5] - src[:5])
     src[:5] = points
-    border = np.array(
+    border = frame_border(w, h)
+    tform = PiecewiseAffineTransform.from_estimate(
+        np.vstack([dst, border]), np.vstack([src, border])
+    )
+    return _warp(image, tform)
+
+
+def frame_border(w: int, h: int) -> np.ndarray:
+    """The corners and edge midpoints of a w x h frame: points a warp keeps in place, so the
+    background stays put while the head moves."""
+    return np.array(
         [
             [0, 0],
             [w - 1, 0],
@@ -140,12 +150,9 @@ def render_pose(
             [w / 2, h - 1],
             [0, h / 2],
             [w - 1, h / 2],
-        ]
+        ],
+        dtype=np.float64,
     )
-    tform = PiecewiseAffineTransform.from_estimate(
-        np.vstack([dst, border]), np.vstack([src, border])
-    )
-    return _warp(image, tform)
 
 
 def inverse_map(tform, shape: tuple[int, ...], step: int = 4) -> np.ndarray:

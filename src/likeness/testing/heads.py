@@ -31,7 +31,14 @@ from pathlib import Path
 import numpy as np
 
 from likeness.faces.headpose import HeadFit, fit_head_pose
-from likeness.testing.clips import NECK, inverse_map, own_drop, render_pose, rotation
+from likeness.testing.clips import (
+    NECK,
+    frame_border,
+    inverse_map,
+    own_drop,
+    render_pose,
+    rotation,
+)
 
 _DATA = Path(__file__).parent / "data"
 
@@ -252,19 +259,7 @@ class PlacedHead:
         # Outside the mesh: a smooth warp pinned to the rim, the skull ring and the border.
         skull = (_SKULL - NECK) @ turn.T + NECK
         rim = self.head.rim
-        border = np.array(
-            [
-                [0, 0],
-                [w - 1, 0],
-                [0, h - 1],
-                [w - 1, h - 1],
-                [w / 2, 0],
-                [w / 2, h - 1],
-                [0, h / 2],
-                [w - 1, h / 2],
-            ],
-            dtype=np.float64,
-        )
+        border = frame_border(w, h)
         tform = PiecewiseAffineTransform.from_estimate(
             np.vstack([dst[rim], self.fit.project(skull), border]),
             np.vstack([self.uv[rim], self.fit.project(_SKULL), border]),

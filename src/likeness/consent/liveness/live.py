@@ -112,6 +112,9 @@ class LiveCheck:
         self.given_up = False  # a turn's wait ran out unmet
         self.wider: set[int] = set()  # challenges added to ask for a wider turn
         self.short_reason: str | None = None  # why the first wider turn was asked for
+        #: The verdict judged at the end of the schedule when no wider turn followed: no
+        #: frame is read after it, so ``finish`` need not judge the clip again.
+        self.verdict: LivenessResult | None = None
 
     @property
     def finder(self) -> TurnedFaceFinder | None:
@@ -152,10 +155,9 @@ class LiveCheck:
         if len(self.wider) >= self.pacing.depth_retries:
             return
         verdict = judge(self.clip, self.group)
-        if verdict.passed or not verdict.depth_short:
-            return
         turns = [e for e in verdict.transcript if "relief_px" in e]
-        if not turns:
+        if verdict.passed or not verdict.depth_short or not turns:
+            self.verdict = verdict
             return
         self.short_reason = self.short_reason or verdict.reason
         least = min(turns, key=lambda e: e["relief_px"])
@@ -163,11 +165,10 @@ class LiveCheck:
         start = round(t + 1e-3, 3)
         end = round(start + self.pacing.retry_window_s, 3)
         back = round(end + self.pacing.retry_centre_s, 3)
+        added = (Challenge(kind, start, end), Challenge(ChallengeKind.CENTRE, end, back))
         self.wider.add(len(self.clip.session.challenges))
-        self.extended += [0.0, 0.0]
-        self.clip.extend(
-            (Challenge(kind, start, end), Challenge(ChallengeKind.CENTRE, end, back)), retry=0
-        )
+        self.extended += [0.0] * len(added)
+        self.clip.extend(added, retry=0)
 
     def _off_clock(self, t: float) -> str | None:
         now = self.clock()
@@ -230,7 +231,7 @@ class LiveCheck:
             return LivenessResult(
                 False, "the camera stopped before the last challenge ended (try again)"
             )
-        result = judge(self.clip, self.group)
+        result = self.verdict or judge(self.clip, self.group)
         if not result.passed and self.short_reason and not result.depth_short:
             # The wider turn failed otherwise (not made, made the other way): the session
             # fell short on depth first, which is what the person needs to hear.

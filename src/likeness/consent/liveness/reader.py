@@ -215,7 +215,11 @@ class ClipReader:
             elif i == k:
                 c = replace(c, end=round(c.end + by, 3))
             moved.append(c)
-        self.session = replace(self.session, challenges=tuple(moved))
+        self._reschedule(tuple(moved))
+
+    def _reschedule(self, challenges: tuple[Challenge, ...]) -> None:
+        """The session with these challenges, in both readings."""
+        self.session = replace(self.session, challenges=challenges)
         direct, mirrored = self.readings
         direct.challenges = self.session.challenges
         mirrored.challenges = self.session.mirrored().challenges
@@ -225,10 +229,7 @@ class ClipReader:
         """Add ``challenges`` at the end of the session (a live session asking again);
         ``retry``: the index of the turn among them whose depth is judged on its own."""
         first = len(self.session.challenges)
-        self.session = replace(self.session, challenges=self.session.challenges + challenges)
-        direct, mirrored = self.readings
-        direct.challenges = self.session.challenges
-        mirrored.challenges = self.session.mirrored().challenges
+        self._reschedule(self.session.challenges + challenges)
         for reading in self.readings:
             reading.met += [0] * len(challenges)
             reading.found += [0] * len(challenges)
