@@ -170,8 +170,10 @@ def main() -> None:
     parser.add_argument(
         "--fps", type=int, default=15, help="frames a second (a camera gives 24-30; cost grows)"
     )
+    from likeness.testing.heads import HEADS
+
     parser.add_argument(
-        "--head", default="generic", help="the honest head model (likeness.testing.heads.HEADS)"
+        "--head", default="generic", choices=list(HEADS), help="the honest head model"
     )
     parser.add_argument("--camera", default="clean", choices=list(CAMERAS))
     parser.add_argument("--face-px", type=int, default=180, help="face width in the clips")

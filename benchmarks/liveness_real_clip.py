@@ -34,7 +34,10 @@ def main() -> None:
     parser.add_argument("video")
     parser.add_argument("--scale", type=float, default=1.0, help="upscale small frames")
     args = parser.parse_args()
-    frames = [f.to_ndarray(format="rgb24") for f in av.open(args.video).decode(video=0)]
+    try:
+        frames = [f.to_ndarray(format="rgb24") for f in av.open(args.video).decode(video=0)]
+    except (OSError, av.error.FFmpegError) as exc:
+        raise SystemExit(f"cannot read {args.video}: {exc}") from None
     if args.scale != 1.0:
         frames = [
             cv2.resize(f, None, fx=args.scale, fy=args.scale, interpolation=cv2.INTER_CUBIC)
