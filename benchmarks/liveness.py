@@ -16,6 +16,8 @@ of a bent one, largest relief of any print) say how close the thresholds are.
 
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
         [--fps 15] [--only person/photo.jpg ...] [--cases honest "cylinder r=0.5" ...]
+        [--head generic] [--camera clean] [--face-px 180] [--save outcomes.json]
+    .venv/bin/python benchmarks/liveness.py --report outcomes.json [more.json ...]
 
 The clips are synthetic (tests/consent/clips.py); thresholds await real camera footage.
 """
@@ -23,10 +25,11 @@ The clips are synthetic (tests/consent/clips.py); thresholds await real camera f
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -82,7 +85,8 @@ class Trial(NamedTuple):
 
 
 def _trial(job: Trial) -> list[tuple]:
-    """The clips of one photo and session: (photo, case, passed, reason, transcript)."""
+    """The clips of one photo and session: (photo, case, passed, reason, transcript, the
+    same-face check's spread)."""
     import torch
 
     from likeness.consent import liveness
@@ -151,7 +155,9 @@ def _trial(job: Trial) -> list[tuple]:
             continue
         frames = CAMERAS[camera_name].shoot(make())
         result = liveness.verify_clip(frames, session, backend, group, finder)
-        out.append((name, case, result.passed, result.reason, result.transcript))
+        out.append(
+            (name, case, result.passed, result.reason, result.transcript, result.face_spread)
+        )
     return out
 
 
@@ -177,7 +183,14 @@ def main() -> None:
     )
     parser.add_argument("--camera", default="clean", choices=list(CAMERAS))
     parser.add_argument("--face-px", type=int, default=180, help="face width in the clips")
+    parser.add_argument("--save", default=None, help="also write every clip's outcome (JSON)")
+    parser.add_argument(
+        "--report", nargs="+", default=None, help="only report outcomes saved before (JSON)"
+    )
     args = parser.parse_args()
+    if args.report:
+        report([tuple(r) for path in args.report for r in json.loads(Path(path).read_text())])
+        return
     from likeness.consent import liveness
     from likeness.testing import clips
 
@@ -247,6 +260,52 @@ def main() -> None:
     with ctx.Pool(args.workers) as pool:
         outcomes = [o for trial in pool.imap(_trial, jobs) for o in trial]
 
+    config = f"{args.head}, {args.camera}, {args.face_px} px, {args.fps} fps"
+    rows = [(config, *outcome) for outcome in outcomes]
+    if args.save:
+        Path(args.save).write_text(json.dumps(rows))
+    print(
+        f"{len({o[0] for o in outcomes})} photos facing the camera ({skipped} others skipped), "
+        f"{args.sessions} random session(s) each"
+    )
+    report(rows)
+
+
+def report(rows: list[tuple]) -> None:
+    """Per configuration (head model, camera, face size, frame rate) and clip case: clips,
+    wrong outcomes, and the figure each threshold decides on (the smallest honest one, the
+    largest an attack reached); then the margins over all rows."""
+    from likeness.consent import liveness
+
+    relief_min_px = liveness.THRESHOLDS.relief_min_px
+    print(
+        f"{'head, camera, face, frame rate':<52}{'clip':<20}{'clips':>6}{'wrong':>6}"
+        f"{'relief':>8}{'spread':>8}  why wrong"
+    )
+    by_config: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    for config, *outcome in rows:
+        by_config[(config, outcome[1])].append(tuple(outcome))
+    for (config, case), outcomes in sorted(by_config.items()):
+        honest = case == "honest"
+        wrong = [o for o in outcomes if o[2] != honest]
+        reliefs = [_clip_relief(o[4]) for o in outcomes]
+        reliefs = [r for r in reliefs if r is not None]
+        spreads = [o[5] for o in outcomes if o[5] is not None]
+        pick = min if honest else max
+        relief = f"{pick(reliefs):.2f}" if reliefs else "-"
+        spread = f"{(max if honest else min)(spreads):.3f}" if spreads else "-"
+        why = Counter(_check_of(o[3]) if honest else "passed" for o in wrong)
+        print(
+            f"{config:<52}{case:<20}{len(outcomes):>6}{len(wrong):>6}{relief:>8}{spread:>8}  "
+            + ", ".join(f"{k} {v}" for k, v in why.most_common())
+        )
+    print(
+        f"relief: the median over a clip's turned frames, smallest of honest clips, largest of "
+        f"attacks (threshold {relief_min_px}); spread: the same-face check's figure, largest "
+        f"of honest clips, smallest of attacks (a face changed past the backend's same-face "
+        "distance)"
+    )
+    outcomes = [tuple(r[1:]) for r in rows]
     counts: Counter = Counter()
     turns: dict[str, list[float]] = {"left": [], "right": [], "up": []}
     by_person: dict[str, dict[str, list[float]]] = {}
@@ -255,7 +314,7 @@ def main() -> None:
     bent_parallax: list[float] = []
     honest_relief: list[float] = []
     print_relief: list[float] = []
-    for name, case, passed, reason, transcript in outcomes:
+    for name, case, passed, reason, transcript, _spread in outcomes:
         wrong = passed != (case == "honest")
         counts[(case, "wrong" if wrong else "right")] += 1
         if wrong:
@@ -271,21 +330,11 @@ def main() -> None:
             if "parallax_px" in entry:
                 target = {"honest": honest_parallax, "flat print turned": flat_parallax}
                 target.get(case, bent_parallax if case in BENT else []).append(entry["parallax_px"])
-        # The relief a clip is judged by: the median over every measured frame of its turns.
-        reliefs = [r for entry in transcript for r in entry.get("reliefs_px", [])]
-        if reliefs and len([e for e in transcript if "reliefs_px" in e]) >= 2:
+        clip_relief = _clip_relief(transcript)
+        if clip_relief is not None:
             prints = case in BENT or case == "flat print turned"
             target = honest_relief if case == "honest" else print_relief if prints else []
-            target.append(float(np.median(reliefs)))
-    print(
-        f"{len({o[0] for o in outcomes})} photos facing the camera ({skipped} others skipped), "
-        f"{args.sessions} random session(s) each, {args.fps} frames a second, head "
-        f"'{args.head}', faces {args.face_px} px, camera: {args.camera}"
-    )
-    print(f"{'clip':<20}{'clips':>6}{'wrong':>7}")
-    for case in CASES:
-        total = counts[(case, "right")] + counts[(case, "wrong")]
-        print(f"{case:<20}{total:>6}{counts[(case, 'wrong')]:>7}")
+            target.append(clip_relief)
     honest = counts[("honest", "right")] + counts[("honest", "wrong")]
     fr = counts[("honest", "wrong")]
     fa = sum(v for (c, k), v in counts.items() if c != "honest" and k == "wrong")
@@ -327,9 +376,18 @@ def main() -> None:
             f"pose <= {max(print_relief, default=0.0):.2f} px (threshold {th})"
         )
     refused = Counter(
-        _check_of(reason) for _, case, passed, reason, _ in outcomes if case in BENT and not passed
+        _check_of(reason) for _, case, passed, reason, *_ in outcomes if case in BENT and not passed
     )
     print("  bent prints refused by: " + ", ".join(f"{k} {v}" for k, v in refused.most_common()))
+
+
+def _clip_relief(transcript: list[dict]) -> float | None:
+    """The relief a clip is judged by: the median over every measured frame of its turns
+    (None when fewer than two turns were measured)."""
+    reliefs = [r for entry in transcript for r in entry.get("reliefs_px", [])]
+    if not reliefs or len([e for e in transcript if "reliefs_px" in e]) < 2:
+        return None
+    return float(np.median(reliefs))
 
 
 def _check_of(reason: str) -> str:

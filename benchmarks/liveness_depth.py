@@ -74,7 +74,7 @@ def _measure(job) -> list[tuple]:
     face size: each angle a turn of ``turn`` degrees passes through, left (-) and right."""
     import torch
 
-    from likeness.consent.depth import parallax, relief
+    from likeness.consent.depth import turn_depth
     from likeness.consent.liveness.reader import FaceRegion
     from likeness.faces.backends import video_frame_backend
     from likeness.testing import clips, heads
@@ -149,8 +149,7 @@ def _measure(job) -> list[tuple]:
                                 camera_name,
                                 turn,
                                 sign * angle,
-                                parallax(ga, gb, face_box),
-                                relief(ga, gb, face_box),
+                                *turn_depth(ga, gb, face_box),
                             )
                         )
     return out

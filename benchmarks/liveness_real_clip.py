@@ -24,7 +24,7 @@ def main() -> None:
     import av
     import cv2
 
-    from likeness.consent.depth import parallax, relief
+    from likeness.consent.depth import turn_depth
     from likeness.consent.liveness import THRESHOLDS
     from likeness.consent.liveness.reader import TURN_BIN_DEGREES, FaceRegion
     from likeness.faces.backends import video_frame_backend
@@ -67,12 +67,9 @@ def main() -> None:
             continue
         bands.add(band)
         turned = region.crop(frames[i])
-        r = relief(start, turned, face_box)
+        par, r = turn_depth(start, turned, face_box)
         reliefs.append(r)
-        print(
-            f"  frame {i}: turned {turn:+.0f} degrees, relief {r:.2f} px, parallax "
-            f"{parallax(start, turned, face_box):.2f} px"
-        )
+        print(f"  frame {i}: turned {turn:+.0f} degrees, relief {r:.2f} px, parallax {par:.2f} px")
     if reliefs:
         print(
             f"median relief {np.median(reliefs):.2f} px over {len(reliefs)} turned frames "

@@ -85,8 +85,8 @@ def main() -> None:
     from likeness.people.identity import PhotoGroup
 
     # Only the clock is measured: depth is taken as a head's (both checks need images).
-    verdict.parallax = lambda *_args, **_kwargs: 2 * liveness.THRESHOLDS.parallax_min_px
-    verdict.relief = lambda *_args, **_kwargs: 2 * liveness.THRESHOLDS.relief_min_px
+    th = liveness.THRESHOLDS
+    verdict.turn_depth = lambda *_args, **_kwargs: (2 * th.parallax_min_px, 2 * th.relief_min_px)
     rng = random.Random(args.seed)
     backend = ProjectedFaceBackend()
     group = PhotoGroup.of_embeddings(np.zeros((1, 128), np.float32), backend)

@@ -19,10 +19,12 @@ from likeness.consent.enrolment import (
 )
 from likeness.consent.liveness import (
     PACING,
+    THRESHOLDS,
     LiveCheck,
     new_session,
     verify_clip,
 )
+from likeness.consent.liveness.verdict import depth_failure
 from likeness.consent.tables import Enrolment
 from likeness.faces.backends import video_frame_backend
 from likeness.importing import import_photos
@@ -238,3 +240,32 @@ def test_a_wider_turn_never_made_is_refused_as_not_met(astronaut_face):
     result = check.finish()
     assert not result.passed and "not met" in result.reason, result.reason
     assert len(check.wider) == 1 and check.given_up
+
+
+def _turn(challenge: str, reliefs: list[float]) -> dict:
+    return {
+        "challenge": challenge,
+        "parallax_px": 2.0,
+        "relief_px": reliefs[0],
+        "reliefs_px": reliefs,
+    }
+
+
+def test_a_wider_turn_is_judged_against_its_own_higher_bar():
+    """A wider turn is judged on its own frames, half as many as the session's two turns, so
+    its median is noisier: it must reach ``Thresholds.wider_turn_relief_px``, not the
+    session's ``relief_min_px`` (liveness-9 declared the higher bar and judged retries by the
+    lower one)."""
+    th = THRESHOLDS
+    short, between = 0.5 * th.relief_min_px, (th.relief_min_px + th.wider_turn_relief_px) / 2
+    session = [_turn("left", [short] * 4), {"challenge": "up"}, _turn("right", [short] * 4)]
+    assert depth_failure(session, retries=set()) is not None
+    # A retry that reaches only the session's bar is not enough ...
+    assert depth_failure([*session, _turn("left", [between] * 3)], retries={3}) is not None
+    # ... one that reaches its own is,
+    wide = [1.1 * th.wider_turn_relief_px] * 3
+    assert depth_failure([*session, _turn("left", wide)], retries={3}) is None
+    # and the session's own turns pass at the session's bar.
+    assert (
+        depth_failure([_turn("left", [between] * 4), _turn("right", [between] * 4)], set()) is None
+    )

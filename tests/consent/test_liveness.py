@@ -78,6 +78,7 @@ def test_honest_clips_pass(people, who, seed):
     assert result.passed, result.reason
     assert [e["challenge"] for e in result.transcript] == [c.kind for c in session.challenges]
     assert result.template is not None and result.match_distance < backend().distances.same_person
+    assert result.face_spread is not None and result.face_spread < backend().distances.same_face
 
 
 def test_a_sequence_asking_for_one_turn_twice_passes(people):
@@ -421,6 +422,7 @@ def test_a_face_swapped_mid_clip_fails(people):
     frames = clips.swapped_frames((a[0], a[1].landmarks), (b[0], b[1].landmarks), SESSION, 4.0)
     result = _verify(frames, a[1])
     assert not result.passed and "face changed" in result.reason
+    assert result.face_spread is not None and result.face_spread > backend().distances.same_face
 
 
 def test_a_different_person_fails_the_match(people):

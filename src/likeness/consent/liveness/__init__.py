@@ -12,14 +12,14 @@ centre), shown to the person before recording (``schedule``). A clip passes when
    3D face with the person's own nose drop (``faces.headpose``, ``PoseCalibration``),
    relative to the person's neutral pose in the lead-in. A recording of an earlier session
    fails here: its order or its timing is not this session's;
-3. each left or right turn shows parallax: points tracked across the face (optical flow)
-   between the neutral frame and the turn's most turned frame cannot be explained by one
-   homography. A photo turned or tilted in front of the camera is a plane and moves by a
-   homography; a head is not;
-4. ... and relief (``depth.relief``): a photo bent round a bottle or folded is not a plane,
-   but its depth changes across the bend only (it stays straight along the other direction);
-   a head's changes along every direction (the nose in front of brow and lips, the eyes
-   behind brow and cheekbones);
+3. the left and right turns show depth: points tracked across the face (optical flow)
+   between the neutral frame and several frames of each turn cannot be explained by one
+   homography (parallax). A photo turned or tilted in front of the camera is a plane and
+   moves by a homography; a head is not;
+4. ... and relief (``depth.relief``), which decides: a photo bent round a bottle or folded is
+   not a plane, but its depth changes across the bend only (it stays straight along the
+   other direction); a head's changes along every direction (the nose in front of brow and
+   lips, the eyes behind brow and cheekbones);
 5. the face stays the same person throughout (no swap mid-clip), and
 6. its embedding matches the person's photo group (``people.identity``: by the face backend's
    own same-person distance).

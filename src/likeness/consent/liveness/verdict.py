@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from likeness.consent.depth import parallax, relief
+from likeness.consent.depth import turn_depth
 from likeness.consent.liveness.reader import (
     ClipReader,
     FaceRegion,
@@ -35,6 +35,10 @@ class LivenessResult:
     #: Every pose was met and only the turns' depth fell short: a live session may ask for
     #: another, wider turn (``LiveCheck``).
     depth_short: bool = False
+    #: The same-face check's figure: the ``Thresholds.changed_frames``-th largest distance
+    #: of a frontal frame's embedding from their median (the face changed when it exceeds
+    #: the backend's same-face distance); None when the clip was refused before that check.
+    face_spread: float | None = None
 
 
 def verify_clip(
@@ -111,13 +115,31 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
     # Same face throughout: frontal frames agree with each other.
     frontal = [f for f in seen if math.hypot(f.pose.yaw, f.pose.pitch) < th.frontal_degrees]
     emb = np.stack([f.embedding for f in frontal])
-    centre = np.median(emb, axis=0)
-    spread = np.linalg.norm(emb - centre, axis=1)
+    spread = np.linalg.norm(emb - np.median(emb, axis=0), axis=1)
+    face_spread = float(np.sort(spread)[-min(th.changed_frames, len(spread))])
     changed = np.flatnonzero(spread > clip.backend.distances.same_face)
     if len(changed) >= th.changed_frames:
         t_bad = frontal[int(changed[0])].t
-        return LivenessResult(False, f"the face changed during the recording (at {t_bad:.1f}s)")
+        return LivenessResult(
+            False,
+            f"the face changed during the recording (at {t_bad:.1f}s)",
+            face_spread=face_spread,
+        )
+    result = _judge_turns_and_match(clip, group, seen, neutral, neutral_frame, emb)
+    result.face_spread = face_spread
+    return result
 
+
+def _judge_turns_and_match(
+    clip: ClipReader,
+    group: PhotoGroup,
+    seen: list[Frame],
+    neutral: HeadPose,
+    neutral_frame: Frame,
+    emb: np.ndarray,
+) -> LivenessResult:
+    """The judgement of a clip whose face stayed the same (check 5): checks 2 to 4 and 6."""
+    th = clip.thresholds
     # A recording may be mirrored or not (phones differ, and a person turning to their own
     # left turns towards the image's right unless the camera mirrors). The whole sequence
     # read mirrored passes too: an attacker can mirror a replay anyway, so refusing mirrored
@@ -163,6 +185,46 @@ _BENT_PICTURE = (
 )
 
 
+def depth_failure(
+    transcript: list[dict[str, Any]], retries: Collection[int], th: Thresholds = THRESHOLDS
+) -> str | None:
+    """Why the turns of a judged reading (its transcript) do not show a head's depth (None
+    when they do).
+
+    Each left or right turn measured the relief of several of its frames against the
+    neutral one (``_Judging._depth``); the clip shows a head when the median over all of
+    them reaches ``Thresholds.relief_min_px``. A bent or flat print is a ruled sheet in every
+    frame, so its relief is tracking noise each time, and a single pair can read high by
+    chance; a single honest pair can read low where few points track. The median of a dozen
+    pairs over both sides does neither (``benchmarks/liveness_depth.py``).
+
+    ``retries`` are the transcript indices of the wider turns a live session asked for
+    (``LiveCheck``): each is judged on its own frames, half as many, so against the higher
+    ``Thresholds.wider_turn_relief_px``, and kept out of the session's own median."""
+    turns = [e for e in transcript if "relief_px" in e]
+    if not turns:
+        moved = next((e for e in transcript if e.get("moved_away")), None)
+        if moved is None:
+            return None  # no left or right turn to measure (a session always has both)
+        return (
+            f"the face moved away from where it started during '{moved['challenge']}' "
+            "(keep your head in the same place in the frame, and only turn it)"
+        )
+    session = [
+        r for i, e in enumerate(transcript) if i not in retries for r in e.get("reliefs_px", [])
+    ]
+    if session and float(np.median(session)) >= th.relief_min_px:
+        return None
+    for i in sorted(retries):
+        wider = transcript[i].get("reliefs_px", []) if i < len(transcript) else []
+        if wider and float(np.median(wider)) >= th.wider_turn_relief_px:
+            return None
+    flat = max(e["parallax_px"] for e in turns) < th.parallax_min_px
+    names = " and ".join(f"'{e['challenge']}'" for e in turns)
+    looks_like = "a flat picture (no depth)" if flat else _BENT_PICTURE
+    return f"challenge {names} moved the face like {looks_like}"
+
+
 @dataclass
 class _Judging:
     """A clip's frames with poses relative to its neutral pose, judged challenge by
@@ -195,44 +257,9 @@ class _Judging:
         return LivenessResult(True, "", transcript), len(reading.challenges)
 
     def depth_failure(self, transcript: list[dict[str, Any]]) -> str | None:
-        """Why the turns do not show a head's depth (None when one does).
-
-        Each left or right turn measured the relief of several of its frames against the
-        neutral one (``_depth``); the clip shows a head when the median over all of them
-        reaches ``Thresholds.relief_min_px``. A bent or flat print is a ruled sheet in every
-        frame, so its relief is tracking noise each time, and a single pair can read high
-        by chance; a single honest pair can read low where few points track. The median of
-        a dozen pairs over both sides does neither (``benchmarks/liveness_depth.py``)."""
-        th = self.th
-        turns = [e for e in transcript if "relief_px" in e]
-        if not turns:
-            moved = next((e for e in transcript if e.get("moved_away")), None)
-            if moved is None:
-                return None  # no left or right turn to measure (a session always has both)
-            return (
-                f"the face moved away from where it started during '{moved['challenge']}' "
-                "(keep your head in the same place in the frame, and only turn it)"
-            )
-        # The session's turns together, and each wider turn a live session asked for since
-        # (``LiveCheck``) on its own: one of them must show a head.
-        retries = self.clip.retries
-        tries = [
-            [
-                r
-                for i, e in enumerate(transcript)
-                if i not in retries
-                for r in e.get("reliefs_px", [])
-            ]
-        ]
-        tries += [
-            transcript[i].get("reliefs_px", []) for i in sorted(retries) if i < len(transcript)
-        ]
-        if any(t and float(np.median(t)) >= th.relief_min_px for t in tries):
-            return None
-        flat = max(e["parallax_px"] for e in turns) < th.parallax_min_px
-        names = " and ".join(f"'{e['challenge']}'" for e in turns)
-        looks_like = "a flat picture (no depth)" if flat else _BENT_PICTURE
-        return f"challenge {names} moved the face like {looks_like}"
+        """Why the turns do not show a head's depth (None when one does): ``depth_failure``
+        of this clip's transcript, with the wider turns a live session asked for."""
+        return depth_failure(transcript, self.clip.retries, self.th)
 
     def _challenge(
         self,
@@ -323,7 +350,7 @@ class _Judging:
         # shape (a bent or folded picture has depth across one direction only).
         before = start.region
         pairs = [
-            (parallax(before, after, face_box), relief(before, after, face_box))
+            turn_depth(before, after, face_box)
             for after in (f.region for f in turned)
             if after is not None
         ]

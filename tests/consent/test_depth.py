@@ -1,0 +1,108 @@
+"""The relief measure on depths made up point by point: a bent sheet leaves only noise, a
+face's shape does not, and the sheets solved all at once are the fits one would make one by
+one."""
+
+import numpy as np
+import pytest
+
+from likeness.consent import depth
+from likeness.consent.liveness import THRESHOLDS
+
+BOX = (100, 100, 250, 250)  # a face 150 px wide, the narrowest a session accepts
+
+
+def _points(rng: np.random.Generator, n: int = 200) -> np.ndarray:
+    """Points spread over the face's inner oval, as ``depth.track_points`` takes them."""
+    x0, y0, x1, y1 = BOX
+    angle, radius = rng.uniform(0, 2 * np.pi, n), np.sqrt(rng.uniform(0, 1, n))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    ax, ay = depth.FACE_OVAL[0] * (x1 - x0) / 2, depth.FACE_OVAL[1] * (y1 - y0) / 2
+    return np.column_stack([cx + ax * radius * np.cos(angle), cy + ay * radius * np.sin(angle)])
+
+
+def _relief_of(points: np.ndarray, depths: np.ndarray, rng: np.random.Generator) -> float:
+    """Relief of plane-relative parallax that moves each point ``depths`` px sideways (a turn
+    about a vertical axis), with a little tracking noise across that direction too."""
+    across = rng.normal(0, 0.05, len(points))
+    return depth._relief(points, np.column_stack([depths, across]), BOX)
+
+
+def _centred(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x0, y0, x1, y1 = BOX
+    return ((points[:, 0] - (x0 + x1) / 2) / (x1 - x0), (points[:, 1] - (y0 + y1) / 2) / (x1 - x0))
+
+
+def _face(points: np.ndarray, scale: float) -> np.ndarray:
+    """A face's relative depth (px of parallax): the nose in front, the eye sockets behind
+    the brow and cheekbones, the chin receding."""
+    u, v = _centred(points)
+    nose = np.exp(-((u / 0.08) ** 2 + ((v - 0.05) / 0.18) ** 2))
+    eyes = sum(
+        np.exp(-(((u - side) / 0.09) ** 2 + ((v + 0.1) / 0.06) ** 2)) for side in (-0.2, 0.2)
+    )
+    return scale * (nose - 0.6 * eyes - 0.5 * np.clip(v - 0.25, 0, None) / 0.2)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_bent_sheet_leaves_only_its_noise_and_a_face_does_not(seed):
+    rng = np.random.default_rng(seed)
+    points = _points(rng)
+    u, v = _centred(points)
+    theta = rng.uniform(0, np.pi)
+    s = u * np.cos(theta) + v * np.sin(theta)
+    noise = rng.normal(0, 0.3, len(points))  # sensor noise and compression, per point
+    cylinder = 3.0 * s**2 - 0.8 * s
+    fold = 2.5 * np.abs(s - rng.uniform(-0.2, 0.2))
+    sheets = [_relief_of(points, sheet + noise, rng) for sheet in (cylinder, fold)]
+    face = _relief_of(points, _face(points, 4.0) + noise, rng)
+    assert max(sheets) < 0.5 * THRESHOLDS.relief_min_px
+    assert face > THRESHOLDS.relief_min_px and face > 2.5 * max(sheets)
+
+
+def test_averaging_over_neighbours_takes_out_noise_not_a_faces_shape():
+    rng = np.random.default_rng(7)
+    points = _points(rng, 250)
+    noise = rng.normal(0, 0.3, len(points))
+    alone = np.percentile(np.abs(noise), depth.RELIEF_QUANTILE)
+    together = np.percentile(
+        np.abs(depth.neighbourhood_mean(points, noise, depth.RELIEF_NEIGHBOURS)),
+        depth.RELIEF_QUANTILE,
+    )
+    assert together < 0.4 * alone  # about 1 / sqrt(15)
+    shape = _face(points, 2.0)
+    shape = shape - shape.mean()
+    smoothed = depth.neighbourhood_mean(points, shape, depth.RELIEF_NEIGHBOURS)
+    assert np.percentile(np.abs(smoothed), 75) > 0.6 * np.percentile(np.abs(shape), 75)
+
+
+def _one_sheet_at_a_time(designs: np.ndarray, y: np.ndarray, rounds: int = 5) -> np.ndarray:
+    """The same fits as ``depth._best_sheet_residual``, each by ``np.linalg.lstsq`` in turn
+    (how liveness-9 fitted them, 10 times slower)."""
+    best, best_residual = np.inf, y
+    for design in designs:
+        weights = np.ones_like(y)
+        for _ in range(rounds):
+            root = np.sqrt(weights)
+            coef, *_ = np.linalg.lstsq(design * root[:, None], y * root, rcond=None)
+            residual = y - design @ coef
+            size = np.abs(residual)
+            k = 1.345 * (1.4826 * np.median(size) + 1e-6)
+            weights = np.where(size <= k, 1.0, k / np.maximum(size, 1e-9))
+        score = float(np.median(np.abs(residual)))
+        if score < best:
+            best, best_residual = score, residual
+    return best_residual
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_every_sheet_solved_at_once_is_the_fit_made_one_at_a_time(seed):
+    rng = np.random.default_rng(seed)
+    points = _points(rng, 150)
+    u, v = _centred(points)
+    y = _face(points, 1.5) + 2.0 * u**2 + rng.normal(0, 0.2, len(points))
+    y[:5] += 6.0  # lost tracks
+    designs = depth._sheet_designs(np.column_stack([u, v]))
+    assert designs.shape == (24 * 18, len(points), 7)
+    np.testing.assert_allclose(
+        depth._best_sheet_residual(designs, y), _one_sheet_at_a_time(designs, y), atol=1e-4
+    )
