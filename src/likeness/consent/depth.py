@@ -175,18 +175,12 @@ def _off_plane(src: np.ndarray, dst: np.ndarray, homography: np.ndarray) -> floa
     return float(np.median(np.linalg.norm(projected - dst, axis=1)))
 
 
-def parallax(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> float:
-    """How far the motion of the face itself from image a to b (grey or RGB) is from one
-    homography (a plane), as the median residual of tracked points in pixels. Only points
-    inside the face box count: a print held in front of a real background moves as a plane
-    inside its own outline, even though it moves differently from the background."""
-    plane = _face_plane(_grey(a), _grey(b), box)
-    return 0.0 if plane is None else _off_plane(*plane)
-
-
 def _plane_relative(
     ga: np.ndarray, gb: np.ndarray, src: np.ndarray, homography: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Points on the face in grey image ga and their parallax (pixels, N x 2) relative to
+    the face's dominant plane, measured after warping gb back onto ga by that plane's
+    homography (module docstring, step 1); None when too few points track."""
     import cv2
 
     h, w = ga.shape[:2]
@@ -196,17 +190,6 @@ def _plane_relative(
     if len(src) < MIN_POINTS:
         return None
     return src, moved - src
-
-
-def plane_parallax(
-    a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Points on the face in image a (grey or RGB) and their parallax (pixels, N x 2)
-    relative to the face's dominant plane, measured after warping b back onto a by that
-    plane's homography (module docstring, step 1); None when too few points track."""
-    ga, gb = _grey(a), _grey(b)
-    plane = _face_plane(ga, gb, box)
-    return None if plane is None else _plane_relative(ga, gb, plane[0], plane[2])
 
 
 def _sheet_designs(centred: np.ndarray) -> np.ndarray:
@@ -279,6 +262,8 @@ def epipolar_direction(residual: np.ndarray, rounds: int = 6) -> np.ndarray:
 
 
 def _relief(points: np.ndarray, residual: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """The relief of plane-relative parallax ``residual`` at ``points`` (module docstring,
+    steps 2 to 4)."""
     depth = residual @ epipolar_direction(residual)
     x0, y0, x1, y1 = box
     centred = (points - [(x0 + x1) / 2, (y0 + y1) / 2]) / max(1, x1 - x0)
@@ -287,16 +272,16 @@ def _relief(points: np.ndarray, residual: np.ndarray, box: tuple[int, int, int, 
     return float(np.percentile(np.abs(smoothed), RELIEF_QUANTILE))
 
 
-def relief(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> float:
-    """How far the face's depth, seen from the turn from image a to b, is from any sheet
-    bent or folded one way (pixels of unexplained parallax; module docstring): 0 when too
-    few points track to say."""
-    measured = plane_parallax(a, b, box)
-    return 0.0 if measured is None else _relief(*measured, box)
-
-
 def turn_depth(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float]:
-    """``(parallax(a, b, box), relief(a, b, box))``, tracking the face once for both."""
+    """(parallax, relief) of the face's motion from image a to b (grey or RGB), in pixels,
+    from one tracking of the face (module docstring); 0 for a measure too few points track
+    to give.
+
+    Parallax is how far that motion is from one homography (a plane), as the median
+    residual of tracked points. Only points inside the face box count: a print held in
+    front of a real background moves as a plane inside its own outline, even though it
+    moves differently from the background. Relief is how far the face's depth is from any
+    sheet bent or folded one way."""
     ga, gb = _grey(a), _grey(b)
     plane = _face_plane(ga, gb, box)
     if plane is None:

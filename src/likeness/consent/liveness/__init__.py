@@ -16,7 +16,7 @@ centre), shown to the person before recording (``schedule``). A clip passes when
    between the neutral frame and several frames of each turn cannot be explained by one
    homography (parallax). A photo turned or tilted in front of the camera is a plane and
    moves by a homography; a head is not;
-4. ... and relief (``depth.relief``), which decides: a photo bent round a bottle or folded is
+4. ... and relief (``depth.turn_depth``), which decides: a photo bent round a bottle or folded is
    not a plane, but its depth changes across the bend only (it stays straight along the
    other direction); a head's changes along every direction (the nose in front of brow and
    lips, the eyes behind brow and cheekbones);

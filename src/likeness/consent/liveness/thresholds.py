@@ -28,7 +28,7 @@ class Thresholds:
     #: flat picture rather than a bent or folded one (the reason's words only: relief
     #: decides, and a plane is a ruled sheet too).
     parallax_min_px: float = 0.85
-    #: Parallax (pixels) that no sheet bent or folded one way explains (``depth.relief``:
+    #: Parallax (pixels) that no sheet bent or folded one way explains (``depth.turn_depth``:
     #: the 75th percentile over points tracked over the face's inner oval, each averaged
     #: with its nearest neighbours), as the median over the frames of a clip's left and
     #: right turns, each against the neutral frame: a print wrapped round a bottle or folded

@@ -250,16 +250,11 @@ class _Judging:
             failure = self._challenge(reading, i, c, asked_kinds[i], transcript)
             if failure is not None:
                 return LivenessResult(False, failure, transcript), i
-        failure = self.depth_failure(transcript)
+        failure = depth_failure(transcript, self.clip.retries, self.th)
         if failure is not None:
             short = LivenessResult(False, failure, transcript, depth_short=True)
             return short, len(reading.challenges)
         return LivenessResult(True, "", transcript), len(reading.challenges)
-
-    def depth_failure(self, transcript: list[dict[str, Any]]) -> str | None:
-        """Why the turns do not show a head's depth (None when one does): ``depth_failure``
-        of this clip's transcript, with the wider turns a live session asked for."""
-        return depth_failure(transcript, self.clip.retries, self.th)
 
     def _challenge(
         self,
