@@ -4,11 +4,13 @@ the server on loopback (uvicorn in a thread) over a real library. Screenshots ar
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 try:
     from playwright.sync_api import expect
@@ -273,21 +275,9 @@ def test_live_enrolment_with_a_fake_camera_then_a_verified_grant(server, camera_
 
     url, lib, alice, _ = server
     pixels, face = clips.prepared(astronaut())  # Alice's photos are the astronaut's
-    session, frames = _live_clip(
-        lib, alice, lambda s: clips.honest_frames(pixels, face.landmarks, s)
+    page = _enrol_in_step(
+        url, lib, alice, camera_page, lambda s: clips.honest_frames(pixels, face.landmarks, s)
     )
-    page = camera_page(frames)
-    sign_in(page, url)
-    page.wait_for_url(f"{url}/people")
-    page.goto(f"{url}/people/{alice}/enrol?session={session}")
-    assert page.eval_on_selector("#preview", "v => getComputedStyle(v).transform") != "none"
-    page.click("#start")
-    # Prompts appear as words and arrows while the frames are checked.
-    page.wait_for_selector("#prompt[data-kind='left'], #prompt[data-kind='right']", timeout=30_000)
-    assert page.inner_text("#prompt .arrow") in ("\u2190", "\u2192")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "live-enrolment-prompt.png"))
-    page.wait_for_selector("#verdict:not([hidden])", timeout=120_000)
     assert page.get_attribute("#verdict", "data-passed") == "true", page.inner_text("#verdict")
     assert "frames checked" in page.inner_text("#status")
     # Grant from the verdict: the consent form comes filled in with the enrolment.
@@ -300,19 +290,58 @@ def test_live_enrolment_with_a_fake_camera_then_a_verified_grant(server, camera_
     assert authorize(lib, "generate-photoreal", [alice], "owner", "real").allowed
 
 
+def _windows_moved(lib, session_id: str) -> bool:
+    """Whether the live check moved the session's windows (it waits for a person who is late
+    to appear or to turn): a clip rendered beforehand no longer follows them, so what it
+    was rendered to show cannot be judged from that try."""
+    from likeness.consent.liveness.schedule import ChallengeSession
+    from likeness.consent.tables import Enrolment, EnrolmentSession
+
+    with lib.session() as s:
+        drawn = ChallengeSession.from_json(json.loads(s.get(EnrolmentSession, session_id).document))
+        done = s.scalars(select(Enrolment).where(Enrolment.session_id == session_id)).one()
+        judged = [e["window"] for e in json.loads(done.transcript) if "window" in e]
+    return any(
+        abs(a - c.start) > 1e-6 or abs(b - c.end) > 1e-6
+        for (a, b), c in zip(judged, drawn.challenges, strict=False)
+    )
+
+
+def _enrol_in_step(url, lib, person: int, camera_page, render, tries: int = 3):
+    """Enrol ``person`` on the live page with a camera playing ``render(session)``; the page
+    with its verdict shown.
+
+    A slow start (a busy machine: fewer than three frames before the first prompt) makes the
+    live check wait for the person, which a clip rendered beforehand cannot follow: such a
+    try is judged on poses out of step with its windows, so it is made again."""
+    for _ in range(tries):
+        session, frames = _live_clip(lib, person, render)
+        page = camera_page(frames)
+        sign_in(page, url)
+        page.wait_for_url(f"{url}/people")
+        page.goto(f"{url}/people/{person}/enrol?session={session}")
+        assert page.eval_on_selector("#preview", "v => getComputedStyle(v).transform") != "none"
+        page.click("#start")
+        # Prompts appear as words and arrows while the frames are checked.
+        page.wait_for_selector("#prompt[data-kind='left'], #prompt[data-kind='right']")
+        assert page.inner_text("#prompt .arrow") in ("\u2190", "\u2192")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "live-enrolment-prompt.png"))
+        page.wait_for_selector("#verdict:not([hidden])", timeout=120_000)
+        if not _windows_moved(lib, session):
+            return page
+    pytest.fail(f"the live check moved the windows in {tries} tries: the machine is too busy")
+
+
 def test_a_flat_photo_before_the_fake_camera_is_refused(server, camera_page):
     from likeness.testing import clips
     from likeness.testing.photos import astronaut
 
     url, lib, alice, _ = server
     pixels, _ = clips.prepared(astronaut())
-    session, frames = _live_clip(lib, alice, lambda s: clips.flat_photo_frames(pixels, s))
-    page = camera_page(frames)
-    sign_in(page, url)
-    page.wait_for_url(f"{url}/people")
-    page.goto(f"{url}/people/{alice}/enrol?session={session}")
-    page.click("#start")
-    page.wait_for_selector("#verdict:not([hidden])", timeout=120_000)
+    page = _enrol_in_step(
+        url, lib, alice, camera_page, lambda s: clips.flat_photo_frames(pixels, s)
+    )
     assert page.get_attribute("#verdict", "data-passed") == "false"
     assert "flat picture" in page.inner_text("#verdict .outcome")
 
