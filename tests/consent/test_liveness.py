@@ -143,6 +143,20 @@ def test_a_face_too_far_from_the_camera_fails(people, faces_dev):
     assert not result.passed and "come closer" in result.reason
 
 
+def test_a_face_150_px_wide_boxed_a_pyramid_step_smaller_is_not_told_to_come_closer(faces_dev):
+    # The HOG detector boxes this face 125 px wide at 150 px (its pyramid's levels are 1.2x
+    # apart); the size check reads the width from the eye corners instead. The photo is
+    # taken from below: the start is judged against his own eye level, as enrolment does.
+    photo = Image.open(faces_dev / "people/barack_obama/4.jpg")
+    pixels, face = clips.enrolment_sized(photo, backend(), face_px=150)
+    assert face.box[2] - face.box[0] < THRESHOLDS.min_face_px
+    h, w = pixels.shape[:2]
+    calibration = PoseCalibration.from_faces([(face.landmarks, (w, h))])
+    frames = clips.honest_frames(pixels, face.landmarks, SESSION)
+    result = _verify(frames, face, calibration=calibration)
+    assert result.passed, result.reason
+
+
 def test_a_clip_that_starts_turned_away_fails(people):
     pixels, face = people["astronaut"]
     turned = clips.render_pose(pixels, face.landmarks, 26.0, 0.0)  # reads as 21.6

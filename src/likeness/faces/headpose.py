@@ -67,6 +67,23 @@ class HeadFit:
 #: The generic face's nose drop (below the eye line, in eye spans).
 GENERIC_NOSE_DROP = float(FACE_MODEL_5[4, 1])
 
+#: A face's width in outer-eye-corner spans: the median of the HOG detector's box width over
+#: the span on faces-dev photos (1.75; 10th to 90th percentile across people 1.60 to 1.90).
+FACE_WIDTH_IN_EYE_SPANS = 1.75
+
+
+def face_width_px(landmarks) -> float:
+    """A face's width in pixels from its outer eye corners, on the scale of a detector box.
+
+    Why not the box: the HOG detector scans an image pyramid whose levels are 1.2 times
+    apart, so its boxes come in steps, and a face 150 px wide may be boxed at 125 or 150
+    (and move between them as it turns). The eye corners are located to a pixel at any size:
+    over faces-dev photos scaled from 120 to 260 px, the span follows the scale to within
+    1.6 % (5th to 95th percentile) while the box is off by up to 17 %."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    return FACE_WIDTH_IN_EYE_SPANS * float(np.linalg.norm(points[0] - points[2]))
+
+
 #: The model in OpenCV's frame (the camera looks along +z, so the nose has the smaller z).
 OPENCV_MODEL_5 = FACE_MODEL_5 * np.array([1.0, 1.0, -1.0])
 

@@ -528,16 +528,19 @@ def write_y4m(
 
 
 def enrolment_sized(image, backend, face_px: int = 180):
-    """(pixels, face): the photo scaled so the face is ``face_px`` wide, as in a selfie video,
-    in a window of 3.5 face widths around it."""
+    """(pixels, face): the photo scaled so the face is ``face_px`` wide (measured as the
+    liveness check measures it, ``headpose.face_width_px``), as in a selfie video, in a window
+    of 3.5 face widths around it."""
     from PIL import Image
+
+    from likeness.faces.headpose import face_width_px
 
     pixels = np.asarray(image.convert("RGB")) if hasattr(image, "convert") else image
     faces = backend.analyze(pixels)
     if not faces:
         raise ValueError("no face in the photo")
     face = max(faces, key=lambda f: f.box[2] - f.box[0])
-    scale = face_px / (face.box[2] - face.box[0])
+    scale = face_px / face_width_px(face.landmarks)
     h, w = pixels.shape[:2]
     scaled = np.asarray(Image.fromarray(pixels).resize((round(w * scale), round(h * scale))))
     cx = (face.box[0] + face.box[2]) / 2 * scale

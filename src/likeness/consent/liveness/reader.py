@@ -14,7 +14,7 @@ import numpy as np
 
 from likeness.consent.liveness.schedule import Challenge, ChallengeKind, ChallengeSession
 from likeness.consent.liveness.thresholds import Thresholds
-from likeness.faces.headpose import HeadPose, PoseCalibration, read_pose
+from likeness.faces.headpose import HeadPose, PoseCalibration, face_width_px, read_pose
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 
 #: The finder (a slow detector) tries at most this many frames of one challenge's window.
@@ -43,6 +43,7 @@ class Frame:
     box: Box  # frame pixels
     pose: HeadPose  # as estimated; relative to the neutral pose once that is known
     embedding: np.ndarray
+    width: float  # the face's width from its eye corners (``headpose.face_width_px``)
     region: np.ndarray | None = None  # the face region, kept where parallax may be measured
 
 
@@ -177,7 +178,8 @@ class ClipReader:
         f = faces[0]
         h, w = image.shape[:2]
         self.region = self.region or FaceRegion.around(f.box, image.shape)
-        frame = Frame(t, f.box, read_pose(f.landmarks, (w, h), self.calibration), f.embedding)
+        pose = read_pose(f.landmarks, (w, h), self.calibration)
+        frame = Frame(t, f.box, pose, f.embedding, face_width_px(f.landmarks))
         if t < self.first.start and t - self.lead_kept_at >= LEAD_KEEP_S - 1e-6:
             frame.region = self.region.crop(image)
             self.lead_kept_at = t
@@ -301,7 +303,7 @@ class ClipReader:
             return
         h, w = image.shape[:2]
         pose = read_pose(face.landmarks, (w, h), self.calibration)
-        frame = Frame(t, face.box, pose, face.embedding)
+        frame = Frame(t, face.box, pose, face.embedding, face_width_px(face.landmarks))
         counted = self._count(k, frame, image)
         for reading in counted:
             reading.found[k] += 1

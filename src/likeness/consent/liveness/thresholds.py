@@ -46,10 +46,12 @@ class Thresholds:
     #: reached it (0 of 3,000 turns), while 78% of honest single turns at faces 150 px wide
     #: do (89% at 180, 98% at 250; ``benchmarks/liveness_depth.py``).
     wider_turn_relief_px: float = 0.60
-    #: The face must be at least this wide in the neutral frames: the parallax of a turn
-    #: grows with the face, tracking noise does not (at 150 px the smallest honest clip of
-    #: the benchmark shows 0.33 px of relief, 1.1 times ``relief_min_px``).
-    min_face_px: int = 150
+    #: The face must be at least this wide in the neutral frames (from its eye corners,
+    #: ``headpose.face_width_px``): the parallax of a turn grows with the face, tracking
+    #: noise does not (at 150 px the smallest honest clip of the benchmark shows 0.33 px of
+    #: relief, 1.1 times ``relief_min_px``). 5 px below the smallest size the benchmarks
+    #: render, for the landmarks' jitter: faces-dev faces scaled to 150 px read 147 to 154.
+    min_face_px: int = 145
     #: A frame is frontal when its head is turned less than this many degrees from the
     #: neutral pose, yaw and pitch together (a head on its way from a turn to looking up
     #: passes through 9 degrees of each, and its embedding drifts like a turned one's).

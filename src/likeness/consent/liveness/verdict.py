@@ -102,11 +102,11 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
     problem = neutral_pose_problem(neutral, th)
     if problem:
         return LivenessResult(False, problem)
-    width = neutral_frame.box[2] - neutral_frame.box[0]
+    width = neutral_frame.width
     if width < th.min_face_px:
         return LivenessResult(
             False,
-            f"the face is {width} px wide; come closer to the camera "
+            f"the face is {width:.0f} px wide; come closer to the camera "
             f"(at least {th.min_face_px} px)",
         )
     # From here on every pose is relative to the neutral one.
