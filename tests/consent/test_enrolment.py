@@ -26,6 +26,7 @@ def enrolled_library(lib, tmp_path):
     return lib, pixels, face
 
 
+@pytest.mark.slow  # 38 s; `make test-all`
 def test_live_enrolment_makes_verified_grants_possible(enrolled_library, tmp_path):
     lib, pixels, face = enrolled_library
     person = 1
@@ -68,6 +69,7 @@ def test_live_enrolment_makes_verified_grants_possible(enrolled_library, tmp_pat
     assert replay.passed is False or same_draw
 
 
+@pytest.mark.slow  # 11 s; `make test-all`
 def test_failed_enrolment_is_recorded_and_cannot_back_a_grant(enrolled_library, tmp_path):
     lib, pixels, _ = enrolled_library
     session = start_enrolment(lib, 1)
@@ -82,6 +84,7 @@ def test_failed_enrolment_is_recorded_and_cannot_back_a_grant(enrolled_library, 
         issue_grant(lib, 1, [Scope.TRAIN_ADAPTER], Trust.VERIFIED, enrolment_id=result.id)
 
 
+@pytest.mark.slow  # 21 s; `make test-all`
 def test_enrolment_cli(enrolled_library, tmp_path):
     lib, pixels, face = enrolled_library
 
@@ -118,6 +121,7 @@ def test_enrolment_cli(enrolled_library, tmp_path):
     assert run("consent", "import", str(bundle), "--person", "1").returncode == 1
 
 
+@pytest.mark.slow  # 23 s; `make test-all`
 def test_a_verified_grant_travels_to_another_install(enrolled_library, tmp_path, faces_dev):
     import copy
 

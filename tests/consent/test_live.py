@@ -115,6 +115,44 @@ def test_live_prompts_wait_for_a_person_slow_to_turn(astronaut_face):
     assert not recorded.passed
 
 
+def _further_away(image, scale: float = 0.7):
+    """``image`` as the camera sees it from further away: smaller, in a frame of its size."""
+    import cv2
+
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    top, left = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+    bottom, right = h - small.shape[0] - top, w - small.shape[1] - left
+    return cv2.copyMakeBorder(small, top, bottom, left, right, cv2.BORDER_REPLICATE)
+
+
+def test_a_face_too_small_is_asked_to_come_closer_before_the_first_turn(astronaut_face):
+    pixels, face = astronaut_face  # 180 px wide; 126 px from where the person starts
+    session = new_session(rng=random.Random(3))
+    check = live_check(session, face)
+    person = clips.LivePerson(pixels, face.landmarks)
+    closer_at: list[float] = []
+
+    def see(t, prompt):
+        if prompt.kind == "closer" and not closer_at:
+            closer_at.append(t)
+        person.see(t, prompt)
+
+    def frame(t):
+        moved = closer_at and t >= closer_at[0] + 1.5  # past the first turn's start
+        return person.frame(t) if moved else _further_away(person.frame(t))
+
+    prompts = live_run(check, frame, see)
+    result = check.finish()
+    assert result.passed, result.reason
+    assert next(p.words for _, p in prompts if p.kind == "closer") == "come closer to the camera"
+    # The first turn waited for the person to come closer, and was prompted only after.
+    first = check.schedule.challenges[0]
+    assert first.start > session.challenges[0].start
+    assert all(p.kind in ("start", "closer") for t, p in prompts if t < first.start)
+    assert not any(p.kind == "closer" for t, p in prompts if t >= first.start)
+
+
 def test_a_person_who_never_turns_is_refused_once_the_wait_is_over(astronaut_face):
     pixels, face = astronaut_face
     session = new_session(rng=random.Random(7))
@@ -126,6 +164,7 @@ def test_a_person_who_never_turns_is_refused_once_the_wait_is_over(astronaut_fac
     assert check.schedule.challenges[0].end == pytest.approx(first.end + PACING.extra_s)
 
 
+@pytest.mark.slow  # 16 s; `make test-all`
 def test_a_flat_photo_following_live_prompts_is_refused(astronaut_face):
     pixels, face = astronaut_face
     session = new_session(rng=random.Random(3))
@@ -199,6 +238,7 @@ def test_a_camera_that_stops_early_is_refused(astronaut_face):
     assert "stopped before the last challenge" in check.finish().reason
 
 
+@pytest.mark.slow  # 7 s; `make test-all`
 def test_live_and_recorded_sessions_do_not_mix(lib, tmp_path, astronaut_face):
     pixels, _ = astronaut_face
     face_photos(tmp_path / "photos", count=3)
@@ -221,6 +261,7 @@ def test_live_and_recorded_sessions_do_not_mix(lib, tmp_path, astronaut_face):
         open_live_enrolment(lib, 1, live.id)
 
 
+@pytest.mark.slow  # 14 s; `make test-all`
 def test_a_wider_turn_never_made_is_refused_as_not_met(astronaut_face):
     """The wider turn waits for the person like any turn, and its wait runs out like any
     turn's (found by the browser test: the wait's bookkeeping did not grow with the

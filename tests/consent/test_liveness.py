@@ -69,7 +69,8 @@ def _verify(frames, reference, session=SESSION, finder=True, calibration=None):
     return verify_clip(frames, session, backend(), group, turned_faces() if finder else None)
 
 
-@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.slow  # 13 to 19 s a clip; `make test-all` (the head models' clips run by default)
+@pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("who", ["astronaut", "obama"])
 def test_honest_clips_pass(people, who, seed):
     pixels, face = people[who]
@@ -81,6 +82,7 @@ def test_honest_clips_pass(people, who, seed):
     assert result.face_spread is not None and result.face_spread < backend().distances.same_face
 
 
+@pytest.mark.slow  # 6 s; `make test-all`
 def test_a_sequence_asking_for_one_turn_twice_passes(people):
     """Left, a short right, left again: the first left's pose coming back is due, not late."""
     pixels, face = people["obama"]
@@ -98,6 +100,7 @@ def test_a_sequence_asking_for_one_turn_twice_passes(people):
     assert result.passed, result.reason
 
 
+@pytest.mark.slow  # 27 s; `make test-all`
 def test_a_head_turned_beyond_the_detectors_range_still_passes(people):
     """Turning far (42 degrees) loses the face for a moment; the frames on the way count.
 
@@ -113,6 +116,7 @@ def test_a_head_turned_beyond_the_detectors_range_still_passes(people):
     assert result.passed, result.reason
 
 
+@pytest.mark.slow  # 24 s; `make test-all`
 def test_a_turn_the_hog_detector_loses_early_is_found_by_the_cnn_detector(faces_dev):
     """This face starts 11 degrees turned and 9 up; HOG loses it about 9 degrees into the
     right turn (before it reads as 10 but for a frame or so), so only the CNN finder sees the
@@ -128,6 +132,7 @@ def test_a_turn_the_hog_detector_loses_early_is_found_by_the_cnn_detector(faces_
     assert result.transcript[1]["turned_face_frames"] >= 1
 
 
+@pytest.mark.slow  # 11 s; `make test-all`
 def test_a_head_passing_diagonally_from_a_turn_to_looking_up_is_not_a_changed_face(faces_dev):
     """Right straight into up passes through 9 degrees of yaw and of pitch at once (13 in all):
     not frontal, though each angle alone would be, and its embedding drifts like a turn's."""
@@ -137,18 +142,20 @@ def test_a_head_passing_diagonally_from_a_turn_to_looking_up_is_not_a_changed_fa
     assert result.passed, result.reason
 
 
+@pytest.mark.slow  # 10 s; `make test-all`
 def test_a_face_too_far_from_the_camera_fails(people, faces_dev):
     pixels, face = clips.enrolment_sized(astronaut(), backend(), face_px=110)
     result = _verify(clips.honest_frames(pixels, face.landmarks, SESSION), face)
     assert not result.passed and "come closer" in result.reason
 
 
-def test_a_face_150_px_wide_boxed_a_pyramid_step_smaller_is_not_told_to_come_closer(faces_dev):
-    # The HOG detector boxes this face 125 px wide at 150 px (its pyramid's levels are 1.2x
-    # apart); the size check reads the width from the eye corners instead. The photo is
-    # taken from below: the start is judged against his own eye level, as enrolment does.
-    photo = Image.open(faces_dev / "people/barack_obama/4.jpg")
-    pixels, face = clips.enrolment_sized(photo, backend(), face_px=150)
+@pytest.mark.slow  # 11 s; `make test-all`
+def test_a_face_180_px_wide_boxed_a_pyramid_step_smaller_is_not_told_to_come_closer(faces_dev):
+    # The HOG detector boxes this face 149 px wide at 180 px (its pyramid's levels are 1.2x
+    # apart); the size check reads the width from the eye corners instead. The start is
+    # judged against her own eye level (from the photo), as enrolment does.
+    photo = Image.open(faces_dev / "people/rose_leslie/1.jpg")
+    pixels, face = clips.enrolment_sized(photo, backend(), face_px=180)
     assert face.box[2] - face.box[0] < THRESHOLDS.min_face_px
     h, w = pixels.shape[:2]
     calibration = PoseCalibration.from_faces([(face.landmarks, (w, h))])
@@ -192,10 +199,11 @@ def _bent_print_fails_for_its_shape(pixels, face, bend, session=SESSION, fps=cli
     assert max(e["relief_px"] for e in turns) < THRESHOLDS.relief_min_px
 
 
-def test_a_print_bent_round_a_cylinder_fails_for_its_shape(people):
+def test_a_print_bent_round_a_cylinder_fails_for_its_shape():
     """Finding 1 of the liveness issue: a print wrapped round a bottle half a face width in
-    radius, turned like a head about an axis a face width behind it."""
-    pixels, face = people["astronaut"]
+    radius, turned like a head about an axis a face width behind it, held close enough
+    that its face is read wide enough to be judged (bent, it reads a tenth narrower)."""
+    pixels, face = clips.enrolment_sized(astronaut(), backend(), 220)
     width = face.box[2] - face.box[0]
     centre = (face.box[0] + face.box[2]) / 2
     _bent_print_fails_for_its_shape(
@@ -205,12 +213,13 @@ def test_a_print_bent_round_a_cylinder_fails_for_its_shape(people):
     )
 
 
+@pytest.mark.slow  # 11 s; `make test-all`
 def test_a_print_folded_down_the_middle_fails_for_its_shape(faces_dev):
     """A print folded to 100 degrees down the middle of the face and turned about the fold,
     made as an attacker would: at 0.8 of its height, so that folded it still reads as level
     at the start, and held close (folding narrows the face)."""
     photo = Image.open(faces_dev / "people/barack_obama/1.jpg")
-    pixels, face = clips.enrolment_sized(photo, backend(), 240)
+    pixels, face = clips.enrolment_sized(photo, backend(), 260)
     fold = (face.box[0] + face.box[2]) / 2
     print_ = clips.squashed(pixels, 0.8)
     _bent_print_fails_for_its_shape(
@@ -218,6 +227,7 @@ def test_a_print_folded_down_the_middle_fails_for_its_shape(faces_dev):
     )
 
 
+@pytest.mark.slow  # 7 s; `make test-all`
 def test_a_fold_whose_tracks_slide_along_hair_fails_for_its_shape(faces_dev):
     """A print folded to 120 degrees, turned right: in this session (benchmarks/liveness.py,
     seed 17) three tracks slid 18 px up the hair beside the chin, which turned the plain
@@ -243,8 +253,8 @@ def _clip_relief(result) -> float:
 #: beside (``likeness.testing.heads``); the others run with ``-m slow``.
 HEAD_MODELS = [
     pytest.param("generic", marks=pytest.mark.slow),  # as test_honest_clips_pass's heads
-    "canonical",
-    "ellipsoid",
+    pytest.param("canonical", marks=pytest.mark.slow),
+    "ellipsoid",  # the hardest: a smooth head with only a nose
     *(pytest.param(name, marks=pytest.mark.slow) for name in heads.HEADS if "+" in name),
 ]
 
@@ -273,11 +283,13 @@ def test_an_honest_clip_through_noise_and_h264_passes(people):
     assert _clip_relief(result) >= 1.3 * THRESHOLDS.relief_min_px, result.transcript
 
 
-def test_a_print_cut_out_along_the_face_fails_for_its_shape(people):
+def test_a_print_cut_out_along_the_face_fails_for_its_shape(faces_dev):
     """The face cut out of a print bent round a bottle and held in front of the scene: its
     edge moves against the background inside the face box, as a head's outline does. Depth
-    is read inside the face's oval only, where the print is a bent sheet."""
-    pixels, face = people["obama"]
+    is read inside the face's oval only, where the print is a bent sheet. Held close, as the
+    bend narrows the face."""
+    photo = Image.open(faces_dev / "people/barack_obama/1.jpg")
+    pixels, face = clips.enrolment_sized(photo, backend(), 210)
     width = face.box[2] - face.box[0]
     centre = (face.box[0] + face.box[2]) / 2
 
@@ -305,6 +317,7 @@ def test_a_photo_tilted_in_the_image_plane_does_not_read_as_a_turn(people):
         assert abs(pose.yaw - base.yaw) < 6 and abs(pose.roll - base.roll) > 15
 
 
+@pytest.mark.slow  # 9 s; `make test-all`
 def test_a_replay_of_another_sessions_order_fails(people):
     pixels, face = people["astronaut"]
     earlier = fixed_session("earlier", "right", "left", "up")
@@ -312,6 +325,7 @@ def test_a_replay_of_another_sessions_order_fails(people):
     assert not result.passed and "not met in its window" in result.reason
 
 
+@pytest.mark.slow  # 17 s; `make test-all`
 def test_a_replay_with_the_same_order_but_its_own_timing_fails(people):
     pixels, face = people["astronaut"]
     # The same sequence as SESSION on an earlier session's clock: caught once its poses come
@@ -375,6 +389,7 @@ def test_looking_up_reads_as_up_for_a_face_of_long_proportions(faces_dev):
         assert generic < pitch
 
 
+@pytest.mark.slow  # 11 s; `make test-all`
 def test_a_clip_that_starts_seen_from_above_is_judged_from_its_own_start(people):
     """No start is refused for reading as seen from above (eye-level faces of long
     proportions read so): every pose is judged from the clip's own neutral pose, so a person
@@ -392,6 +407,7 @@ def test_a_clip_that_starts_seen_from_above_is_judged_from_its_own_start(people)
     )
 
 
+@pytest.mark.slow  # 13 s; `make test-all`
 def test_a_clip_from_above_that_misses_a_challenge_says_why(people):
     """From a camera above the face, head turns read poorly in 5 landmarks: a challenge not
     met says to hold the camera at eye level; from eye level the same small turn is only
@@ -420,6 +436,7 @@ def test_calibration_uses_only_faces_that_face_the_camera(people, monkeypatch):
     assert PoseCalibration.from_faces(faces[1:]) is None
 
 
+@pytest.mark.slow  # 11 s; `make test-all`
 def test_one_odd_frontal_frame_is_not_a_changed_face(people):
     """A frontal frame whose embedding is off (here, at its worst, another person's face for
     one frame) is a glitch, not a swap: a swapped face stays (``Thresholds.changed_frames``)."""
@@ -439,6 +456,7 @@ def test_a_face_swapped_mid_clip_fails(people):
     assert result.face_spread is not None and result.face_spread > backend().distances.same_face
 
 
+@pytest.mark.slow  # 8 s; `make test-all`
 def test_a_different_person_fails_the_match(people):
     pixels, face = people["obama"]
     result = _verify(clips.honest_frames(pixels, face.landmarks, SESSION), people["astronaut"][1])
@@ -463,6 +481,7 @@ def test_sessions_are_fresh_and_always_include_a_turn():
     assert 0 < pauses < 3 * len(sessions)  # some sessions pause between turns, not all always
 
 
+@pytest.mark.slow  # 19 s; `make test-all`
 def test_a_mirrored_recording_of_the_whole_sequence_passes(people):
     """Whether a phone saves its front camera's video mirrored is not known in advance: the
     same honest clip, mirrored, turns right where the session said left throughout."""
@@ -489,6 +508,7 @@ def test_one_turn_the_wrong_way_is_diagnosed_as_such(people):
 BACK_TO_BACK = fixed_session("back to back", "left", "right", "up")
 
 
+@pytest.mark.slow  # 10 s; `make test-all`
 def test_a_mirrored_clip_with_back_to_back_turns_passes(people):
     """Left then right with no pause: a mirrored clip's head is still on the first turn's
     side as the second window opens, which is the side that window asks for."""
@@ -498,6 +518,7 @@ def test_a_mirrored_clip_with_back_to_back_turns_passes(people):
     assert result.passed, result.reason
 
 
+@pytest.mark.slow  # 6 s; `make test-all`
 def test_a_mirrored_clip_that_fails_is_told_why_not_that_it_turned_the_wrong_way(people):
     """A print bent round a bottle, turned the mirrored way throughout: refused for its depth,
     and never told it turned left when asked to turn right (it followed the mirrored reading

@@ -71,8 +71,9 @@ WIDER = {
 @dataclass(frozen=True)
 class Prompt:
     """What a live page shows now. ``kind``: "start" (look at the camera, before the first
-    challenge), a challenge's kind (left, right, up, centre), or "done"; ``index`` counts the
-    challenges (-1 before the first); ``face``: the last frame showed one face."""
+    challenge), "closer" (then, while the face is too small), a challenge's kind (left,
+    right, up, centre), or "done"; ``index`` counts the challenges (-1 before the first);
+    ``face``: the last frame showed one face."""
 
     kind: str
     words: str
@@ -109,6 +110,7 @@ class LiveCheck:
         self.last_t = -math.inf
         self.origin: tuple[float, float] | None = None  # (first frame's time, clock then)
         self.face = False
+        self.too_far = False  # the last lead-in face was too small: asked to come closer
         self.given_up = False  # a turn's wait ran out unmet
         self.wider: set[int] = set()  # challenges added to ask for a wider turn
         self.short_reason: str | None = None  # why the first wider turn was asked for
@@ -144,6 +146,8 @@ class LiveCheck:
             self.failure = self.clip.read(t, image)
             self.face = len(self.clip.seen) > seen
             self.last_t = t
+            if self.face and not self.clip.settled:
+                self._check_size(t)
             if self.done and self.failure is None and not self.given_up:
                 self._ask_wider_turn(t)
         return self.prompt()
@@ -186,11 +190,21 @@ class LiveCheck:
             )
         return None
 
+    def _check_size(self, t: float) -> None:
+        """Before the first challenge: a face narrower than ``Thresholds.min_face_px`` is
+        asked to come closer (the first challenge waits, as for a person not yet in view),
+        and the lead-in starts again after it, so the turns are measured against a neutral
+        frame at the size they are seen at. A recording cannot be asked: it is refused for
+        its size (``verdict.judge``)."""
+        self.too_far = self.clip.seen[-1].width < self.clip.thresholds.min_face_px
+        if self.too_far:
+            self.clip.restart_lead(after=t)
+
     def _wait_for_person(self, t: float) -> None:
         clip, pacing = self.clip, self.pacing
         if not clip.settled and t >= clip.first.start and self.waited < pacing.lead_wait_s:
-            lead = [f for f in clip.seen if f.t < clip.first.start]
-            if len(lead) < pacing.lead_frames or not self.face:
+            lead = clip.lead_in()
+            if len(lead) < pacing.lead_frames or not self.face or self.too_far:
                 by = t - clip.first.start + pacing.step_s
                 self.waited += by
                 clip.delay(0, by)
@@ -213,6 +227,8 @@ class LiveCheck:
             return Prompt("done", "finished: checking", len(challenges), self.face)
         t = self.last_t
         if t < challenges[0].start:
+            if self.too_far:
+                return Prompt("closer", "come closer to the camera", -1, self.face)
             return Prompt("start", "look straight at the camera", -1, self.face)
         k = next((k for k, c in enumerate(challenges) if c.start <= t <= c.end), None)
         if k is None:  # between two windows

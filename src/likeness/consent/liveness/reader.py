@@ -153,6 +153,7 @@ class ClipReader:
         self.retries: set[int] = set()
         self.finder_frames = 0  # frames where only the finder saw the face
         self.lead_kept_at = -math.inf  # when a lead-in frame's region was last kept
+        self.lead_from = -math.inf  # the lead-in counts frames after this (``restart_lead``)
 
     def read(self, t: float, image: np.ndarray) -> str | None:
         """Take one frame; a reason when the clip cannot be judged."""
@@ -192,7 +193,7 @@ class ClipReader:
         """At the first challenge: the neutral pose, the hold, and the one lead-in region kept
         (once: no later frame joins the lead-in)."""
         self.settled = True
-        lead = [f for f in self.seen if f.t < self.first.start]
+        lead = self.lead_in()
         if len(lead) < 2:
             return
         self.neutral = neutral_pose(lead)
@@ -201,6 +202,20 @@ class ClipReader:
         for f in lead:
             if f is not keep:
                 f.region = None
+
+    def lead_in(self) -> list[Frame]:
+        """The frames before the first challenge that the neutral pose is read from."""
+        return [f for f in self.seen if self.lead_from < f.t < self.first.start]
+
+    def restart_lead(self, after: float) -> None:
+        """Forget the lead-in up to ``after`` (a live session asked the person to come
+        closer): the neutral pose, its frame and the region depth is measured in come from
+        the frames after it, at the size the turns will be seen at."""
+        self.lead_from = after
+        self.region = None
+        self.lead_kept_at = -math.inf
+        for f in self.seen:
+            f.region = None
 
     def unmet(self, k: int) -> bool:
         """Challenge ``k`` is not yet held long enough in either reading."""
@@ -241,7 +256,7 @@ class ClipReader:
 
     def neutral_frame(self) -> Frame | None:
         """The lead-in frame with a kept region closest to the neutral pose."""
-        kept = [f for f in self.seen if f.t < self.first.start and f.region is not None]
+        kept = [f for f in self.lead_in() if f.region is not None]
         if not kept or self.neutral is None:
             return None
         n = self.neutral

@@ -224,7 +224,14 @@ if (createForm) {
 // the screen's left), the frames sent are not. Each frame goes to the server with its time in
 // the camera's stream; the server answers with the prompt to show, then the verdict. The
 // next frame is sent only once the last is answered, so frames never queue.
-const ARROWS = { left: "\u2190", right: "\u2192", up: "\u2191", centre: "\u25CF", start: "\u25CF" };
+const ARROWS = {
+  left: "\u2190",
+  right: "\u2192",
+  up: "\u2191",
+  centre: "\u25CF",
+  start: "\u25CF",
+  closer: "\u2922",
+};
 
 async function enrolLive(section) {
   const person = Number(section.dataset.person);
