@@ -1,10 +1,12 @@
 import stat
 
+import pytest
 from rich.console import Console
 
 from likeness.demo import run_demo
 
 
+@pytest.mark.slow  # 47 s; `make test-all`
 def test_demo_walks_import_people_consent_and_the_gate(tmp_path):
     console = Console(record=True, width=200)
     assert run_demo(tmp_path / "demo", console) == 0

@@ -39,6 +39,7 @@ def faults(mode: str) -> int:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux's")
+@pytest.mark.slow  # 8 s; `make test-all`
 def test_a_workers_feature_maps_reuse_freed_memory_instead_of_faulting_it_in_again():
     # Without it, every feature map is mapped afresh: about 70,000 pages of 4 KiB a pass.
     # With it, none on most runs; now and then one map is (how the heap happens to lie).

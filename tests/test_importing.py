@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image, ImageEnhance
 from sqlalchemy import func, select
 
@@ -188,6 +189,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow  # 6 s; `make test-all`
 def test_import_after_torch_ran_in_the_same_process_does_not_hang(tmp_path):
     """A worker forked from a process that has run PyTorch hung in its first torch call
     (training then importing in one Python session); such a caller's workers start from a

@@ -3,9 +3,12 @@
 import json
 import shutil
 
+import pytest
+
 from likeness.testing.cli import likeness
 
 
+@pytest.mark.slow  # 14 s; `make test-all`
 def test_adapter_workflow_and_refusals(prepared, tmp_path):
     source, person = prepared
     home = tmp_path / "home"

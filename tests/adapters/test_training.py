@@ -132,6 +132,7 @@ def _adapter_state(lib, trained):
     return state
 
 
+@pytest.mark.slow  # 33 s; `make test-all`
 def test_killed_training_resumes_to_the_same_adapter(granted, prepared, tmp_path):
     """kill -9 mid-run, then --resume: the adapter equals an uninterrupted run's."""
     from likeness.testing.libraries import copy_home

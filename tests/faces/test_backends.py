@@ -33,6 +33,7 @@ def test_the_default_backend_is_dlib_and_an_unknown_one_is_a_clear_error(monkeyp
         backends.backend_class()
 
 
+@pytest.mark.slow  # 9 s; `make test-all`
 def test_a_second_backend_runs_the_whole_flow_with_its_own_thresholds(tmp_path, monkeypatch):
     import torch  # noqa: F401 (with torch loaded, import workers start from a fork server)
 

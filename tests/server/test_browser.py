@@ -188,6 +188,7 @@ def test_granting_and_revoking_consent_in_the_browser(server, page):
     assert page.get_attribute("#audit-state", "data-ok") == "true"
 
 
+@pytest.mark.slow  # 13 s; `make test-all`
 def test_creating_on_a_tiny_model_in_the_browser(trained, tmp_path, page):
     from likeness.consent.grants import Scope, Trust, issue_grant
 
@@ -333,6 +334,7 @@ def _enrol_in_step(url, lib, person: int, camera_page, render, tries: int = 3):
     pytest.fail(f"the live check moved the windows in {tries} tries: the machine is too busy")
 
 
+@pytest.mark.slow  # 24 s; `make test-all`
 def test_a_flat_photo_before_the_fake_camera_is_refused(server, camera_page):
     from likeness.testing import clips
     from likeness.testing.photos import astronaut

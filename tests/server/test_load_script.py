@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # 14 s; `make test-all`
 def test_the_load_script_runs_and_the_queue_holds(trained):
     home, _, _ = trained
     done = subprocess.run(

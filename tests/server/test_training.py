@@ -3,6 +3,7 @@ person's adapter in its own process, its progress streamed."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from likeness.adapters.manage import list_adapters
@@ -12,6 +13,7 @@ from likeness.testing.libraries import copy_home
 from likeness.testing.server import LOCAL, PASSPHRASE, events, signed_in
 
 
+@pytest.mark.slow  # 27 s; `make test-all`
 def test_training_runs_as_a_job_under_a_grant(trained, tmp_path):
     home, alice, _ = trained
     lib = copy_home(home, tmp_path / "home")  # Alice holds an attested train-adapter grant
