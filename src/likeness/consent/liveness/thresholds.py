@@ -48,10 +48,11 @@ class Thresholds:
     wider_turn_relief_px: float = 0.60
     #: The face must be at least this wide in the neutral frames (from its eye corners,
     #: ``headpose.face_width_px``): the parallax of a turn grows with the face, tracking
-    #: noise does not. At 180 px the smallest honest clip of ``benchmarks/liveness_depth.py``
-    #: shows 0.42 px of relief, 1.4 times ``relief_min_px``; at 150 px only 0.33 (1.1 times),
-    #: and whole clips at 150 px fell below it (``benchmarks/liveness.py --face-px 150``). 5 px
-    #: below 180 for the landmarks' jitter: faces-dev faces scaled to 180 px read 178 to 182.
+    #: noise does not. At 175 px (``benchmarks/liveness_depth.py --sizes 175``) no honest
+    #: clip of 700 is refused and no print of 500 passes; the smallest honest clip reads
+    #: 0.30 px, the next 0.44 (1.5 times ``relief_min_px``); at 150 px the smallest read 0.33
+    #: and whole clips fell below the threshold (``benchmarks/liveness.py --face-px 150``).
+    #: 5 px below 180 for the landmarks' jitter: faces-dev faces sized to 180 px read 178-182.
     #: A live session asks a smaller face to come closer before the first challenge.
     min_face_px: int = 175
     #: A frame is frontal when its head is turned less than this many degrees from the
