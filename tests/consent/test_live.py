@@ -121,9 +121,7 @@ def _further_away(image, scale: float = 0.7):
 
     h, w = image.shape[:2]
     small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    top, left = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
-    bottom, right = h - small.shape[0] - top, w - small.shape[1] - left
-    return cv2.copyMakeBorder(small, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    return clips.camera_sized(small, (w, h))
 
 
 def test_a_face_too_small_is_asked_to_come_closer_before_the_first_turn(astronaut_face):
