@@ -33,7 +33,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
 from PIL import Image
 
 from _common import read_labels, require_faces_dev
@@ -330,11 +329,11 @@ def report(rows: list[tuple]) -> None:
             if "parallax_px" in entry:
                 target = {"honest": honest_parallax, "flat print turned": flat_parallax}
                 target.get(case, bent_parallax if case in BENT else []).append(entry["parallax_px"])
-        clip_relief = _clip_relief(transcript)
-        if clip_relief is not None:
+        relief = _clip_relief(transcript)
+        if relief is not None:
             prints = case in BENT or case == "flat print turned"
             target = honest_relief if case == "honest" else print_relief if prints else []
-            target.append(clip_relief)
+            target.append(relief)
     honest = counts[("honest", "right")] + counts[("honest", "wrong")]
     fr = counts[("honest", "wrong")]
     fa = sum(v for (c, k), v in counts.items() if c != "honest" and k == "wrong")
@@ -384,10 +383,11 @@ def report(rows: list[tuple]) -> None:
 def _clip_relief(transcript: list[dict]) -> float | None:
     """The relief a clip is judged by: the median over every measured frame of its turns
     (None when fewer than two turns were measured)."""
-    reliefs = [r for entry in transcript for r in entry.get("reliefs_px", [])]
-    if not reliefs or len([e for e in transcript if "reliefs_px" in e]) < 2:
+    from likeness.consent.liveness.verdict import clip_relief
+
+    if len([e for e in transcript if "reliefs_px" in e]) < 2:
         return None
-    return float(np.median(reliefs))
+    return clip_relief(transcript)
 
 
 def _check_of(reason: str) -> str:

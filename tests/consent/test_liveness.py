@@ -20,6 +20,7 @@ from likeness.consent.liveness import (
     new_session,
     verify_clip,
 )
+from likeness.consent.liveness.verdict import clip_relief
 from likeness.faces import headpose
 from likeness.faces.backends import turned_face_finder, video_frame_backend
 from likeness.faces.headpose import (
@@ -245,11 +246,6 @@ def test_a_fold_whose_tracks_slide_along_hair_fails_for_its_shape(faces_dev):
     )
 
 
-def _clip_relief(result) -> float:
-    """The relief a clip is judged by: the median over every measured frame of its turns."""
-    return float(np.median([r for e in result.transcript for r in e.get("reliefs_px", [])]))
-
-
 #: A head model for each way an honest head differs from the one the check was designed
 #: beside (``likeness.testing.heads``); the others run with ``-m slow``.
 HEAD_MODELS = [
@@ -269,7 +265,7 @@ def test_an_honest_clip_of_each_head_model_passes_with_the_margin(people, model)
     [reference] = backend().analyze(render(0.0, 0.0))  # the person as the head shows them
     result = _verify(clips.timeline(SESSION, clips.POSES, render), reference)
     assert result.passed, result.reason
-    assert _clip_relief(result) >= 1.3 * THRESHOLDS.relief_min_px, result.transcript
+    assert clip_relief(result.transcript) >= 1.3 * THRESHOLDS.relief_min_px, result.transcript
 
 
 @pytest.mark.slow
@@ -281,7 +277,7 @@ def test_an_honest_clip_through_noise_and_h264_passes(people):
     frames = camera.shoot(clips.timeline(SESSION, clips.POSES, render, fps=15))
     result = _verify(frames, face)
     assert result.passed, result.reason
-    assert _clip_relief(result) >= 1.3 * THRESHOLDS.relief_min_px, result.transcript
+    assert clip_relief(result.transcript) >= 1.3 * THRESHOLDS.relief_min_px, result.transcript
 
 
 def test_a_print_cut_out_along_the_face_fails_for_its_shape(faces_dev):

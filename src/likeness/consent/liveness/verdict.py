@@ -185,6 +185,16 @@ _BENT_PICTURE = (
 )
 
 
+def clip_relief(transcript: list[dict[str, Any]], retries: Collection[int] = ()) -> float | None:
+    """The relief a session is judged by: the median over every measured frame of its left
+    and right turns, the wider turns it asked again for (``retries``) left out; None when no
+    frame was measured."""
+    reliefs = [
+        r for i, e in enumerate(transcript) if i not in retries for r in e.get("reliefs_px", [])
+    ]
+    return float(np.median(reliefs)) if reliefs else None
+
+
 def depth_failure(
     transcript: list[dict[str, Any]], retries: Collection[int], th: Thresholds = THRESHOLDS
 ) -> str | None:
@@ -210,10 +220,8 @@ def depth_failure(
             f"the face moved away from where it started during '{moved['challenge']}' "
             "(keep your head in the same place in the frame, and only turn it)"
         )
-    session = [
-        r for i, e in enumerate(transcript) if i not in retries for r in e.get("reliefs_px", [])
-    ]
-    if session and float(np.median(session)) >= th.relief_min_px:
+    session = clip_relief(transcript, retries)
+    if session is not None and session >= th.relief_min_px:
         return None
     for i in sorted(retries):
         wider = transcript[i].get("reliefs_px", []) if i < len(transcript) else []
