@@ -11,8 +11,8 @@ mid-clip; another person; a print bent round a vertical cylinder of 0.5, 0.7 and
 widths, and one folded along a vertical line at 120 and 150 degrees, turned on the
 schedule; and one folded at 100 degrees, printed at 0.8 of its height so that folded it reads
 as level, as an attacker would correct it). Honest clips should all pass, attacks all fail.
-The margins (smallest honest turn, parallax and relief; largest parallax of a flat print and
-of a bent one, largest relief of any print) say how close the thresholds are.
+The margins (smallest honest turn, parallax and depth figure; largest parallax of a flat print
+and of a bent one, largest depth figure of any print) say how close the thresholds are.
 
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
         [--fps 15] [--only person/photo.jpg ...] [--cases honest "cylinder r=0.5" ...]
@@ -276,10 +276,9 @@ def report(rows: list[tuple]) -> None:
     largest an attack reached); then the margins over all rows."""
     from likeness.consent import liveness
 
-    relief_min_px = liveness.THRESHOLDS.relief_min_px
     print(
         f"{'head, camera, face, frame rate':<52}{'clip':<20}{'clips':>6}{'wrong':>6}"
-        f"{'relief':>8}{'spread':>8}  why wrong"
+        f"{'depth':>8}{'spread':>8}  why wrong"
     )
     by_config: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     for config, *outcome in rows:
@@ -287,22 +286,23 @@ def report(rows: list[tuple]) -> None:
     for (config, case), outcomes in sorted(by_config.items()):
         honest = case == "honest"
         wrong = [o for o in outcomes if o[2] != honest]
-        reliefs = [_clip_relief(o[4]) for o in outcomes]
-        reliefs = [r for r in reliefs if r is not None]
+        depths = [_depth_score(o[4]) for o in outcomes]
+        depths = [d for d in depths if d is not None]
         spreads = [o[5] for o in outcomes if o[5] is not None]
         pick = min if honest else max
-        relief = f"{pick(reliefs):.2f}" if reliefs else "-"
+        depth = f"{pick(depths):.2f}" if depths else "-"
         spread = f"{(max if honest else min)(spreads):.3f}" if spreads else "-"
         why = Counter(_check_of(o[3]) if honest else "passed" for o in wrong)
         print(
-            f"{config:<52}{case:<20}{len(outcomes):>6}{len(wrong):>6}{relief:>8}{spread:>8}  "
+            f"{config:<52}{case:<20}{len(outcomes):>6}{len(wrong):>6}{depth:>8}{spread:>8}  "
             + ", ".join(f"{k} {v}" for k, v in why.most_common())
         )
     print(
-        f"relief: the median over a clip's turned frames, smallest of honest clips, largest of "
-        f"attacks (threshold {relief_min_px}); spread: the same-face check's figure, largest "
-        f"of honest clips, smallest of attacks (a face changed past the backend's same-face "
-        "distance)"
+        "depth: the depth check's figure (verdict.depth_score: the clip's relief over its "
+        "threshold, or one turn's over the single-turn bar, the larger; a head from 1), "
+        "smallest of honest clips, largest of attacks; spread: the same-face check's figure, "
+        "largest of honest clips, smallest of attacks (a face changed past the backend's "
+        "same-face distance)"
     )
     outcomes = [tuple(r[1:]) for r in rows]
     counts: Counter = Counter()
@@ -311,8 +311,8 @@ def report(rows: list[tuple]) -> None:
     honest_parallax: list[float] = []
     flat_parallax: list[float] = []
     bent_parallax: list[float] = []
-    honest_relief: list[float] = []
-    print_relief: list[float] = []
+    honest_depth: list[float] = []
+    print_depth: list[float] = []
     for name, case, passed, reason, transcript, _spread in outcomes:
         wrong = passed != (case == "honest")
         counts[(case, "wrong" if wrong else "right")] += 1
@@ -329,11 +329,11 @@ def report(rows: list[tuple]) -> None:
             if "parallax_px" in entry:
                 target = {"honest": honest_parallax, "flat print turned": flat_parallax}
                 target.get(case, bent_parallax if case in BENT else []).append(entry["parallax_px"])
-        relief = _clip_relief(transcript)
-        if relief is not None:
+        depth = _depth_score(transcript)
+        if depth is not None:
             prints = case in BENT or case == "flat print turned"
-            target = honest_relief if case == "honest" else print_relief if prints else []
-            target.append(relief)
+            target = honest_depth if case == "honest" else print_depth if prints else []
+            target.append(depth)
     honest = counts[("honest", "right")] + counts[("honest", "wrong")]
     fr = counts[("honest", "wrong")]
     fa = sum(v for (c, k), v in counts.items() if c != "honest" and k == "wrong")
@@ -363,16 +363,11 @@ def report(rows: list[tuple]) -> None:
             f"({sum(p >= liveness.THRESHOLDS.parallax_min_px for p in bent_parallax)} of "
             f"{len(bent_parallax)} turns of bent prints pass it)"
         )
-    if honest_relief or print_relief:
-        th = liveness.THRESHOLDS.relief_min_px
-        honest = (
-            f"honest clips >= {min(honest_relief):.2f} px ({min(honest_relief) / th:.2f}x), "
-            if honest_relief
-            else ""
-        )
+    if honest_depth or print_depth:
+        honest = f"honest clips >= {min(honest_depth):.2f}, " if honest_depth else ""
         print(
-            f"  relief (median over a clip's turned frames): {honest}prints that met every "
-            f"pose <= {max(print_relief, default=0.0):.2f} px (threshold {th})"
+            f"  depth (verdict.depth_score, a head from 1): {honest}prints that met every "
+            f"pose <= {max(print_depth, default=0.0):.2f}"
         )
     refused = Counter(
         _check_of(reason) for _, case, passed, reason, *_ in outcomes if case in BENT and not passed
@@ -380,14 +375,14 @@ def report(rows: list[tuple]) -> None:
     print("  bent prints refused by: " + ", ".join(f"{k} {v}" for k, v in refused.most_common()))
 
 
-def _clip_relief(transcript: list[dict]) -> float | None:
-    """The relief a clip is judged by: the median over every measured frame of its turns
-    (None when fewer than two turns were measured)."""
-    from likeness.consent.liveness.verdict import clip_relief
+def _depth_score(transcript: list[dict]) -> float | None:
+    """The figure a clip's depth is judged by (``verdict.depth_score``; None when fewer than
+    two turns were measured)."""
+    from likeness.consent.liveness.verdict import depth_score
 
     if len([e for e in transcript if "reliefs_px" in e]) < 2:
         return None
-    return clip_relief(transcript)
+    return depth_score(transcript)
 
 
 def _check_of(reason: str) -> str:

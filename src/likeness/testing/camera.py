@@ -85,7 +85,11 @@ def h264_round_trip(images: Iterable[np.ndarray], crf: int, fps: int) -> Iterato
         for image in images:
             if stream is None:
                 shape = image.shape
-                stream = out.add_stream("libx264", rate=fps, options={"crf": str(crf)})
+                # One thread: libx264's frame threads share rate control, and the same
+                # frames came back different from run to run (0 to 45 levels).
+                stream = out.add_stream(
+                    "libx264", rate=fps, options={"crf": str(crf), "threads": "1"}
+                )
                 stream.width, stream.height = image.shape[1] // 2 * 2, image.shape[0] // 2 * 2
                 stream.pix_fmt = "yuv420p"
             even = np.ascontiguousarray(image[: stream.height, : stream.width])
@@ -96,6 +100,7 @@ def h264_round_trip(images: Iterable[np.ndarray], crf: int, fps: int) -> Iterato
         return
     buffer.seek(0)
     with av.open(buffer, "r") as clip:
+        clip.streams.video[0].codec_context.thread_count = 1
         for frame in clip.decode(video=0):
             image = frame.to_ndarray(format="rgb24")
             pad_y, pad_x = shape[0] - image.shape[0], shape[1] - image.shape[1]
