@@ -135,3 +135,30 @@ def test_bad_arguments_end_in_a_message_not_a_traceback(tmp_path):
     assert missing.returncode == 1 and "no such file or folder" in missing.stderr
     for run in (bad_target, bad_faces, unknown, missing):
         assert "Traceback" not in run.stderr
+
+
+def test_invitations_from_the_command_line(tmp_path):
+    home = tmp_path / "home"
+    photos = tmp_path / "photos"
+    face_photos(photos, count=3)
+    assert likeness(home, "import", str(photos)).returncode == 0
+    pid = str(json.loads(likeness(home, "people", "--json").stdout)[0]["id"])
+
+    made = likeness(home, "people", "invite", pid, "--url", "https://likeness.lan:8765/", "--json")
+    assert made.returncode == 0, made.stderr
+    invitation = json.loads(made.stdout)
+    assert invitation["status"] == "pending"
+    assert invitation["url"].startswith("https://likeness.lan:8765/invite/")
+    shown = likeness(home, "people", "invite", pid)
+    assert shown.returncode == 0 and "/invite/" in shown.stdout and "█" in shown.stdout  # QR
+    listed = json.loads(likeness(home, "people", "invitations", pid, "--json").stdout)
+    assert [i["status"] for i in listed] == ["pending", "pending"]
+    assert invitation["id"] in {i["id"] for i in listed} and "url" not in listed[0]
+    revoked = likeness(home, "people", "invitations", "--revoke", invitation["id"], "--json")
+    states = {i["id"]: i["status"] for i in json.loads(revoked.stdout)}
+    assert revoked.returncode == 0 and states[invitation["id"]] == "revoked"
+    assert likeness(home, "people", "invitations", "--revoke", "0" * 32).returncode == 1
+    assert likeness(home, "people", "invite", "999").returncode == 1
+    assert likeness(home, "people", "minor", pid).returncode == 0
+    minor = likeness(home, "people", "invite", pid)
+    assert minor.returncode == 1 and "guardian" in minor.stderr

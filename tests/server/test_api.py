@@ -8,7 +8,6 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from likeness.server import create_app
 from likeness.server.owner import (
     PassphraseError,
     check_owner_passphrase,
@@ -21,18 +20,7 @@ from likeness.server.sessions import (
     SessionStore,
 )
 from likeness.store.tables import Setting
-from likeness.testing.libraries import copy_home
-from likeness.testing.server import LOCAL, PASSPHRASE, signed_in
-
-
-@pytest.fixture
-def world(prepared, tmp_path):
-    home, alice, grace = prepared
-    lib = copy_home(home, tmp_path / "home")
-    set_owner_passphrase(lib, PASSPHRASE)
-    with TestClient(create_app(lib), base_url=LOCAL) as client:
-        yield client, lib, alice, grace
-    lib.close()
+from likeness.testing.server import PASSPHRASE, signed_in
 
 
 def sign_in(client: TestClient) -> str:
@@ -172,6 +160,9 @@ def test_every_route_but_sign_in_health_and_oauth_needs_a_session(world):
     assert client.post("/oauth/token", data={}).status_code == 400
     open_routes = {"/health", "/api/sign-in", "/openapi.json"}
     open_routes |= {"/oauth/authorize", "/oauth/token", "/.well-known/oauth-authorization-server"}
+    open_routes |= {"/api/me/sign-in/options", "/api/me/sign-in", "/tls/ca.pem"}
+    assert client.post("/api/me/sign-in", json={}).status_code == 400  # not a credential
+    assert client.get("/tls/ca.pem").status_code == 404  # not served over HTTPS
     for path, methods in schema["paths"].items():
         if path in open_routes:
             continue
@@ -182,6 +173,7 @@ def test_every_route_but_sign_in_health_and_oauth_needs_a_session(world):
             "job_id": "0" * 32,
             "grant_id": "0" * 32,
             "app_id": "0" * 32,
+            "invitation_id": "0" * 32,
         }
         url = path.format(**fill)
         for method in methods:

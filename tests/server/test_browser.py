@@ -363,3 +363,86 @@ def test_a_session_drawn_for_a_recording_is_refused_on_the_enrol_page(server, ca
     page.click("#start")
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
     assert "start a live session" in page.inner_text("#error")
+
+
+def _virtual_authenticator(page) -> None:
+    """Chromium's virtual authenticator (the DevTools WebAuthn domain) on ``page``: a
+    platform passkey store that verifies the user at once, as a phone's does after its
+    fingerprint."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+
+
+def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(server, camera_page):
+    """Invitation (made on the person's page) -> live enrolment on the invitee's own page
+    with the fake camera -> a passkey in Chromium's virtual authenticator -> a permission
+    signed on "My likeness" -> sign out, sign in with the passkey alone -> withdrawn."""
+    from likeness.consent.grants import list_grants
+    from likeness.testing import clips
+    from likeness.testing.photos import astronaut
+
+    url, lib, alice, _ = server
+    # A WebAuthn relying party is a domain name: this machine's is localhost.
+    url = url.replace("127.0.0.1", "localhost")
+    pixels, face = clips.prepared(astronaut())
+    for _ in range(3):
+        session, frames = _live_clip(
+            lib, alice, lambda s: clips.honest_frames(pixels, face.landmarks, s)
+        )
+        page = camera_page(frames)
+        sign_in(page, url)
+        page.wait_for_url(f"{url}/people")
+        page.goto(f"{url}/people/{alice}")
+        page.click("#invite-form button[type=submit]")
+        page.wait_for_selector("#invitation:not([hidden])")
+        invitation = page.input_value("#invitation .link")
+        assert invitation.startswith(f"{url}/invite/")
+        assert page.get_attribute("#invitation .qr", "src").startswith("data:image/svg+xml")
+        page.context.clear_cookies()  # the person's phone, not the owner's browser
+
+        page.goto(invitation)
+        page.click("form button[type=submit]")
+        page.wait_for_url(f"{url}/me/welcome")
+        _virtual_authenticator(page)
+        page.goto(f"{url}/me/welcome?session={session}")
+        page.click("#start")
+        page.wait_for_selector("#verdict:not([hidden])", timeout=120_000)
+        if not _windows_moved(lib, session):
+            break
+    else:
+        pytest.fail("the live check moved the windows in 3 tries: the machine is too busy")
+    assert page.get_attribute("#verdict", "data-passed") == "true", page.inner_text("#verdict")
+    page.click("#make-passkey")
+    page.wait_for_url(f"{url}/me?enrolment=*")
+    assert "My likeness" in page.inner_text("h1")
+
+    page.check("#my-grant-form input[value='generate-stylized']")
+    page.click("#my-grant-form button[type=submit]")
+    mine = ".my-grant:has-text('generate-stylized')"
+    page.wait_for_selector(f"{mine} .state:text('in force')")
+    assert "after a live check" in page.inner_text(mine)
+
+    page.click("#sign-out")
+    page.wait_for_url(f"{url}/me/sign-in")
+    page.click("#passkey-sign-in")
+    page.wait_for_url(f"{url}/me")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click(f"{mine} .withdraw")
+    page.wait_for_selector(f"{mine} .state:text('withdrawn')")
+    # Her own grant is withdrawn; the owner's attested one from the prepared library stays
+    # as it was (she may withdraw it too, from the same list).
+    signed = [g for g, _ in list_grants(lib, alice) if "generate-stylized" in g.scopes]
+    assert len(signed) == 1 and signed[0].revoked_at is not None

@@ -5,12 +5,7 @@ CDN scripts, error pages, and the service's passphrase. Each was found open once
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 
@@ -23,7 +18,14 @@ from likeness.server.owner import set_owner_passphrase
 from likeness.server.security import DEFAULT_NEXT, safe_next
 from likeness.server.sessions import DEVICE_COOKIE_NAME, SignInGuard
 from likeness.testing.libraries import copy_home
-from likeness.testing.server import LOCAL, PASSPHRASE, served_on_loopback, signed_in
+from likeness.testing.server import (
+    LOCAL,
+    PASSPHRASE,
+    free_port,
+    serve_command,
+    served_on_loopback,
+    signed_in,
+)
 
 
 @pytest.fixture
@@ -223,12 +225,6 @@ def test_the_guard_doubles_each_wait_caps_it_and_forgets():
     guard.settle("anonymous", succeeded=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("how", ["file", "stdin"])
 def test_a_service_sets_the_passphrase_without_a_terminal(prepared, tmp_path, how):
     """``likeness serve --passphrase-file`` / ``--passphrase-stdin``, as systemd or a
@@ -239,38 +235,15 @@ def test_a_service_sets_the_passphrase_without_a_terminal(prepared, tmp_path, ho
     secret = tmp_path / "passphrase"
     secret.write_text("a service passphrase\n")
     secret.chmod(0o600)
-    args = [sys.executable, "-m", "likeness.cli", "serve", "--port", str(port)]
-    args += ["--home", str(tmp_path / "home")]
+    args = ["--port", str(port), "--home", str(tmp_path / "home")]
     args += ["--passphrase-file", str(secret)] if how == "file" else ["--passphrase-stdin"]
-    server = subprocess.Popen(
-        args,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        if how == "stdin":
-            server.stdin.write(b"a service passphrase\n")
-        server.stdin.close()
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read().decode()
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
+    url = f"http://127.0.0.1:{port}"
+    stdin = b"a service passphrase\n" if how == "stdin" else b""
+    with serve_command(args, url, stdin):
         signed = httpx.post(f"{url}/api/sign-in", json={"passphrase": "a service passphrase"})
         assert signed.status_code == 200 and "csrf_token" in json.loads(signed.text)
         rebinding = httpx.get(f"{url}/health", headers={"host": f"evil.example:{port}"})
         assert rebinding.status_code == 400
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_a_passphrase_file_others_can_read_is_used_with_a_warning(tmp_path):

@@ -143,6 +143,67 @@ def people_minor(
     console.print(f"person {person} {'is no longer' if unset else 'is now'} marked as a minor")
 
 
+@app.command("invite")
+def people_invite(
+    person: int,
+    url: Annotated[
+        str,
+        typer.Option(
+            help="Where the person's phone reaches `likeness serve` (https for a phone on "
+            "the network: browsers give passkeys and the camera only to secure origins)."
+        ),
+    ] = "http://127.0.0.1:8765",
+    hours: Annotated[int, typer.Option(min=1, max=720, help="How long the link works.")] = 72,
+    qr: Annotated[bool, typer.Option(help="Also print the link as a QR code.")] = True,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Invite a person to consent for themselves: a one-time link to their live check and
+    passkey (shown once; only its hash is kept)."""
+    from datetime import timedelta
+
+    from likeness.consent.invitations import invite_person
+
+    info, token = invite_person(open_library(home), person, timedelta(hours=hours))
+    link = f"{url.rstrip('/')}/invite/{token}"
+    if as_json:
+        print_json({**info.as_json(), "url": link})
+        return
+    console.print(f"invitation {info.id} for person {person}, valid until {info.expires_at}:")
+    console.print(link, soft_wrap=True, highlight=False)
+    if qr:
+        import segno
+
+        segno.make(link, error="m").terminal(compact=True)
+
+
+@app.command("invitations")
+def people_invitations(
+    person: Annotated[int | None, typer.Argument(help="One person's (default: all).")] = None,
+    revoke: Annotated[
+        str | None, typer.Option(help="Revoke this invitation (not yet opened) first.")
+    ] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List invitations (newest first), or revoke one."""
+    from likeness.consent.invitations import list_invitations, revoke_invitation
+
+    lib = open_library(home)
+    if revoke is not None:
+        revoke_invitation(lib, revoke)
+        if not as_json:
+            console.print(f"invitation {revoke} revoked")
+    rows = [i.as_json() for i in list_invitations(lib, person)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "person", "made", "valid until", "state")
+    for r in rows:
+        table.add_row(r["id"], str(r["person"]), r["created_at"], r["expires_at"], r["status"])
+    console.print(table)
+
+
 @app.command("show")
 def people_show(
     person: int,

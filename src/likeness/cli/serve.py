@@ -60,6 +60,15 @@ def serve(
             "other Host are refused (DNS rebinding); loopback names and --host always work.",
         ),
     ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve HTTPS with a certificate from the library's server CA, for --host and "
+            "every --allowed-host (phones get the camera and passkeys only over HTTPS). "
+            "Install the CA on a phone once: it is at /tls/ca.pem.",
+        ),
+    ] = False,
     set_passphrase: Annotated[
         bool, typer.Option("--set-passphrase", help="Set a new owner passphrase first.")
     ] = False,
@@ -85,6 +94,10 @@ def serve(
 
     if not is_loopback(host) and not allow_remote:
         raise fail(f"{host} is not a loopback address; pass --allow-remote to bind it anyway")
+    from likeness.server.tls import is_local_name
+
+    if tls and host not in ("0.0.0.0", "::") and not is_local_name(host):
+        raise fail(f"--tls: {host} is not a local name or a private address")
     if passphrase_file is not None and passphrase_stdin:
         raise fail("give the passphrase by --passphrase-file or --passphrase-stdin, not both")
     lib = open_library(home)
@@ -101,26 +114,45 @@ def serve(
             )
         passphrase = typer.prompt("Owner passphrase", hide_input=True, confirmation_prompt=True)
         set_owner_passphrase(lib, passphrase)
+    certificate = None
+    if tls:
+        from likeness.server.tls import server_certificate
+
+        certificate = server_certificate(lib, [host, *(allowed_host or ())])
     try:
-        app = create_app(lib, host=host, hosts=allowed_host or ())
+        app = create_app(
+            lib, secure_cookies=tls, host=host, hosts=allowed_host or (), tls=certificate
+        )
     except ValueError as exc:  # an --allowed-host that is no host name
         raise fail(f"--allowed-host: {exc}") from None
-    run_server(app, host, port)
+    run_server(app, host, port, certificate=certificate)
 
 
-def run_server(app, host: str, port: int, one_time_link: bool = False) -> None:
-    """Serve ``app`` (warning when not on loopback); with ``one_time_link``, print a link
-    that signs the first browser to open it in."""
+def run_server(app, host: str, port: int, one_time_link: bool = False, certificate=None) -> None:
+    """Serve ``app`` (warning when not on loopback over plain HTTP); with ``one_time_link``,
+    print a link that signs the first browser to open it in; with ``certificate``
+    (``server.tls.ServerCertificate``), over HTTPS."""
     import uvicorn
 
-    if not is_loopback(host):
+    if not is_loopback(host) and certificate is None:
         err.print(
             f"[yellow]warning:[/yellow] serving on {host}: other machines can reach it, over "
-            "plain HTTP"
+            "plain HTTP (people cannot sign in from their phones: pass --tls)"
         )
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    scheme = "https" if certificate is not None else "http"
+    url = f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     console.print(f"likeness is serving at {url}")
+    if certificate is not None:
+        console.print(
+            f"its certificate names {', '.join(certificate.names)}; phones trust it once "
+            f"their owner installs the server's CA, {url}/tls/ca.pem ({certificate.ca_path})"
+        )
     if one_time_link:
         token = app.state.sessions.issue_link()
         console.print(f"sign in once (within 10 minutes) with {url}/sign-in/link/{token}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    ssl = (
+        {"ssl_certfile": str(certificate.cert_path), "ssl_keyfile": str(certificate.key_path)}
+        if certificate is not None
+        else {}
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning", **ssl)

@@ -20,7 +20,7 @@ from likeness import clock
 from likeness.consent import audit
 from likeness.consent.canonical import canonical_json
 from likeness.consent.tables import ConsentGrantRecord
-from likeness.errors import InvalidError, NotFoundError
+from likeness.errors import InvalidError, NotFoundError, RefusedError
 from likeness.people.records import get_person, person_ids_by_uid
 from likeness.store import Library
 
@@ -48,6 +48,16 @@ class GrantError(InvalidError):
 
 class GrantNotFoundError(NotFoundError, GrantError):
     """No grant, or no person, with that id."""
+
+
+class NotYoursToSignError(RefusedError):
+    """A grant signed by someone other than the person it is about, where that person
+    consents for themselves (has an account), or a person acting on someone else's."""
+
+
+def person_actor(person_uid: str) -> str:
+    """How the audit log and grants name a person acting for themselves."""
+    return f"person:{person_uid}"
 
 
 @dataclass(frozen=True)
@@ -156,9 +166,15 @@ def issue_grant(
     evidence: tuple[str, ...] = (),
     enrolment_id: str | None = None,
     now: datetime | None = None,
+    by: str = OWNER,
 ) -> ConsentGrant:
     """Sign and store a grant for a person. ``verified`` needs ``enrolment_id``: a passed,
-    recent live enrolment of this person (its id and template commitment become evidence)."""
+    recent live enrolment of this person (its id and template commitment become evidence).
+
+    ``by`` is who asks: the owner (``OWNER``), or the person themselves
+    (``person_actor(uid)``). A person with an account (``consent.accounts``) signs the
+    grants about them; the owner's request for one is refused, as is a person's for anyone
+    else."""
     if trust == Trust.VERIFIED and enrolment_id is None:
         raise GrantError(
             "a verified grant needs a passed live enrolment (its id)", field="enrolment"
@@ -170,6 +186,7 @@ def issue_grant(
     now = clock.now(now)
     with lib.session() as s:
         person = get_person(s, person_id)
+        _check_signer(s, person.uid, by)
         if enrolment_id is not None:
             from likeness.consent.enrolment import EnrolmentError, passed_enrolment
 
@@ -211,9 +228,23 @@ def issue_grant(
                 "grantee": grantee,
                 "scopes": [str(x) for x in grant.scopes],
                 "trust": str(grant.trust),
+                "by": by,
             },
         )
     return grant
+
+
+def _check_signer(session, person_uid: str, by: str) -> None:
+    from likeness.consent.tables import PersonAccount
+
+    if by == OWNER:
+        if session.get(PersonAccount, person_uid) is not None:
+            raise NotYoursToSignError(
+                "this person consents for themselves (they have an account): they sign their "
+                "own grants on their page"
+            )
+    elif by != person_actor(person_uid):
+        raise NotYoursToSignError("a person signs only the grants about themselves")
 
 
 def list_grants(
@@ -249,15 +280,17 @@ def grants_for(lib: Library, person_uid: str) -> list[ConsentGrant]:
 
 
 def revoke_grant(
-    lib: Library, grant_id: str, reason: str = "", now: datetime | None = None
+    lib: Library, grant_id: str, reason: str = "", now: datetime | None = None, by: str = OWNER
 ) -> bool:
     """Revoke at once: later decisions deny, and (for a grant to the owner) the person's
     adapter key is destroyed, so every copy of their adapters becomes unreadable. Returns
-    False if already revoked."""
+    False if already revoked. The owner may revoke any grant (withdrawing is always
+    allowed); a person (``by=person_actor(uid)``) only the grants about them, and any other
+    grant id is not found for them."""
     now = clock.now(now)
     with lib.session() as s:
         record = s.get(ConsentGrantRecord, grant_id)
-        if record is None:
+        if record is None or by not in (OWNER, person_actor(record.subject_uid)):
             raise GrantNotFoundError(f"no grant with id {grant_id}")
         if record.revoked_at is not None:
             return False
@@ -276,6 +309,7 @@ def revoke_grant(
                 "grant": grant_id,
                 "subject": record.subject_uid,
                 "key_destroyed": destroyed,
+                "by": by,
             },
         )
     return True

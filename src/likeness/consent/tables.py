@@ -81,3 +81,46 @@ class Enrolment(Base):
     template_salt: Mapped[bytes | None] = mapped_column(LargeBinary)
     template_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     match_distance: Mapped[float | None] = mapped_column(Float)
+
+
+class Invitation(Base):
+    """A one-time link the owner gives a person so they can consent for themselves: bound to
+    their person group, valid until ``expires_at``, spent when opened. Only the token's
+    SHA-256 is kept (a copy of the catalog opens nothing)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_uid: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PersonAccount(Base):
+    """A person who consents for themselves: they passed a live enrolment against their own
+    group and registered a passkey. From then on, grants about them are theirs to sign."""
+
+    __tablename__ = "person_accounts"
+
+    person_uid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: The WebAuthn user handle: random, so that an authenticator learns nothing of the uid.
+    user_handle: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    invitation_id: Mapped[str] = mapped_column(String(32))
+
+
+class Passkey(Base):
+    """A WebAuthn credential a person signs in with (its public key; the private key never
+    leaves their authenticator)."""
+
+    __tablename__ = "passkeys"
+
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    person_uid: Mapped[str] = mapped_column(String(32), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE
+    sign_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

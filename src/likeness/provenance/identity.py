@@ -36,7 +36,7 @@ def _folder(lib: Library) -> Path:
     return folder
 
 
-def _name(common: str):
+def cert_name(common: str):
     from cryptography.x509 import Name, NameAttribute
     from cryptography.x509.oid import NameOID
 
@@ -48,7 +48,7 @@ def _name(common: str):
     )
 
 
-def _key_usage(sign_certs: bool):
+def key_usage(sign_certs: bool):
     from cryptography import x509
 
     return x509.KeyUsage(
@@ -64,7 +64,7 @@ def _key_usage(sign_certs: bool):
     )
 
 
-def _pem_key(key) -> bytes:
+def pem_private_key(key) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return key.private_bytes(
@@ -72,60 +72,82 @@ def _pem_key(key) -> bytes:
     )
 
 
-def _make_ca(folder: Path, now: datetime.datetime) -> None:
+def new_ca(common: str, now: datetime.datetime, years: int, extensions=()):
+    """A self-signed CA (EC P-256) that only signs certificates, with ``extensions``
+    (``(extension, critical)`` pairs) added: (key, certificate)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = _name("likeness local signing CA")
-    cert = (
+    name = cert_name(common)
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=365 * CA_YEARS))
+        .not_valid_after(now + datetime.timedelta(days=365 * years))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(sign_certs=True), critical=True)
+        .add_extension(key_usage(sign_certs=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
     )
-    write_private(folder / "ca.key", _pem_key(key))
-    (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return key, builder.sign(key, hashes.SHA256())
 
 
-def _make_leaf(folder: Path, now: datetime.datetime) -> None:
+def new_leaf(ca_key, ca, common: str, usage, now: datetime.datetime, days: int, extensions=()):
+    """A certificate (EC P-256) for extended key ``usage`` signed by ``ca``, valid ``days``
+    (never past the CA), with an Authority Key Identifier and ``extensions``: (key,
+    certificate)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
-    ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(_name("likeness content signer"))
+        .subject_name(cert_name(common))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(min(now + datetime.timedelta(days=LEAF_DAYS), ca.not_valid_after_utc))
+        .not_valid_after(min(now + datetime.timedelta(days=days), ca.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(sign_certs=False), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
-        )
+        .add_extension(key_usage(sign_certs=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
-        .sign(ca_key, hashes.SHA256())
     )
-    write_private(folder / "signer.key", _pem_key(key))
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def _make_ca(folder: Path, now: datetime.datetime) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key, cert = new_ca("likeness local signing CA", now, CA_YEARS)
+    write_private(folder / "ca.key", pem_private_key(key))
+    (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _make_leaf(folder: Path, now: datetime.datetime) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
+    ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    key, cert = new_leaf(
+        ca_key, ca, "likeness content signer", ExtendedKeyUsageOID.EMAIL_PROTECTION, now, LEAF_DAYS
+    )
+    write_private(folder / "signer.key", pem_private_key(key))
     (folder / "signer.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 

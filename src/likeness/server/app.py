@@ -29,8 +29,8 @@ from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from likeness.errors import BusyError, LikenessError
-from likeness.server import consent, enrolment, faces, jobs_routes, oauth, people, web
-from likeness.server.deps import require_csrf, require_session
+from likeness.server import consent, enrolment, faces, jobs_routes, me, oauth, people, web
+from likeness.server.deps import require_csrf, require_session, set_session_cookie
 from likeness.server.jobs import MAX_PENDING, JobQueue
 from likeness.server.owner import check_owner_passphrase, device_cookie_key, has_owner_passphrase
 from likeness.server.security import (
@@ -53,6 +53,7 @@ from likeness.server.sessions import (
     device_id,
     new_device_cookie,
 )
+from likeness.server.tls import ServerCertificate
 from likeness.store import Library
 
 
@@ -79,6 +80,7 @@ def create_app(
     host: str | None = None,
     hosts: Iterable[str] = (),
     sign_in_guard: SignInGuard | None = None,
+    tls: ServerCertificate | None = None,
 ) -> FastAPI:
     """The server for one library. ``secure_cookies``: mark the session cookie Secure (when
     served over HTTPS; on plain loopback HTTP a browser would not send it back). ``host``:
@@ -115,6 +117,7 @@ def create_app(
     build_stack = app.build_middleware_stack
     app.build_middleware_stack = lambda: SecurityHeaders(build_stack())
     app.state.library = lib
+    app.state.secure_cookies = secure_cookies
     app.state.jobs = queue
     app.state.sessions = SessionStore()
     app.state.sign_in_guard = sign_in_guard or SignInGuard()
@@ -142,21 +145,22 @@ def create_app(
             body["field"] = exc.field
         return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
+    @app.get("/tls/ca.pem", tags=["server"], responses={404: {}})
+    def tls_ca() -> Response:
+        """The server's CA certificate (when served with ``--tls``): what a phone installs
+        once to trust this server (public: no sign-in)."""
+        if tls is None:
+            raise HTTPException(404, "this server is not serving HTTPS")
+        return Response(
+            tls.ca_path.read_bytes(),
+            media_type="application/x-x509-ca-cert",
+            headers={"Content-Disposition": 'attachment; filename="likeness-server-ca.pem"'},
+        )
+
     @app.get("/health", tags=["server"])
     def health() -> dict[str, str]:
         """Whether the server is up (no sign-in needed)."""
         return {"status": "ok"}
-
-    def _set_session_cookie(response: Response, token: str) -> None:
-        response.set_cookie(
-            COOKIE_NAME,
-            token,
-            max_age=SESSION_TTL_S,
-            httponly=True,
-            samesite="strict",
-            secure=secure_cookies,
-            path="/",
-        )
 
     @app.post(
         "/api/sign-in",
@@ -192,7 +196,7 @@ def create_app(
         finally:
             guard.settle(key, succeeded)
         token, state = request.app.state.sessions.start()
-        _set_session_cookie(response, token)
+        set_session_cookie(request, response, token, SESSION_TTL_S)
         if device is None:
             response.set_cookie(
                 DEVICE_COOKIE_NAME,
@@ -213,7 +217,7 @@ def create_app(
             return RedirectResponse("/sign-in", status_code=303)
         session_token, _ = request.app.state.sessions.start()
         response = RedirectResponse("/people", status_code=303)
-        _set_session_cookie(response, session_token)
+        set_session_cookie(request, response, session_token, SESSION_TTL_S)
         return response
 
     @app.get("/api/session", tags=["session"], responses={401: {}})
@@ -237,6 +241,8 @@ def create_app(
     app.include_router(oauth.metadata_router)
     app.include_router(oauth.apps_router)
     app.include_router(oauth.app_api)
+    app.include_router(me.router)
+    app.include_router(me.pages)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
     return app

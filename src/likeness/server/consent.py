@@ -64,7 +64,7 @@ class AuditOut(BaseModel):
     recent: list[dict]
 
 
-def _out(grant: grants.ConsentGrant, person: int | None) -> GrantOut:
+def grant_out(grant: grants.ConsentGrant, person: int | None) -> GrantOut:
 
     return GrantOut(**grant.as_json(person), in_force=grant.in_force(clock.now()))
 
@@ -74,7 +74,7 @@ def list_grants(
     person: int | None = Query(None, ge=1, le=MAX_ID), lib: Library = Depends(library)
 ) -> list[GrantOut]:
     """Every grant, or one person's, oldest first, with whether each is in force now."""
-    return [_out(g, p) for g, p in grants.list_grants(lib, person)]
+    return [grant_out(g, p) for g, p in grants.list_grants(lib, person)]
 
 
 @router.post("/grants", dependencies=[Depends(require_csrf)], responses=ERRORS, status_code=201)
@@ -90,7 +90,7 @@ def issue(body: GrantIn, lib: Library = Depends(library)) -> GrantOut:
         expires_in=timedelta(days=body.expires_days) if body.expires_days else None,
         enrolment_id=body.enrolment,
     )
-    return _out(grant, body.person)
+    return grant_out(grant, body.person)
 
 
 @router.post("/grants/{grant_id}/revoke", dependencies=[Depends(require_csrf)], responses=ERRORS)
@@ -99,13 +99,19 @@ def revoke(
 ) -> dict[str, bool]:
     """Revoke at once (``revoked`` is false when it already was); an app's jobs that rest
     on the grant are cancelled."""
-    revoked = grants.revoke_grant(lib, grant_id, body.reason)
+    return {"revoked": revoke_and_cancel(request, lib, grant_id, body.reason, grants.OWNER)}
+
+
+def revoke_and_cancel(request: Request, lib: Library, grant_id: str, reason: str, by: str) -> bool:
+    """Revoke a grant (``grants.revoke_grant``, as ``by``) and cancel the app's jobs that
+    rest on it: what the owner's and a person's Revoke both do."""
+    revoked = grants.revoke_grant(lib, grant_id, reason, by=by)
     grant = grants.get_grant(lib, grant_id)
     if Requester(grant.grantee).is_app:
         request.app.state.jobs.cancel_for(
             grant.grantee, "consent for this app was withdrawn", grant=grant_id
         )
-    return {"revoked": revoked}
+    return revoked
 
 
 @router.get("/audit", dependencies=[Depends(require_session)])

@@ -34,7 +34,7 @@ from likeness.consent.enrolment import (
 )
 from likeness.errors import InvalidError
 from likeness.server.deps import MAX_ID, PathId, library, require_csrf
-from likeness.server.sessions import COOKIE_NAME
+from likeness.server.sessions import COOKIE_NAME, SignedIn
 from likeness.store import Library
 
 MAX_FRAME_BYTES = 2_000_000
@@ -86,6 +86,14 @@ def decode_frame(message: bytes) -> tuple[float, np.ndarray]:
         raise FrameError("a frame is not a readable JPEG") from error
 
 
+def _is_own_group(lib: Library, state: SignedIn, person_id: int) -> bool:
+    """Whether a person's (or an invitee's) session acts for ``person_id``."""
+    from likeness.people.records import person_id_of
+
+    with lib.session() as s:
+        return state.person_uid is not None and person_id_of(s, state.person_uid) == person_id
+
+
 def _origin_ok(websocket: WebSocket) -> bool:
     origin = websocket.headers.get("origin")
     host = websocket.headers.get("host")
@@ -104,8 +112,15 @@ async def live_enrolment(
     if not 1 <= person_id <= MAX_ID:
         await websocket.close(status.WS_1008_POLICY_VIOLATION, f"no person with id {person_id}")
         return
-    await websocket.accept()
     lib: Library = websocket.app.state.library
+    if not signed_in.is_owner and not await run_in_threadpool(
+        _is_own_group, lib, signed_in, person_id
+    ):
+        # The same words as for a person that does not exist: a person's session learns
+        # nothing about other groups.
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, f"no person with id {person_id}")
+        return
+    await websocket.accept()
     try:
         live: LiveEnrolment = await run_in_threadpool(
             open_live_enrolment, lib, person_id, session_id

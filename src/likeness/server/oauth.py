@@ -257,11 +257,14 @@ _AUTHORIZE_PARAMETERS = [
 
 
 def offered_people(lib: Library) -> list:
-    """The people the approval page offers: shown (not hidden) and not minors. An approval
-    may name no one else."""
+    """The people the approval page offers: shown (not hidden), not minors, and without an
+    account of their own (those consent for themselves: the owner's approval cannot cover
+    them). An approval may name no one else."""
+    from likeness.consent.accounts import account_person_ids
     from likeness.people.manage import list_people
 
-    return [p for p in list_people(lib) if not p.is_minor]
+    own = account_person_ids(lib)
+    return [p for p in list_people(lib) if not p.is_minor and p.id not in own]
 
 
 def _approval_page(request: Request, **context) -> HTMLResponse:

@@ -46,10 +46,43 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: Who a session acts for: the library's owner (passphrase), ...
+OWNER = "owner"
+#: ... a person signed in with their passkey (``person:<uid>``), or someone who opened a
+#: person's invitation and has not registered a passkey yet (``invitee:<uid>``): they may
+#: only enrol against that group and register one.
+PERSON_PREFIX = "person:"
+INVITEE_PREFIX = "invitee:"
+#: Passkey challenges outstanding at once (each lives 5 minutes): a flood of requests for
+#: sign-in options cannot grow the server's memory past this.
+MAX_CHALLENGES = 10_000
+#: An invitation's session lasts this long (enrolment, then a passkey).
+INVITEE_TTL_S = 30 * 60
+
+
 @dataclass(frozen=True)
 class SignedIn:
     csrf_token: str
     expires_at: float
+    who: str = OWNER
+    #: For an invitee: the invitation they opened, and when (``consent.invitations``).
+    invitation: str | None = None
+
+    @property
+    def is_owner(self) -> bool:
+        return self.who == OWNER
+
+    @property
+    def person_uid(self) -> str | None:
+        """The person a person's or an invitee's session acts for (None for the owner)."""
+        for prefix in (PERSON_PREFIX, INVITEE_PREFIX):
+            if self.who.startswith(prefix):
+                return self.who.removeprefix(prefix)
+        return None
+
+    @property
+    def is_person(self) -> bool:
+        return self.who.startswith(PERSON_PREFIX)
 
     def csrf_ok(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(presented, self.csrf_token)
@@ -63,12 +96,16 @@ class SessionStore:
         self._clock = clock
         self._sessions: dict[str, SignedIn] = {}
         self._links: dict[str, float] = {}
+        self._challenges: dict[str, tuple[str, float, bytes]] = {}
         self._lock = threading.Lock()
 
-    def start(self) -> tuple[str, SignedIn]:
+    def start(
+        self, who: str = OWNER, invitation: str | None = None, ttl_s: float | None = None
+    ) -> tuple[str, SignedIn]:
         """A new session: (cookie token, its state)."""
         token = secrets.token_urlsafe(32)
-        state = SignedIn(secrets.token_urlsafe(32), self._clock() + self._ttl_s)
+        ttl = self._ttl_s if ttl_s is None else ttl_s
+        state = SignedIn(secrets.token_urlsafe(32), self._clock() + ttl, who, invitation)
         with self._lock:
             self._sessions[_digest(token)] = state
         return token, state
@@ -100,6 +137,30 @@ class SessionStore:
         if token:
             with self._lock:
                 self._sessions.pop(_digest(token), None)
+
+    def issue_challenge(self, purpose: str, data: bytes = b"", ttl_s: float = 300.0) -> bytes:
+        """A random WebAuthn challenge for ``purpose`` ("register:<uid>", "sign-in"), with
+        ``data`` to hand back when it is spent (``spend_challenge``)."""
+        challenge = secrets.token_bytes(32)
+        with self._lock:
+            if len(self._challenges) >= MAX_CHALLENGES:
+                now = self._clock()
+                self._challenges = {k: v for k, v in self._challenges.items() if v[1] > now}
+            if len(self._challenges) >= MAX_CHALLENGES:
+                raise BusyError(
+                    "too many sign-ins at once; try again in a minute", retry_after_s=60
+                )
+            self._challenges[_digest(challenge.hex())] = (purpose, self._clock() + ttl_s, data)
+        return challenge
+
+    def spend_challenge(self, challenge: bytes, purpose: str) -> bytes | None:
+        """The data of ``challenge`` if it was issued for ``purpose`` and is live (else
+        None); spent either way."""
+        with self._lock:
+            issued = self._challenges.pop(_digest(challenge.hex()), None)
+        if issued is None or issued[0] != purpose or issued[1] <= self._clock():
+            return None
+        return issued[2]
 
 
 @dataclass

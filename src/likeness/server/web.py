@@ -15,10 +15,10 @@ from fastapi.templating import Jinja2Templates
 from likeness import clock
 from likeness.faces.listing import list_faces
 from likeness.people import manage
-from likeness.server.deps import PathId
+from likeness.server.deps import PathId, any_session
 from likeness.server.jobs import FINAL
 from likeness.server.security import safe_next
-from likeness.server.sessions import COOKIE_NAME, SignedIn
+from likeness.server.sessions import SignedIn
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -27,7 +27,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _session(request: Request) -> SignedIn | None:
-    return request.app.state.sessions.get(request.cookies.get(COOKIE_NAME))
+    """The owner's session (a person's session is none on the owner's pages)."""
+    state = any_session(request)
+    return state if state is not None and state.is_owner else None
 
 
 def _sign_in_first(request: Request) -> RedirectResponse:
@@ -35,11 +37,18 @@ def _sign_in_first(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
 
 
-def _page(request: Request, name: str, title: str, state: SignedIn | None, **context):
+def page(request: Request, name: str, title: str, state: SignedIn | None, **context):
+    """A page of the web app; the header's links are the owner's, or a person's own
+    (``person_nav``) on a person's session."""
     return templates.TemplateResponse(
         request,
         name,
-        {"title": title, "csrf_token": state.csrf_token if state else None, **context},
+        {
+            "title": title,
+            "csrf_token": state.csrf_token if state else None,
+            "person_nav": state is not None and not state.is_owner,
+            **context,
+        },
         headers={"Cache-Control": "no-store"},
     )
 
@@ -53,7 +62,7 @@ def home() -> RedirectResponse:
 def sign_in_page(request: Request, next: str | None = None):
     """The sign-in form; after signing in, the page goes to ``next`` if it is a path of this
     site (``security.safe_next``: never a ``javascript:`` URL or another site)."""
-    return _page(request, "sign_in.html", "Sign in", None, next=safe_next(next))
+    return page(request, "sign_in.html", "Sign in", None, next=safe_next(next))
 
 
 def is_page_request(request: Request) -> bool:
@@ -61,7 +70,8 @@ def is_page_request(request: Request) -> bool:
     not the API (which gets them as JSON)."""
     path = request.url.path
     if request.method == "POST":
-        return path == "/oauth/authorize"  # the approval page's own form
+        # The approval page's own form, and an invitation's Start button.
+        return path == "/oauth/authorize" or path.startswith("/invite/")
     return request.method == "GET" and not path.startswith(("/api/", "/oauth/token", "/static/"))
 
 
@@ -99,7 +109,7 @@ def people_page(request: Request, include_hidden: bool = False):
         {**p.as_json(), "face": best.get(p.id)}
         for p in manage.list_people(lib, include_hidden=include_hidden)
     ]
-    return _page(
+    return page(
         request, "people.html", "People", state, people=people, include_hidden=include_hidden
     )
 
@@ -117,10 +127,25 @@ def person_page(request: Request, person_id: PathId):
     person = _person(lib, person_id)
     faces = list_faces(lib, person_id)
     title = person.name or f"Person {person.id}"
+    from likeness.consent.accounts import account
+    from likeness.consent.invitations import list_invitations
     from likeness.models.registry import model_names
 
-    return _page(
-        request, "person.html", title, state, person=person, faces=faces, models=model_names(lib)
+    with lib.session() as s:
+        from likeness.people.records import get_person
+
+        uid = get_person(s, person_id).uid
+    now = clock.now()
+    return page(
+        request,
+        "person.html",
+        title,
+        state,
+        person=person,
+        faces=faces,
+        models=model_names(lib),
+        account=account(lib, uid),
+        invitations=[i.as_json(now) for i in list_invitations(lib, person_id)],
     )
 
 
@@ -132,7 +157,7 @@ def enrol_page(request: Request, person_id: PathId):
     lib = request.app.state.library
     person = _person(lib, person_id)
     title = f"Enrol {person.name or f'person {person.id}'}"
-    return _page(request, "enrol.html", title, state, person=person)
+    return page(request, "enrol.html", title, state, person=person)
 
 
 @router.get("/faces/unassigned", response_class=HTMLResponse)
@@ -142,7 +167,7 @@ def unassigned_page(request: Request):
     lib = request.app.state.library
     faces = list_faces(lib, unassigned=True)
     people = manage.list_people(lib)
-    return _page(request, "unassigned.html", "Unassigned faces", state, faces=faces, people=people)
+    return page(request, "unassigned.html", "Unassigned faces", state, faces=faces, people=people)
 
 
 @router.get("/jobs", response_class=HTMLResponse)
@@ -153,7 +178,7 @@ def jobs_page(request: Request):
 
     jobs = [j.as_json() for j in request.app.state.jobs.list()]
     app_names = {a.grantee: a.name for a in apps.list_apps(request.app.state.library)}
-    return _page(request, "jobs.html", "Jobs", state, jobs=jobs, final=FINAL, app_names=app_names)
+    return page(request, "jobs.html", "Jobs", state, jobs=jobs, final=FINAL, app_names=app_names)
 
 
 @router.get("/consent", response_class=HTMLResponse)
@@ -168,7 +193,7 @@ def consent_page(request: Request):
     now = clock.now()
     rows = [{**g.as_json(p), "in_force": g.in_force(now)} for g, p in grants.list_grants(lib)]
     report = audit.verify_audit(lib)
-    return _page(
+    return page(
         request,
         "consent.html",
         "Consent",
@@ -208,7 +233,7 @@ def apps_page(request: Request):
         for a in apps.list_apps(lib)
     ]
     names = {p.id: p.name for p in manage.list_people(lib, include_hidden=True)}
-    return _page(request, "apps.html", "Apps", state, apps=rows, names=names)
+    return page(request, "apps.html", "Apps", state, apps=rows, names=names)
 
 
 @router.get("/create", response_class=HTMLResponse)
@@ -225,7 +250,7 @@ def create_page(request: Request):
     if any(p.is_owner for p in people):
         mentions.insert(0, "me")
     jobs = [j.as_json() for j in request.app.state.jobs.list() if j.kind == "generate"]
-    return _page(
+    return page(
         request,
         "create.html",
         "Create",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from likeness.server.sessions import CSRF_HEADER
@@ -36,15 +39,22 @@ def events(client, job_id: str) -> list[dict]:
 
 
 @contextmanager
-def served_on_loopback(app) -> Iterator[str]:
+def served_on_loopback(app, certificate=None) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a thread on a free loopback port (its URL), until the
-    block ends (the browser tests and the server benchmarks)."""
+    block ends (the browser tests and the server benchmarks); over HTTPS with
+    ``certificate`` (``server.tls.ServerCertificate``)."""
     import uvicorn
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    ssl = (
+        {"ssl_certfile": str(certificate.cert_path), "ssl_keyfile": str(certificate.key_path)}
+        if certificate is not None
+        else {}
+    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **ssl)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -53,7 +63,51 @@ def served_on_loopback(app) -> Iterator[str]:
     if not server.started:
         raise RuntimeError("the server did not start")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if certificate is not None else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=60)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_command(
+    args: list[str], url: str, stdin: bytes = b"", verify: Callable[[], object] | None = None
+) -> Iterator[subprocess.Popen]:
+    """``likeness serve ARGS`` in a process of its own, as a service runs it (no terminal;
+    ``stdin`` written, then closed), until ``GET url/health`` answers (``verify()`` gives
+    httpx's ``verify``, asked again each try: the server may write its CA as it starts);
+    stopped when the block ends. Its output is left in the process's ``stdout``."""
+    import httpx
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "likeness.cli", "serve", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert server.stdin is not None and server.stdout is not None
+        server.stdin.write(stdin)
+        server.stdin.close()
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                check = verify() if verify is not None else True
+                if httpx.get(f"{url}/health", verify=check).status_code == 200:  # type: ignore[arg-type]
+                    break
+            except (httpx.TransportError, OSError):
+                pass
+            assert server.poll() is None, server.stdout.read().decode()
+            assert time.monotonic() < deadline, "the server did not start in 120 s"
+            time.sleep(0.3)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

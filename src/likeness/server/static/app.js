@@ -52,9 +52,14 @@ document.getElementById("sign-in-form")?.addEventListener("submit", async (event
   }
 });
 
-document.getElementById("sign-out")?.addEventListener("click", () =>
-  api("POST", "/api/sign-out").then(() => window.location.assign("/sign-in")),
-);
+{
+  const button = document.getElementById("sign-out");
+  button?.addEventListener("click", () =>
+    api("POST", button.dataset.url ?? "/api/sign-out").then(() =>
+      window.location.assign(button.dataset.then ?? "/sign-in"),
+    ),
+  );
+}
 
 // People page: one card per person.
 for (const card of document.querySelectorAll(".person")) {
@@ -245,7 +250,9 @@ async function enrolLive(section) {
   };
   // A live session drawn for this page, or one drawn beforehand (?session=, from the API).
   const given = new URLSearchParams(window.location.search).get("session");
-  const session = given || (await api("POST", `/api/people/${person}/enrolment/live`)).session;
+  // A person enrolling themselves draws their session from their own route (data-start).
+  const start = section.dataset.start ?? `/api/people/${person}/enrolment/live`;
+  const session = given || (await api("POST", start)).session;
   const stream = await navigator.mediaDevices.getUserMedia({
     video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" },
     audio: false,
@@ -315,7 +322,12 @@ async function enrolLive(section) {
       const link = document.createElement("a");
       link.href = v.passed ? `/consent?person=${person}&enrolment=${v.id}` : window.location.pathname;
       link.textContent = v.passed ? "Grant consent with this enrolment" : "Try again";
-      next.append(link);
+      // A person's own pages take the passed enrolment further themselves (me.js).
+      if (v.passed && section.dataset.then === "event") {
+        section.dispatchEvent(new CustomEvent("enrolled", { detail: v }));
+      } else {
+        next.append(link);
+      }
       show(v.passed ? "passed" : "refused", v.passed ? "Verified" : "Refused");
     }
   };
@@ -389,5 +401,28 @@ document.getElementById("train")?.addEventListener("submit", async (event) => {
 for (const button of document.querySelectorAll(".job button.resume")) {
   button.addEventListener("click", () =>
     act(() => api("POST", "/api/jobs/train", { ...JSON.parse(button.dataset.params), resume: true })),
+  );
+}
+
+// Person page: invite the person to consent for themselves (the link and its QR code are
+// shown once); revoke an invitation not yet opened.
+document.getElementById("invite-form")?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const person = document.getElementById("invite").dataset.person;
+  try {
+    const made = await api("POST", `/api/people/${person}/invitations`, {
+      hours: Number(event.target.hours.value),
+    });
+    const box = document.getElementById("invitation");
+    box.querySelector(".link").value = made.url;
+    box.querySelector(".qr").src = made.qr_svg;
+    box.hidden = false;
+  } catch (error) {
+    showError(error);
+  }
+});
+for (const row of document.querySelectorAll(".invitation")) {
+  row.querySelector(".revoke-invitation")?.addEventListener("click", () =>
+    act(() => api("POST", `/api/invitations/${row.dataset.id}/revoke`)),
   );
 }

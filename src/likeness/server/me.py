@@ -1,0 +1,418 @@
+"""People's own side of the server: invitations, passkeys, and a person's page.
+
+The owner invites a person (``POST /api/people/{id}/invitations``: a one-time link). The
+link's page (``/invite/<token>``) says what it is for and spends the link only when its
+Start button is pressed (a chat app that fetches the link for a preview spends nothing):
+the holder gets a 30-minute *invitee* session in which they may do two things only, pass a
+live enrolment against that person group (the same WebSocket the owner's page uses) and
+then register a passkey, which makes their account and signs them in as that person.
+Afterwards they sign in at ``/me/sign-in`` with the passkey alone.
+
+A person's session reaches their own routes (``/me``, ``/api/me/...``) and nothing of the
+owner's (``deps.require_session`` refuses it): they see and revoke the grants about them
+and sign new ones after a live enrolment; the owner can no longer sign one for them
+(``consent.grants.issue_grant``). Passkeys need a secure origin: HTTPS, or loopback while
+trying it on one machine; on plain HTTP elsewhere every passkey route refuses.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+
+from likeness.consent import accounts, grants, invitations
+from likeness.consent.enrolment import SESSION_TTL, start_enrolment
+from likeness.consent.tables import Invitation
+from likeness.people.records import get_person, person_id_of
+from likeness.server import web
+from likeness.server.consent import GrantId, GrantOut, Revoke, grant_out, revoke_and_cancel
+from likeness.server.deps import (
+    PathId,
+    any_session,
+    library,
+    require_csrf,
+    require_invitee,
+    require_person,
+    require_person_csrf,
+    require_session,
+    set_session_cookie,
+)
+from likeness.server.enrolment import LiveSession
+from likeness.server.sessions import (
+    COOKIE_NAME,
+    INVITEE_PREFIX,
+    INVITEE_TTL_S,
+    PERSON_PREFIX,
+    SESSION_TTL_S,
+    SignedIn,
+)
+from likeness.store import Library
+
+ERRORS: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}, 404: {}, 409: {}}
+InvitationId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
+#: Invitation tokens are 43 URL-safe characters (``secrets.token_urlsafe(32)``).
+Token = Annotated[str, Path(pattern="^[A-Za-z0-9_-]{43}$")]
+
+router = APIRouter(tags=["people's accounts"], responses={401: {}})
+pages = APIRouter(include_in_schema=False)
+
+
+# -- the owner: invitations ---------------------------------------------------------------
+
+
+class InvitationIn(BaseModel):
+    hours: int = Field(default=72, ge=1, le=24 * 30)
+
+
+class InvitationOut(BaseModel):
+    id: str
+    person: int | None
+    created_at: str
+    expires_at: str
+    opened_at: str | None
+    revoked_at: str | None
+    status: str
+
+
+class NewInvitation(InvitationOut):
+    #: The link to give the person (shown once: only its hash is kept) ...
+    url: str
+    #: ... and as a QR code for a phone's camera (an SVG ``data:`` URI).
+    qr_svg: str
+
+
+@router.post(
+    "/api/people/{person_id}/invitations",
+    dependencies=[Depends(require_csrf)],
+    responses=ERRORS,
+    status_code=201,
+)
+def invite(
+    person_id: PathId, request: Request, body: InvitationIn, lib: Library = Depends(library)
+) -> NewInvitation:
+    """Invite a person to consent for themselves: a one-time link, valid for ``hours``."""
+    import segno
+
+    info, token = invitations.invite_person(lib, person_id, timedelta(hours=body.hours))
+    url = f"{_origin(request)}/invite/{token}"
+    qr = segno.make(url, error="m").svg_data_uri(scale=4, border=2)
+    return NewInvitation(**info.as_json(), url=url, qr_svg=qr)
+
+
+@router.get(
+    "/api/people/{person_id}/invitations",
+    dependencies=[Depends(require_session)],
+    responses=ERRORS,
+)
+def list_invitations(person_id: PathId, lib: Library = Depends(library)) -> list[InvitationOut]:
+    return [InvitationOut(**i.as_json()) for i in invitations.list_invitations(lib, person_id)]
+
+
+@router.post(
+    "/api/invitations/{invitation_id}/revoke",
+    dependencies=[Depends(require_csrf)],
+    responses=ERRORS,
+)
+def revoke_invitation(
+    invitation_id: InvitationId, lib: Library = Depends(library)
+) -> dict[str, bool]:
+    return {"revoked": invitations.revoke_invitation(lib, invitation_id)}
+
+
+# -- the invited person: the link, enrolment, a passkey -------------------------------------
+
+
+def _origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def relying_party(request: Request) -> tuple[str, str]:
+    """(rp_id, origin) of this request, as WebAuthn checks them. Refused where a browser
+    would not offer passkeys (nor a camera): on plain HTTP off loopback, and at an IP
+    address (a WebAuthn relying party is a domain name: ``localhost`` on this machine, the
+    server's name on the network)."""
+    import ipaddress
+
+    host = request.url.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        port = f":{request.url.port}" if request.url.port else ""
+        raise HTTPException(
+            400,
+            "passkeys work at a name, not at an address: open this page at "
+            f"{request.url.scheme}://localhost{port} on this machine, or at the server's "
+            "name on the network (such as photos.home.arpa)",
+        )
+    if request.url.scheme != "https" and host != "localhost":
+        raise HTTPException(
+            400,
+            "people sign in over HTTPS only: ask the owner to serve with TLS "
+            "(passkeys and the camera need a secure connection)",
+        )
+    return host, _origin(request)
+
+
+def _credential_challenge(credential: dict[str, Any]) -> bytes:
+    """The challenge a browser's credential answers (from its client data)."""
+    try:
+        data = credential["response"]["clientDataJSON"]
+        client = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+        challenge = client["challenge"]
+        return base64.urlsafe_b64decode(challenge + "=" * (-len(challenge) % 4))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise HTTPException(400, "not a WebAuthn credential") from exc
+
+
+@pages.get("/invite/{token}", response_class=HTMLResponse)
+def invitation_page(request: Request, token: Token):
+    """What the link is for, and a Start button (spending the link is the button's); a
+    link that would not open says so at once."""
+    invitations.check_invitation(request.app.state.library, token)
+    return web.page(request, "invite.html", "You are invited", None, token=token)
+
+
+@pages.post("/invite/{token}")
+def open_invitation(request: Request, token: Token):
+    """Spend the link: an invitee session for its person group, then the welcome page."""
+    lib: Library = request.app.state.library
+    opened = invitations.open_invitation(lib, token)
+    session_token, _ = request.app.state.sessions.start(
+        f"{INVITEE_PREFIX}{opened.person_uid}", opened.id, ttl_s=INVITEE_TTL_S
+    )
+    response = RedirectResponse("/me/welcome", status_code=303)
+    set_session_cookie(request, response, session_token, INVITEE_TTL_S)
+    return response
+
+
+def _own_person_id(lib: Library, state: SignedIn) -> int:
+    with lib.session() as s:
+        person_id = person_id_of(s, state.person_uid or "")
+    if person_id is None:
+        raise HTTPException(404, "your person group is no longer in this library")
+    return person_id
+
+
+@pages.get("/me/welcome", response_class=HTMLResponse)
+def welcome_page(request: Request):
+    """Live enrolment, then a passkey: the invitee's two steps."""
+    state = any_session(request)
+    if state is None or state.person_uid is None:
+        return RedirectResponse("/me/sign-in", status_code=303)
+    lib: Library = request.app.state.library
+    person_id = _own_person_id(lib, state)
+    return web.page(request, "me_welcome.html", "Consent for yourself", state, person=person_id)
+
+
+@router.post("/api/me/enrolment/live", responses={400: {}, 403: {}, 404: {}}, status_code=201)
+def start_own_enrolment(
+    state: SignedIn = Depends(require_invitee), lib: Library = Depends(library)
+) -> LiveSession:
+    """Draw a live enrolment session against your own person group."""
+    person_id = _own_person_id(lib, state)
+    session = start_enrolment(lib, person_id, live=True)
+    expires = session.created_at + SESSION_TTL
+    return LiveSession(session=session.id, person=person_id, expires_at=expires.isoformat())
+
+
+@router.post("/api/me/passkeys/options", responses=ERRORS)
+def passkey_options(
+    request: Request,
+    state: SignedIn = Depends(require_invitee),
+    lib: Library = Depends(library),
+) -> dict[str, Any]:
+    """Options for ``navigator.credentials.create`` (after a passed enrolment)."""
+    rp_id, _ = relying_party(request)
+    if state.is_person:
+        raise HTTPException(409, "you have a passkey already")
+    uid = state.person_uid or ""
+    handle = accounts.user_handle(lib, uid)
+    challenge = request.app.state.sessions.issue_challenge(f"register:{uid}", handle)
+    with lib.session() as s:
+        person = get_person(s, _own_person_id(lib, state))
+        label = person.name or "me"
+    options = accounts.registration_options(lib, uid, handle, label, rp_id, challenge)
+    return json.loads(options)
+
+
+class PersonSession(BaseModel):
+    csrf_token: str
+    person: int
+
+
+@router.post("/api/me/passkeys", responses=ERRORS, status_code=201)
+def register_passkey(
+    request: Request,
+    response: Response,
+    credential: dict[str, Any] = Body(...),
+    state: SignedIn = Depends(require_invitee),
+    lib: Library = Depends(library),
+) -> PersonSession:
+    """Register the passkey ``navigator.credentials.create`` made: your account, and you
+    are signed in as yourself (the invitation's session ends)."""
+    rp_id, origin = relying_party(request)
+    if state.is_person or state.invitation is None:
+        raise HTTPException(409, "you have a passkey already")
+    uid = state.person_uid or ""
+    challenge = _credential_challenge(credential)
+    handle = request.app.state.sessions.spend_challenge(challenge, f"register:{uid}")
+    if handle is None:
+        raise HTTPException(400, "this passkey answers no challenge of yours: try again")
+    with lib.session() as s:
+        invitation = s.get(Invitation, state.invitation)
+        opened_at = invitation.opened_at if invitation is not None else None
+    enrolment = accounts.enrolment_since(lib, uid, opened_at) if opened_at else None
+    if enrolment is None:
+        raise HTTPException(400, "pass the live enrolment first, then make your passkey")
+    accounts.register_passkey(
+        lib,
+        person_uid=uid,
+        invitation_id=state.invitation,
+        enrolment_id=enrolment,
+        handle=handle,
+        credential=credential,
+        challenge=challenge,
+        rp_id=rp_id,
+        origin=origin,
+    )
+    return _sign_in_as(request, response, uid, lib)
+
+
+def _sign_in_as(request: Request, response: Response, uid: str, lib: Library) -> PersonSession:
+    sessions = request.app.state.sessions
+    sessions.end(request.cookies.get(COOKIE_NAME))
+    token, state = sessions.start(f"{PERSON_PREFIX}{uid}")
+    set_session_cookie(request, response, token, SESSION_TTL_S)
+    return PersonSession(csrf_token=state.csrf_token, person=_own_person_id(lib, state))
+
+
+@pages.get("/me/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request):
+    return web.page(request, "me_sign_in.html", "Sign in with your passkey", None)
+
+
+@router.post("/api/me/sign-in/options", responses={400: {}, 429: {}})
+def sign_in_options(request: Request) -> dict[str, Any]:
+    """Options for ``navigator.credentials.get``: no one is named; the authenticator
+    offers its passkeys for this site."""
+    rp_id, _ = relying_party(request)
+    challenge = request.app.state.sessions.issue_challenge("sign-in")
+    return json.loads(accounts.authentication_options(rp_id, challenge))
+
+
+@router.post("/api/me/sign-in", responses={400: {}, 403: {}})
+async def sign_in(
+    request: Request, response: Response, credential: dict[str, Any] = Body(...)
+) -> PersonSession:
+    """Sign in with a passkey: a person's session (its CSRF token)."""
+    rp_id, origin = relying_party(request)
+    challenge = _credential_challenge(credential)
+    if request.app.state.sessions.spend_challenge(challenge, "sign-in") is None:
+        raise HTTPException(400, "this passkey answers no sign-in challenge: try again")
+    lib: Library = request.app.state.library
+    uid = await run_in_threadpool(
+        accounts.sign_in_with_passkey, lib, credential, challenge, rp_id, origin
+    )
+    return _sign_in_as(request, response, uid, lib)
+
+
+@router.post("/api/me/sign-out", status_code=204)
+def sign_out(
+    request: Request, response: Response, _state: SignedIn = Depends(require_invitee)
+) -> None:
+    request.app.state.sessions.end(request.cookies.get(COOKIE_NAME))
+    response.delete_cookie(COOKIE_NAME, path="/")
+
+
+# -- a person's own page: their grants ------------------------------------------------------
+
+
+class Me(BaseModel):
+    person: int
+    name: str | None
+    grants: list[GrantOut]
+
+
+def _my_grants(lib: Library, person_id: int) -> list[GrantOut]:
+    return [grant_out(g, p) for g, p in grants.list_grants(lib, person_id)]
+
+
+@router.get("/api/me")
+def me(state: SignedIn = Depends(require_person), lib: Library = Depends(library)) -> Me:
+    """You, as this library knows you, and every grant about you."""
+    person_id = _own_person_id(lib, state)
+    with lib.session() as s:
+        name = get_person(s, person_id).name
+    return Me(person=person_id, name=name, grants=_my_grants(lib, person_id))
+
+
+@pages.get("/me", response_class=HTMLResponse)
+def my_page(request: Request):
+    state = any_session(request)
+    if state is None or state.person_uid is None:
+        return RedirectResponse("/me/sign-in", status_code=303)
+    if not state.is_person:
+        return RedirectResponse("/me/welcome", status_code=303)
+    lib: Library = request.app.state.library
+    person_id = _own_person_id(lib, state)
+    with lib.session() as s:
+        name = get_person(s, person_id).name
+    return web.page(
+        request,
+        "me.html",
+        "My likeness",
+        state,
+        person_name=name,
+        person=person_id,
+        grants=_my_grants(lib, person_id),
+        scopes=[str(x) for x in grants.Scope],
+    )
+
+
+class MyGrantIn(BaseModel):
+    """A grant you sign: it rests on a live enrolment you passed today."""
+
+    scopes: list[grants.Scope] = Field(min_length=1)
+    enrolment: str = Field(pattern="^[0-9a-f]{32}$")
+    expires_days: int | None = Field(default=None, ge=1, le=36500)
+
+
+@router.post("/api/me/grants", responses=ERRORS, status_code=201)
+def sign_grant(
+    body: MyGrantIn, state: SignedIn = Depends(require_person_csrf), lib: Library = Depends(library)
+) -> GrantOut:
+    """Sign a grant to the library's owner, about yourself."""
+    uid = state.person_uid or ""
+    grant = grants.issue_grant(
+        lib,
+        _own_person_id(lib, state),
+        body.scopes,
+        grants.Trust.VERIFIED,
+        expires_in=timedelta(days=body.expires_days) if body.expires_days else None,
+        enrolment_id=body.enrolment,
+        by=grants.person_actor(uid),
+    )
+    return next(g for g in _my_grants(lib, _own_person_id(lib, state)) if g.id == grant.id)
+
+
+@router.post("/api/me/grants/{grant_id}/revoke", responses=ERRORS)
+def revoke_my_grant(
+    grant_id: GrantId,
+    body: Revoke,
+    request: Request,
+    state: SignedIn = Depends(require_person_csrf),
+    lib: Library = Depends(library),
+) -> dict[str, bool]:
+    """Revoke a grant about you, at once (an app's jobs that rest on it are cancelled).
+    A grant about anyone else is not found."""
+    by = grants.person_actor(state.person_uid or "")
+    return {"revoked": revoke_and_cancel(request, lib, grant_id, body.reason, by)}

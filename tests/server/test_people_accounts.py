@@ -1,0 +1,300 @@
+"""People consenting for themselves: an invitation, a live enrolment, a passkey, their own
+page; and each way in an attacker would try (a guessed, replayed, revoked or expired link, a
+session reaching another person or the owner's routes, a passkey that is not theirs, the
+owner signing for a person with an account), refused.
+
+The passkeys are made by a software authenticator (``likeness.testing.authenticator``) and
+verified by the real ``webauthn`` library; the enrolment is a real one, from a clip rendered
+to follow the session drawn for the invitee (as the enrolment tests do)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from likeness import clock
+from likeness.consent import invitations
+from likeness.consent.enrolment import enrol_from_video, start_enrolment
+from likeness.consent.grants import Scope, Trust, issue_grant, list_grants
+from likeness.consent.tables import AuditEntry
+from likeness.server import create_app
+from likeness.server.sessions import CSRF_HEADER
+from likeness.testing import clips
+from likeness.testing.authenticator import SoftAuthenticator
+from likeness.testing.libraries import copy_home
+from likeness.testing.photos import astronaut
+from likeness.testing.server import LOCAL, signed_in
+
+
+def _invite(client, person: int, **body) -> dict:
+    headers = signed_in(client)
+    response = client.post(f"/api/people/{person}/invitations", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    client.cookies.clear()  # the owner's browser is not the person's
+    return response.json()
+
+
+def _token(invitation: dict) -> str:
+    return invitation["url"].rsplit("/", 1)[1]
+
+
+def _open(client, invitation: dict):
+    return client.post(f"/invite/{_token(invitation)}", follow_redirects=False)
+
+
+def _enrol_as_the_astronaut(lib, person: int, workdir) -> str:
+    """A passed enrolment of the astronaut (Alice), from a rendered honest clip: what the
+    invitee's live check on their own phone records."""
+    pixels, face = clips.prepared(astronaut())
+    session = start_enrolment(lib, person)
+    video = clips.write_video(
+        clips.honest_frames(pixels, face.landmarks, session), workdir / "enrolment.mp4"
+    )
+    result = enrol_from_video(lib, person, session.id, video)
+    assert result.passed, result.reason
+    return result.id
+
+
+def _csrf(client) -> dict[str, str]:
+    """The CSRF header of the client's session (the page renders it; read it back here)."""
+    page = client.get("/me/welcome")
+    marker = 'name="csrf-token" content="'
+    start = page.text.index(marker) + len(marker)
+    return {CSRF_HEADER: page.text[start : page.text.index('"', start)]}
+
+
+def _register(client, authenticator: SoftAuthenticator) -> dict:
+    headers = _csrf(client)
+    options = client.post("/api/me/passkeys/options", headers=headers)
+    assert options.status_code == 200, options.text
+    credential = authenticator.create(options.json(), LOCAL)
+    return client.post("/api/me/passkeys", json=credential, headers=headers)
+
+
+def _sign_in(client, authenticator: SoftAuthenticator, **kwargs):
+    options = client.post("/api/me/sign-in/options")
+    assert options.status_code == 200, options.text
+    return client.post("/api/me/sign-in", json=authenticator.get(options.json(), LOCAL, **kwargs))
+
+
+def _audit(lib) -> list[tuple[str, dict]]:
+    with lib.session() as s:
+        return [(e.kind, json.loads(e.payload)) for e in s.scalars(select(AuditEntry))]
+
+
+def test_an_invited_person_enrols_makes_a_passkey_signs_in_and_decides_for_themselves(
+    world, tmp_path
+):
+    client, lib, alice, grace = world
+    invitation = _invite(client, alice, hours=24)
+    assert invitation["status"] == "pending" and invitation["qr_svg"].startswith("data:image/svg")
+    # The link's page says what it is for and spends nothing (a chat app's preview fetch).
+    assert client.get(f"/invite/{_token(invitation)}").status_code == 200
+    opened = _open(client, invitation)
+    assert opened.status_code == 303 and opened.headers["location"] == "/me/welcome"
+
+    # No passkey before the live check passes.
+    authenticator = SoftAuthenticator()
+    refused = _register(client, authenticator)
+    assert refused.status_code == 400 and "live enrolment" in refused.json()["detail"]
+    # The invitee draws a live session for their own group only.
+    drawn = client.post("/api/me/enrolment/live", headers=_csrf(client))
+    assert drawn.status_code == 201 and drawn.json()["person"] == alice
+    enrolment = _enrol_as_the_astronaut(lib, alice, tmp_path)
+    registered = _register(client, authenticator)
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["person"] == alice
+
+    # Signed in as Alice: her page, none of the owner's.
+    headers = {CSRF_HEADER: registered.json()["csrf_token"]}
+    assert client.get("/api/me").json()["person"] == alice
+    assert client.get("/api/people").status_code == 403
+    assert client.get("/me").status_code == 200
+    # She signs a grant herself, and withdraws it.
+    signed = client.post(
+        "/api/me/grants",
+        json={"scopes": ["train-adapter"], "enrolment": enrolment},
+        headers=headers,
+    )
+    assert signed.status_code == 201, signed.text
+    grant = signed.json()
+    assert grant["trust"] == "verified" and grant["in_force"]
+    withdrawn = client.post(f"/api/me/grants/{grant['id']}/revoke", json={}, headers=headers)
+    assert withdrawn.json() == {"revoked": True}
+    assert not next(g for g in client.get("/api/me").json()["grants"] if g["id"] == grant["id"])[
+        "in_force"
+    ]
+
+    # Signed out, back in with the passkey alone.
+    assert client.post("/api/me/sign-out", headers=headers).status_code == 204
+    assert client.get("/api/me").status_code == 401
+    again = _sign_in(client, authenticator)
+    assert again.status_code == 200 and again.json()["person"] == alice
+    assert client.get("/api/me").json()["person"] == alice
+
+    # The owner can no longer sign a grant for her, verified or not.
+    client.cookies.clear()
+    owner = signed_in(client)
+    for body in (
+        {"person": alice, "scopes": ["train-adapter"], "trust": "attested"},
+        {"person": alice, "scopes": ["train-adapter"], "trust": "verified", "enrolment": enrolment},
+    ):
+        refused = client.post("/api/consent/grants", json=body, headers=owner)
+        assert refused.status_code == 403 and "for themselves" in refused.json()["detail"]
+    # ... while Grace, without an account, is still the owner's to sign for.
+    issue_grant(lib, grace, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    # An app's approval page offers the owner Grace, not Alice (whose consent is hers).
+    from likeness.server.oauth import offered_people
+
+    assert {p.id for p in offered_people(lib)} == {grace}
+
+    # The audit log says who acted at each step.
+    by = [(kind, p.get("by")) for kind, p in _audit(lib) if "by" in p]
+    person = f"person:{_uid(lib, alice)}"
+    assert ("invite", "owner") in by
+    assert ("invite-open", person) in by
+    assert ("passkey", person) in by
+    assert ("grant", person) in by and ("revoke", person) in by
+    assert ("person-sign-in", person) in by
+    assert ("grant", "owner") in by  # Grace's
+
+
+def _uid(lib, person: int) -> str:
+    from likeness.people.records import get_person
+
+    with lib.session() as s:
+        return get_person(s, person).uid
+
+
+def test_an_invitation_link_guessed_replayed_revoked_or_expired_opens_nothing(world):
+    client, lib, alice, _ = world
+    guessed = client.post(f"/invite/{secrets.token_urlsafe(32)}", follow_redirects=False)
+    assert guessed.status_code == 403 and "not valid" in guessed.text
+    assert "likeness_session" not in guessed.cookies
+
+    invitation = _invite(client, alice)
+    assert _open(client, invitation).status_code == 303
+    client.cookies.clear()
+    replayed = _open(client, invitation)
+    assert replayed.status_code == 403 and "likeness_session" not in replayed.cookies
+    # Its page says so before anyone presses Start.
+    page = client.get(f"/invite/{_token(invitation)}")
+    assert page.status_code == 403 and "not valid" in page.text
+
+    revoked = _invite(client, alice)
+    headers = signed_in(client)
+    assert client.post(f"/api/invitations/{revoked['id']}/revoke", headers=headers).json()[
+        "revoked"
+    ]
+    client.cookies.clear()
+    assert _open(client, revoked).status_code == 403
+    # A link's words never say which of these it was (a guesser learns nothing).
+    assert guessed.text.count("not valid") == replayed.text.count("not valid")
+
+    _, token = invitations.invite_person(lib, alice, timedelta(minutes=5))
+    later = clock.now() + timedelta(minutes=6)
+    with pytest.raises(invitations.InvitationRefusedError):
+        invitations.open_invitation(lib, token, now=later)
+    # A token of the wrong shape is not even looked up.
+    assert client.post("/invite/short", follow_redirects=False).status_code == 422
+
+
+def test_an_invitees_session_reaches_only_its_own_group(world):
+    client, lib, alice, grace = world
+    _open(client, _invite(client, grace))
+    headers = _csrf(client)
+    # Not the owner's routes, not another group's enrolment, not a person's page yet.
+    assert client.get("/api/people").status_code == 403
+    assert client.get("/api/consent/grants").status_code == 403
+    assert client.post(f"/api/people/{alice}/enrolment/live", headers=headers).status_code == 403
+    assert client.get("/people", follow_redirects=False).headers["location"].startswith("/sign-in")
+    assert client.get("/api/me").status_code == 401
+    drawn = client.post("/api/me/enrolment/live", headers=headers).json()
+    assert drawn["person"] == grace
+    # The live socket for Alice's group is refused in the words used for a missing person.
+    from starlette.websockets import WebSocketDisconnect
+
+    session = start_enrolment(lib, alice, live=True).id
+    url = f"ws://localhost/api/people/{alice}/enrolment/live/{session}?csrf={headers[CSRF_HEADER]}"
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect(url, headers={"origin": LOCAL}) as socket,
+    ):
+        socket.receive_text()
+    assert refused.value.code == 1008 and refused.value.reason == f"no person with id {alice}"
+
+
+def test_a_persons_session_cannot_touch_another_persons_grants(world, tmp_path):
+    client, lib, alice, grace = world
+    graces = issue_grant(lib, grace, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    _open(client, _invite(client, alice))
+    _enrol_as_the_astronaut(lib, alice, tmp_path)
+    registered = _register(client, SoftAuthenticator())
+    headers = {CSRF_HEADER: registered.json()["csrf_token"]}
+    assert graces.id not in {g["id"] for g in client.get("/api/me").json()["grants"]}
+    response = client.post(f"/api/me/grants/{graces.id}/revoke", json={}, headers=headers)
+    assert response.status_code == 404  # as if it did not exist
+    assert all(g.in_force(clock.now()) for g, _ in list_grants(lib, grace))
+    # Without the CSRF token, not even her own.
+    assert client.post("/api/me/grants", json={}, headers={}).status_code == 403
+
+
+def test_a_passkey_that_is_not_registered_or_not_the_holders_key_is_refused(world, tmp_path):
+    client, lib, alice, _ = world
+    _open(client, _invite(client, alice))
+    _enrol_as_the_astronaut(lib, alice, tmp_path)
+    alices = SoftAuthenticator()
+    assert _register(client, alices).status_code == 201
+    client.cookies.clear()
+    # A passkey this server never registered.
+    stranger = SoftAuthenticator()
+    stranger.create({"rp": {"id": "localhost"}, "user": {"id": "AA"}, "challenge": "AA"}, LOCAL)
+    refused = _sign_in(client, stranger)
+    assert refused.status_code == 403 and "likeness_session" not in refused.cookies
+    # Alice's credential id, signed by another key: someone else's passkey claiming hers.
+    forged = stranger.credentials[0]
+    forged.credential_id = alices.credentials[0].credential_id
+    assert _sign_in(client, stranger, credential=forged).status_code == 403
+    # An assertion for a challenge this server did not issue, or replayed.
+    options = client.post("/api/me/sign-in/options").json()
+    answer = alices.get(options, LOCAL)
+    assert client.post("/api/me/sign-in", json=answer).status_code == 200
+    client.cookies.clear()
+    assert client.post("/api/me/sign-in", json=answer).status_code == 400
+    # Made for another site (origin), it does not verify here.
+    options = client.post("/api/me/sign-in/options").json()
+    elsewhere = alices.get(options, "http://localhost:9999")
+    assert client.post("/api/me/sign-in", json=elsewhere).status_code == 403
+
+
+def test_passkeys_are_refused_over_plain_http_off_loopback_and_at_an_address(prepared, tmp_path):
+    home, _, _ = prepared
+    lib = copy_home(home, tmp_path / "home")
+    app = create_app(lib, host="192.168.1.20", hosts=["photos.home.arpa"])
+    with TestClient(app, base_url="http://photos.home.arpa") as client:
+        response = client.post("/api/me/sign-in/options")
+        assert response.status_code == 400 and "HTTPS" in response.json()["detail"]
+    with TestClient(app, base_url="https://photos.home.arpa") as client:
+        options = client.post("/api/me/sign-in/options")
+        assert options.status_code == 200 and options.json()["rpId"] == "photos.home.arpa"
+    # A relying party is a name: at an address (even over HTTPS) a browser refuses passkeys,
+    # so the server says where to go instead.
+    for base in ("https://192.168.1.20", "http://127.0.0.1"):
+        with TestClient(app, base_url=base) as client:
+            response = client.post("/api/me/sign-in/options")
+            assert response.status_code == 400 and "localhost" in response.json()["detail"]
+    lib.close()
+
+
+def test_a_minor_is_not_invited_to_consent_alone(world):
+    client, lib, _, grace = world
+    from likeness.people import manage
+
+    manage.set_minor(lib, grace, True)
+    response = client.post(f"/api/people/{grace}/invitations", json={}, headers=signed_in(client))
+    assert response.status_code == 400 and "guardian" in response.json()["detail"]
