@@ -23,12 +23,13 @@ from likeness.consent.enrolment import enrol_from_video, start_enrolment
 from likeness.consent.grants import Scope, Trust, issue_grant, list_grants
 from likeness.consent.tables import AuditEntry
 from likeness.server import create_app
+from likeness.server.owner import set_owner_passphrase
 from likeness.server.sessions import CSRF_HEADER
 from likeness.testing import clips
 from likeness.testing.authenticator import SoftAuthenticator
 from likeness.testing.libraries import copy_home
 from likeness.testing.photos import astronaut
-from likeness.testing.server import LOCAL, signed_in
+from likeness.testing.server import LOCAL, PASSPHRASE, signed_in
 
 
 def _invite(client, person: int, **body) -> dict:
@@ -298,3 +299,120 @@ def test_a_minor_is_not_invited_to_consent_alone(world):
     manage.set_minor(lib, grace, True)
     response = client.post(f"/api/people/{grace}/invitations", json={}, headers=signed_in(client))
     assert response.status_code == 400 and "guardian" in response.json()["detail"]
+
+
+def test_a_persons_activity_says_what_happened_about_them_and_nothing_of_others(world, tmp_path):
+    from likeness.consent.policy import authorize
+
+    client, lib, alice, grace = world
+    _open(client, _invite(client, alice))
+    enrolment = _enrol_as_the_astronaut(lib, alice, tmp_path)
+    registered = _register(client, SoftAuthenticator())
+    headers = {CSRF_HEADER: registered.json()["csrf_token"]}
+    grant = client.post(
+        "/api/me/grants",
+        json={"scopes": ["train-adapter"], "enrolment": enrolment},
+        headers=headers,
+    ).json()
+    authorize(lib, "train-adapter", [alice], "owner", "tiny")  # allowed: her grant
+    authorize(lib, "generate-stylized", [alice, grace], "owner", "tiny")  # refused
+    client.post(f"/api/me/grants/{grant['id']}/revoke", json={}, headers=headers)
+    items = client.get("/api/me/activity").json()
+    words = [f"{i['actor']} {i['words']}".strip() for i in items]
+    assert words[0].startswith("you withdrew permission " + grant["id"][:8])
+    assert any(
+        w.startswith("the library's owner asked to train an adapter on your photos: allowed")
+        for w in words
+    )
+    both = next(w for w in words if "generate stylized images of you" in w)
+    assert both.endswith("and 1 other person: refused"), both  # no reason: it names Grace
+    assert (
+        "you signed a permission for the library's owner to train an adapter on your photos "
+        "(verified)" in words
+    )
+    assert "you made a passkey and an account here" in words
+    assert "the library's owner invited you to consent for yourself" in words
+    assert "live check passed" in words
+    text = json.dumps(items) + client.get("/me").text
+    assert f"person {grace}" not in text and _uid(lib, grace) not in text
+    assert "Grace" not in text and "Hopper" not in text
+    # The owner's session has no activity of hers to read; nor has an invitee's.
+    client.cookies.clear()
+    signed_in(client)
+    assert client.get("/api/me/activity").status_code == 401
+
+
+def test_a_person_lists_and_deletes_only_their_own_adapters(trained, tmp_path):
+    from likeness.adapters.manage import list_adapters
+
+    home, alice, grace = trained
+    lib = copy_home(home, tmp_path / "home")
+    set_owner_passphrase(lib, PASSPHRASE)
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
+        _open(client, _invite(client, alice))
+        _enrol_as_the_astronaut(lib, alice, tmp_path)
+        headers = {CSRF_HEADER: _register(client, SoftAuthenticator()).json()["csrf_token"]}
+        hers = {a.id for a in list_adapters(lib, alice)}
+        listed = client.get("/api/me/adapters").json()
+        assert {a["id"] for a in listed} == hers and hers
+        assert "Delete" in client.get("/me").text
+        graces = list_adapters(lib, grace)[0].id
+        assert client.delete(f"/api/me/adapters/{graces}", headers=headers).status_code == 404
+        assert client.delete(f"/api/me/adapters/{next(iter(hers))}").status_code == 403  # CSRF
+        for adapter in hers:
+            assert client.delete(f"/api/me/adapters/{adapter}", headers=headers).status_code == 204
+        assert client.get("/api/me/adapters").json() == []
+        assert [a.id for a in list_adapters(lib, grace)] == [graces]
+        deleted = [p for kind, p in _audit(lib) if kind == "adapter-delete"]
+        assert {p["adapter"] for p in deleted} == hers
+        assert all(p["by"] == f"person:{_uid(lib, alice)}" for p in deleted)
+        words = [i["words"] for i in client.get("/api/me/activity").json()]
+        assert any(w.startswith("deleted adapter") for w in words)
+    lib.close()
+
+
+def test_a_person_downloads_what_the_library_holds_about_them(world, tmp_path):
+    import base64
+    import io
+    import zipfile
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from PIL import Image
+
+    from likeness.faces.listing import list_faces
+
+    client, lib, alice, grace = world
+    issue_grant(lib, grace, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    _open(client, _invite(client, alice))
+    enrolment = _enrol_as_the_astronaut(lib, alice, tmp_path)
+    headers = {CSRF_HEADER: _register(client, SoftAuthenticator()).json()["csrf_token"]}
+    client.post(
+        "/api/me/grants",
+        json={"scopes": ["train-adapter"], "enrolment": enrolment},
+        headers=headers,
+    )
+    response = client.get("/api/me/export")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    z = zipfile.ZipFile(io.BytesIO(response.content))
+    names = set(z.namelist())
+    hers = {f["id"] for f in list_faces(lib, alice)}
+    assert {n for n in names if n.startswith("faces/")} == {f"faces/face-{i}.jpg" for i in hers}
+    assert Image.open(z.open(f"faces/face-{min(hers)}.jpg")).size == (256, 256)
+    assert {f["id"] for f in json.loads(z.read("faces.json"))} == hers
+    # Her grants only, each checkable with the library's key.
+    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(z.read("public_key.txt").decode()))
+    signed = json.loads(z.read("grants.json"))
+    assert signed and all(json.loads(g["document"])["subject"] == _uid(lib, alice) for g in signed)
+    for g in signed:
+        key.verify(base64.b64decode(g["signature"]), g["document"].encode())
+    assert "made a passkey" in z.read("activity.txt").decode()
+    # Nothing of Grace's, nor the owner's file names.
+    everything = b"".join(z.read(n) for n in names if not n.endswith(".jpg"))
+    assert _uid(lib, grace).encode() not in everything and b"Grace" not in everything
+    photo_paths = {f["photo"] for f in list_faces(lib, alice)}
+    assert not any(path.encode() in everything for path in photo_paths)
+    # The export is in her activity, and the owner cannot download it as her.
+    assert any("exported your data" in i["words"] for i in client.get("/api/me/activity").json())
+    client.cookies.clear()
+    signed_in(client)
+    assert client.get("/api/me/export").status_code == 401

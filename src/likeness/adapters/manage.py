@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from likeness.adapters import storage
 from likeness.adapters.tables import AdapterRecord, AdapterStatus
-from likeness.errors import NotFoundError
+from likeness.errors import ConflictError, NotFoundError
 from likeness.people.records import get_person, person_id_of, person_ids_by_uid
 from likeness.store import Library
 
@@ -110,12 +110,30 @@ def latest_adapter(lib: Library, person_id: int, model: str | None = None) -> Ad
     )
 
 
-def remove_adapter(lib: Library, adapter_id: str) -> None:
-    """Delete an adapter's files and its record."""
+class AdapterBusyError(ConflictError):
+    """An adapter still being trained (stop its job first)."""
+
+
+def remove_adapter(lib: Library, adapter_id: str, by: str = "owner") -> None:
+    """Delete an adapter's files and its record, recorded in the audit log with who asked
+    (``by``: the owner, or ``person:<uid>``, whose own it must be: any other is not found
+    for them). One still being trained is refused: its job would write it again."""
+    from likeness.consent import audit
+
     info = get_adapter(lib, adapter_id)
+    if by not in ("owner", f"person:{info.person_uid}"):
+        raise AdapterNotFoundError(f"no adapter with id {adapter_id}")
+    if info.status == AdapterStatus.TRAINING:
+        raise AdapterBusyError("this adapter is being trained: cancel its job first")
     storage.delete_files(lib, info.person_uid, adapter_id)
     with lib.session() as s:
         s.delete(s.get(AdapterRecord, adapter_id))
+        audit.append(
+            lib,
+            s,
+            "adapter-delete",
+            {"adapter": adapter_id, "subject": info.person_uid, "by": by},
+        )
 
 
 def adapter_name(info: AdapterInfo) -> str:

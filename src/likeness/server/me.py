@@ -22,12 +22,12 @@ import json
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from likeness.consent import accounts, grants, invitations
+from likeness.consent import accounts, activity, grants, invitations
 from likeness.consent.enrolment import SESSION_TTL, start_enrolment
 from likeness.consent.tables import Invitation
 from likeness.people.records import get_person, person_id_of
@@ -375,6 +375,93 @@ def my_page(request: Request):
         person=person_id,
         grants=_my_grants(lib, person_id),
         scopes=[str(x) for x in grants.Scope],
+        activity=activity.activity(lib, person_id, limit=100),
+        adapters=_my_adapters(lib, person_id),
+    )
+
+
+class ActivityOut(BaseModel):
+    seq: int
+    at: str
+    kind: str
+    words: str
+    actor: str
+    image: str | None
+
+
+@router.get("/api/me/activity")
+def my_activity(
+    limit: int = Query(200, ge=1, le=1000),
+    state: SignedIn = Depends(require_person),
+    lib: Library = Depends(library),
+) -> list[ActivityOut]:
+    """Everything the audit log holds about you, newest first, in words: who asked for
+    what, and what the gate and the safety gate answered (``consent.activity``)."""
+    items = activity.activity(lib, _own_person_id(lib, state), limit)
+    return [ActivityOut(**item.as_json()) for item in items]
+
+
+class MyAdapter(BaseModel):
+    id: str
+    base_model: str
+    status: str
+    steps_done: int
+    created_at: str
+    finished_at: str | None
+
+
+def _my_adapters(lib: Library, person_id: int) -> list[MyAdapter]:
+    from likeness.adapters.manage import list_adapters
+
+    return [
+        MyAdapter(**{k: v for k, v in a.as_json().items() if k in MyAdapter.model_fields})
+        for a in list_adapters(lib, person_id)
+    ]
+
+
+@router.get("/api/me/adapters")
+def my_adapters(
+    state: SignedIn = Depends(require_person), lib: Library = Depends(library)
+) -> list[MyAdapter]:
+    """The adapters trained on your photos (newest first)."""
+    return _my_adapters(lib, _own_person_id(lib, state))
+
+
+@router.delete("/api/me/adapters/{adapter_id}", responses=ERRORS, status_code=204)
+def delete_my_adapter(
+    adapter_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
+    state: SignedIn = Depends(require_person_csrf),
+    lib: Library = Depends(library),
+) -> None:
+    """Delete an adapter trained on your photos (its files and its record); anyone
+    else's is not found."""
+    from likeness.adapters.manage import remove_adapter
+
+    remove_adapter(lib, adapter_id, by=grants.person_actor(state.person_uid or ""))
+
+
+@router.get(
+    "/api/me/export",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def export_my_data(
+    state: SignedIn = Depends(require_person), lib: Library = Depends(library)
+) -> Response:
+    """A zip of what the library holds about you: your face crops, the grants about you as
+    signed, your activity (``consent.person_data``: what is left out, and why)."""
+    import io
+
+    from likeness.consent.person_data import export_person_data
+
+    person_id = _own_person_id(lib, state)
+    out = io.BytesIO()
+    by = grants.person_actor(state.person_uid or "")
+    await run_in_threadpool(export_person_data, lib, person_id, out, by)
+    return Response(
+        out.getvalue(),
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="my-likeness-data.zip"'},
     )
 
 

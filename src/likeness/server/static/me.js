@@ -110,3 +110,12 @@ for (const row of document.querySelectorAll(".my-grant")) {
     act(() => api("POST", `/api/me/grants/${row.dataset.id}/revoke`, {}));
   });
 }
+
+for (const row of document.querySelectorAll(".my-adapter")) {
+  row.querySelector(".delete-adapter")?.addEventListener("click", () => {
+    if (!window.confirm("Delete this adapter? Its files are removed and it cannot be undone.")) {
+      return;
+    }
+    act(() => api("DELETE", `/api/me/adapters/${row.dataset.id}`));
+  });
+}

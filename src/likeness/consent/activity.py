@@ -1,0 +1,130 @@
+"""A person's activity: every audit entry about them, in words, for their own page.
+
+The audit log keeps ids and hashes only (``consent.audit``). This reads the entries that
+concern one person (by their uid: grants, revocations, invitations, enrolments, passkeys,
+sign-ins; by their id: the gate's decisions and the safety gate's verdicts on images that
+showed them) and says each in a sentence, with who asked. An entry that also concerned other
+people says how many, never who, and its reason is left out unless it is about this person
+alone: the reasons name people by id, and a person's page shows nothing of anyone else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from likeness.consent import audit
+from likeness.people.records import get_person
+from likeness.store import Library
+
+_SCOPES = {
+    "train-adapter": "train an adapter on your photos",
+    "generate-stylized": "generate stylized images of you",
+    "generate-photoreal": "generate photoreal images of you",
+    "export-adapter": "export your adapter",
+}
+
+
+@dataclass(frozen=True)
+class ActivityItem:
+    seq: int
+    at: datetime
+    kind: str
+    words: str
+    #: Who acted or asked: "the library's owner", "you", "the app <id>", or "" (the system).
+    actor: str
+    #: For an image the safety gate judged: its SHA-256 (the provenance report finds it).
+    image: str | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "words": self.words,
+            "actor": self.actor,
+            "image": self.image,
+        }
+
+
+def _actor(by: str | None, uid: str) -> str:
+    if by is None or by == "owner":
+        return "the library's owner"
+    if by == f"person:{uid}":
+        return "you"
+    if by.startswith("app:"):
+        return f"the app {by.removeprefix('app:')}"
+    return "someone else"
+
+
+def _others(count: int) -> str:
+    return "" if count == 0 else f" and {count} other {'person' if count == 1 else 'people'}"
+
+
+def _words(kind: str, p: dict, uid: str, person_id: int) -> tuple[str, str, str | None] | None:
+    """(words, actor, image) of one entry about this person; None if it is not about them."""
+    by = _actor(p.get("by"), uid)
+    if p.get("subject") == uid:
+        scopes = " and ".join(_SCOPES.get(x, x) for x in p.get("scopes", []))
+        grantee = "the library's owner" if p.get("grantee") == "owner" else p.get("grantee", "")
+        simple = {
+            "invite": ("invited you to consent for yourself", by),
+            "invite-revoke": ("withdrew an invitation before it was opened", by),
+            "invite-open": ("opened your invitation", "you"),
+            "passkey": ("made a passkey and an account here", "you"),
+            "person-sign-in": ("signed in with a passkey", "you"),
+            "enrolment-session": (
+                "started a live check" if p.get("live") else "drew a challenge for a recording",
+                "",
+            ),
+            "enrolment": (
+                "live check passed" if p.get("passed") else "live check did not pass",
+                "",
+            ),
+            "person-export": (f"exported your data ({p.get('faces', 0)} face crops)", by),
+            "adapter-delete": (f"deleted adapter {str(p.get('adapter', ''))[:8]}", by),
+            "grant": (
+                f"signed a permission for {grantee} to {scopes} ({p.get('trust', '')})",
+                by,
+            ),
+            "revoke": (
+                f"withdrew permission {str(p.get('grant', ''))[:8]}"
+                + (" and destroyed your adapters' key" if p.get("key_destroyed") else ""),
+                by,
+            ),
+        }
+        if kind in simple:
+            words, actor = simple[kind]
+            return words, actor, None
+        return None
+    if kind == "decision" and person_id in p.get("subjects", []):
+        others = len(p["subjects"]) - 1
+        action = _SCOPES.get(p.get("action", ""), p.get("action", ""))  # actions are scopes
+        outcome = "allowed" if p.get("allowed") else "refused"
+        reason = f": {p.get('reason', '')}" if others == 0 and not p.get("allowed") else ""
+        asked = f"asked to {action}{_others(others)}: {outcome}{reason}"
+        return asked, _actor(p.get("requester"), uid), None
+    if kind == "safety" and person_id in p.get("faces", []):
+        others = len(set(p["faces"]) - {person_id})
+        outcome = "released" if p.get("allowed") else "refused and not written"
+        reason = f" ({p.get('reason', '')})" if others == 0 and not p.get("allowed") else ""
+        words = f"an image showing you{_others(others)} was {outcome}{reason}"
+        return words, "", p.get("image")
+    return None
+
+
+def activity(lib: Library, person_id: int, limit: int = 200) -> list[ActivityItem]:
+    """What happened about this person, newest first (at most ``limit`` items)."""
+    with lib.session() as s:
+        uid = get_person(s, person_id).uid
+    items = []
+    for entry in reversed(audit.list_audit(lib)):
+        said = _words(entry["kind"], entry["payload"], uid, person_id)
+        if said is None:
+            continue
+        words, actor, image = said
+        at = datetime.fromisoformat(entry["at"])
+        items.append(ActivityItem(entry["seq"], at, entry["kind"], words, actor, image))
+        if len(items) >= limit:
+            break
+    return items
