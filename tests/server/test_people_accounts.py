@@ -179,6 +179,13 @@ def test_an_invitation_link_guessed_replayed_revoked_or_expired_opens_nothing(wo
     assert "likeness_session" not in guessed.cookies
 
     invitation = _invite(client, alice)
+    # A form on another site posting the link (login CSRF) is refused, and spends nothing.
+    foreign = client.post(
+        f"/invite/{_token(invitation)}",
+        headers={"origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert foreign.status_code == 403 and "likeness_session" not in foreign.cookies
     assert _open(client, invitation).status_code == 303
     client.cookies.clear()
     replayed = _open(client, invitation)

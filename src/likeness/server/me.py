@@ -183,7 +183,12 @@ def invitation_page(request: Request, token: Token):
 
 @pages.post("/invite/{token}")
 def open_invitation(request: Request, token: Token):
-    """Spend the link: an invitee session for its person group, then the welcome page."""
+    """Spend the link: an invitee session for its person group, then the welcome page.
+    Only from this server's own page: a form on another site posting someone's link would
+    otherwise sign the visitor's browser in as that invitee (login CSRF)."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != _origin(request):
+        raise HTTPException(403, "open the invitation link itself, not through another site")
     lib: Library = request.app.state.library
     opened = invitations.open_invitation(lib, token)
     session_token, _ = request.app.state.sessions.start(
