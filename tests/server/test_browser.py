@@ -247,6 +247,7 @@ def camera_page(request, tmp_path):
             browsers.append(browser)
             return browser.new_page(viewport={"width": 1100, "height": 900})
 
+        launch.clip = lambda i: tmp_path / f"camera-{i}.y4m"  # the clip browser i plays
         yield launch
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for i, browser in enumerate(browsers):
@@ -256,12 +257,13 @@ def camera_page(request, tmp_path):
             browser.close()
 
 
-def _live_clip(lib, person: int, render) -> tuple[str, list]:
-    """A live session drawn for ``person`` (as the API draws it) and a camera clip of
-    ``render(session)`` with 4 s more of the still photo after it, for the fake camera."""
+def _live_clip(lib, person: int, render, session=None) -> tuple[str, list]:
+    """A live session drawn for ``person`` (as the API draws it; or ``session``, drawn
+    already) and a camera clip of ``render(session)`` with 4 s more of the still photo after
+    it, for the fake camera."""
     from likeness.consent.enrolment import start_enrolment
 
-    session = start_enrolment(lib, person, live=True)
+    session = session or start_enrolment(lib, person, live=True)
     frames = render(session)
     step = frames[1][0] - frames[0][0]
     t, still = frames[-1][0], frames[0][1]
@@ -289,6 +291,13 @@ def test_live_enrolment_with_a_fake_camera_then_a_verified_grant(server, camera_
     page.wait_for_selector(".grant .state:text('in force')")
     assert "verified" in page.inner_text(".grant")
     assert authorize(lib, "generate-photoreal", [alice], "owner", "real").allowed
+
+
+def _session_document(lib, session_id: str) -> str:
+    from likeness.consent.tables import EnrolmentSession
+
+    with lib.session() as s:
+        return s.get(EnrolmentSession, session_id).document
 
 
 def _windows_moved(lib, session_id: str) -> bool:
@@ -391,6 +400,7 @@ def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(ser
     with the fake camera -> a passkey in Chromium's virtual authenticator -> a permission
     signed on "My likeness" -> sign out, sign in with the passkey alone -> withdrawn."""
     from likeness.consent.grants import list_grants
+    from likeness.consent.liveness.schedule import ChallengeSession
     from likeness.testing import clips
     from likeness.testing.photos import astronaut
 
@@ -398,11 +408,11 @@ def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(ser
     # A WebAuthn relying party is a domain name: this machine's is localhost.
     url = url.replace("127.0.0.1", "localhost")
     pixels, face = clips.prepared(astronaut())
-    for _ in range(3):
-        session, frames = _live_clip(
-            lib, alice, lambda s: clips.honest_frames(pixels, face.landmarks, s)
-        )
-        page = camera_page(frames)
+    for attempt in range(3):
+        # The camera's clip follows a session the invitee's own browser session draws (a
+        # passkey rests only on such a one), so it is written after that draw, before the
+        # page asks for the camera (Chromium opens the file then).
+        page = camera_page([(0.0, pixels), (0.1, pixels)])
         sign_in(page, url)
         page.wait_for_url(f"{url}/people")
         page.goto(f"{url}/people/{alice}")
@@ -417,10 +427,16 @@ def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(ser
         page.click("form button[type=submit]")
         page.wait_for_url(f"{url}/me/welcome")
         _virtual_authenticator(page)
-        page.goto(f"{url}/me/welcome?session={session}")
+        drawn = page.evaluate("async () => (await api('POST', '/api/me/enrolment/live')).session")
+        session = ChallengeSession.from_json(json.loads(_session_document(lib, drawn)))
+        _, frames = _live_clip(
+            lib, alice, lambda s: clips.honest_frames(pixels, face.landmarks, s), session
+        )
+        clips.write_y4m(frames, camera_page.clip(attempt))
+        page.goto(f"{url}/me/welcome?session={drawn}")
         page.click("#start")
         page.wait_for_selector("#verdict:not([hidden])", timeout=120_000)
-        if not _windows_moved(lib, session):
+        if not _windows_moved(lib, drawn):
             break
     else:
         pytest.fail("the live check moved the windows in 3 tries: the machine is too busy")

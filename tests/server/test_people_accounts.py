@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from likeness import clock
 from likeness.consent import invitations
-from likeness.consent.enrolment import enrol_from_video, start_enrolment
+from likeness.consent.enrolment import enrol_from_video, open_live_enrolment, start_enrolment
 from likeness.consent.grants import Scope, Trust, issue_grant, list_grants
 from likeness.consent.tables import AuditEntry
 from likeness.server import create_app
@@ -48,9 +48,38 @@ def _open(client, invitation: dict):
     return client.post(f"/invite/{_token(invitation)}", follow_redirects=False)
 
 
+def _live_check_as_the_astronaut(client, lib, person: int) -> str:
+    """A live check drawn by ``client``'s own session (``/api/me/enrolment/live``) and
+    passed by the astronaut (Alice) following its prompts as they show, as on her phone:
+    the frames go through the same ``LiveEnrolment`` the WebSocket feeds, on a clock that
+    keeps to the frames' times (a socket would make the test wait in real time). The
+    enrolment's id."""
+    drawn = client.post("/api/me/enrolment/live", headers=_csrf(client))
+    assert drawn.status_code == 201, drawn.text
+    return _pass_live(lib, person, drawn.json()["session"])
+
+
+def _pass_live(lib, person: int, session_id: str) -> str:
+    pixels, face = clips.prepared(astronaut())
+    live = open_live_enrolment(lib, person, session_id)
+    you = clips.LivePerson(pixels, face.landmarks)
+    now = [0.0]
+    live.check.clock = lambda: now[0]
+    for i in range(45 * 10):
+        t = i / 10
+        now[0] = t + 0.05
+        you.see(now[0], live.feed(t, you.frame(t)))
+        if live.done:
+            break
+    result = live.finish()
+    assert result.passed, result.reason
+    return result.id
+
+
 def _enrol_as_the_astronaut(lib, person: int, workdir) -> str:
-    """A passed enrolment of the astronaut (Alice), from a rendered honest clip: what the
-    invitee's live check on their own phone records."""
+    """A passed enrolment of the astronaut from a *recorded* clip (its schedule shown
+    beforehand), as ``likeness consent enrol --video`` records: what the owner could make
+    himself, and what a person's account must not rest on."""
     pixels, face = clips.prepared(astronaut())
     session = start_enrolment(lib, person)
     video = clips.write_video(
@@ -103,10 +132,14 @@ def test_an_invited_person_enrols_makes_a_passkey_signs_in_and_decides_for_thems
     authenticator = SoftAuthenticator()
     refused = _register(client, authenticator)
     assert refused.status_code == 400 and "live enrolment" in refused.json()["detail"]
-    # The invitee draws a live session for their own group only.
+    # A recorded clip's enrolment (what the owner could make) does not make her account.
+    recorded = _enrol_as_the_astronaut(lib, alice, tmp_path)
+    refused = _register(client, authenticator)
+    assert refused.status_code == 400 and "live enrolment" in refused.json()["detail"]
+    # The invitee draws a live session for their own group only, and passes it.
     drawn = client.post("/api/me/enrolment/live", headers=_csrf(client))
     assert drawn.status_code == 201 and drawn.json()["person"] == alice
-    enrolment = _enrol_as_the_astronaut(lib, alice, tmp_path)
+    enrolment = _pass_live(lib, alice, drawn.json()["session"])
     registered = _register(client, authenticator)
     assert registered.status_code == 201, registered.text
     assert registered.json()["person"] == alice
@@ -116,6 +149,10 @@ def test_an_invited_person_enrols_makes_a_passkey_signs_in_and_decides_for_thems
     assert client.get("/api/me").json()["person"] == alice
     assert client.get("/api/people").status_code == 403
     assert client.get("/me").status_code == 200
+    # Not on the recorded clip's enrolment, which her browser did not run.
+    for body in ({"scopes": ["train-adapter"], "enrolment": recorded},):
+        refused = client.post("/api/me/grants", json=body, headers=headers)
+        assert refused.status_code == 400 and "live check" in refused.json()["detail"]
     # She signs a grant herself, and withdraws it.
     signed = client.post(
         "/api/me/grants",
@@ -180,12 +217,16 @@ def test_an_invitation_link_guessed_replayed_revoked_or_expired_opens_nothing(wo
 
     invitation = _invite(client, alice)
     # A form on another site posting the link (login CSRF) is refused, and spends nothing.
-    foreign = client.post(
-        f"/invite/{_token(invitation)}",
-        headers={"origin": "https://evil.example"},
-        follow_redirects=False,
-    )
-    assert foreign.status_code == 403 and "likeness_session" not in foreign.cookies
+    for headers in (
+        {"sec-fetch-site": "cross-site", "origin": "null"},
+        {"sec-fetch-site": "same-site"},
+        {"origin": "https://evil.example"},  # a browser without Sec-Fetch-Site
+    ):
+        foreign = client.post(
+            f"/invite/{_token(invitation)}", headers=headers, follow_redirects=False
+        )
+        assert foreign.status_code == 403 and "likeness_session" not in foreign.cookies
+        assert "another site" in foreign.text
     assert _open(client, invitation).status_code == 303
     client.cookies.clear()
     replayed = _open(client, invitation)
@@ -241,7 +282,7 @@ def test_a_persons_session_cannot_touch_another_persons_grants(world, tmp_path):
     client, lib, alice, grace = world
     graces = issue_grant(lib, grace, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
     _open(client, _invite(client, alice))
-    _enrol_as_the_astronaut(lib, alice, tmp_path)
+    _live_check_as_the_astronaut(client, lib, alice)
     registered = _register(client, SoftAuthenticator())
     headers = {CSRF_HEADER: registered.json()["csrf_token"]}
     assert graces.id not in {g["id"] for g in client.get("/api/me").json()["grants"]}
@@ -255,7 +296,7 @@ def test_a_persons_session_cannot_touch_another_persons_grants(world, tmp_path):
 def test_a_passkey_that_is_not_registered_or_not_the_holders_key_is_refused(world, tmp_path):
     client, lib, alice, _ = world
     _open(client, _invite(client, alice))
-    _enrol_as_the_astronaut(lib, alice, tmp_path)
+    _live_check_as_the_astronaut(client, lib, alice)
     alices = SoftAuthenticator()
     assert _register(client, alices).status_code == 201
     client.cookies.clear()
@@ -313,7 +354,7 @@ def test_a_persons_activity_says_what_happened_about_them_and_nothing_of_others(
 
     client, lib, alice, grace = world
     _open(client, _invite(client, alice))
-    enrolment = _enrol_as_the_astronaut(lib, alice, tmp_path)
+    enrolment = _live_check_as_the_astronaut(client, lib, alice)
     registered = _register(client, SoftAuthenticator())
     headers = {CSRF_HEADER: registered.json()["csrf_token"]}
     grant = client.post(
@@ -357,7 +398,7 @@ def test_a_person_lists_and_deletes_only_their_own_adapters(trained, tmp_path):
     set_owner_passphrase(lib, PASSPHRASE)
     with TestClient(create_app(lib), base_url=LOCAL) as client:
         _open(client, _invite(client, alice))
-        _enrol_as_the_astronaut(lib, alice, tmp_path)
+        _live_check_as_the_astronaut(client, lib, alice)
         headers = {CSRF_HEADER: _register(client, SoftAuthenticator()).json()["csrf_token"]}
         hers = {a.id for a in list_adapters(lib, alice)}
         listed = client.get("/api/me/adapters").json()
@@ -391,7 +432,7 @@ def test_a_person_downloads_what_the_library_holds_about_them(world, tmp_path):
     client, lib, alice, grace = world
     issue_grant(lib, grace, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
     _open(client, _invite(client, alice))
-    enrolment = _enrol_as_the_astronaut(lib, alice, tmp_path)
+    enrolment = _live_check_as_the_astronaut(client, lib, alice)
     headers = {CSRF_HEADER: _register(client, SoftAuthenticator()).json()["csrf_token"]}
     client.post(
         "/api/me/grants",
@@ -423,3 +464,103 @@ def test_a_person_downloads_what_the_library_holds_about_them(world, tmp_path):
     client.cookies.clear()
     signed_in(client)
     assert client.get("/api/me/export").status_code == 401
+
+
+def test_a_second_invitation_link_cannot_take_over_the_account(prepared, tmp_path):
+    """Found by an attacker's try: with two links for Alice, Eve opened one, Alice the other
+    and registered; Eve's session then added her passkey to Alice's account on Alice's
+    enrolment. A passkey now rests only on a live check the same browser session ran, an
+    account takes no second passkey through a link, and links die once it exists."""
+    from fastapi.testclient import TestClient as Client
+
+    home, alice, _ = prepared
+    lib = copy_home(home, tmp_path / "home")
+    set_owner_passphrase(lib, PASSPHRASE)
+    app = create_app(lib)
+    with Client(app, base_url=LOCAL) as owner, Client(app, base_url=LOCAL) as eve:
+        for_alice, for_eve, later = (_invite(owner, alice) for _ in range(3))
+        assert _open(eve, for_eve).status_code == 303
+        _open(owner, for_alice)  # Alice, on her phone (this client from here on)
+        _live_check_as_the_astronaut(owner, lib, alice)
+        assert _register(owner, SoftAuthenticator()).status_code == 201
+        # Eve ran no live check in her session: Alice's does not count for her.
+        refused = _register(eve, SoftAuthenticator())
+        assert refused.status_code in (400, 409), refused.text
+        # Nor does a live check Eve draws and someone passes for Alice in Eve's session
+        # (Eve holding up Alice's photo): the account exists, no second passkey here.
+        _live_check_as_the_astronaut(eve, lib, alice)
+        assert _register(eve, SoftAuthenticator()).status_code == 409
+        # A link made before the account opens nothing now.
+        eve.cookies.clear()
+        assert _open(eve, later).status_code == 403
+    with lib.session() as s:
+        from likeness.consent.tables import Passkey
+
+        assert len(s.scalars(select(Passkey)).all()) == 1
+    lib.close()
+
+
+def test_the_owner_cannot_regroup_the_faces_of_a_person_who_consents_for_themselves(
+    world, tmp_path
+):
+    """Found by an attacker's try: the owner split Alice's faces into "Alice (copy)" and
+    signed a grant for it, or merged her away."""
+    from likeness.faces.listing import list_faces
+    from likeness.people import manage
+
+    client, lib, alice, grace = world
+    _open(client, _invite(client, alice))
+    _live_check_as_the_astronaut(client, lib, alice)
+    assert _register(client, SoftAuthenticator()).status_code == 201
+    client.cookies.clear()
+    owner = signed_in(client)
+    faces = [f["id"] for f in list_faces(lib, alice)]
+    graces = [f["id"] for f in list_faces(lib, grace)]
+    for method, path, body in (
+        ("POST", f"/api/people/{alice}/split", {"face_ids": faces[:1], "name": "copy"}),
+        ("POST", f"/api/people/{grace}/merge", {"other": alice}),
+        ("POST", f"/api/people/{alice}/merge", {"other": grace}),
+        ("POST", "/api/faces/move", {"face_ids": faces[:1], "person": grace}),
+        ("POST", "/api/faces/move", {"face_ids": graces[:1], "person": alice}),
+        ("POST", "/api/faces/move", {"face_ids": faces[:1], "person": None}),
+    ):
+        response = client.request(method, path, json=body, headers=owner)
+        assert response.status_code == 403, (path, body, response.text)
+        assert "consents for themselves" in response.json()["detail"]
+    # A re-cluster keeps every face of hers where it is.
+    manage.recluster(lib)
+    assert sorted(f["id"] for f in list_faces(lib, alice)) == sorted(faces)
+
+
+def test_a_flood_of_sign_in_requests_locks_no_one_out(world, tmp_path):
+    """Found by an attacker's try: 10,000 unauthenticated requests for sign-in options
+    filled the server's challenge store and every person's sign-in got 429. Sign-in
+    challenges are now kept nowhere (an HMAC says they are ours), and only those a passkey
+    answered are remembered, against replay."""
+    client, lib, alice, _ = world
+    _open(client, _invite(client, alice))
+    _live_check_as_the_astronaut(client, lib, alice)
+    alices = SoftAuthenticator()
+    assert _register(client, alices).status_code == 201
+    client.cookies.clear()
+    store = client.app.state.sessions
+    for _ in range(20_000):
+        store.sign_in_challenge()
+    for _ in range(50):
+        assert client.post("/api/me/sign-in/options").status_code == 200
+    assert _sign_in(client, alices).status_code == 200
+    # A challenge we did not make, or one whose MAC was altered, is refused.
+    options = client.post("/api/me/sign-in/options").json()
+    forged = dict(options, challenge=options["challenge"][:-4] + "AAAA")
+    assert client.post("/api/me/sign-in", json=alices.get(forged, LOCAL)).status_code == 400
+
+
+def test_an_invitee_cannot_draw_live_checks_without_end(world):
+    from likeness.server.sessions import MAX_DRAWN
+
+    client, _, alice, _ = world
+    _open(client, _invite(client, alice))
+    headers = _csrf(client)
+    for _ in range(MAX_DRAWN):
+        assert client.post("/api/me/enrolment/live", headers=headers).status_code == 201
+    assert client.post("/api/me/enrolment/live", headers=headers).status_code == 429

@@ -36,6 +36,7 @@ def test_local_names_only():
         "::1",
         "[fd00::5]",
         "box.internal",
+        "xn--bcher-kva.lan",
     ):
         assert is_local_name(name), name
     for name in (
@@ -46,6 +47,10 @@ def test_local_names_only():
         "local.example.com",
         "evillocal",
         "lan.evil.com",
+        "*.lan",
+        "evil.com\x00.lan",
+        "evil.com/.lan",
+        "bücher.lan",
     ):
         assert not is_local_name(name), name
 
@@ -89,6 +94,9 @@ def test_the_ca_cannot_vouch_for_a_public_name_even_with_its_own_key(tmp_path):
     folder = certificate.ca_path.parent
     ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
     ca = x509.load_pem_x509_certificate(certificate.ca_path.read_bytes())
+    # Nor for e-mail, code or clients: the CA's extended key usage is server auth alone.
+    usage = ca.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
     key, forged = issue_leaf(
         ca_key, ca, ["localhost", "bank.example"], datetime.datetime.now(datetime.UTC)
     )

@@ -13,18 +13,28 @@ registered at ``https://likeness.lan:8765`` signs in there, not at another name)
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from likeness import clock
 from likeness.consent import audit
 from likeness.consent.enrolment import EnrolmentError, passed_enrolment
-from likeness.consent.tables import Enrolment, Invitation, Passkey, PersonAccount
-from likeness.errors import InvalidError, RefusedError
+from likeness.consent.tables import (
+    Enrolment,
+    EnrolmentSession,
+    Invitation,
+    Passkey,
+    PersonAccount,
+)
+from likeness.errors import ConflictError, InvalidError, RefusedError
+from likeness.faces.tables import Face
 from likeness.people.records import person_id_of, person_ids_by_uid
+from likeness.people.tables import Person
 from likeness.store import Library, hold_write_lock
 
 RP_NAME = "likeness"
@@ -34,6 +44,10 @@ ENROLMENT_MAX_AGE = timedelta(hours=1)
 
 class AccountError(InvalidError):
     """A passkey that cannot be registered (no passed enrolment, a malformed credential)."""
+
+
+class AccountConflictError(ConflictError, AccountError):
+    """An account that exists already."""
 
 
 class SignInRefusedError(RefusedError):
@@ -133,12 +147,7 @@ def register_passkey(
     from webauthn.helpers.exceptions import InvalidRegistrationResponse
 
     now = clock.now(now)
-    try:
-        enrolment = passed_enrolment(lib, enrolment_id, person_uid, now, ENROLMENT_MAX_AGE)
-    except EnrolmentError as exc:
-        raise AccountError(
-            f"a passkey is registered after a passed live enrolment: {exc}"
-        ) from None
+    enrolment = live_enrolment(lib, enrolment_id, person_uid, now, ENROLMENT_MAX_AGE)
     with lib.session() as s:
         invitation = s.get(Invitation, invitation_id)
         if (
@@ -148,6 +157,10 @@ def register_passkey(
             or enrolment.created_at < invitation.opened_at
         ):
             raise AccountError("the live enrolment must follow the invitation it answers")
+        if s.get(PersonAccount, person_uid) is not None:
+            # A second passkey is not taken through an invitation: a link opened before the
+            # account was made would otherwise add its holder's key to it.
+            raise AccountConflictError("this person has an account already")
     try:
         verified = verify_registration_response(
             credential=credential,
@@ -161,17 +174,22 @@ def register_passkey(
         hold_write_lock(s)
         if s.get(Passkey, verified.credential_id) is not None:
             raise AccountError("this passkey is registered already")
-        row = s.get(PersonAccount, person_uid)
-        if row is None:
-            row = PersonAccount(
+        if s.get(PersonAccount, person_uid) is not None:
+            raise AccountConflictError("this person has an account already")
+        s.add(
+            PersonAccount(
                 person_uid=person_uid,
                 user_handle=handle,
                 created_at=now,
                 invitation_id=invitation_id,
             )
-            s.add(row)
-        elif row.user_handle != handle:
-            raise AccountError("the passkey was made for another account")
+        )
+        # Their group is theirs now: the owner cannot regroup it, and a re-cluster keeps
+        # every face it holds (locked faces never move).
+        person = s.scalar(select(Person).where(Person.uid == person_uid))
+        if person is not None:
+            person.consents_for_self = True
+            s.execute(update(Face).where(Face.person_id == person.id).values(locked=True))
         s.add(
             Passkey(
                 credential_id=verified.credential_id,
@@ -195,6 +213,26 @@ def register_passkey(
     info = account(lib, person_uid)
     assert info is not None
     return info
+
+
+def live_enrolment(
+    lib: Library, enrolment_id: str, person_uid: str, now: datetime, max_age: timedelta
+) -> Enrolment:
+    """A passed enrolment of this person, recent, from a *live* session (the camera in
+    front of them, prompts revealed one at a time): what a person's account and the grants
+    they sign rest on. A recorded clip's enrolment (its whole schedule shown beforehand)
+    does not count here, so the owner cannot make a person's account, nor sign in their
+    name, from a video."""
+    try:
+        enrolment = passed_enrolment(lib, enrolment_id, person_uid, now, max_age)
+    except EnrolmentError as exc:
+        raise AccountError(f"this needs a passed live enrolment: {exc}") from None
+    with lib.session() as s:
+        drawn = s.get(EnrolmentSession, enrolment.session_id)
+        live = drawn is not None and json.loads(drawn.document).get("live") is True
+    if not live:
+        raise AccountError("this needs a live enrolment, not one from a recorded clip")
+    return enrolment
 
 
 def authentication_options(rp_id: str, challenge: bytes) -> str:
@@ -256,17 +294,15 @@ def sign_in_with_passkey(
         return key.person_uid
 
 
-def enrolment_since(lib: Library, person_uid: str, since: datetime) -> str | None:
-    """The newest passed live enrolment of this person since ``since`` (its id), if any:
-    what a passkey registration in an invitation's session rests on."""
+def passed_enrolment_of_sessions(lib: Library, session_ids: Collection[str]) -> str | None:
+    """The newest passed enrolment among those run in ``session_ids`` (the live sessions a
+    browser session drew: ``server.sessions``), if any."""
+    if not session_ids:
+        return None
     with lib.session() as s:
         return s.scalar(
             select(Enrolment.id)
-            .where(
-                Enrolment.person_uid == person_uid,
-                Enrolment.passed.is_(True),
-                Enrolment.created_at >= since,
-            )
+            .where(Enrolment.session_id.in_(list(session_ids)), Enrolment.passed.is_(True))
             .order_by(Enrolment.created_at.desc())
             .limit(1)
         )

@@ -187,6 +187,14 @@ def issue_grant(
     with lib.session() as s:
         person = get_person(s, person_id)
         _check_signer(s, person.uid, by)
+        if by != OWNER and enrolment_id is not None:
+            # A person signs on a live check of their own, never on a recorded clip's.
+            from likeness.consent.accounts import AccountError, live_enrolment
+
+            try:
+                live_enrolment(lib, enrolment_id, person.uid, now, timedelta(days=1))
+            except AccountError as exc:
+                raise GrantError(str(exc), field="enrolment") from None
         if enrolment_id is not None:
             from likeness.consent.enrolment import EnrolmentError, passed_enrolment
 

@@ -188,6 +188,9 @@ def _usable(session, token: str, now: datetime) -> Invitation:
         or row.revoked_at is not None
         or now >= row.expires_at
         or row.person_uid not in person_ids_by_uid(session)
+        # Once the person has an account, links made before it open nothing: their holder
+        # could otherwise add a passkey to it.
+        or session.get(PersonAccount, row.person_uid) is not None
     ):
         raise InvitationRefusedError()
     return row

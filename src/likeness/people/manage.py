@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 
 from likeness import clock
-from likeness.errors import InvalidError
+from likeness.errors import InvalidError, RefusedError
 from likeness.faces.backends import backend_class
 from likeness.faces.tables import Face
 from likeness.library.tables import Photo, PhotoLabel
@@ -345,6 +345,19 @@ def set_owner(lib: Library, person_id: int) -> None:
         person.is_owner = True
 
 
+class ConsentsForSelfError(RefusedError):
+    """A regrouping that would touch the faces of a person who consents for themselves."""
+
+
+def _not_self_consenting(*people: Person | None) -> None:
+    for person in people:
+        if person is not None and person.consents_for_self:
+            raise ConsentsForSelfError(
+                f"person {person.id} consents for themselves: their faces cannot be merged, "
+                "split or moved (that would carry their consent to other faces)"
+            )
+
+
 def merge_people(lib: Library, target_id: int, other_id: int) -> int:
     """Move every face of ``other`` into ``target`` (locked), then delete ``other``.
 
@@ -354,6 +367,7 @@ def merge_people(lib: Library, target_id: int, other_id: int) -> int:
         raise PeopleError("cannot merge a person with itself")
     with lib.session() as s:
         target, other = get_person(s, target_id), get_person(s, other_id)
+        _not_self_consenting(target, other)
         clash = s.execute(
             select(func.count())
             .select_from(Face)
@@ -383,8 +397,9 @@ def move_faces(lib: Library, face_ids: list[int], person_id: int | None) -> int:
         missing = sorted(set(face_ids) - {f.id for f in faces})
         if missing:
             raise PeopleError(f"no face with id {', '.join(map(str, missing))}")
+        _not_self_consenting(*(s.get(Person, f.person_id) for f in faces if f.person_id))
         if person_id is not None:
-            get_person(s, person_id)
+            _not_self_consenting(get_person(s, person_id))
             photos = [f.photo_id for f in faces]
             if len(set(photos)) != len(photos):
                 raise PeopleError("two of these faces are in the same photo: not one person")
@@ -409,7 +424,7 @@ def move_faces(lib: Library, face_ids: list[int], person_id: int | None) -> int:
 def split_person(lib: Library, person_id: int, face_ids: list[int], name: str | None = None) -> int:
     """Move some faces of a person into a new person (locked both ways). Returns the new id."""
     with lib.session() as s:
-        get_person(s, person_id)
+        _not_self_consenting(get_person(s, person_id))
         owned = set(
             s.scalars(
                 select(Face.id).where(Face.person_id == person_id, Face.id.in_(face_ids))

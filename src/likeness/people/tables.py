@@ -37,4 +37,8 @@ class Person(Base):
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
     #: A minor is never generated photoreal, whatever grants exist.
     is_minor: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The person has an account and consents for themselves (``consent.accounts``): the
+    #: owner cannot regroup their faces (merge, split, move), which would carry their
+    #: consent to other faces or another group's to theirs.
+    consents_for_self: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

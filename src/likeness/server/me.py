@@ -29,7 +29,8 @@ from pydantic import BaseModel, Field
 
 from likeness.consent import accounts, activity, grants, invitations
 from likeness.consent.enrolment import SESSION_TTL, start_enrolment
-from likeness.consent.tables import Invitation
+from likeness.consent.tables import Enrolment
+from likeness.errors import RefusedError
 from likeness.people.records import get_person, person_id_of
 from likeness.server import web
 from likeness.server.consent import GrantId, GrantOut, Revoke, grant_out, revoke_and_cancel
@@ -49,6 +50,7 @@ from likeness.server.sessions import (
     COOKIE_NAME,
     INVITEE_PREFIX,
     INVITEE_TTL_S,
+    MAX_DRAWN,
     PERSON_PREFIX,
     SESSION_TTL_S,
     SignedIn,
@@ -186,9 +188,15 @@ def open_invitation(request: Request, token: Token):
     """Spend the link: an invitee session for its person group, then the welcome page.
     Only from this server's own page: a form on another site posting someone's link would
     otherwise sign the visitor's browser in as that invitee (login CSRF)."""
+    # Browsers say where a request comes from in Sec-Fetch-Site; the Origin of a form sent
+    # from a no-referrer page (all of ours) is "null", so it only counts where the first
+    # is missing (an old browser).
+    site = request.headers.get("sec-fetch-site")
     origin = request.headers.get("origin")
-    if origin is not None and origin != _origin(request):
-        raise HTTPException(403, "open the invitation link itself, not through another site")
+    if (site is not None and site not in ("same-origin", "none")) or (
+        site is None and origin not in (None, "null", _origin(request))
+    ):
+        raise RefusedError("open the invitation link itself, not through another site")
     lib: Library = request.app.state.library
     opened = invitations.open_invitation(lib, token)
     session_token, _ = request.app.state.sessions.start(
@@ -220,11 +228,18 @@ def welcome_page(request: Request):
 
 @router.post("/api/me/enrolment/live", responses={400: {}, 403: {}, 404: {}}, status_code=201)
 def start_own_enrolment(
-    state: SignedIn = Depends(require_invitee), lib: Library = Depends(library)
+    request: Request,
+    state: SignedIn = Depends(require_invitee),
+    lib: Library = Depends(library),
 ) -> LiveSession:
-    """Draw a live enrolment session against your own person group."""
+    """Draw a live enrolment session against your own person group (this browser session
+    may draw ``sessions.MAX_DRAWN``; a passkey or a grant rests only on one it drew)."""
     person_id = _own_person_id(lib, state)
+    sessions, cookie = request.app.state.sessions, request.cookies.get(COOKIE_NAME)
+    if len(sessions.drawn(cookie)) >= MAX_DRAWN:
+        raise HTTPException(429, f"{MAX_DRAWN} live checks in one session: sign in again")
     session = start_enrolment(lib, person_id, live=True)
+    sessions.note_drawn(cookie, session.id)
     expires = session.created_at + SESSION_TTL
     return LiveSession(session=session.id, person=person_id, expires_at=expires.isoformat())
 
@@ -241,7 +256,8 @@ def passkey_options(
         raise HTTPException(409, "you have a passkey already")
     uid = state.person_uid or ""
     handle = accounts.user_handle(lib, uid)
-    challenge = request.app.state.sessions.issue_challenge(f"register:{uid}", handle)
+    # Bound to this browser session: another invitee's answer cannot spend it.
+    challenge = request.app.state.sessions.issue_challenge(f"register:{state.csrf_token}", handle)
     with lib.session() as s:
         person = get_person(s, _own_person_id(lib, state))
         label = person.name or "me"
@@ -269,13 +285,15 @@ def register_passkey(
         raise HTTPException(409, "you have a passkey already")
     uid = state.person_uid or ""
     challenge = _credential_challenge(credential)
-    handle = request.app.state.sessions.spend_challenge(challenge, f"register:{uid}")
+    sessions = request.app.state.sessions
+    handle = sessions.spend_challenge(challenge, f"register:{state.csrf_token}")
     if handle is None:
         raise HTTPException(400, "this passkey answers no challenge of yours: try again")
-    with lib.session() as s:
-        invitation = s.get(Invitation, state.invitation)
-        opened_at = invitation.opened_at if invitation is not None else None
-    enrolment = accounts.enrolment_since(lib, uid, opened_at) if opened_at else None
+    # Only a live check this very browser session ran (not another invitee's, not one the
+    # owner recorded) makes the account.
+    enrolment = accounts.passed_enrolment_of_sessions(
+        lib, sessions.drawn(request.cookies.get(COOKIE_NAME))
+    )
     if enrolment is None:
         raise HTTPException(400, "pass the live enrolment first, then make your passkey")
     accounts.register_passkey(
@@ -289,13 +307,20 @@ def register_passkey(
         rp_id=rp_id,
         origin=origin,
     )
-    return _sign_in_as(request, response, uid, lib)
+    return _sign_in_as(request, response, uid, lib, carry_drawn=True)
 
 
-def _sign_in_as(request: Request, response: Response, uid: str, lib: Library) -> PersonSession:
+def _sign_in_as(
+    request: Request, response: Response, uid: str, lib: Library, carry_drawn: bool = False
+) -> PersonSession:
+    """A new session for the person (the old one ends: no session fixation); with
+    ``carry_drawn``, the live checks the old one drew go with it."""
     sessions = request.app.state.sessions
-    sessions.end(request.cookies.get(COOKIE_NAME))
+    old = request.cookies.get(COOKIE_NAME)
     token, state = sessions.start(f"{PERSON_PREFIX}{uid}")
+    if carry_drawn:
+        sessions.carry_drawn(old, token)
+    sessions.end(old)
     set_session_cookie(request, response, token, SESSION_TTL_S)
     return PersonSession(csrf_token=state.csrf_token, person=_own_person_id(lib, state))
 
@@ -310,7 +335,7 @@ def sign_in_options(request: Request) -> dict[str, Any]:
     """Options for ``navigator.credentials.get``: no one is named; the authenticator
     offers its passkeys for this site."""
     rp_id, _ = relying_party(request)
-    challenge = request.app.state.sessions.issue_challenge("sign-in")
+    challenge = request.app.state.sessions.sign_in_challenge()
     return json.loads(accounts.authentication_options(rp_id, challenge))
 
 
@@ -321,12 +346,15 @@ async def sign_in(
     """Sign in with a passkey: a person's session (its CSRF token)."""
     rp_id, origin = relying_party(request)
     challenge = _credential_challenge(credential)
-    if request.app.state.sessions.spend_challenge(challenge, "sign-in") is None:
+    sessions = request.app.state.sessions
+    if not sessions.spend_sign_in_challenge(challenge):
         raise HTTPException(400, "this passkey answers no sign-in challenge: try again")
     lib: Library = request.app.state.library
     uid = await run_in_threadpool(
         accounts.sign_in_with_passkey, lib, credential, challenge, rp_id, origin
     )
+    if not sessions.used_sign_in(challenge):
+        raise HTTPException(400, "this passkey answers no sign-in challenge: try again")
     return _sign_in_as(request, response, uid, lib)
 
 
@@ -480,10 +508,19 @@ class MyGrantIn(BaseModel):
 
 @router.post("/api/me/grants", responses=ERRORS, status_code=201)
 def sign_grant(
-    body: MyGrantIn, state: SignedIn = Depends(require_person_csrf), lib: Library = Depends(library)
+    body: MyGrantIn,
+    request: Request,
+    state: SignedIn = Depends(require_person_csrf),
+    lib: Library = Depends(library),
 ) -> GrantOut:
-    """Sign a grant to the library's owner, about yourself."""
+    """Sign a grant to the library's owner, about yourself, on a live check this browser
+    session ran (on your page, or on the welcome page just before)."""
     uid = state.person_uid or ""
+    drawn = request.app.state.sessions.drawn(request.cookies.get(COOKIE_NAME))
+    with lib.session() as s:
+        enrolment = s.get(Enrolment, body.enrolment)
+        if enrolment is None or enrolment.session_id not in drawn:
+            raise HTTPException(400, "pass a live check on this page first, then sign")
     grant = grants.issue_grant(
         lib,
         _own_person_id(lib, state),

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -53,9 +54,10 @@ OWNER = "owner"
 #: only enrol against that group and register one.
 PERSON_PREFIX = "person:"
 INVITEE_PREFIX = "invitee:"
-#: Passkey challenges outstanding at once (each lives 5 minutes): a flood of requests for
-#: sign-in options cannot grow the server's memory past this.
-MAX_CHALLENGES = 10_000
+#: Registration challenges outstanding for one browser session (each lives 5 minutes).
+MAX_CHALLENGES_PER_PURPOSE = 5
+#: Live enrolment sessions one browser session may draw.
+MAX_DRAWN = 20
 #: An invitation's session lasts this long (enrolment, then a passkey).
 INVITEE_TTL_S = 30 * 60
 
@@ -97,6 +99,9 @@ class SessionStore:
         self._sessions: dict[str, SignedIn] = {}
         self._links: dict[str, float] = {}
         self._challenges: dict[str, tuple[str, float, bytes]] = {}
+        self._drawn: dict[str, set[str]] = {}
+        self._used: dict[str, float] = {}
+        self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()
 
     def start(
@@ -137,20 +142,53 @@ class SessionStore:
         if token:
             with self._lock:
                 self._sessions.pop(_digest(token), None)
+                self._drawn.pop(_digest(token), None)
+
+    def note_drawn(self, token: str | None, enrolment_session: str) -> int:
+        """Record that this browser session drew the live enrolment session
+        ``enrolment_session`` (a person's passkey and the grants they sign rest only on
+        live checks their own browser ran); how many it has drawn. ``BusyError`` past
+        ``MAX_DRAWN``: a session cannot grow the library without end."""
+        if not token:
+            return 0
+        with self._lock:
+            drawn = self._drawn.setdefault(_digest(token), set())
+            if len(drawn) >= MAX_DRAWN:
+                raise BusyError(
+                    f"{MAX_DRAWN} live checks in one session: sign in again to try more",
+                    retry_after_s=60,
+                )
+            drawn.add(enrolment_session)
+            return len(drawn)
+
+    def drawn(self, token: str | None) -> frozenset[str]:
+        """The live enrolment sessions this browser session drew (``note_drawn``)."""
+        if not token:
+            return frozenset()
+        with self._lock:
+            return frozenset(self._drawn.get(_digest(token), ()))
+
+    def carry_drawn(self, old: str | None, new: str) -> None:
+        """Hand the live checks drawn in session ``old`` on to ``new`` (an invitee who
+        registered a passkey is signed in anew, and may sign a grant on the check just
+        passed)."""
+        with self._lock:
+            drawn = self._drawn.get(_digest(old), set()) if old else set()
+            self._drawn[_digest(new)] = set(drawn)
 
     def issue_challenge(self, purpose: str, data: bytes = b"", ttl_s: float = 300.0) -> bytes:
-        """A random WebAuthn challenge for ``purpose`` ("register:<uid>", "sign-in"), with
-        ``data`` to hand back when it is spent (``spend_challenge``)."""
+        """A random WebAuthn challenge for ``purpose`` (a registration in one browser
+        session), with ``data`` to hand back when it is spent (``spend_challenge``). At most
+        ``MAX_CHALLENGES_PER_PURPOSE`` are outstanding for one purpose (the oldest is dropped):
+        only a signed-in invitee can ask for one, and cannot grow the server's memory."""
         challenge = secrets.token_bytes(32)
         with self._lock:
-            if len(self._challenges) >= MAX_CHALLENGES:
-                now = self._clock()
-                self._challenges = {k: v for k, v in self._challenges.items() if v[1] > now}
-            if len(self._challenges) >= MAX_CHALLENGES:
-                raise BusyError(
-                    "too many sign-ins at once; try again in a minute", retry_after_s=60
-                )
-            self._challenges[_digest(challenge.hex())] = (purpose, self._clock() + ttl_s, data)
+            now = self._clock()
+            mine = [k for k, v in self._challenges.items() if v[0] == purpose]
+            for key in mine[: max(0, len(mine) - MAX_CHALLENGES_PER_PURPOSE + 1)]:
+                del self._challenges[key]
+            self._challenges = {k: v for k, v in self._challenges.items() if v[1] > now}
+            self._challenges[_digest(challenge.hex())] = (purpose, now + ttl_s, data)
         return challenge
 
     def spend_challenge(self, challenge: bytes, purpose: str) -> bytes | None:
@@ -161,6 +199,41 @@ class SessionStore:
         if issued is None or issued[0] != purpose or issued[1] <= self._clock():
             return None
         return issued[2]
+
+    def sign_in_challenge(self, ttl_s: float = 300.0) -> bytes:
+        """A challenge for a passkey sign-in, kept nowhere: a random part, its expiry, and an
+        HMAC of both under this process's key. Anyone may ask for one (sign-in comes before
+        any session), so storing them would let a flood of requests fill the server's memory
+        and lock everyone out; a stateless one costs nothing to hand out."""
+        nonce = secrets.token_bytes(16)
+        expires = struct.pack(">d", time.time() + ttl_s)
+        return nonce + expires + hmac.new(self._key, nonce + expires, "sha256").digest()
+
+    def spend_sign_in_challenge(self, challenge: bytes) -> bool:
+        """Whether ``challenge`` is one of ours, unexpired and not used for a sign-in
+        before (``used_sign_in``)."""
+        if len(challenge) != 16 + 8 + 32:
+            return False
+        body, mac = challenge[:24], challenge[24:]
+        expected = hmac.new(self._key, body, "sha256").digest()
+        if not hmac.compare_digest(mac, expected):
+            return False
+        (expires,) = struct.unpack(">d", body[16:24])
+        with self._lock:
+            return expires > time.time() and _digest(challenge.hex()) not in self._used
+
+    def used_sign_in(self, challenge: bytes) -> bool:
+        """Mark a sign-in challenge used, once a passkey answered it (False when it was
+        already: a replay). Only sign-ins that verified are kept, until they expire."""
+        (expires,) = struct.unpack(">d", challenge[16:24])
+        key = _digest(challenge.hex())
+        with self._lock:
+            now = time.time()
+            self._used = {k: t for k, t in self._used.items() if t > now}
+            if key in self._used:
+                return False
+            self._used[key] = expires
+            return True
 
 
 @dataclass

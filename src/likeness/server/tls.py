@@ -9,14 +9,17 @@ could vouch for any web site, so this one carries a critical Name Constraints ex
 permits local names only (``localhost``, ``.local``, ``.lan``, ``.home.arpa``,
 ``.internal``) and private and link-local addresses: were its key stolen, it could not vouch
 for a bank. Browsers that honour constraints on a root (Chrome's and Firefox's verifiers,
-OpenSSL) refuse a certificate it issued for any other name. The leaf is issued again at each
-start, for the names given, valid 90 days. Keys lie under ``LIKENESS_HOME/keys/tls`` (0600).
+OpenSSL) refuse a certificate it issued for any other name; and its extended key usage is
+server authentication only, so neither can it vouch for e-mail, code or clients. The
+leaf is issued again at each start, for the names given, valid 90 days. Keys lie under
+``LIKENESS_HOME/keys/tls`` (0600).
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,12 +64,20 @@ def _folder(lib: Library) -> Path:
     return folder
 
 
+#: A host name as a certificate names it: ASCII letters, digits and hyphens in dot-separated
+#: labels (an international name in its xn-- form); no wildcard, no other character.
+_HOST = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+
+
 def is_local_name(name: str) -> bool:
-    """Whether the CA may vouch for ``name`` (a host name or an IP address)."""
+    """Whether the CA may vouch for ``name``: an IP address in ``LOCAL_NETWORKS``, or a
+    well-formed host name under ``LOCAL_DOMAINS``."""
     try:
         address = ipaddress.ip_address(name.strip("[]"))
     except ValueError:
         host = name.lower().rstrip(".")
+        if not _HOST.match(host):
+            return False
         return any(host == d or host.endswith("." + d) for d in LOCAL_DOMAINS)
     return any(address in ipaddress.ip_network(n) for n in LOCAL_NETWORKS)
 
@@ -86,6 +97,7 @@ def _subject_names(names: Iterable[str]):
 def _make_ca(folder: Path, now: datetime.datetime) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID
 
     from likeness.provenance.identity import new_ca, pem_private_key
 
@@ -93,7 +105,12 @@ def _make_ca(folder: Path, now: datetime.datetime) -> None:
         x509.IPAddress(ipaddress.ip_network(n)) for n in LOCAL_NETWORKS
     ]
     constraints = x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=None)
-    key, cert = new_ca("likeness local server CA", now, CA_YEARS, [(constraints, True)])
+    # Server certificates only: without this a stolen key could still issue ones a
+    # verifier accepts for e-mail (S/MIME), code signing or client authentication.
+    server_only = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
+    key, cert = new_ca(
+        "likeness local server CA", now, CA_YEARS, [(constraints, True), (server_only, False)]
+    )
     write_private(folder / "ca.key", pem_private_key(key))
     (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
@@ -126,9 +143,9 @@ def server_certificate(
     foreign = [n for n in wanted if not is_local_name(n)]
     if foreign:
         raise TLSNameError(
-            f"{', '.join(foreign)}: the server's CA vouches only for local names (localhost, "
-            ".local, .lan, .home.arpa, .internal) and private addresses; name the server by "
-            "one of those"
+            f"{', '.join(map(repr, foreign))}: the server's CA vouches only for local names "
+            "(localhost, .local, .lan, .home.arpa, .internal; letters, digits and hyphens, "
+            "an international name in its xn-- form) and private addresses"
         )
     now = clock.precise_now() if now is None else clock.utc(now)
     folder = _folder(lib)

@@ -1,4 +1,5 @@
-"""person accounts: invitations, accounts and passkeys, so people consent for themselves
+"""person accounts: invitations, accounts and passkeys, so people consent for themselves;
+people.consents_for_self (their group is no longer the owner's to regroup)
 
 Revision ID: 0012
 Revises: 0011
@@ -15,6 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("people") as batch:
+        batch.add_column(
+            sa.Column("consents_for_self", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     op.create_table(
         "invitations",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -46,6 +51,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("people") as batch:
+        batch.drop_column("consents_for_self")
     op.drop_table("passkeys")
     op.drop_table("person_accounts")
     op.drop_table("invitations")
