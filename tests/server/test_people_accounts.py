@@ -381,7 +381,9 @@ def test_a_persons_activity_says_what_happened_about_them_and_nothing_of_others(
     assert "you made a passkey and an account here" in words
     assert "the library's owner invited you to consent for yourself" in words
     assert "live check passed" in words
-    text = json.dumps(items) + client.get("/me").text
+    page = client.get("/me").text
+    assert page.count("<h2>Activity</h2>") == 1 and page.index("<h2>") > page.index("<main>")
+    text = json.dumps(items) + page
     assert f"person {grace}" not in text and _uid(lib, grace) not in text
     assert "Grace" not in text and "Hopper" not in text
     # The owner's session has no activity of hers to read; nor has an invitee's.
@@ -564,3 +566,46 @@ def test_an_invitee_cannot_draw_live_checks_without_end(world):
     for _ in range(MAX_DRAWN):
         assert client.post("/api/me/enrolment/live", headers=headers).status_code == 201
     assert client.post("/api/me/enrolment/live", headers=headers).status_code == 429
+
+
+def test_a_person_adds_a_passkey_on_a_live_check_and_removes_a_lost_one(world):
+    client, lib, alice, _ = world
+    _open(client, _invite(client, alice))
+    _live_check_as_the_astronaut(client, lib, alice)
+    phone = SoftAuthenticator()
+    headers = {CSRF_HEADER: _register(client, phone).json()["csrf_token"]}
+    assert len(client.get("/api/me/passkeys").json()) == 1
+    # Her only passkey cannot be removed.
+    only = client.get("/api/me/passkeys").json()[0]["id"]
+    assert client.delete(f"/api/me/passkeys/{only}", headers=headers).status_code == 409
+    # A new device: its passkey rests on a live check passed in this session in the last
+    # ten minutes (``accounts.ADD_ENROLMENT_MAX_AGE``).
+    fresh = _live_check_as_the_astronaut(client, lib, alice)
+    from likeness.consent import accounts
+
+    with pytest.raises(accounts.AccountError, match="too old"):
+        accounts.add_passkey(
+            lib,
+            person_uid=_uid(lib, alice),
+            enrolment_id=fresh,
+            credential={},
+            challenge=b"",
+            rp_id="localhost",
+            origin=LOCAL,
+            now=clock.now() + timedelta(minutes=11),
+        )
+    tablet = SoftAuthenticator()
+    added = _register(client, tablet)
+    assert added.status_code == 201, added.text
+    keys = client.get("/api/me/passkeys").json()
+    assert len(keys) == 2
+    # The lost phone's is removed; the tablet's still signs her in, the phone's does not.
+    lost = keys[0]["id"]  # oldest first: the phone's
+    assert client.delete(f"/api/me/passkeys/{lost}", headers=headers).status_code == 204
+    client.cookies.clear()
+    assert _sign_in(client, phone).status_code == 403
+    assert _sign_in(client, tablet).status_code == 200
+    kinds = [i["words"] for i in client.get("/api/me/activity").json()]
+    assert "removed a passkey" in kinds and "added a passkey" in kinds
+    # Another person's passkey id, or a made-up one, is not found.
+    assert client.delete("/api/me/passkeys/AAAA", headers=_csrf(client)).status_code == 404

@@ -31,15 +31,17 @@ from likeness.consent.tables import (
     Passkey,
     PersonAccount,
 )
-from likeness.errors import ConflictError, InvalidError, RefusedError
+from likeness.errors import ConflictError, InvalidError, NotFoundError, RefusedError
 from likeness.faces.tables import Face
 from likeness.people.records import person_id_of, person_ids_by_uid
 from likeness.people.tables import Person
 from likeness.store import Library, hold_write_lock
 
 RP_NAME = "likeness"
-#: A passkey is registered within this long of the enrolment it rests on.
+#: A passkey is registered within this long of the enrolment it rests on ...
 ENROLMENT_MAX_AGE = timedelta(hours=1)
+#: ... and another one added within this long of a live check.
+ADD_ENROLMENT_MAX_AGE = timedelta(minutes=10)
 
 
 class AccountError(InvalidError):
@@ -48,6 +50,10 @@ class AccountError(InvalidError):
 
 class AccountConflictError(ConflictError, AccountError):
     """An account that exists already."""
+
+
+class PasskeyNotFoundError(NotFoundError, AccountError):
+    """No passkey with that id, of this person."""
 
 
 class SignInRefusedError(RefusedError):
@@ -143,9 +149,6 @@ def register_passkey(
     """Register a passkey for a person who opened ``invitation_id`` and then passed the live
     enrolment ``enrolment_id`` against their own group: their account is made with the
     first one."""
-    from webauthn import verify_registration_response
-    from webauthn.helpers.exceptions import InvalidRegistrationResponse
-
     now = clock.now(now)
     enrolment = live_enrolment(lib, enrolment_id, person_uid, now, ENROLMENT_MAX_AGE)
     with lib.session() as s:
@@ -161,15 +164,7 @@ def register_passkey(
             # A second passkey is not taken through an invitation: a link opened before the
             # account was made would otherwise add its holder's key to it.
             raise AccountConflictError("this person has an account already")
-    try:
-        verified = verify_registration_response(
-            credential=credential,
-            expected_challenge=challenge,
-            expected_rp_id=rp_id,
-            expected_origin=origin,
-        )
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
-        raise AccountError(f"the passkey did not verify: {exc}") from None
+    verified = _verified_registration(credential, challenge, rp_id, origin)
     with lib.session() as s:
         hold_write_lock(s)
         if s.get(Passkey, verified.credential_id) is not None:
@@ -190,29 +185,122 @@ def register_passkey(
         if person is not None:
             person.consents_for_self = True
             s.execute(update(Face).where(Face.person_id == person.id).values(locked=True))
-        s.add(
-            Passkey(
-                credential_id=verified.credential_id,
-                person_uid=person_uid,
-                public_key=verified.credential_public_key,
-                sign_count=verified.sign_count,
-                created_at=now,
-            )
-        )
-        audit.append(
-            lib,
-            s,
-            "passkey",
-            {
-                "subject": person_uid,
-                "invitation": invitation_id,
-                "enrolment": enrolment_id,
-                "by": f"person:{person_uid}",
-            },
+        _store_passkey(
+            lib, s, verified, person_uid, now, {"invitation": invitation_id}, enrolment_id
         )
     info = account(lib, person_uid)
     assert info is not None
     return info
+
+
+def _verified_registration(credential: dict, challenge: bytes, rp_id: str, origin: str):
+    from webauthn import verify_registration_response
+    from webauthn.helpers.exceptions import InvalidRegistrationResponse
+
+    try:
+        return verify_registration_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+        )
+    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
+        raise AccountError(f"the passkey did not verify: {exc}") from None
+
+
+def _store_passkey(lib, s, verified, person_uid: str, now, extra: dict, enrolment_id: str):
+    s.add(
+        Passkey(
+            credential_id=verified.credential_id,
+            person_uid=person_uid,
+            public_key=verified.credential_public_key,
+            sign_count=verified.sign_count,
+            created_at=now,
+        )
+    )
+    audit.append(
+        lib,
+        s,
+        "passkey",
+        {"subject": person_uid, **extra, "enrolment": enrolment_id, "by": f"person:{person_uid}"},
+    )
+
+
+def add_passkey(
+    lib: Library,
+    *,
+    person_uid: str,
+    enrolment_id: str,
+    credential: dict,
+    challenge: bytes,
+    rp_id: str,
+    origin: str,
+    now: datetime | None = None,
+) -> None:
+    """Add another passkey (a new phone) to a signed-in person's account, on a live check
+    they passed just now (``ADD_ENROLMENT_MAX_AGE``): a stolen session alone adds none."""
+    now = clock.now(now)
+    live_enrolment(lib, enrolment_id, person_uid, now, ADD_ENROLMENT_MAX_AGE)
+    verified = _verified_registration(credential, challenge, rp_id, origin)
+    with lib.session() as s:
+        hold_write_lock(s)
+        if s.get(PersonAccount, person_uid) is None:
+            raise AccountError("no account: open your invitation link first")
+        if s.get(Passkey, verified.credential_id) is not None:
+            raise AccountError("this passkey is registered already")
+        _store_passkey(lib, s, verified, person_uid, now, {"added": True}, enrolment_id)
+
+
+@dataclass(frozen=True)
+class PasskeyInfo:
+    id: str  # base64url of the credential id
+    created_at: datetime
+    last_used_at: datetime | None
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "created_at": self.created_at.isoformat(),
+            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+        }
+
+
+def list_passkeys(lib: Library, person_uid: str) -> list[PasskeyInfo]:
+    """A person's passkeys, oldest first."""
+    from webauthn.helpers import bytes_to_base64url
+
+    with lib.session() as s:
+        rows = s.scalars(
+            select(Passkey).where(Passkey.person_uid == person_uid).order_by(Passkey.created_at)
+        ).all()
+        return [
+            PasskeyInfo(bytes_to_base64url(r.credential_id), r.created_at, r.last_used_at)
+            for r in rows
+        ]
+
+
+def remove_passkey(lib: Library, person_uid: str, passkey_id: str) -> None:
+    """Remove one of a person's passkeys (a lost phone), never their last: with none, no
+    one could sign in as them, and a new invitation is not taken once an account exists.
+    Any other id is not found."""
+    from webauthn.helpers import base64url_to_bytes
+
+    try:
+        credential_id = base64url_to_bytes(passkey_id)
+    except ValueError:
+        raise PasskeyNotFoundError("no such passkey") from None
+    with lib.session() as s:
+        hold_write_lock(s)
+        row = s.get(Passkey, credential_id)
+        if row is None or row.person_uid != person_uid:
+            raise PasskeyNotFoundError("no such passkey")
+        count = len(s.scalars(select(Passkey).where(Passkey.person_uid == person_uid)).all())
+        if count <= 1:
+            raise AccountConflictError("this is your only passkey: add another one first")
+        s.delete(row)
+        audit.append(
+            lib, s, "passkey-remove", {"subject": person_uid, "by": f"person:{person_uid}"}
+        )
 
 
 def live_enrolment(

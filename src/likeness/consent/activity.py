@@ -71,7 +71,11 @@ def _words(kind: str, p: dict, uid: str, person_id: int) -> tuple[str, str, str 
             "invite": ("invited you to consent for yourself", by),
             "invite-revoke": ("withdrew an invitation before it was opened", by),
             "invite-open": ("opened your invitation", "you"),
-            "passkey": ("made a passkey and an account here", "you"),
+            "passkey": (
+                "added a passkey" if p.get("added") else "made a passkey and an account here",
+                "you",
+            ),
+            "passkey-remove": ("removed a passkey", "you"),
             "person-sign-in": ("signed in with a passkey", "you"),
             "enrolment-session": (
                 "started a live check" if p.get("live") else "drew a challenge for a recording",

@@ -252,8 +252,6 @@ def passkey_options(
 ) -> dict[str, Any]:
     """Options for ``navigator.credentials.create`` (after a passed enrolment)."""
     rp_id, _ = relying_party(request)
-    if state.is_person:
-        raise HTTPException(409, "you have a passkey already")
     uid = state.person_uid or ""
     handle = accounts.user_handle(lib, uid)
     # Bound to this browser session: another invitee's answer cannot spend it.
@@ -278,11 +276,10 @@ def register_passkey(
     state: SignedIn = Depends(require_invitee),
     lib: Library = Depends(library),
 ) -> PersonSession:
-    """Register the passkey ``navigator.credentials.create`` made: your account, and you
-    are signed in as yourself (the invitation's session ends)."""
+    """Register the passkey ``navigator.credentials.create`` made, on a live check this
+    browser session passed: for an invitee, their account, and they are signed in as
+    themselves (the invitation's session ends); for a person signed in, another passkey."""
     rp_id, origin = relying_party(request)
-    if state.is_person or state.invitation is None:
-        raise HTTPException(409, "you have a passkey already")
     uid = state.person_uid or ""
     challenge = _credential_challenge(credential)
     sessions = request.app.state.sessions
@@ -296,6 +293,20 @@ def register_passkey(
     )
     if enrolment is None:
         raise HTTPException(400, "pass the live enrolment first, then make your passkey")
+    if state.is_person:
+        # Signed in already: another passkey (a new phone) on the live check just passed.
+        accounts.add_passkey(
+            lib,
+            person_uid=uid,
+            enrolment_id=enrolment,
+            credential=credential,
+            challenge=challenge,
+            rp_id=rp_id,
+            origin=origin,
+        )
+        return PersonSession(csrf_token=state.csrf_token, person=_own_person_id(lib, state))
+    if state.invitation is None:
+        raise HTTPException(409, "you have a passkey already")
     accounts.register_passkey(
         lib,
         person_uid=uid,
@@ -410,6 +421,7 @@ def my_page(request: Request):
         scopes=[str(x) for x in grants.Scope],
         activity=activity.activity(lib, person_id, limit=100),
         adapters=_my_adapters(lib, person_id),
+        passkeys=accounts.list_passkeys(lib, state.person_uid or ""),
     )
 
 
@@ -496,6 +508,29 @@ async def export_my_data(
         media_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="my-likeness-data.zip"'},
     )
+
+
+class MyPasskey(BaseModel):
+    id: str
+    created_at: str
+    last_used_at: str | None
+
+
+@router.get("/api/me/passkeys")
+def my_passkeys(
+    state: SignedIn = Depends(require_person), lib: Library = Depends(library)
+) -> list[MyPasskey]:
+    return [MyPasskey(**k.as_json()) for k in accounts.list_passkeys(lib, state.person_uid or "")]
+
+
+@router.delete("/api/me/passkeys/{passkey_id}", responses=ERRORS, status_code=204)
+def remove_my_passkey(
+    passkey_id: Annotated[str, Path(pattern="^[A-Za-z0-9_-]{1,700}$")],
+    state: SignedIn = Depends(require_person_csrf),
+    lib: Library = Depends(library),
+) -> None:
+    """Remove one of your passkeys (a lost phone); never your last."""
+    accounts.remove_passkey(lib, state.person_uid or "", passkey_id)
 
 
 class MyGrantIn(BaseModel):

@@ -119,3 +119,10 @@ for (const row of document.querySelectorAll(".my-adapter")) {
     act(() => api("DELETE", `/api/me/adapters/${row.dataset.id}`));
   });
 }
+
+for (const row of document.querySelectorAll(".my-passkey")) {
+  row.querySelector(".remove-passkey")?.addEventListener("click", () => {
+    if (!window.confirm("Remove this passkey? It will no longer sign you in here.")) return;
+    act(() => api("DELETE", `/api/me/passkeys/${row.dataset.id}`));
+  });
+}

@@ -16,10 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("people") as batch:
-        batch.add_column(
-            sa.Column("consents_for_self", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ALTER TABLE ... ADD COLUMN: a batch rebuild of ``people`` would drop SQLite's
+    # AUTOINCREMENT (migration 0009), and ids would be handed out again.
+    op.add_column(
+        "people",
+        sa.Column("consents_for_self", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "invitations",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -51,7 +53,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("people") as batch:
+    with op.batch_alter_table(
+        "people", recreate="always", table_kwargs={"sqlite_autoincrement": True}
+    ) as batch:
         batch.drop_column("consents_for_self")
     op.drop_table("passkeys")
     op.drop_table("person_accounts")
