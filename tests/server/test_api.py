@@ -175,6 +175,7 @@ def test_every_route_but_sign_in_health_and_oauth_needs_a_session(world):
             "app_id": "0" * 32,
             "invitation_id": "0" * 32,
             "adapter_id": "0" * 32,
+            "passkey_id": "AAAA",
         }
         url = path.format(**fill)
         for method in methods:

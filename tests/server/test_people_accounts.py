@@ -392,6 +392,7 @@ def test_a_persons_activity_says_what_happened_about_them_and_nothing_of_others(
     assert client.get("/api/me/activity").status_code == 401
 
 
+@pytest.mark.slow  # two live checks or a trained library; `make test-all`
 def test_a_person_lists_and_deletes_only_their_own_adapters(trained, tmp_path):
     from likeness.adapters.manage import list_adapters
 
@@ -568,6 +569,7 @@ def test_an_invitee_cannot_draw_live_checks_without_end(world):
     assert client.post("/api/me/enrolment/live", headers=headers).status_code == 429
 
 
+@pytest.mark.slow  # two live checks or a trained library; `make test-all`
 def test_a_person_adds_a_passkey_on_a_live_check_and_removes_a_lost_one(world):
     client, lib, alice, _ = world
     _open(client, _invite(client, alice))
