@@ -106,6 +106,17 @@ def _register(client, authenticator: SoftAuthenticator) -> dict:
     return client.post("/api/me/passkeys", json=credential, headers=headers)
 
 
+def _with_an_account(client, lib, person: int):
+    """The person (the astronaut's group) invited, live-checked and registered on
+    ``client``: (the CSRF header of their session, their authenticator, the enrolment)."""
+    _open(client, _invite(client, person))
+    enrolment = _live_check_as_the_astronaut(client, lib, person)
+    authenticator = SoftAuthenticator()
+    registered = _register(client, authenticator)
+    assert registered.status_code == 201, registered.text
+    return {CSRF_HEADER: registered.json()["csrf_token"]}, authenticator, enrolment
+
+
 def _sign_in(client, authenticator: SoftAuthenticator, **kwargs):
     options = client.post("/api/me/sign-in/options")
     assert options.status_code == 200, options.text
@@ -281,10 +292,7 @@ def test_an_invitees_session_reaches_only_its_own_group(world):
 def test_a_persons_session_cannot_touch_another_persons_grants(world, tmp_path):
     client, lib, alice, grace = world
     graces = issue_grant(lib, grace, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
-    _open(client, _invite(client, alice))
-    _live_check_as_the_astronaut(client, lib, alice)
-    registered = _register(client, SoftAuthenticator())
-    headers = {CSRF_HEADER: registered.json()["csrf_token"]}
+    headers, _, _ = _with_an_account(client, lib, alice)
     assert graces.id not in {g["id"] for g in client.get("/api/me").json()["grants"]}
     response = client.post(f"/api/me/grants/{graces.id}/revoke", json={}, headers=headers)
     assert response.status_code == 404  # as if it did not exist
@@ -295,10 +303,7 @@ def test_a_persons_session_cannot_touch_another_persons_grants(world, tmp_path):
 
 def test_a_passkey_that_is_not_registered_or_not_the_holders_key_is_refused(world, tmp_path):
     client, lib, alice, _ = world
-    _open(client, _invite(client, alice))
-    _live_check_as_the_astronaut(client, lib, alice)
-    alices = SoftAuthenticator()
-    assert _register(client, alices).status_code == 201
+    _, alices, _ = _with_an_account(client, lib, alice)
     client.cookies.clear()
     # A passkey this server never registered.
     stranger = SoftAuthenticator()
@@ -353,10 +358,7 @@ def test_a_persons_activity_says_what_happened_about_them_and_nothing_of_others(
     from likeness.consent.policy import authorize
 
     client, lib, alice, grace = world
-    _open(client, _invite(client, alice))
-    enrolment = _live_check_as_the_astronaut(client, lib, alice)
-    registered = _register(client, SoftAuthenticator())
-    headers = {CSRF_HEADER: registered.json()["csrf_token"]}
+    headers, _, enrolment = _with_an_account(client, lib, alice)
     grant = client.post(
         "/api/me/grants",
         json={"scopes": ["train-adapter"], "enrolment": enrolment},
@@ -400,9 +402,7 @@ def test_a_person_lists_and_deletes_only_their_own_adapters(trained, tmp_path):
     lib = copy_home(home, tmp_path / "home")
     set_owner_passphrase(lib, PASSPHRASE)
     with TestClient(create_app(lib), base_url=LOCAL) as client:
-        _open(client, _invite(client, alice))
-        _live_check_as_the_astronaut(client, lib, alice)
-        headers = {CSRF_HEADER: _register(client, SoftAuthenticator()).json()["csrf_token"]}
+        headers, _, _ = _with_an_account(client, lib, alice)
         hers = {a.id for a in list_adapters(lib, alice)}
         listed = client.get("/api/me/adapters").json()
         assert {a["id"] for a in listed} == hers and hers
@@ -434,9 +434,7 @@ def test_a_person_downloads_what_the_library_holds_about_them(world, tmp_path):
 
     client, lib, alice, grace = world
     issue_grant(lib, grace, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
-    _open(client, _invite(client, alice))
-    enrolment = _live_check_as_the_astronaut(client, lib, alice)
-    headers = {CSRF_HEADER: _register(client, SoftAuthenticator()).json()["csrf_token"]}
+    headers, _, enrolment = _with_an_account(client, lib, alice)
     client.post(
         "/api/me/grants",
         json={"scopes": ["train-adapter"], "enrolment": enrolment},
@@ -512,9 +510,7 @@ def test_the_owner_cannot_regroup_the_faces_of_a_person_who_consents_for_themsel
     from likeness.people import manage
 
     client, lib, alice, grace = world
-    _open(client, _invite(client, alice))
-    _live_check_as_the_astronaut(client, lib, alice)
-    assert _register(client, SoftAuthenticator()).status_code == 201
+    _with_an_account(client, lib, alice)
     client.cookies.clear()
     owner = signed_in(client)
     faces = [f["id"] for f in list_faces(lib, alice)]
@@ -541,10 +537,7 @@ def test_a_flood_of_sign_in_requests_locks_no_one_out(world, tmp_path):
     challenges are now kept nowhere (an HMAC says they are ours), and only those a passkey
     answered are remembered, against replay."""
     client, lib, alice, _ = world
-    _open(client, _invite(client, alice))
-    _live_check_as_the_astronaut(client, lib, alice)
-    alices = SoftAuthenticator()
-    assert _register(client, alices).status_code == 201
+    _, alices, _ = _with_an_account(client, lib, alice)
     client.cookies.clear()
     store = client.app.state.sessions
     for _ in range(20_000):
@@ -572,10 +565,7 @@ def test_an_invitee_cannot_draw_live_checks_without_end(world):
 @pytest.mark.slow  # two live checks or a trained library; `make test-all`
 def test_a_person_adds_a_passkey_on_a_live_check_and_removes_a_lost_one(world):
     client, lib, alice, _ = world
-    _open(client, _invite(client, alice))
-    _live_check_as_the_astronaut(client, lib, alice)
-    phone = SoftAuthenticator()
-    headers = {CSRF_HEADER: _register(client, phone).json()["csrf_token"]}
+    headers, phone, _ = _with_an_account(client, lib, alice)
     assert len(client.get("/api/me/passkeys").json()) == 1
     # Her only passkey cannot be removed.
     only = client.get("/api/me/passkeys").json()[0]["id"]

@@ -114,14 +114,16 @@ class AdapterBusyError(ConflictError):
     """An adapter still being trained (stop its job first)."""
 
 
-def remove_adapter(lib: Library, adapter_id: str, by: str = "owner") -> None:
+def remove_adapter(lib: Library, adapter_id: str, by: str | None = None) -> None:
     """Delete an adapter's files and its record, recorded in the audit log with who asked
-    (``by``: the owner, or ``person:<uid>``, whose own it must be: any other is not found
-    for them). One still being trained is refused: its job would write it again."""
+    (``by``: the owner by default, or ``audit.person_actor(uid)``, whose own it must be:
+    any other is not found for them). One still being trained is refused: its job would
+    write it again."""
     from likeness.consent import audit
 
+    by = by or audit.OWNER
     info = get_adapter(lib, adapter_id)
-    if by not in ("owner", f"person:{info.person_uid}"):
+    if by not in (audit.OWNER, audit.person_actor(info.person_uid)):
         raise AdapterNotFoundError(f"no adapter with id {adapter_id}")
     if info.status == AdapterStatus.TRAINING:
         raise AdapterBusyError("this adapter is being trained: cancel its job first")

@@ -150,9 +150,5 @@ def run_server(app, host: str, port: int, one_time_link: bool = False, certifica
     if one_time_link:
         token = app.state.sessions.issue_link()
         console.print(f"sign in once (within 10 minutes) with {url}/sign-in/link/{token}")
-    ssl = (
-        {"ssl_certfile": str(certificate.cert_path), "ssl_keyfile": str(certificate.key_path)}
-        if certificate is not None
-        else {}
-    )
+    ssl = certificate.uvicorn_options() if certificate is not None else {}
     uvicorn.run(app, host=host, port=port, log_level="warning", **ssl)

@@ -13,7 +13,6 @@ registered at ``https://likeness.lan:8765`` signs in there, not at another name)
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from likeness.consent import audit
 from likeness.consent.enrolment import EnrolmentError, passed_enrolment
 from likeness.consent.tables import (
     Enrolment,
-    EnrolmentSession,
     Invitation,
     Passkey,
     PersonAccount,
@@ -69,11 +67,6 @@ class AccountInfo:
     person_id: int | None
     created_at: datetime
     passkeys: int
-
-
-def has_account(lib: Library, person_uid: str) -> bool:
-    with lib.session() as s:
-        return s.get(PersonAccount, person_uid) is not None
 
 
 def account_person_ids(lib: Library) -> set[int]:
@@ -167,8 +160,6 @@ def register_passkey(
     verified = _verified_registration(credential, challenge, rp_id, origin)
     with lib.session() as s:
         hold_write_lock(s)
-        if s.get(Passkey, verified.credential_id) is not None:
-            raise AccountError("this passkey is registered already")
         if s.get(PersonAccount, person_uid) is not None:
             raise AccountConflictError("this person has an account already")
         s.add(
@@ -209,6 +200,10 @@ def _verified_registration(credential: dict, challenge: bytes, rp_id: str, origi
 
 
 def _store_passkey(lib, s, verified, person_uid: str, now, extra: dict, enrolment_id: str):
+    """Store a verified passkey and audit it, in the caller's transaction (under the write
+    lock); one registered already is refused."""
+    if s.get(Passkey, verified.credential_id) is not None:
+        raise AccountError("this passkey is registered already")
     s.add(
         Passkey(
             credential_id=verified.credential_id,
@@ -222,7 +217,12 @@ def _store_passkey(lib, s, verified, person_uid: str, now, extra: dict, enrolmen
         lib,
         s,
         "passkey",
-        {"subject": person_uid, **extra, "enrolment": enrolment_id, "by": f"person:{person_uid}"},
+        {
+            "subject": person_uid,
+            **extra,
+            "enrolment": enrolment_id,
+            "by": audit.person_actor(person_uid),
+        },
     )
 
 
@@ -246,8 +246,6 @@ def add_passkey(
         hold_write_lock(s)
         if s.get(PersonAccount, person_uid) is None:
             raise AccountError("no account: open your invitation link first")
-        if s.get(Passkey, verified.credential_id) is not None:
-            raise AccountError("this passkey is registered already")
         _store_passkey(lib, s, verified, person_uid, now, {"added": True}, enrolment_id)
 
 
@@ -299,28 +297,19 @@ def remove_passkey(lib: Library, person_uid: str, passkey_id: str) -> None:
             raise AccountConflictError("this is your only passkey: add another one first")
         s.delete(row)
         audit.append(
-            lib, s, "passkey-remove", {"subject": person_uid, "by": f"person:{person_uid}"}
+            lib, s, "passkey-remove", {"subject": person_uid, "by": audit.person_actor(person_uid)}
         )
 
 
 def live_enrolment(
     lib: Library, enrolment_id: str, person_uid: str, now: datetime, max_age: timedelta
 ) -> Enrolment:
-    """A passed enrolment of this person, recent, from a *live* session (the camera in
-    front of them, prompts revealed one at a time): what a person's account and the grants
-    they sign rest on. A recorded clip's enrolment (its whole schedule shown beforehand)
-    does not count here, so the owner cannot make a person's account, nor sign in their
-    name, from a video."""
+    """``passed_enrolment(live=True)``, as an ``AccountError``: a person's account and
+    passkeys rest only on a live check, never on a recorded clip the owner could make."""
     try:
-        enrolment = passed_enrolment(lib, enrolment_id, person_uid, now, max_age)
+        return passed_enrolment(lib, enrolment_id, person_uid, now, max_age, live=True)
     except EnrolmentError as exc:
         raise AccountError(f"this needs a passed live enrolment: {exc}") from None
-    with lib.session() as s:
-        drawn = s.get(EnrolmentSession, enrolment.session_id)
-        live = drawn is not None and json.loads(drawn.document).get("live") is True
-    if not live:
-        raise AccountError("this needs a live enrolment, not one from a recorded clip")
-    return enrolment
 
 
 def authentication_options(rp_id: str, challenge: bytes) -> str:
@@ -377,7 +366,10 @@ def sign_in_with_passkey(
         key.sign_count = verified.new_sign_count
         key.last_used_at = now
         audit.append(
-            lib, s, "person-sign-in", {"subject": key.person_uid, "by": f"person:{key.person_uid}"}
+            lib,
+            s,
+            "person-sign-in",
+            {"subject": key.person_uid, "by": audit.person_actor(key.person_uid)},
         )
         return key.person_uid
 

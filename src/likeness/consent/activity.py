@@ -48,9 +48,9 @@ class ActivityItem:
 
 
 def _actor(by: str | None, uid: str) -> str:
-    if by is None or by == "owner":
+    if by is None or by == audit.OWNER:
         return "the library's owner"
-    if by == f"person:{uid}":
+    if by == audit.person_actor(uid):
         return "you"
     if by.startswith("app:"):
         return f"the app {by.removeprefix('app:')}"

@@ -23,6 +23,15 @@ from likeness.store import Library, hold_write_lock
 from likeness.store.tables import Setting
 
 GENESIS = "0" * 64
+#: Who acted, as entries name them (``by``): the library's owner, ...
+OWNER = "owner"
+
+
+def person_actor(person_uid: str) -> str:
+    """... or a person acting for themselves (an app is ``app:<id>``)."""
+    return f"person:{person_uid}"
+
+
 HEAD_KEY = "audit_head"
 
 

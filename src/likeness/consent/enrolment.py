@@ -336,14 +336,21 @@ def passed_enrolment(
     person_uid: str,
     now: datetime,
     max_age: timedelta = timedelta(days=1),
+    live: bool = False,
 ) -> Enrolment:
-    """The enrolment a verified grant rests on: passed, this person's, and recent."""
+    """The enrolment a verified grant rests on: passed, this person's, and recent; with
+    ``live``, from a live session too (the camera in front of them, prompts revealed one at
+    a time), not a recorded clip's (its whole schedule shown beforehand), which anyone
+    holding a photo could have made: what a person's own account and grants rest on."""
     with lib.session() as s:
         row = s.get(Enrolment, enrolment_id)
+        drawn = s.get(EnrolmentSession, row.session_id) if row is not None else None
     if row is None or row.person_uid != person_uid:
         raise EnrolmentNotFoundError(f"no enrolment {enrolment_id} for this person")
     if not row.passed:
         raise EnrolmentError(f"enrolment {enrolment_id} did not pass: {row.reason}")
     if now - row.created_at > max_age:
         raise EnrolmentError(f"enrolment {enrolment_id} is too old; enrol again")
+    if live and (drawn is None or json.loads(drawn.document).get("live") is not True):
+        raise EnrolmentError("this needs a live enrolment, not one from a recorded clip")
     return row

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from likeness import clock
 from likeness.consent import audit
+from likeness.consent.audit import OWNER, person_actor
 from likeness.consent.canonical import canonical_json
 from likeness.consent.tables import ConsentGrantRecord
 from likeness.errors import InvalidError, NotFoundError, RefusedError
@@ -39,9 +40,6 @@ class Trust(StrEnum):
     ATTESTED = "attested"
 
 
-OWNER = "owner"
-
-
 class GrantError(InvalidError):
     """A grant that cannot be issued or found."""
 
@@ -53,11 +51,6 @@ class GrantNotFoundError(NotFoundError, GrantError):
 class NotYoursToSignError(RefusedError):
     """A grant signed by someone other than the person it is about, where that person
     consents for themselves (has an account), or a person acting on someone else's."""
-
-
-def person_actor(person_uid: str) -> str:
-    """How the audit log and grants name a person acting for themselves."""
-    return f"person:{person_uid}"
 
 
 @dataclass(frozen=True)
@@ -187,19 +180,12 @@ def issue_grant(
     with lib.session() as s:
         person = get_person(s, person_id)
         _check_signer(s, person.uid, by)
-        if by != OWNER and enrolment_id is not None:
-            # A person signs on a live check of their own, never on a recorded clip's.
-            from likeness.consent.accounts import AccountError, live_enrolment
-
-            try:
-                live_enrolment(lib, enrolment_id, person.uid, now, timedelta(days=1))
-            except AccountError as exc:
-                raise GrantError(str(exc), field="enrolment") from None
         if enrolment_id is not None:
             from likeness.consent.enrolment import EnrolmentError, passed_enrolment
 
             try:
-                enrolment = passed_enrolment(lib, enrolment_id, person.uid, now)
+                # A person signs on a live check of their own, never on a recorded clip's.
+                enrolment = passed_enrolment(lib, enrolment_id, person.uid, now, live=by != OWNER)
             except EnrolmentError as exc:
                 raise GrantError(str(exc)) from None
             evidence = (

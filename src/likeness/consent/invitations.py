@@ -25,7 +25,7 @@ from likeness import clock
 from likeness.consent import audit
 from likeness.consent.tables import Invitation, PersonAccount
 from likeness.errors import ConflictError, InvalidError, NotFoundError, RefusedError
-from likeness.people.records import get_person, person_ids_by_uid
+from likeness.people.records import get_person, person_id_of, person_ids_by_uid
 from likeness.store import Library, hold_write_lock
 
 #: How long an invitation is valid unless the owner says otherwise ...
@@ -133,7 +133,7 @@ def invite_person(
                 "invitation": row.id,
                 "subject": person.uid,
                 "expires_at": row.expires_at.isoformat(),
-                "by": "owner",
+                "by": audit.OWNER,
             },
         )
         return _info(row, person_id), token
@@ -166,7 +166,7 @@ def revoke_invitation(lib: Library, invitation_id: str, now: datetime | None = N
             lib,
             s,
             "invite-revoke",
-            {"invitation": row.id, "subject": row.person_uid, "by": "owner"},
+            {"invitation": row.id, "subject": row.person_uid, "by": audit.OWNER},
         )
     return True
 
@@ -187,7 +187,7 @@ def _usable(session, token: str, now: datetime) -> Invitation:
         or row.opened_at is not None
         or row.revoked_at is not None
         or now >= row.expires_at
-        or row.person_uid not in person_ids_by_uid(session)
+        or person_id_of(session, row.person_uid) is None
         # Once the person has an account, links made before it open nothing: their holder
         # could otherwise add a passkey to it.
         or session.get(PersonAccount, row.person_uid) is not None
@@ -216,6 +216,10 @@ def open_invitation(lib: Library, token: str, now: datetime | None = None) -> Op
             lib,
             s,
             "invite-open",
-            {"invitation": row.id, "subject": row.person_uid, "by": f"person:{row.person_uid}"},
+            {
+                "invitation": row.id,
+                "subject": row.person_uid,
+                "by": audit.person_actor(row.person_uid),
+            },
         )
         return OpenedInvitation(row.id, row.person_uid, now)

@@ -48,7 +48,7 @@ face embeddings and liveness templates the library keeps to recognise you.
 
 
 def export_person_data(
-    lib: Library, person_id: int, out: IO[bytes], by: str = "owner"
+    lib: Library, person_id: int, out: IO[bytes], by: str = audit.OWNER
 ) -> dict[str, int]:
     """Write the person's zip to ``out``; counts of what went in. The export is recorded in
     the audit log with who asked (``by``)."""

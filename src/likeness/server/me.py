@@ -17,7 +17,6 @@ trying it on one machine; on plain HTTP elsewhere every passkey route refuses.
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import timedelta
 from typing import Annotated, Any
@@ -27,7 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from likeness.consent import accounts, activity, grants, invitations
+from likeness.consent import accounts, activity, audit, grants, invitations
 from likeness.consent.enrolment import SESSION_TTL, start_enrolment
 from likeness.consent.tables import Enrolment
 from likeness.errors import RefusedError
@@ -166,12 +165,13 @@ def relying_party(request: Request) -> tuple[str, str]:
 
 def _credential_challenge(credential: dict[str, Any]) -> bytes:
     """The challenge a browser's credential answers (from its client data)."""
+    from webauthn.helpers import base64url_to_bytes, parse_client_data_json
+    from webauthn.helpers.exceptions import WebAuthnException
+
     try:
-        data = credential["response"]["clientDataJSON"]
-        client = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
-        challenge = client["challenge"]
-        return base64.urlsafe_b64decode(challenge + "=" * (-len(challenge) % 4))
-    except (KeyError, TypeError, ValueError) as exc:
+        data = base64url_to_bytes(credential["response"]["clientDataJSON"])
+        return parse_client_data_json(data).challenge
+    except (KeyError, TypeError, ValueError, WebAuthnException) as exc:
         raise HTTPException(400, "not a WebAuthn credential") from exc
 
 
@@ -208,11 +208,21 @@ def open_invitation(request: Request, token: Token):
 
 
 def _own_person_id(lib: Library, state: SignedIn) -> int:
+    return _me(lib, state)[0]
+
+
+def _me(lib: Library, state: SignedIn) -> tuple[int, str | None]:
+    """The id and name of the person a person's (or an invitee's) session acts for."""
     with lib.session() as s:
         person_id = person_id_of(s, state.person_uid or "")
-    if person_id is None:
-        raise HTTPException(404, "your person group is no longer in this library")
-    return person_id
+        if person_id is None:
+            raise HTTPException(404, "your person group is no longer in this library")
+        return person_id, get_person(s, person_id).name
+
+
+def _by(state: SignedIn) -> str:
+    """How the audit log names the person a session acts for (``audit.person_actor``)."""
+    return audit.person_actor(state.person_uid or "")
 
 
 @pages.get("/me/welcome", response_class=HTMLResponse)
@@ -256,9 +266,7 @@ def passkey_options(
     handle = accounts.user_handle(lib, uid)
     # Bound to this browser session: another invitee's answer cannot spend it.
     challenge = request.app.state.sessions.issue_challenge(f"register:{state.csrf_token}", handle)
-    with lib.session() as s:
-        person = get_person(s, _own_person_id(lib, state))
-        label = person.name or "me"
+    label = _me(lib, state)[1] or "me"
     options = accounts.registration_options(lib, uid, handle, label, rp_id, challenge)
     return json.loads(options)
 
@@ -358,7 +366,7 @@ async def sign_in(
     rp_id, origin = relying_party(request)
     challenge = _credential_challenge(credential)
     sessions = request.app.state.sessions
-    if not sessions.spend_sign_in_challenge(challenge):
+    if not sessions.valid_sign_in_challenge(challenge):
         raise HTTPException(400, "this passkey answers no sign-in challenge: try again")
     lib: Library = request.app.state.library
     uid = await run_in_threadpool(
@@ -393,9 +401,7 @@ def _my_grants(lib: Library, person_id: int) -> list[GrantOut]:
 @router.get("/api/me")
 def me(state: SignedIn = Depends(require_person), lib: Library = Depends(library)) -> Me:
     """You, as this library knows you, and every grant about you."""
-    person_id = _own_person_id(lib, state)
-    with lib.session() as s:
-        name = get_person(s, person_id).name
+    person_id, name = _me(lib, state)
     return Me(person=person_id, name=name, grants=_my_grants(lib, person_id))
 
 
@@ -407,9 +413,7 @@ def my_page(request: Request):
     if not state.is_person:
         return RedirectResponse("/me/welcome", status_code=303)
     lib: Library = request.app.state.library
-    person_id = _own_person_id(lib, state)
-    with lib.session() as s:
-        name = get_person(s, person_id).name
+    person_id, name = _me(lib, state)
     return web.page(
         request,
         "me.html",
@@ -482,7 +486,7 @@ def delete_my_adapter(
     else's is not found."""
     from likeness.adapters.manage import remove_adapter
 
-    remove_adapter(lib, adapter_id, by=grants.person_actor(state.person_uid or ""))
+    remove_adapter(lib, adapter_id, by=_by(state))
 
 
 @router.get(
@@ -501,8 +505,7 @@ async def export_my_data(
 
     person_id = _own_person_id(lib, state)
     out = io.BytesIO()
-    by = grants.person_actor(state.person_uid or "")
-    await run_in_threadpool(export_person_data, lib, person_id, out, by)
+    await run_in_threadpool(export_person_data, lib, person_id, out, _by(state))
     return Response(
         out.getvalue(),
         media_type="application/zip",
@@ -550,22 +553,22 @@ def sign_grant(
 ) -> GrantOut:
     """Sign a grant to the library's owner, about yourself, on a live check this browser
     session ran (on your page, or on the welcome page just before)."""
-    uid = state.person_uid or ""
     drawn = request.app.state.sessions.drawn(request.cookies.get(COOKIE_NAME))
     with lib.session() as s:
         enrolment = s.get(Enrolment, body.enrolment)
         if enrolment is None or enrolment.session_id not in drawn:
             raise HTTPException(400, "pass a live check on this page first, then sign")
+    person_id = _own_person_id(lib, state)
     grant = grants.issue_grant(
         lib,
-        _own_person_id(lib, state),
+        person_id,
         body.scopes,
         grants.Trust.VERIFIED,
         expires_in=timedelta(days=body.expires_days) if body.expires_days else None,
         enrolment_id=body.enrolment,
-        by=grants.person_actor(uid),
+        by=_by(state),
     )
-    return next(g for g in _my_grants(lib, _own_person_id(lib, state)) if g.id == grant.id)
+    return grant_out(grant, person_id)
 
 
 @router.post("/api/me/grants/{grant_id}/revoke", responses=ERRORS)
@@ -578,5 +581,4 @@ def revoke_my_grant(
 ) -> dict[str, bool]:
     """Revoke a grant about you, at once (an app's jobs that rest on it are cancelled).
     A grant about anyone else is not found."""
-    by = grants.person_actor(state.person_uid or "")
-    return {"revoked": revoke_and_cancel(request, lib, grant_id, body.reason, by)}
+    return {"revoked": revoke_and_cancel(request, lib, grant_id, body.reason, _by(state))}

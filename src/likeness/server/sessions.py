@@ -147,17 +147,12 @@ class SessionStore:
     def note_drawn(self, token: str | None, enrolment_session: str) -> int:
         """Record that this browser session drew the live enrolment session
         ``enrolment_session`` (a person's passkey and the grants they sign rest only on
-        live checks their own browser ran); how many it has drawn. ``BusyError`` past
-        ``MAX_DRAWN``: a session cannot grow the library without end."""
+        live checks their own browser ran); how many it has drawn. The route that draws
+        them stops at ``MAX_DRAWN``."""
         if not token:
             return 0
         with self._lock:
             drawn = self._drawn.setdefault(_digest(token), set())
-            if len(drawn) >= MAX_DRAWN:
-                raise BusyError(
-                    f"{MAX_DRAWN} live checks in one session: sign in again to try more",
-                    retry_after_s=60,
-                )
             drawn.add(enrolment_session)
             return len(drawn)
 
@@ -209,7 +204,7 @@ class SessionStore:
         expires = struct.pack(">d", time.time() + ttl_s)
         return nonce + expires + hmac.new(self._key, nonce + expires, "sha256").digest()
 
-    def spend_sign_in_challenge(self, challenge: bytes) -> bool:
+    def valid_sign_in_challenge(self, challenge: bytes) -> bool:
         """Whether ``challenge`` is one of ours, unexpired and not used for a sign-in
         before (``used_sign_in``)."""
         if len(challenge) != 16 + 8 + 32:

@@ -57,6 +57,10 @@ class ServerCertificate:
     ca_path: Path  # the root a phone trusts
     names: tuple[str, ...]
 
+    def uvicorn_options(self) -> dict[str, str]:
+        """What ``uvicorn.run`` / ``uvicorn.Config`` take to serve it."""
+        return {"ssl_certfile": str(self.cert_path), "ssl_keyfile": str(self.key_path)}
+
 
 def _folder(lib: Library) -> Path:
     folder = lib.keys.dir / "tls"

@@ -130,10 +130,9 @@ def person_page(request: Request, person_id: PathId):
     from likeness.consent.accounts import account
     from likeness.consent.invitations import list_invitations
     from likeness.models.registry import model_names
+    from likeness.people.records import get_person
 
     with lib.session() as s:
-        from likeness.people.records import get_person
-
         uid = get_person(s, person_id).uid
     now = clock.now()
     return page(

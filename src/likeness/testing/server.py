@@ -48,11 +48,7 @@ def served_on_loopback(app, certificate=None) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    ssl = (
-        {"ssl_certfile": str(certificate.cert_path), "ssl_keyfile": str(certificate.key_path)}
-        if certificate is not None
-        else {}
-    )
+    ssl = certificate.uvicorn_options() if certificate is not None else {}
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **ssl)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
