@@ -162,3 +162,18 @@ def test_invitations_from_the_command_line(tmp_path):
     assert likeness(home, "people", "minor", pid).returncode == 0
     minor = likeness(home, "people", "invite", pid)
     assert minor.returncode == 1 and "guardian" in minor.stderr
+
+    # Erasure at the person's request: asked to confirm, then done, then its template.
+    unconfirmed = likeness(home, "people", "erase", pid)
+    assert unconfirmed.returncode == 1 and "--yes" in unconfirmed.stderr
+    erased = likeness(home, "people", "erase", pid, "--yes", "--json")
+    assert erased.returncode == 0, erased.stderr
+    assert json.loads(erased.stdout)["faces_deleted"] == 3
+    person = next(
+        p for p in json.loads(likeness(home, "people", "--json").stdout) if p["id"] == int(pid)
+    )
+    assert person["do_not_generate"] and person["face_count"] == 0
+    again = likeness(home, "people", "invite", pid)
+    assert again.returncode == 1 and "erased their biometric data" in again.stderr
+    template = likeness(home, "people", "erase", pid, "--template", "--yes", "--json")
+    assert json.loads(template.stdout) == {"person": int(pid), "templates_deleted": 1}

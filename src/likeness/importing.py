@@ -35,6 +35,7 @@ from likeness.library.dedupe import NearDuplicateIndex, content_hash
 from likeness.library.sources import Problem, SourceItem, read_items, scan
 from likeness.library.tables import Album, ImportRun, Photo, PhotoAlbum, PhotoFile, PhotoLabel
 from likeness.people.manage import assign_pending
+from likeness.people.never import count_withheld, do_not_generate_matcher
 from likeness.store import Library
 
 ProgressCallback = Callable[[int, int], None]
@@ -50,6 +51,8 @@ class ImportReport:
     near_duplicates: int = 0
     faces: int = 0
     grouped: int = 0
+    #: Faces matching a person who asked never to be generated: not kept (``consent.erasure``).
+    withheld: int = 0
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -63,6 +66,7 @@ class ImportReport:
             "near_duplicates": self.near_duplicates,
             "faces": self.faces,
             "grouped": self.grouped,
+            "withheld": self.withheld,
             "problems": [{"path": p.display_path, "reason": p.reason} for p in self.problems],
             "seconds": round(self.seconds, 3),
         }
@@ -105,6 +109,7 @@ class _Recorder:
         self.backend_name = backend_name
         with lib.session() as s:
             rows = s.execute(select(Photo.id, Photo.phash).where(Photo.phash.is_not(None))).all()
+            self.never = do_not_generate_matcher(s, backend_name)
         self.near = NearDuplicateIndex([r[0] for r in rows], [r[1] for r in rows])
 
     def _file(self, s: Session, item: SourceItem, photo_id: int | None, problem: str | None):
@@ -174,7 +179,15 @@ class _Recorder:
             )
             s.add(photo)
             s.flush()
+            kept = []
             for face in result.faces:
+                never = self.never.match(face.embedding) if self.never else None
+                if never is not None:  # kept only to refuse: the face is not recorded
+                    count_withheld(s, self.backend_name, [never])
+                    self.report.withheld += 1
+                else:
+                    kept.append(face)
+            for face in kept:
                 s.add(
                     Face(
                         photo_id=photo.id,
@@ -201,7 +214,7 @@ class _Recorder:
         self.report.added += 1
         self.report.duplicates += len(items) - 1
         self.report.near_duplicates += near is not None
-        self.report.faces += len(result.faces)
+        self.report.faces += len(kept)
 
 
 def _drop_if_orphan(s: Session, photo_id: int) -> None:

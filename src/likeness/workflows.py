@@ -27,6 +27,8 @@ from likeness.store import Library
 if TYPE_CHECKING:
     from likeness.adapters.identity import IdentityScore
     from likeness.adapters.training import TrainedAdapter
+    from likeness.consent.activity import ActivityItem
+    from likeness.consent.erasure import Erasure
     from likeness.generate.run import GenerationResult
     from likeness.importing import ImportReport, ProgressCallback
 
@@ -256,3 +258,44 @@ def export(lib: Library, request: ExportRequest) -> Path:
 
     decision = authorize_export(lib, request)
     return export_adapter(lib, decision, request.person, request.format, Path(request.out))
+
+
+# -- erase -------------------------------------------------------------------------------
+
+
+def erase(lib: Library, person_id: int, by: str = OWNER) -> Erasure:
+    """Erase a person's biometric data and mark them do-not-generate
+    (``consent.erasure.erase_biometric_data``), then delete every adapter trained on them:
+    their key is gone already, so the files are unreadable; this removes them. One still in
+    training stops at its next step (the gate refuses now) and its files go now."""
+    from dataclasses import replace
+
+    from likeness.adapters.manage import AdapterBusyError, list_adapters, remove_adapter
+    from likeness.adapters.storage import delete_files
+    from likeness.consent.erasure import erase_biometric_data
+
+    done = erase_biometric_data(lib, person_id, by=by)
+    deleted = 0
+    for info in list_adapters(lib, person_id):
+        try:
+            remove_adapter(lib, info.id, by=by)
+        except AdapterBusyError:
+            delete_files(lib, info.person_uid, info.id)
+        deleted += 1
+    return replace(done, adapters_deleted=deleted)
+
+
+# -- a person's activity -----------------------------------------------------------------
+
+
+def person_activity(lib: Library, person_id: int, limit: int = 200) -> list[ActivityItem]:
+    """What happened about this person, newest first, in words (``consent.activity``), each
+    image released showing them with its Content Credentials (watermark id, file hash)."""
+    from dataclasses import replace
+
+    from likeness.consent.activity import activity
+    from likeness.provenance.stamp import released_images
+
+    items = activity(lib, person_id, limit)
+    released = released_images(lib, [i.seq for i in items if i.kind == "safety"])
+    return [replace(i, provenance=released.get(i.seq)) for i in items]

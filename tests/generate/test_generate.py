@@ -18,6 +18,7 @@ from likeness.provenance.stamp import find_provenance
 from likeness.safety.gate import SafetyGate
 from likeness.testing.cli import likeness
 from likeness.testing.regions import regional_influence
+from likeness.workflows import person_activity
 
 FAST = GenerationOptions(steps=6, style="watercolor")
 
@@ -46,6 +47,13 @@ def test_a_consented_person_is_generated_signed_and_watermarked(two_people, tmp_
         assert assertion["parameters"]["seed"] == image.seed
         assert "alice" not in json.dumps(report.credentials.as_json()).lower()
     assert result.parameters["steps"] == 6 and result.action == "generate-stylized"
+    # Alice's own page lists each image made of her with its Content Credentials' keys.
+    released = [i for i in person_activity(lib, two_people.alice) if i.provenance]
+    assert sorted(i.provenance["watermark"] for i in released) == sorted(
+        i.watermark_id for i in result.written
+    )
+    assert all(i.words.startswith("an image asked of you was released") for i in released)
+    assert all(i.words.endswith("made for the library's owner") for i in released)
 
 
 def test_a_person_without_a_grant_is_refused_and_nothing_is_written(two_people, tmp_path):

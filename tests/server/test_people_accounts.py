@@ -13,6 +13,7 @@ import json
 import secrets
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -601,3 +602,50 @@ def test_a_person_adds_a_passkey_on_a_live_check_and_removes_a_lost_one(world):
     assert "removed a passkey" in kinds and "added a passkey" in kinds
     # Another person's passkey id, or a made-up one, is not found.
     assert client.delete("/api/me/passkeys/AAAA", headers=_csrf(client)).status_code == 404
+
+
+def test_a_person_erases_their_biometric_data_and_is_never_generated_again(world):
+    from likeness.consent.policy import authorize
+    from likeness.safety.gate import SafetyGate
+
+    client, lib, alice, _ = world
+    headers, _, enrolment = _with_an_account(client, lib, alice)
+    client.post(
+        "/api/me/grants",
+        json={"scopes": ["generate-stylized"], "enrolment": enrolment},
+        headers=headers,
+    )
+    assert authorize(lib, "generate-stylized", [alice], "owner", "tiny").allowed
+    assert "Erase my biometric data" in client.get("/me").text
+    # The word is typed, the request carries her session's CSRF token; the owner cannot
+    # erase for a person who has an account, even with a typed word.
+    assert client.post("/api/me/erase", json={"confirm": "yes"}, headers=headers).status_code == 422
+    assert client.post("/api/me/erase", json={"confirm": "erase"}).status_code == 403
+    person_cookies = dict(client.cookies)
+    client.cookies.clear()
+    owner = signed_in(client)
+    refused = client.post(f"/api/people/{alice}/erase", json={"confirm": "erase"}, headers=owner)
+    assert refused.status_code == 403 and "only they" in refused.json()["detail"]
+    client.cookies.clear()
+    client.cookies.update(person_cookies)
+
+    done = client.post("/api/me/erase", json={"confirm": "erase"}, headers=headers)
+    assert done.status_code == 200, done.text
+    assert done.json()["faces_deleted"] > 0 and done.json()["grants_revoked"] == 1
+    me = client.get("/api/me").json()
+    assert me["erasure"]["erased"] and me["erasure"]["templates"]
+    assert all(g["revoked_at"] for g in me["grants"])
+    page = client.get("/me").text
+    assert 'id="erased"' in page and 'id="my-grant-form"' not in page
+    words = [i["words"] for i in client.get("/api/me/activity").json()]
+    assert any(w.startswith("erased your biometric data") for w in words), words
+    # Refused by name, whatever is asked, and refused by face in an image showing her.
+    decision = authorize(lib, "generate-stylized", [alice], "owner", "tiny")
+    assert decision.reason == f"person {alice} asked never to be generated"
+    gate = SafetyGate(lib, authorize(lib, "generate-stylized", [], "owner", "tiny"))
+    assert "never to be generated" in gate.check(np.asarray(astronaut())).reason
+    # The template goes on her word too; the mark stays.
+    gone = client.post("/api/me/erase/template", json={"confirm": "erase"}, headers=headers)
+    assert gone.status_code == 200 and gone.json() == {"templates_deleted": 1}
+    assert client.get("/api/me").json()["erasure"]["templates"] == []
+    assert not authorize(lib, "generate-stylized", [alice], "owner", "tiny").allowed

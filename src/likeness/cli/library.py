@@ -80,6 +80,11 @@ def import_(
             f"{report.unchanged} unchanged, {report.duplicates} exact duplicates, "
             f"{report.near_duplicates} near duplicates, {report.faces} faces, "
             f"{report.grouped} faces grouped in {report.seconds:.1f}s"
+            + (
+                f"; {report.withheld} faces of people who asked never to be generated were not kept"
+                if report.withheld
+                else ""
+            )
         )
         for p in report.problems:
             err.print(f"[yellow]problem:[/yellow] {p.display_path}: {p.reason}")

@@ -204,6 +204,53 @@ def people_invitations(
     console.print(table)
 
 
+@app.command("erase")
+def people_erase(
+    person: int,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
+    template: Annotated[
+        bool,
+        typer.Option(
+            "--template",
+            help="Erase the salted template kept after an erasure instead: from then on "
+            "nothing recognises their face (the do-not-generate mark stays).",
+        ),
+    ] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Erase a person's biometric data at their request and mark them do-not-generate.
+
+    Deletes their face records, enrolments, adapters and key, revokes their grants; keeps
+    the photos and one salted template that only refuses (see README, "Erase"). Only for a
+    person without an account: one who has an account erases on their own page."""
+    from likeness import workflows
+    from likeness.consent.erasure import erase_do_not_generate_template
+
+    if not yes:
+        raise fail(f"erasing person {person}'s biometric data cannot be undone: add --yes")
+    lib = open_library(home)
+    if template:
+        deleted = erase_do_not_generate_template(lib, person)
+        if as_json:
+            print_json({"person": person, "templates_deleted": deleted})
+        else:
+            console.print(f"person {person}: {deleted} salted template(s) erased")
+        return
+    done = workflows.erase(lib, person)
+    if as_json:
+        print_json(done.as_json())
+        return
+    console.print(
+        f"person {person} erased: {done.faces_deleted} face records "
+        f"(+{done.unassigned_faces_deleted} unassigned matching ones), "
+        f"{done.enrolments_deleted} enrolments, {done.adapters_deleted} adapters, "
+        f"{done.grants_revoked} grants revoked, key "
+        f"{'destroyed' if done.key_destroyed else 'already gone'}; marked do-not-generate; "
+        f"salted template kept for: {', '.join(done.templates_kept) or 'no backend'}"
+    )
+
+
 @app.command("show")
 def people_show(
     person: int,

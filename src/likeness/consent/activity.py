@@ -3,9 +3,10 @@
 The audit log keeps ids and hashes only (``consent.audit``). This reads the entries that
 concern one person (by their uid: grants, revocations, invitations, enrolments, passkeys,
 sign-ins; by their id: the gate's decisions and the safety gate's verdicts on images that
-showed them) and says each in a sentence, with who asked. An entry that also concerned other
-people says how many, never who, and its reason is left out unless it is about this person
-alone: the reasons name people by id, and a person's page shows nothing of anyone else.
+showed them or were asked of them) and says each in a sentence, with who asked. An entry
+that also concerned other people says how many, never who, and its reason is left out unless
+it is about this person alone: the reasons name people by id, and a person's page shows
+nothing of anyone else.
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ class ActivityItem:
     words: str
     #: Who acted or asked: "the library's owner", "you", "the app <id>", or "" (the system).
     actor: str
-    #: For an image the safety gate judged: its SHA-256 (the provenance report finds it).
+    #: For an image the safety gate judged: the SHA-256 of its pixels.
     image: str | None = None
+    #: For an image released and stamped: its Content Credentials, as ``likeness provenance
+    #: verify`` finds a copy by (``{"watermark": hex id, "file_sha256": ...}``; filled in by
+    #: ``workflows.person_activity``: provenance sits above this room).
+    provenance: dict | None = None
 
     def as_json(self) -> dict:
         return {
@@ -44,6 +49,7 @@ class ActivityItem:
             "words": self.words,
             "actor": self.actor,
             "image": self.image,
+            "provenance": self.provenance,
         }
 
 
@@ -61,8 +67,12 @@ def _others(count: int) -> str:
     return "" if count == 0 else f" and {count} other {'person' if count == 1 else 'people'}"
 
 
-def _words(kind: str, p: dict, uid: str, person_id: int) -> tuple[str, str, str | None] | None:
-    """(words, actor, image) of one entry about this person; None if it is not about them."""
+def _words(
+    kind: str, p: dict, uid: str, person_id: int, decisions: dict[int, tuple[str, list[int]]]
+) -> tuple[str, str, str | None] | None:
+    """(words, actor, image) of one entry about this person; None if it is not about them.
+    ``decisions``: who asked each decision and for whom (by audit seq): a safety verdict is
+    about the person when it judged an image showing them, or one asked of them."""
     by = _actor(p.get("by"), uid)
     if p.get("subject") == uid:
         scopes = " and ".join(_SCOPES.get(x, x) for x in p.get("scopes", []))
@@ -85,6 +95,13 @@ def _words(kind: str, p: dict, uid: str, person_id: int) -> tuple[str, str, str 
                 "live check passed" if p.get("passed") else "live check did not pass",
                 "",
             ),
+            "erase": (
+                f"erased your biometric data ({p.get('faces', 0)} face records, "
+                f"{p.get('enrolments', 0)} live checks; {p.get('grants', 0)} permissions "
+                "withdrawn) and marked you never to be generated",
+                by,
+            ),
+            "erase-template": ("erased the salted template kept to refuse your face", by),
             "person-export": (f"exported your data ({p.get('faces', 0)} face crops)", by),
             "adapter-delete": (f"deleted adapter {str(p.get('adapter', ''))[:8]}", by),
             "grant": (
@@ -108,11 +125,18 @@ def _words(kind: str, p: dict, uid: str, person_id: int) -> tuple[str, str, str 
         reason = f": {p.get('reason', '')}" if others == 0 and not p.get("allowed") else ""
         asked = f"asked to {action}{_others(others)}: {outcome}{reason}"
         return asked, _actor(p.get("requester"), uid), None
-    if kind == "safety" and person_id in p.get("faces", []):
-        others = len(set(p["faces"]) - {person_id})
+    asked = decisions.get(p.get("decision", -1)) if kind == "safety" else None
+    about_them = asked is not None and person_id in asked[1]
+    if kind == "safety" and (person_id in p.get("faces", []) or about_them):
+        shown = person_id in p.get("faces", [])
+        others = len((set(p["faces"]) | set(asked[1] if asked else ())) - {person_id})
         outcome = "released" if p.get("allowed") else "refused and not written"
         reason = f" ({p.get('reason', '')})" if others == 0 and not p.get("allowed") else ""
-        words = f"an image showing you{_others(others)} was {outcome}{reason}"
+        what = "an image showing you" if shown else "an image asked of you"
+        words = f"{what}{_others(others)} was {outcome}{reason}"
+        if asked is not None:
+            asker = _actor(asked[0], uid)
+            words = f"{words}, made for {'yourself' if asker == 'you' else asker}"
         return words, "", p.get("image")
     return None
 
@@ -121,9 +145,15 @@ def activity(lib: Library, person_id: int, limit: int = 200) -> list[ActivityIte
     """What happened about this person, newest first (at most ``limit`` items)."""
     with lib.session() as s:
         uid = get_person(s, person_id).uid
+    entries = audit.list_audit(lib)
+    decisions = {
+        e["seq"]: (e["payload"].get("requester", ""), e["payload"].get("subjects", []))
+        for e in entries
+        if e["kind"] == "decision"
+    }
     items = []
-    for entry in reversed(audit.list_audit(lib)):
-        said = _words(entry["kind"], entry["payload"], uid, person_id)
+    for entry in reversed(entries):
+        said = _words(entry["kind"], entry["payload"], uid, person_id, decisions)
         if said is None:
             continue
         words, actor, image = said

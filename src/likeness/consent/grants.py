@@ -53,6 +53,10 @@ class NotYoursToSignError(RefusedError):
     consents for themselves (has an account), or a person acting on someone else's."""
 
 
+class DoNotGenerateError(RefusedError):
+    """A grant for a person who erased their biometric data (``consent.erasure``)."""
+
+
 @dataclass(frozen=True)
 class ConsentGrant:
     id: str
@@ -180,6 +184,10 @@ def issue_grant(
     with lib.session() as s:
         person = get_person(s, person_id)
         _check_signer(s, person.uid, by)
+        if person.do_not_generate:
+            raise DoNotGenerateError(
+                f"person {person_id} asked never to be generated: no grant can be signed for them"
+            )
         if enrolment_id is not None:
             from likeness.consent.enrolment import EnrolmentError, passed_enrolment
 

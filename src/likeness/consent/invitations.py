@@ -109,6 +109,12 @@ def invite_person(
     token = secrets.token_urlsafe(32)
     with lib.session() as s:
         person = get_person(s, person_id)
+        if person.do_not_generate:
+            raise InvitationError(
+                "this person erased their biometric data: there is no face left to check "
+                "them against, and nothing of them can be generated",
+                field="person",
+            )
         if person.is_minor:
             raise InvitationError(
                 "a minor cannot be invited to consent alone: a guardian's approval is needed, "

@@ -12,6 +12,7 @@ revocation, an expiry, a merge or a person newly marked a minor stops work alrea
 Generating with no person involved uses no likeness and is allowed (the output safety gate
 still checks every face). Otherwise, for each person involved (all must pass):
 - the person still exists (a grant names a person by uid; merged or deleted people are gone);
+- the person has not asked never to be generated (``consent.erasure``: whatever grants exist);
 - a grant in force (signature valid, not revoked, not expired) covers the action's scope,
   for this requester;
 - its trust level suits the model: ``verified`` for real models; the built-in tiny test
@@ -167,9 +168,16 @@ def _decide(
     for person_id in people:
         with lib.session() as s:
             person = s.get(Person, person_id)
-            uid, minor = (person.uid, person.is_minor) if person else (None, False)
+            uid, minor, never = (
+                (person.uid, person.is_minor, person.do_not_generate)
+                if person
+                else (None, False, False)
+            )
         if uid is None:
             allowed, reason = False, f"person {person_id} does not exist"
+            break
+        if never:
+            allowed, reason = False, f"person {person_id} asked never to be generated"
             break
         if minor and action == Action.GENERATE_PHOTOREAL:
             allowed, reason = False, f"person {person_id} is a minor: never photoreal"

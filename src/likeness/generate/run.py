@@ -240,7 +240,7 @@ def generate_images(
             # everything but the prompt's text, which may hold names
             parameters={**parameters, "seed": seed, "prompt_sha256": result.prompt_sha256},
         )
-        stamped = stamp_image(lib, pixels, options.format, record)
+        stamped = stamp_image(lib, pixels, options.format, record, safety_seq=verdict.audit_seq)
         _write_new(path, stamped.data)
         result.images.append(
             GeneratedImage(

@@ -139,3 +139,51 @@ def closest_group(
     best = int(np.argmin(distances))
     d = float(distances[best])
     return (groups[best] if d < groups[best].match_distance else None), d
+
+
+def _salted_rotation(salt: bytes, dim: int) -> np.ndarray:
+    """A random orthogonal (dim, dim) matrix drawn from ``salt``: the QR factor of a Gaussian
+    matrix, its signs fixed so the draw is uniform over rotations (Mezzadri 2007)."""
+    import hashlib
+
+    seed = int.from_bytes(hashlib.sha256(b"likeness-salted-template\0" + salt).digest(), "big")
+    gaussian = np.random.default_rng(seed).standard_normal((dim, dim))
+    q, r = np.linalg.qr(gaussian)
+    return (q * np.sign(np.diag(r))[None, :]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SaltedTemplate:
+    """One person's face, kept only to recognise them after they erased their biometric data
+    (``consent.erasure``): the centroid of their photo group under a random rotation drawn
+    from a salt, plus the distance that matches.
+
+    A rotation keeps distances, so a face matches the template exactly when it would have
+    matched the centroid (the rule of this module, not an approximation). The rotated vector
+    is not the person's embedding: another library, or a second template of the same person
+    with another salt, cannot be compared with it, and deleting the template (or its salt)
+    cancels it for good. It is not a secret from whoever holds this catalog, who holds the
+    salt too; it is one vector instead of every face's, and it serves only to refuse."""
+
+    backend: str
+    salt: bytes
+    template: np.ndarray  # (dim,) float32: the rotated centroid
+    match_distance: float
+    rotation: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        template = np.asarray(self.template, np.float32).reshape(-1)
+        object.__setattr__(self, "template", template)
+        object.__setattr__(self, "rotation", _salted_rotation(self.salt, template.shape[0]))
+
+    @classmethod
+    def of_group(cls, group: PhotoGroup, salt: bytes) -> SaltedTemplate:
+        rotation = _salted_rotation(salt, group.centroid.shape[0])
+        return cls(group.backend, salt, rotation @ group.centroid, group.match_distance)
+
+    def distance(self, embedding: np.ndarray) -> float:
+        rotated = self.rotation @ np.asarray(embedding, np.float32)
+        return float(np.linalg.norm(rotated - self.template))
+
+    def matches(self, embedding: np.ndarray) -> bool:
+        return self.distance(embedding) < self.match_distance

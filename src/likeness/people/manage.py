@@ -128,6 +128,19 @@ def assign_pending(lib: Library, params: GroupingParams | None = None) -> int:
         return sum(1 for f in t.ids[pending].tolist() if f in assigned)
 
 
+def _carries_user_data(person: Person) -> bool:
+    """Whether a person group means something beyond its faces: a name, a mark, an account,
+    a wish never to be generated (whose group has no faces left, by design)."""
+    return bool(
+        person.name
+        or person.hidden
+        or person.is_owner
+        or person.is_minor
+        or person.consents_for_self
+        or person.do_not_generate
+    )
+
+
 def recluster(lib: Library, params: GroupingParams | None = None) -> dict[str, int]:
     """Full re-cluster of every face, keeping names, hides, merges, splits and moves."""
     params = params or GroupingParams.for_backend()
@@ -171,7 +184,7 @@ def recluster(lib: Library, params: GroupingParams | None = None) -> dict[str, i
         still = set(new_person.tolist())
         removed = 0
         for pid, person in people.items():
-            if pid not in still and not (person.name or person.hidden or person.is_owner):
+            if pid not in still and not _carries_user_data(person):
                 s.delete(person)
                 removed += 1
         return {
@@ -196,6 +209,8 @@ class PersonSummary:
     is_owner: bool
     suggested_names: list[str]
     is_minor: bool = False
+    #: Erased their biometric data; never generated (``consent.erasure``).
+    do_not_generate: bool = False
 
     def as_json(self) -> dict:
         return {
@@ -206,6 +221,7 @@ class PersonSummary:
             "hidden": self.hidden,
             "is_owner": self.is_owner,
             "is_minor": self.is_minor,
+            "do_not_generate": self.do_not_generate,
             "suggested_names": self.suggested_names,
         }
 
@@ -295,7 +311,17 @@ def _summaries(
             faces, photos = counts.get(p.id, (0, 0))
             names = [n for n in suggestions.get(p.id, []) if n != p.name]
             result.append(
-                PersonSummary(p.id, p.name, faces, photos, p.hidden, p.is_owner, names, p.is_minor)
+                PersonSummary(
+                    p.id,
+                    p.name,
+                    faces,
+                    photos,
+                    p.hidden,
+                    p.is_owner,
+                    names,
+                    p.is_minor,
+                    p.do_not_generate,
+                )
             )
     result.sort(key=lambda x: (-x.face_count, x.id))
     return result
@@ -355,6 +381,11 @@ def _not_self_consenting(*people: Person | None) -> None:
             raise ConsentsForSelfError(
                 f"person {person.id} consents for themselves: their faces cannot be merged, "
                 "split or moved (that would carry their consent to other faces)"
+            )
+        if person is not None and person.do_not_generate:
+            raise ConsentsForSelfError(
+                f"person {person.id} asked never to be generated: their group cannot be "
+                "merged, split or given faces (the mark would be lost or carried to others)"
             )
 
 

@@ -6,8 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
+    Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
 )
@@ -41,4 +43,26 @@ class Person(Base):
     #: owner cannot regroup their faces (merge, split, move), which would carry their
     #: consent to other faces or another group's to theirs.
     consents_for_self: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The person erased their biometric data and asked never to be generated
+    #: (``consent.erasure``): the gate refuses every action for them, whatever grants exist.
+    do_not_generate: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DoNotGenerateTemplate(Base):
+    """What a person who erased their biometric data (``consent.erasure``) left to recognise
+    them by, so their wish holds: one salted template (``people.identity.SaltedTemplate``)
+    per face backend that had embedded their faces. The safety gate refuses an image with a
+    face matching it, and imports withhold matching faces (``people.never``). The person may
+    erase it too; the do-not-generate mark on their person group stays."""
+
+    __tablename__ = "do_not_generate_templates"
+
+    person_uid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    backend: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    salt: Mapped[bytes] = mapped_column(LargeBinary)
+    template: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian
+    match_distance: Mapped[float] = mapped_column(Float)
+    #: Faces later imports found matching it and did not keep.
+    faces_withheld: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -56,11 +57,17 @@ def _fresh_id(lib: Library) -> int:
 
 
 def stamp_image(
-    lib: Library, pixels: np.ndarray, fmt: str, record: GenerationRecord, quality: int = 95
+    lib: Library,
+    pixels: np.ndarray,
+    fmt: str,
+    record: GenerationRecord,
+    quality: int = 95,
+    safety_seq: int | None = None,
 ) -> StampedImage:
     """Watermark ``pixels`` with a fresh id, fingerprint them, encode as ``fmt`` (png, jpeg,
     webp), sign the Content Credentials (which name both keys as soft bindings) and store
-    the manifest locally. Returns the file's bytes; the caller writes them."""
+    the manifest locally, beside the audit entry of the safety verdict that released them
+    (``safety_seq``). Returns the file's bytes; the caller writes them."""
     from PIL import Image
 
     if fmt not in FORMATS:
@@ -93,6 +100,7 @@ def stamp_image(
                 manifest=json.dumps(manifest_definition(record)),
                 manifest_store=manifest_store,
                 created_at=clock.now(),
+                safety_seq=safety_seq,
             )
         )
     return StampedImage(signed, mime, mark_id, pdq, digest)
@@ -177,3 +185,17 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
         if key is not None:
             report.stored_manifest = json.loads(s.get(ProvenanceRecord, key).manifest)
     return report
+
+
+def released_images(lib: Library, safety_seqs: Collection[int]) -> dict[int, dict[str, str]]:
+    """The stamped images released by these safety verdicts (audit seqs), by seq: each one's
+    watermark id (hex) and signed file's SHA-256, what finds a copy of it again."""
+    if not safety_seqs:
+        return {}
+    with lib.session() as s:
+        rows = s.execute(
+            select(
+                ProvenanceRecord.safety_seq, ProvenanceRecord.watermark_id, ProvenanceRecord.sha256
+            ).where(ProvenanceRecord.safety_seq.in_(set(safety_seqs)))
+        ).all()
+    return {seq: {"watermark": f"{mark:08x}", "file_sha256": sha} for seq, mark, sha in rows}

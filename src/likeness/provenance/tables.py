@@ -31,3 +31,6 @@ class ProvenanceRecord(Base):
     manifest: Mapped[str] = mapped_column(Text)  # the manifest definition, as signed (JSON)
     manifest_store: Mapped[bytes] = mapped_column(LargeBinary)  # the signed C2PA manifest
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The audit entry of the safety verdict that released it: a person's activity names the
+    #: image's Content Credentials beside the verdict on an image showing them.
+    safety_seq: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -12,6 +12,8 @@ and the people's photo-group centroids); ``check(image, placements)`` judges one
 - every mentioned person must appear; where the prompt placed a person in a region, the face
   there must be that person and no one else (with real models: the built-in tiny models draw
   no faces);
+- a face matching a person who erased their biometric data and asked never to be generated
+  (their salted template, ``consent.erasure``) refuses the image, whatever else it matches;
 - faces of nobody in the library pass;
 - explicit content (NudeNet) refuses the image.
 
@@ -32,6 +34,8 @@ from likeness.consent.policy import Decision, GateError, ModelKind, is_covered
 from likeness.faces.backends import load_backend
 from likeness.faces.protocol import FaceBackend
 from likeness.people.identity import PhotoGroup, closest_group, photo_groups
+from likeness.people.never import do_not_generate_matcher
+from likeness.people.records import person_ids_by_uid
 from likeness.safety.nsfw import ExplicitFinding, NudityDetector
 from likeness.store import Library
 
@@ -43,6 +47,8 @@ class FaceFinding:
     box: Box
     person_id: int | None  # the library person it matches, None for nobody known
     distance: float | None  # to that person's group centroid (or the nearest one)
+    #: The face matches a person who asked never to be generated (their salted template).
+    never: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,11 +102,16 @@ class SafetyGate:
         self.nudity = nudity or NudityDetector()
         with lib.session() as s:
             self.groups: list[PhotoGroup] = photo_groups(s, type(self.backend))
+            self.never = do_not_generate_matcher(s, self.backend.name)
+            self._ids_of_uids = person_ids_by_uid(s) if self.never else {}
         self._covered: dict[int, bool] = {p: True for p in decision.subjects}
 
-    def _identify(self, embedding: np.ndarray) -> tuple[int | None, float | None]:
+    def _finding(self, box: Box, embedding: np.ndarray) -> FaceFinding:
+        never = self.never.match(embedding)
+        if never is not None:
+            return FaceFinding(box, self._ids_of_uids.get(never), None, never=True)
         group, distance = closest_group(self.groups, embedding)
-        return (group.person_id if group is not None else None), distance
+        return FaceFinding(box, group.person_id if group is not None else None, distance)
 
     def _is_covered(self, person: int) -> bool:
         if person not in self._covered:
@@ -121,9 +132,7 @@ class SafetyGate:
         """The verdict on one RGB uint8 image, without recording it."""
         image = np.ascontiguousarray(image)
         digest = hashlib.sha256(image.tobytes()).hexdigest()
-        faces = tuple(
-            FaceFinding(f.box, *self._identify(f.embedding)) for f in self.backend.analyze(image)
-        )
+        faces = tuple(self._finding(f.box, f.embedding) for f in self.backend.analyze(image))
         explicit = tuple(self.nudity.explicit(image))
 
         def verdict(allowed: bool, reason: str) -> SafetyVerdict:
@@ -133,6 +142,9 @@ class SafetyGate:
             labels = ", ".join(sorted({e.label for e in explicit}))
             return verdict(False, f"explicit content ({labels})")
         for f in faces:
+            if f.never:
+                who = self._who(f.person_id) if f.person_id is not None else "a person"
+                return verdict(False, f"a face matches {who}, who asked never to be generated")
             if f.person_id is not None and not self._is_covered(f.person_id):
                 return verdict(
                     False,

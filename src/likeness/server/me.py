@@ -26,7 +26,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from likeness.consent import accounts, activity, audit, grants, invitations
+from likeness import workflows
+from likeness.consent import accounts, audit, erasure, grants, invitations
 from likeness.consent.enrolment import SESSION_TTL, start_enrolment
 from likeness.consent.tables import Enrolment
 from likeness.errors import RefusedError
@@ -45,6 +46,7 @@ from likeness.server.deps import (
     set_session_cookie,
 )
 from likeness.server.enrolment import LiveSession
+from likeness.server.people import EraseIn, ErasureOut
 from likeness.server.sessions import (
     COOKIE_NAME,
     INVITEE_PREFIX,
@@ -388,10 +390,18 @@ def sign_out(
 # -- a person's own page: their grants ------------------------------------------------------
 
 
+class ErasureState(BaseModel):
+    erased: bool
+    templates: list[str]
+    faces_withheld: int
+
+
 class Me(BaseModel):
     person: int
     name: str | None
     grants: list[GrantOut]
+    #: Whether you erased your biometric data, what is kept to refuse, and what it withheld.
+    erasure: ErasureState
 
 
 def _my_grants(lib: Library, person_id: int) -> list[GrantOut]:
@@ -402,7 +412,12 @@ def _my_grants(lib: Library, person_id: int) -> list[GrantOut]:
 def me(state: SignedIn = Depends(require_person), lib: Library = Depends(library)) -> Me:
     """You, as this library knows you, and every grant about you."""
     person_id, name = _me(lib, state)
-    return Me(person=person_id, name=name, grants=_my_grants(lib, person_id))
+    return Me(
+        person=person_id,
+        name=name,
+        grants=_my_grants(lib, person_id),
+        erasure=ErasureState(**erasure.do_not_generate_state(lib, person_id).as_json()),
+    )
 
 
 @pages.get("/me", response_class=HTMLResponse)
@@ -423,9 +438,10 @@ def my_page(request: Request):
         person=person_id,
         grants=_my_grants(lib, person_id),
         scopes=[str(x) for x in grants.Scope],
-        activity=activity.activity(lib, person_id, limit=100),
+        activity=workflows.person_activity(lib, person_id, limit=100),
         adapters=_my_adapters(lib, person_id),
         passkeys=accounts.list_passkeys(lib, state.person_uid or ""),
+        erasure=erasure.do_not_generate_state(lib, person_id),
     )
 
 
@@ -436,6 +452,7 @@ class ActivityOut(BaseModel):
     words: str
     actor: str
     image: str | None
+    provenance: dict[str, str] | None
 
 
 @router.get("/api/me/activity")
@@ -446,7 +463,7 @@ def my_activity(
 ) -> list[ActivityOut]:
     """Everything the audit log holds about you, newest first, in words: who asked for
     what, and what the gate and the safety gate answered (``consent.activity``)."""
-    items = activity.activity(lib, _own_person_id(lib, state), limit)
+    items = workflows.person_activity(lib, _own_person_id(lib, state), limit)
     return [ActivityOut(**item.as_json()) for item in items]
 
 
@@ -582,3 +599,27 @@ def revoke_my_grant(
     """Revoke a grant about you, at once (an app's jobs that rest on it are cancelled).
     A grant about anyone else is not found."""
     return {"revoked": revoke_and_cancel(request, lib, grant_id, body.reason, _by(state))}
+
+
+@router.post("/api/me/erase", responses=ERRORS)
+def erase_my_biometric_data(
+    body: EraseIn,
+    state: SignedIn = Depends(require_person_csrf),
+    lib: Library = Depends(library),
+) -> ErasureOut:
+    """Erase your faces' records, live checks, adapters and key, withdraw every permission,
+    and never be generated here (``consent.erasure``: what is deleted and what is kept)."""
+    done = workflows.erase(lib, _own_person_id(lib, state), by=_by(state))
+    return ErasureOut(**done.as_json())
+
+
+@router.post("/api/me/erase/template", responses=ERRORS)
+def erase_my_template(
+    body: EraseIn,
+    state: SignedIn = Depends(require_person_csrf),
+    lib: Library = Depends(library),
+) -> dict[str, int]:
+    """After an erasure: delete the salted template kept to recognise and refuse your face.
+    You stay do-not-generate by name; nothing recognises your face any more."""
+    deleted = erasure.erase_do_not_generate_template(lib, _own_person_id(lib, state), by=_by(state))
+    return {"templates_deleted": deleted}

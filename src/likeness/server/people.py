@@ -79,6 +79,33 @@ def mark_as_me(person_id: PathId, lib: Library = Depends(library)) -> PersonOut:
     return _summary(lib, person_id)
 
 
+class EraseIn(BaseModel):
+    """The word ``erase``, typed: it cannot be undone."""
+
+    confirm: str = Field(pattern="^erase$")
+
+
+class ErasureOut(BaseModel):
+    person: int
+    faces_deleted: int
+    unassigned_faces_deleted: int
+    enrolments_deleted: int
+    adapters_deleted: int
+    grants_revoked: int
+    key_destroyed: bool
+    templates_kept: list[str]
+    templates_missing: list[str]
+
+
+@router.post("/{person_id}/erase", dependencies=[Depends(require_csrf)], responses=ERRORS)
+def erase(person_id: PathId, body: EraseIn, lib: Library = Depends(library)) -> ErasureOut:
+    """Erase a person's biometric data at their request and mark them do-not-generate (a
+    person without an account; one with an account erases on their own page)."""
+    from likeness import workflows
+
+    return ErasureOut(**workflows.erase(lib, person_id).as_json())
+
+
 @router.post("/{person_id}/merge", dependencies=[Depends(require_csrf)], responses=ERRORS)
 def merge(person_id: PathId, body: Merge, lib: Library = Depends(library)) -> PersonOut:
     """Move every face of ``other`` into this person and delete ``other``."""

@@ -126,3 +126,14 @@ for (const row of document.querySelectorAll(".my-passkey")) {
     act(() => api("DELETE", `/api/me/passkeys/${row.dataset.id}`));
   });
 }
+
+// Erasure and its template: the person types "erase" (the server checks the word too).
+for (const [id, url] of [
+  ["erase-form", "/api/me/erase"],
+  ["erase-template-form", "/api/me/erase/template"],
+]) {
+  document.getElementById(id)?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(() => api("POST", url, { confirm: event.target.confirm.value.trim() }));
+  });
+}

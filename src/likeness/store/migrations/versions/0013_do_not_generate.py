@@ -1,0 +1,47 @@
+"""do not generate: people.do_not_generate, and the salted templates that recognise a person
+who erased their biometric data; provenance_records.safety_seq (the verdict that released
+an image, which a person's activity names it beside)
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-03
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # A plain ADD COLUMN, as in 0012: a batch rebuild of ``people`` would drop AUTOINCREMENT.
+    op.add_column(
+        "people",
+        sa.Column("do_not_generate", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.create_table(
+        "do_not_generate_templates",
+        sa.Column("person_uid", sa.String(32), primary_key=True),
+        sa.Column("backend", sa.String(64), primary_key=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("salt", sa.LargeBinary(), nullable=False),
+        sa.Column("template", sa.LargeBinary(), nullable=False),
+        sa.Column("match_distance", sa.Float(), nullable=False),
+        sa.Column("faces_withheld", sa.Integer(), nullable=False),
+    )
+    op.add_column("provenance_records", sa.Column("safety_seq", sa.Integer()))
+    op.create_index("ix_provenance_records_safety_seq", "provenance_records", ["safety_seq"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_provenance_records_safety_seq", "provenance_records")
+    with op.batch_alter_table("provenance_records") as batch:
+        batch.drop_column("safety_seq")
+    op.drop_table("do_not_generate_templates")
+    with op.batch_alter_table(
+        "people", recreate="always", table_kwargs={"sqlite_autoincrement": True}
+    ) as batch:
+        batch.drop_column("do_not_generate")
