@@ -176,6 +176,7 @@ def test_every_route_but_sign_in_health_and_oauth_needs_a_session(world):
             "invitation_id": "0" * 32,
             "adapter_id": "0" * 32,
             "passkey_id": "AAAA",
+            "request_id": "0" * 32,
         }
         url = path.format(**fill)
         for method in methods:

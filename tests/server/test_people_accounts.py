@@ -649,3 +649,145 @@ def test_a_person_erases_their_biometric_data_and_is_never_generated_again(world
     assert gone.status_code == 200 and gone.json() == {"templates_deleted": 1}
     assert client.get("/api/me").json()["erasure"]["templates"] == []
     assert not authorize(lib, "generate-stylized", [alice], "owner", "tiny").allowed
+
+
+def _register_app(client) -> str:
+    from tests.support.apps import REDIRECT
+
+    headers = signed_in(client)
+    app = client.post(
+        "/api/apps", json={"name": "Postcards", "redirect_uri": REDIRECT}, headers=headers
+    )
+    assert app.status_code == 201, app.text
+    client.cookies.clear()
+    return app.json()["id"]
+
+
+def _owner_answers(client, app_id: str, **chosen):
+    from tests.support.apps import authorize_query
+
+    owner = signed_in(client)
+    query = authorize_query(app_id)
+    page = client.get("/oauth/authorize", params=query)
+    form = {**query, "csrf_token": owner[CSRF_HEADER], "days": "30", "decision": "allow"}
+    form.update({k: [str(p) for p in v] for k, v in chosen.items()})
+    answer = client.post("/oauth/authorize", data=form, follow_redirects=False)
+    client.cookies.clear()
+    return page, answer
+
+
+def test_an_apps_request_about_a_person_with_an_account_goes_to_them(world):
+    from urllib.parse import parse_qs, urlsplit
+
+    from likeness.consent.audit import list_audit
+    from tests.support.apps import error_sent_back, exchange
+
+    client, lib, alice, grace = world
+    headers, _, _ = _with_an_account(client, lib, alice)
+    person_cookies = dict(client.cookies)
+    client.cookies.clear()
+    app_id = _register_app(client)
+
+    # The owner's page offers Grace to approve and Alice only to ask; approving Alice is
+    # refused (her consent is hers), asking her sends the app back to ask again.
+    page, refused = _owner_answers(client, app_id, person=[alice])
+    assert f'name="person" value="{grace}"' in page.text
+    assert f'name="person" value="{alice}"' not in page.text
+    assert f'name="ask" value="{alice}"' in page.text
+    assert refused.status_code == 400 and "choose only people" in refused.text
+    _, asked = _owner_answers(client, app_id, ask=[alice])
+    sent_back = error_sent_back(asked)
+    assert sent_back["error"] == ["access_denied"]
+    assert "approve for themselves" in sent_back["error_description"][0]
+    assert (
+        "Alice" not in asked.headers["location"]
+        and str(alice) not in sent_back["error_description"][0]
+    )
+
+    # Alice sees it on her page and approves it; the owner's session cannot answer for her.
+    client.cookies.update(person_cookies)
+    pending = client.get("/api/me/app-requests").json()
+    assert [(r["app"], r["scopes"]) for r in pending] == [(app_id, ["generate-stylized"])]
+    assert "Postcards" in client.get("/me").text
+    request_id = pending[0]["id"]
+    client.cookies.clear()
+    owner = signed_in(client)
+    assert (
+        client.post(
+            f"/api/me/app-requests/{request_id}", json={"approve": True}, headers=owner
+        ).status_code
+        == 401
+    )
+    client.cookies.clear()
+    client.cookies.update(person_cookies)
+    answered = client.post(
+        f"/api/me/app-requests/{request_id}", json={"approve": True}, headers=headers
+    )
+    assert answered.status_code == 200 and answered.json()["answer"] == "approved"
+    again = client.post(
+        f"/api/me/app-requests/{request_id}", json={"approve": False}, headers=headers
+    )
+    assert again.status_code == 404  # answered once
+    grant_id = answered.json()["grant"]
+    client.cookies.clear()
+
+    # The app asks again: the owner includes Alice by the permission she signed.
+    page, included = _owner_answers(client, app_id, include=[alice])
+    assert f'name="include" value="{alice}"' in page.text
+    assert included.status_code == 302, included.text
+    code = parse_qs(urlsplit(included.headers["location"]).query)["code"][0]
+    token = exchange(client, app_id, code).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert [p["id"] for p in client.get("/api/app/v1/people", headers=bearer).json()] == [alice]
+    grants = {g.id: g for g, _ in list_grants(lib, alice)}
+    assert grants[grant_id].grantee == f"app:{app_id}"
+    signed = next(
+        e for e in list_audit(lib) if e["kind"] == "grant" and e["payload"]["grant"] == grant_id
+    )
+    assert signed["payload"]["by"] == f"person:{_uid(lib, alice)}"
+
+    # She withdraws it on her page: the app's token stops at once.
+    client.cookies.update(person_cookies)
+    assert (
+        client.post(f"/api/me/grants/{grant_id}/revoke", json={}, headers=headers).status_code
+        == 200
+    )
+    client.cookies.clear()
+    assert client.get("/api/app/v1/people", headers=bearer).status_code == 401
+
+
+def test_a_person_signed_in_at_an_apps_link_answers_it_for_themselves(world):
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.support.apps import authorize_query, exchange
+
+    client, lib, alice, grace = world
+    headers, _, _ = _with_an_account(client, lib, alice)
+    person_cookies = dict(client.cookies)
+    client.cookies.clear()
+    app_id = _register_app(client)
+    client.cookies.update(person_cookies)
+    query = authorize_query(app_id)
+    page = client.get("/oauth/authorize", params=query)
+    assert page.status_code == 200 and "create images of <strong>you</strong>" in page.text
+    assert 'name="person"' not in page.text
+    form = {**query, "csrf_token": headers[CSRF_HEADER], "days": "7", "decision": "allow"}
+    # She answers for herself only: naming anyone (Grace) is refused, and nothing is signed.
+    smuggled = client.post(
+        "/oauth/authorize", data={**form, "person": str(grace)}, follow_redirects=False
+    )
+    assert smuggled.status_code == 400
+    assert client.post("/oauth/authorize", data={**form, "csrf_token": "x"}).status_code == 403
+    assert not [g for g, _ in list_grants(lib, grace) if g.grantee.startswith("app:")]
+    answer = client.post("/oauth/authorize", data=form, follow_redirects=False)
+    assert answer.status_code == 302, answer.text
+    code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+    client.cookies.clear()
+    token = exchange(client, app_id, code).json()["access_token"]
+    people = client.get("/api/app/v1/people", headers={"Authorization": f"Bearer {token}"})
+    assert [p["id"] for p in people.json()] == [alice]
+    # Signed out, the link leads to a sign-in page that offers the passkey and comes back.
+    first = client.get("/oauth/authorize", params=query, follow_redirects=True)
+    assert 'id="person-sign-in"' in first.text
+    link = first.text.split('id="person-sign-in" href="', 1)[1].split('"', 1)[0]
+    assert client.get(link.replace("&amp;", "&")).text.count('data-next="/oauth/authorize?') == 1

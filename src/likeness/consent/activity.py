@@ -101,6 +101,15 @@ def _words(
                 "withdrawn) and marked you never to be generated",
                 by,
             ),
+            "app-request": (
+                f"sent on to you a request of the app {p.get('app', '')} to {scopes}",
+                by,
+            ),
+            "app-request-answer": (
+                f"{'approved' if p.get('approved') else 'denied'} the request of the app "
+                f"{p.get('app', '')}",
+                "you",
+            ),
             "erase-template": ("erased the salted template kept to refuse your face", by),
             "person-export": (f"exported your data ({p.get('faces', 0)} face crops)", by),
             "adapter-delete": (f"deleted adapter {str(p.get('adapter', ''))[:8]}", by),

@@ -47,6 +47,7 @@ from likeness.server.deps import (
 )
 from likeness.server.enrolment import LiveSession
 from likeness.server.people import EraseIn, ErasureOut
+from likeness.server.security import DEFAULT_NEXT, safe_next
 from likeness.server.sessions import (
     COOKIE_NAME,
     INVITEE_PREFIX,
@@ -347,8 +348,12 @@ def _sign_in_as(
 
 
 @pages.get("/me/sign-in", response_class=HTMLResponse)
-def sign_in_page(request: Request):
-    return web.page(request, "me_sign_in.html", "Sign in with your passkey", None)
+def sign_in_page(request: Request, next: str | None = None):
+    """After signing in, the page goes to ``next`` if it is a path of this site (an app's
+    authorization link, ``security.safe_next``), else to the person's page."""
+    target = safe_next(next)
+    target = "/me" if target == DEFAULT_NEXT else target  # (the owner's default page)
+    return web.page(request, "me_sign_in.html", "Sign in with your passkey", None, next=target)
 
 
 @router.post("/api/me/sign-in/options", responses={400: {}, 429: {}})
@@ -422,6 +427,8 @@ def me(state: SignedIn = Depends(require_person), lib: Library = Depends(library
 
 @pages.get("/me", response_class=HTMLResponse)
 def my_page(request: Request):
+    from likeness.apps.requests import pending_requests
+
     state = any_session(request)
     if state is None or state.person_uid is None:
         return RedirectResponse("/me/sign-in", status_code=303)
@@ -442,6 +449,7 @@ def my_page(request: Request):
         adapters=_my_adapters(lib, person_id),
         passkeys=accounts.list_passkeys(lib, state.person_uid or ""),
         erasure=erasure.do_not_generate_state(lib, person_id),
+        app_requests=pending_requests(lib, person_id),
     )
 
 
@@ -561,6 +569,16 @@ class MyGrantIn(BaseModel):
     expires_days: int | None = Field(default=None, ge=1, le=36500)
 
 
+def _check_drawn_here(request: Request, lib: Library, enrolment_id: str) -> None:
+    """400 unless the enrolment is of a live check this browser session drew (on the
+    person's page, or on the welcome page just before)."""
+    drawn = request.app.state.sessions.drawn(request.cookies.get(COOKIE_NAME))
+    with lib.session() as s:
+        enrolment = s.get(Enrolment, enrolment_id)
+        if enrolment is None or enrolment.session_id not in drawn:
+            raise HTTPException(400, "pass a live check on this page first, then sign")
+
+
 @router.post("/api/me/grants", responses=ERRORS, status_code=201)
 def sign_grant(
     body: MyGrantIn,
@@ -570,11 +588,7 @@ def sign_grant(
 ) -> GrantOut:
     """Sign a grant to the library's owner, about yourself, on a live check this browser
     session ran (on your page, or on the welcome page just before)."""
-    drawn = request.app.state.sessions.drawn(request.cookies.get(COOKIE_NAME))
-    with lib.session() as s:
-        enrolment = s.get(Enrolment, body.enrolment)
-        if enrolment is None or enrolment.session_id not in drawn:
-            raise HTTPException(400, "pass a live check on this page first, then sign")
+    _check_drawn_here(request, lib, body.enrolment)
     person_id = _own_person_id(lib, state)
     grant = grants.issue_grant(
         lib,
@@ -623,3 +637,62 @@ def erase_my_template(
     You stay do-not-generate by name; nothing recognises your face any more."""
     deleted = erasure.erase_do_not_generate_template(lib, _own_person_id(lib, state), by=_by(state))
     return {"templates_deleted": deleted}
+
+
+class AppRequestOut(BaseModel):
+    id: str
+    app: str
+    app_name: str
+    scopes: list[str]
+    days: int
+    created_at: str
+    expires_at: str
+    answer: str | None
+    grant: str | None
+
+
+def _request_out(info) -> AppRequestOut:
+    return AppRequestOut(
+        **{k: v for k, v in info.as_json().items() if k in AppRequestOut.model_fields}
+    )
+
+
+@router.get("/api/me/app-requests")
+def my_app_requests(
+    state: SignedIn = Depends(require_person), lib: Library = Depends(library)
+) -> list[AppRequestOut]:
+    """Apps' requests about you, sent on by the owner, waiting for your answer."""
+    from likeness.apps.requests import pending_requests
+
+    return [_request_out(r) for r in pending_requests(lib, _own_person_id(lib, state))]
+
+
+class AppRequestAnswer(BaseModel):
+    approve: bool
+    #: A live check you passed in this session: your permission is then verified (real
+    #: models); without one it is stated by you (the built-in test models only).
+    enrolment: str | None = Field(default=None, pattern="^[0-9a-f]{32}$")
+
+
+@router.post("/api/me/app-requests/{request_id}", responses=ERRORS)
+def answer_app_request(
+    request_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
+    body: AppRequestAnswer,
+    request: Request,
+    state: SignedIn = Depends(require_person_csrf),
+    lib: Library = Depends(library),
+) -> AppRequestOut:
+    """Approve (signing your permission to the app) or deny an app's request about you;
+    anyone else's request is not found."""
+    from likeness.apps.requests import answer_request
+
+    if body.approve and body.enrolment is not None:
+        _check_drawn_here(request, lib, body.enrolment)
+    info = answer_request(
+        lib,
+        request_id,
+        _own_person_id(lib, state),
+        body.approve,
+        body.enrolment if body.approve else None,
+    )
+    return _request_out(info)

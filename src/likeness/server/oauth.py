@@ -50,8 +50,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from likeness import clock
 from likeness.apps import registry as apps
+from likeness.apps import requests as app_requests
 from likeness.apps import tokens
-from likeness.server.deps import library, require_csrf, require_session
+from likeness.server.deps import any_session, library, require_csrf, require_session
 from likeness.server.jobs import JobQueue
 from likeness.server.jobs_routes import ERRORS, GenerateJob, JobId, JobOut, generated_image
 from likeness.server.security import content_security_policy
@@ -330,69 +331,93 @@ def _validated(request: Request, oauth_request: _Request):
     openapi_extra={"parameters": _AUTHORIZE_PARAMETERS},
 )
 async def authorize_page(request: Request):
-    """What the app asks, for the signed-in owner to allow or deny (or the sign-in page)."""
-    from likeness.server.web import _session, _sign_in_first
+    """What the app asks, for the signed-in owner, or a person signed in with their passkey
+    (for themselves), to allow or deny (or the sign-in page)."""
+    from likeness.server.web import _sign_in_first
 
-    state = _session(request)
-    if state is None:
+    state = any_session(request)
+    if state is None or not (state.is_owner or state.is_person):
         return _sign_in_first(request)
     server = _server(request)
     grant, refusal = _validated(request, _oauth_request(request, {}))
     if refusal is not None:
         return refusal
     client: _Client = grant.client
+    scopes = grant.request.payload.scope.split()
     query = {k: v for k, v in request.query_params.items() if k in AUTHORIZE_PARAMETERS}
-    return _approval_page(
-        request,
+    common = dict(
         app=client.app,
-        scopes=grant.request.payload.scope.split(),
-        people=offered_people(server.lib),
+        scopes=scopes,
         days=apps.APPROVAL_DAYS,
         query=query,
         csrf_token=state.csrf_token,
     )
+    if state.is_person:
+        person_id = _person_of(server.lib, state)
+        return _approval_page(request, for_self=True, person_id=person_id, **common)
+    return _approval_page(
+        request,
+        people=offered_people(server.lib),
+        self_consenting=self_consenting_people(server.lib, client.app.id, scopes),
+        **common,
+    )
 
 
-@oauth_router.post("/authorize")
-async def authorize_decision(request: Request):
-    """The owner's answer: a redirect to the app with a code, or with ``access_denied``."""
-    state = require_session(request)
-    submitted = await request.form()
-    if any(not isinstance(v, str) for _, v in submitted.multi_items()):
-        raise HTTPException(400, "the approval form has text fields only")
-    form = {k: v for k, v in submitted.multi_items() if k != "person"}
-    if not state.csrf_ok(form.pop("csrf_token", None)):
-        raise HTTPException(403, "missing or wrong CSRF token")
-    chosen = submitted.getlist("person")
-    if not all(p.isascii() and p.isdigit() and len(p) <= 19 for p in chosen):
+def _person_of(lib: Library, state) -> int:
+    from likeness.people.records import person_id_of
+
+    with lib.session() as s:
+        person_id = person_id_of(s, state.person_uid or "")
+    if person_id is None:
+        raise HTTPException(404, "your person group is no longer in this library")
+    return person_id
+
+
+def self_consenting_people(lib: Library, app_id: str, scopes: list[str]) -> list[dict]:
+    """The people who approve apps for themselves (an account; not minors, not people who
+    asked never to be generated), each with the grant they signed this app for these scopes,
+    if any: the owner's approval may include them by it, or send the request on to them."""
+    from likeness.consent.accounts import account_person_ids
+    from likeness.people.manage import list_people
+
+    own = account_person_ids(lib)
+    return [
+        {
+            "id": p.id,
+            "name": p.name,
+            "grant": app_requests.self_signed_grant(lib, app_id, p.id, scopes),
+        }
+        for p in list_people(lib)
+        if p.id in own and not p.is_minor and not p.do_not_generate
+    ]
+
+
+def _chosen(submitted, field: str) -> list[int]:
+    values = submitted.getlist(field)
+    if not all(v.isascii() and v.isdigit() and len(v) <= 19 for v in values):
         raise HTTPException(422, "people are chosen by id")
-    people = [int(p) for p in chosen]
-    server = _server(request)
-    offered = {p.id for p in offered_people(server.lib)}
-    if any(p not in offered for p in people):
-        # Only a person the page offered can be chosen: not one the request slipped in,
-        # not a hidden person or a minor.
-        return _approval_page(
-            request, problem="choose only people this page offers", csrf_token=None
-        )
-    oauth_request = _oauth_request(request, form)
-    grant, refusal = _validated(request, oauth_request)
-    if refusal is not None:
-        return refusal
-    if form.get("decision") != "allow":
-        response = server.create_authorization_response(oauth_request, grant_user=None, grant=grant)
-        return _with_iss(response, request)
-    days_text = form.get("days", "")
-    days = (
-        int(days_text) if days_text.isascii() and days_text.isdigit() and len(days_text) < 6 else 0
-    )
-    scopes = grant.request.payload.scope.split()
-    enrolment = form.get("enrolment", "").strip() or None
-    app_id = grant.client.app.id
-    signed = await run_in_threadpool(
-        apps.approve, server.lib, app_id, people, scopes, days, enrolment
-    )
-    approval = _Approval(people, signed)
+    return list(dict.fromkeys(int(v) for v in values))
+
+
+def _days(form: dict[str, str]) -> int:
+    text = form.get("days", "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 6 else 0
+
+
+def _redirect_with_error(request: Request, grant, description: str):
+    """Back to the app with ``access_denied`` and why (nothing is signed, no code)."""
+    from authlib.common.urls import add_params_to_uri
+
+    params = [("error", "access_denied"), ("error_description", description)]
+    if grant.request.payload.state is not None:
+        params.append(("state", grant.request.payload.state))
+    response = RedirectResponse(add_params_to_uri(grant.redirect_uri, params), status_code=302)
+    return _with_iss(response, request)
+
+
+async def _code_for(request: Request, server, oauth_request, grant, approval, signed):
+    """The redirect with a code resting on ``approval``; the grants in ``signed`` (signed
+    for this approval) are taken back if no code could be made on them."""
     try:
         response = server.create_authorization_response(
             oauth_request, grant_user=approval, grant=grant
@@ -403,6 +428,77 @@ async def authorize_decision(request: Request):
                 apps.withdraw, server.lib, signed, "the approval could not be completed"
             )
     return _with_iss(response, request)
+
+
+@oauth_router.post("/authorize")
+async def authorize_decision(request: Request):
+    """The owner's answer, or a person's for themselves: a redirect to the app with a code,
+    or with ``access_denied``."""
+    state = any_session(request)
+    if state is None or not (state.is_owner or state.is_person):
+        require_session(request)  # 401 or 403, as every owner's route answers
+    submitted = await request.form()
+    if any(not isinstance(v, str) for _, v in submitted.multi_items()):
+        raise HTTPException(400, "the approval form has text fields only")
+    chosen_fields = ("person", "include", "ask")
+    form = {k: v for k, v in submitted.multi_items() if k not in chosen_fields}
+    if not state.csrf_ok(form.pop("csrf_token", None)):
+        raise HTTPException(403, "missing or wrong CSRF token")
+    people, include, ask = (_chosen(submitted, f) for f in chosen_fields)
+    server = _server(request)
+    if state.is_person and (people or include or ask):
+        return _approval_page(
+            request, problem="a person answers for themselves only", csrf_token=None
+        )
+    oauth_request = _oauth_request(request, form)
+    grant, refusal = _validated(request, oauth_request)
+    if refusal is not None:
+        return refusal
+    if form.get("decision") != "allow":
+        response = server.create_authorization_response(oauth_request, grant_user=None, grant=grant)
+        return _with_iss(response, request)
+    scopes = grant.request.payload.scope.split()
+    app_id = grant.client.app.id
+    days = _days(form)
+    if state.is_person:
+        person_id = _person_of(server.lib, state)
+        signed = [
+            await run_in_threadpool(
+                app_requests.approve_for_self, server.lib, app_id, person_id, scopes, days
+            )
+        ]
+        approval = _Approval([person_id], signed)
+        return await _code_for(request, server, oauth_request, grant, approval, signed)
+
+    offered = {p.id for p in offered_people(server.lib)}
+    others = {p["id"]: p["grant"] for p in self_consenting_people(server.lib, app_id, scopes)}
+    if (
+        any(p not in offered for p in people)
+        or any(others.get(p) is None for p in include)
+        or any(p not in others for p in ask)
+    ):
+        # Only a person the page offered can be chosen: not one the request slipped in,
+        # not a hidden person or a minor; one who approves for themselves is included only
+        # by the grant they signed, or asked.
+        return _approval_page(
+            request, problem="choose only people this page offers", csrf_token=None
+        )
+    for person in ask:
+        await run_in_threadpool(app_requests.ask_person, server.lib, app_id, person, scopes, days)
+    if not people and not include and ask:
+        return _redirect_with_error(
+            request,
+            grant,
+            "sent on to the people chosen, who approve for themselves: ask again once they have",
+        )
+    enrolment = form.get("enrolment", "").strip() or None
+    signed = (
+        await run_in_threadpool(apps.approve, server.lib, app_id, people, scopes, days, enrolment)
+        if people or not include
+        else []
+    )
+    approval = _Approval(people + include, signed + [others[p] for p in include])
+    return await _code_for(request, server, oauth_request, grant, approval, signed)
 
 
 _TOKEN_FORM = {

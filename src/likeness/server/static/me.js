@@ -48,7 +48,10 @@ async function signInWithPasskey() {
     throw passkeyError(error);
   }
   await api("POST", "/api/me/sign-in", credential.toJSON());
-  window.location.assign("/me");
+  // Where the sign-in was asked from (an app's authorization link): the server rendered it
+  // only if it is a path of this site (security.safe_next).
+  const next = document.getElementById("passkey-sign-in")?.dataset.next;
+  window.location.assign(next || "/me");
 }
 
 function onClick(id, action) {
@@ -136,4 +139,20 @@ for (const [id, url] of [
     event.preventDefault();
     act(() => api("POST", url, { confirm: event.target.confirm.value.trim() }));
   });
+}
+
+// An app's request sent on by the owner: approve (verified if a live check passed on this
+// page: its enrolment is on the #enrol section) or deny.
+for (const row of document.querySelectorAll(".app-request")) {
+  const answer = (approve) => {
+    const enrolment = document.getElementById("enrol")?.dataset.enrolment ?? null;
+    act(() =>
+      api("POST", `/api/me/app-requests/${row.dataset.id}`, {
+        approve,
+        enrolment: approve ? enrolment : null,
+      }),
+    );
+  };
+  row.querySelector(".approve-request")?.addEventListener("click", () => answer(true));
+  row.querySelector(".deny-request")?.addEventListener("click", () => answer(false));
 }

@@ -1,6 +1,7 @@
 """do not generate: people.do_not_generate, and the salted templates that recognise a person
 who erased their biometric data; provenance_records.safety_seq (the verdict that released
-an image, which a person's activity names it beside)
+an image, which a person's activity names it beside); app_requests (an app's request sent on
+to a person who consents for themselves)
 
 Revision ID: 0013
 Revises: 0012
@@ -32,11 +33,27 @@ def upgrade() -> None:
         sa.Column("match_distance", sa.Float(), nullable=False),
         sa.Column("faces_withheld", sa.Integer(), nullable=False),
     )
+    op.create_table(
+        "app_requests",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("app_id", sa.String(32), nullable=False),
+        sa.Column("person_uid", sa.String(32), nullable=False),
+        sa.Column("scopes", sa.Text(), nullable=False),
+        sa.Column("days", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("answered_at", sa.DateTime()),
+        sa.Column("answer", sa.String(16)),
+        sa.Column("grant_id", sa.String(32)),
+    )
+    op.create_index("ix_app_requests_app_id", "app_requests", ["app_id"])
+    op.create_index("ix_app_requests_person_uid", "app_requests", ["person_uid"])
     op.add_column("provenance_records", sa.Column("safety_seq", sa.Integer()))
     op.create_index("ix_provenance_records_safety_seq", "provenance_records", ["safety_seq"])
 
 
 def downgrade() -> None:
+    op.drop_table("app_requests")
     op.drop_index("ix_provenance_records_safety_seq", "provenance_records")
     with op.batch_alter_table("provenance_records") as batch:
         batch.drop_column("safety_seq")
