@@ -162,6 +162,9 @@ def test_invitations_from_the_command_line(tmp_path):
     assert likeness(home, "people", "minor", pid).returncode == 0
     minor = likeness(home, "people", "invite", pid)
     assert minor.returncode == 1 and "guardian" in minor.stderr
+    assert likeness(home, "people", "guardian", pid).returncode == 1  # whom?
+    no_account = likeness(home, "people", "guardian", pid, pid)
+    assert no_account.returncode == 1 and "own guardian" in no_account.stderr
 
     # Erasure at the person's request: asked to confirm, then done, then its template.
     unconfirmed = likeness(home, "people", "erase", pid)

@@ -49,7 +49,7 @@ def _open(client, invitation: dict):
     return client.post(f"/invite/{_token(invitation)}", follow_redirects=False)
 
 
-def _live_check_as_the_astronaut(client, lib, person: int) -> str:
+def _live_check_as_the_astronaut(client, lib, person: int, photo=None) -> str:
     """A live check drawn by ``client``'s own session (``/api/me/enrolment/live``) and
     passed by the astronaut (Alice) following its prompts as they show, as on her phone:
     the frames go through the same ``LiveEnrolment`` the WebSocket feeds, on a clock that
@@ -57,11 +57,12 @@ def _live_check_as_the_astronaut(client, lib, person: int) -> str:
     enrolment's id."""
     drawn = client.post("/api/me/enrolment/live", headers=_csrf(client))
     assert drawn.status_code == 201, drawn.text
-    return _pass_live(lib, person, drawn.json()["session"])
+    return _pass_live(lib, person, drawn.json()["session"], photo)
 
 
-def _pass_live(lib, person: int, session_id: str) -> str:
-    pixels, face = clips.prepared(astronaut())
+def _pass_live(lib, person: int, session_id: str, photo=None) -> str:
+    """A live check passed by the face of ``photo`` (default: the astronaut's)."""
+    pixels, face = clips.prepared(photo or astronaut())
     live = open_live_enrolment(lib, person, session_id)
     you = clips.LivePerson(pixels, face.landmarks)
     now = [0.0]
@@ -107,11 +108,12 @@ def _register(client, authenticator: SoftAuthenticator) -> dict:
     return client.post("/api/me/passkeys", json=credential, headers=headers)
 
 
-def _with_an_account(client, lib, person: int):
-    """The person (the astronaut's group) invited, live-checked and registered on
-    ``client``: (the CSRF header of their session, their authenticator, the enrolment)."""
+def _with_an_account(client, lib, person: int, photo=None):
+    """The person (the astronaut's group, or ``photo``'s) invited, live-checked and
+    registered on ``client``: (the CSRF header of their session, their authenticator, the
+    enrolment)."""
     _open(client, _invite(client, person))
-    enrolment = _live_check_as_the_astronaut(client, lib, person)
+    enrolment = _live_check_as_the_astronaut(client, lib, person, photo)
     authenticator = SoftAuthenticator()
     registered = _register(client, authenticator)
     assert registered.status_code == 201, registered.text
@@ -791,3 +793,68 @@ def test_a_person_signed_in_at_an_apps_link_answers_it_for_themselves(world):
     assert 'id="person-sign-in"' in first.text
     link = first.text.split('id="person-sign-in" href="', 1)[1].split('"', 1)[0]
     assert client.get(link.replace("&amp;", "&")).text.count('data-next="/oauth/authorize?') == 1
+
+
+@pytest.mark.slow  # two live checks; `make test-all`
+def test_a_minors_permission_waits_for_the_guardian_the_owner_named(world):
+    from likeness.consent.audit import list_audit
+    from likeness.consent.policy import authorize
+    from likeness.people import manage
+    from likeness.testing.libraries import hopper_variants
+
+    client, lib, alice, grace = world
+    alice_headers, _, _ = _with_an_account(client, lib, alice)
+    alice_cookies = dict(client.cookies)
+    client.cookies.clear()
+    manage.set_minor(lib, grace, True)
+    owner = signed_in(client)
+    refused = client.post(f"/api/people/{grace}/invitations", json={}, headers=owner)
+    assert refused.status_code == 400 and "guardian first" in refused.json()["detail"]
+    itself = client.put(f"/api/people/{grace}/guardian", json={"guardian": grace}, headers=owner)
+    assert itself.status_code == 400
+    named = client.put(f"/api/people/{grace}/guardian", json={"guardian": alice}, headers=owner)
+    assert named.status_code == 200 and named.json()["guardian"] == alice
+    client.cookies.clear()
+
+    grace_headers, _, enrolment = _with_an_account(client, lib, grace, hopper_variants()[0])
+    grace_cookies = dict(client.cookies)
+    page = client.get("/me").text
+    assert 'id="minor-note"' in page and "Alice" in page
+    waiting = client.post(
+        "/api/me/grants",
+        json={"scopes": ["generate-stylized"], "enrolment": enrolment},
+        headers=grace_headers,
+    )
+    assert waiting.status_code == 202, waiting.text
+    request_id = waiting.json()["waiting_for_guardian"]["id"]
+    assert not list_grants(lib, grace)  # nothing signed yet
+    assert not authorize(lib, "generate-stylized", [grace], "owner", "tiny").allowed
+    # She cannot answer her own request; the owner cannot either.
+    mine = client.post(
+        f"/api/me/guardian-requests/{request_id}", json={"approve": True}, headers=grace_headers
+    )
+    assert mine.status_code == 404
+    assert [r["id"] for r in client.get("/api/me/guardian-requests").json()["waiting"]] == [
+        request_id
+    ]
+
+    client.cookies.clear()
+    client.cookies.update(alice_cookies)
+    to_answer = client.get("/api/me/guardian-requests").json()["to_answer"]
+    assert [(r["id"], r["minor"]) for r in to_answer] == [(request_id, grace)]
+    assert "Your wards" in client.get("/me").text
+    approved = client.post(
+        f"/api/me/guardian-requests/{request_id}", json={"approve": True}, headers=alice_headers
+    )
+    assert approved.status_code == 200 and approved.json()["answer"] == "approved"
+    ((grant, _),) = list_grants(lib, grace)
+    assert grant.trust == "verified" and f"guardian:{_uid(lib, alice)}" in grant.evidence
+    signed = next(e for e in list_audit(lib) if e["kind"] == "grant")
+    assert signed["payload"]["by"] == f"person:{_uid(lib, grace)}"
+    assert signed["payload"]["guardian"] == _uid(lib, alice)
+    assert authorize(lib, "generate-stylized", [grace], "owner", "tiny").allowed
+    # Photoreal stays refused for a minor, whatever was signed.
+    assert "minor" in authorize(lib, "generate-photoreal", [grace], "owner", "tiny").reason
+    client.cookies.clear()
+    client.cookies.update(grace_cookies)
+    assert client.get("/api/me/guardian-requests").json()["waiting"] == []

@@ -204,6 +204,29 @@ def people_invitations(
     console.print(table)
 
 
+@app.command("guardian")
+def people_guardian(
+    minor: int,
+    guardian: Annotated[
+        int | None, typer.Argument(help="The guardian: a person with an account.")
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the guardian.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Name a minor's guardian, who approves each permission the minor gives (and lets the
+    minor be invited to consent for themselves)."""
+    from likeness.consent.guardians import name_guardian
+
+    if (guardian is None) != remove:
+        raise fail("give the guardian's person id, or --remove")
+    name_guardian(open_library(home), minor, guardian)
+    console.print(
+        f"person {minor}: guardian removed"
+        if remove
+        else f"person {guardian} is now the guardian of person {minor}"
+    )
+
+
 @app.command("erase")
 def people_erase(
     person: int,

@@ -164,6 +164,7 @@ def issue_grant(
     enrolment_id: str | None = None,
     now: datetime | None = None,
     by: str = OWNER,
+    guardian: str | None = None,
 ) -> ConsentGrant:
     """Sign and store a grant for a person. ``verified`` needs ``enrolment_id``: a passed,
     recent live enrolment of this person (its id and template commitment become evidence).
@@ -171,7 +172,8 @@ def issue_grant(
     ``by`` is who asks: the owner (``OWNER``), or the person themselves
     (``person_actor(uid)``). A person with an account (``consent.accounts``) signs the
     grants about them; the owner's request for one is refused, as is a person's for anyone
-    else."""
+    else. A minor's own grant needs their guardian's approval (``guardian``: the uid of the
+    guardian the owner named, ``consent.guardians``)."""
     if trust == Trust.VERIFIED and enrolment_id is None:
         raise GrantError(
             "a verified grant needs a passed live enrolment (its id)", field="enrolment"
@@ -184,6 +186,8 @@ def issue_grant(
     with lib.session() as s:
         person = get_person(s, person_id)
         _check_signer(s, person.uid, by)
+        if person.is_minor and by != OWNER:
+            _check_guardian(s, person.uid, guardian)
         if person.do_not_generate:
             raise DoNotGenerateError(
                 f"person {person_id} asked never to be generated: no grant can be signed for them"
@@ -231,9 +235,20 @@ def issue_grant(
                 "scopes": [str(x) for x in grant.scopes],
                 "trust": str(grant.trust),
                 "by": by,
+                **({"guardian": guardian} if guardian else {}),
             },
         )
     return grant
+
+
+def _check_guardian(session, minor_uid: str, guardian: str | None) -> None:
+    from likeness.consent.tables import Guardianship
+
+    named = session.get(Guardianship, minor_uid)
+    if guardian is None or named is None or named.guardian_uid != guardian:
+        raise NotYoursToSignError(
+            "a minor's permission needs their guardian's approval: it waits for them"
+        )
 
 
 def _check_signer(session, person_uid: str, by: str) -> None:

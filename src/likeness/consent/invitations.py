@@ -7,8 +7,9 @@ live enrolment against that group and register a passkey (``consent.accounts``).
 that was opened, revoked, has expired or never existed is refused with one message, so a
 guesser learns nothing about which links exist.
 
-A minor is not invited: consent for a minor needs a guardian's approval, which likeness does
-not have yet (README), so their grants stay with the owner and photoreal stays refused.
+A minor is invited only once the owner has named their guardian (``consent.guardians``):
+another person with an account, who approves each permission the minor gives. Photoreal
+stays refused for a minor whatever is signed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import select
 
 from likeness import clock
 from likeness.consent import audit
-from likeness.consent.tables import Invitation, PersonAccount
+from likeness.consent.tables import Guardianship, Invitation, PersonAccount
 from likeness.errors import ConflictError, InvalidError, NotFoundError, RefusedError
 from likeness.people.records import get_person, person_id_of, person_ids_by_uid
 from likeness.store import Library, hold_write_lock
@@ -115,10 +116,10 @@ def invite_person(
                 "them against, and nothing of them can be generated",
                 field="person",
             )
-        if person.is_minor:
+        if person.is_minor and s.get(Guardianship, person.uid) is None:
             raise InvitationError(
-                "a minor cannot be invited to consent alone: a guardian's approval is needed, "
-                "and likeness cannot take one yet",
+                "a minor cannot be invited to consent alone: name their guardian first "
+                "(another person with an account; `likeness people guardian MINOR GUARDIAN`)",
                 field="person",
             )
         if s.get(PersonAccount, person.uid) is not None:

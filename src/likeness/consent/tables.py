@@ -124,3 +124,32 @@ class Passkey(Base):
     sign_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Guardianship(Base):
+    """The guardian the owner named for a minor: another person with an account, who
+    approves the permissions the minor asks to give (``consent.guardians``)."""
+
+    __tablename__ = "guardianships"
+
+    minor_uid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    guardian_uid: Mapped[str] = mapped_column(String(32), index=True)
+    named_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GuardianRequest(Base):
+    """A permission a minor asked to give, on a live check of theirs, waiting for their
+    guardian's answer."""
+
+    __tablename__ = "guardian_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    minor_uid: Mapped[str] = mapped_column(String(32), index=True)
+    guardian_uid: Mapped[str] = mapped_column(String(32), index=True)
+    scopes: Mapped[str] = mapped_column(Text)  # space-separated
+    expires_days: Mapped[int | None] = mapped_column(Integer)
+    enrolment_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(String(16))  # "approved" or "denied"
+    grant_id: Mapped[str | None] = mapped_column(String(32))

@@ -23,11 +23,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from likeness import workflows
-from likeness.consent import accounts, audit, erasure, grants, invitations
+from likeness.consent import accounts, audit, erasure, grants, guardians, invitations
 from likeness.consent.enrolment import SESSION_TTL, start_enrolment
 from likeness.consent.tables import Enrolment
 from likeness.errors import RefusedError
@@ -436,6 +436,10 @@ def my_page(request: Request):
         return RedirectResponse("/me/welcome", status_code=303)
     lib: Library = request.app.state.library
     person_id, name = _me(lib, state)
+    guardian = guardians.guardian_of(lib, person_id)
+    with lib.session() as s:
+        minor = get_person(s, person_id).is_minor
+        guardian_name = get_person(s, guardian).name if guardian is not None else None
     return web.page(
         request,
         "me.html",
@@ -450,6 +454,10 @@ def my_page(request: Request):
         passkeys=accounts.list_passkeys(lib, state.person_uid or ""),
         erasure=erasure.do_not_generate_state(lib, person_id),
         app_requests=pending_requests(lib, person_id),
+        minor=minor,
+        guardian_name=guardian_name,
+        to_answer=guardians.requests_to_guardian(lib, person_id),
+        waiting=guardians.requests_of_minor(lib, person_id),
     )
 
 
@@ -579,7 +587,11 @@ def _check_drawn_here(request: Request, lib: Library, enrolment_id: str) -> None
             raise HTTPException(400, "pass a live check on this page first, then sign")
 
 
-@router.post("/api/me/grants", responses=ERRORS, status_code=201)
+@router.post(
+    "/api/me/grants",
+    responses={**ERRORS, 202: {"description": "a minor's: waiting for their guardian"}},
+    status_code=201,
+)
 def sign_grant(
     body: MyGrantIn,
     request: Request,
@@ -587,9 +599,17 @@ def sign_grant(
     lib: Library = Depends(library),
 ) -> GrantOut:
     """Sign a grant to the library's owner, about yourself, on a live check this browser
-    session ran (on your page, or on the welcome page just before)."""
+    session ran (on your page, or on the welcome page just before). A minor's waits for
+    their guardian's approval (202)."""
     _check_drawn_here(request, lib, body.enrolment)
     person_id = _own_person_id(lib, state)
+    with lib.session() as s:
+        minor = get_person(s, person_id).is_minor
+    if minor:  # it waits for their guardian (consent.guardians)
+        waiting = guardians.ask_guardian(
+            lib, person_id, body.scopes, body.expires_days, body.enrolment
+        )
+        return JSONResponse({"waiting_for_guardian": waiting.as_json()}, status_code=202)
     grant = grants.issue_grant(
         lib,
         person_id,
@@ -696,3 +716,57 @@ def answer_app_request(
         body.enrolment if body.approve else None,
     )
     return _request_out(info)
+
+
+class GuardianRequestOut(BaseModel):
+    id: str
+    minor: int | None
+    minor_name: str | None
+    scopes: list[str]
+    expires_days: int | None
+    created_at: str
+    answer: str | None
+    grant: str | None
+
+
+class GuardianRequests(BaseModel):
+    #: Your wards' permissions waiting for your answer (you are their guardian).
+    to_answer: list[GuardianRequestOut]
+    #: Your own, waiting for your guardian (you are a minor).
+    waiting: list[GuardianRequestOut]
+
+
+@router.get("/api/me/guardian-requests")
+def my_guardian_requests(
+    state: SignedIn = Depends(require_person), lib: Library = Depends(library)
+) -> GuardianRequests:
+    """Permissions of minors waiting for a guardian: those you answer, and your own."""
+    person_id = _own_person_id(lib, state)
+    return GuardianRequests(
+        to_answer=[
+            GuardianRequestOut(**r.as_json())
+            for r in guardians.requests_to_guardian(lib, person_id)
+        ],
+        waiting=[
+            GuardianRequestOut(**r.as_json()) for r in guardians.requests_of_minor(lib, person_id)
+        ],
+    )
+
+
+class GuardianAnswer(BaseModel):
+    approve: bool
+
+
+@router.post("/api/me/guardian-requests/{request_id}", responses=ERRORS)
+def answer_guardian_request(
+    request_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
+    body: GuardianAnswer,
+    state: SignedIn = Depends(require_person_csrf),
+    lib: Library = Depends(library),
+) -> GuardianRequestOut:
+    """As a minor's guardian: approve (the minor's permission is signed) or deny it. A
+    request of anyone who is not your ward is not found."""
+    info = guardians.answer_guardian_request(
+        lib, request_id, _own_person_id(lib, state), body.approve
+    )
+    return GuardianRequestOut(**info.as_json())

@@ -106,6 +106,21 @@ def erase(person_id: PathId, body: EraseIn, lib: Library = Depends(library)) -> 
     return ErasureOut(**workflows.erase(lib, person_id).as_json())
 
 
+class GuardianIn(BaseModel):
+    #: The guardian's person id (someone with an account); null removes the guardian.
+    guardian: int | None = Field(ge=1, le=2**63 - 1)
+
+
+@router.put("/{person_id}/guardian", dependencies=[Depends(require_csrf)], responses=ERRORS)
+def set_guardian(person_id: PathId, body: GuardianIn, lib: Library = Depends(library)) -> dict:
+    """Name a minor's guardian, who approves the permissions the minor gives (and lets the
+    minor be invited), or remove them."""
+    from likeness.consent.guardians import guardian_of, name_guardian
+
+    name_guardian(lib, person_id, body.guardian)
+    return {"person": person_id, "guardian": guardian_of(lib, person_id)}
+
+
 @router.post("/{person_id}/merge", dependencies=[Depends(require_csrf)], responses=ERRORS)
 def merge(person_id: PathId, body: Merge, lib: Library = Depends(library)) -> PersonOut:
     """Move every face of ``other`` into this person and delete ``other``."""

@@ -156,3 +156,11 @@ for (const row of document.querySelectorAll(".app-request")) {
   row.querySelector(".approve-request")?.addEventListener("click", () => answer(true));
   row.querySelector(".deny-request")?.addEventListener("click", () => answer(false));
 }
+
+// As a minor's guardian: approve or deny a permission they gave.
+for (const row of document.querySelectorAll(".guardian-request")) {
+  const answer = (approve) =>
+    act(() => api("POST", `/api/me/guardian-requests/${row.dataset.id}`, { approve }));
+  row.querySelector(".approve-guardian")?.addEventListener("click", () => answer(true));
+  row.querySelector(".deny-guardian")?.addEventListener("click", () => answer(false));
+}

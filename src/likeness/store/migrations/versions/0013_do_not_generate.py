@@ -1,7 +1,8 @@
 """do not generate: people.do_not_generate, and the salted templates that recognise a person
 who erased their biometric data; provenance_records.safety_seq (the verdict that released
 an image, which a person's activity names it beside); app_requests (an app's request sent on
-to a person who consents for themselves)
+to a person who consents for themselves); guardianships and guardian_requests (a minor's
+permissions, approved by their guardian)
 
 Revision ID: 0013
 Revises: 0012
@@ -48,11 +49,35 @@ def upgrade() -> None:
     )
     op.create_index("ix_app_requests_app_id", "app_requests", ["app_id"])
     op.create_index("ix_app_requests_person_uid", "app_requests", ["person_uid"])
+    op.create_table(
+        "guardianships",
+        sa.Column("minor_uid", sa.String(32), primary_key=True),
+        sa.Column("guardian_uid", sa.String(32), nullable=False),
+        sa.Column("named_at", sa.DateTime(), nullable=False),
+    )
+    op.create_index("ix_guardianships_guardian_uid", "guardianships", ["guardian_uid"])
+    op.create_table(
+        "guardian_requests",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("minor_uid", sa.String(32), nullable=False),
+        sa.Column("guardian_uid", sa.String(32), nullable=False),
+        sa.Column("scopes", sa.Text(), nullable=False),
+        sa.Column("expires_days", sa.Integer()),
+        sa.Column("enrolment_id", sa.String(32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("answered_at", sa.DateTime()),
+        sa.Column("answer", sa.String(16)),
+        sa.Column("grant_id", sa.String(32)),
+    )
+    op.create_index("ix_guardian_requests_minor_uid", "guardian_requests", ["minor_uid"])
+    op.create_index("ix_guardian_requests_guardian_uid", "guardian_requests", ["guardian_uid"])
     op.add_column("provenance_records", sa.Column("safety_seq", sa.Integer()))
     op.create_index("ix_provenance_records_safety_seq", "provenance_records", ["safety_seq"])
 
 
 def downgrade() -> None:
+    op.drop_table("guardian_requests")
+    op.drop_table("guardianships")
     op.drop_table("app_requests")
     op.drop_index("ix_provenance_records_safety_seq", "provenance_records")
     with op.batch_alter_table("provenance_records") as batch:
