@@ -293,9 +293,10 @@ def person_activity(lib: Library, person_id: int, limit: int = 200) -> list[Acti
     image released showing them with its Content Credentials (watermark id, file hash)."""
     from dataclasses import replace
 
+    from likeness.apps.registry import list_apps
     from likeness.consent.activity import activity
     from likeness.provenance.stamp import released_images
 
-    items = activity(lib, person_id, limit)
+    items = activity(lib, person_id, limit, {app.id: app.name for app in list_apps(lib)})
     released = released_images(lib, [i.seq for i in items if i.kind == "safety"])
     return [replace(i, provenance=released.get(i.seq)) for i in items]

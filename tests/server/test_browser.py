@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -462,3 +463,41 @@ def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(ser
     # as it was (she may withdraw it too, from the same list).
     signed = [g for g, _ in list_grants(lib, alice) if "generate-stylized" in g.scopes]
     assert len(signed) == 1 and signed[0].revoked_at is not None
+
+    # An app's request, sent on by the owner, is answered by her on her page (not by the
+    # owner); then she answers an app's link herself, signed in with her passkey.
+    from likeness.apps.registry import register_app
+    from likeness.apps.requests import ask_person
+
+    app = register_app(lib, "Postcards", "http://127.0.0.1:9999/callback")
+    ask_person(lib, app.id, alice, ["generate-stylized"], 30)
+    page.goto(f"{url}/me")
+    page.click(".app-request:has-text('Postcards') .approve-request")
+    page.wait_for_selector(".app-request", state="detached")
+    to_app = [g for g, _ in list_grants(lib, alice) if g.grantee == f"app:{app.id}"]
+    assert len(to_app) == 1 and to_app[0].in_force(to_app[0].issued_at)
+    page.route("http://127.0.0.1:9999/**", lambda route: route.fulfill(body="the app"))
+    query = (
+        f"response_type=code&client_id={app.id}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999"
+        "%2Fcallback&scope=generate-stylized&state=s1&code_challenge="
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+    )
+    page.goto(f"{url}/oauth/authorize?{query}")
+    assert "create images of you" in page.inner_text("#authorize-form")
+    page.click("#authorize-form button[value=allow]")
+    page.wait_for_url("http://127.0.0.1:9999/callback?*")
+    assert "code=" in page.url and "state=s1" in page.url
+
+    # Erase: typed, then refused by name and by face.
+    from likeness.consent.policy import authorize
+    from likeness.safety.gate import SafetyGate
+
+    page.goto(f"{url}/me")
+    page.fill("#erase-form input[name=confirm]", "erase")
+    page.click("#erase-form button[type=submit]")
+    page.wait_for_selector("#erased")
+    refused = authorize(lib, "generate-stylized", [alice], f"app:{app.id}", "tiny")
+    assert refused.reason == f"person {alice} asked never to be generated"
+    gate = SafetyGate(lib, authorize(lib, "generate-stylized", [], "owner", "tiny"))
+    verdict = gate.check(np.asarray(astronaut()))
+    assert not verdict.allowed and "never to be generated" in verdict.reason

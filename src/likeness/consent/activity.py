@@ -11,6 +11,7 @@ nothing of anyone else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,14 +54,19 @@ class ActivityItem:
         }
 
 
-def _actor(by: str | None, uid: str) -> str:
+def _actor(by: str | None, uid: str, apps: Mapping[str, str]) -> str:
+    """Who ``by`` is, as the person reads it (``apps``: app names by id)."""
     if by is None or by == audit.OWNER:
         return "the library's owner"
     if by == audit.person_actor(uid):
         return "you"
     if by.startswith("app:"):
-        return f"the app {by.removeprefix('app:')}"
+        return _app(by.removeprefix("app:"), apps)
     return "someone else"
+
+
+def _app(app_id: str, apps: Mapping[str, str]) -> str:
+    return f"the app {apps[app_id]!r}" if app_id in apps else f"the app {app_id[:8]}"
 
 
 def _others(count: int) -> str:
@@ -68,15 +74,21 @@ def _others(count: int) -> str:
 
 
 def _words(
-    kind: str, p: dict, uid: str, person_id: int, decisions: dict[int, tuple[str, list[int]]]
+    kind: str,
+    p: dict,
+    uid: str,
+    person_id: int,
+    decisions: dict[int, tuple[str, list[int]]],
+    apps: Mapping[str, str],
 ) -> tuple[str, str, str | None] | None:
     """(words, actor, image) of one entry about this person; None if it is not about them.
     ``decisions``: who asked each decision and for whom (by audit seq): a safety verdict is
     about the person when it judged an image showing them, or one asked of them."""
-    by = _actor(p.get("by"), uid)
+    by = _actor(p.get("by"), uid, apps)
     if p.get("subject") == uid:
         scopes = " and ".join(_SCOPES.get(x, x) for x in p.get("scopes", []))
-        grantee = "the library's owner" if p.get("grantee") == "owner" else p.get("grantee", "")
+        grantee = _actor(p.get("grantee"), uid, apps)
+        app = _app(str(p.get("app", "")), apps)
         simple = {
             "invite": ("invited you to consent for yourself", by),
             "invite-revoke": ("withdrew an invitation before it was opened", by),
@@ -102,12 +114,11 @@ def _words(
                 by,
             ),
             "app-request": (
-                f"sent on to you a request of the app {p.get('app', '')} to {scopes}",
+                f"sent on to you a request of {app} to {scopes}",
                 by,
             ),
             "app-request-answer": (
-                f"{'approved' if p.get('approved') else 'denied'} the request of the app "
-                f"{p.get('app', '')}",
+                f"{'approved' if p.get('approved') else 'denied'} the request of {app}",
                 "you",
             ),
             "erase-template": ("erased the salted template kept to refuse your face", by),
@@ -133,7 +144,7 @@ def _words(
         outcome = "allowed" if p.get("allowed") else "refused"
         reason = f": {p.get('reason', '')}" if others == 0 and not p.get("allowed") else ""
         asked = f"asked to {action}{_others(others)}: {outcome}{reason}"
-        return asked, _actor(p.get("requester"), uid), None
+        return asked, _actor(p.get("requester"), uid, apps), None
     asked = decisions.get(p.get("decision", -1)) if kind == "safety" else None
     about_them = asked is not None and person_id in asked[1]
     if kind == "safety" and (person_id in p.get("faces", []) or about_them):
@@ -144,14 +155,19 @@ def _words(
         what = "an image showing you" if shown else "an image asked of you"
         words = f"{what}{_others(others)} was {outcome}{reason}"
         if asked is not None:
-            asker = _actor(asked[0], uid)
+            asker = _actor(asked[0], uid, apps)
             words = f"{words}, made for {'yourself' if asker == 'you' else asker}"
         return words, "", p.get("image")
     return None
 
 
-def activity(lib: Library, person_id: int, limit: int = 200) -> list[ActivityItem]:
-    """What happened about this person, newest first (at most ``limit`` items)."""
+def activity(
+    lib: Library, person_id: int, limit: int = 200, apps: Mapping[str, str] | None = None
+) -> list[ActivityItem]:
+    """What happened about this person, newest first (at most ``limit`` items); ``apps``:
+    the names of apps by id (``workflows.person_activity`` passes them: apps sit above this
+    room), else apps are named by id."""
+    apps = apps or {}
     with lib.session() as s:
         uid = get_person(s, person_id).uid
     entries = audit.list_audit(lib)
@@ -162,7 +178,7 @@ def activity(lib: Library, person_id: int, limit: int = 200) -> list[ActivityIte
     }
     items = []
     for entry in reversed(entries):
-        said = _words(entry["kind"], entry["payload"], uid, person_id, decisions)
+        said = _words(entry["kind"], entry["payload"], uid, person_id, decisions, apps)
         if said is None:
             continue
         words, actor, image = said

@@ -427,6 +427,7 @@ def me(state: SignedIn = Depends(require_person), lib: Library = Depends(library
 
 @pages.get("/me", response_class=HTMLResponse)
 def my_page(request: Request):
+    from likeness.apps.registry import list_apps
     from likeness.apps.requests import pending_requests
 
     state = any_session(request)
@@ -456,6 +457,7 @@ def my_page(request: Request):
         app_requests=pending_requests(lib, person_id),
         minor=minor,
         guardian_name=guardian_name,
+        app_names={app.id: app.name for app in list_apps(lib)},
         to_answer=guardians.requests_to_guardian(lib, person_id),
         waiting=guardians.requests_of_minor(lib, person_id),
     )
