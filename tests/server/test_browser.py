@@ -375,13 +375,20 @@ def test_a_session_drawn_for_a_recording_is_refused_on_the_enrol_page(server, ca
     assert "start a live session" in page.inner_text("#error")
 
 
-def _virtual_authenticator(page) -> None:
+def _virtual_authenticator(page, foreign_passkey: bool = False) -> None:
     """Chromium's virtual authenticator (the DevTools WebAuthn domain) on ``page``: a
     platform passkey store that verifies the user at once, as a phone's does after its
-    fingerprint."""
+    fingerprint. With ``foreign_passkey``, it holds a passkey for this site that the
+    library never registered (someone else's)."""
+    import base64
+    import secrets
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    cdp.send(
+    made = cdp.send(
         "WebAuthn.addVirtualAuthenticator",
         {
             "options": {
@@ -394,18 +401,40 @@ def _virtual_authenticator(page) -> None:
             }
         },
     )
+    if foreign_passkey:
+        key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        cdp.send(
+            "WebAuthn.addCredential",
+            {
+                "authenticatorId": made["authenticatorId"],
+                "credential": {
+                    "credentialId": base64.b64encode(secrets.token_bytes(16)).decode(),
+                    "isResidentCredential": True,
+                    "rpId": "localhost",
+                    "privateKey": base64.b64encode(key).decode(),
+                    "userHandle": base64.b64encode(secrets.token_bytes(16)).decode(),
+                    "signCount": 0,
+                },
+            },
+        )
 
 
 def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(server, camera_page):
     """Invitation (made on the person's page) -> live enrolment on the invitee's own page
     with the fake camera -> a passkey in Chromium's virtual authenticator -> a permission
-    signed on "My likeness" -> sign out, sign in with the passkey alone -> withdrawn."""
+    signed on "My likeness" -> sign out, sign in with the passkey alone -> withdrawn; an
+    app's request answered by her; erased; a used and an expired link, and a passkey the
+    library never registered, refused."""
     from likeness.consent.grants import list_grants
     from likeness.consent.liveness.schedule import ChallengeSession
     from likeness.testing import clips
     from likeness.testing.photos import astronaut
 
-    url, lib, alice, _ = server
+    url, lib, alice, grace = server
     # A WebAuthn relying party is a domain name: this machine's is localhost.
     url = url.replace("127.0.0.1", "localhost")
     pixels, face = clips.prepared(astronaut())
@@ -501,3 +530,30 @@ def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(ser
     gate = SafetyGate(lib, authorize(lib, "generate-stylized", [], "owner", "tiny"))
     verdict = gate.check(np.asarray(astronaut()))
     assert not verdict.allowed and "never to be generated" in verdict.reason
+
+    # Her link, used, and an expired one for Grace open nothing, in words.
+    from datetime import timedelta
+
+    from likeness import clock
+    from likeness.consent.invitations import invite_person
+
+    _, expired = invite_person(
+        lib, grace, timedelta(minutes=5), now=clock.now() - timedelta(hours=1)
+    )
+    for link in (invitation, f"{url}/invite/{expired}"):
+        page.context.clear_cookies()
+        page.goto(link)  # its page already says so: no Start to press
+        page.wait_for_selector("text=this invitation link is not valid")
+        assert page.query_selector("form button[type=submit]") is None
+        assert "/me/welcome" not in page.url
+
+    # A passkey this library never registered (another person's, on another device) is
+    # refused, and signs no one in.
+    other = page.context.browser.new_context().new_page()
+    _virtual_authenticator(other, foreign_passkey=True)
+    other.goto(f"{url}/me/sign-in")
+    other.click("#passkey-sign-in")
+    other.wait_for_selector("#error:not([hidden])")
+    assert "not registered here" in other.inner_text("#error")  # the server's refusal
+    assert "/me/sign-in" in other.url
+    assert other.evaluate("fetch('/api/me').then((r) => r.status)") == 401
