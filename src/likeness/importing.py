@@ -36,7 +36,7 @@ from likeness.library.sources import Problem, SourceItem, read_items, scan
 from likeness.library.tables import Album, ImportRun, Photo, PhotoAlbum, PhotoFile, PhotoLabel
 from likeness.people.manage import assign_pending
 from likeness.people.never import count_withheld, do_not_generate_matcher
-from likeness.store import Library
+from likeness.store import Library, hold_write_lock
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -109,7 +109,6 @@ class _Recorder:
         self.backend_name = backend_name
         with lib.session() as s:
             rows = s.execute(select(Photo.id, Photo.phash).where(Photo.phash.is_not(None))).all()
-            self.never = do_not_generate_matcher(s, backend_name)
         self.near = NearDuplicateIndex([r[0] for r in rows], [r[1] for r in rows])
 
     def _file(self, s: Session, item: SourceItem, photo_id: int | None, problem: str | None):
@@ -160,6 +159,10 @@ class _Recorder:
                 taken_at, taken_source = meta.taken_at, "takeout"
             gps = meta.gps or gps
         with self.lib.session() as s:
+            # The templates as they are now, under the write lock: a person erased while
+            # this import runs is withheld from the next photo on.
+            hold_write_lock(s)
+            never = do_not_generate_matcher(s, self.backend_name)
             near = self.near.find(result.phash)
             photo = Photo(
                 content_hash=digest,
@@ -181,9 +184,9 @@ class _Recorder:
             s.flush()
             kept = []
             for face in result.faces:
-                never = self.never.match(face.embedding) if self.never else None
-                if never is not None:  # kept only to refuse: the face is not recorded
-                    count_withheld(s, self.backend_name, [never])
+                uid = never.match(face.embedding) if never else None
+                if uid is not None:  # kept only to refuse: the face is not recorded
+                    count_withheld(s, self.backend_name, [uid])
                     self.report.withheld += 1
                 else:
                     kept.append(face)

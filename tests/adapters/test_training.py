@@ -239,3 +239,25 @@ def test_too_few_photos_is_refused_with_counts_and_reasons(granted):
     message = str(caught.value)
     assert "6 usable photo(s) of 8 face(s)" in message
     assert "at least 10" in message and "2 face smaller than 80 px" in message
+
+
+def test_an_erasure_while_the_weights_are_saved_leaves_no_adapter_and_no_key(granted, monkeypatch):
+    from likeness.people.records import get_person
+    from likeness.workflows import erase
+
+    lib = granted.lib
+    with lib.session() as s:
+        uid = get_person(s, granted.person).uid
+    save = storage.save_weights
+
+    def erased_first(*args, **kwargs):
+        erase(lib, granted.person)
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "save_weights", erased_first)
+    with pytest.raises(ConsentWithdrawnError):
+        _train(granted)
+    folder = storage.adapter_dir(lib, uid)
+    assert not list(folder.glob("*")) if folder.exists() else True
+    assert not lib.keys.has_person_key(uid)  # writing made no new key for her
+    assert not list_adapters(lib, granted.person)

@@ -24,6 +24,7 @@ from likeness.faces.tables import Face
 from likeness.importing import import_photos
 from likeness.people.manage import ConsentsForSelfError, merge_people, recluster
 from likeness.people.records import get_person
+from likeness.people.tables import Person
 from likeness.safety.gate import SafetyGate
 from likeness.testing.libraries import copy_home, hopper_variants
 from likeness.testing.photos import astronaut, jpeg_bytes, write
@@ -193,3 +194,26 @@ def test_only_the_person_erases_once_they_have_an_account(world):
 def get_uid(lib, person: int) -> str:
     with lib.session() as s:
         return get_person(s, person).uid
+
+
+def test_an_erasure_during_an_import_withholds_the_photos_after_it(world, tmp_path, monkeypatch):
+    from likeness.importing import _Recorder
+
+    lib, _, grace = world
+    new = tmp_path / "new-photos"
+    for i, image in enumerate(hopper_variants()):
+        write(new / f"grace-{i}.jpg", jpeg_bytes(image.rotate(3)))
+    record = _Recorder.photo
+    calls = []
+
+    def erased_at_the_first(recorder, *args, **kwargs):
+        if not calls:
+            erase(lib, grace)
+        calls.append(1)
+        return record(recorder, *args, **kwargs)
+
+    monkeypatch.setattr(_Recorder, "photo", erased_at_the_first)
+    report = import_photos(lib, new, workers=1)
+    assert report.added == 4 and report.withheld == 4 and report.faces == 0
+    with lib.session() as s:
+        assert s.scalar(select(func.count(Person.id)).where(Person.do_not_generate.is_(False))) == 1

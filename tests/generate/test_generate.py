@@ -140,3 +140,21 @@ def test_two_people_each_adapter_acts_in_its_own_region(two_people):
     ):
         print(f"{who}'s adapter: mean change {inside:.2f} inside her region, {outside:.2f} outside")
         assert inside > 2.5 * outside
+
+
+def test_an_erasure_while_an_image_is_judged_writes_nothing(two_people, tmp_path, monkeypatch):
+    from likeness.workflows import erase
+
+    lib = two_people.lib
+    decision = _allowed(lib, "@alice in the snow")
+    check = SafetyGate.check
+
+    def erased_while_judged(gate, *args, **kwargs):
+        verdict = check(gate, *args, **kwargs)
+        erase(lib, two_people.alice)
+        return verdict
+
+    monkeypatch.setattr(SafetyGate, "check", erased_while_judged)
+    with pytest.raises(ConsentWithdrawnError):
+        generate_images(lib, decision, "@alice in the snow", tmp_path / "out", FAST)
+    assert not list((tmp_path / "out").iterdir())

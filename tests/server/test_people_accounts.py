@@ -796,7 +796,8 @@ def test_a_person_signed_in_at_an_apps_link_answers_it_for_themselves(world):
 
 
 @pytest.mark.slow  # two live checks; `make test-all`
-def test_a_minors_permission_waits_for_the_guardian_the_owner_named(world):
+def test_a_minors_permission_waits_for_the_guardian_the_owner_named(world, monkeypatch):
+    from likeness.consent import guardians
     from likeness.consent.audit import list_audit
     from likeness.consent.policy import authorize
     from likeness.people import manage
@@ -843,9 +844,26 @@ def test_a_minors_permission_waits_for_the_guardian_the_owner_named(world):
     to_answer = client.get("/api/me/guardian-requests").json()["to_answer"]
     assert [(r["id"], r["minor"]) for r in to_answer] == [(request_id, grace)]
     assert "Your wards" in client.get("/me").text
+    # A second answer racing the first (sent while the grant is signed) finds it answered.
+    sign = guardians.issue_grant
+    raced = []
+
+    def second_answer_while_the_first_signs(*args, **kwargs):
+        if not raced:
+            raced.append(
+                client.post(
+                    f"/api/me/guardian-requests/{request_id}",
+                    json={"approve": True},
+                    headers=alice_headers,
+                ).status_code
+            )
+        return sign(*args, **kwargs)
+
+    monkeypatch.setattr(guardians, "issue_grant", second_answer_while_the_first_signs)
     approved = client.post(
         f"/api/me/guardian-requests/{request_id}", json={"approve": True}, headers=alice_headers
     )
+    assert raced == [404]
     assert approved.status_code == 200 and approved.json()["answer"] == "approved"
     ((grant, _),) = list_grants(lib, grace)
     assert grant.trust == "verified" and f"guardian:{_uid(lib, alice)}" in grant.evidence
@@ -858,3 +876,50 @@ def test_a_minors_permission_waits_for_the_guardian_the_owner_named(world):
     client.cookies.clear()
     client.cookies.update(grace_cookies)
     assert client.get("/api/me/guardian-requests").json()["waiting"] == []
+    # A request still waiting when the owner removes her guardian lapses: Alice no longer
+    # sees it, nor can answer it; and Grace, with an account, stays marked a minor.
+    again = client.post(
+        "/api/me/grants",
+        json={"scopes": ["train-adapter"], "enrolment": enrolment},
+        headers=grace_headers,
+    ).json()["waiting_for_guardian"]["id"]
+    client.cookies.clear()
+    owner = signed_in(client)
+    removed = client.put(f"/api/people/{grace}/guardian", json={"guardian": None}, headers=owner)
+    assert removed.status_code == 200 and removed.json()["guardian"] is None
+    unmarked = client.patch(f"/api/people/{grace}", json={"minor": False}, headers=owner)
+    assert unmarked.status_code == 403
+    client.cookies.clear()
+    client.cookies.update(alice_cookies)
+    assert client.get("/api/me/guardian-requests").json()["to_answer"] == []
+    late = client.post(
+        f"/api/me/guardian-requests/{again}", json={"approve": True}, headers=alice_headers
+    )
+    assert late.status_code == 404
+    client.cookies.clear()
+    client.cookies.update(grace_cookies)
+    # An app's link opened by her says no app may ask for a minor (and signs nothing).
+    from tests.support.apps import authorize_query
+
+    client.cookies.clear()
+    app_id = _register_app(client)
+    client.cookies.update(grace_cookies)
+    page = client.get("/oauth/authorize", params=authorize_query(app_id))
+    assert page.status_code == 400 and "minor" in page.text and "authorize-form" not in page.text
+    words = [f"{i['actor']} {i['words']}" for i in client.get("/api/me/activity").json()]
+    assert "your guardian approved a permission you gave" in words
+    assert "the library's owner named your guardian" in words
+
+
+def test_the_passkey_sign_in_returns_only_to_a_path_of_this_site(world):
+    client = world[0]
+    for bad in (
+        "//evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "https://evil.example",
+    ):
+        page = client.get("/me/sign-in", params={"next": bad}).text
+        assert 'data-next="/me"' in page, bad
+    page = client.get("/me/sign-in", params={"next": '/oauth/authorize?a="b"'}).text
+    assert 'data-next="/oauth/authorize?a=&#34;b&#34;"' in page  # kept, and escaped

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from sqlalchemy import select
+
 from likeness.errors import ConflictError
 from likeness.store import Library
 from likeness.store.keys import KeyDestroyedError, seal, unseal, write_private
@@ -43,7 +45,16 @@ def _context(kind: str, adapter_id: str) -> bytes:
 
 
 def write_sealed(lib: Library, person_uid: str, path: Path, kind: str, data: bytes) -> None:
-    """Encrypt ``data`` with the person's key and write it atomically (0600)."""
+    """Encrypt ``data`` with the person's key and write it atomically (0600). Their key is
+    made if it is missing, except for a person who asked never to be generated (their key
+    was destroyed on purpose): ``ConsentWithdrawnError``."""
+    from likeness.consent.policy import ConsentWithdrawnError
+    from likeness.people.tables import Person
+
+    with lib.session() as s:
+        never = s.scalar(select(Person.do_not_generate).where(Person.uid == person_uid))
+    if never and not lib.keys.has_person_key(person_uid):
+        raise ConsentWithdrawnError("the person asked never to be generated")
     key = lib.keys.person_key(person_uid, create=True)
     write_private(path, seal(key, data, _context(kind, path.stem)))
 

@@ -40,6 +40,7 @@ from likeness.models.conditioning import encode_captions, encode_images, predict
 from likeness.models.device import choose_device
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import BaseModel, get_model, model_kind
+from likeness.people.tables import Person
 from likeness.store import Library
 
 FORMAT_VERSION = "1"
@@ -154,6 +155,19 @@ def authorize_training(
     return authorize(lib, Action.TRAIN_ADAPTER, [person_id], requester, model_kind(lib, model_name))
 
 
+def _keep_nothing(lib: Library, uid: str, adapter_id: str) -> None:
+    """Consent was withdrawn during training: its files go, its record says so, and the key
+    of a person who asked never to be generated is destroyed again (if writing made one)."""
+    storage.delete_files(lib, uid, adapter_id)
+    with lib.session() as s:
+        row = s.get(AdapterRecord, adapter_id)
+        if row is not None:
+            row.status = AdapterStatus.WITHDRAWN
+        never = s.scalar(select(Person.do_not_generate).where(Person.uid == uid))
+    if never:
+        lib.keys.destroy_person_key(uid)
+
+
 def train_adapter(
     lib: Library,
     decision: Decision,
@@ -248,9 +262,7 @@ def train_adapter(
                     s.get(AdapterRecord, adapter_id).steps_done = done
         decision.check_in_force(lib)
     except ConsentWithdrawnError:
-        storage.delete_files(lib, uid, adapter_id)
-        with lib.session() as s:
-            s.get(AdapterRecord, adapter_id).status = AdapterStatus.WITHDRAWN
+        _keep_nothing(lib, uid, adapter_id)
         raise
 
     meta = {
@@ -266,14 +278,23 @@ def train_adapter(
         "likeness.data": json.dumps([e.sha256 for e in data.examples]),
         "likeness.params": json.dumps(asdict(params)),
     }
-    path = storage.save_weights(lib, uid, adapter_id, run.lora_state(), meta)
-    storage.checkpoint_path(lib, uid, adapter_id).unlink(missing_ok=True)
-    curve = storage.loss_curve_path(lib, uid, adapter_id)
-    write_loss_curve(losses, curve, f"{model.name}, rank {params.rank}")
-    with lib.session() as s:
-        row = s.get(AdapterRecord, adapter_id)
-        row.status, row.steps_done, row.finished_at = AdapterStatus.READY, params.steps, clock.now()
-        row.metrics = json.dumps({"losses": losses})
+    try:
+        path = storage.save_weights(lib, uid, adapter_id, run.lora_state(), meta)
+        storage.checkpoint_path(lib, uid, adapter_id).unlink(missing_ok=True)
+        curve = storage.loss_curve_path(lib, uid, adapter_id)
+        write_loss_curve(losses, curve, f"{model.name}, rank {params.rank}")
+        # Once more after writing: consent withdrawn (or the person erased) while the
+        # weights were saved leaves nothing behind.
+        decision.check_in_force(lib)
+        with lib.session() as s:
+            row = s.get(AdapterRecord, adapter_id)
+            if row is None:  # deleted while it was being written (an erasure)
+                raise ConsentWithdrawnError("the adapter was deleted while it was saved")
+            row.status, row.steps_done = AdapterStatus.READY, params.steps
+            row.finished_at, row.metrics = clock.now(), json.dumps({"losses": losses})
+    except ConsentWithdrawnError:
+        _keep_nothing(lib, uid, adapter_id)
+        raise
     del run
     if device.startswith("cuda"):
         torch.cuda.empty_cache()

@@ -227,6 +227,9 @@ def check_approval(
     minors = sorted(row.id for row in found if row.is_minor)
     if minors:
         raise AppError(f"person {minors[0]} is marked as a minor: no app may ask for them")
+    never = sorted(row.id for row in found if row.do_not_generate)
+    if never:
+        raise AppError(f"person {never[0]} asked never to be generated")
     return [Scope(s) for s in app_scopes(" ".join(scopes))]
 
 

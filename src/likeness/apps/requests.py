@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from likeness import clock
 from likeness.apps.registry import APP_SCOPES, AppError, app_scopes, get_app
@@ -69,7 +69,7 @@ class AppRequestInfo:
         }
 
 
-def _check_person(s, person_id: int) -> str:
+def check_person(s, person_id: int) -> str:
     """The uid of a person an app may ask for themselves: one with an account, not a
     minor, not one who asked never to be generated."""
     person = get_person(s, person_id)
@@ -101,7 +101,7 @@ def ask_person(
     now = clock.now()
     with lib.session() as s:
         hold_write_lock(s)
-        uid = _check_person(s, person_id)
+        uid = check_person(s, person_id)
         row = s.scalar(
             select(AppRequest).where(
                 AppRequest.app_id == app_id,
@@ -167,7 +167,7 @@ def _sign_for_self(
     enrolment_id: str | None,
 ) -> ConsentGrant:
     with lib.session() as s:
-        uid = _check_person(s, person_id)
+        uid = check_person(s, person_id)
     return issue_grant(
         lib,
         person_id,
@@ -202,17 +202,21 @@ def answer_request(
             or row.expires_at <= now
         ):
             raise AppRequestNotFoundError(f"no pending request with id {request_id}")
+        # Claimed here, in the locked transaction: a second answer finds it answered.
+        row.answered_at, row.answer = now, "approved" if approve else "denied"
         app_id, scopes, days = row.app_id, row.scopes.split(), row.days
-    grant = (
-        _sign_for_self(
-            lib, app_id, person_id, _check_app(lib, app_id, scopes, days), days, enrolment_id
-        )
-        if approve
-        else None
-    )
+    grant = None
+    if approve:
+        try:
+            scopes = _check_app(lib, app_id, scopes, days)
+            grant = _sign_for_self(lib, app_id, person_id, scopes, days, enrolment_id)
+        except Exception:
+            with lib.session() as s:  # not signed: the request may be answered again
+                row = s.get(AppRequest, request_id)
+                row.answered_at, row.answer = None, None
+            raise
     with lib.session() as s:
         row = s.get(AppRequest, request_id)
-        row.answered_at, row.answer = now, "approved" if approve else "denied"
         row.grant_id = grant.id if grant else None
         audit.append(
             lib,
@@ -228,6 +232,19 @@ def answer_request(
             },
         )
         return _info(lib, row, person_id)
+
+
+def lapse_requests(lib: Library, person_id: int) -> int:
+    """Close every pending request about this person (they erased their biometric data):
+    the number closed."""
+    now = clock.now()
+    with lib.session() as s:
+        uid = get_person(s, person_id).uid
+        return s.execute(
+            update(AppRequest)
+            .where(AppRequest.person_uid == uid, AppRequest.answered_at.is_(None))
+            .values(answered_at=now, answer="lapsed")
+        ).rowcount
 
 
 def approve_for_self(

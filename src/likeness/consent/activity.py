@@ -121,6 +121,15 @@ def _words(
                 f"{'approved' if p.get('approved') else 'denied'} the request of {app}",
                 "you",
             ),
+            "guardian": (
+                "named your guardian" if p.get("guardian") else "removed your guardian",
+                by,
+            ),
+            "guardian-request": (f"asked your guardian to approve: {scopes}", "you"),
+            "guardian-answer": (
+                f"{'approved' if p.get('approved') else 'denied'} a permission you gave",
+                "your guardian",
+            ),
             "erase-template": ("erased the salted template kept to refuse your face", by),
             "person-export": (f"exported your data ({p.get('faces', 0)} face crops)", by),
             "adapter-delete": (f"deleted adapter {str(p.get('adapter', ''))[:8]}", by),

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from likeness import clock
 from likeness.consent import audit
@@ -52,6 +52,7 @@ def name_guardian(lib: Library, minor_id: int, guardian_id: int | None) -> None:
         if guardian_id is None:
             if row is not None:
                 s.delete(row)
+            _lapse(s, minor.uid, keep=None, now=now)
             audit.append(lib, s, "guardian", {"subject": minor.uid, "guardian": None})
             return
         guardian = get_person(s, guardian_id)
@@ -72,13 +73,27 @@ def name_guardian(lib: Library, minor_id: int, guardian_id: int | None) -> None:
             row = Guardianship(minor_uid=minor.uid)
             s.add(row)
         row.guardian_uid, row.named_at = guardian.uid, now
+        _lapse(s, minor.uid, keep=guardian.uid, now=now)
         audit.append(lib, s, "guardian", {"subject": minor.uid, "guardian": guardian.uid})
 
 
-def guardian_uid_of(lib: Library, minor_uid: str) -> str | None:
+def _lapse(s, minor_uid: str, keep: str | None, now: datetime) -> None:
+    """Close a minor's pending requests to any guardian but ``keep`` (one replaced)."""
+    s.execute(
+        update(GuardianRequest)
+        .where(
+            GuardianRequest.minor_uid == minor_uid,
+            GuardianRequest.answered_at.is_(None),
+            GuardianRequest.guardian_uid != (keep or ""),
+        )
+        .values(answered_at=now, answer="lapsed")
+    )
+
+
+def lapse_requests_of(lib: Library, minor_uid: str) -> None:
+    """Close every pending request of this person (an erasure)."""
     with lib.session() as s:
-        row = s.get(Guardianship, minor_uid)
-        return row.guardian_uid if row else None
+        _lapse(s, minor_uid, keep=None, now=clock.now())
 
 
 def guardian_of(lib: Library, minor_id: int) -> int | None:
@@ -91,6 +106,7 @@ def guardian_of(lib: Library, minor_id: int) -> int | None:
 @dataclass(frozen=True)
 class GuardianRequestInfo:
     id: str
+    minor_uid: str
     minor_id: int | None
     minor_name: str | None
     scopes: tuple[str, ...]
@@ -116,6 +132,7 @@ def _info(s, row: GuardianRequest) -> GuardianRequestInfo:
     minor_id = person_id_of(s, row.minor_uid)
     return GuardianRequestInfo(
         row.id,
+        row.minor_uid,
         minor_id,
         get_person(s, minor_id).name if minor_id is not None else None,
         tuple(row.scopes.split()),
@@ -185,10 +202,14 @@ def _requests(lib: Library, column, uid: str) -> list[GuardianRequestInfo]:
 
 
 def requests_to_guardian(lib: Library, guardian_id: int) -> list[GuardianRequestInfo]:
-    """The requests of this guardian's wards, waiting for their answer (newest first)."""
+    """The requests of this guardian's wards (whose guardian they are now), waiting for
+    their answer (newest first)."""
     with lib.session() as s:
         uid = get_person(s, guardian_id).uid
-    return _requests(lib, GuardianRequest.guardian_uid, uid)
+        wards = set(
+            s.scalars(select(Guardianship.minor_uid).where(Guardianship.guardian_uid == uid))
+        )
+    return [r for r in _requests(lib, GuardianRequest.guardian_uid, uid) if r.minor_uid in wards]
 
 
 def requests_of_minor(lib: Library, minor_id: int) -> list[GuardianRequestInfo]:
@@ -206,38 +227,53 @@ def answer_guardian_request(
     answer; anyone else's request is not found."""
     now = clock.now()
     with lib.session() as s:
-        guardian_uid = get_person(s, guardian_id).uid
+        hold_write_lock(s)
+        guardian = get_person(s, guardian_id)
+        guardian_uid = guardian.uid
         row = s.get(GuardianRequest, request_id)
         present = s.get(Guardianship, row.minor_uid) if row is not None else None
+        still_fit = (
+            s.get(PersonAccount, guardian_uid) is not None
+            and not guardian.is_minor
+            and not guardian.do_not_generate
+        )
         if (
             row is None
             or row.answered_at is not None
             or row.guardian_uid != guardian_uid
             or present is None
             or present.guardian_uid != guardian_uid
+            or not still_fit
         ):
             raise GuardianRequestNotFoundError(f"no pending request with id {request_id}")
+        # Claimed here, in the locked transaction: a second answer finds it answered.
+        row.answered_at, row.answer = now, "approved" if approve else "denied"
         minor_uid, scopes = row.minor_uid, row.scopes.split()
         days, enrolment_id = row.expires_days, row.enrolment_id
         minor_id = person_id_of(s, minor_uid)
     grant: ConsentGrant | None = None
     if approve:
-        if minor_id is None:
-            raise GuardianRequestNotFoundError(f"no pending request with id {request_id}")
-        grant = issue_grant(
-            lib,
-            minor_id,
-            [Scope(x) for x in scopes],
-            Trust.VERIFIED,
-            expires_in=timedelta(days=days) if days else None,
-            enrolment_id=enrolment_id,
-            evidence=(f"guardian:{guardian_uid}",),
-            by=audit.person_actor(minor_uid),
-            guardian=guardian_uid,
-        )
+        try:
+            if minor_id is None:
+                raise GuardianRequestNotFoundError(f"no pending request with id {request_id}")
+            grant = issue_grant(
+                lib,
+                minor_id,
+                [Scope(x) for x in scopes],
+                Trust.VERIFIED,
+                expires_in=timedelta(days=days) if days else None,
+                enrolment_id=enrolment_id,
+                evidence=(f"guardian:{guardian_uid}",),
+                by=audit.person_actor(minor_uid),
+                guardian=guardian_uid,
+            )
+        except Exception:
+            with lib.session() as s:  # not signed: the request may be answered again
+                s.get(GuardianRequest, request_id).answered_at = None
+                s.get(GuardianRequest, request_id).answer = None
+            raise
     with lib.session() as s:
         row = s.get(GuardianRequest, request_id)
-        row.answered_at, row.answer = now, "approved" if approve else "denied"
         row.grant_id = grant.id if grant else None
         audit.append(
             lib,

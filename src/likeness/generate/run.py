@@ -223,6 +223,9 @@ def generate_images(
         else:
             pixels = sample_one(pipe, text, chosen.negative, names, **common)
         verdict = gate.check(pixels, placements)
+        # Consent may have been withdrawn (or the person erased) while the image was made
+        # and judged: nothing is written then.
+        decision.check_in_force(lib)
         if not verdict.allowed:
             result.images.append(GeneratedImage(index, seed, None, False, verdict.reason))
             continue

@@ -358,9 +358,17 @@ def hide_person(lib: Library, person_id: int, hidden: bool = True) -> None:
 
 
 def set_minor(lib: Library, person_id: int, minor: bool = True) -> None:
-    """A minor is never generated photoreal, whatever grants exist (the policy checks this)."""
+    """A minor is never generated photoreal, whatever grants exist (the policy checks this).
+    A minor who consents for themselves stays marked: their permissions need their
+    guardian's approval (``consent.guardians``), which un-marking would drop."""
     with lib.session() as s:
-        get_person(s, person_id).is_minor = minor
+        person = get_person(s, person_id)
+        if person.is_minor and not minor and person.consents_for_self:
+            raise ConsentsForSelfError(
+                f"person {person_id} is a minor with an account: they stay marked, so that "
+                "their guardian keeps approving what they give"
+            )
+        person.is_minor = minor
 
 
 def set_owner(lib: Library, person_id: int) -> None:

@@ -40,6 +40,8 @@ class PersonRecord:
     is_owner: bool
     is_minor: bool
     hidden: bool
+    #: Erased their biometric data; never generated (``consent.erasure``).
+    do_not_generate: bool = False
 
 
 def person_records(session: Session, ids: Collection[int] | None = None) -> dict[int, PersonRecord]:
@@ -48,7 +50,7 @@ def person_records(session: Session, ids: Collection[int] | None = None) -> dict
     if ids is not None:
         query = query.where(Person.id.in_(list(ids)))
     return {
-        p.id: PersonRecord(p.id, p.uid, p.name, p.is_owner, p.is_minor, p.hidden)
+        p.id: PersonRecord(p.id, p.uid, p.name, p.is_owner, p.is_minor, p.hidden, p.do_not_generate)
         for p in session.scalars(query)
     }
 

@@ -258,14 +258,17 @@ _AUTHORIZE_PARAMETERS = [
 
 
 def offered_people(lib: Library) -> list:
-    """The people the approval page offers: shown (not hidden), not minors, and without an
-    account of their own (those consent for themselves: the owner's approval cannot cover
-    them). An approval may name no one else."""
+    """The people the approval page offers: shown (not hidden), not minors, not people who
+    asked never to be generated, and without an account of their own (those consent for
+    themselves: the owner's approval cannot cover them). An approval may name no one
+    else."""
     from likeness.consent.accounts import account_person_ids
     from likeness.people.manage import list_people
 
     own = account_person_ids(lib)
-    return [p for p in list_people(lib) if not p.is_minor and p.id not in own]
+    return [
+        p for p in list_people(lib) if not p.is_minor and not p.do_not_generate and p.id not in own
+    ]
 
 
 def _approval_page(request: Request, **context) -> HTMLResponse:
@@ -354,6 +357,11 @@ async def authorize_page(request: Request):
     )
     if state.is_person:
         person_id = _person_of(server.lib, state)
+        try:
+            with server.lib.session() as s:
+                app_requests.check_person(s, person_id)
+        except apps.AppError as error:  # a minor, or erased: no app may ask for them
+            return _approval_page(request, problem=str(error), csrf_token=None)
         return _approval_page(request, for_self=True, person_id=person_id, **common)
     return _approval_page(
         request,
