@@ -166,6 +166,9 @@ def test_invitations_from_the_command_line(tmp_path):
     no_account = likeness(home, "people", "guardian", pid, pid)
     assert no_account.returncode == 1 and "own guardian" in no_account.stderr
 
+    # A permission is asked only of someone who answers for themselves (an account).
+    asked = likeness(home, "consent", "request", pid, "--scope", "train-adapter")
+    assert asked.returncode == 1 and "no account" in asked.stderr
     # Erasure at the person's request: asked to confirm, then done, then its template.
     unconfirmed = likeness(home, "people", "erase", pid)
     assert unconfirmed.returncode == 1 and "--yes" in unconfirmed.stderr

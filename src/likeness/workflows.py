@@ -272,11 +272,9 @@ def erase(lib: Library, person_id: int, by: str = OWNER) -> Erasure:
 
     from likeness.adapters.manage import AdapterBusyError, list_adapters, remove_adapter
     from likeness.adapters.storage import delete_files
-    from likeness.apps.requests import lapse_requests
     from likeness.consent.erasure import erase_biometric_data
 
     done = erase_biometric_data(lib, person_id, by=by)
-    lapse_requests(lib, person_id)  # apps' requests waiting for them: they can answer none
     deleted = 0
     for info in list_adapters(lib, person_id):
         try:

@@ -7,6 +7,7 @@ import pytest
 
 from likeness.apps import requests as app_requests
 from likeness.apps.registry import AppError, register_app
+from likeness.consent import requests
 from likeness.consent.audit import list_audit
 from likeness.consent.grants import GrantError, list_grants
 from likeness.consent.tables import PersonAccount
@@ -46,31 +47,31 @@ def world(two_people_home, tmp_path):
 def test_a_request_is_answered_once_even_when_two_answers_race(world, monkeypatch):
     lib, alice, _, app_id = world
     request = app_requests.ask_person(lib, app_id, alice, ["generate-stylized"], 30)
-    sign = app_requests._sign_for_self
+    sign = requests.sign_for_self
     raced = []
 
     def second_answer_while_the_first_signs(*args, **kwargs):
         if not raced:
             raced.append(1)
-            with pytest.raises(app_requests.AppRequestNotFoundError):
-                app_requests.answer_request(lib, request.id, alice, True)
+            with pytest.raises(requests.GrantRequestNotFoundError):
+                requests.answer_grant_request(lib, request.id, alice, True)
         return sign(*args, **kwargs)
 
-    monkeypatch.setattr(app_requests, "_sign_for_self", second_answer_while_the_first_signs)
-    answered = app_requests.answer_request(lib, request.id, alice, True)
+    monkeypatch.setattr(requests, "sign_for_self", second_answer_while_the_first_signs)
+    answered = requests.answer_grant_request(lib, request.id, alice, True)
     assert answered.answer == "approved" and raced
     to_app = [g for g, _ in list_grants(lib, alice) if g.grantee == f"app:{app_id}"]
     assert [g.id for g in to_app] == [answered.grant_id]
-    assert sum(e["kind"] == "app-request-answer" for e in list_audit(lib)) == 1
+    assert sum(e["kind"] == "grant-request-answer" for e in list_audit(lib)) == 1
 
 
 def test_a_request_that_cannot_be_signed_stays_open(world):
     lib, alice, _, app_id = world
     request = app_requests.ask_person(lib, app_id, alice, ["generate-stylized"], 30)
     with pytest.raises(GrantError):  # an enrolment that does not exist: nothing signed
-        app_requests.answer_request(lib, request.id, alice, True, enrolment_id="f" * 32)
-    assert [r.id for r in app_requests.pending_requests(lib, alice)] == [request.id]
-    assert app_requests.answer_request(lib, request.id, alice, False).answer == "denied"
+        requests.answer_grant_request(lib, request.id, alice, True, enrolment_id="f" * 32)
+    assert [r.id for r in requests.pending_grant_requests(lib, alice)] == [request.id]
+    assert requests.answer_grant_request(lib, request.id, alice, False).answer == "denied"
 
 
 def test_no_one_is_asked_who_cannot_answer(world):
@@ -80,9 +81,9 @@ def test_no_one_is_asked_who_cannot_answer(world):
     pending = app_requests.ask_person(lib, app_id, alice, ["generate-stylized"], 30)
     # An erasure closes what waits for her, and no app may ask for her again.
     erase(lib, alice, by=f"person:{_uid(lib, alice)}")
-    assert app_requests.pending_requests(lib, alice) == []
-    with pytest.raises(app_requests.AppRequestNotFoundError):
-        app_requests.answer_request(lib, pending.id, alice, True)
+    assert requests.pending_grant_requests(lib, alice) == []
+    with pytest.raises(requests.GrantRequestNotFoundError):
+        requests.answer_grant_request(lib, pending.id, alice, True)
     with pytest.raises(AppError, match="never to be generated"):
         app_requests.ask_person(lib, app_id, alice, ["generate-stylized"], 30)
 
@@ -125,3 +126,22 @@ def test_a_person_erased_is_not_offered_to_apps(world):
     assert grace not in {p.id for p in offered_people(lib)}
     with pytest.raises(AppError, match="never to be generated"):
         check_approval(lib, app_id, [grace], ["generate-stylized"], 30)
+
+
+def test_the_owner_asks_a_person_with_an_account_and_cannot_sign_for_them(world):
+    from likeness.consent.grants import NotYoursToSignError, Scope, Trust, issue_grant
+
+    lib, alice, grace, _ = world
+    with pytest.raises(NotYoursToSignError, match="consent request"):
+        issue_grant(lib, alice, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    with pytest.raises(requests.GrantRequestError, match="no account"):
+        requests.request_grant(lib, grace, "owner", ["train-adapter"], None)
+    asked = requests.request_grant(lib, alice, "owner", ["train-adapter"], None)
+    again = requests.request_grant(lib, alice, "owner", ["train-adapter", "export-adapter"], 30)
+    assert again.id == asked.id  # renewed, not doubled
+    answered = requests.answer_grant_request(lib, asked.id, alice, True)
+    [(grant, _)] = [(g, p) for g, p in list_grants(lib, alice) if g.id == answered.grant_id]
+    assert grant.grantee == "owner" and grant.trust == "attested"
+    assert sorted(grant.scopes) == ["export-adapter", "train-adapter"]
+    signed = next(e for e in list_audit(lib) if e["payload"].get("grant") == grant.id)
+    assert signed["payload"]["by"] == f"person:{_uid(lib, alice)}"

@@ -501,8 +501,8 @@ def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(ser
     app = register_app(lib, "Postcards", "http://127.0.0.1:9999/callback")
     ask_person(lib, app.id, alice, ["generate-stylized"], 30)
     page.goto(f"{url}/me")
-    page.click(".app-request:has-text('Postcards') .approve-request")
-    page.wait_for_selector(".app-request", state="detached")
+    page.click(".grant-request:has-text('Postcards') .approve-request")
+    page.wait_for_selector(".grant-request", state="detached")
     to_app = [g for g, _ in list_grants(lib, alice) if g.grantee == f"app:{app.id}"]
     assert len(to_app) == 1 and to_app[0].in_force(to_app[0].issued_at)
     page.route("http://127.0.0.1:9999/**", lambda route: route.fulfill(body="the app"))

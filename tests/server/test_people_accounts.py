@@ -92,9 +92,9 @@ def _enrol_as_the_astronaut(lib, person: int, workdir) -> str:
     return result.id
 
 
-def _csrf(client) -> dict[str, str]:
+def _csrf(client, path: str = "/me/welcome") -> dict[str, str]:
     """The CSRF header of the client's session (the page renders it; read it back here)."""
-    page = client.get("/me/welcome")
+    page = client.get(path)
     marker = 'name="csrf-token" content="'
     start = page.text.index(marker) + len(marker)
     return {CSRF_HEADER: page.text[start : page.text.index('"', start)]}
@@ -198,6 +198,32 @@ def test_an_invited_person_enrols_makes_a_passkey_signs_in_and_decides_for_thems
     ):
         refused = client.post("/api/consent/grants", json=body, headers=owner)
         assert refused.status_code == 403 and "for themselves" in refused.json()["detail"]
+    # The owner asks her instead; she approves on a live check of hers: verified.
+    asked = client.post(
+        f"/api/people/{alice}/grant-requests", json={"scopes": ["train-adapter"]}, headers=owner
+    )
+    assert asked.status_code == 201, asked.text
+    refused = client.post(
+        f"/api/people/{grace}/grant-requests", json={"scopes": ["train-adapter"]}, headers=owner
+    )
+    assert refused.status_code == 400 and "no account" in refused.json()["detail"]
+    client.cookies.clear()
+    _sign_in(client, authenticator)
+    mine = _csrf(client, "/me")
+    [waiting] = client.get("/api/me/requests").json()
+    assert waiting["grantee_name"] == "the library's owner"
+    drawn = client.post("/api/me/enrolment/live", headers=mine).json()["session"]
+    passed = _pass_live(lib, alice, drawn)
+    approved = client.post(
+        f"/api/me/requests/{waiting['id']}",
+        json={"approve": True, "enrolment": passed},
+        headers=mine,
+    )
+    assert approved.status_code == 200, approved.text
+    grants_now = {g.id: g for g, _ in list_grants(lib, alice)}
+    assert grants_now[approved.json()["grant"]].trust == "verified"
+    client.cookies.clear()
+    owner = signed_in(client)
     # ... while Grace, without an account, is still the owner's to sign for.
     issue_grant(lib, grace, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
     # An app's approval page offers the owner Grace, not Alice (whose consent is hers).
@@ -708,27 +734,27 @@ def test_an_apps_request_about_a_person_with_an_account_goes_to_them(world):
 
     # Alice sees it on her page and approves it; the owner's session cannot answer for her.
     client.cookies.update(person_cookies)
-    pending = client.get("/api/me/app-requests").json()
-    assert [(r["app"], r["scopes"]) for r in pending] == [(app_id, ["generate-stylized"])]
+    pending = client.get("/api/me/requests").json()
+    assert [(r["grantee"], r["grantee_name"], r["scopes"]) for r in pending] == [
+        (f"app:{app_id}", "the app Postcards", ["generate-stylized"])
+    ]
     assert "Postcards" in client.get("/me").text
     request_id = pending[0]["id"]
     client.cookies.clear()
     owner = signed_in(client)
     assert (
         client.post(
-            f"/api/me/app-requests/{request_id}", json={"approve": True}, headers=owner
+            f"/api/me/requests/{request_id}", json={"approve": True}, headers=owner
         ).status_code
         == 401
     )
     client.cookies.clear()
     client.cookies.update(person_cookies)
     answered = client.post(
-        f"/api/me/app-requests/{request_id}", json={"approve": True}, headers=headers
+        f"/api/me/requests/{request_id}", json={"approve": True}, headers=headers
     )
     assert answered.status_code == 200 and answered.json()["answer"] == "approved"
-    again = client.post(
-        f"/api/me/app-requests/{request_id}", json={"approve": False}, headers=headers
-    )
+    again = client.post(f"/api/me/requests/{request_id}", json={"approve": False}, headers=headers)
     assert again.status_code == 404  # answered once
     grant_id = answered.json()["grant"]
     client.cookies.clear()

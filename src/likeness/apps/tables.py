@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from likeness.store.tables import Base, UTCDateTime
@@ -60,22 +60,3 @@ class AppToken(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class AppRequest(Base):
-    """An app's request about a person who consents for themselves, sent on by the owner and
-    waiting on the person's page (``apps.requests``)."""
-
-    __tablename__ = "app_requests"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    app_id: Mapped[str] = mapped_column(String(32), index=True)
-    person_uid: Mapped[str] = mapped_column(String(32), index=True)
-    scopes: Mapped[str] = mapped_column(Text)  # space-separated
-    days: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    answer: Mapped[str | None] = mapped_column(String(16))  # "approved" or "denied"
-    #: The grant the person signed, when they approved.
-    grant_id: Mapped[str | None] = mapped_column(String(32))

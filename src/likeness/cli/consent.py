@@ -86,6 +86,37 @@ def consent_grant(
         )
 
 
+@app.command("request")
+def consent_request(
+    person: int,
+    scope: Annotated[
+        list[str],
+        typer.Option(help="train-adapter, generate-stylized, generate-photoreal, export-adapter"),
+    ],
+    days: Annotated[
+        int | None, typer.Option(help="The permission lasts N days (default: until withdrawn).")
+    ] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ask a person who consents for themselves (they have an account) for a permission: it
+    waits on their page until they approve or deny it."""
+    from likeness.consent.grants import OWNER
+    from likeness.consent.requests import request_grant
+
+    try:
+        asked = request_grant(open_library(home), person, OWNER, scope, days)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scope") from None
+    if as_json:
+        print_json(asked.as_json())
+    else:
+        console.print(
+            f"request {asked.id} sent to person {person} (waits on their page until "
+            f"{clock.local(asked.expires_at):%Y-%m-%d %H:%M})"
+        )
+
+
 @app.command("challenge")
 def consent_challenge(person: int, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Start a live enrolment: a fresh, random challenge to record yourself following."""

@@ -88,7 +88,6 @@ def _words(
     if p.get("subject") == uid:
         scopes = " and ".join(_SCOPES.get(x, x) for x in p.get("scopes", []))
         grantee = _actor(p.get("grantee"), uid, apps)
-        app = _app(str(p.get("app", "")), apps)
         simple = {
             "invite": ("invited you to consent for yourself", by),
             "invite-revoke": ("withdrew an invitation before it was opened", by),
@@ -113,12 +112,14 @@ def _words(
                 "withdrawn) and marked you never to be generated",
                 by,
             ),
-            "app-request": (
-                f"sent on to you a request of {app} to {scopes}",
+            "grant-request": (
+                f"asked you to let the library's owner {scopes}"
+                if p.get("grantee") == audit.OWNER
+                else f"sent on to you a request of {grantee} to {scopes}",
                 by,
             ),
-            "app-request-answer": (
-                f"{'approved' if p.get('approved') else 'denied'} the request of {app}",
+            "grant-request-answer": (
+                f"{'approved' if p.get('approved') else 'denied'} the request of {grantee}",
                 "you",
             ),
             "guardian": (

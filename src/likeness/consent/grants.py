@@ -258,7 +258,7 @@ def _check_signer(session, person_uid: str, by: str) -> None:
         if session.get(PersonAccount, person_uid) is not None:
             raise NotYoursToSignError(
                 "this person consents for themselves (they have an account): they sign their "
-                "own grants on their page"
+                "own grants on their page; ask them (`likeness consent request`)"
             )
     elif by != person_actor(person_uid):
         raise NotYoursToSignError("a person signs only the grants about themselves")

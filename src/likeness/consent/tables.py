@@ -153,3 +153,22 @@ class GuardianRequest(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer: Mapped[str | None] = mapped_column(String(16))  # "approved" or "denied"
     grant_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class GrantRequest(Base):
+    """A permission asked of a person who consents for themselves, by the owner for
+    themselves or for an app, waiting on the person's page (``consent.requests``)."""
+
+    __tablename__ = "grant_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    grantee: Mapped[str] = mapped_column(String(40), index=True)  # owner, app:<id>
+    person_uid: Mapped[str] = mapped_column(String(32), index=True)
+    scopes: Mapped[str] = mapped_column(Text)  # space-separated
+    days: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(String(16))  # approved, denied, lapsed
+    #: The grant the person signed, when they approved.
+    grant_id: Mapped[str | None] = mapped_column(String(32))

@@ -27,7 +27,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from likeness import workflows
-from likeness.consent import accounts, audit, erasure, grants, guardians, invitations
+from likeness.consent import (
+    accounts,
+    audit,
+    erasure,
+    grants,
+    guardians,
+    invitations,
+    requests,
+)
 from likeness.consent.enrolment import SESSION_TTL, start_enrolment
 from likeness.consent.tables import Enrolment
 from likeness.errors import RefusedError
@@ -428,7 +436,6 @@ def me(state: SignedIn = Depends(require_person), lib: Library = Depends(library
 @pages.get("/me", response_class=HTMLResponse)
 def my_page(request: Request):
     from likeness.apps.registry import list_apps
-    from likeness.apps.requests import pending_requests
 
     state = any_session(request)
     if state is None or state.person_uid is None:
@@ -454,7 +461,9 @@ def my_page(request: Request):
         adapters=_my_adapters(lib, person_id),
         passkeys=accounts.list_passkeys(lib, state.person_uid or ""),
         erasure=erasure.do_not_generate_state(lib, person_id),
-        app_requests=pending_requests(lib, person_id),
+        grant_requests=[
+            _request_out(lib, r) for r in requests.pending_grant_requests(lib, person_id)
+        ],
         minor=minor,
         guardian_name=guardian_name,
         app_names={app.id: app.name for app in list_apps(lib)},
@@ -661,63 +670,81 @@ def erase_my_template(
     return {"templates_deleted": deleted}
 
 
-class AppRequestOut(BaseModel):
+class GrantRequestOut(BaseModel):
     id: str
-    app: str
-    app_name: str
+    #: Who would hold the permission: ``owner`` or ``app:<id>``; and in words.
+    grantee: str
+    grantee_name: str
     scopes: list[str]
-    days: int
+    days: int | None
     created_at: str
     expires_at: str
     answer: str | None
     grant: str | None
 
 
-def _request_out(info) -> AppRequestOut:
-    return AppRequestOut(
-        **{k: v for k, v in info.as_json().items() if k in AppRequestOut.model_fields}
+def _request_out(lib: Library, info) -> GrantRequestOut:
+    return GrantRequestOut(
+        **{k: v for k, v in info.as_json().items() if k in GrantRequestOut.model_fields},
+        grantee_name=_grantee_name(lib, info.grantee),
     )
 
 
-@router.get("/api/me/app-requests")
-def my_app_requests(
+def _grantee_name(lib: Library, grantee: str) -> str:
+    from likeness.apps.registry import AppNotFoundError, get_app
+    from likeness.apps.requester import Requester
+
+    app_id = Requester(grantee).app_id
+    if app_id is None:
+        return "the library's owner"
+    try:
+        return f"the app {get_app(lib, app_id).name}"
+    except AppNotFoundError:
+        return f"the app {app_id[:8]}"
+
+
+@router.get("/api/me/requests")
+def my_requests(
     state: SignedIn = Depends(require_person), lib: Library = Depends(library)
-) -> list[AppRequestOut]:
-    """Apps' requests about you, sent on by the owner, waiting for your answer."""
-    from likeness.apps.requests import pending_requests
+) -> list[GrantRequestOut]:
+    """Permissions asked of you, by the owner or (sent on by the owner) by apps, waiting
+    for your answer."""
+    return [
+        _request_out(lib, r)
+        for r in requests.pending_grant_requests(lib, _own_person_id(lib, state))
+    ]
 
-    return [_request_out(r) for r in pending_requests(lib, _own_person_id(lib, state))]
 
-
-class AppRequestAnswer(BaseModel):
+class RequestAnswer(BaseModel):
     approve: bool
     #: A live check you passed in this session: your permission is then verified (real
     #: models); without one it is stated by you (the built-in test models only).
     enrolment: str | None = Field(default=None, pattern="^[0-9a-f]{32}$")
 
 
-@router.post("/api/me/app-requests/{request_id}", responses=ERRORS)
-def answer_app_request(
+@router.post("/api/me/requests/{request_id}", responses=ERRORS)
+def answer_request(
     request_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
-    body: AppRequestAnswer,
+    body: RequestAnswer,
     request: Request,
     state: SignedIn = Depends(require_person_csrf),
     lib: Library = Depends(library),
-) -> AppRequestOut:
-    """Approve (signing your permission to the app) or deny an app's request about you;
-    anyone else's request is not found."""
-    from likeness.apps.requests import answer_request
+) -> GrantRequestOut:
+    """Approve (signing your permission) or deny a request made of you; anyone else's
+    request is not found."""
+    from likeness.apps.requests import answer_check
 
     if body.approve and body.enrolment is not None:
         _check_drawn_here(request, lib, body.enrolment)
-    info = answer_request(
+    info = requests.answer_grant_request(
         lib,
         request_id,
         _own_person_id(lib, state),
         body.approve,
         body.enrolment if body.approve else None,
+        still_valid=answer_check(lib),
     )
-    return _request_out(info)
+    return _request_out(lib, info)
 
 
 class GuardianRequestOut(BaseModel):

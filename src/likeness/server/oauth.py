@@ -359,7 +359,7 @@ async def authorize_page(request: Request):
         person_id = _person_of(server.lib, state)
         try:
             with server.lib.session() as s:
-                app_requests.check_person(s, person_id)
+                app_requests.can_be_asked(s, person_id)
         except apps.AppError as error:  # a minor, or erased: no app may ask for them
             return _approval_page(request, problem=str(error), csrf_token=None)
         return _approval_page(request, for_self=True, person_id=person_id, **common)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from likeness.consent.grants import Scope
 from likeness.people import manage
 from likeness.server.deps import BodyId, PathId, library, require_csrf, require_session
 from likeness.store import Library
@@ -119,6 +120,28 @@ def set_guardian(person_id: PathId, body: GuardianIn, lib: Library = Depends(lib
 
     name_guardian(lib, person_id, body.guardian)
     return {"person": person_id, "guardian": guardian_of(lib, person_id)}
+
+
+class GrantRequestIn(BaseModel):
+    """A permission asked of a person who consents for themselves."""
+
+    scopes: list[Scope] = Field(min_length=1)
+    days: int | None = Field(default=None, ge=1, le=36500)
+
+
+@router.post(
+    "/{person_id}/grant-requests",
+    dependencies=[Depends(require_csrf)],
+    responses=ERRORS,
+    status_code=201,
+)
+def request_grant(person_id: PathId, body: GrantRequestIn, lib: Library = Depends(library)) -> dict:
+    """Ask a person with an account for a permission to the owner: it waits on their page
+    (``consent.requests``); the owner cannot sign one for them."""
+    from likeness.consent.grants import OWNER
+    from likeness.consent.requests import request_grant as ask
+
+    return ask(lib, person_id, OWNER, body.scopes, body.days).as_json()
 
 
 @router.post("/{person_id}/merge", dependencies=[Depends(require_csrf)], responses=ERRORS)

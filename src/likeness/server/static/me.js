@@ -141,13 +141,13 @@ for (const [id, url] of [
   });
 }
 
-// An app's request sent on by the owner: approve (verified if a live check passed on this
-// page: its enrolment is on the #enrol section) or deny.
-for (const row of document.querySelectorAll(".app-request")) {
+// A permission asked of them (by the owner, or an app's sent on): approve (verified if a
+// live check passed on this page: its enrolment is on the #enrol section) or deny.
+for (const row of document.querySelectorAll(".grant-request")) {
   const answer = (approve) => {
     const enrolment = document.getElementById("enrol")?.dataset.enrolment ?? null;
     act(() =>
-      api("POST", `/api/me/app-requests/${row.dataset.id}`, {
+      api("POST", `/api/me/requests/${row.dataset.id}`, {
         approve,
         enrolment: approve ? enrolment : null,
       }),

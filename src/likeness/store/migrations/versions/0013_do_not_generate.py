@@ -1,8 +1,8 @@
 """do not generate: people.do_not_generate, and the salted templates that recognise a person
 who erased their biometric data; provenance_records.safety_seq (the verdict that released
-an image, which a person's activity names it beside); app_requests (an app's request sent on
-to a person who consents for themselves); guardianships and guardian_requests (a minor's
-permissions, approved by their guardian)
+an image, which a person's activity names it beside); grant_requests (a permission asked of
+a person who consents for themselves, by the owner or for an app); guardianships and
+guardian_requests (a minor's permissions, approved by their guardian)
 
 Revision ID: 0013
 Revises: 0012
@@ -35,20 +35,20 @@ def upgrade() -> None:
         sa.Column("faces_withheld", sa.Integer(), nullable=False),
     )
     op.create_table(
-        "app_requests",
+        "grant_requests",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("app_id", sa.String(32), nullable=False),
+        sa.Column("grantee", sa.String(40), nullable=False),
         sa.Column("person_uid", sa.String(32), nullable=False),
         sa.Column("scopes", sa.Text(), nullable=False),
-        sa.Column("days", sa.Integer(), nullable=False),
+        sa.Column("days", sa.Integer()),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.Column("answered_at", sa.DateTime()),
         sa.Column("answer", sa.String(16)),
         sa.Column("grant_id", sa.String(32)),
     )
-    op.create_index("ix_app_requests_app_id", "app_requests", ["app_id"])
-    op.create_index("ix_app_requests_person_uid", "app_requests", ["person_uid"])
+    op.create_index("ix_grant_requests_grantee", "grant_requests", ["grantee"])
+    op.create_index("ix_grant_requests_person_uid", "grant_requests", ["person_uid"])
     op.create_table(
         "guardianships",
         sa.Column("minor_uid", sa.String(32), primary_key=True),
@@ -78,7 +78,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("guardian_requests")
     op.drop_table("guardianships")
-    op.drop_table("app_requests")
+    op.drop_table("grant_requests")
     op.drop_index("ix_provenance_records_safety_seq", "provenance_records")
     with op.batch_alter_table("provenance_records") as batch:
         batch.drop_column("safety_seq")
