@@ -133,6 +133,28 @@ def test_splitting_faces_off_a_person(server, page):
     assert "Someone else" in [p.name for p in list_people(lib)]
 
 
+def test_the_owner_erases_a_person_at_their_request(server, page):
+    """A person without an account, erased from their page in the owner's web app (typed):
+    their faces go, the page says so, and a request for them is refused."""
+    from likeness.consent.policy import authorize
+
+    url, lib, _, grace = server
+    sign_in(page, url)
+    page.wait_for_url(f"{url}/people")
+    page.goto(f"{url}/people/{grace}")
+    page.fill("#erase-person-form input[name=confirm]", "eras")  # mistyped: refused
+    page.click("#erase-person-form button[type=submit]")
+    page.wait_for_selector("#error:not([hidden])")
+    page.fill("#erase-person-form input[name=confirm]", "erase")
+    page.click("#erase-person-form button[type=submit]")
+    page.wait_for_selector("#erased")
+    expect(page.locator("input[name=face]")).to_have_count(0)
+    assert (
+        "never to be generated"
+        in authorize(lib, "generate-stylized", [grace], "owner", "tiny").reason
+    )
+
+
 def test_a_refused_edit_shows_its_reason(server, page):
     url, _, alice, _ = server
     sign_in(page, url)

@@ -949,3 +949,33 @@ def test_the_passkey_sign_in_returns_only_to_a_path_of_this_site(world):
         assert 'data-next="/me"' in page, bad
     page = client.get("/me/sign-in", params={"next": '/oauth/authorize?a="b"'}).text
     assert 'data-next="/oauth/authorize?a=&#34;b&#34;"' in page  # kept, and escaped
+
+
+def test_the_owners_person_page_offers_what_each_person_allows(world):
+    from likeness.people import manage
+
+    client, lib, alice, grace = world
+    _with_an_account(client, lib, alice)
+    client.cookies.clear()
+    signed_in(client)
+    page = client.get(f"/people/{alice}").text  # an account: ask, never sign nor invite
+    assert 'id="grant-request-form"' in page and 'id="invite-form"' not in page
+    assert 'id="erase-person-form"' not in page  # hers to decide
+    manage.set_minor(lib, grace, True)
+    page = client.get(f"/people/{grace}").text  # a minor: a guardian first, then invited
+    assert 'id="guardian-form"' in page and 'id="invite-form"' not in page
+    assert f'<option value="{alice}">Alice</option>' in page
+    client.put(f"/api/people/{grace}/guardian", json={"guardian": alice}, headers=_owner(client))
+    page = client.get(f"/people/{grace}").text
+    assert 'id="invite-form"' in page and 'id="guardian">Alice<' in page
+    erased = client.post(
+        f"/api/people/{grace}/erase", json={"confirm": "erase"}, headers=_owner(client)
+    )
+    assert erased.status_code == 200, erased.text
+    page = client.get(f"/people/{grace}").text
+    assert 'id="erased"' in page and 'id="invite-form"' not in page and "enrol-link" not in page
+
+
+def _owner(client) -> dict[str, str]:
+    """The owner's CSRF header, read back from a page of theirs."""
+    return _csrf(client, "/people")

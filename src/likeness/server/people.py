@@ -26,6 +26,8 @@ class PersonOut(BaseModel):
     hidden: bool
     is_owner: bool
     is_minor: bool
+    #: Erased their biometric data: never generated (``consent.erasure``).
+    do_not_generate: bool = False
     suggested_names: list[str]
 
 

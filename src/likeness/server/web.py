@@ -127,14 +127,24 @@ def person_page(request: Request, person_id: PathId):
     person = _person(lib, person_id)
     faces = list_faces(lib, person_id)
     title = person.name or f"Person {person.id}"
-    from likeness.consent.accounts import account
+    from likeness.consent.accounts import account, account_person_ids
+    from likeness.consent.grants import Scope
+    from likeness.consent.guardians import guardian_of
     from likeness.consent.invitations import list_invitations
     from likeness.models.registry import model_names
+    from likeness.people.manage import list_people
     from likeness.people.records import get_person
 
     with lib.session() as s:
         uid = get_person(s, person_id).uid
     now = clock.now()
+    guardian_id = guardian_of(lib, person_id) if person.is_minor else None
+    own = account_person_ids(lib)
+    candidates = [
+        p
+        for p in list_people(lib, include_hidden=True)
+        if p.id in own and p.id != person_id and not p.is_minor and not p.do_not_generate
+    ]
     return page(
         request,
         "person.html",
@@ -145,6 +155,9 @@ def person_page(request: Request, person_id: PathId):
         models=model_names(lib),
         account=account(lib, uid),
         invitations=[i.as_json(now) for i in list_invitations(lib, person_id)],
+        scopes=[str(x) for x in Scope],
+        guardian=next((p for p in candidates if p.id == guardian_id), None),
+        guardian_candidates=candidates,
     )
 
 

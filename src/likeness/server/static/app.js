@@ -421,6 +421,34 @@ document.getElementById("invite-form")?.addEventListener("submit", async (event)
     showError(error);
   }
 });
+// A person with an account is asked for a permission; a minor's guardian is named; a person
+// without an account is erased at their request (typed).
+{
+  const person = document.getElementById("invite")?.dataset.person;
+  document.getElementById("grant-request-form")?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.target;
+    act(() =>
+      api("POST", `/api/people/${person}/grant-requests`, {
+        scopes: [...form.querySelectorAll('input[name="scope"]:checked')].map((box) => box.value),
+        days: form.days.value ? Number(form.days.value) : null,
+      }),
+    );
+  });
+  document.getElementById("guardian-form")?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = event.target.guardian.value;
+    act(() =>
+      api("PUT", `/api/people/${person}/guardian`, { guardian: chosen ? Number(chosen) : null }),
+    );
+  });
+  document.getElementById("erase-person-form")?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(() =>
+      api("POST", `/api/people/${person}/erase`, { confirm: event.target.confirm.value.trim() }),
+    );
+  });
+}
 for (const row of document.querySelectorAll(".invitation")) {
   row.querySelector(".revoke-invitation")?.addEventListener("click", () =>
     act(() => api("POST", `/api/invitations/${row.dataset.id}/revoke`)),
