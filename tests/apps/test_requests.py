@@ -138,10 +138,38 @@ def test_the_owner_asks_a_person_with_an_account_and_cannot_sign_for_them(world)
         requests.request_grant(lib, grace, "owner", ["train-adapter"], None)
     asked = requests.request_grant(lib, alice, "owner", ["train-adapter"], None)
     again = requests.request_grant(lib, alice, "owner", ["train-adapter", "export-adapter"], 30)
-    assert again.id == asked.id  # renewed, not doubled
+    assert again.id == asked.id and again.days == 30  # renewed, not doubled
     answered = requests.answer_grant_request(lib, asked.id, alice, True)
     [(grant, _)] = [(g, p) for g, p in list_grants(lib, alice) if g.id == answered.grant_id]
     assert grant.grantee == "owner" and grant.trust == "attested"
     assert sorted(grant.scopes) == ["export-adapter", "train-adapter"]
     signed = next(e for e in list_audit(lib) if e["payload"].get("grant") == grant.id)
     assert signed["payload"]["by"] == f"person:{_uid(lib, alice)}"
+
+
+def test_a_revoked_apps_requests_lapse_and_cannot_be_signed(world):
+    from likeness.apps.registry import revoke_app
+
+    lib, alice, _, app_id = world
+    asked = app_requests.ask_person(lib, app_id, alice, ["generate-stylized"], 30)
+    check = app_requests.answer_check(lib)
+    check(asked)  # the app may still be given it
+    revoke_app(lib, app_id)
+    with pytest.raises(AppError, match="revoked"):
+        check(asked)  # what an answer racing the revocation runs before signing
+    assert requests.pending_grant_requests(lib, alice) == []
+    with pytest.raises(requests.GrantRequestNotFoundError):
+        requests.answer_grant_request(lib, asked.id, alice, True, still_valid=check)
+    assert not [g for g, _ in list_grants(lib, alice) if g.grantee == f"app:{app_id}"]
+
+
+def test_a_request_names_the_owner_or_an_app_and_waits_for_no_minor(world):
+    lib, alice, _, _ = world
+    with pytest.raises(requests.GrantRequestError, match="the owner or an app"):
+        requests.request_grant(lib, alice, "someone", ["train-adapter"], None)
+    asked = requests.request_grant(lib, alice, "owner", ["train-adapter"], None)
+    set_minor(lib, alice, True)  # marked a minor since: nothing to answer, nothing signed
+    assert requests.pending_grant_requests(lib, alice) == []
+    with pytest.raises(requests.GrantRequestError, match="minor"):
+        requests.answer_grant_request(lib, asked.id, alice, True)
+    assert not list_grants(lib, alice)

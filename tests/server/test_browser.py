@@ -547,8 +547,13 @@ def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(ser
     page.fill("#erase-form input[name=confirm]", "erase")
     page.click("#erase-form button[type=submit]")
     page.wait_for_selector("#erased")
+    from likeness.consent.policy import GateError
+    from likeness.workflows import GenerateRequest, authorize_generate
+
     refused = authorize(lib, "generate-stylized", [alice], f"app:{app.id}", "tiny")
     assert refused.reason == f"person {alice} asked never to be generated"
+    with pytest.raises(GateError, match="asked never to be generated"):
+        authorize_generate(lib, GenerateRequest("@alice at the beach"))
     gate = SafetyGate(lib, authorize(lib, "generate-stylized", [], "owner", "tiny"))
     verdict = gate.check(np.asarray(astronaut()))
     assert not verdict.allowed and "never to be generated" in verdict.reason

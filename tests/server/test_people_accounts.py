@@ -212,6 +212,13 @@ def test_an_invited_person_enrols_makes_a_passkey_signs_in_and_decides_for_thems
     mine = _csrf(client, "/me")
     [waiting] = client.get("/api/me/requests").json()
     assert waiting["grantee_name"] == "the library's owner"
+    # The live check she passed before signing in was another browser session's: refused.
+    elsewhere = client.post(
+        f"/api/me/requests/{waiting['id']}",
+        json={"approve": True, "enrolment": enrolment},
+        headers=mine,
+    )
+    assert elsewhere.status_code == 400 and "live check on this page" in elsewhere.text
     drawn = client.post("/api/me/enrolment/live", headers=mine).json()["session"]
     passed = _pass_live(lib, alice, drawn)
     approved = client.post(
@@ -965,7 +972,10 @@ def test_the_owners_person_page_offers_what_each_person_allows(world):
     page = client.get(f"/people/{grace}").text  # a minor: a guardian first, then invited
     assert 'id="guardian-form"' in page and 'id="invite-form"' not in page
     assert f'<option value="{alice}">Alice</option>' in page
-    client.put(f"/api/people/{grace}/guardian", json={"guardian": alice}, headers=_owner(client))
+    named = client.put(
+        f"/api/people/{grace}/guardian", json={"guardian": alice}, headers=_owner(client)
+    )
+    assert named.status_code == 200, named.text
     page = client.get(f"/people/{grace}").text
     assert 'id="invite-form"' in page and 'id="guardian">Alice<' in page
     erased = client.post(
@@ -974,6 +984,11 @@ def test_the_owners_person_page_offers_what_each_person_allows(world):
     assert erased.status_code == 200, erased.text
     page = client.get(f"/people/{grace}").text
     assert 'id="erased"' in page and 'id="invite-form"' not in page and "enrol-link" not in page
+    # A minor with an account: the guardian can be changed, no one asks them, nor erases.
+    manage.set_minor(lib, alice, True)
+    page = client.get(f"/people/{alice}").text
+    assert 'id="guardian-form"' in page and 'id="grant-request-form"' not in page
+    assert 'id="erase-person-form"' not in page and 'id="invite-form"' not in page
 
 
 def _owner(client) -> dict[str, str]:

@@ -171,9 +171,13 @@ def list_apps(lib: Library) -> list[App]:
 
 
 def revoke_app(lib: Library, app_id: str, now: datetime | None = None) -> App:
-    """Revoke the app, its tokens and every grant to it, at once."""
+    """Revoke the app, its tokens and every grant to it, at once; the requests it had sent
+    on to people lapse."""
+    from likeness.consent.requests import lapse_grant_requests
+
     now = clock.now(now)
     app = get_app(lib, app_id)
+    lapse_grant_requests(lib, grantee=app.grantee)
     for grant, _ in list_grants(lib):
         if grant.grantee == app.grantee and grant.revoked_at is None:
             revoke_grant(lib, grant.id, f"app {app.id} revoked", now)

@@ -176,7 +176,7 @@ def erase_biometric_data(lib: Library, person_id: int, by: str = audit.OWNER) ->
         person.do_not_generate = True
         s.flush()
     lapse_requests_of(lib, uid)  # permissions they asked their guardian for
-    lapse_grant_requests(lib, uid)  # permissions asked of them, by the owner or apps
+    lapse_grant_requests(lib, person_uid=uid)  # permissions asked of them, by the owner or apps
     had_key = lib.keys.has_person_key(uid)  # (revoking the owner's grant destroys it too)
     revoked = sum(
         revoke_grant(lib, g.id, reason=ERASED_REASON, by=by)

@@ -115,6 +115,8 @@ def request_grant(
 ) -> GrantRequestInfo:
     """Ask a person with an account for a permission to ``grantee`` (``by`` the owner: for
     themselves, or sending an app's request on)."""
+    if grantee != OWNER and not grantee.startswith("app:"):
+        raise GrantRequestError(f"a permission is asked for the owner or an app, not {grantee!r}")
     chosen = sorted({Scope(x).value for x in scopes})
     if not chosen:
         raise GrantRequestError("a request needs at least one scope", field="scopes")
@@ -148,10 +150,14 @@ def request_grant(
 
 
 def pending_grant_requests(lib: Library, person_id: int) -> list[GrantRequestInfo]:
-    """The requests waiting for this person's answer, newest first."""
+    """The requests waiting for this person's answer, newest first (none while they cannot
+    answer any: marked a minor since, or erased)."""
     now = clock.now()
     with lib.session() as s:
-        uid = get_person(s, person_id).uid
+        person = get_person(s, person_id)
+        if person.is_minor or person.do_not_generate:
+            return []
+        uid = person.uid
         rows = s.scalars(
             select(GrantRequest)
             .where(
@@ -211,6 +217,8 @@ def answer_grant_request(
             or row.expires_at <= now
         ):
             raise GrantRequestNotFoundError(f"no pending request with id {request_id}")
+        if approve:
+            check_person(s, person_id)  # marked a minor since, or erased: nothing to sign
         # Claimed here, in the locked transaction: a second answer finds it answered.
         row.answered_at, row.answer = now, "approved" if approve else "denied"
         asked = _info(row, person_id)
@@ -223,9 +231,12 @@ def answer_grant_request(
                 lib, person_id, asked.grantee, list(asked.scopes), asked.days, enrolment_id
             )
         except Exception:
-            with lib.session() as s:  # not signed: the request may be answered again
+            with lib.session() as s:  # not signed: it may be answered again, if it still can
                 row = s.get(GrantRequest, request_id)
-                row.answered_at, row.answer = None, None
+                if get_person(s, person_id).do_not_generate:
+                    row.answer = "lapsed"
+                else:
+                    row.answered_at, row.answer = None, None
             raise
     with lib.session() as s:
         row = s.get(GrantRequest, request_id)
@@ -246,11 +257,19 @@ def answer_grant_request(
         return _info(row, person_id)
 
 
-def lapse_grant_requests(lib: Library, person_uid: str) -> int:
-    """Close every request waiting for this person (they erased their biometric data)."""
+def lapse_grant_requests(
+    lib: Library, person_uid: str | None = None, grantee: str | None = None
+) -> int:
+    """Close the requests waiting for this person (they erased their biometric data), or
+    of this grantee (an app revoked): the number closed."""
+    if person_uid is None and grantee is None:
+        raise ValueError("whose requests? a person's uid or a grantee")
+    which = [GrantRequest.answered_at.is_(None)]
+    if person_uid is not None:
+        which.append(GrantRequest.person_uid == person_uid)
+    if grantee is not None:
+        which.append(GrantRequest.grantee == grantee)
     with lib.session() as s:
         return s.execute(
-            update(GrantRequest)
-            .where(GrantRequest.person_uid == person_uid, GrantRequest.answered_at.is_(None))
-            .values(answered_at=clock.now(), answer="lapsed")
+            update(GrantRequest).where(*which).values(answered_at=clock.now(), answer="lapsed")
         ).rowcount
