@@ -52,7 +52,7 @@ from likeness.errors import RefusedError
 from likeness.faces.backends import UnknownBackendError, backend_class
 from likeness.faces.tables import Face
 from likeness.library.tables import Photo
-from likeness.people.identity import PhotoGroup, SaltedTemplate
+from likeness.people.identity import SaltedTemplate, photo_group
 from likeness.people.records import get_person
 from likeness.people.tables import DoNotGenerateTemplate
 from likeness.store import Library, hold_write_lock
@@ -107,17 +107,17 @@ def _check_eraser(s: Session, uid: str, by: str) -> None:
         )
 
 
-def _embeddings_by_backend(s: Session, person_id: int) -> dict[str, np.ndarray]:
-    rows = s.execute(
-        select(Photo.face_backend, Face.embedding)
-        .join(Photo, Photo.id == Face.photo_id)
-        .where(Face.person_id == person_id)
-        .order_by(Face.id)
-    ).all()
-    found: dict[str, list[np.ndarray]] = {}
-    for backend, blob in rows:
-        found.setdefault(backend, []).append(np.frombuffer(blob, dtype="<f4"))
-    return {backend: np.stack(vectors) for backend, vectors in found.items()}
+def _backends_of(s: Session, person_id: int) -> list[str]:
+    """The face backends that embedded this person's faces (their photos' ``face_backend``)."""
+    return list(
+        s.scalars(
+            select(Photo.face_backend)
+            .join(Face, Face.photo_id == Photo.id)
+            .where(Face.person_id == person_id)
+            .distinct()
+            .order_by(Photo.face_backend)
+        )
+    )
 
 
 def _delete_matching_unassigned(s: Session, backend: str, template: SaltedTemplate) -> int:
@@ -149,13 +149,13 @@ def erase_biometric_data(lib: Library, person_id: int, by: str = audit.OWNER) ->
         uid = person.uid
         _check_eraser(s, uid, by)
         unassigned = 0
-        for backend, embeddings in _embeddings_by_backend(s, person_id).items():
+        for backend in _backends_of(s, person_id):
             try:
-                distance = backend_class(backend).distances.same_person
+                group = photo_group(s, person_id, backend_class(backend))
             except UnknownBackendError:
                 missing.append(backend)
                 continue
-            group = PhotoGroup(person_id, backend, embeddings, distance)
+            assert group is not None  # (the person has faces by this backend)
             template = SaltedTemplate.of_group(group, secrets.token_bytes(32))
             s.merge(
                 DoNotGenerateTemplate(

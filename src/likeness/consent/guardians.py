@@ -269,8 +269,8 @@ def answer_guardian_request(
             )
         except Exception:
             with lib.session() as s:  # not signed: the request may be answered again
-                s.get(GuardianRequest, request_id).answered_at = None
-                s.get(GuardianRequest, request_id).answer = None
+                row = s.get(GuardianRequest, request_id)
+                row.answered_at, row.answer = None, None
             raise
     with lib.session() as s:
         row = s.get(GuardianRequest, request_id)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from sqlalchemy import select
@@ -141,15 +142,19 @@ def closest_group(
     return (groups[best] if d < groups[best].match_distance else None), d
 
 
+@lru_cache(maxsize=256)
 def _salted_rotation(salt: bytes, dim: int) -> np.ndarray:
     """A random orthogonal (dim, dim) matrix drawn from ``salt``: the QR factor of a Gaussian
-    matrix, its signs fixed so the draw is uniform over rotations (Mezzadri 2007)."""
+    matrix, its signs fixed so the draw is uniform over rotations (Mezzadri 2007). Cached
+    (read-only): an import reads the templates again for every photo."""
     import hashlib
 
     seed = int.from_bytes(hashlib.sha256(b"likeness-salted-template\0" + salt).digest(), "big")
     gaussian = np.random.default_rng(seed).standard_normal((dim, dim))
     q, r = np.linalg.qr(gaussian)
-    return (q * np.sign(np.diag(r))[None, :]).astype(np.float32)
+    rotation = (q * np.sign(np.diag(r))[None, :]).astype(np.float32)
+    rotation.setflags(write=False)
+    return rotation
 
 
 @dataclass(frozen=True)
