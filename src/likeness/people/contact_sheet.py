@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +19,9 @@ from likeness.errors import NotFoundError
 from likeness.faces.tables import Face
 from likeness.library.photos import read_photos
 from likeness.store import Library
-from likeness.store.keys import write_private
+from likeness.store.keys import make_private_folder, write_private
 
 TILE = 128
-
-
-def make_private_folder(folder: Path) -> None:
-    """Create ``folder`` and any missing parents as 0700 (folders that exist are left as they
-    are: a user's own folder is theirs to set)."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for f in reversed(missing):
-        f.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(f, 0o700)  # mkdir's mode is narrowed by the umask, never widened: be exact
 
 
 def save_private_image(image: Image.Image, out: Path) -> Path:

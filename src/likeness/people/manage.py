@@ -8,6 +8,8 @@ overlap, so a re-cluster never loses a name, a merge or a manual move.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -339,6 +341,101 @@ def best_faces(lib: Library) -> dict[int, int]:
     for person_id, face_id, _ in rows:
         best.setdefault(person_id, face_id)
     return best
+
+
+class PeopleSort(StrEnum):
+    """Orders a list of people can be read in."""
+
+    PHOTOS = "photos"  # most photos first
+    NAME = "name"  # named people A to Z, then unnamed ones by id
+    RECENT = "recent"  # the latest photo taken first; people with no dated photo last
+
+
+@dataclass
+class PeoplePage:
+    """One page of a people listing, and what it is a page of."""
+
+    people: list[PersonSummary]
+    #: People matching the search, all pages together.
+    total: int
+    offset: int
+    limit: int | None
+    #: The date the latest photo of each listed person was taken, if any photo is dated.
+    last_seen: dict[int, datetime]
+    #: Each listed person's best face (``best_faces``), what the person is shown by.
+    best_face: dict[int, int]
+
+
+def find_people(
+    lib: Library,
+    search: str | None = None,
+    sort: PeopleSort | str = PeopleSort.PHOTOS,
+    offset: int = 0,
+    limit: int | None = None,
+    include_hidden: bool = False,
+) -> PeoplePage:
+    """People whose name (or a suggested name) contains ``search`` (any case), in ``sort``
+    order, ``limit`` of them from ``offset``: what a library of thousands of people is
+    browsed by (the web app's People page, ``likeness people --search``).
+
+    The counts are one grouped query over every face, so a page costs the same whichever
+    page it is; only the listed people's best faces are looked up."""
+    sort = PeopleSort(sort)
+    if offset < 0 or (limit is not None and limit < 1):
+        raise PeopleError("a page starts at 0 or later and holds at least one person")
+    people = _summaries(lib, include_hidden)
+    if search and (needle := search.strip().casefold()):
+        people = [
+            p
+            for p in people
+            if any(needle in n.casefold() for n in [p.name or "", *p.suggested_names])
+        ]
+    with lib.session() as s:
+        last_seen = dict(
+            s.execute(
+                select(Face.person_id, func.max(Photo.taken_at))
+                .join(Photo, Photo.id == Face.photo_id)
+                .where(Face.person_id.is_not(None), Photo.taken_at.is_not(None))
+                .group_by(Face.person_id)
+            ).all()
+        )
+    if sort is PeopleSort.NAME:
+        people.sort(key=lambda p: (p.name is None, (p.name or "").casefold(), p.id))
+    elif sort is PeopleSort.RECENT:
+        oldest = datetime.min
+        people.sort(
+            key=lambda p: (p.id not in last_seen, -_ordinal(last_seen.get(p.id, oldest)), p.id)
+        )
+    else:
+        people.sort(key=lambda p: (-p.photo_count, -p.face_count, p.id))
+    total = len(people)
+    page = people[offset : None if limit is None else offset + limit]
+    shown = {p.id for p in page}
+    if limit is None:
+        best = best_faces(lib)
+    else:
+        with lib.session() as s:
+            rows = s.execute(
+                select(Face.person_id, Face.id)
+                .where(Face.person_id.in_(shown))
+                .order_by(Face.person_id, Face.quality.desc(), Face.id)
+            ).all()
+        best = {}
+        for person_id, face_id in rows:
+            best.setdefault(person_id, face_id)
+    return PeoplePage(
+        page,
+        total,
+        offset,
+        limit,
+        {k: v for k, v in last_seen.items() if k in shown},
+        {k: v for k, v in best.items() if k in shown},
+    )
+
+
+def _ordinal(moment: datetime) -> float:
+    """A date as a number that sorts as it does (naive local wall time, as photos keep it)."""
+    return (moment - datetime.min).total_seconds()
 
 
 # -- edits ----------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from likeness.errors import BusyError, LikenessError
-from likeness.server import consent, enrolment, faces, jobs_routes, me, oauth, people, web
+from likeness.server import consent, enrolment, faces, jobs_routes, me, oauth, people, photos, web
 from likeness.server.deps import require_csrf, require_session, set_session_cookie
 from likeness.server.jobs import MAX_PENDING, JobQueue
 from likeness.server.owner import check_owner_passphrase, device_cookie_key, has_owner_passphrase
@@ -234,6 +234,7 @@ def create_app(
 
     app.include_router(people.router)
     app.include_router(faces.router)
+    app.include_router(photos.router)
     app.include_router(jobs_routes.router)
     app.include_router(consent.router)
     app.include_router(enrolment.router)

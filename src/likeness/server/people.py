@@ -5,12 +5,12 @@ Each is a thin call into ``likeness.people.manage``, as the ``likeness people`` 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from likeness.consent.grants import Scope
 from likeness.people import manage
-from likeness.server.deps import BodyId, PathId, library, require_csrf, require_session
+from likeness.server.deps import MAX_ID, BodyId, PathId, library, require_csrf, require_session
 from likeness.store import Library
 
 ERRORS = {400: {}, 401: {}, 403: {}, 404: {}}
@@ -53,9 +53,21 @@ def _summary(lib: Library, person_id: int) -> PersonOut:
 
 
 @router.get("", dependencies=[Depends(require_session)])
-def list_people(include_hidden: bool = False, lib: Library = Depends(library)) -> list[PersonOut]:
-    """People in the library, most faces first."""
-    return [PersonOut(**p.as_json()) for p in manage.list_people(lib, include_hidden)]
+def list_people(
+    response: Response,
+    include_hidden: bool = False,
+    search: str | None = Query(None, max_length=200),
+    sort: manage.PeopleSort = manage.PeopleSort.PHOTOS,
+    offset: int = Query(0, ge=0, le=MAX_ID),
+    limit: int | None = Query(None, ge=1, le=1000),
+    lib: Library = Depends(library),
+) -> list[PersonOut]:
+    """People in the library, most photos first (or by name, or the latest photo taken),
+    those whose name contains ``search``, a page at a time; ``X-Total-Count`` says how many
+    match on every page together."""
+    found = manage.find_people(lib, search, sort, offset, limit, include_hidden)
+    response.headers["X-Total-Count"] = str(found.total)
+    return [PersonOut(**p.as_json()) for p in found.people]
 
 
 @router.get("/{person_id}", dependencies=[Depends(require_session)], responses=ERRORS)

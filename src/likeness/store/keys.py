@@ -33,6 +33,18 @@ def write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parents as 0700 (folders that exist are left as they
+    are: a user's own folder is theirs to set)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for f in reversed(missing):
+        f.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(f, 0o700)  # mkdir's mode is narrowed by the umask, never widened: be exact
+
+
 class KeyStore:
     def __init__(self, home: Path) -> None:
         self.dir = home / "keys"
