@@ -169,6 +169,7 @@ def test_every_route_but_sign_in_health_and_oauth_needs_a_session(world):
         fill = {
             "person_id": alice,
             "face_id": 1,
+            "photo_id": 1,
             "index": 0,
             "job_id": "0" * 32,
             "grant_id": "0" * 32,

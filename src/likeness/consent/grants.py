@@ -32,6 +32,16 @@ class Scope(StrEnum):
     GENERATE_PHOTOREAL = "generate-photoreal"
     EXPORT_ADAPTER = "export-adapter"
 
+    @property
+    def words(self) -> str:
+        """What the scope lets its grantee do, in words (the pages show it by each grant)."""
+        return {
+            Scope.TRAIN_ADAPTER: "train an adapter of their likeness on their photos",
+            Scope.GENERATE_STYLIZED: "make images of them in a drawn or painted style",
+            Scope.GENERATE_PHOTOREAL: "make images of them that look like photographs",
+            Scope.EXPORT_ADAPTER: "export their adapter, for use in other software",
+        }[self]
+
 
 class Trust(StrEnum):
     #: A live enrolment passed and matched the person's photo group.

@@ -124,7 +124,16 @@ def create_app(
     app.state.oauth = oauth.LikenessAuthorizationServer(lib)
 
     @app.exception_handler(RequestValidationError)
-    def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    def _invalid(request: Request, exc: RequestValidationError):
+        if web.is_page_request(request):
+            # A page's bad address (?page=0, a sort that is none) gets a page saying which
+            # part was wrong, as a page's other errors do, not the API's JSON.
+            problems = "; ".join(
+                f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors() if e.get("loc")
+            )
+            return web.error_page(
+                request, 422, f"This address is not one of the app's: {problems}."
+            )
         # FastAPI's own handler echoes the input as UTF-8, and a lone surrogate (valid JSON)
         # cannot be: escaped JSON always renders.
         return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)

@@ -5,16 +5,18 @@ A page asked for without a session redirects to the sign-in page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from likeness import clock
 from likeness.faces.listing import list_faces
 from likeness.people import manage
+from likeness.people.photos import PhotoEntry, list_photos, photo_detail
 from likeness.server.deps import PathId, any_session
 from likeness.server.jobs import FINAL
 from likeness.server.security import safe_next
@@ -82,6 +84,7 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
         403: "Refused",
         404: "Not found",
         409: "Not now",
+        422: "Not a page here",
         429: "Too busy",
         503: "Unavailable",
     }
@@ -99,19 +102,102 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     )
 
 
+#: People on one page of the People page, photos on one page of a timeline.
+PEOPLE_PER_PAGE = 48
+PHOTOS_PER_PAGE = 120
+
+
+def _pages(total: int, per_page: int) -> int:
+    return max(1, -(-total // per_page))
+
+
+def _href(path: str, **params) -> Callable[[int], str]:
+    """The link to page N of a listing, keeping its other parameters."""
+
+    def href(number: int) -> str:
+        return f"{path}?{urlencode({k: v for k, v in params.items() if v} | {'page': number})}"
+
+    return href
+
+
+def _months(entries: list[PhotoEntry]) -> list[tuple[str, list[PhotoEntry]]]:
+    """Photos in their order, grouped under the month they were taken ("Undated" last)."""
+    months: dict[str, list[PhotoEntry]] = {}
+    for e in entries:
+        months.setdefault(e.taken_at.strftime("%B %Y") if e.taken_at else "Undated", []).append(e)
+    return list(months.items())
+
+
 @router.get("/people", response_class=HTMLResponse)
-def people_page(request: Request, include_hidden: bool = False):
+def people_page(
+    request: Request,
+    include_hidden: bool = False,
+    search: str | None = Query(None, max_length=200),
+    sort: manage.PeopleSort = manage.PeopleSort.PHOTOS,
+    page_number: int = Query(1, alias="page", ge=1, le=10**6),
+):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
     lib = request.app.state.library
-    best = manage.best_faces(lib)
+    found = manage.find_people(
+        lib,
+        search,
+        sort,
+        (page_number - 1) * PEOPLE_PER_PAGE,
+        PEOPLE_PER_PAGE,
+        include_hidden,
+    )
     people = [
-        {**p.as_json(), "face": best.get(p.id)}
-        for p in manage.list_people(lib, include_hidden=include_hidden)
+        {**p.as_json(), "face": found.best_face.get(p.id), "last_seen": found.last_seen.get(p.id)}
+        for p in found.people
     ]
     return page(
-        request, "people.html", "People", state, people=people, include_hidden=include_hidden
+        request,
+        "people.html",
+        "People",
+        state,
+        people=people,
+        include_hidden=include_hidden,
+        search=search,
+        sort=str(sort),
+        total=found.total,
+        page=page_number,
+        pages=_pages(found.total, PEOPLE_PER_PAGE),
+        page_href=_href(
+            "/people", search=search, sort=str(sort), include_hidden=include_hidden and "true"
+        ),
     )
+
+
+@router.get("/photos", response_class=HTMLResponse)
+def photos_page(request: Request, page_number: int = Query(1, alias="page", ge=1, le=10**6)):
+    """The library by date, newest first, a month under each heading."""
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    found = list_photos(
+        request.app.state.library, None, (page_number - 1) * PHOTOS_PER_PAGE, PHOTOS_PER_PAGE
+    )
+    return page(
+        request,
+        "photos.html",
+        "Photos",
+        state,
+        months=_months(found.photos),
+        total=found.total,
+        page=page_number,
+        pages=_pages(found.total, PHOTOS_PER_PAGE),
+        page_href=_href("/photos"),
+    )
+
+
+@router.get("/photos/{photo_id}", response_class=HTMLResponse)
+def photo_page(request: Request, photo_id: PathId):
+    """One photo, every face on it outlined, who each is."""
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    photo = photo_detail(request.app.state.library, photo_id)
+    title = photo.taken_at.strftime("%-d %B %Y") if photo.taken_at else f"Photo {photo.id}"
+    return page(request, "photo.html", title, state, photo=photo)
 
 
 def _person(lib, person_id: int) -> manage.PersonSummary:
@@ -120,13 +206,20 @@ def _person(lib, person_id: int) -> manage.PersonSummary:
 
 
 @router.get("/people/{person_id}", response_class=HTMLResponse)
-def person_page(request: Request, person_id: PathId):
+def person_page(
+    request: Request,
+    person_id: PathId,
+    page_number: int = Query(1, alias="page", ge=1, le=10**6),
+):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
     lib = request.app.state.library
     person = _person(lib, person_id)
     faces = list_faces(lib, person_id)
     title = person.name or f"Person {person.id}"
+    from likeness.adapters.manage import list_adapters
+    from likeness.apps import registry as apps
+    from likeness.consent import grants
     from likeness.consent.accounts import account, account_person_ids
     from likeness.consent.grants import Scope
     from likeness.consent.guardians import guardian_of
@@ -145,12 +238,32 @@ def person_page(request: Request, person_id: PathId):
         for p in list_people(lib, include_hidden=True)
         if p.id in own and p.id != person_id and not p.is_minor and not p.do_not_generate
     ]
+    shown = list_photos(lib, person_id, (page_number - 1) * PHOTOS_PER_PAGE, PHOTOS_PER_PAGE)
     return page(
         request,
         "person.html",
         title,
         state,
         person=person,
+        best_face=manage.best_faces(lib).get(person_id) if faces else None,
+        grants=[
+            {
+                **g.as_json(person_id),
+                "scopes": g.scopes,
+                "issued_at": g.issued_at,
+                "expires_at": g.expires_at,
+                "in_force": g.in_force(now),
+            }
+            for g, _ in grants.list_grants(lib, person_id)
+            if g.revoked_at is None
+        ],
+        adapters=list_adapters(lib, person_id),
+        app_names={a.grantee: a.name for a in apps.list_apps(lib)},
+        months=_months(shown.photos),
+        photo_total=shown.total,
+        page=page_number,
+        pages=_pages(shown.total, PHOTOS_PER_PAGE),
+        page_href=_href(f"/people/{person_id}"),
         faces=faces,
         models=model_names(lib),
         account=account(lib, uid),

@@ -61,6 +61,13 @@ document.getElementById("sign-in-form")?.addEventListener("submit", async (event
   );
 }
 
+// Person page: rename.
+document.querySelector("form.rename[data-person]")?.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const id = Number(event.target.dataset.person);
+  act(() => api("PATCH", `/api/people/${id}`, { name: event.target.name.value }));
+});
+
 // People page: one card per person.
 for (const card of document.querySelectorAll(".person")) {
   const id = Number(card.dataset.id);

@@ -1,0 +1,211 @@
+"""Every page of the web app in a real browser (Debian's Chromium, headless, Playwright), at a
+desktop's and a phone's size, light and dark: a screenshot of each is saved as an artifact
+(``build/test-artifacts/pages``), and axe-core (vendored, ``vendor/axe-core``) checks each for
+serious or critical accessibility violations. Then the browsing flows: people searched, sorted
+and paged; a person's photos with their face outlined; a photo's page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from likeness.server import create_app, web
+from likeness.server.owner import set_owner_passphrase
+from likeness.store import Library
+from likeness.testing.libraries import copy_home
+from likeness.testing.server import PASSPHRASE, served_on_loopback
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("LIKENESS_TEST_ARTIFACTS", "build/test-artifacts")) / "pages"
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
+
+pytestmark = [
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="Debian's chromium is not installed (make test installs it with apt-get)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def site(two_people_home, tmp_path_factory):
+    """A served copy of the two-people library, and an empty library served beside it:
+    (url, lib, alice, grace, empty url)."""
+    home, alice, grace = two_people_home
+    lib = copy_home(home, tmp_path_factory.mktemp("pages") / "home")
+    set_owner_passphrase(lib, PASSPHRASE)
+    empty = Library.open(tmp_path_factory.mktemp("empty") / "home")
+    set_owner_passphrase(empty, PASSPHRASE)
+    with served_on_loopback(create_app(lib)) as url, served_on_loopback(create_app(empty)) as bare:
+        yield url, lib, alice, grace, bare
+    lib.close()
+    empty.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def _signed_in_page(browser, url: str, viewport: str = "desktop", scheme: str = "light"):
+    context = browser.new_context(viewport=VIEWPORTS[viewport], color_scheme=scheme)
+    page = context.new_page()
+    page.goto(f"{url}/sign-in")
+    page.fill("input[name=passphrase]", PASSPHRASE)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/people")
+    return page
+
+
+def _serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is (evaluated through the
+    DevTools protocol, which the pages' CSP does not govern)."""
+    page.evaluate(AXE.read_text())
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => v.id + ': ' + v.help + ' @ ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+    )
+    return list(found)
+
+
+def _pages(lib, alice: int, grace: int) -> dict[str, str]:
+    from likeness.people.photos import list_photos
+
+    photo = list_photos(lib, grace, limit=1).photos[0].id
+    return {
+        "people": "/people",
+        "people-search": "/people?search=grace&sort=name",
+        "people-none-found": "/people?search=nobody",
+        "person": f"/people/{grace}",
+        "photos": "/photos",
+        "photo": f"/photos/{photo}",
+        "unassigned": "/faces/unassigned",
+        "create": "/create",
+        "jobs": "/jobs",
+        "consent": "/consent",
+        "apps": "/apps",
+        "person-not-found": "/people/999999",
+        "bad-address": "/people?page=0",
+    }
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_every_page_renders_and_is_accessible(site, browser, viewport, scheme):
+    url, lib, alice, grace, bare = site
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = _signed_in_page(browser, url, viewport, scheme)
+    problems = {}
+    for name, path in _pages(lib, alice, grace).items():
+        page.goto(f"{url}{path}")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{viewport}-{scheme}.png"), full_page=True)
+        # No page is wider than the screen (a phone scrolls down, never sideways).
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{name} is {overflow} px wider than a {viewport} screen"
+        if found := _serious_violations(page):
+            problems[name] = found
+    empty = _signed_in_page(browser, bare, viewport, scheme)
+    for name, path in {"people-empty": "/people", "photos-empty": "/photos"}.items():
+        empty.goto(f"{bare}{path}")
+        empty.screenshot(path=str(ARTIFACTS / f"{name}-{viewport}-{scheme}.png"), full_page=True)
+        assert "Import" in empty.inner_text(".empty")
+        if found := _serious_violations(empty):
+            problems[name] = found
+    empty.goto(f"{bare}/sign-in")
+    assert problems == {}
+
+
+def test_the_empty_library_says_how_to_begin(site, browser):
+    *_, bare = site
+    page = _signed_in_page(browser, bare)
+    assert "No people yet" in page.inner_text(".empty")
+    assert page.locator(".empty a[href='/jobs']").count() == 1
+    page.goto(f"{bare}/photos")
+    assert "No photos yet" in page.inner_text(".empty")
+
+
+def test_people_are_found_by_name_sorted_and_paged(site, browser, monkeypatch):
+    url, _, alice, grace, _ = site
+    page = _signed_in_page(browser, url)
+    page.fill("input[name=search]", "hopper")
+    page.press("input[name=search]", "Enter")
+    page.wait_for_url("**/people?search=hopper*")
+    assert [
+        int(i)
+        for i in page.locator(".person").evaluate_all("cards => cards.map(c => c.dataset.id)")
+    ] == [grace]
+    assert "1 person" in page.inner_text("#people-count")
+    page.fill("input[name=search]", "zzz")
+    page.press("input[name=search]", "Enter")
+    page.wait_for_url("**/people?search=zzz*")
+    assert "No one is called" in page.inner_text(".empty")
+    # Sorted by name: Alice, then Grace Hopper; one person a page, with a way on and back.
+    monkeypatch.setattr(web, "PEOPLE_PER_PAGE", 1)
+    page.goto(f"{url}/people")
+    page.select_option("select[name=sort]", "name")
+    page.click("form[role=search] button[type=submit]")
+    page.wait_for_url("**/people?*sort=name*")
+    assert page.locator(".person").get_attribute("data-id") == str(alice)
+    assert "Page 1 of 2" in page.inner_text(".pager")
+    page.click(".pager a[rel=next]")
+    page.wait_for_url("**page=2*")
+    assert page.locator(".person").get_attribute("data-id") == str(grace)
+    assert "sort=name" in page.url  # the sort is kept from page to page
+    page.click(".pager a[rel=prev]")
+    page.wait_for_url("**page=1*")
+    assert page.locator(".person").get_attribute("data-id") == str(alice)
+
+
+def test_a_persons_photos_show_their_face_outlined_and_lead_to_the_photo(site, browser):
+    from likeness.faces.listing import list_faces
+
+    url, lib, _, grace, _ = site
+    page = _signed_in_page(browser, url)
+    page.goto(f"{url}/people/{grace}")
+    tiles = page.locator("#photos .photos a")
+    assert tiles.count() >= 1
+    theirs = {f["id"]: f for f in list_faces(lib, grace)}
+    outlined = page.locator("#photos rect.outline")
+    # Each tile outlines this person's face only, where the catalog says it is.
+    for i in range(outlined.count()):
+        rect = outlined.nth(i)
+        face = theirs[int(rect.get_attribute("data-face"))]
+        x0, y0, x1, y1 = face["box"]
+        assert (
+            float(rect.get_attribute("x")) == x0 and float(rect.get_attribute("width")) == x1 - x0
+        )
+        assert (
+            float(rect.get_attribute("y")) == y0 and float(rect.get_attribute("height")) == y1 - y0
+        )
+    # The thumbnail loaded (a real JPEG of the photo, drawn under the outline).
+    image = page.locator("#photos svg image").first
+    assert image.evaluate("i => i.getBBox().width") > 0
+    tiles.first.click()
+    page.wait_for_url("**/photos/*")
+    assert (
+        page.locator(f".people-on-photo a[href='/people/{grace}']").inner_text() == "Grace Hopper"
+    )
+    assert page.locator(".photo-view rect.outline").count() >= 1
+    assert "MP" in page.inner_text("dl.facts")
+    # The photo's faces lead back to their people; the thumbnail is the 1,600 px one.
+    assert "size=1600" in page.locator(".photo-view image").get_attribute("href")
+
+
+def test_an_unknown_photo_or_person_is_a_page_not_json(site, browser):
+    url, *_ = site
+    page = _signed_in_page(browser, url)
+    response = page.goto(f"{url}/photos/999999")
+    assert response.status == 404 and "no photo with id 999999" in page.inner_text(".problem")
+    response = page.goto(f"{url}/people?sort=shoe-size")
+    assert response.status == 422 and "sort" in page.inner_text(".problem")
+    assert page.locator("header nav a[href='/people']").count() == 1  # the app's frame
