@@ -137,3 +137,34 @@ def test_the_photo_routes(world):
     listed = client.get("/api/people", params={"search": "grace", "sort": "name"})
     assert [p["id"] for p in listed.json()] == [grace]
     assert listed.headers["x-total-count"] == "1"
+
+
+def test_a_new_person_from_faces_that_cannot_move_leaves_no_empty_person(world):
+    from likeness.faces.listing import list_faces
+    from likeness.people.manage import list_people
+    from likeness.server.sessions import CSRF_HEADER
+
+    client, lib, alice, grace = world
+    headers = signed_in(client)
+    before = {p.id for p in list_people(lib, include_hidden=True)}
+    # Two faces of one photo cannot be one person; a face that is not there cannot move.
+    photo_faces: dict[int, list[int]] = {}
+    for f in list_faces(lib):
+        photo_faces.setdefault(f["photo_id"], []).append(f["id"])
+    pair = next((ids for ids in photo_faces.values() if len(ids) > 1), None)
+    for face_ids in [[999999]] + ([pair] if pair else []):
+        response = client.post(
+            "/api/faces/new-person",
+            json={"face_ids": face_ids, "name": "Nobody"},
+            headers={CSRF_HEADER: headers[CSRF_HEADER]},
+        )
+        assert response.status_code == 400, response.text
+    assert {p.id for p in list_people(lib, include_hidden=True)} == before
+    made = client.post(
+        "/api/faces/new-person",
+        json={"face_ids": [list_faces(lib, grace)[0]["id"]], "name": " Amazing Grace "},
+        headers={CSRF_HEADER: headers[CSRF_HEADER]},
+    )
+    assert made.status_code == 201
+    assert {p.id: p.name for p in list_people(lib)}[made.json()["person"]] == "Amazing Grace"
+    assert alice in before

@@ -209,3 +209,70 @@ def test_an_unknown_photo_or_person_is_a_page_not_json(site, browser):
     response = page.goto(f"{url}/people?sort=shoe-size")
     assert response.status == 422 and "sort" in page.inner_text(".problem")
     assert page.locator("header nav a[href='/people']").count() == 1  # the app's frame
+
+
+def test_faces_of_nobody_become_a_new_person(site, browser):
+    from likeness.faces.listing import list_faces
+    from likeness.people.manage import list_people, move_faces
+
+    url, lib, _, grace, _ = site
+    before = len(list_faces(lib, unassigned=True))
+    face = list_faces(lib, grace)[-1]["id"]
+    move_faces(lib, [face], None)
+    page = _signed_in_page(browser, url)
+    page.goto(f"{url}/faces/unassigned")
+    assert f"{before + 1} faces no one has been found for" in page.inner_text("main")
+    page.check(f"input[name=face][value='{face}']")
+    page.select_option("#assign select[name=person]", "new")
+    page.fill("#assign input[name=name]", "Commodore")
+    page.click("#assign button[type=submit]")
+    page.locator(f"input[name=face][value='{face}']").wait_for(state="detached")
+    [new] = [p for p in list_people(lib) if p.name == "Commodore"]
+    assert [f["id"] for f in list_faces(lib, new.id)] == [face]
+
+
+@pytest.fixture(scope="module")
+def large_site(two_people_home, tmp_path_factory):
+    """The two-people library grown to 300 more people and 3,000 faces."""
+    from likeness.testing.libraries import grow_library
+
+    home, *_ = two_people_home
+    root = tmp_path_factory.mktemp("large")
+    lib = copy_home(home, root / "home")
+    grow_library(lib, people=300, faces_per_person=10, folder=root / "grown")
+    set_owner_passphrase(lib, PASSPHRASE)
+    with served_on_loopback(create_app(lib)) as url:
+        yield url, lib
+    lib.close()
+
+
+def test_a_large_library_is_shown_a_page_at_a_time(large_site, browser):
+    from likeness.people.manage import find_people
+
+    url, lib = large_site
+    everyone = find_people(lib)
+    assert everyone.total == 302
+    page = _signed_in_page(browser, url)
+    assert page.locator(".person").count() == web.PEOPLE_PER_PAGE
+    pages = -(-everyone.total // web.PEOPLE_PER_PAGE)
+    assert f"Page 1 of {pages}" in page.inner_text(".pager")
+    assert f"{everyone.total} people" in page.inner_text("#people-count")
+    # The person on most photos: photos and faces both paged.
+    top = everyone.people[0]
+    assert top.face_count > web.FACES_PER_PAGE
+    page.goto(f"{url}/people/{top.id}")
+    assert page.locator("#photos .photos a").count() == min(top.photo_count, web.PHOTOS_PER_PAGE)
+    assert page.locator("#faces .face").count() == web.FACES_PER_PAGE
+    page.click("#faces .pager a[rel=next]")
+    page.wait_for_url("**faces_page=2*")
+    assert page.locator("#faces .face").count() == min(
+        web.FACES_PER_PAGE, top.face_count - web.FACES_PER_PAGE
+    )
+    # The library by date: a month under each heading, newest first.
+    page.goto(f"{url}/photos")
+    months = page.locator(".timeline h2").all_inner_texts()
+    from datetime import datetime
+
+    dates = [datetime.strptime(m, "%B %Y") for m in months]
+    assert dates == sorted(dates, reverse=True) and len(dates) > 1
+    assert page.locator(".timeline .photos a").count() == web.PHOTOS_PER_PAGE

@@ -557,6 +557,24 @@ def move_faces(lib: Library, face_ids: list[int], person_id: int | None) -> int:
         return len(faces)
 
 
+def new_person_from_faces(lib: Library, face_ids: list[int], name: str | None = None) -> int:
+    """Make a new person of these faces (unassigned ones, or taken from their people), locked
+    against re-clusters: "new person" in the unassigned-faces picker. Returns the new id."""
+    if not face_ids:
+        raise PeopleError("name the faces the new person is made of", field="faces")
+    with lib.session() as s:
+        new_id = _new_person(s)
+        if name and name.strip():
+            s.get(Person, new_id).name = name.strip()
+    try:
+        move_faces(lib, face_ids, new_id)
+    except Exception:
+        with lib.session() as s:  # nothing moved: the empty person goes again
+            s.delete(s.get(Person, new_id))
+        raise
+    return new_id
+
+
 def split_person(lib: Library, person_id: int, face_ids: list[int], name: str | None = None) -> int:
     """Move some faces of a person into a new person (locked both ways). Returns the new id."""
     with lib.session() as s:

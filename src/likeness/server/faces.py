@@ -62,6 +62,19 @@ def thumbnail(
     )
 
 
+class NewPerson(BaseModel):
+    """Faces to make a new person of, and the person's name (optional)."""
+
+    face_ids: list[BodyId] = Field(min_length=1)
+    name: str | None = Field(default=None, max_length=200)
+
+
+@router.post("/new-person", dependencies=[Depends(require_csrf)], responses=ERRORS, status_code=201)
+def new_person(body: NewPerson, lib: Library = Depends(library)) -> dict[str, int]:
+    """Make a new person of the selected faces (locked against re-clusters)."""
+    return {"person": manage.new_person_from_faces(lib, body.face_ids, body.name)}
+
+
 @router.post("/move", dependencies=[Depends(require_csrf)], responses=ERRORS)
 def move(body: Move, lib: Library = Depends(library)) -> dict[str, int]:
     return {"moved": manage.move_faces(lib, body.face_ids, body.person)}

@@ -105,6 +105,7 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 #: People on one page of the People page, photos on one page of a timeline.
 PEOPLE_PER_PAGE = 48
 PHOTOS_PER_PAGE = 120
+FACES_PER_PAGE = 60
 
 
 def _pages(total: int, per_page: int) -> int:
@@ -210,12 +211,14 @@ def person_page(
     request: Request,
     person_id: PathId,
     page_number: int = Query(1, alias="page", ge=1, le=10**6),
+    faces_page: int = Query(1, ge=1, le=10**6),
 ):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
     lib = request.app.state.library
     person = _person(lib, person_id)
-    faces = list_faces(lib, person_id)
+    every_face = list_faces(lib, person_id)
+    faces = every_face[(faces_page - 1) * FACES_PER_PAGE : faces_page * FACES_PER_PAGE]
     title = person.name or f"Person {person.id}"
     from likeness.adapters.manage import list_adapters
     from likeness.apps import registry as apps
@@ -265,6 +268,10 @@ def person_page(
         pages=_pages(shown.total, PHOTOS_PER_PAGE),
         page_href=_href(f"/people/{person_id}"),
         faces=faces,
+        face_total=len(every_face),
+        faces_page=faces_page,
+        face_pages=_pages(len(every_face), FACES_PER_PAGE),
+        faces_href=lambda n: f"/people/{person_id}?faces_page={n}#faces",
         models=model_names(lib),
         account=account(lib, uid),
         invitations=[i.as_json(now) for i in list_invitations(lib, person_id)],
@@ -286,13 +293,25 @@ def enrol_page(request: Request, person_id: PathId):
 
 
 @router.get("/faces/unassigned", response_class=HTMLResponse)
-def unassigned_page(request: Request):
+def unassigned_page(request: Request, page_number: int = Query(1, alias="page", ge=1, le=10**6)):
+    """Faces no one has been found for, a page at a time, to put in a person or a new one."""
     if (state := _session(request)) is None:
         return _sign_in_first(request)
     lib = request.app.state.library
-    faces = list_faces(lib, unassigned=True)
-    people = manage.list_people(lib)
-    return page(request, "unassigned.html", "Unassigned faces", state, faces=faces, people=people)
+    every_face = list_faces(lib, unassigned=True)
+    start = (page_number - 1) * FACES_PER_PAGE
+    return page(
+        request,
+        "unassigned.html",
+        "Unassigned faces",
+        state,
+        faces=every_face[start : start + FACES_PER_PAGE],
+        total=len(every_face),
+        people=manage.find_people(lib, sort=manage.PeopleSort.NAME).people,
+        page=page_number,
+        pages=_pages(len(every_face), FACES_PER_PAGE),
+        page_href=_href("/faces/unassigned"),
+    )
 
 
 @router.get("/jobs", response_class=HTMLResponse)

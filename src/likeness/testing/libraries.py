@@ -125,3 +125,114 @@ def hopper_variants():
         out.append(crop)
         out.append(ImageOps.mirror(crop).rotate(-7, resample=Image.Resampling.BICUBIC))
     return out
+
+
+def grow_library(
+    lib: Library, people: int, faces_per_person: int, folder: Path, seed: int = 0
+) -> None:
+    """Grow ``lib`` (photos already imported) into a large library shaped like a user's:
+    ``people`` people with ``faces_per_person`` faces on average (some many more: a few
+    people are on most photos, most on a few), a face each on photos dated over ten years.
+
+    Every new photo is one of the imported photos under another name (a symlink in
+    ``folder``, so thumbnails are read from a real file) with its own content hash, and each
+    new face copies a face found on it, box, landmarks and embedding (jittered), as an
+    import would have stored it. Rows are written in bulk: thousands a second, where
+    importing that many photos would take an hour. For the page timings of
+    ``benchmarks/web_pages.py`` and the large-library tests, not a model of faces."""
+    import hashlib
+    import itertools
+    import random
+    from datetime import datetime, timedelta
+
+    import numpy as np
+    from sqlalchemy import insert, select
+
+    from likeness import clock
+    from likeness.faces.tables import Face
+    from likeness.library.tables import Photo, PhotoFile
+    from likeness.people.tables import Person
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    with lib.session() as s:
+        seeds = [
+            (photo, file, [f for f in s.scalars(select(Face).where(Face.photo_id == photo.id))])
+            for photo, file in s.execute(
+                select(Photo, PhotoFile).join(PhotoFile, PhotoFile.photo_id == Photo.id)
+            )
+        ]
+        seeds = [x for x in seeds if x[2]]
+        if not seeds:
+            raise ValueError("grow_library needs a library with imported faces")
+        next_photo = (s.scalar(select(Photo.id).order_by(Photo.id.desc())) or 0) + 1
+        next_face = (s.scalar(select(Face.id).order_by(Face.id.desc())) or 0) + 1
+        now = clock.now()
+        person_ids = []
+        for i in range(people):
+            person = Person(name=f"Person {i:04d}" if i % 3 else None, created_at=now)
+            s.add(person)
+            s.flush()
+            person_ids.append(person.id)
+        # Zipf-like weights: a few people on many photos, most on a few.
+        weights = list(itertools.accumulate(1.0 / (rank + 1) ** 0.8 for rank in range(people)))
+        total_faces = people * faces_per_person
+        photos, files, faces = [], [], []
+        start = datetime(2015, 1, 1)
+        for n in range(total_faces):
+            photo, file, found = rng.choice(seeds)
+            face = rng.choice(found)
+            photo_id, face_id = next_photo + n, next_face + n
+            link = folder / f"{photo_id:07d}{Path(file.display_path).suffix}"
+            if not link.exists():
+                link.symlink_to(Path(file.display_path).resolve())
+            digest = hashlib.sha256(f"{photo.content_hash}/{photo_id}".encode()).hexdigest()
+            photos.append(
+                {
+                    "id": photo_id,
+                    "content_hash": digest,
+                    "width": photo.width,
+                    "height": photo.height,
+                    "format": photo.format,
+                    "taken_at": start + timedelta(minutes=rng.randrange(10 * 365 * 24 * 60)),
+                    "taken_at_source": "exif",
+                    "face_backend": photo.face_backend,
+                    "indexed_at": now,
+                }
+            )
+            stat = link.stat()
+            files.append(
+                {
+                    "location": bytes(link),
+                    "display_path": str(link),
+                    "size": stat.st_size,
+                    "mtime_ns": stat.st_mtime_ns,
+                    "source": "folder",
+                    "photo_id": photo_id,
+                    "seen_at": now,
+                }
+            )
+            embedding = np.frombuffer(face.embedding, dtype="<f4")
+            jitter = np.random.default_rng(face_id).normal(0, 0.01, embedding.shape)
+            faces.append(
+                {
+                    "id": face_id,
+                    "photo_id": photo_id,
+                    "x0": face.x0,
+                    "y0": face.y0,
+                    "x1": face.x1,
+                    "y1": face.y1,
+                    "landmarks": face.landmarks,
+                    "embedding": (embedding + jitter).astype("<f4").tobytes(),
+                    "detector_score": face.detector_score,
+                    "quality": face.quality * rng.uniform(0.8, 1.0),
+                    "sharpness": face.sharpness,
+                    "frontalness": face.frontalness,
+                    "person_id": rng.choices(person_ids, cum_weights=weights)[0],
+                    "locked": False,
+                    "grouped": True,
+                }
+            )
+        s.execute(insert(Photo), photos)
+        s.execute(insert(PhotoFile), files)
+        s.execute(insert(Face), faces)

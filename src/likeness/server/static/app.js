@@ -112,8 +112,13 @@ document.getElementById("not-this-person")?.addEventListener("click", () =>
 // Unassigned faces: put the selected ones in a person.
 document.getElementById("assign")?.addEventListener("submit", (event) => {
   event.preventDefault();
-  const person = Number(event.target.person.value);
-  act(() => api("POST", "/api/faces/move", { face_ids: selected("face"), person }));
+  const form = event.target;
+  const face_ids = selected("face");
+  if (form.person.value === "new") {
+    act(() => api("POST", "/api/faces/new-person", { face_ids, name: form.name.value || null }));
+    return;
+  }
+  act(() => api("POST", "/api/faces/move", { face_ids, person: Number(form.person.value) }));
 });
 
 // Jobs page: queue an import, follow running jobs live.
