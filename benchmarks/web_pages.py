@@ -34,7 +34,7 @@ def _import(root: Path, two_people: bool):
     if two_people or not (FACES_DEV / "labels.csv").exists():
         folder, source = two_people_photos(root / "photos"), "the two-people test photos"
     else:
-        folder, source = FACES_DEV / "people", f"faces-dev ({FACES_DEV})"
+        folder, source = FACES_DEV, f"faces-dev ({FACES_DEV})"
     lib = Library.open(root / "home")
     started = time.perf_counter()
     import_photos(lib, folder, workers=2)

@@ -276,3 +276,33 @@ def test_a_large_library_is_shown_a_page_at_a_time(large_site, browser):
     dates = [datetime.strptime(m, "%B %Y") for m in months]
     assert dates == sorted(dates, reverse=True) and len(dates) > 1
     assert page.locator(".timeline .photos a").count() == web.PHOTOS_PER_PAGE
+
+
+def test_the_audit_log_reads_as_sentences_filtered_with_the_raw_entry_a_click_away(site, browser):
+    from likeness.consent.grants import Scope, Trust, issue_grant
+
+    url, lib, alice, grace, _ = site
+    grant = issue_grant(lib, grace, [Scope.GENERATE_STYLIZED], Trust.ATTESTED)
+    page = _signed_in_page(browser, url)
+    page.goto(f"{url}/consent")
+    card = page.locator(f".grant[data-id='{grant.id}']")
+    assert "make images of them in a drawn or painted style" in card.inner_text()
+    assert "in force" in card.locator(".state").inner_text()
+    page.select_option("select[name=kind]", "grant")
+    page.select_option("form[aria-label='Filter the audit log'] select[name=person]", str(grace))
+    page.click("form[aria-label='Filter the audit log'] button[type=submit]")
+    page.wait_for_url("**kind=grant*")
+    lines = page.locator(".log-line")
+    assert lines.count() >= 1
+    assert all(k == "grant" for k in lines.evaluate_all("ls => ls.map(l => l.dataset.kind)"))
+    first = lines.first
+    assert "signed a permission of Grace Hopper" in first.locator(".words").inner_text()
+    raw = first.locator("details pre")
+    assert not raw.is_visible()
+    first.locator("summary").click()
+    assert grant.id in raw.inner_text()
+    page.select_option("select[name=kind]", "erase")
+    page.click("form[aria-label='Filter the audit log'] button[type=submit]")
+    page.wait_for_url("**kind=erase*")
+    assert "No entry matches" in page.inner_text("main")
+    assert alice != grace

@@ -326,33 +326,63 @@ def jobs_page(request: Request):
 
 
 @router.get("/consent", response_class=HTMLResponse)
-def consent_page(request: Request):
+def consent_page(
+    request: Request,
+    person: int | None = Query(None, ge=1, le=2**63 - 1),
+    kind: str | None = Query(None, max_length=64),
+    requester: str | None = Query(None, max_length=200),
+):
+    """Permissions as cards, a person at a time; the audit log in sentences, filtered."""
     if (state := _session(request)) is None:
         return _sign_in_first(request)
 
+    from likeness.apps import registry as apps
     from likeness.consent import audit, grants
+    from likeness.consent.log import KINDS, audit_log
 
     lib = request.app.state.library
     people = manage.list_people(lib, include_hidden=True)
+    names = {p.id: p.name or f"person {p.id}" for p in people}
     now = clock.now()
-    rows = [{**g.as_json(p), "in_force": g.in_force(now)} for g, p in grants.list_grants(lib)]
+    by_person: dict[str, list[dict]] = {}
+    for g, pid in grants.list_grants(lib):
+        who = names.get(pid, "a deleted person") if pid else "a deleted person"
+        by_person.setdefault(who, []).append(
+            {
+                **g.as_json(pid),
+                "in_force": g.in_force(now),
+                "scope_words": [s.words for s in g.scopes],
+            }
+        )
+    app_names = {a.id: a.name for a in apps.list_apps(lib)}
     report = audit.verify_audit(lib)
+    requesters = [("owner", "you")]
+    requesters += [(f"person:{u}", n) for u, n in _account_names(lib, names)]
+    requesters += [(f"app:{i}", f"the app {n!r}") for i, n in app_names.items()]
     return page(
         request,
         "consent.html",
         "Consent",
         state,
-        grants=rows,
+        by_person=sorted(by_person.items()),
         people=people,
-        names={p.id: p.name for p in people},
-        scopes=[str(s) for s in grants.Scope],
-        audit={
-            "ok": report.ok,
-            "entries": report.entries,
-            "problem": report.problem,
-            "recent": audit.list_audit(lib, 20),
-        },
+        app_names=app_names,
+        scopes=list(grants.Scope),
+        kinds=KINDS,
+        requesters=requesters,
+        filters={"person": person, "kind": kind, "requester": requester},
+        log=audit_log(lib, person, kind or None, requester or None, 200, app_names),
+        audit={"ok": report.ok, "entries": report.entries, "problem": report.problem},
     )
+
+
+def _account_names(lib, names: dict[int, str]) -> list[tuple[str, str]]:
+    """(uid, name) of the people with an account: they act for themselves in the log."""
+    from likeness.consent.accounts import account_person_ids
+    from likeness.people.records import get_person
+
+    with lib.session() as s:
+        return [(get_person(s, pid).uid, names.get(pid, "")) for pid in account_person_ids(lib)]
 
 
 @router.get("/apps", response_class=HTMLResponse)
