@@ -131,3 +131,28 @@ def test_a_running_job_is_cancelled_its_images_removed_and_the_next_one_runs(lib
         # A finished job is left as it is.
         done = client.post(f"/api/jobs/{after.json()['id']}/cancel", headers=headers).json()
         assert done["state"] == "done"
+
+
+def test_a_finished_job_is_deleted_with_its_images_and_a_live_one_is_not(lib, photos):
+    from likeness.server.jobs import outputs_folder
+
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
+        headers = signed_in(client)
+        made = client.post(
+            "/api/jobs/generate",
+            json={"prompt": "a lighthouse at dusk", "style": "watercolor", "steps": 2},
+            headers=headers,
+        ).json()["id"]
+        waiting = client.post("/api/jobs/import", json={"path": str(photos)}, headers=headers)
+        waiting_id = waiting.json()["id"]
+        # Queued behind the generation (one job runs at a time): it must be cancelled first.
+        refused = client.delete(f"/api/jobs/{waiting_id}", headers=headers)
+        assert refused.status_code == 409 and "cancel it first" in refused.json()["detail"]
+        assert events(client, made)[-1]["state"] == "done"
+        assert any(outputs_folder(lib, made).iterdir())
+        assert client.delete(f"/api/jobs/{made}").status_code == 403  # no CSRF token
+        assert client.delete(f"/api/jobs/{made}", headers=headers).status_code == 204
+        assert not outputs_folder(lib, made).exists()
+        assert client.get(f"/api/jobs/{made}").status_code == 404
+        assert client.delete(f"/api/jobs/{made}", headers=headers).status_code == 404
+        assert events(client, waiting_id)[-1]["state"] == "done"

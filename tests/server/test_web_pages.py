@@ -306,3 +306,41 @@ def test_the_audit_log_reads_as_sentences_filtered_with_the_raw_entry_a_click_aw
     page.wait_for_url("**kind=erase*")
     assert "No entry matches" in page.inner_text("main")
     assert alice != grace
+
+
+def test_creating_keeps_the_form_shows_a_signed_gallery_a_report_and_deletes(site, browser):
+    """A prompt naming no one needs no grant: made on the tiny model, two steps."""
+    url, *_ = site
+    page = _signed_in_page(browser, url)
+    page.goto(f"{url}/create")
+    # No one has a photoreal grant here: a drawn style is preselected, and the page says why.
+    assert page.locator("select[name=style]").input_value() != ""
+    assert "Photo style is locked" in page.inner_text("#style-note")
+    page.fill("#prompt", "a lighthouse at dusk")
+    page.fill("input[name=steps]", "2")
+    page.click("#create-form button[type=submit]")
+    page.wait_for_selector(".job.creation[data-live='false'] .gallery figure", timeout=120_000)
+    # The form kept what was asked.
+    assert page.input_value("#prompt") == "a lighthouse at dusk"
+    assert page.input_value("input[name=steps]") == "2"
+    figure = page.locator(".job.creation .gallery figure").first
+    assert "Made with likeness · signed" in figure.locator(".badge.provenance").inner_text()
+    assert figure.locator("a[download]").count() == 1
+    assert figure.locator("img").evaluate("i => i.naturalWidth") > 0
+    page.screenshot(path=str(ARTIFACTS / "create-results-desktop-light.png"), full_page=True)
+    assert _serious_violations(page) == []
+    figure.locator("a", has_text="report").click()
+    page.wait_for_url("**/jobs/*/images/0")
+    assert "intact, signed" in page.inner_text("#credentials")
+    assert "naming no one" in page.inner_text("#credentials")
+    assert "not allowed" in page.inner_text("#credentials")
+    page.screenshot(path=str(ARTIFACTS / "image-report-desktop-light.png"), full_page=True)
+    assert _serious_violations(page) == []
+    assert '"state"' in page.locator("details pre").text_content()
+    # Delete: confirmed first, then the job and its images are gone.
+    page.goto(f"{url}/create")
+    job = page.locator(".job.creation").first.get_attribute("data-id")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f".job[data-id='{job}'] button.delete")
+    page.locator(f".job[data-id='{job}']").wait_for(state="detached")
+    assert page.goto(f"{url}/jobs/{job}/images/0").status == 404

@@ -73,6 +73,8 @@ class GenerationResult:
     action: str
     parameters: dict
     images: list[GeneratedImage] = field(default_factory=list)
+    #: The consent grants the generation was allowed under (the manifests carry them too).
+    grants: list[str] = field(default_factory=list)
 
     @property
     def written(self) -> list[GeneratedImage]:
@@ -85,6 +87,7 @@ class GenerationResult:
             "action": self.action,
             "parameters": self.parameters,
             "images": [i.as_json() for i in self.images],
+            "grants": self.grants,
         }
 
 
@@ -196,7 +199,11 @@ def generate_images(
         "layout": [list(b) for b in boxes],
     }
     result = GenerationResult(
-        hashlib.sha256(prompt.encode()).hexdigest(), parsed.people, str(action), parameters
+        hashlib.sha256(prompt.encode()).hexdigest(),
+        parsed.people,
+        str(action),
+        parameters,
+        grants=list(decision.grant_ids),
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 
 from likeness import clock
-from likeness.errors import BusyError, InvalidError, LikenessError, NotFoundError
+from likeness.errors import BusyError, ConflictError, InvalidError, LikenessError, NotFoundError
 from likeness.server.tables import ServerJob
 from likeness.store import Library
 
@@ -60,6 +60,10 @@ class JobError(InvalidError):
 
 class JobNotFoundError(NotFoundError):
     """No job with that id (or none this requester may see)."""
+
+
+class JobRunningError(ConflictError):
+    """The job is queued or running: it cannot be deleted yet."""
 
 
 class QueueFullError(BusyError):
@@ -341,6 +345,19 @@ class JobQueue:
             shutil.rmtree(outputs_folder(self._lib, job_id), ignore_errors=True)
         return self.get(job_id)
 
+    def delete(self, job_id: str) -> None:
+        """Forget a finished job and remove what it wrote (a generation's images; their
+        manifests stay in the provenance store, which keeps a record of every output made).
+        A queued or running job is cancelled first, not deleted."""
+        with self._lock, self._lib.session() as s:
+            row = s.get(ServerJob, job_id)
+            if row is None:
+                raise JobNotFoundError(f"no job with id {job_id}")
+            if row.state not in FINAL:
+                raise JobRunningError(f"job {job_id} is {row.state}: cancel it first")
+            s.delete(row)
+        shutil.rmtree(outputs_folder(self._lib, job_id), ignore_errors=True)
+
     def cancel_for(self, requester: str, reason: str, grant: str | None = None) -> list[str]:
         """Cancel ``requester``'s queued and running jobs (with ``grant``: only those that
         rest on it). The ids cancelled."""
@@ -400,7 +417,10 @@ class JobQueue:
             process.join()
             with self._lock:
                 self._process, self._running = None, None
-            view = self.get(job_id)
+            try:
+                view = self.get(job_id)
+            except JobNotFoundError:
+                continue  # deleted as soon as it finished (``delete`` removed its images)
             if view.state == CANCELLED and view.kind == "generate":
                 shutil.rmtree(outputs_folder(self._lib, job_id), ignore_errors=True)
             if self._stopping.is_set():

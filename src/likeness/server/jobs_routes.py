@@ -135,6 +135,17 @@ def cancel_job(job_id: JobId, queue: JobQueue = Depends(jobs)) -> JobOut:
     return JobOut(**queue.cancel(job_id, "cancelled by the owner").as_json())
 
 
+@router.delete(
+    "/{job_id}",
+    dependencies=[Depends(require_csrf)],
+    responses={**ERRORS, 409: {}},
+    status_code=204,
+)
+def delete_job(job_id: JobId, queue: JobQueue = Depends(jobs)) -> None:
+    """Delete a finished job and its images (a queued or running one: 409, cancel it)."""
+    queue.delete(job_id)
+
+
 @router.get(
     "/{job_id}/events",
     dependencies=[Depends(require_session)],

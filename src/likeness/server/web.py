@@ -414,6 +414,7 @@ def apps_page(request: Request):
 def create_page(request: Request):
     if (state := _session(request)) is None:
         return _sign_in_first(request)
+    from likeness.consent.grants import OWNER, Scope, list_grants
     from likeness.generate.prompt import mention_form
     from likeness.generate.styles import STYLES
     from likeness.models.registry import model_names
@@ -424,15 +425,63 @@ def create_page(request: Request):
     if any(p.is_owner for p in people):
         mentions.insert(0, "me")
     jobs = [j.as_json() for j in request.app.state.jobs.list() if j.kind == "generate"]
+    # Who may be made in which style, by the owner's grants in force: the page preselects a
+    # style that works and says why the others are locked.
+    now = clock.now()
+    names = {p.id: p.name or f"person {p.id}" for p in people}
+    may: dict[Scope, set[str]] = {Scope.GENERATE_STYLIZED: set(), Scope.GENERATE_PHOTOREAL: set()}
+    for grant, pid in list_grants(lib):
+        if pid in names and grant.grantee == OWNER and grant.in_force(now):
+            for scope in may.keys() & set(grant.scopes):
+                may[scope].add(names[pid])
+    minors = {p.name or f"person {p.id}" for p in people if p.is_minor}
+    photoreal = sorted(may[Scope.GENERATE_PHOTOREAL] - minors)
+    stylized = sorted(may[Scope.GENERATE_STYLIZED])
+    styles = list(STYLES.values())
     return page(
         request,
         "create.html",
         "Create",
         state,
         mentions=mentions,
-        styles=list(STYLES.values()),
+        styles=styles,
+        photoreal=photoreal,
+        stylized=stylized,
+        default_style="" if photoreal and not (set(stylized) - set(photoreal)) else styles[0].name,
         models=model_names(lib),
         default_steps=30,
         jobs=jobs,
         final=FINAL,
+    )
+
+
+@router.get("/jobs/{job_id}/images/{index}", response_class=HTMLResponse)
+def image_report_page(request: Request, job_id: str, index: int):
+    """A created image with its provenance in words: its Content Credentials, what they
+    say about consent and AI training, its watermark and fingerprint; the raw report one
+    click away."""
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    from likeness.provenance.credentials import LIKENESS_ASSERTION
+    from likeness.provenance.stamp import find_provenance
+    from likeness.server.jobs_routes import generated_image
+
+    queue, lib = request.app.state.jobs, request.app.state.library
+    path = generated_image(job_id, index, queue, lib)
+    report = find_provenance(lib, path).as_json()
+    job = queue.get(job_id)
+    credentials = report["credentials"]
+    ours = credentials["assertions"].get(LIKENESS_ASSERTION) or {}
+    return page(
+        request,
+        "image.html",
+        f"Image {index + 1} of “{job.params.get('prompt', '')}”",
+        state,
+        job=job.as_json(),
+        index=index,
+        report=report,
+        credentials=credentials,
+        grants=ours.get("grants", []),
+        adapters=ours.get("adapters", []),
+        training=credentials["assertions"].get("cawg.training-mining"),
     )

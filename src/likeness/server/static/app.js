@@ -136,6 +136,15 @@ for (const button of document.querySelectorAll(".job button.cancel")) {
   });
 }
 
+for (const button of document.querySelectorAll(".job button.delete")) {
+  const row = button.closest(".job");
+  button.addEventListener("click", () => {
+    if (!window.confirm("Delete this job and the images it made? This cannot be undone.")) return;
+    button.disabled = true;
+    act(() => api("DELETE", `/api/jobs/${row.dataset.id}`));
+  });
+}
+
 for (const row of document.querySelectorAll(".job[data-live='true']")) {
   const events = new EventSource(`/api/jobs/${row.dataset.id}/events`);
   events.addEventListener("job", (message) => {
@@ -216,7 +225,16 @@ if (createForm) {
     }
     list.hidden = list.children.length === 0;
   });
+  // The form is kept after a submit (the page reloads to show the new job): its values
+  // are saved for this tab and put back.
+  const fields = ["prompt", "style", "model", "count", "seed", "steps"];
+  const saved = JSON.parse(sessionStorage.getItem("likeness-create") ?? "null");
+  if (saved) for (const name of fields) if (name in saved) createForm[name].value = saved[name];
   const create = createForm.querySelector('button[type="submit"]');
+  createForm.addEventListener("submit", () => {
+    const values = Object.fromEntries(fields.map((name) => [name, createForm[name].value]));
+    sessionStorage.setItem("likeness-create", JSON.stringify(values));
+  });
   createForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     // One job per click: a second click (or Enter) while the first is being queued does
