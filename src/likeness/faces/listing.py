@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from likeness.faces.tables import Face
-from likeness.library.tables import PhotoFile
+from likeness.library.photos import photo_paths
 from likeness.store import Library
 
 
@@ -18,13 +18,7 @@ def list_faces(lib: Library, person_id: int | None = None, unassigned: bool = Fa
         if unassigned:
             stmt = stmt.where(Face.person_id.is_(None))
         faces = s.scalars(stmt).all()
-        paths: dict[int, str] = {}
-        for photo_id, path in s.execute(
-            select(PhotoFile.photo_id, PhotoFile.display_path)
-            .where(PhotoFile.photo_id.is_not(None))
-            .order_by(PhotoFile.id.desc())
-        ):
-            paths[photo_id] = path  # the first-seen file wins
+        paths = photo_paths(s)
         return [
             {
                 "id": f.id,

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from likeness.library.decode import DecodeError, decode_photo
 from likeness.library.sources import SourceItem, read_items
@@ -45,3 +46,15 @@ def read_photos(lib: Library, photo_ids: Iterable[int]) -> Iterator[tuple[int, n
             continue
         for photo_id in ids:
             yield photo_id, pixels
+
+
+def photo_paths(session: Session, photo_ids: Collection[int] | None = None) -> dict[int, str]:
+    """Each photo's path as shown to people: the file it was first seen as (of ``photo_ids``,
+    or of every photo)."""
+    query = select(PhotoFile.photo_id, PhotoFile.display_path).where(
+        PhotoFile.photo_id.is_not(None)
+        if photo_ids is None
+        else PhotoFile.photo_id.in_(list(photo_ids))
+    )
+    # Newest first, so the first-seen file is written last and wins.
+    return dict(session.execute(query.order_by(PhotoFile.id.desc())).tuples().all())

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from likeness.faces.tables import Face
-from likeness.library.tables import Photo, PhotoFile
+from likeness.library.photos import photo_paths
+from likeness.library.tables import Photo
 from likeness.library.thumbnails import PhotoNotFoundError
 from likeness.people.records import get_person
 from likeness.people.tables import Person
@@ -111,13 +112,7 @@ def _entries(s: Session, ids: list[int], person_id: int | None) -> list[PhotoEnt
     if not ids:
         return []
     photos = {p.id: p for p in s.scalars(select(Photo).where(Photo.id.in_(ids)))}
-    paths: dict[int, str] = {}
-    for photo_id, path in s.execute(
-        select(PhotoFile.photo_id, PhotoFile.display_path)
-        .where(PhotoFile.photo_id.in_(ids))
-        .order_by(PhotoFile.id.desc())
-    ):
-        paths[photo_id] = path  # the first-seen file wins
+    paths = photo_paths(s, ids)
     faces_query = (
         select(Face.id, Face.photo_id, Face.x0, Face.y0, Face.x1, Face.y1, Face.person_id)
         .add_columns(Person.name)
