@@ -57,4 +57,4 @@ def photo_paths(session: Session, photo_ids: Collection[int] | None = None) -> d
         else PhotoFile.photo_id.in_(list(photo_ids))
     )
     # Newest first, so the first-seen file is written last and wins.
-    return dict(session.execute(query.order_by(PhotoFile.id.desc())).tuples().all())
+    return {pid: path for pid, path in session.execute(query.order_by(PhotoFile.id.desc()))}
