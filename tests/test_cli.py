@@ -44,6 +44,15 @@ def test_import_people_faces_json_and_edits(tmp_path):
     assert likeness(home, "people", "recluster").returncode == 0
     listed = {p["name"]: p for p in json.loads(likeness(home, "people", "--json").stdout)}
     assert listed["Astronaut"]["face_count"] == 3 and listed["Astronaut"]["is_owner"]
+    # Merged back, listed, undone: the split-off person returns under their id.
+    part = str(next(p["id"] for p in listed.values() if p["face_count"] == 1))
+    merged = likeness(home, "people", "merge", pid, part)
+    assert "undo with: likeness people undo-merge" in merged.stdout
+    [merge] = json.loads(likeness(home, "people", "merges", "--json").stdout)
+    assert (str(merge["other"]), merge["faces_moved"]) == (part, 1)
+    undone = likeness(home, "people", "undo-merge", str(merge["id"]))
+    assert f"person {part} is back with 1 face" in undone.stdout
+    assert likeness(home, "people", "undo-merge", str(merge["id"])).returncode != 0
     sheet = tmp_path / "sheet.png"
     shown = likeness(home, "people", "show", pid, "--out", str(sheet))
     assert shown.returncode == 0 and Image.open(sheet).size[0] > 0

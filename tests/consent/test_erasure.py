@@ -22,7 +22,8 @@ from likeness.consent.tables import PersonAccount
 from likeness.faces.backends import backend_class
 from likeness.faces.tables import Face
 from likeness.importing import import_photos
-from likeness.people.manage import ConsentsForSelfError, merge_people, recluster
+from likeness.people.manage import ConsentsForSelfError, recluster
+from likeness.people.merges import merge_people
 from likeness.people.records import get_person
 from likeness.people.tables import Person
 from likeness.safety.gate import SafetyGate

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from likeness.consent.grants import Scope, Trust, issue_grant, revoke_grant
 from likeness.consent.policy import Action, ConsentWithdrawnError, Decision, ModelKind, authorize
-from likeness.people.manage import merge_people, name_person
+from likeness.people.manage import name_person
+from likeness.people.merges import merge_people
 from likeness.people.tables import Person
 from likeness.store import Library
 

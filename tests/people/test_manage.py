@@ -14,7 +14,6 @@ from likeness.people.manage import (
     assign_pending,
     hide_person,
     list_people,
-    merge_people,
     move_faces,
     name_person,
     recluster,
@@ -22,6 +21,7 @@ from likeness.people.manage import (
     split_person,
     suggest_names,
 )
+from likeness.people.merges import merge_people
 from likeness.people.records import PersonNotFoundError
 from likeness.testing.embeddings import blobs
 

@@ -104,11 +104,21 @@ def test_people_edits_go_through_the_library(world):
     before = client.get(f"/api/people/{alice}").json()["face_count"]
     split = client.post(f"/api/people/{alice}/split", json={"face_ids": [face]}, headers=headers)
     assert split.status_code == 201 and split.json()["face_count"] == 1
-    merged = client.post(
-        f"/api/people/{alice}/merge", json={"other": split.json()["id"]}, headers=headers
-    )
+    part = split.json()["id"]
+    preview = client.get(f"/api/people/{alice}/merge-preview?other={part}").json()
+    assert (preview["faces_moving"], preview["refusal"]) == (1, None)
+    assert client.get(f"/api/people/{part}/similar").json()[0]["id"] == alice
+    merged = client.post(f"/api/people/{alice}/merge", json={"other": part}, headers=headers)
     assert merged.json()["face_count"] == before
-    assert client.get(f"/api/people/{split.json()['id']}").status_code == 404
+    assert client.get(f"/api/people/{part}").status_code == 404
+    # The merge is listed, and undone: the person is back under their id.
+    merge_id = int(merged.headers["X-Merge-Id"])
+    assert [m["id"] for m in client.get("/api/people/merges").json()] == [merge_id]
+    undone = client.post(f"/api/people/merges/{merge_id}/undo", headers=headers)
+    assert undone.json()["person"]["id"] == part and undone.json()["faces_restored"] == 1
+    again = client.post(f"/api/people/merges/{merge_id}/undo", headers=headers)
+    assert again.status_code == 409 and "undone already" in again.json()["detail"]
+    client.post(f"/api/people/{alice}/merge", json={"other": part}, headers=headers)
 
 
 def test_bad_edits_get_clear_errors(world):
@@ -178,6 +188,7 @@ def test_every_route_but_sign_in_health_and_oauth_needs_a_session(world):
             "adapter_id": "0" * 32,
             "passkey_id": "AAAA",
             "request_id": "0" * 32,
+            "merge_id": 1,
         }
         url = path.format(**fill)
         for method in methods:

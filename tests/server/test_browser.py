@@ -111,9 +111,21 @@ def test_naming_and_merging_people_in_the_browser(server, page):
     page.check(f"input[name=person][value='{alice}']")
     page.check(f"input[name=person][value='{grace}']")
     page.click("#merge")
+    # The merge is previewed first: who goes into whom, and the name after.
+    expect(page.locator("#merge-dialog")).to_be_visible()
+    preview = page.inner_text("#merge-preview")
+    assert "Admiral Hopper" in preview and "goes into" in preview
+    page.click("#merge-confirm")
     # (Playwright's string predicates are eval'd, which the pages' CSP forbids: a locator.)
     expect(page.locator(".person")).to_have_count(1)
     assert [p.id for p in list_people(lib)] == [alice]
+    expect(page.locator("#flash")).to_contain_text("You can undo it")
+    # Undone from the People page: Grace is back, with her id and her faces.
+    expect(page.locator(".merge-record")).to_contain_text("Admiral Hopper was merged into")
+    page.click(".merge-record .undo-merge")
+    expect(page.locator(".person")).to_have_count(2)
+    expect(page.locator("#flash")).to_contain_text("Admiral Hopper is back")
+    assert sorted(p.id for p in list_people(lib)) == sorted([alice, grace])
 
 
 def test_splitting_faces_off_a_person(server, page):
@@ -130,7 +142,10 @@ def test_splitting_faces_off_a_person(server, page):
     expect(page.locator("input[name=face]")).to_have_count(before - 1)
     from likeness.people.manage import list_people
 
-    assert "Someone else" in [p.name for p in list_people(lib)]
+    made = {p.name: p.id for p in list_people(lib)}["Someone else"]
+    # The page says where the faces went, with a way there.
+    expect(page.locator("#flash")).to_contain_text("1 face went to a new person, Someone else.")
+    assert page.get_attribute("#flash a", "href") == f"/people/{made}"
 
 
 def test_the_owner_erases_a_person_at_their_request(server, page):

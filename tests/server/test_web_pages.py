@@ -231,6 +231,38 @@ def test_faces_of_nobody_become_a_new_person(site, browser):
     assert [f["id"] for f in list_faces(lib, new.id)] == [face]
 
 
+def test_is_this_alice_merges_after_a_preview_and_is_undone(site, browser):
+    """A group split off Alice asks "Is this Alice?" on its page; yes shows the merge's preview
+    (checked by axe with the dialog open), merges, and the merge is undone from Alice's page."""
+    from likeness.faces.listing import list_faces
+    from likeness.people.manage import list_people, split_person
+
+    url, lib, alice, _, _ = site
+    faces = [f["id"] for f in list_faces(lib, alice)]
+    part = split_person(lib, alice, faces[:2])
+    page = _signed_in_page(browser, url)
+    page.goto(f"{url}/people/{part}")
+    suggestion = page.locator(".suggestion")
+    assert suggestion.count() == 1 and "Is this Alice?" in suggestion.inner_text()
+    suggestion.locator("button.same-person").click()
+    page.locator("#merge-dialog[open]").wait_for()
+    assert "2 faces on 2 photos" in page.inner_text("#merge-preview")
+    assert _serious_violations(page) == []
+    page.screenshot(path=str(ARTIFACTS / "merge-preview-desktop-light.png"))
+    page.click("#merge-confirm")
+    page.wait_for_url(f"{url}/people/{alice}")
+    assert part not in [p.id for p in list_people(lib)]
+    assert len(list_faces(lib, alice)) == len(faces)
+    page.click(".merge-record .undo-merge")
+    page.locator("#flash a").wait_for()
+    assert sorted(f["id"] for f in list_faces(lib, part)) == sorted(faces[:2])
+    page.click("#flash a")
+    page.wait_for_url(f"{url}/people/{part}")
+    from likeness.people.merges import merge_people
+
+    merge_people(lib, alice, part)  # as it was, for the tests after this one
+
+
 @pytest.fixture(scope="module")
 def large_site(two_people_home, tmp_path_factory):
     """The two-people library grown to 300 more people and 3,000 faces."""

@@ -63,10 +63,48 @@ def people_name(person: int, name: str, home: HomeOption = None) -> None:
 @app.command("merge")
 def people_merge(target: int, other: int, home: HomeOption = None) -> None:
     """Merge OTHER into TARGET (TARGET keeps its id and name)."""
-    from likeness.people.manage import merge_people
+    from likeness.people.merges import merge_people
 
-    moved = merge_people(open_library(home), target, other)
-    console.print(f"merged person {other} into {target} ({moved} faces)")
+    merged = merge_people(open_library(home), target, other)
+    console.print(
+        f"merged person {other} into {target} ({merged.faces_moved} faces); "
+        f"undo with: likeness people undo-merge {merged.id}"
+    )
+
+
+@app.command("merges")
+def people_merges(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """List the merges of the last week that can still be undone."""
+    from likeness.people.merges import recent_merges
+
+    merges = recent_merges(open_library(home))
+    if as_json:
+        print_json([m.as_json() for m in merges])
+        return
+    table = Table("id", "merged", "into", "faces", "when")
+    for m in merges:
+        table.add_row(
+            str(m.id),
+            f"{m.other_name or '-'} ({m.other_id})",
+            f"{m.target_name or '-'} ({m.target_id})",
+            str(m.faces_moved),
+            m.merged_at.isoformat(timespec="minutes"),
+        )
+    console.print(table)
+
+
+@app.command("undo-merge")
+def people_undo_merge(merge: int, home: HomeOption = None) -> None:
+    """Undo merge MERGE: the merged person comes back with their faces, permissions and
+    adapters."""
+    from likeness.people.merges import undo_merge
+
+    undone = undo_merge(open_library(home), merge)
+    elsewhere = (
+        f"; {undone.faces_elsewhere} moved elsewhere since" if undone.faces_elsewhere else ""
+    )
+    faces = f"{undone.faces_restored} face{'' if undone.faces_restored == 1 else 's'}"
+    console.print(f"person {undone.person_id} is back with {faces}{elsewhere}")
 
 
 @app.command("split")

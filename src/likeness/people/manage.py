@@ -494,38 +494,6 @@ def _not_self_consenting(*people: Person | None) -> None:
             )
 
 
-def merge_people(lib: Library, target_id: int, other_id: int) -> int:
-    """Move every face of ``other`` into ``target`` (locked), then delete ``other``.
-
-    The target keeps its name; if it had none it takes the other's. Returns faces moved.
-    """
-    if target_id == other_id:
-        raise PeopleError("cannot merge a person with itself")
-    with lib.session() as s:
-        target, other = get_person(s, target_id), get_person(s, other_id)
-        _not_self_consenting(target, other)
-        clash = s.execute(
-            select(func.count())
-            .select_from(Face)
-            .where(Face.person_id == other_id)
-            .where(Face.photo_id.in_(select(Face.photo_id).where(Face.person_id == target_id)))
-        ).scalar_one()
-        if clash:
-            raise PeopleError(
-                f"people {target_id} and {other_id} both appear in {clash} photo(s) together; "
-                "one person cannot be in a photo twice (move single faces instead)"
-            )
-        target.name = target.name or other.name
-        target.is_owner = target.is_owner or other.is_owner
-        moved = s.execute(
-            update(Face)
-            .where(Face.person_id.in_([target_id, other_id]))
-            .values(person_id=target_id, locked=True)
-        ).rowcount
-        s.delete(other)
-        return moved
-
-
 def move_faces(lib: Library, face_ids: list[int], person_id: int | None) -> int:
     """Put faces in a person (or, with None, mark them as nobody), locked against re-clusters."""
     with lib.session() as s:

@@ -66,3 +66,22 @@ class DoNotGenerateTemplate(Base):
     match_distance: Mapped[float] = mapped_column(Float)
     #: Faces later imports found matching it and did not keep.
     faces_withheld: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PersonMerge(Base):
+    """One merge of a person into another, kept so it can be undone (``people.merges``): the
+    merged person as they were (id and uid included, so their grants and adapters apply again
+    once restored) and which faces moved. Ids never come back (AUTOINCREMENT), so the merged
+    person's id is free to restore."""
+
+    __tablename__ = "person_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int] = mapped_column(Integer, index=True)
+    #: JSON: the target's name and owner mark before, and which of its faces were unlocked.
+    target_before: Mapped[str] = mapped_column(Text)
+    #: JSON: the merged person's row (id, uid, name, hidden, is_owner, is_minor, created_at).
+    other: Mapped[str] = mapped_column(Text)
+    face_ids: Mapped[str] = mapped_column(Text)  # JSON list: the merged person's faces
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,6 +1,8 @@
-"""People routes: list, name, hide, mark as me or as a minor, merge, split.
+"""People routes: list, name, hide, mark as me or as a minor, merge (previewed, undoable),
+split, and who looks like whom.
 
-Each is a thin call into ``likeness.people.manage``, as the ``likeness people`` commands are.
+Each is a thin call into ``likeness.people.manage`` or ``likeness.people.merges``, as the
+``likeness people`` commands are.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from likeness.consent.grants import Scope
-from likeness.people import manage
+from likeness.people import manage, merges
 from likeness.server.deps import MAX_ID, BodyId, PathId, library, require_csrf, require_session
 from likeness.store import Library
 
@@ -68,6 +70,50 @@ def list_people(
     found = manage.find_people(lib, search, sort, offset, limit, include_hidden)
     response.headers["X-Total-Count"] = str(found.total)
     return [PersonOut(**p.as_json()) for p in found.people]
+
+
+class MergeOut(BaseModel):
+    id: int
+    target: int
+    target_name: str | None
+    other: int
+    other_name: str | None
+    faces_moved: int
+    merged_at: str
+    undone_at: str | None
+
+
+class UndoneOut(BaseModel):
+    person: PersonOut
+    faces_restored: int
+    faces_elsewhere: int
+
+
+class SimilarOut(BaseModel):
+    id: int
+    name: str
+    face: int | None
+    distance: float
+
+
+@router.get("/merges", dependencies=[Depends(require_session)])
+def list_merges(lib: Library = Depends(library)) -> list[MergeOut]:
+    """The merges of the last week that can still be undone, newest first."""
+    return [MergeOut(**m.as_json()) for m in merges.recent_merges(lib)]
+
+
+@router.post(
+    "/merges/{merge_id}/undo", dependencies=[Depends(require_csrf)], responses=ERRORS | {409: {}}
+)
+def undo_merge(merge_id: PathId, lib: Library = Depends(library)) -> UndoneOut:
+    """Bring a merged person back with their faces (those not moved since), permissions and
+    adapters."""
+    undone = merges.undo_merge(lib, merge_id)
+    return UndoneOut(
+        person=_summary(lib, undone.person_id),
+        faces_restored=undone.faces_restored,
+        faces_elsewhere=undone.faces_elsewhere,
+    )
 
 
 @router.get("/{person_id}", dependencies=[Depends(require_session)], responses=ERRORS)
@@ -158,11 +204,30 @@ def request_grant(person_id: PathId, body: GrantRequestIn, lib: Library = Depend
     return ask(lib, person_id, OWNER, body.scopes, body.days).as_json()
 
 
+@router.get("/{person_id}/merge-preview", dependencies=[Depends(require_session)], responses=ERRORS)
+def merge_preview(
+    person_id: PathId, other: int = Query(ge=1, le=MAX_ID), lib: Library = Depends(library)
+) -> dict:
+    """What merging ``other`` into this person would do (faces and photos moving, the name
+    kept, permissions and adapters that stop applying, or why it would be refused)."""
+    return merges.preview_merge(lib, person_id, other).as_json()
+
+
 @router.post("/{person_id}/merge", dependencies=[Depends(require_csrf)], responses=ERRORS)
-def merge(person_id: PathId, body: Merge, lib: Library = Depends(library)) -> PersonOut:
-    """Move every face of ``other`` into this person and delete ``other``."""
-    manage.merge_people(lib, person_id, body.other)
+def merge(
+    person_id: PathId, body: Merge, response: Response, lib: Library = Depends(library)
+) -> PersonOut:
+    """Move every face of ``other`` into this person and delete ``other``; ``X-Merge-Id``
+    names the merge, for ``POST /api/people/merges/ID/undo``."""
+    merged = merges.merge_people(lib, person_id, body.other)
+    response.headers["X-Merge-Id"] = str(merged.id)
     return _summary(lib, person_id)
+
+
+@router.get("/{person_id}/similar", dependencies=[Depends(require_session)], responses=ERRORS)
+def similar(person_id: PathId, lib: Library = Depends(library)) -> list[SimilarOut]:
+    """Named people who may be this person ("is this Alice?"), nearest first."""
+    return [SimilarOut(**p.as_json()) for p in merges.similar_people(lib, person_id)]
 
 
 @router.post(

@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from likeness import clock
 from likeness.faces.listing import list_faces
-from likeness.people import manage
+from likeness.people import manage, merges
 from likeness.people.photos import PhotoEntry, list_photos, photo_detail
 from likeness.server.deps import PathId, any_session
 from likeness.server.jobs import FINAL
@@ -162,6 +162,7 @@ def people_page(
         search=search,
         sort=str(sort),
         total=found.total,
+        merges=merges.recent_merges(lib),
         page=page_number,
         pages=_pages(found.total, PEOPLE_PER_PAGE),
         page_href=_href(
@@ -242,6 +243,7 @@ def person_page(
         if p.id in own and p.id != person_id and not p.is_minor and not p.do_not_generate
     ]
     shown = list_photos(lib, person_id, (page_number - 1) * PHOTOS_PER_PAGE, PHOTOS_PER_PAGE)
+    may_regroup = not person.do_not_generate and account(lib, uid) is None
     return page(
         request,
         "person.html",
@@ -278,6 +280,8 @@ def person_page(
         scopes=[str(x) for x in Scope],
         guardian=next((p for p in candidates if p.id == guardian_id), None),
         guardian_candidates=candidates,
+        merges=[m for m in merges.recent_merges(lib) if m.target_id == person_id],
+        similar=merges.similar_people(lib, person_id) if may_regroup else [],
     )
 
 

@@ -86,28 +86,157 @@ for (const card of document.querySelectorAll(".person")) {
   );
 }
 
+// After a reload, say what the last action did (kept over the reload in sessionStorage).
+function flash(text, href, label) {
+  sessionStorage.setItem("flash", JSON.stringify({ text, href, label }));
+}
+
+{
+  const saved = sessionStorage.getItem("flash");
+  const box = document.getElementById("flash");
+  if (saved && box) {
+    sessionStorage.removeItem("flash");
+    const { text, href, label } = JSON.parse(saved);
+    box.textContent = text;
+    if (href) {
+      const link = document.createElement("a");
+      link.href = href;
+      link.textContent = label;
+      box.append(" ", link);
+    }
+    box.hidden = false;
+  }
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const personName = (p) => p.name || `Person ${p.id}`;
+
+function faceImage(face) {
+  const img = document.createElement("img");
+  img.alt = "";
+  if (face) img.src = `/api/faces/${face}/thumbnail`;
+  return img;
+}
+
+// Merging: ask the server what each merge would do, show it, merge only when confirmed.
+async function confirmMerge(target, others) {
+  const dialog = document.getElementById("merge-dialog");
+  const box = document.getElementById("merge-preview");
+  const previews = await Promise.all(
+    others.map((other) => api("GET", `/api/people/${target}/merge-preview?other=${other}`)),
+  );
+  box.replaceChildren();
+  for (const p of previews) {
+    const row = document.createElement("div");
+    row.className = "merge-pair";
+    const text = document.createElement("p");
+    const lines = [
+      `${personName(p.other)} (${plural(p.faces_moving, "face")} on ${plural(p.photos_moving, "photo")}) ` +
+        `goes into ${personName(p.target)}, who will be called ${p.name_after ? `“${p.name_after}”` : "nothing yet"}.`,
+    ];
+    if (p.grants_left || p.adapters_left) {
+      lines.push(
+        `${personName(p.other)}'s ${plural(p.grants_left, "permission")} and ${plural(p.adapters_left, "adapter")} ` +
+          "stop applying; undoing the merge brings them back.",
+      );
+    }
+    text.textContent = lines.join(" ");
+    if (p.refusal) {
+      const refusal = document.createElement("strong");
+      refusal.className = "refusal";
+      refusal.textContent = ` Cannot merge: ${p.refusal}.`;
+      text.append(refusal);
+    }
+    row.append(faceImage(p.other.face), faceImage(p.target.face), text);
+    box.append(row);
+  }
+  const confirm = document.getElementById("merge-confirm");
+  confirm.disabled = previews.some((p) => p.refusal);
+  document.getElementById("merge-cancel").onclick = () => dialog.close("cancel");
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) =>
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "merge"), { once: true }),
+  );
+}
+
+async function mergePeople(target, others, then) {
+  try {
+    if (!(await confirmMerge(target, others))) return;
+    for (const other of others) await api("POST", `/api/people/${target}/merge`, { other });
+    flash(`Merged ${plural(others.length, "person")} into one. You can undo it below.`);
+    then();
+  } catch (error) {
+    showError(error);
+  }
+}
+
 document.getElementById("merge")?.addEventListener("click", () => {
   const [target, ...others] = selected("person");
   if (target === undefined || others.length === 0) {
     showError(new Error("select two or more people; the first keeps its name"));
     return;
   }
-  act(async () => {
-    for (const other of others) await api("POST", `/api/people/${target}/merge`, { other });
-  });
+  mergePeople(target, others, () => window.location.reload());
 });
 
-// Person page: split faces off, or say they are nobody.
-document.getElementById("split")?.addEventListener("submit", (event) => {
+// A person's page: "is this Alice?" merges this person into Alice, after the same preview.
+for (const suggestion of document.querySelectorAll(".suggestion")) {
+  const target = Number(suggestion.dataset.target);
+  suggestion.querySelector(".same-person").addEventListener("click", () =>
+    mergePeople(target, [Number(suggestion.dataset.other)], () =>
+      window.location.assign(`/people/${target}`),
+    ),
+  );
+}
+
+for (const record of document.querySelectorAll(".merge-record")) {
+  record.querySelector(".undo-merge").addEventListener("click", async (event) => {
+    event.target.disabled = true;
+    try {
+      const undone = await api("POST", `/api/people/merges/${record.dataset.merge}/undo`);
+      const moved = undone.faces_elsewhere
+        ? ` (${plural(undone.faces_elsewhere, "face")} moved elsewhere since stay there)`
+        : "";
+      flash(
+        `Undone: ${personName(undone.person)} is back with ${plural(undone.faces_restored, "face")}${moved}.`,
+        `/people/${undone.person.id}`,
+        `Open ${personName(undone.person)}`,
+      );
+      window.location.reload();
+    } catch (error) {
+      event.target.disabled = false;
+      showError(error);
+    }
+  });
+}
+
+// Person page: split faces off (and say where they went), or say they are nobody.
+document.getElementById("split")?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const person = Number(event.target.dataset.person);
   const name = event.target.name.value || null;
-  act(() => api("POST", `/api/people/${person}/split`, { face_ids: selected("face"), name }));
+  const face_ids = selected("face");
+  try {
+    const made = await api("POST", `/api/people/${person}/split`, { face_ids, name });
+    flash(
+      `${plural(face_ids.length, "face")} went to a new person, ${personName(made)}.`,
+      `/people/${made.id}`,
+      `Open ${personName(made)}`,
+    );
+    window.location.reload();
+  } catch (error) {
+    showError(error);
+  }
 });
 
-document.getElementById("not-this-person")?.addEventListener("click", () =>
-  act(() => api("POST", "/api/faces/move", { face_ids: selected("face"), person: null })),
-);
+document.getElementById("not-this-person")?.addEventListener("click", () => {
+  const face_ids = selected("face");
+  act(async () => {
+    await api("POST", "/api/faces/move", { face_ids, person: null });
+    flash(`${plural(face_ids.length, "face")} are now nobody's.`, "/faces/unassigned", "See unassigned faces");
+  });
+});
 
 // Unassigned faces: put the selected ones in a person.
 document.getElementById("assign")?.addEventListener("submit", (event) => {
@@ -115,10 +244,17 @@ document.getElementById("assign")?.addEventListener("submit", (event) => {
   const form = event.target;
   const face_ids = selected("face");
   if (form.person.value === "new") {
-    act(() => api("POST", "/api/faces/new-person", { face_ids, name: form.name.value || null }));
+    act(async () => {
+      const made = await api("POST", "/api/faces/new-person", { face_ids, name: form.name.value || null });
+      flash(`${plural(face_ids.length, "face")} went to a new person.`, `/people/${made.person}`, "Open their page");
+    });
     return;
   }
-  act(() => api("POST", "/api/faces/move", { face_ids, person: Number(form.person.value) }));
+  const who = form.person.selectedOptions[0].textContent;
+  act(async () => {
+    await api("POST", "/api/faces/move", { face_ids, person: Number(form.person.value) });
+    flash(`${plural(face_ids.length, "face")} went to ${who}.`, `/people/${form.person.value}`, `Open ${who}`);
+  });
 });
 
 // Jobs page: queue an import, follow running jobs live.

@@ -1,0 +1,365 @@
+"""Merging two people: previewed before, undoable after, and suggested where groups look alike.
+
+A merge is the edit with the widest reach in the people room: every face of one person goes
+into another, the merged person's row is deleted, and with it their permissions and adapters
+stop applying (they name the person's uid, which no longer exists). So the web app shows what
+a merge would do before it does it (``preview_merge``), every merge is recorded
+(``PersonMerge``) and can be undone (``undo_merge``): the merged person comes back with their
+id and uid, so their permissions and adapters apply again, and their faces go back to them.
+
+``similar_people`` is the "is this Alice?" strip: named groups whose centroid lies close to a
+person's, which grouping kept apart (its merge distance is tighter than the match distance).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from likeness import clock
+from likeness.adapters.tables import AdapterRecord, AdapterStatus
+from likeness.consent.tables import ConsentGrantRecord
+from likeness.errors import ConflictError, NotFoundError
+from likeness.faces.backends import backend_class
+from likeness.faces.tables import Face
+from likeness.library.tables import Photo
+from likeness.people.identity import PhotoGroup
+from likeness.people.manage import (
+    ConsentsForSelfError,
+    PeopleError,
+    PersonSummary,
+    _not_self_consenting,
+    best_faces,
+    person_summary,
+)
+from likeness.people.records import get_person
+from likeness.people.tables import Person, PersonMerge
+from likeness.store import Library
+
+
+class MergeNotFoundError(NotFoundError):
+    """No recorded merge with that id."""
+
+
+class UndoError(ConflictError):
+    """A merge that can no longer be undone (undone already, or its target is gone)."""
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    """What merging ``other`` into ``target`` would do, said before it is done."""
+
+    target: PersonSummary
+    other: PersonSummary
+    target_face: int | None
+    other_face: int | None
+    #: The name the merged person will have.
+    name_after: str | None
+    #: Photos both appear in: one person cannot be in a photo twice, so the merge is refused.
+    shared_photos: int
+    #: The other's permissions that are in force and their ready adapters: they stop applying
+    #: with the merge (they come back with an undo).
+    grants_left: int
+    adapters_left: int
+    #: Why the merge would be refused, in words; None when it would go ahead.
+    refusal: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target.as_json() | {"face": self.target_face},
+            "other": self.other.as_json() | {"face": self.other_face},
+            "name_after": self.name_after,
+            "faces_moving": self.other.face_count,
+            "photos_moving": self.other.photo_count,
+            "shared_photos": self.shared_photos,
+            "grants_left": self.grants_left,
+            "adapters_left": self.adapters_left,
+            "refusal": self.refusal,
+        }
+
+
+def _shared_photos(s: Session, target_id: int, other_id: int) -> int:
+    return s.execute(
+        select(func.count())
+        .select_from(Face)
+        .where(Face.person_id == other_id)
+        .where(Face.photo_id.in_(select(Face.photo_id).where(Face.person_id == target_id)))
+    ).scalar_one()
+
+
+def _refusal(s: Session, target: Person, other: Person) -> str | None:
+    if target.id == other.id:
+        return "cannot merge a person with itself"
+    try:
+        _not_self_consenting(target, other)
+    except ConsentsForSelfError as refused:
+        return str(refused)
+    shared = _shared_photos(s, target.id, other.id)
+    if shared:
+        return (
+            f"people {target.id} and {other.id} both appear in {shared} photo(s) together; "
+            "one person cannot be in a photo twice (move single faces instead)"
+        )
+    return None
+
+
+def preview_merge(lib: Library, target_id: int, other_id: int) -> MergePreview:
+    """What ``merge_people(lib, target_id, other_id)`` would do; changes nothing."""
+    faces = best_faces(lib)
+    target_summary = person_summary(lib, target_id)
+    other_summary = person_summary(lib, other_id)
+    with lib.session() as s:
+        target, other = get_person(s, target_id), get_person(s, other_id)
+        grants = s.execute(
+            select(func.count())
+            .select_from(ConsentGrantRecord)
+            .where(ConsentGrantRecord.subject_uid == other.uid)
+            .where(ConsentGrantRecord.revoked_at.is_(None))
+        ).scalar_one()
+        adapters = s.execute(
+            select(func.count())
+            .select_from(AdapterRecord)
+            .where(AdapterRecord.person_uid == other.uid)
+            .where(AdapterRecord.status == AdapterStatus.READY.value)
+        ).scalar_one()
+        return MergePreview(
+            target_summary,
+            other_summary,
+            faces.get(target_id),
+            faces.get(other_id),
+            target.name or other.name,
+            _shared_photos(s, target_id, other_id),
+            grants,
+            adapters,
+            _refusal(s, target, other),
+        )
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    """A merge as the owner sees it afterwards, with what they need to undo it."""
+
+    id: int
+    target_id: int
+    target_name: str | None
+    other_id: int
+    other_name: str | None
+    faces_moved: int
+    merged_at: datetime
+    undone_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "target": self.target_id,
+            "target_name": self.target_name,
+            "other": self.other_id,
+            "other_name": self.other_name,
+            "faces_moved": self.faces_moved,
+            "merged_at": self.merged_at.isoformat(),
+            "undone_at": self.undone_at.isoformat() if self.undone_at else None,
+        }
+
+
+def _record(s: Session, row: PersonMerge) -> MergeRecord:
+    other = json.loads(row.other)
+    target = s.get(Person, row.target_id)
+    return MergeRecord(
+        row.id,
+        row.target_id,
+        target.name if target else None,
+        other["id"],
+        other["name"],
+        len(json.loads(row.face_ids)),
+        row.merged_at,
+        row.undone_at,
+    )
+
+
+def merge_people(lib: Library, target_id: int, other_id: int) -> MergeRecord:
+    """Move every face of ``other`` into ``target`` (locked), then delete ``other``; recorded,
+    so ``undo_merge`` can bring ``other`` back.
+
+    The target keeps its name; if it had none it takes the other's.
+    """
+    if target_id == other_id:
+        raise PeopleError("cannot merge a person with itself")
+    with lib.session() as s:
+        target, other = get_person(s, target_id), get_person(s, other_id)
+        refusal = _refusal(s, target, other)
+        if refusal:
+            _not_self_consenting(target, other)  # its own error kind, when that is the cause
+            raise PeopleError(refusal)
+        target_faces = s.execute(
+            select(Face.id, Face.locked).where(Face.person_id == target_id)
+        ).all()
+        other_faces = s.scalars(select(Face.id).where(Face.person_id == other_id)).all()
+        row = PersonMerge(
+            target_id=target_id,
+            target_before=json.dumps(
+                {
+                    "name": target.name,
+                    "is_owner": target.is_owner,
+                    "unlocked": [f for f, locked in target_faces if not locked],
+                }
+            ),
+            other=json.dumps(
+                {
+                    "id": other.id,
+                    "uid": other.uid,
+                    "name": other.name,
+                    "hidden": other.hidden,
+                    "is_owner": other.is_owner,
+                    "is_minor": other.is_minor,
+                    "created_at": other.created_at.isoformat(),
+                }
+            ),
+            face_ids=json.dumps(list(other_faces)),
+            merged_at=clock.now(),
+        )
+        s.add(row)
+        target.name = target.name or other.name
+        target.is_owner = target.is_owner or other.is_owner
+        s.execute(
+            update(Face)
+            .where(Face.person_id.in_([target_id, other_id]))
+            .values(person_id=target_id, locked=True)
+        )
+        s.delete(other)
+        s.flush()
+        return _record(s, row)
+
+
+def recent_merges(
+    lib: Library, within: timedelta = timedelta(days=7), limit: int = 10
+) -> list[MergeRecord]:
+    """Merges of the last ``within`` not undone, newest first: the People page offers to undo
+    them."""
+    with lib.session() as s:
+        rows = s.scalars(
+            select(PersonMerge)
+            .where(PersonMerge.undone_at.is_(None))
+            .where(PersonMerge.merged_at >= clock.now() - within)
+            .order_by(PersonMerge.id.desc())
+            .limit(limit)
+        ).all()
+        return [_record(s, row) for row in rows]
+
+
+@dataclass(frozen=True)
+class UndoneMerge:
+    person_id: int
+    faces_restored: int
+    #: Faces of the merged person moved elsewhere since the merge: they stay where they are.
+    faces_elsewhere: int
+
+
+def undo_merge(lib: Library, merge_id: int) -> UndoneMerge:
+    """Bring a merged person back: their row (same id and uid, so their permissions and
+    adapters apply again) and those of their faces still in the merge's target. What the
+    merge changed on the target (its name taken from the other, the owner mark, the lock on
+    its faces) goes back too."""
+    with lib.session() as s:
+        row = s.get(PersonMerge, merge_id)
+        if row is None:
+            raise MergeNotFoundError(f"no merge with id {merge_id}", field="merge")
+        if row.undone_at is not None:
+            raise UndoError(f"merge {merge_id} was undone already")
+        target = s.get(Person, row.target_id)
+        if target is None:
+            raise UndoError(
+                f"person {row.target_id} is gone since this merge (merged or erased): "
+                "move the faces by hand instead"
+            )
+        _not_self_consenting(target)
+        other = json.loads(row.other)
+        before = json.loads(row.target_before)
+        restored = Person(
+            id=other["id"],
+            uid=other["uid"],
+            name=other["name"],
+            hidden=other["hidden"],
+            is_owner=other["is_owner"],
+            is_minor=other["is_minor"],
+            created_at=datetime.fromisoformat(other["created_at"]),
+        )
+        s.add(restored)
+        s.flush()
+        face_ids = json.loads(row.face_ids)
+        back = s.scalars(
+            select(Face.id).where(Face.id.in_(face_ids), Face.person_id == target.id)
+        ).all()
+        s.execute(update(Face).where(Face.id.in_(back)).values(person_id=restored.id, locked=True))
+        s.execute(
+            update(Face)
+            .where(Face.id.in_(before["unlocked"]), Face.person_id == target.id)
+            .values(locked=False)
+        )
+        if before["name"] is None and target.name == other["name"]:
+            target.name = None
+        if other["is_owner"] and not before["is_owner"]:
+            target.is_owner = False
+        row.undone_at = clock.now()
+        return UndoneMerge(restored.id, len(back), len(face_ids) - len(back))
+
+
+@dataclass(frozen=True)
+class SimilarPerson:
+    """A named person whose faces look like another's: "is this Alice?"."""
+
+    id: int
+    name: str
+    face: int | None
+    #: Between the two groups' centroids; below the backend's same-person distance.
+    distance: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "face": self.face, "distance": self.distance}
+
+
+def similar_people(lib: Library, person_id: int, limit: int = 3) -> list[SimilarPerson]:
+    """Named people who could be ``person_id``: their photo groups' centroids lie within the
+    backend's same-person distance of theirs, they never share a photo with them, and a merge
+    with them is allowed (no one who consents for themselves or asked never to be generated).
+    Nearest first, at most ``limit``."""
+    backend = backend_class()
+    with lib.session() as s:
+        get_person(s, person_id)
+        rows = s.execute(
+            select(Face.person_id, Face.photo_id, Face.embedding)
+            .join(Photo, Photo.id == Face.photo_id)
+            .join(Person, Person.id == Face.person_id)
+            .where(Photo.face_backend == backend.name)
+            .where((Person.id == person_id) | (Person.name.is_not(None) & ~Person.hidden))
+            .where(~Person.consents_for_self, ~Person.do_not_generate)
+        ).all()
+        names = dict(
+            s.execute(select(Person.id, Person.name).where(Person.name.is_not(None))).all()
+        )
+    embeddings: dict[int, list[np.ndarray]] = {}
+    photos: dict[int, set[int]] = {}
+    for person, photo, blob in rows:
+        if person is None:  # (the join keeps people's faces only)
+            continue
+        embeddings.setdefault(person, []).append(np.frombuffer(blob, dtype=np.float32))
+        photos.setdefault(person, set()).add(photo)
+    if person_id not in embeddings:
+        return []
+    mine = PhotoGroup.of_embeddings(np.stack(embeddings.pop(person_id)), backend)
+    faces = best_faces(lib)
+    found = []
+    for other, found_embeddings in embeddings.items():
+        if photos[other] & photos[person_id]:
+            continue
+        centroid = np.stack(found_embeddings).mean(axis=0)
+        distance = mine.distance(centroid)
+        if distance < mine.match_distance:
+            found.append(SimilarPerson(other, str(names[other]), faces.get(other), distance))
+    found.sort(key=lambda p: p.distance)
+    return found[:limit]
