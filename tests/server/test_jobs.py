@@ -156,3 +156,53 @@ def test_a_finished_job_is_deleted_with_its_images_and_a_live_one_is_not(lib, ph
         assert client.get(f"/api/jobs/{made}").status_code == 404
         assert client.delete(f"/api/jobs/{made}", headers=headers).status_code == 404
         assert events(client, waiting_id)[-1]["state"] == "done"
+
+
+def test_a_generation_says_which_image_and_step_it_is_on():
+    from datetime import UTC, datetime
+
+    from likeness.server.jobs import QUEUED, JobView
+
+    def view(state, done, total):
+        params = {"prompt": "a cat", "options": {"count": 3, "steps": 20}}
+        at = datetime.now(UTC)
+        return JobView("j", "generate", params, state, done, total, None, None, at, at, None)
+
+    assert view(QUEUED, 0, None).progress_words() == "waiting for the jobs before it"
+    assert view(RUNNING, 0, 60).progress_words() == "image 1 of 3 · step 0 of 20"
+    assert view(RUNNING, 20, 60).progress_words() == "image 1 of 3 · step 20 of 20"
+    assert view(RUNNING, 31, 60).progress_words() == "image 2 of 3 · step 11 of 20"
+    assert view(RUNNING, 60, 60).as_json()["progress"] == "image 3 of 3 · step 20 of 20"
+    assert view("done", 60, 60).progress_words() is None
+
+
+def test_an_unexpected_failure_is_told_in_words_without_its_details(lib):
+    """A job that fails on a bug records what to do, the exception's kind, and nothing of the
+    exception's text (a path, a name), whichever front end shows it."""
+    import errno
+    import uuid
+
+    from likeness import clock
+    from likeness.server.jobs import FAILED, INTERNAL_ERROR, QUEUED, failure_words, run_job
+
+    job = uuid.uuid4().hex
+    with lib.session() as s:  # a request no route would queue: the import's path is a number
+        s.add(
+            ServerJob(
+                id=job,
+                kind="import",
+                params=json.dumps({"path": 31337}),
+                state=QUEUED,
+                created_at=clock.now(),
+            )
+        )
+    with pytest.raises(TypeError):
+        run_job(str(lib.home), job)
+    with lib.session() as s:
+        row = s.get(ServerJob, job)
+        assert row.state == FAILED and row.message.startswith(INTERNAL_ERROR)
+        assert "(TypeError)" in row.message and "31337" not in row.message
+        assert "server's log" in row.message
+    assert "disk is full" in failure_words(OSError(errno.ENOSPC, "No space left", "/secret"))
+    assert "ran out of memory" in failure_words(MemoryError())
+    assert "/secret" not in failure_words(PermissionError(13, "denied", "/secret"))

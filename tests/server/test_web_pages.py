@@ -376,3 +376,88 @@ def test_creating_keeps_the_form_shows_a_signed_gallery_a_report_and_deletes(sit
     page.click(f".job[data-id='{job}'] button.delete")
     page.locator(f".job[data-id='{job}']").wait_for(state="detached")
     assert page.goto(f"{url}/jobs/{job}/images/0").status == 404
+
+
+def test_enrolment_without_a_camera_says_so_and_offers_to_try_again(site, browser):
+    """No camera in this machine: said in words with what to do (not the browser's "Requested
+    device not found"), before a live session is spent, and Start becomes Try again."""
+    from likeness.consent.tables import EnrolmentSession
+
+    url, lib, _, grace, _ = site
+
+    def sessions() -> int:
+        with lib.session() as s:
+            return s.query(EnrolmentSession).count()
+
+    before = sessions()
+    context = browser.new_context(viewport=VIEWPORTS["phone"], permissions=["camera"])
+    page = context.new_page()
+    page.goto(f"{url}/sign-in")
+    page.fill("input[name=passphrase]", PASSPHRASE)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/people")
+    page.goto(f"{url}/people/{grace}/enrol")
+    page.click("#start")
+    page.locator("#error:not([hidden])").wait_for()
+    assert "No camera was found" in page.inner_text("#error")
+    assert page.inner_text("#start") == "Try again" and page.is_enabled("#start")
+    page.click("#start")  # tried again: the same answer, still no session spent
+    page.locator("#error:not([hidden])").wait_for()
+    assert "No camera was found" in page.inner_text("#error")
+    context.close()
+    assert sessions() == before
+
+
+def test_enrolment_explains_a_refused_camera_and_an_insecure_page(
+    two_people_home, tmp_path, browser
+):
+    """A camera this site was refused, and a page opened over plain http by a network name
+    (http://likeness.test, not this computer): each is said before Start is pressed, and
+    again with what to do when it is."""
+    home, _, grace = two_people_home
+    lib = copy_home(home, tmp_path / "home")
+    set_owner_passphrase(lib, PASSPHRASE)
+    app = create_app(lib, hosts=["likeness.test"])
+    with served_on_loopback(app) as url:
+        port = url.rsplit(":", 1)[1]
+        # Another Chromium of the same Playwright, with a camera and a name for this machine.
+        browser = browser.browser_type.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--use-fake-device-for-media-stream",  # a camera, which the site is refused
+                "--host-resolver-rules=MAP likeness.test 127.0.0.1",
+            ],
+        )
+        for origin, words in [
+            (url, "camera was not allowed"),
+            (f"http://likeness.test:{port}", "likeness serve --tls"),
+        ]:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"{origin}/sign-in")
+            page.fill("input[name=passphrase]", PASSPHRASE)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{origin}/people")
+            cdp = context.new_cdp_session(page)
+            own = cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
+            if origin == url:  # (an insecure page has no camera permission to set)
+                cdp.send(  # as a person who once answered the camera prompt with Block
+                    "Browser.setPermission",
+                    {
+                        "permission": {"name": "camera"},
+                        "setting": "denied",
+                        "origin": origin,
+                        "browserContextId": own,
+                    },
+                )
+            page.goto(f"{origin}/people/{grace}/enrol")
+            page.locator("#camera-help:not([hidden])").wait_for()
+            assert words in page.inner_text("#camera-help")
+            page.click("#start")
+            page.locator("#error:not([hidden])").wait_for()
+            assert words in page.inner_text("#error")
+            assert page.inner_text("#start") == "Try again"
+            context.close()
+        browser.close()
+    lib.close()

@@ -19,6 +19,7 @@ of the app that rest on it.
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
 import shutil
@@ -49,6 +50,8 @@ OWNER = "owner"
 RETRY_AFTER_S = 30
 #: A job writes its progress to its row at most this often (seconds).
 PROGRESS_EVERY_S = 0.5
+#: How a job's failure that is a bug of likeness begins (``failure_words``).
+INTERNAL_ERROR = "something went wrong inside likeness"
 INTERRUPTED_MESSAGE = "the server stopped before this job finished; run it again to resume"
 
 Progress = Callable[[int, int], None]
@@ -123,7 +126,26 @@ class JobView:
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
             "requester": self.requester,
+            "progress": self.progress_words(),
         }
+
+    def progress_words(self) -> str | None:
+        """Where the job is, in words: a generation by image and step ("image 2 of 4 ·
+        step 10 of 20"), a training by step, an import by photo; None before it has any."""
+        if self.state == QUEUED:
+            return "waiting for the jobs before it"
+        if not self.total or self.state != RUNNING:
+            return None
+        if self.kind == "generate":
+            options = self.params.get("options", {})
+            steps, count = int(options.get("steps") or 1), int(options.get("count") or 1)
+            if steps * count == self.total:
+                image = (max(self.done, 1) - 1) // steps + 1
+                step = self.done - (image - 1) * steps
+                return f"image {image} of {count} · step {step} of {steps}"
+        unit = {"train": "step", "import": "photo"}.get(self.kind)
+        done, total = f"{self.done:,}", f"{self.total:,}"
+        return f"{unit} {done} of {total}" if unit else f"{done} of {total}"
 
 
 # -- the work itself (run in the job's own process) ------------------------------------------
@@ -226,10 +248,30 @@ def run_job(home: str, job_id: str) -> None:
         except LikenessError as exc:
             _finish(lib, job_id, FAILED, str(exc))
         except Exception as exc:
-            _finish(lib, job_id, FAILED, f"internal error: {exc!r}")
-            raise
+            _finish(lib, job_id, FAILED, failure_words(exc))
+            raise  # the traceback goes to the server's log (this process's standard error)
         else:
             _finish(lib, job_id, DONE, None, result)
+
+
+def failure_words(exc: BaseException) -> str:
+    """What an unexpected failure means to the person who asked, in words, with what to do.
+    A refusal or a bad request (a ``LikenessError``) says so itself; this is for the rest.
+    Never the exception's text: it may hold paths or names the requester should not see."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        where = "the graphics card" if type(exc).__name__ == "OutOfMemoryError" else "this computer"
+        return f"{where} ran out of memory: ask for fewer images, fewer steps or a smaller size"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "the disk is full: free some space, then run the job again"
+    if isinstance(exc, PermissionError):
+        return (
+            "likeness was not allowed to read or write a file it needed: check that the "
+            "library's folder belongs to the user running the server"
+        )
+    return (
+        f"{INTERNAL_ERROR} ({type(exc).__name__}): the details are in the server's log. Run "
+        "the job again; if it fails again, please report it with the log"
+    )
 
 
 def _finish(

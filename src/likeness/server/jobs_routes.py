@@ -75,6 +75,8 @@ class JobOut(BaseModel):
     started_at: str | None
     finished_at: str | None
     requester: str
+    #: Where a running job is, in words ("image 2 of 4 · step 10 of 20").
+    progress: str | None = None
 
 
 def jobs(request: Request) -> JobQueue:

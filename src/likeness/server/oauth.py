@@ -53,7 +53,7 @@ from likeness.apps import registry as apps
 from likeness.apps import requests as app_requests
 from likeness.apps import tokens
 from likeness.server.deps import any_session, library, require_csrf, require_session
-from likeness.server.jobs import JobQueue
+from likeness.server.jobs import INTERNAL_ERROR, JobQueue
 from likeness.server.jobs_routes import ERRORS, GenerateJob, JobId, JobOut, generated_image
 from likeness.server.security import content_security_policy
 from likeness.store import Library
@@ -715,8 +715,8 @@ def _job_for_app(job) -> JobOut:
     if doc["result"]:
         images = [{k: v for k, v in i.items() if k != "path"} for i in doc["result"]["images"]]
         doc["result"] = {**doc["result"], "images": images}
-    if doc["message"] and doc["message"].startswith("internal error"):
-        doc["message"] = "internal error (the library's owner can see what went wrong)"
+    if doc["message"] and doc["message"].startswith(INTERNAL_ERROR):
+        doc["message"] = f"{INTERNAL_ERROR} (the library's owner can see what)"
     return JobOut(**doc)
 
 

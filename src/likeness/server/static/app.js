@@ -286,7 +286,17 @@ for (const row of document.querySelectorAll(".job[data-live='true']")) {
   events.addEventListener("job", (message) => {
     const job = JSON.parse(message.data);
     row.querySelector(".state").firstChild.textContent = job.state;
-    row.querySelector(".progress").textContent = job.total ? `${job.done} / ${job.total}` : "";
+    row.querySelector(".progress").textContent = job.progress ?? "";
+    let bar = row.querySelector("progress");
+    if (job.state === "running" && job.total) {
+      if (!bar) {
+        bar = document.createElement("progress");
+        bar.setAttribute("aria-label", "progress");
+        row.querySelector(".progress").after(bar);
+      }
+      bar.max = job.total;
+      bar.value = job.done;
+    }
     if (["done", "failed", "interrupted"].includes(job.state)) {
       events.close();
       window.location.reload();
@@ -404,7 +414,68 @@ const ARROWS = {
   closer: "\u2922",
 };
 
-async function enrolLive(section) {
+// Why the camera cannot be used, in words, and what to do about it (a getUserMedia error's
+// name says what happened; the browser's own message, e.g. "Requested device not found",
+// says little to a person).
+const CAMERA_PROBLEMS = {
+  insecure:
+    "The browser offers the camera only to pages opened over https:// or on this computer " +
+    "itself. Open likeness at its https:// address (likeness serve --tls makes one for your " +
+    "network), or on the computer it runs on.",
+  NotAllowedError:
+    "The camera was not allowed. Allow it for this site (the camera icon in the address bar, " +
+    "or the browser's site settings), then press Try again.",
+  NotFoundError:
+    "No camera was found. Connect one, or open this page on a phone, then press Try again.",
+  OverconstrainedError:
+    "No camera here can give the picture needed. Connect another, or open this page on a " +
+    "phone, then press Try again.",
+  NotReadableError:
+    "The camera is busy or blocked: close other apps that use it (a video call), then press " +
+    "Try again.",
+  AbortError: "The camera stopped while it was starting. Press Try again.",
+};
+
+function cameraProblem(error) {
+  return CAMERA_PROBLEMS[error?.name] ?? `The camera could not start (${error?.name ?? error}). Press Try again.`;
+}
+
+async function openCamera() {
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+    throw new Error(CAMERA_PROBLEMS.insecure);
+  }
+  try {
+    return await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" },
+      audio: false,
+    });
+  } catch (error) {
+    throw new Error(cameraProblem(error));
+  }
+}
+
+// Said before Start is pressed, where the browser already knows: an insecure page, or a
+// camera this site was refused.
+async function cameraForewarning() {
+  const help = document.getElementById("camera-help");
+  if (!help) return;
+  let problem = null;
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+    problem = CAMERA_PROBLEMS.insecure;
+  } else {
+    const state = await navigator.permissions
+      ?.query({ name: "camera" })
+      .then((status) => status.state)
+      .catch(() => null);
+    if (state === "denied") problem = CAMERA_PROBLEMS.NotAllowedError;
+  }
+  if (problem) {
+    help.textContent = problem;
+    help.hidden = false;
+  }
+}
+
+async function enrolLive(section, retry) {
   const person = Number(section.dataset.person);
   const video = document.getElementById("preview");
   const prompt = document.getElementById("prompt");
@@ -418,11 +489,16 @@ async function enrolLive(section) {
   const given = new URLSearchParams(window.location.search).get("session");
   // A person enrolling themselves draws their session from their own route (data-start).
   const start = section.dataset.start ?? `/api/people/${person}/enrolment/live`;
-  const session = given || (await api("POST", start)).session;
-  const stream = await navigator.mediaDevices.getUserMedia({
-    video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" },
-    audio: false,
-  });
+  // The camera first: a camera that cannot start spends no session.
+  const stream = await openCamera();
+  document.getElementById("camera-help").hidden = true;
+  let session;
+  try {
+    session = given || (await api("POST", start)).session;
+  } catch (error) {
+    stream.getTracks().forEach((track) => track.stop());
+    throw error;
+  }
   video.srcObject = stream;
   await video.play();
   const canvas = document.createElement("canvas");
@@ -471,7 +547,10 @@ async function enrolLive(section) {
       const p = message.prompt;
       show(p.kind, p.face || p.kind === "done" ? p.words : `${p.words} (no face in view)`);
       const seconds = (performance.now() - started) / 1000;
-      status.textContent = `${frames} frames checked, ${(frames / seconds).toFixed(1)} a second`;
+      // How far along: prompts followed so far (their number is not said ahead: each is
+      // revealed only when due).
+      const step = p.index < 0 ? "getting ready" : p.kind === "done" ? "all prompts followed" : `prompt ${p.index + 1}`;
+      status.textContent = `${step} · ${frames} frames checked, ${(frames / seconds).toFixed(1)} a second`;
       if (p.kind !== "done") await sendFrame();
       else stop();
     } else if (message.verdict) {
@@ -488,6 +567,15 @@ async function enrolLive(section) {
       const link = document.createElement("a");
       link.href = v.passed ? `/consent?person=${person}&enrolment=${v.id}` : window.location.pathname;
       link.textContent = v.passed ? "Grant consent with this enrolment" : "Try again";
+      // A refusal says how to do better next time, then offers another session.
+      if (!v.passed) {
+        const tips = document.createElement("p");
+        tips.className = "muted";
+        tips.textContent =
+          "Next time: face the camera in even light, keep your whole face in view, and turn " +
+          "your head well to each side when asked (a real turn, not only the eyes).";
+        next.append(tips);
+      }
       // A person's own pages take the passed enrolment further themselves (me.js).
       if (v.passed && section.dataset.then === "event") {
         section.dispatchEvent(new CustomEvent("enrolled", { detail: v }));
@@ -507,19 +595,30 @@ async function enrolLive(section) {
       // Closed with no verdict: signed out, another tab used the session, the server stopped.
       show("refused", "Stopped");
       const why = event.reason ? `: ${event.reason}` : "";
-      showError(new Error(`the connection closed before a verdict${why} (reload to try again)`));
+      showError(new Error(`the connection closed before a verdict${why}; press Try again`));
+      if (!given) retry();
     }
   };
 }
 
 const enrolSection = document.getElementById("enrol");
-document.getElementById("start")?.addEventListener("click", (event) => {
-  event.target.disabled = true;
-  enrolLive(enrolSection).catch((error) => {
-    event.target.disabled = false;
-    showError(error);
+{
+  const start = document.getElementById("start");
+  // After a camera problem or a dropped connection: Start again, as "Try again".
+  const retry = () => {
+    start.textContent = "Try again";
+    start.disabled = false;
+  };
+  start?.addEventListener("click", () => {
+    start.disabled = true;
+    document.getElementById("error").hidden = true;
+    enrolLive(enrolSection, retry).catch((error) => {
+      retry();
+      showError(error);
+    });
   });
-});
+  if (start) cameraForewarning();
+}
 
 // Consent page: a grant form filled in from a passed enrolment (?person=&enrolment=).
 {
