@@ -6,7 +6,6 @@ and paged; a person's photos with their face outlined; a photo's page."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -17,10 +16,10 @@ from likeness.server.owner import set_owner_passphrase
 from likeness.store import Library
 from likeness.testing.libraries import copy_home
 from likeness.testing.server import PASSPHRASE, served_on_loopback
+from tests.support.pages import ARTIFACTS, check_page
+from tests.support.pages import serious_violations as _serious_violations
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(os.environ.get("LIKENESS_TEST_ARTIFACTS", "build/test-artifacts")) / "pages"
-AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
 
 pytestmark = [
@@ -65,18 +64,6 @@ def _signed_in_page(browser, url: str, viewport: str = "desktop", scheme: str = 
     return page
 
 
-def _serious_violations(page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is (evaluated through the
-    DevTools protocol, which the pages' CSP does not govern)."""
-    page.evaluate(AXE.read_text())
-    found = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".filter(v => ['serious', 'critical'].includes(v.impact))"
-        ".map(v => v.id + ': ' + v.help + ' @ ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
-    )
-    return list(found)
-
-
 def _pages(lib, alice: int, grace: int) -> dict[str, str]:
     from likeness.people.photos import list_photos
 
@@ -108,11 +95,8 @@ def test_every_page_renders_and_is_accessible(site, browser, viewport, scheme):
     for name, path in _pages(lib, alice, grace).items():
         page.goto(f"{url}{path}")
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{viewport}-{scheme}.png"), full_page=True)
         # No page is wider than the screen (a phone scrolls down, never sideways).
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"{name} is {overflow} px wider than a {viewport} screen"
-        if found := _serious_violations(page):
+        if found := check_page(page, f"{name}-{viewport}-{scheme}"):
             problems[name] = found
     empty = _signed_in_page(browser, bare, viewport, scheme)
     for name, path in {"people-empty": "/people", "photos-empty": "/photos"}.items():
@@ -122,6 +106,48 @@ def test_every_page_renders_and_is_accessible(site, browser, viewport, scheme):
         if found := _serious_violations(empty):
             problems[name] = found
     empty.goto(f"{bare}/sign-in")
+    assert problems == {}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_the_pages_around_the_owners_render_and_are_accessible(site, browser, viewport, scheme):
+    """The pages a person meets who is not signed in as the owner (sign-in, an invitation,
+    the welcome page of an invitee, a person's sign-in), the live enrolment page and an
+    app's approval page: screenshotted and checked by axe like the rest."""
+    from likeness.apps.registry import register_app
+    from likeness.consent.invitations import invite_person
+    from tests.support.apps import authorize_query
+
+    url, lib, _, grace, _ = site
+    problems = {}
+    context = browser.new_context(viewport=VIEWPORTS[viewport], color_scheme=scheme)
+    page = context.new_page()
+    _, token = invite_person(lib, grace)
+    for name, path in [
+        ("sign-in", "/sign-in"),
+        ("me-sign-in", "/me/sign-in"),
+        ("invite", f"/invite/{token}"),
+    ]:
+        page.goto(f"{url}{path}")
+        if found := check_page(page, f"{name}-{viewport}-{scheme}"):
+            problems[name] = found
+    page.click("form button[type=submit]")  # the invitation opened: the invitee's welcome
+    page.wait_for_url(f"{url}/me/welcome")
+    if found := check_page(page, f"me-welcome-{viewport}-{scheme}"):
+        problems["me-welcome"] = found
+    context.close()
+    owner = _signed_in_page(browser, url, viewport, scheme)
+    app = register_app(lib, "Postcards", "http://127.0.0.1:9999/callback")
+    query = "&".join(f"{k}={v}" for k, v in authorize_query(app.id).items())
+    for name, path in [
+        ("enrol", f"/people/{grace}/enrol"),
+        ("authorize", f"/oauth/authorize?{query}"),
+    ]:
+        owner.goto(f"{url}{path}")
+        if found := check_page(owner, f"{name}-{viewport}-{scheme}"):
+            problems[name] = found
+    assert "Postcards" in owner.inner_text("#authorize-form")
     assert problems == {}
 
 

@@ -6,6 +6,7 @@ A page asked for without a session redirects to the sign-in page."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -24,6 +25,14 @@ from likeness.server.sessions import SignedIn
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def _day(iso: str | None) -> str:
+    """An ISO 8601 time as a day people read ("3 May 2021"); "date unknown" without one."""
+    return datetime.fromisoformat(iso).strftime("%-d %b %Y") if iso else "date unknown"
+
+
+templates.env.filters["day"] = _day
 
 router = APIRouter(include_in_schema=False)
 
