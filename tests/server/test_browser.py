@@ -511,6 +511,15 @@ def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(ser
     page.click("#make-passkey")
     page.wait_for_url(f"{url}/me?enrolment=*")
     assert "My likeness" in page.inner_text("h1")
+    # Her page, as the others: screenshotted at both sizes and schemes, checked by axe.
+    from tests.support.pages import check_page
+
+    for size, scheme in [("desktop", "light"), ("phone", "dark")]:
+        width, height = (1280, 860) if size == "desktop" else (390, 844)
+        page.set_viewport_size({"width": width, "height": height})
+        page.emulate_media(color_scheme=scheme)
+        assert check_page(page, f"me-{size}-{scheme}") == []
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     page.check("#my-grant-form input[value='generate-stylized']")
     page.click("#my-grant-form button[type=submit]")
