@@ -16,11 +16,10 @@ from likeness.server.owner import set_owner_passphrase
 from likeness.store import Library
 from likeness.testing.libraries import copy_home
 from likeness.testing.server import PASSPHRASE, served_on_loopback
-from tests.support.pages import ARTIFACTS, check_page
+from tests.support.pages import ARTIFACTS, VIEWPORTS, check_every_look, check_page
 from tests.support.pages import serious_violations as _serious_violations
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
 
 pytestmark = [
     pytest.mark.skipif(
@@ -273,8 +272,7 @@ def test_is_this_alice_merges_after_a_preview_and_is_undone(site, browser):
     suggestion.locator("button.same-person").click()
     page.locator("#merge-dialog[open]").wait_for()
     assert "2 faces on 2 photos" in page.inner_text("#merge-preview")
-    assert _serious_violations(page) == []
-    page.screenshot(path=str(ARTIFACTS / "merge-preview-desktop-light.png"))
+    assert check_every_look(page, "merge-preview") == {}
     page.click("#merge-confirm")
     page.wait_for_url(f"{url}/people/{alice}")
     assert part not in [p.id for p in list_people(lib)]
@@ -385,16 +383,18 @@ def test_creating_keeps_the_form_shows_a_signed_gallery_a_report_and_deletes(sit
     assert "Made with likeness · signed" in figure.locator(".badge.provenance").inner_text()
     assert figure.locator("a[download]").count() == 1
     assert figure.locator("img").evaluate("i => i.naturalWidth") > 0
-    page.screenshot(path=str(ARTIFACTS / "create-results-desktop-light.png"), full_page=True)
-    assert _serious_violations(page) == []
+    assert check_every_look(page, "create-results") == {}
     figure.locator("a", has_text="report").click()
     page.wait_for_url("**/jobs/*/images/0")
     assert "intact, signed" in page.inner_text("#credentials")
     assert "naming no one" in page.inner_text("#credentials")
     assert "not allowed" in page.inner_text("#credentials")
-    page.screenshot(path=str(ARTIFACTS / "image-report-desktop-light.png"), full_page=True)
-    assert _serious_violations(page) == []
+    assert check_every_look(page, "image-report") == {}
     assert '"state"' in page.locator("details pre").text_content()
+    # The Jobs page with a finished generation in it, as every page is looked at.
+    page.goto(f"{url}/jobs")
+    assert "a lighthouse at dusk" in page.inner_text("table")
+    assert check_every_look(page, "jobs-with-a-job") == {}
     # Delete: confirmed first, then the job and its images are gone.
     page.goto(f"{url}/create")
     job = page.locator(".job.creation").first.get_attribute("data-id")

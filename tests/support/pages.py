@@ -30,3 +30,23 @@ def check_page(page, name: str) -> list[str]:
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"{name} is {overflow} px wider than the screen"
     return serious_violations(page)
+
+
+#: The sizes every page is looked at: a desktop's and a phone's.
+VIEWPORTS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
+
+
+def check_every_look(page, name: str) -> dict[str, list[str]]:
+    """``check_page`` the page as it is at both sizes, light and dark (the screenshots are
+    ``name-SIZE-SCHEME``); axe's findings by look, only where there are some. The page is
+    left at the desktop size, light."""
+    problems = {}
+    for size, viewport in VIEWPORTS.items():
+        for scheme in ("light", "dark"):
+            page.set_viewport_size(viewport)
+            page.emulate_media(color_scheme=scheme)
+            if found := check_page(page, f"{name}-{size}-{scheme}"):
+                problems[f"{size}-{scheme}"] = found
+    page.set_viewport_size(VIEWPORTS["desktop"])
+    page.emulate_media(color_scheme="light")
+    return problems

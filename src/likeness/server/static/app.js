@@ -40,6 +40,20 @@ function selected(name) {
   );
 }
 
+// On a phone a table reads as one block a row, each cell named by its column (app.css's
+// table.stacked): every table whose first row is its header.
+for (const table of document.querySelectorAll("table")) {
+  const head = table.querySelector("tr");
+  if (!head || head.querySelector("td")) continue;
+  const names = [...head.children].map((cell) => cell.textContent.trim());
+  for (const row of [...table.querySelectorAll("tr")].slice(1)) {
+    [...row.children].forEach((cell, i) => {
+      if (names[i] && cell.colSpan === 1 && !cell.dataset.label) cell.dataset.label = names[i];
+    });
+  }
+  table.classList.add("stacked");
+}
+
 // Sign-in page.
 document.getElementById("sign-in-form")?.addEventListener("submit", async (event) => {
   event.preventDefault();
