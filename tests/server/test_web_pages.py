@@ -487,3 +487,28 @@ def test_enrolment_explains_a_refused_camera_and_an_insecure_page(
             context.close()
         browser.close()
     lib.close()
+
+
+def test_a_generation_shows_its_image_and_step_and_is_cancelled_from_the_jobs_page(site, browser):
+    """Eight images of 150 steps on the tiny model: the Jobs page follows it live in words
+    ("image 1 of 8 · step 12 of 150") with a progress bar, and Cancel stops it."""
+    import re
+
+    url, *_ = site
+    page = _signed_in_page(browser, url)
+    page.goto(f"{url}/create")
+    page.fill("#prompt", "a long exposure of the sea")
+    page.fill("input[name=count]", "8")
+    page.fill("input[name=steps]", "150")
+    page.click("#create-form button[type=submit]")
+    page.wait_for_selector(".job.creation")
+    page.goto(f"{url}/jobs")
+    row = page.locator(".job", has_text="a long exposure of the sea")
+    progress = row.locator(".progress")
+    progress.filter(has_text=re.compile(r"image \d of 8 · step \d+ of 150")).wait_for(
+        timeout=120_000
+    )
+    assert row.locator("progress").count() == 1
+    row.locator("button.cancel").click()
+    row.locator(".state", has_text="cancelled").wait_for(timeout=60_000)
+    assert row.locator("button.delete").count() == 1
