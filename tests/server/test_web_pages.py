@@ -21,6 +21,15 @@ from tests.support.pages import serious_violations as _serious_violations
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
+#: A desktop in light and a phone in dark run by default: both sizes and both schemes; the
+#: two other looks are marked slow (`make test-all`), which keeps the default run in time.
+LOOKS = [
+    ("desktop", "light"),
+    ("phone", "dark"),
+    pytest.param("desktop", "dark", marks=pytest.mark.slow),
+    pytest.param("phone", "light", marks=pytest.mark.slow),
+]
+
 pytestmark = [
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(),
@@ -84,8 +93,7 @@ def _pages(lib, alice: int, grace: int) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize(("viewport", "scheme"), LOOKS)
 def test_every_page_renders_and_is_accessible(site, browser, viewport, scheme):
     url, lib, alice, grace, bare = site
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -108,8 +116,7 @@ def test_every_page_renders_and_is_accessible(site, browser, viewport, scheme):
     assert problems == {}
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize(("viewport", "scheme"), LOOKS)
 def test_the_pages_around_the_owners_render_and_are_accessible(site, browser, viewport, scheme):
     """The pages a person meets who is not signed in as the owner (sign-in, an invitation,
     the welcome page of an invitee, a person's sign-in), the live enrolment page and an
@@ -512,3 +519,30 @@ def test_a_generation_shows_its_image_and_step_and_is_cancelled_from_the_jobs_pa
     row.locator("button.cancel").click()
     row.locator(".state", has_text="cancelled").wait_for(timeout=60_000)
     assert row.locator("button.delete").count() == 1
+
+
+def test_people_are_merged_or_not_from_the_keyboard(site, browser):
+    """The first Tab reaches "Skip to the page"; each control shows a focus ring; people are
+    selected with Space and the merge opened with Enter, its dialog holding the focus, and
+    Escape leaves everyone as they were."""
+    from likeness.people.manage import list_people
+
+    url, lib, alice, grace, _ = site
+    page = _signed_in_page(browser, url)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the page"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+    before = sorted(p.id for p in list_people(lib))
+    for person in (alice, grace):
+        page.focus(f"input[name=person][value='{person}']")
+        page.keyboard.press("Space")
+    page.focus("#merge")
+    ring = page.evaluate("getComputedStyle(document.activeElement).outlineWidth")
+    assert ring == "3px", ring
+    page.keyboard.press("Enter")
+    page.locator("#merge-dialog[open]").wait_for()
+    assert page.evaluate("document.getElementById('merge-dialog').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    page.locator("#merge-dialog:not([open])").wait_for(state="attached")
+    assert sorted(p.id for p in list_people(lib)) == before
