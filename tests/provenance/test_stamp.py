@@ -77,6 +77,32 @@ def test_a_stripped_copy_is_traced_to_its_manifest(lib, photos, tmp_path, fmt):
     assert {"c2pa.actions.v2", "org.likeness.consent", "c2pa.soft-binding"} <= labels
 
 
+@pytest.mark.parametrize(
+    ("edit", "copy_was"),
+    [
+        (np.fliplr, "mirrored left to right"),
+        (np.flipud, "flipped upside down"),
+        (np.rot90, "turned a quarter to the left"),
+        (lambda px: np.rot90(px, 3), "turned a quarter to the right"),
+    ],
+)
+def test_a_mirrored_or_turned_copy_is_traced_to_its_manifest(lib, photos, tmp_path, edit, copy_was):
+    """The watermark does not survive a mirror image; the fingerprint's dihedral variants
+    find the manifest, and say how the copy was turned or flipped."""
+    stamped = stamp_image(lib, photos[1], "png", RECORD)
+    decoded = np.asarray(Image.open(io.BytesIO(stamped.data)).convert("RGB"))
+    copy = tmp_path / "flipped.jpg"
+    copy.write_bytes(reencode(np.ascontiguousarray(edit(decoded)), 85))
+    report = find_provenance(lib, copy)
+    assert report.fingerprint_match == stamped.watermark_id, report.as_json()
+    assert report.fingerprint_copy == copy_was
+    assert report.as_json()["fingerprint"]["copy"] == copy_was
+    # An unrelated photo mirrored finds nothing either.
+    other = tmp_path / "other-flipped.jpg"
+    other.write_bytes(reencode(np.ascontiguousarray(np.fliplr(photos[2])), 85))
+    assert find_provenance(lib, other).fingerprint_match is None
+
+
 def test_verify_names_the_manifest_and_lists_both_soft_bindings(lib, tmp_path):
     import c2pa
 

@@ -64,7 +64,12 @@ def provenance_verify(
         if report.fingerprint_match is not None:
             console.print(
                 f"  fingerprint matches manifest {report.fingerprint_match:08x} "
-                f"({report.fingerprint_distance} of 256 bits differ)"
+                f"({report.fingerprint_distance} of 256 bits differ"
+                + (
+                    f"; this file is that output {report.fingerprint_copy})"
+                    if report.fingerprint_copy != "as it is"
+                    else ")"
+                )
             )
         if report.keys_agree is False:
             console.print("  [yellow]the watermark and the fingerprint name different manifests")

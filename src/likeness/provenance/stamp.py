@@ -118,6 +118,8 @@ class ProvenanceReport:
     #: The stored manifest the file's fingerprint is closest to within the match distance.
     fingerprint_match: int | None = None
     fingerprint_distance: int | None = None
+    #: How the file was turned or flipped from the output it matched (``fingerprint.COPY_WAS``).
+    fingerprint_copy: str | None = None
     stored_manifest: dict | None = None
 
     @property
@@ -144,7 +146,11 @@ class ProvenanceReport:
             else {"id": f"{self.watermark_id:08x}", "confidence": self.watermark_confidence},
             "fingerprint": None
             if self.fingerprint_match is None
-            else {"id": f"{self.fingerprint_match:08x}", "distance": self.fingerprint_distance},
+            else {
+                "id": f"{self.fingerprint_match:08x}",
+                "distance": self.fingerprint_distance,
+                "copy": self.fingerprint_copy,
+            },
             "stored_manifest": self.stored_manifest,
         }
 
@@ -171,16 +177,18 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
         read = watermark.read(pixels, [tuple(size) for size in sizes])
         if read is not None and s.get(ProvenanceRecord, read.id) is not None:
             report.watermark_id, report.watermark_confidence = read.id, read.confidence
-        pdq, _ = fingerprint.pdq(pixels)
+        # The file as it is, mirrored and turned: a copy flipped before it was posted is found.
+        variants = fingerprint.pdq_variants(pixels)
         best = None
         for mark_id, stored in s.execute(
             select(ProvenanceRecord.watermark_id, ProvenanceRecord.pdq)
         ):
-            d = fingerprint.distance(pdq, stored)
+            d, variant = fingerprint.nearest_variant(variants, stored)
             if d <= fingerprint.MATCH_BITS and (best is None or d < best[1]):
-                best = (mark_id, d)
+                best = (mark_id, d, variant)
         if best is not None:
-            report.fingerprint_match, report.fingerprint_distance = best
+            report.fingerprint_match, report.fingerprint_distance = best[:2]
+            report.fingerprint_copy = fingerprint.COPY_WAS[best[2]]
         key = report.watermark_id if report.watermark_id is not None else report.fingerprint_match
         if key is not None:
             report.stored_manifest = json.loads(s.get(ProvenanceRecord, key).manifest)
