@@ -147,7 +147,7 @@ def test_merge_refuses_people_who_share_a_photo(lib):
         f0, f2 = s.get(Face, ids[0]), s.get(Face, ids[2])
         f0.photo_id = f2.photo_id
     a, b = people_of(lib, [ids[0], ids[2]])
-    with pytest.raises(PeopleError, match="appear in 1 photo"):
+    with pytest.raises(PeopleError, match="in 1 photo"):
         merge_people(lib, a, b)
 
 

@@ -105,7 +105,7 @@ def test_people_edits_go_through_the_library(world):
     split = client.post(f"/api/people/{alice}/split", json={"face_ids": [face]}, headers=headers)
     assert split.status_code == 201 and split.json()["face_count"] == 1
     part = split.json()["id"]
-    preview = client.get(f"/api/people/{alice}/merge-preview?other={part}").json()
+    [preview] = client.get(f"/api/people/{alice}/merge-preview?other={part}").json()
     assert (preview["faces_moving"], preview["refusal"]) == (1, None)
     assert client.get(f"/api/people/{part}/similar").json()[0]["id"] == alice
     merged = client.post(f"/api/people/{alice}/merge", json={"other": part}, headers=headers)

@@ -253,3 +253,35 @@ def test_revoking_the_app_or_its_grant_stops_its_tokens_at_once(app_world):
     # A revoked app cannot start again.
     page = client.get("/oauth/authorize", params=authorize_query(app_id))
     assert page.status_code == 400
+
+
+def test_an_app_never_reads_an_internal_errors_details_old_or_new(app_world):
+    """A job of the app's that failed on a bug: the app reads that something went wrong,
+    never the text (a path of this machine, a person's name in it), whether the failure was
+    recorded the way older versions wrote it or the way failure_words writes it now."""
+    import uuid
+
+    from likeness import clock
+    from likeness.server.jobs import FAILED, failure_words
+    from likeness.server.tables import ServerJob
+
+    client, lib, alice, _grace, app_id, headers = app_world
+    bearer = token_for(client, headers, app_id, [alice])
+    app = as_app(client)
+    leaky = "internal error: FileNotFoundError('/home/me/Photos/Alice Smith/1.jpg')"
+    for message in (leaky, failure_words(PermissionError(13, "denied", "/home/me/Alice"))):
+        job = uuid.uuid4().hex
+        with lib.session() as s:
+            s.add(
+                ServerJob(
+                    id=job,
+                    kind="generate",
+                    params="{}",
+                    state=FAILED,
+                    message=message,
+                    created_at=clock.now(),
+                    requester=f"app:{app_id}",
+                )
+            )
+        seen = app.get(f"/api/app/v1/jobs/{job}", headers=bearer).json()["message"]
+        assert "/home/me" not in seen and "Alice" not in seen, seen

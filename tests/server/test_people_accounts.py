@@ -994,3 +994,25 @@ def test_the_owners_person_page_offers_what_each_person_allows(world):
 def _owner(client) -> dict[str, str]:
     """The owner's CSRF header, read back from a page of theirs."""
     return _csrf(client, "/people")
+
+
+def test_a_person_merged_away_after_their_invitation_makes_no_account(world):
+    """The owner merges an invitee's group into another while they are registering their
+    passkey: the registration is refused (no account would rest on a group that is gone,
+    which an undo would bring back without its mark), and no account is made."""
+    from likeness.consent.tables import PersonAccount
+    from likeness.people.merges import merge_people
+
+    client, lib, alice, grace = world
+    _open(client, _invite(client, alice))
+    _live_check_as_the_astronaut(client, lib, alice)
+    headers = _csrf(client)
+    options = client.post("/api/me/passkeys/options", headers=headers)
+    assert options.status_code == 200, options.text
+    merge_people(lib, grace, alice)  # meanwhile, in the owner's window
+    credential = SoftAuthenticator().create(options.json(), LOCAL)
+    registered = client.post("/api/me/passkeys", json=credential, headers=headers)
+    assert registered.status_code in (400, 404), registered.text
+    assert "no longer in this library" in registered.json()["detail"]
+    with lib.session() as s:
+        assert s.scalars(select(PersonAccount)).all() == []

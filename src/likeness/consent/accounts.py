@@ -173,9 +173,10 @@ def register_passkey(
         # Their group is theirs now: the owner cannot regroup it, and a re-cluster keeps
         # every face it holds (locked faces never move).
         person = s.scalar(select(Person).where(Person.uid == person_uid))
-        if person is not None:
-            person.consents_for_self = True
-            s.execute(update(Face).where(Face.person_id == person.id).values(locked=True))
+        if person is None:  # merged into another group (or erased) since the invitation
+            raise AccountError("your person group is no longer in this library")
+        person.consents_for_self = True
+        s.execute(update(Face).where(Face.person_id == person.id).values(locked=True))
         _store_passkey(
             lib, s, verified, person_uid, now, {"invitation": invitation_id}, enrolment_id
         )

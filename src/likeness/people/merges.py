@@ -14,17 +14,18 @@ person's, which grouping kept apart (its merge distance is tighter than the matc
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from likeness import clock
 from likeness.adapters.tables import AdapterRecord, AdapterStatus
-from likeness.consent.tables import ConsentGrantRecord
+from likeness.consent.tables import PersonAccount
 from likeness.errors import ConflictError, NotFoundError
 from likeness.faces.backends import backend_class
 from likeness.faces.tables import Face
@@ -67,6 +68,8 @@ class MergePreview:
     #: with the merge (they come back with an undo).
     grants_left: int
     adapters_left: int
+    #: The other is a minor and the target is not: the merged person is marked a minor.
+    minor_carried: bool
     #: Why the merge would be refused, in words; None when it would go ahead.
     refusal: str | None
 
@@ -80,65 +83,90 @@ class MergePreview:
             "shared_photos": self.shared_photos,
             "grants_left": self.grants_left,
             "adapters_left": self.adapters_left,
+            "minor_carried": self.minor_carried,
             "refusal": self.refusal,
         }
 
 
-def _shared_photos(s: Session, target_id: int, other_id: int) -> int:
+#: A merge can be undone for this long; its record is deleted after it.
+UNDO_WINDOW = timedelta(days=7)
+
+
+def _shared_photos(s: Session, people: list[int], other_id: int) -> int:
+    """How many of ``other_id``'s faces are on a photo with one of ``people``."""
     return s.execute(
         select(func.count())
         .select_from(Face)
         .where(Face.person_id == other_id)
-        .where(Face.photo_id.in_(select(Face.photo_id).where(Face.person_id == target_id)))
+        .where(Face.photo_id.in_(select(Face.photo_id).where(Face.person_id.in_(people))))
     ).scalar_one()
 
 
-def _refusal(s: Session, target: Person, other: Person) -> str | None:
-    if target.id == other.id:
+def _refusal(s: Session, target: Person, other: Person, before: Sequence[int] = ()) -> str | None:
+    """Why ``other`` cannot be merged into ``target`` once ``before`` (other people) were."""
+    if target.id == other.id or other.id in before:
         return "cannot merge a person with itself"
     try:
         _not_self_consenting(target, other)
     except ConsentsForSelfError as refused:
         return str(refused)
-    shared = _shared_photos(s, target.id, other.id)
+    shared = _shared_photos(s, [target.id, *before], other.id)
     if shared:
         return (
-            f"people {target.id} and {other.id} both appear in {shared} photo(s) together; "
-            "one person cannot be in a photo twice (move single faces instead)"
+            f"person {other.id} appears in {shared} photo(s) together with "
+            f"{'the people merged before' if before else f'person {target.id}'}; one person "
+            "cannot be in a photo twice (move single faces instead)"
         )
     return None
 
 
+def preview_merges(lib: Library, target_id: int, others: list[int]) -> list[MergePreview]:
+    """What merging ``others`` into ``target_id`` one after the other would do, each as it
+    would find the target after the ones before it (the name it has by then, the photos of
+    the people merged before); changes nothing."""
+    from likeness.consent.grants import grants_for
+
+    faces = best_faces(lib)
+    now = clock.now()
+    target_summary = person_summary(lib, target_id)
+    previews = []
+    with lib.session() as s:
+        target = get_person(s, target_id)
+        name, minor = target.name, target.is_minor
+        before: list[int] = []
+        for other_id in others:
+            other = get_person(s, other_id)
+            adapters = s.execute(
+                select(func.count())
+                .select_from(AdapterRecord)
+                .where(AdapterRecord.person_uid == other.uid)
+                .where(AdapterRecord.status == AdapterStatus.READY.value)
+            ).scalar_one()
+            grants = sum(g.in_force(now) for g in grants_for(lib, other.uid))
+            refusal = _refusal(s, target, other, before)
+            previews.append(
+                MergePreview(
+                    target_summary,
+                    person_summary(lib, other_id),
+                    faces.get(target_id),
+                    faces.get(other_id),
+                    name or other.name,
+                    _shared_photos(s, [target_id, *before], other_id),
+                    grants,
+                    adapters,
+                    other.is_minor and not minor,
+                    refusal,
+                )
+            )
+            if refusal is None:
+                name, minor = name or other.name, minor or other.is_minor
+                before.append(other_id)
+    return previews
+
+
 def preview_merge(lib: Library, target_id: int, other_id: int) -> MergePreview:
     """What ``merge_people(lib, target_id, other_id)`` would do; changes nothing."""
-    faces = best_faces(lib)
-    target_summary = person_summary(lib, target_id)
-    other_summary = person_summary(lib, other_id)
-    with lib.session() as s:
-        target, other = get_person(s, target_id), get_person(s, other_id)
-        grants = s.execute(
-            select(func.count())
-            .select_from(ConsentGrantRecord)
-            .where(ConsentGrantRecord.subject_uid == other.uid)
-            .where(ConsentGrantRecord.revoked_at.is_(None))
-        ).scalar_one()
-        adapters = s.execute(
-            select(func.count())
-            .select_from(AdapterRecord)
-            .where(AdapterRecord.person_uid == other.uid)
-            .where(AdapterRecord.status == AdapterStatus.READY.value)
-        ).scalar_one()
-        return MergePreview(
-            target_summary,
-            other_summary,
-            faces.get(target_id),
-            faces.get(other_id),
-            target.name or other.name,
-            _shared_photos(s, target_id, other_id),
-            grants,
-            adapters,
-            _refusal(s, target, other),
-        )
+    return preview_merges(lib, target_id, [other_id])[0]
 
 
 @dataclass(frozen=True)
@@ -196,16 +224,22 @@ def merge_people(lib: Library, target_id: int, other_id: int) -> MergeRecord:
         if refusal:
             _not_self_consenting(target, other)  # its own error kind, when that is the cause
             raise PeopleError(refusal)
+        now = clock.now()
+        # Records past the undo window go (they hold a name and face ids for nothing).
+        s.execute(delete(PersonMerge).where(PersonMerge.merged_at < now - UNDO_WINDOW))
         target_faces = s.execute(
             select(Face.id, Face.locked).where(Face.person_id == target_id)
         ).all()
-        other_faces = s.scalars(select(Face.id).where(Face.person_id == other_id)).all()
+        other_faces = s.execute(
+            select(Face.id, Face.locked).where(Face.person_id == other_id)
+        ).all()
         row = PersonMerge(
             target_id=target_id,
             target_before=json.dumps(
                 {
                     "name": target.name,
                     "is_owner": target.is_owner,
+                    "is_minor": target.is_minor,
                     "unlocked": [f for f, locked in target_faces if not locked],
                 }
             ),
@@ -220,12 +254,14 @@ def merge_people(lib: Library, target_id: int, other_id: int) -> MergeRecord:
                     "created_at": other.created_at.isoformat(),
                 }
             ),
-            face_ids=json.dumps(list(other_faces)),
-            merged_at=clock.now(),
+            face_ids=json.dumps([[f, bool(locked)] for f, locked in other_faces]),
+            merged_at=now,
         )
         s.add(row)
         target.name = target.name or other.name
         target.is_owner = target.is_owner or other.is_owner
+        # A minor's faces stay a minor's: the merged person is one (never generated photoreal).
+        target.is_minor = target.is_minor or other.is_minor
         s.execute(
             update(Face)
             .where(Face.person_id.in_([target_id, other_id]))
@@ -236,20 +272,21 @@ def merge_people(lib: Library, target_id: int, other_id: int) -> MergeRecord:
         return _record(s, row)
 
 
-def recent_merges(
-    lib: Library, within: timedelta = timedelta(days=7), limit: int = 10
-) -> list[MergeRecord]:
-    """Merges of the last ``within`` not undone, newest first: the People page offers to undo
+def recent_merges(lib: Library, target_id: int | None = None, limit: int = 10) -> list[MergeRecord]:
+    """Merges that can still be undone (not undone, within ``UNDO_WINDOW``), newest first,
+    into ``target_id`` only if given: the People page and the target's page offer to undo
     them."""
     with lib.session() as s:
-        rows = s.scalars(
+        query = (
             select(PersonMerge)
             .where(PersonMerge.undone_at.is_(None))
-            .where(PersonMerge.merged_at >= clock.now() - within)
+            .where(PersonMerge.merged_at >= clock.now() - UNDO_WINDOW)
             .order_by(PersonMerge.id.desc())
             .limit(limit)
-        ).all()
-        return [_record(s, row) for row in rows]
+        )
+        if target_id is not None:
+            query = query.where(PersonMerge.target_id == target_id)
+        return [_record(s, row) for row in s.scalars(query).all()]
 
 
 @dataclass(frozen=True)
@@ -271,6 +308,11 @@ def undo_merge(lib: Library, merge_id: int) -> UndoneMerge:
             raise MergeNotFoundError(f"no merge with id {merge_id}", field="merge")
         if row.undone_at is not None:
             raise UndoError(f"merge {merge_id} was undone already")
+        if row.merged_at < clock.now() - UNDO_WINDOW:
+            raise UndoError(
+                f"merge {merge_id} is older than {UNDO_WINDOW.days} days and can no longer be "
+                "undone: split the faces off by hand instead"
+            )
         target = s.get(Person, row.target_id)
         if target is None:
             raise UndoError(
@@ -280,22 +322,35 @@ def undo_merge(lib: Library, merge_id: int) -> UndoneMerge:
         _not_self_consenting(target)
         other = json.loads(row.other)
         before = json.loads(row.target_before)
+        # The owner mark goes back only if the target still holds it from this merge: an
+        # owner named since keeps it (one owner at a time).
+        owner_back = other["is_owner"] and target.is_owner and not before["is_owner"]
+        # An account made since (an invitation answered meanwhile) makes them consent for
+        # themselves again: the owner may no longer regroup their faces.
+        has_account = s.get(PersonAccount, other["uid"]) is not None
         restored = Person(
             id=other["id"],
             uid=other["uid"],
             name=other["name"],
             hidden=other["hidden"],
-            is_owner=other["is_owner"],
+            is_owner=owner_back,
             is_minor=other["is_minor"],
+            consents_for_self=has_account,
             created_at=datetime.fromisoformat(other["created_at"]),
         )
         s.add(restored)
         s.flush()
-        face_ids = json.loads(row.face_ids)
+        locks = {face: bool(locked) for face, locked in json.loads(row.face_ids)}
         back = s.scalars(
-            select(Face.id).where(Face.id.in_(face_ids), Face.person_id == target.id)
+            select(Face.id).where(Face.id.in_(list(locks)), Face.person_id == target.id)
         ).all()
-        s.execute(update(Face).where(Face.id.in_(back)).values(person_id=restored.id, locked=True))
+        # Each face as locked as it was before the merge (an account's are always locked).
+        held = [f for f in back if locks[f] or has_account]
+        free = [f for f in back if f not in set(held)]
+        for faces, locked in ((held, True), (free, False)):
+            s.execute(
+                update(Face).where(Face.id.in_(faces)).values(person_id=restored.id, locked=locked)
+            )
         s.execute(
             update(Face)
             .where(Face.id.in_(before["unlocked"]), Face.person_id == target.id)
@@ -303,10 +358,12 @@ def undo_merge(lib: Library, merge_id: int) -> UndoneMerge:
         )
         if before["name"] is None and target.name == other["name"]:
             target.name = None
-        if other["is_owner"] and not before["is_owner"]:
+        if owner_back:
             target.is_owner = False
+        if other["is_minor"] and not before.get("is_minor", True):
+            target.is_minor = False  # the mark the merge carried over goes back with them
         row.undone_at = clock.now()
-        return UndoneMerge(restored.id, len(back), len(face_ids) - len(back))
+        return UndoneMerge(restored.id, len(back), len(locks) - len(back))
 
 
 @dataclass(frozen=True)
@@ -342,6 +399,7 @@ def similar_people(lib: Library, person_id: int, limit: int = 3) -> list[Similar
         names = dict(
             s.execute(select(Person.id, Person.name).where(Person.name.is_not(None))).all()
         )
+        minors = set(s.scalars(select(Person.id).where(Person.is_minor)).all())
     embeddings: dict[int, list[np.ndarray]] = {}
     photos: dict[int, set[int]] = {}
     for person, photo, blob in rows:
@@ -355,7 +413,8 @@ def similar_people(lib: Library, person_id: int, limit: int = 3) -> list[Similar
     faces = best_faces(lib)
     found = []
     for other, found_embeddings in embeddings.items():
-        if photos[other] & photos[person_id]:
+        # Never in a photo with them, and a minor only for a minor (a merge carries the mark).
+        if photos[other] & photos[person_id] or (other in minors) != (person_id in minors):
             continue
         centroid = np.stack(found_embeddings).mean(axis=0)
         distance = mine.distance(centroid)

@@ -75,6 +75,9 @@ class PersonMerge(Base):
     person's id is free to restore."""
 
     __tablename__ = "person_merges"
+    #: AUTOINCREMENT: an id is never handed out again after its record is deleted, so an
+    #: Undo offered for an old merge can never undo a newer one.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     target_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -82,6 +85,7 @@ class PersonMerge(Base):
     target_before: Mapped[str] = mapped_column(Text)
     #: JSON: the merged person's row (id, uid, name, hidden, is_owner, is_minor, created_at).
     other: Mapped[str] = mapped_column(Text)
-    face_ids: Mapped[str] = mapped_column(Text)  # JSON list: the merged person's faces
+    #: JSON: the merged person's faces, each [id, whether it was locked].
+    face_ids: Mapped[str] = mapped_column(Text)
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

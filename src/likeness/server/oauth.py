@@ -719,7 +719,8 @@ def _job_for_app(job) -> JobOut:
     if doc["result"]:
         images = [{k: v for k, v in i.items() if k != "path"} for i in doc["result"]["images"]]
         doc["result"] = {**doc["result"], "images": images}
-    if doc["message"] and doc["message"].startswith(INTERNAL_ERROR):
+    # (Jobs that failed before failure_words wrote "internal error: " and the exception.)
+    if doc["message"] and doc["message"].startswith((INTERNAL_ERROR, "internal error")):
         doc["message"] = f"{INTERNAL_ERROR} (the library's owner can see what)"
     return JobOut(**doc)
 

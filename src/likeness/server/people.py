@@ -7,6 +7,8 @@ Each is a thin call into ``likeness.people.manage`` or ``likeness.people.merges`
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
@@ -206,11 +208,14 @@ def request_grant(person_id: PathId, body: GrantRequestIn, lib: Library = Depend
 
 @router.get("/{person_id}/merge-preview", dependencies=[Depends(require_session)], responses=ERRORS)
 def merge_preview(
-    person_id: PathId, other: int = Query(ge=1, le=MAX_ID), lib: Library = Depends(library)
-) -> dict:
-    """What merging ``other`` into this person would do (faces and photos moving, the name
-    kept, permissions and adapters that stop applying, or why it would be refused)."""
-    return merges.preview_merge(lib, person_id, other).as_json()
+    person_id: PathId,
+    other: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Query(min_length=1, max_length=50),
+    lib: Library = Depends(library),
+) -> list[dict]:
+    """What merging each ``other`` (``?other=2&other=3``) into this person, in that order,
+    would do: faces and photos moving, the name after, permissions and adapters that stop
+    applying, a minor's mark carried over, or why it would be refused."""
+    return [p.as_json() for p in merges.preview_merges(lib, person_id, other)]
 
 
 @router.post("/{person_id}/merge", dependencies=[Depends(require_csrf)], responses=ERRORS)

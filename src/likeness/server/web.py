@@ -289,7 +289,7 @@ def person_page(
         scopes=[str(x) for x in Scope],
         guardian=next((p for p in candidates if p.id == guardian_id), None),
         guardian_candidates=candidates,
-        merges=[m for m in merges.recent_merges(lib) if m.target_id == person_id],
+        merges=merges.recent_merges(lib, person_id),
         similar=merges.similar_people(lib, person_id) if may_regroup else [],
     )
 

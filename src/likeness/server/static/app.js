@@ -136,9 +136,9 @@ function faceImage(face) {
 async function confirmMerge(target, others) {
   const dialog = document.getElementById("merge-dialog");
   const box = document.getElementById("merge-preview");
-  const previews = await Promise.all(
-    others.map((other) => api("GET", `/api/people/${target}/merge-preview?other=${other}`)),
-  );
+  // One preview of the whole merge: each person as the target will be by their turn.
+  const query = others.map((other) => `other=${other}`).join("&");
+  const previews = await api("GET", `/api/people/${target}/merge-preview?${query}`);
   box.replaceChildren();
   for (const p of previews) {
     const row = document.createElement("div");
@@ -148,6 +148,9 @@ async function confirmMerge(target, others) {
       `${personName(p.other)} (${plural(p.faces_moving, "face")} on ${plural(p.photos_moving, "photo")}) ` +
         `goes into ${personName(p.target)}, who will be called ${p.name_after ? `“${p.name_after}”` : "nothing yet"}.`,
     ];
+    if (p.minor_carried) {
+      lines.push(`${personName(p.other)} is a minor: the merged person will be marked as one.`);
+    }
     if (p.grants_left || p.adapters_left) {
       lines.push(
         `${personName(p.other)}'s ${plural(p.grants_left, "permission")} and ${plural(p.adapters_left, "adapter")} ` +
@@ -175,13 +178,24 @@ async function confirmMerge(target, others) {
 }
 
 async function mergePeople(target, others, then) {
+  let merged = 0;
   try {
     if (!(await confirmMerge(target, others))) return;
-    for (const other of others) await api("POST", `/api/people/${target}/merge`, { other });
-    flash(`Merged ${plural(others.length, "person")} into one. You can undo it below.`);
+    for (const other of others) {
+      await api("POST", `/api/people/${target}/merge`, { other });
+      merged += 1;
+    }
+    const people = others.length + 1;
+    flash(`Merged ${people} people into one. You can undo it below.`);
     then();
   } catch (error) {
-    showError(error);
+    if (merged === 0) {
+      showError(error);
+      return;
+    }
+    // Some went in before one was refused: say which, and show the page as it now is.
+    flash(`Merged ${merged} of ${others.length} into one; then refused: ${error.message}. You can undo the merges below.`);
+    window.location.reload();
   }
 }
 
@@ -248,7 +262,8 @@ document.getElementById("not-this-person")?.addEventListener("click", () => {
   const face_ids = selected("face");
   act(async () => {
     await api("POST", "/api/faces/move", { face_ids, person: null });
-    flash(`${plural(face_ids.length, "face")} are now nobody's.`, "/faces/unassigned", "See unassigned faces");
+    const verb = face_ids.length === 1 ? "is" : "are";
+    flash(`${plural(face_ids.length, "face")} ${verb} now nobody's.`, "/faces/unassigned", "See unassigned faces");
   });
 });
 
@@ -620,7 +635,10 @@ const enrolSection = document.getElementById("enrol");
   const start = document.getElementById("start");
   // After a camera problem or a dropped connection: Start again, as "Try again".
   const retry = () => {
-    start.textContent = "Try again";
+    // The words change; the camera icon before them stays.
+    const words = [...start.childNodes].find((node) => node.nodeType === Node.TEXT_NODE);
+    if (words) words.textContent = "Try again";
+    else start.append("Try again");
     start.disabled = false;
   };
   start?.addEventListener("click", () => {

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("face_ids", sa.Text(), nullable=False),
         sa.Column("merged_at", sa.DateTime(), nullable=False),
         sa.Column("undone_at", sa.DateTime()),
+        sqlite_autoincrement=True,  # a deleted record's id never comes back
     )
     op.create_index("ix_person_merges_target_id", "person_merges", ["target_id"])
 
