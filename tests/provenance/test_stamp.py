@@ -146,3 +146,50 @@ def test_unsupported_files_are_clear_errors(lib, tmp_path):
     report = find_provenance(lib, broken)  # broken is an answer: invalid, with the reason
     assert report.credentials.state == "invalid"
     assert report.credentials.failures[0]["code"] == "unreadable"
+
+
+def _store_synthetic(lib, hashes: list[bytes]) -> None:
+    """Outputs with these fingerprints in the store (the rest of each record a placeholder)."""
+    from likeness import clock
+    from likeness.provenance.stamp import index_fingerprint
+    from likeness.provenance.tables import ProvenanceRecord
+
+    with lib.session() as s:
+        for i, pdq in enumerate(hashes):
+            s.add(
+                ProvenanceRecord(
+                    watermark_id=i + 1,
+                    pdq=pdq,
+                    sha256=f"{i:064x}",
+                    mime="image/png",
+                    width=512,
+                    height=512,
+                    manifest="{}",
+                    manifest_store=b"",
+                    created_at=clock.now(),
+                )
+            )
+            index_fingerprint(s, i + 1, pdq)
+
+
+def test_the_chunk_index_finds_exactly_what_reading_every_hash_finds(lib):
+    """Queries 0 to 40 bits from stored hashes, and unrelated ones: the index's answer is the
+    linear scan's, at every distance (within 31 bits found, beyond not)."""
+    from likeness.provenance.stamp import nearest_stored
+
+    rng = np.random.default_rng(4)
+    hashes = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes() for _ in range(400)]
+    _store_synthetic(lib, hashes)
+    stored = list(enumerate(hashes, start=1))
+    with lib.session() as s:
+        for trial in range(120):
+            base = np.frombuffer(hashes[trial], np.uint8)
+            bits = np.unpackbits(base)
+            flipped = rng.choice(256, size=trial % 41, replace=False)
+            bits[flipped] ^= 1
+            query = np.packbits(bits).tobytes()
+            found = nearest_stored(s, [query])
+            assert found == fingerprint.nearest([query], stored)
+            assert (found is not None) == (trial % 41 <= fingerprint.MATCH_BITS)
+        unrelated = rng.integers(0, 256, 32, dtype=np.uint8).tobytes()
+        assert nearest_stored(s, [unrelated]) is None

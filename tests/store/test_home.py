@@ -118,3 +118,25 @@ def test_migrating_a_0008_catalog_rebuilds_people_so_ids_are_never_reused(tmp_pa
             s.add(person)
             s.flush()
             assert person.id == 3
+
+
+def test_migrating_a_0014_catalog_indexes_the_stored_fingerprints(tmp_path):
+    """0015 cuts each stored output's PDQ hash into the chunk index: an output stamped
+    before it is found by a copy's fingerprint afterwards."""
+    home = tmp_path / "old"
+    pdq = bytes(range(32))
+    with catalog_at(home, "0014") as conn:
+        conn.execute(
+            text(
+                "INSERT INTO provenance_records (watermark_id, pdq, sha256, mime, width, height, "
+                "manifest, manifest_store, created_at) VALUES (7, :pdq, 'x', 'image/png', 8, 8, "
+                "'{}', x'', '2026-12-01')"
+            ),
+            {"pdq": pdq},
+        )
+    from likeness.provenance.stamp import nearest_stored
+
+    with Library.open(home) as lib, lib.session() as s:
+        assert nearest_stored(s, [pdq]) == (7, 0, 0)
+        near = bytes([pdq[0] ^ 0xFF, *pdq[1:]])  # 8 bits off
+        assert nearest_stored(s, [near]) == (7, 8, 0)

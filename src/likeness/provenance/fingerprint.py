@@ -53,6 +53,39 @@ def pdq_variants(image: np.ndarray) -> list[bytes]:
     return [np.packbits(np.asarray(h).astype(np.uint8)).tobytes() for h in hashes]
 
 
-def nearest_variant(variants: list[bytes], stored: bytes) -> tuple[int, int]:
-    """(the Hamming distance, the variant's index) of the variant nearest ``stored``."""
-    return min((distance(v, stored), i) for i, v in enumerate(variants))
+#: The multi-index (``tables.PdqChunk``): 16 chunks of 16 bits. Any two hashes within
+#: ``MATCH_BITS`` (31) agree to within one bit on at least one chunk.
+CHUNKS = 16
+assert CHUNKS * 2 > MATCH_BITS
+
+
+def chunks(hash_: bytes) -> list[int]:
+    """The hash's 16 chunks, each a 16-bit number (big-endian, in the hash's byte order)."""
+    return [int.from_bytes(hash_[2 * i : 2 * i + 2], "big") for i in range(CHUNKS)]
+
+
+def chunk_probes(hashes: list[bytes]) -> list[set[int]]:
+    """For each chunk position, the values to look up: each hash's chunk and its 16
+    one-bit neighbours."""
+    probes: list[set[int]] = [set() for _ in range(CHUNKS)]
+    for hash_ in hashes:
+        for i, value in enumerate(chunks(hash_)):
+            probes[i].add(value)
+            probes[i].update(value ^ (1 << bit) for bit in range(16))
+    return probes
+
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
+
+
+def nearest(variants: list[bytes], stored: list[tuple[int, bytes]]) -> tuple[int, int, int] | None:
+    """Of ``stored`` (key, hash) pairs, the one nearest any of ``variants`` within
+    ``MATCH_BITS``: (key, distance, variant index), or None. Computed for all at once."""
+    if not stored:
+        return None
+    queries = np.frombuffer(b"".join(variants), np.uint8).reshape(len(variants), 32)
+    hashes = np.frombuffer(b"".join(h for _, h in stored), np.uint8).reshape(len(stored), 32)
+    bits = _POPCOUNT[hashes[:, None, :] ^ queries[None, :, :]].sum(axis=2)  # (stored, variants)
+    row, variant = np.unravel_index(int(np.argmin(bits)), bits.shape)
+    d = int(bits[row, variant])
+    return (stored[row][0], d, int(variant)) if d <= MATCH_BITS else None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from likeness import clock
 from likeness.provenance import fingerprint, watermark
@@ -27,7 +28,7 @@ from likeness.provenance.credentials import (
     mime_type,
     sign_image_and_manifest,
 )
-from likeness.provenance.tables import ProvenanceRecord
+from likeness.provenance.tables import PdqChunk, ProvenanceRecord
 from likeness.store import Library
 
 WATERMARK_ALG = "org.likeness.watermark.qim-dct.1"
@@ -103,7 +104,17 @@ def stamp_image(
                 safety_seq=safety_seq,
             )
         )
+        index_fingerprint(s, mark_id, pdq)
     return StampedImage(signed, mime, mark_id, pdq, digest)
+
+
+def index_fingerprint(s: Session, mark_id: int, pdq: bytes) -> None:
+    """Put a stored output's fingerprint in the chunk index (after its record)."""
+    s.flush()  # the record first: its chunks refer to it
+    s.add_all(
+        PdqChunk(chunk=i, value=value, watermark_id=mark_id)
+        for i, value in enumerate(fingerprint.chunks(pdq))
+    )
 
 
 @dataclass
@@ -178,14 +189,7 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
         if read is not None and s.get(ProvenanceRecord, read.id) is not None:
             report.watermark_id, report.watermark_confidence = read.id, read.confidence
         # The file as it is, mirrored and turned: a copy flipped before it was posted is found.
-        variants = fingerprint.pdq_variants(pixels)
-        best = None
-        for mark_id, stored in s.execute(
-            select(ProvenanceRecord.watermark_id, ProvenanceRecord.pdq)
-        ):
-            d, variant = fingerprint.nearest_variant(variants, stored)
-            if d <= fingerprint.MATCH_BITS and (best is None or d < best[1]):
-                best = (mark_id, d, variant)
+        best = nearest_stored(s, fingerprint.pdq_variants(pixels))
         if best is not None:
             report.fingerprint_match, report.fingerprint_distance = best[:2]
             report.fingerprint_copy = fingerprint.COPY_WAS[best[2]]
@@ -193,6 +197,27 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
         if key is not None:
             report.stored_manifest = json.loads(s.get(ProvenanceRecord, key).manifest)
     return report
+
+
+def nearest_stored(s: Session, variants: list[bytes]) -> tuple[int, int, int] | None:
+    """The stored output nearest one of the file's hashes within the match distance, through
+    the chunk index (``PdqChunk``): only outputs sharing a chunk to within one bit with a
+    variant are read, and every output in matching distance shares one."""
+    candidates: set[int] = set()
+    for i, values in enumerate(fingerprint.chunk_probes(variants)):
+        candidates.update(
+            s.scalars(
+                select(PdqChunk.watermark_id).where(
+                    PdqChunk.chunk == i, PdqChunk.value.in_(sorted(values))
+                )
+            )
+        )
+    stored = s.execute(
+        select(ProvenanceRecord.watermark_id, ProvenanceRecord.pdq).where(
+            ProvenanceRecord.watermark_id.in_(sorted(candidates))
+        )
+    ).all()
+    return fingerprint.nearest(variants, [(mark, bytes(pdq)) for mark, pdq in stored])
 
 
 def released_images(lib: Library, safety_seqs: Collection[int]) -> dict[int, dict[str, str]]:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    ForeignKey,
     Integer,
     LargeBinary,
     String,
@@ -34,3 +35,22 @@ class ProvenanceRecord(Base):
     #: The audit entry of the safety verdict that released it: a person's activity names the
     #: image's Content Credentials beside the verdict on an image showing them.
     safety_seq: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class PdqChunk(Base):
+    """The multi-index over the stored fingerprints (``fingerprint.chunks``): each output's
+    PDQ hash cut into 16 chunks of 16 bits, one row a chunk. A hash within 31 bits of a
+    stored one agrees with it to within one bit on at least one chunk (16 chunks, 2 bits
+    each, would be 32), so looking up each chunk and its 16 one-bit neighbours finds every
+    stored hash in matching distance without reading the others."""
+
+    __tablename__ = "provenance_pdq_chunks"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0..15
+    value: Mapped[int] = mapped_column(Integer, primary_key=True)  # the 16 bits
+    watermark_id: Mapped[int] = mapped_column(
+        BigInteger,
+        ForeignKey("provenance_records.watermark_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
