@@ -78,14 +78,19 @@ def chunk_probes(hashes: list[bytes]) -> list[set[int]]:
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
 
 
+def distances(variants: list[bytes], hashes: list[bytes]) -> np.ndarray:
+    """The Hamming distance of each hash to each variant, (hashes, variants), all at once."""
+    queries = np.frombuffer(b"".join(variants), np.uint8).reshape(len(variants), 32)
+    stored = np.frombuffer(b"".join(hashes), np.uint8).reshape(len(hashes), 32)
+    return _POPCOUNT[stored[:, None, :] ^ queries[None, :, :]].sum(axis=2)
+
+
 def nearest(variants: list[bytes], stored: list[tuple[int, bytes]]) -> tuple[int, int, int] | None:
     """Of ``stored`` (key, hash) pairs, the one nearest any of ``variants`` within
-    ``MATCH_BITS``: (key, distance, variant index), or None. Computed for all at once."""
+    ``MATCH_BITS``: (key, distance, variant index), or None."""
     if not stored:
         return None
-    queries = np.frombuffer(b"".join(variants), np.uint8).reshape(len(variants), 32)
-    hashes = np.frombuffer(b"".join(h for _, h in stored), np.uint8).reshape(len(stored), 32)
-    bits = _POPCOUNT[hashes[:, None, :] ^ queries[None, :, :]].sum(axis=2)  # (stored, variants)
+    bits = distances(variants, [h for _, h in stored])
     row, variant = np.unravel_index(int(np.argmin(bits)), bits.shape)
     d = int(bits[row, variant])
     return (stored[row][0], d, int(variant)) if d <= MATCH_BITS else None
