@@ -119,7 +119,7 @@ def test_naming_and_merging_people_in_the_browser(server, page):
     # (Playwright's string predicates are eval'd, which the pages' CSP forbids: a locator.)
     expect(page.locator(".person")).to_have_count(1)
     assert [p.id for p in list_people(lib)] == [alice]
-    expect(page.locator("#flash")).to_contain_text("You can undo it")
+    expect(page.locator("#flash")).to_contain_text("Undo is offered on this page")
     # Undone from the People page: Grace is back, with her id and her faces.
     expect(page.locator(".merge-record")).to_contain_text("Admiral Hopper was merged into")
     page.click(".merge-record .undo-merge")

@@ -186,7 +186,7 @@ async function mergePeople(target, others, then) {
       merged += 1;
     }
     const people = others.length + 1;
-    flash(`Merged ${people} people into one. You can undo it below.`);
+    flash(`Merged ${people} people into one. Undo is offered on this page for a week.`);
     then();
   } catch (error) {
     if (merged === 0) {
@@ -194,7 +194,7 @@ async function mergePeople(target, others, then) {
       return;
     }
     // Some went in before one was refused: say which, and show the page as it now is.
-    flash(`Merged ${merged} of ${others.length} into one; then refused: ${error.message}. You can undo the merges below.`);
+    flash(`Merged ${merged} of ${others.length} into one; then refused: ${error.message}. Each merge can be undone on this page.`);
     window.location.reload();
   }
 }
