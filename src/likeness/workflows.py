@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from likeness.consent.erasure import Erasure
     from likeness.generate.run import GenerationResult
     from likeness.importing import ImportReport, ProgressCallback
+    from likeness.people.merges import MergePreview
 
 _RULES = CurationRules()
 
@@ -300,3 +301,49 @@ def person_activity(lib: Library, person_id: int, limit: int = 200) -> list[Acti
     items = activity(lib, person_id, limit, {app.id: app.name for app in list_apps(lib)})
     released = released_images(lib, [i.seq for i in items if i.kind == "safety"])
     return [replace(i, provenance=released.get(i.seq)) for i in items]
+
+
+# -- merging people ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeConsequence:
+    """A merge's preview (``people.merges.MergePreview``) with what stops applying with the
+    merged person: their permissions in force and their ready adapters name their uid,
+    which the merge deletes (an undo brings it back, and them with it)."""
+
+    preview: MergePreview
+    grants_left: int
+    adapters_left: int
+
+    def as_json(self) -> dict:
+        return {
+            **self.preview.as_json(),
+            "grants_left": self.grants_left,
+            "adapters_left": self.adapters_left,
+        }
+
+
+def preview_merge(lib: Library, target_id: int, others: list[int]) -> list[MergeConsequence]:
+    """What merging ``others`` into ``target_id``, in that order, would do, and what would
+    stop applying; changes nothing."""
+    from likeness import clock
+    from likeness.adapters.manage import list_adapters
+    from likeness.adapters.tables import AdapterStatus
+    from likeness.consent.grants import grants_for
+    from likeness.people.merges import preview_merges
+    from likeness.people.records import get_person
+
+    now = clock.now()
+    found = []
+    for preview in preview_merges(lib, target_id, others):
+        with lib.session() as s:
+            uid = get_person(s, preview.other.id).uid
+        found.append(
+            MergeConsequence(
+                preview,
+                sum(g.in_force(now) for g in grants_for(lib, uid)),
+                sum(a.status == AdapterStatus.READY for a in list_adapters(lib, preview.other.id)),
+            )
+        )
+    return found

@@ -10,11 +10,9 @@ from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.consent.policy import Action, ModelKind, authorize
 from likeness.faces.tables import Face
 from likeness.people.manage import (
-    ConsentsForSelfError,
     PeopleError,
     assign_pending,
     list_people,
-    move_faces,
     name_person,
     recluster,
     set_minor,
@@ -32,8 +30,9 @@ from likeness.people.merges import (
     similar_people,
     undo_merge,
 )
-from likeness.people.tables import Person, PersonMerge
+from likeness.people.tables import PersonMerge
 from likeness.testing.embeddings import blobs
+from likeness.workflows import preview_merge as preview_merge_and_what_stops
 from tests.people.test_manage import add_faces, people_of
 
 
@@ -55,11 +54,16 @@ def test_preview_says_what_a_merge_does_and_changes_nothing(three_people):
     a, b, _ = (people_of(lib, f)[0] for f in faces)
     name_person(lib, b, "Bob")
     issue_grant(lib, b, [Scope.GENERATE_STYLIZED], Trust.ATTESTED)
-    preview = preview_merge(lib, a, b)
+    [consequence] = preview_merge_and_what_stops(lib, a, [b])
+    preview = consequence.preview
     assert preview.refusal is None
     assert preview.name_after == "Bob"  # a has no name: it takes b's
-    assert (preview.other.face_count, preview.grants_left, preview.adapters_left) == (4, 1, 0)
-    assert preview.as_json()["faces_moving"] == 4
+    assert (preview.other.face_count, consequence.grants_left, consequence.adapters_left) == (
+        4,
+        1,
+        0,
+    )
+    assert consequence.as_json()["faces_moving"] == 4
     assert {p.id for p in list_people(lib)} >= {a, b}  # nothing happened
 
     assert "itself" in preview_merge(lib, a, a).refusal
@@ -213,31 +217,4 @@ def test_an_expired_grant_is_not_counted_as_one_that_stops(three_people):
         expires_in=timedelta(days=1),
         now=datetime.now(UTC) - timedelta(days=3),
     )
-    assert preview_merge(lib, a, b).grants_left == 0
-
-
-def test_an_undo_brings_back_an_account_made_meanwhile_as_consenting_for_themselves(three_people):
-    """A person who answered an invitation while merged away comes back consenting for
-    themselves: the owner cannot regroup their faces."""
-    from likeness.consent.tables import PersonAccount
-
-    lib, faces = three_people
-    a, b, c = (people_of(lib, f)[0] for f in faces)
-    with lib.session() as s:
-        uid = s.get(Person, b).uid
-    merged = merge_people(lib, a, b)
-    with lib.session() as s:  # the account, as registration would have made it
-        s.add(
-            PersonAccount(
-                person_uid=uid,
-                user_handle=b"h" * 16,
-                created_at=datetime.now(UTC),
-                invitation_id="i" * 32,
-            )
-        )
-    undo_merge(lib, merged.id)
-    with lib.session() as s:
-        assert s.get(Person, b).consents_for_self
-    assert all(_locks(lib, faces[1]).values())
-    with pytest.raises(ConsentsForSelfError, match="consents for themselves"):
-        move_faces(lib, [faces[1][0]], c)
+    assert preview_merge_and_what_stops(lib, a, [b])[0].grants_left == 0

@@ -503,11 +503,15 @@ def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(ser
         page.goto(f"{url}/me/welcome?session={drawn}")
         page.click("#start")
         page.wait_for_selector("#verdict:not([hidden])", timeout=120_000)
-        if not _windows_moved(lib, drawn):
+        if page.get_attribute("#verdict", "data-passed") == "true":
             break
+        # Tried again with a fresh session when the machine was too busy (the live check
+        # moved its windows) or when the honest clip was refused on depth evidence, about
+        # one session in twenty (issue 24 measures that, not this test).
+        refusal = page.inner_text("#verdict")
+        assert _windows_moved(lib, drawn) or "bent or folded" in refusal, refusal
     else:
-        pytest.fail("the live check moved the windows in 3 tries: the machine is too busy")
-    assert page.get_attribute("#verdict", "data-passed") == "true", page.inner_text("#verdict")
+        pytest.fail(f"3 honest live checks were refused, the last: {refusal}")
     page.click("#make-passkey")
     page.wait_for_url(f"{url}/me?enrolment=*")
     assert "My likeness" in page.inner_text("h1")

@@ -49,19 +49,35 @@ def _open(client, invitation: dict):
     return client.post(f"/invite/{_token(invitation)}", follow_redirects=False)
 
 
-def _live_check_as_the_astronaut(client, lib, person: int, photo=None) -> str:
+#: An honest live check of the astronaut is refused now and then on depth evidence ("moved
+#: the face like a bent or folded picture": about one session in twenty drawn by the
+#: default suite; issue 24 measures and works on exactly this). A test of what comes *after*
+#: a live check draws up to this many fresh sessions, each drawn and followed as the first.
+LIVE_TRIES = 3
+
+
+def _live_check_as_the_astronaut(
+    client, lib, person: int, photo=None, headers: dict[str, str] | None = None
+) -> str:
     """A live check drawn by ``client``'s own session (``/api/me/enrolment/live``) and
     passed by the astronaut (Alice) following its prompts as they show, as on her phone:
     the frames go through the same ``LiveEnrolment`` the WebSocket feeds, on a clock that
     keeps to the frames' times (a socket would make the test wait in real time). The
-    enrolment's id."""
-    drawn = client.post("/api/me/enrolment/live", headers=_csrf(client))
-    assert drawn.status_code == 201, drawn.text
-    return _pass_live(lib, person, drawn.json()["session"], photo)
+    enrolment's id (see ``LIVE_TRIES``)."""
+    refusals = []
+    for _ in range(LIVE_TRIES):
+        drawn = client.post("/api/me/enrolment/live", headers=headers or _csrf(client))
+        assert drawn.status_code == 201, drawn.text
+        assert drawn.json()["person"] == person
+        result = _live_result(lib, person, drawn.json()["session"], photo)
+        if result.passed:
+            return result.id
+        refusals.append(result.reason)
+    pytest.fail(f"{LIVE_TRIES} honest live checks were refused: {refusals}")
 
 
-def _pass_live(lib, person: int, session_id: str, photo=None) -> str:
-    """A live check passed by the face of ``photo`` (default: the astronaut's)."""
+def _live_result(lib, person: int, session_id: str, photo=None):
+    """A live check followed by the face of ``photo`` (default: the astronaut's)."""
     pixels, face = clips.prepared(photo or astronaut())
     live = open_live_enrolment(lib, person, session_id)
     you = clips.LivePerson(pixels, face.landmarks)
@@ -73,9 +89,7 @@ def _pass_live(lib, person: int, session_id: str, photo=None) -> str:
         you.see(now[0], live.feed(t, you.frame(t)))
         if live.done:
             break
-    result = live.finish()
-    assert result.passed, result.reason
-    return result.id
+    return live.finish()
 
 
 def _enrol_as_the_astronaut(lib, person: int, workdir) -> str:
@@ -150,10 +164,9 @@ def test_an_invited_person_enrols_makes_a_passkey_signs_in_and_decides_for_thems
     recorded = _enrol_as_the_astronaut(lib, alice, tmp_path)
     refused = _register(client, authenticator)
     assert refused.status_code == 400 and "live enrolment" in refused.json()["detail"]
-    # The invitee draws a live session for their own group only, and passes it.
-    drawn = client.post("/api/me/enrolment/live", headers=_csrf(client))
-    assert drawn.status_code == 201 and drawn.json()["person"] == alice
-    enrolment = _pass_live(lib, alice, drawn.json()["session"])
+    # The invitee draws a live session for their own group only (checked in the helper),
+    # and passes it.
+    enrolment = _live_check_as_the_astronaut(client, lib, alice)
     registered = _register(client, authenticator)
     assert registered.status_code == 201, registered.text
     assert registered.json()["person"] == alice
@@ -219,8 +232,7 @@ def test_an_invited_person_enrols_makes_a_passkey_signs_in_and_decides_for_thems
         headers=mine,
     )
     assert elsewhere.status_code == 400 and "live check on this page" in elsewhere.text
-    drawn = client.post("/api/me/enrolment/live", headers=mine).json()["session"]
-    passed = _pass_live(lib, alice, drawn)
+    passed = _live_check_as_the_astronaut(client, lib, alice, headers=mine)
     approved = client.post(
         f"/api/me/requests/{waiting['id']}",
         json={"approve": True, "enrolment": passed},

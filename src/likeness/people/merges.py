@@ -3,7 +3,8 @@
 A merge is the edit with the widest reach in the people room: every face of one person goes
 into another, the merged person's row is deleted, and with it their permissions and adapters
 stop applying (they name the person's uid, which no longer exists). So the web app shows what
-a merge would do before it does it (``preview_merge``), every merge is recorded
+a merge would do before it does it (``preview_merges``; ``workflows.preview_merge`` adds
+what stops applying), every merge is recorded
 (``PersonMerge``) and can be undone (``undo_merge``): the merged person comes back with their
 id and uid, so their permissions and adapters apply again, and their faces go back to them.
 
@@ -24,8 +25,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from likeness import clock
-from likeness.adapters.tables import AdapterRecord, AdapterStatus
-from likeness.consent.tables import PersonAccount
 from likeness.errors import ConflictError, NotFoundError
 from likeness.faces.backends import backend_class
 from likeness.faces.tables import Face
@@ -64,10 +63,6 @@ class MergePreview:
     name_after: str | None
     #: Photos both appear in: one person cannot be in a photo twice, so the merge is refused.
     shared_photos: int
-    #: The other's permissions that are in force and their ready adapters: they stop applying
-    #: with the merge (they come back with an undo).
-    grants_left: int
-    adapters_left: int
     #: The other is a minor and the target is not: the merged person is marked a minor.
     minor_carried: bool
     #: Why the merge would be refused, in words; None when it would go ahead.
@@ -81,8 +76,6 @@ class MergePreview:
             "faces_moving": self.other.face_count,
             "photos_moving": self.other.photo_count,
             "shared_photos": self.shared_photos,
-            "grants_left": self.grants_left,
-            "adapters_left": self.adapters_left,
             "minor_carried": self.minor_carried,
             "refusal": self.refusal,
         }
@@ -123,11 +116,10 @@ def _refusal(s: Session, target: Person, other: Person, before: Sequence[int] = 
 def preview_merges(lib: Library, target_id: int, others: list[int]) -> list[MergePreview]:
     """What merging ``others`` into ``target_id`` one after the other would do, each as it
     would find the target after the ones before it (the name it has by then, the photos of
-    the people merged before); changes nothing."""
-    from likeness.consent.grants import grants_for
-
+    the people merged before); changes nothing. What stops applying with a merged person
+    (their permissions, their adapters) is the rooms above's to say:
+    ``workflows.preview_merge``."""
     faces = best_faces(lib)
-    now = clock.now()
     target_summary = person_summary(lib, target_id)
     previews = []
     with lib.session() as s:
@@ -136,13 +128,6 @@ def preview_merges(lib: Library, target_id: int, others: list[int]) -> list[Merg
         before: list[int] = []
         for other_id in others:
             other = get_person(s, other_id)
-            adapters = s.execute(
-                select(func.count())
-                .select_from(AdapterRecord)
-                .where(AdapterRecord.person_uid == other.uid)
-                .where(AdapterRecord.status == AdapterStatus.READY.value)
-            ).scalar_one()
-            grants = sum(g.in_force(now) for g in grants_for(lib, other.uid))
             refusal = _refusal(s, target, other, before)
             previews.append(
                 MergePreview(
@@ -152,8 +137,6 @@ def preview_merges(lib: Library, target_id: int, others: list[int]) -> list[Merg
                     faces.get(other_id),
                     name or other.name,
                     _shared_photos(s, [target_id, *before], other_id),
-                    grants,
-                    adapters,
                     other.is_minor and not minor,
                     refusal,
                 )
@@ -325,9 +308,9 @@ def undo_merge(lib: Library, merge_id: int) -> UndoneMerge:
         # The owner mark goes back only if the target still holds it from this merge: an
         # owner named since keeps it (one owner at a time).
         owner_back = other["is_owner"] and target.is_owner and not before["is_owner"]
-        # An account made since (an invitation answered meanwhile) makes them consent for
-        # themselves again: the owner may no longer regroup their faces.
-        has_account = s.get(PersonAccount, other["uid"]) is not None
+        # (They did not consent for themselves: such a person is never merged. No account is
+        # made for them while they are merged away: ``consent.accounts.register_passkey``
+        # refuses a group that is gone.)
         restored = Person(
             id=other["id"],
             uid=other["uid"],
@@ -335,7 +318,6 @@ def undo_merge(lib: Library, merge_id: int) -> UndoneMerge:
             hidden=other["hidden"],
             is_owner=owner_back,
             is_minor=other["is_minor"],
-            consents_for_self=has_account,
             created_at=datetime.fromisoformat(other["created_at"]),
         )
         s.add(restored)
@@ -344,8 +326,8 @@ def undo_merge(lib: Library, merge_id: int) -> UndoneMerge:
         back = s.scalars(
             select(Face.id).where(Face.id.in_(list(locks)), Face.person_id == target.id)
         ).all()
-        # Each face as locked as it was before the merge (an account's are always locked).
-        held = [f for f in back if locks[f] or has_account]
+        # Each face as locked as it was before the merge.
+        held = [f for f in back if locks[f]]
         free = [f for f in back if f not in set(held)]
         for faces, locked in ((held, True), (free, False)):
             s.execute(

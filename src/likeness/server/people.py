@@ -215,7 +215,9 @@ def merge_preview(
     """What merging each ``other`` (``?other=2&other=3``) into this person, in that order,
     would do: faces and photos moving, the name after, permissions and adapters that stop
     applying, a minor's mark carried over, or why it would be refused."""
-    return [p.as_json() for p in merges.preview_merges(lib, person_id, other)]
+    from likeness.workflows import preview_merge
+
+    return [p.as_json() for p in preview_merge(lib, person_id, other)]
 
 
 @router.post("/{person_id}/merge", dependencies=[Depends(require_csrf)], responses=ERRORS)
