@@ -197,6 +197,7 @@ def at_scale(lib, stamped, tmp: Path, count: int) -> None:
     from likeness.provenance import fingerprint
     from likeness.provenance.stamp import find_provenance, nearest_stored
     from likeness.provenance.tables import PdqChunk, ProvenanceRecord
+    from likeness.testing.provenance import placeholder_record
 
     rng = np.random.default_rng(1)
     start = time.perf_counter()
@@ -207,20 +208,7 @@ def at_scale(lib, stamped, tmp: Path, count: int) -> None:
         with lib.session() as s:
             s.execute(
                 insert(ProvenanceRecord),
-                [
-                    dict(
-                        watermark_id=mark,
-                        pdq=pdq,
-                        sha256=f"{mark:064x}",
-                        mime="image/png",
-                        width=512,
-                        height=512,
-                        manifest="{}",
-                        manifest_store=b"",
-                        created_at=now,
-                    )
-                    for mark, pdq in zip(ids, hashes, strict=True)
-                ],
+                [placeholder_record(mark, pdq, now) for mark, pdq in zip(ids, hashes, strict=True)],
             )
             s.execute(
                 insert(PdqChunk),

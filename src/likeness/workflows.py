@@ -335,10 +335,11 @@ def preview_merge(lib: Library, target_id: int, others: list[int]) -> list[Merge
     from likeness.people.records import get_person
 
     now = clock.now()
+    previews = preview_merges(lib, target_id, others)
+    with lib.session() as s:
+        uids = [get_person(s, p.other.id).uid for p in previews]
     found = []
-    for preview in preview_merges(lib, target_id, others):
-        with lib.session() as s:
-            uid = get_person(s, preview.other.id).uid
+    for preview, uid in zip(previews, uids, strict=True):
         found.append(
             MergeConsequence(
                 preview,

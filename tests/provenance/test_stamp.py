@@ -153,22 +153,11 @@ def _store_synthetic(lib, hashes: list[bytes]) -> None:
     from likeness import clock
     from likeness.provenance.stamp import index_fingerprint
     from likeness.provenance.tables import ProvenanceRecord
+    from likeness.testing.provenance import placeholder_record
 
     with lib.session() as s:
         for i, pdq in enumerate(hashes):
-            s.add(
-                ProvenanceRecord(
-                    watermark_id=i + 1,
-                    pdq=pdq,
-                    sha256=f"{i:064x}",
-                    mime="image/png",
-                    width=512,
-                    height=512,
-                    manifest="{}",
-                    manifest_store=b"",
-                    created_at=clock.now(),
-                )
-            )
+            s.add(ProvenanceRecord(**placeholder_record(i + 1, pdq, clock.now())))
             index_fingerprint(s, i + 1, pdq)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from likeness import clock
-from likeness.errors import ConflictError, NotFoundError
+from likeness.errors import ConflictError, LikenessError, NotFoundError
 from likeness.faces.backends import backend_class
 from likeness.faces.tables import Face
 from likeness.library.tables import Photo
@@ -95,17 +95,20 @@ def _shared_photos(s: Session, people: list[int], other_id: int) -> int:
     ).scalar_one()
 
 
-def _refusal(s: Session, target: Person, other: Person, before: Sequence[int] = ()) -> str | None:
-    """Why ``other`` cannot be merged into ``target`` once ``before`` (other people) were."""
+def _refusal(
+    s: Session, target: Person, other: Person, shared: int, before: Sequence[int] = ()
+) -> LikenessError | None:
+    """Why ``other`` cannot be merged into ``target`` once ``before`` (other people) were,
+    ``shared`` being how many of their faces are on a photo with those people; None when
+    it can."""
     if target.id == other.id or other.id in before:
-        return "cannot merge a person with itself"
+        return PeopleError("cannot merge a person with itself")
     try:
         _not_self_consenting(target, other)
     except ConsentsForSelfError as refused:
-        return str(refused)
-    shared = _shared_photos(s, [target.id, *before], other.id)
+        return refused
     if shared:
-        return (
+        return PeopleError(
             f"person {other.id} appears in {shared} photo(s) together with "
             f"{'the people merged before' if before else f'person {target.id}'}; one person "
             "cannot be in a photo twice (move single faces instead)"
@@ -128,7 +131,8 @@ def preview_merges(lib: Library, target_id: int, others: list[int]) -> list[Merg
         before: list[int] = []
         for other_id in others:
             other = get_person(s, other_id)
-            refusal = _refusal(s, target, other, before)
+            shared = _shared_photos(s, [target_id, *before], other_id)
+            refusal = _refusal(s, target, other, shared, before)
             previews.append(
                 MergePreview(
                     target_summary,
@@ -136,9 +140,9 @@ def preview_merges(lib: Library, target_id: int, others: list[int]) -> list[Merg
                     faces.get(target_id),
                     faces.get(other_id),
                     name or other.name,
-                    _shared_photos(s, [target_id, *before], other_id),
+                    shared,
                     other.is_minor and not minor,
-                    refusal,
+                    str(refusal) if refusal else None,
                 )
             )
             if refusal is None:
@@ -199,14 +203,11 @@ def merge_people(lib: Library, target_id: int, other_id: int) -> MergeRecord:
 
     The target keeps its name; if it had none it takes the other's.
     """
-    if target_id == other_id:
-        raise PeopleError("cannot merge a person with itself")
     with lib.session() as s:
         target, other = get_person(s, target_id), get_person(s, other_id)
-        refusal = _refusal(s, target, other)
+        refusal = _refusal(s, target, other, _shared_photos(s, [target_id], other_id))
         if refusal:
-            _not_self_consenting(target, other)  # its own error kind, when that is the cause
-            raise PeopleError(refusal)
+            raise refusal
         now = clock.now()
         # Records past the undo window go (they hold a name and face ids for nothing).
         s.execute(delete(PersonMerge).where(PersonMerge.merged_at < now - UNDO_WINDOW))
@@ -328,7 +329,7 @@ def undo_merge(lib: Library, merge_id: int) -> UndoneMerge:
         ).all()
         # Each face as locked as it was before the merge.
         held = [f for f in back if locks[f]]
-        free = [f for f in back if f not in set(held)]
+        free = [f for f in back if not locks[f]]
         for faces, locked in ((held, True), (free, False)):
             s.execute(
                 update(Face).where(Face.id.in_(faces)).values(person_id=restored.id, locked=locked)

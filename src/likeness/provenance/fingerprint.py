@@ -25,8 +25,19 @@ def pdq(image: np.ndarray) -> tuple[bytes, int]:
     return np.packbits(bits.astype(np.uint8)).tobytes(), int(quality)
 
 
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
+
+
+def distances(variants: list[bytes], hashes: list[bytes]) -> np.ndarray:
+    """The Hamming distance of each hash to each variant, (hashes, variants), all at once."""
+    queries = np.frombuffer(b"".join(variants), np.uint8).reshape(len(variants), 32)
+    stored = np.frombuffer(b"".join(hashes), np.uint8).reshape(len(hashes), 32)
+    return _POPCOUNT[stored[:, None, :] ^ queries[None, :, :]].sum(axis=2)
+
+
 def distance(a: bytes, b: bytes) -> int:
-    return int(np.unpackbits(np.frombuffer(a, np.uint8) ^ np.frombuffer(b, np.uint8)).sum())
+    """The Hamming distance between two hashes (``distances`` of one against one)."""
+    return int(distances([a], [b])[0, 0])
 
 
 #: How a copy was turned or flipped from the original when its hash's dihedral variant i
@@ -73,16 +84,6 @@ def chunk_probes(hashes: list[bytes]) -> list[set[int]]:
             probes[i].add(value)
             probes[i].update(value ^ (1 << bit) for bit in range(16))
     return probes
-
-
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
-
-
-def distances(variants: list[bytes], hashes: list[bytes]) -> np.ndarray:
-    """The Hamming distance of each hash to each variant, (hashes, variants), all at once."""
-    queries = np.frombuffer(b"".join(variants), np.uint8).reshape(len(variants), 32)
-    stored = np.frombuffer(b"".join(hashes), np.uint8).reshape(len(hashes), 32)
-    return _POPCOUNT[stored[:, None, :] ^ queries[None, :, :]].sum(axis=2)
 
 
 def nearest(variants: list[bytes], stored: list[tuple[int, bytes]]) -> tuple[int, int, int] | None:

@@ -457,7 +457,6 @@ def my_page(request: Request):
         person=person_id,
         grants=_my_grants(lib, person_id),
         scopes=[str(x) for x in grants.Scope],
-        scope_words={str(x): x.words for x in grants.Scope},
         activity=workflows.person_activity(lib, person_id, limit=100),
         adapters=_my_adapters(lib, person_id),
         passkeys=accounts.list_passkeys(lib, state.person_uid or ""),

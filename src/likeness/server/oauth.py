@@ -336,7 +336,6 @@ def _validated(request: Request, oauth_request: _Request):
 async def authorize_page(request: Request):
     """What the app asks, for the signed-in owner, or a person signed in with their passkey
     (for themselves), to allow or deny (or the sign-in page)."""
-    from likeness.consent.grants import Scope
     from likeness.people.manage import best_faces
     from likeness.server.web import _sign_in_first
 
@@ -353,7 +352,6 @@ async def authorize_page(request: Request):
     common = dict(
         app=client.app,
         scopes=scopes,
-        scope_words={str(s): s.words for s in Scope},
         days=apps.APPROVAL_DAYS,
         query=query,
         csrf_token=state.csrf_token,

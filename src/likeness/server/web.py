@@ -34,6 +34,20 @@ def _day(iso: str | None) -> str:
 
 templates.env.filters["day"] = _day
 
+
+def _scope_words(scope: str) -> str:
+    """What a consent scope lets its grantee do, in words (``Scope.words``); a name that is
+    no scope is shown as it is."""
+    from likeness.consent.grants import Scope
+
+    try:
+        return Scope(scope).words
+    except ValueError:
+        return scope
+
+
+templates.env.filters["scope_words"] = _scope_words
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -252,7 +266,6 @@ def person_page(
         if p.id in own and p.id != person_id and not p.is_minor and not p.do_not_generate
     ]
     shown = list_photos(lib, person_id, (page_number - 1) * PHOTOS_PER_PAGE, PHOTOS_PER_PAGE)
-    may_regroup = not person.do_not_generate and account(lib, uid) is None
     return page(
         request,
         "person.html",
@@ -290,7 +303,8 @@ def person_page(
         guardian=next((p for p in candidates if p.id == guardian_id), None),
         guardian_candidates=candidates,
         merges=merges.recent_merges(lib, person_id),
-        similar=merges.similar_people(lib, person_id) if may_regroup else [],
+        # (None for someone who consents for themselves or asked never to be generated.)
+        similar=merges.similar_people(lib, person_id),
     )
 
 
@@ -364,7 +378,6 @@ def consent_page(
             {
                 **g.as_json(pid),
                 "in_force": g.in_force(now),
-                "scope_words": [s.words for s in g.scopes],
             }
         )
     app_names = {a.id: a.name for a in apps.list_apps(lib)}
