@@ -3,10 +3,12 @@
 Re-encoding and resizing move a PDQ hash by a few dozen bits at most, while unrelated images
 differ by about 128; the local manifest store is searched by Hamming distance. Crops are
 another matter: measured on 30 stamped photos, cutting 5% off one side moved the hash by 52
-to 76 bits, past the match distance (``benchmarks/provenance_robustness.py``). A copy that
-was mirrored or turned by quarter turns is found through PDQ's dihedral variants: the query
-is hashed as each of its 8 flips and turns (one pass, ``pdqhash.compute_dihedral``) and the
-nearest variant counts. Like the watermark it is a lookup key, not proof.
+to 76 bits, past the match distance (``benchmarks/provenance_robustness.py``); a copy that
+was cropped, turned a few degrees or framed is found by its corners instead (``keypoints``).
+A copy that was mirrored or turned by quarter turns is found through PDQ's dihedral
+variants: the query is hashed as each of its 8 flips and turns (one pass,
+``pdqhash.compute_dihedral``) and the nearest variant counts. Like the watermark it is a
+lookup key, not proof.
 """
 
 from __future__ import annotations
@@ -17,11 +19,28 @@ import numpy as np
 MATCH_BITS = 31
 
 
+#: Images are hashed with their longer side brought down to this: PDQ reduces every image to
+#: 64x64 luminance first, so a larger one gives the same hash (a few bits either way),
+#: only slower (32 ms at 1 MP against 5 ms; 4 bits apart on a photo).
+HASHED_SIDE = 512
+
+
+def _hashed(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    h, w = image.shape[:2]
+    if max(h, w) <= HASHED_SIDE:
+        return np.ascontiguousarray(image)
+    scale = HASHED_SIDE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+
+
 def pdq(image: np.ndarray) -> tuple[bytes, int]:
     """(the 32-byte PDQ hash, PDQ's quality 0..100) of an RGB uint8 image."""
     import pdqhash
 
-    bits, quality = pdqhash.compute(np.ascontiguousarray(image))
+    bits, quality = pdqhash.compute(_hashed(image))
     return np.packbits(bits.astype(np.uint8)).tobytes(), int(quality)
 
 
@@ -60,7 +79,7 @@ def pdq_variants(image: np.ndarray) -> list[bytes]:
     turns (8, in ``COPY_WAS``'s order), computed in one pass."""
     import pdqhash
 
-    hashes, _ = pdqhash.compute_dihedral(np.ascontiguousarray(image))
+    hashes, _ = pdqhash.compute_dihedral(_hashed(image))
     return [np.packbits(np.asarray(h).astype(np.uint8)).tobytes() for h in hashes]
 
 
