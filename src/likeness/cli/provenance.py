@@ -34,7 +34,8 @@ def provenance_verify(
     as_json: JsonOption = False,
 ) -> None:
     """Read and validate an image's Content Credentials; for a copy whose manifest was
-    stripped, find it again by watermark and fingerprint. Exit 1 if the file was tampered
+    stripped, find it again by watermark and fingerprint (or, for a crop, a small turn or a
+    frame around it, by its corners). Exit 1 if the file was tampered
     with; "nothing found" is an answer (exit 0)."""
     from likeness.provenance.stamp import find_provenance
 
@@ -70,6 +71,12 @@ def provenance_verify(
                     if report.fingerprint_copy != "as it is"
                     else ")"
                 )
+            )
+        if report.keypoints_match is not None:
+            console.print(
+                f"  its corners match manifest {report.keypoints_match:08x} "
+                f"({report.keypoints_inliers} agree on one position; this file is that output "
+                f"{report.keypoints_copy})"
             )
         if report.keys_agree is False:
             console.print("  [yellow]the watermark and the fingerprint name different manifests")

@@ -54,3 +54,23 @@ class PdqChunk(Base):
         ForeignKey("provenance_records.watermark_id", ondelete="CASCADE"),
         primary_key=True,
     )
+
+
+class OutputKeypoints(Base):
+    """A stored output's corners (``keypoints.describe_output``): what finds a cropped,
+    turned or framed copy of it. Numbered in the order they were stored, so the search index
+    (``keypoint_index``), a cache in the vault, adds what was stored since it was saved."""
+
+    __tablename__ = "provenance_keypoints"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watermark_id: Mapped[int] = mapped_column(
+        BigInteger,
+        ForeignKey("provenance_records.watermark_id", ondelete="CASCADE"),
+        unique=True,
+    )
+    width: Mapped[int] = mapped_column(Integer)  # the frame the corners were found in
+    height: Mapped[int] = mapped_column(Integer)
+    points: Mapped[bytes] = mapped_column(LargeBinary)  # (n, 2) little-endian float32
+    descriptors: Mapped[bytes] = mapped_column(LargeBinary)  # (n, 32) ORB, strongest first
