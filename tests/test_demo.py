@@ -51,4 +51,6 @@ def test_demo_walks_import_people_consent_and_the_gate(tmp_path):
     assert 'DENY "@grace_hopper on stage"' in text
     assert "Content Credentials trusted; watermark" in text  # the output
     assert "Content Credentials none; watermark" in text  # its re-encoded copy
+    assert "Content Credentials none; corners" in text  # a cropped and turned copy
+    assert "turned 3° to the left, cropped to" in text
     assert "the stored manifest was found" in text

@@ -259,17 +259,23 @@ def _generation_steps(lib, out: Path, console: Console) -> bool:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, "JPEG", quality=75)
     copy.write_bytes(buf.getvalue())
+    cropped = out / "generated" / f"{first.stem}-cropped.jpg"
+    w = pixels.shape[1]
+    turned = Image.fromarray(pixels[:, : w * 4 // 5]).rotate(3, Image.Resampling.BICUBIC)
+    turned.save(cropped, "JPEG", quality=85)
     console.print("10. provenance verify")
-    for path in (first, copy):
+    for path in (first, copy, cropped):
         report = find_provenance(lib, path)
         found = []
         if report.watermark_id is not None:
             found.append(f"watermark {report.watermark_id:08x}")
         if report.fingerprint_match is not None:
             found.append(f"fingerprint {report.fingerprint_match:08x}")
+        if report.keypoints_match is not None:
+            found.append(f"corners {report.keypoints_match:08x} ({report.keypoints_copy})")
         console.print(
             f"   {path.name}: Content Credentials {report.credentials.state}; "
-            f"{', '.join(found) or 'no watermark or fingerprint'}"
+            f"{', '.join(found) or 'no watermark, fingerprint or corners'}"
             + ("; the stored manifest was found" if report.stored_manifest else "")
         )
     return True

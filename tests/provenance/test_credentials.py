@@ -163,7 +163,7 @@ def test_provenance_cli_verifies_and_exports_the_root(tmp_path):
     plain.write_bytes(_image("PNG"))
     nothing = likeness(home, "provenance", "verify", str(plain))
     assert nothing.returncode == 0 and "no embedded Content Credentials" in nothing.stdout
-    assert "no watermark or fingerprint of this library either" in nothing.stdout
+    assert "no watermark, fingerprint or corners of this library either" in nothing.stdout
     wrong = likeness(home, "provenance", "verify", str(tmp_path / "notes.txt"))
     assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
     root = tmp_path / "root.pem"

@@ -134,8 +134,33 @@ def test_the_index_is_a_cache_of_the_catalog(lib, outputs, tmp_path, monkeypatch
     assert loaded.index.ntotal == 2 * keypoints.INDEXED and loaded.last == second.watermark_id
     saved.with_suffix(".json").write_text(json.dumps({**state, "last": 12345}))
     assert KeypointIndex(lib).index.ntotal == 0  # not this catalog's: rebuilt from it
+    saved.with_suffix(".json").write_text(json.dumps(state))
+    saved.write_bytes(b"damaged")
+    rebuilt = KeypointIndex(lib)
+    assert rebuilt.index.ntotal == 0  # unreadable: rebuilt from the catalog as well
+    rebuilt.refresh()
+    assert rebuilt.index.ntotal == 2 * keypoints.INDEXED
 
     with lib.session() as s:
         gone = ProvenanceRecord.watermark_id == first.watermark_id
         s.execute(delete(ProvenanceRecord).where(gone))
     assert not find_provenance(lib, copy).found
+
+
+def test_verify_says_what_was_done_to_a_cropped_copy(outputs, tmp_path):
+    from likeness.store import Library
+    from likeness.testing.cli import likeness
+
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        stamped = stamp_image(lib, outputs[0], "png", RECORD)
+    original = np.asarray(Image.open(io.BytesIO(stamped.data)).convert("RGB"))
+    copy = tmp_path / "cropped.jpg"
+    copy.write_bytes(jpeg(turned(original, -4)[:, 20:]))
+    done = likeness(home, "provenance", "verify", str(copy))
+    assert done.returncode == 0, done.stderr
+    assert f"its corners match manifest {stamped.watermark_id:08x}" in done.stdout
+    assert "turned 4° to the right, cropped to" in done.stdout
+    assert "the stored manifest says this image was made by likeness" in done.stdout
+    as_json = json.loads(likeness(home, "provenance", "verify", str(copy), "--json").stdout)
+    assert as_json["found"] and as_json["keypoints"]["id"] == f"{stamped.watermark_id:08x}"

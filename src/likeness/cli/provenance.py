@@ -85,7 +85,7 @@ def provenance_verify(
             for a in report.stored_manifest["assertions"]:
                 console.print(f"    {a['label']}: {json.dumps(a['data'], sort_keys=True)}")
         if not report.found:
-            console.print("  no watermark or fingerprint of this library either")
+            console.print("  no watermark, fingerprint or corners of this library either")
     if creds.state == "invalid":
         raise typer.Exit(EXIT_FAILED)
 

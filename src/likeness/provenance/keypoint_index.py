@@ -159,15 +159,21 @@ class KeypointIndex:
         return [key for key, n in votes.most_common(CANDIDATES) if n >= MIN_VOTES]
 
 
+#: The indexes loaded in this process, by catalog, the most recently used last; a server
+#: has one library, a test run many, so only the last few are kept.
 _open: dict[Path, KeypointIndex] = {}
 _opening = threading.Lock()
+KEPT_OPEN = 4
 
 
 def keypoint_index(lib: Library) -> KeypointIndex:
     """This library's index, loaded once per process and brought up to date on each call."""
     with _opening:
-        index = _open.get(lib.catalog_path)
+        index = _open.pop(lib.catalog_path, None)
         if index is None or index.lib.engine is not lib.engine:
-            index = _open[lib.catalog_path] = KeypointIndex(lib)
+            index = KeypointIndex(lib)
+        _open[lib.catalog_path] = index
+        while len(_open) > KEPT_OPEN:
+            del _open[next(iter(_open))]
     index.refresh()
     return index
