@@ -207,7 +207,8 @@ class ProvenanceReport:
 
 def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
     """Embedded credentials, and the local manifest that the file's watermark and fingerprint
-    point to (found even when re-encoding stripped the embedded manifest)."""
+    point to (found even when re-encoding stripped the embedded manifest), or when the
+    fingerprint finds nothing, its corners (a crop, a small turn, a frame around it)."""
     from PIL import Image, UnidentifiedImageError
 
     from likeness.provenance.credentials import verify_credentials
