@@ -148,6 +148,17 @@ def test_unsupported_files_are_clear_errors(lib, tmp_path):
     assert report.credentials.failures[0]["code"] == "unreadable"
 
 
+def test_a_file_claiming_too_many_pixels_is_a_clear_error(lib, tmp_path):
+    """A few hundred bytes of PNG can claim 10 gigapixels: refused before decoding."""
+    from tests.server.test_provenance_check import claimed_png
+
+    for width, height in ((100_000, 100_000), (10_000, 8_000)):
+        bomb = tmp_path / "bomb.png"
+        bomb.write_bytes(claimed_png(width, height))
+        with pytest.raises(ProvenanceError, match="too many pixels"):
+            find_provenance(lib, bomb)
+
+
 def _store_synthetic(lib, hashes: list[bytes]) -> None:
     """Outputs with these fingerprints in the store (the rest of each record a placeholder)."""
     from likeness import clock

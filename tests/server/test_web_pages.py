@@ -86,6 +86,7 @@ def _pages(lib, alice: int, grace: int) -> dict[str, str]:
         "unassigned": "/faces/unassigned",
         "create": "/create",
         "jobs": "/jobs",
+        "check": "/check",
         "consent": "/consent",
         "apps": "/apps",
         "person-not-found": "/people/999999",
@@ -409,6 +410,49 @@ def test_creating_keeps_the_form_shows_a_signed_gallery_a_report_and_deletes(sit
     page.click(f".job[data-id='{job}'] button.delete")
     page.locator(f".job[data-id='{job}']").wait_for(state="detached")
     assert page.goto(f"{url}/jobs/{job}/images/0").status == 404
+
+
+def test_an_image_found_online_is_checked_from_its_page(site, browser, tmp_path):
+    """A turned, cropped copy of an output is traced to it; a photo that is not one says so;
+    a file that is no image is refused with the reason. The file's name is shown as text."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from likeness.provenance.credentials import GenerationRecord
+    from likeness.provenance.stamp import stamp_image
+    from likeness.testing.photos import scenery
+
+    url, lib, *_ = site
+    picture = np.asarray(scenery(11, (512, 384))) // 2
+    picture = picture + np.random.default_rng(5).integers(0, 60, picture.shape, dtype=np.uint8)
+    stamped = stamp_image(lib, picture, "png", GenerationRecord("o.png", "tiny-sd15", "0" * 64))
+    turned = Image.open(io.BytesIO(stamped.data)).rotate(4).crop((30, 30, 480, 360))
+    copy = tmp_path / "<img src=x onerror=alert(1)>.jpg"
+    turned.convert("RGB").save(copy, quality=85)
+    page = _signed_in_page(browser, url)
+    page.goto(f"{url}/check")
+    page.set_input_files("#check-file", str(copy))
+    page.click("#check-form button[type=submit]")
+    page.wait_for_selector("#check-result:not([hidden])")
+    verdict = "<img src=x onerror=alert(1)>.jpg: made by this library"
+    assert page.inner_text("#check-verdict") == verdict  # text, never markup
+    facts = page.inner_text("#check-facts")
+    assert f"output {stamped.watermark_id:08x}" in facts and "turned 4° to the left" in facts
+    assert check_every_look(page, "check-found") == {}
+    other = tmp_path / "holiday.jpg"
+    scenery(12, (400, 300)).save(other, quality=90)
+    page.set_input_files("#check-file", str(other))
+    page.click("#check-form button[type=submit]")
+    page.locator("#check-verdict", has_text="holiday.jpg").wait_for()
+    assert page.inner_text("#check-verdict") == "holiday.jpg: not one of this library's images"
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    page.set_input_files("#check-file", str(notes))
+    page.click("#check-form button[type=submit]")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.inner_text("#error") == "notes.png: not a PNG, JPEG or WebP image"
 
 
 def test_enrolment_without_a_camera_says_so_and_offers_to_try_again(site, browser):

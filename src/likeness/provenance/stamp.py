@@ -31,6 +31,9 @@ from likeness.provenance.credentials import (
 from likeness.provenance.tables import OutputKeypoints, PdqChunk, ProvenanceRecord
 from likeness.store import Library
 
+#: The most pixels a file may have for its watermark, fingerprint and corners to be looked
+#: for (an 8K screenshot is 33 million; outputs are a few).
+MAX_PIXELS = 64 * 10**6
 WATERMARK_ALG = "org.likeness.watermark.qim-dct.1"
 FINGERPRINT_ALG = "org.likeness.fingerprint.pdq"
 FORMATS = {
@@ -218,7 +221,17 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
     report = ProvenanceReport(str(path), verify_credentials(lib, path))
     try:
         with Image.open(path) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise Image.DecompressionBombError(f"{im.width}x{im.height}")
             pixels = np.asarray(im.convert("RGB"))
+    except Image.DecompressionBombError:
+        # A few KB of PNG can claim gigapixels: refused before any is allocated.
+        if report.credentials.state != "none":
+            return report
+        raise ProvenanceError(
+            f"{path}: too many pixels to look for a watermark or fingerprint in "
+            f"(over {MAX_PIXELS // 10**6} megapixels)"
+        ) from None
     except (UnidentifiedImageError, OSError) as exc:
         if report.credentials.state != "none":
             return report  # damaged pixels: the credentials' verdict is the answer
@@ -243,6 +256,41 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
     if key is not None:
         with lib.session() as s:
             report.stored_manifest = json.loads(s.get(ProvenanceRecord, key).manifest)
+    return report
+
+
+#: How each image format that can carry Content Credentials here begins, and its suffix.
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"\xff\xd8\xff", ".jpg"))
+
+
+def image_suffix(data: bytes) -> str | None:
+    """``.png``, ``.jpg`` or ``.webp`` by what ``data`` begins with (not by what a sender
+    says it is), or None."""
+    for magic, suffix in _MAGIC:
+        if data.startswith(magic):
+            return suffix
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return None
+
+
+def find_provenance_in_bytes(lib: Library, data: bytes, name: str) -> ProvenanceReport:
+    """``find_provenance`` of an image received as bytes (an upload), reported under
+    ``name``: the bytes go to a private temporary file in the vault, deleted afterwards, and
+    no message names that file."""
+    import tempfile
+
+    suffix = image_suffix(data)
+    if suffix is None:
+        raise ProvenanceError(f"{name}: not a PNG, JPEG or WebP image")
+    with tempfile.TemporaryDirectory(dir=lib.vault, prefix="check-") as folder:
+        path = Path(folder) / f"image{suffix}"
+        path.write_bytes(data)
+        try:
+            report = find_provenance(lib, path)
+        except ProvenanceError as exc:
+            raise ProvenanceError(str(exc).replace(str(path), name)) from None
+    report.file = name
     return report
 
 

@@ -29,7 +29,18 @@ from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from likeness.errors import BusyError, LikenessError
-from likeness.server import consent, enrolment, faces, jobs_routes, me, oauth, people, photos, web
+from likeness.server import (
+    consent,
+    enrolment,
+    faces,
+    jobs_routes,
+    me,
+    oauth,
+    people,
+    photos,
+    provenance,
+    web,
+)
 from likeness.server.deps import require_csrf, require_session, set_session_cookie
 from likeness.server.jobs import MAX_PENDING, JobQueue
 from likeness.server.owner import check_owner_passphrase, device_cookie_key, has_owner_passphrase
@@ -245,6 +256,7 @@ def create_app(
     app.include_router(faces.router)
     app.include_router(photos.router)
     app.include_router(jobs_routes.router)
+    app.include_router(provenance.router)
     app.include_router(consent.router)
     app.include_router(enrolment.router)
     app.include_router(oauth.oauth_router)

@@ -436,6 +436,15 @@ def apps_page(request: Request):
     return page(request, "apps.html", "Apps", state, apps=rows, names=names)
 
 
+@router.get("/check", response_class=HTMLResponse)
+def check_page(request: Request):
+    """Check an image: whether it is one of this library's outputs (or a copy of one:
+    re-encoded, cropped, turned, framed in a screenshot), and what its credentials say."""
+    if (state := _session(request)) is None:
+        return _sign_in_first(request)
+    return page(request, "check.html", "Check an image", state)
+
+
 @router.get("/create", response_class=HTMLResponse)
 def create_page(request: Request):
     if (state := _session(request)) is None:

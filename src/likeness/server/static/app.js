@@ -363,6 +363,88 @@ document.getElementById("grant-form")?.addEventListener("submit", (event) => {
   );
 });
 
+// Check page: send an image's bytes, show what its provenance says. Every value from the
+// report is set as text: an image's credentials may come from any tool.
+const checkForm = document.getElementById("check-form");
+if (checkForm) {
+  const COPY = (copy) => (copy && copy !== "as it is" ? `; this file is that output ${copy}` : "");
+  const SIGNATURE = {
+    trusted: "intact, signed under a root this library trusts",
+    valid: "intact, signed (not under a root this library trusts)",
+    invalid: "broken: the file was changed after it was signed",
+    none: "none in the file",
+  };
+  const facts = (report) => {
+    const c = report.credentials;
+    const rows = [["Content Credentials", SIGNATURE[c.state] ?? c.state]];
+    if (c.claim_generator) {
+      rows.push(["Made by", c.made_by_likeness ? "likeness, as AI-generated media" : c.claim_generator]);
+    }
+    for (const failure of c.failures ?? []) {
+      rows.push(["Problem", `${failure.code}: ${failure.explanation ?? ""}`]);
+    }
+    const w = report.watermark;
+    const f = report.fingerprint;
+    const k = report.keypoints;
+    rows.push(["Watermark", w ? `reads output ${w.id}` : "not read"]);
+    rows.push(["Fingerprint", f ? `output ${f.id}, ${f.distance} of 256 bits apart${COPY(f.copy)}` : "no match"]);
+    if (!f) {
+      rows.push(["Corners", k ? `output ${k.id}: ${k.inliers} corners agree${COPY(k.copy)}` : "no match"]);
+    }
+    const consent = report.stored_manifest?.assertions?.find((a) => a.label === "org.likeness.consent");
+    if (consent) {
+      const grants = consent.data.grants ?? [];
+      rows.push(["Consent", grants.length ? `made under grant ${grants.map((g) => g.slice(0, 8)).join(", ")}` : "naming no one: no grant was needed"]);
+    }
+    return rows;
+  };
+  checkForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = checkForm.file.files[0];
+    const button = checkForm.querySelector('button[type="submit"]');
+    if (!file || button.disabled) return;
+    button.disabled = true;
+    document.getElementById("error").hidden = true;
+    try {
+      const response = await fetch(checkForm.dataset.url, {
+        method: "POST",
+        headers: {
+          "Content-Type": file.type || "application/octet-stream",
+          "X-CSRF-Token": csrfToken(),
+          "File-Name": encodeURIComponent(file.name),
+        },
+        body: file,
+      });
+      const report = await response.json().catch(() => ({ detail: response.statusText }));
+      if (!response.ok) {
+        const tooBig = response.status === 413 ? "The image is larger than 40 MB." : null;
+        throw new Error(tooBig ?? (typeof report.detail === "string" ? report.detail : "The image could not be checked."));
+      }
+      const mine = report.watermark || report.fingerprint || report.keypoints;
+      document.getElementById("check-verdict").textContent = mine
+        ? `${report.file}: made by this library`
+        : report.credentials.state === "none"
+          ? `${report.file}: not one of this library's images`
+          : `${report.file}: has Content Credentials, not from this library's store`;
+      const list = document.getElementById("check-facts");
+      list.replaceChildren();
+      for (const [term, value] of facts(report)) {
+        const dt = document.createElement("dt");
+        dt.textContent = term;
+        const dd = document.createElement("dd");
+        dd.textContent = value;
+        list.append(dt, dd);
+      }
+      document.getElementById("check-json").textContent = JSON.stringify(report, null, 2);
+      document.getElementById("check-result").hidden = false;
+    } catch (error) {
+      showError(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 // Create page: @-mention completion, queue a generation, follow it live (the jobs loop above).
 const createForm = document.getElementById("create-form");
 if (createForm) {
