@@ -10,30 +10,23 @@ import zlib
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from likeness.provenance.credentials import GenerationRecord
 from likeness.provenance.stamp import stamp_image
-from likeness.server import create_app
-from likeness.server.owner import set_owner_passphrase
 from likeness.server.provenance import CHECK_BODY_BYTES, shown_name
-from likeness.testing.libraries import copy_home
 from likeness.testing.photos import scenery
-from likeness.testing.server import LOCAL, PASSPHRASE, signed_in
+from likeness.testing.server import signed_in
 
 RECORD = GenerationRecord("out.png", "tiny-sd15", "ab" * 32)
 CHECK = "/api/provenance/check"
 
 
 @pytest.fixture
-def served(prepared, tmp_path):
-    home, _, _ = prepared
-    lib = copy_home(home, tmp_path / "home")
-    set_owner_passphrase(lib, PASSPHRASE)
-    with TestClient(create_app(lib), base_url=LOCAL) as client:
-        yield client, lib
-    lib.close()
+def served(world):
+    """The shared two-people world's client and library (``conftest.world``)."""
+    client, lib, _, _ = world
+    return client, lib
 
 
 def jpeg(pixels: np.ndarray) -> bytes:
