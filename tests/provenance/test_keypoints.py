@@ -134,7 +134,14 @@ def test_the_index_is_a_cache_of_the_catalog(lib, outputs, tmp_path, monkeypatch
     assert loaded.index.ntotal == 2 * keypoints.INDEXED and loaded.last == second.watermark_id
     saved.with_suffix(".json").write_text(json.dumps({**state, "last": 12345}))
     assert KeypointIndex(lib).index.ntotal == 0  # not this catalog's: rebuilt from it
+    for forged in ({"seq": 99999, "last": None}, {"seq": "abc"}, {"seq": 1.5}, {"seq": 0}):
+        saved.with_suffix(".json").write_text(json.dumps({**state, **forged}))
+        assert KeypointIndex(lib).index.ntotal == 0  # not believed: rebuilt
     saved.with_suffix(".json").write_text(json.dumps(state))
+    import faiss
+
+    faiss.write_index_binary(faiss.IndexBinaryFlat(256), str(saved))  # an index of another kind
+    assert KeypointIndex(lib).index.ntotal == 0
     saved.write_bytes(b"damaged")
     rebuilt = KeypointIndex(lib)
     assert rebuilt.index.ntotal == 0  # unreadable: rebuilt from the catalog as well

@@ -108,7 +108,87 @@ def test_what_is_no_image_or_too_large_is_refused_without_naming_server_files(se
     assert not list(lib.vault.glob("check-*"))
 
 
+def png_with_chunk(kind: bytes, body: bytes) -> bytes:
+    """A 16x16 PNG with one more chunk after its header."""
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buf, "PNG")
+    data = buf.getvalue()
+    extra = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return data[:33] + extra + data[33:]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        png_with_chunk(b"tRNS", b"\x00" * 5),  # Pillow: ValueError, once a 500
+        png_with_chunk(b"pHYs", b"\x00"),
+        png_with_chunk(b"zTXt", b"k\x00\x00" + zlib.compress(b"A" * 2_000_000, 9)),
+    ],
+    ids=["short tRNS", "short pHYs", "huge zTXt"],
+)
+def test_a_malformed_image_is_refused_not_a_server_error(served, data):
+    client, lib = served
+    answer = client.post(CHECK, content=data, headers=signed_in(client))
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["detail"].startswith("the image: cannot decode the image")
+    assert str(lib.home) not in answer.text
+
+
+def test_only_the_decoder_of_the_files_kind_reads_it(served, monkeypatch):
+    """Bytes that begin like a PNG but read as a Kodak Photo CD to another of Pillow's
+    decoders (one with a history of memory bugs) never reach that decoder."""
+    from PIL import PcdImagePlugin
+
+    opened = []
+    original = PcdImagePlugin.PcdImageFile._open
+    monkeypatch.setattr(
+        PcdImagePlugin.PcdImageFile, "_open", lambda self: opened.append(1) or original(self)
+    )
+    client, _ = served
+    data = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2040 + b"PCD_IPI" + b"\x00" * 0x60000
+    answer = client.post(CHECK, content=data, headers=signed_in(client))
+    assert answer.status_code in (200, 400)  # unreadable credentials, or undecodable
+    assert opened == []
+
+
+@pytest.mark.parametrize("size", [(512, 1), (5000, 1), (1, 2000), (7, 5000)])
+def test_a_picture_too_thin_for_corners_is_checked(served, size):
+    client, _ = served
+    buf = io.BytesIO()
+    Image.new("RGB", size, (200, 10, 10)).save(buf, "PNG")
+    answer = client.post(CHECK, content=buf.getvalue(), headers=signed_in(client))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["found"] is False
+
+
+def test_one_image_is_checked_at_a_time_and_a_killed_checks_upload_is_removed(served):
+    import os
+    import time
+
+    from likeness.server import provenance
+
+    client, lib = served
+    headers = signed_in(client)
+    body = jpeg(np.asarray(scenery(4)))
+    assert provenance._checking.acquire(blocking=False)  # another check is running
+    try:
+        busy = client.post(CHECK, content=body, headers=headers)
+    finally:
+        provenance._checking.release()
+    assert busy.status_code == 429 and busy.headers["Retry-After"] == "2"
+    left = lib.vault / "check-left-by-a-killed-process"
+    left.mkdir()
+    (left / "image.jpg").write_bytes(body)
+    recent = lib.vault / "check-another-running-now"
+    recent.mkdir()
+    an_hour_ago = time.time() - 3700
+    os.utime(left, (an_hour_ago, an_hour_ago))
+    assert client.post(CHECK, content=body, headers=headers).status_code == 200
+    assert not left.exists() and recent.exists()
+
+
 def test_a_file_name_is_shown_as_printable_text_only():
     assert shown_name("a%0Ab%1B[31m%E2%80%AEc.png") == "ab[31mc.png"
     assert shown_name("%") == "%" and shown_name(None) == "the image"
     assert len(shown_name("x" * 5000)) == 120
+    assert len(shown_name("%E6%96%87" * 1000)) == 120  # a long name is cut, not refused

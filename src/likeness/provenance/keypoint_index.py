@@ -37,8 +37,10 @@ from likeness.store import Library
 LINKS = 16
 SEARCH_WIDTH = 32
 BUILD_WIDTH = 40
-#: A copy's corner counts as landing on a stored one within this many bits.
-NEAR_BITS = 48
+#: A copy's corner counts as landing on a stored one within this many bits (48 put the
+#: right output first more often with 100,000 stored, 64 within the first 8 as often, and
+#: gives a noisy picture's copy enough votes: 8 or more where 48 gave as few as 2).
+NEAR_BITS = 64
 #: The copy's strongest corners looked up (each way: as it is and mirrored back). The
 #: stored side holds only each output's strongest, which the copy's strongest meet; more
 #: would mostly land near unrelated outputs (with 100,000 stored, 150 put the right output
@@ -77,24 +79,35 @@ class KeypointIndex:
         return graph
 
     def _load(self):
+        """The saved index, if it is whole, of the expected kind and built from this catalog;
+        else None (rebuilt from the catalog)."""
         import faiss
 
         state = self.path.with_suffix(".json")
         try:
             saved = json.loads(state.read_text())
-            if saved.get("format") != FORMAT:
+            seq, last = saved["seq"], saved["last"]
+            if saved["format"] != FORMAT or type(seq) is not int or seq < 0:
+                return None
+            if (last is None) != (seq == 0) or (last is not None and type(last) is not int):
                 return None
             index = faiss.read_index_binary(str(self.path))
-        except (OSError, ValueError, RuntimeError):
-            return None  # missing or damaged: rebuilt from the catalog
-        with self.lib.session() as s:
-            last = s.scalar(
-                select(OutputKeypoints.watermark_id).where(OutputKeypoints.seq == saved["seq"])
-            )
-        if last != saved.get("last"):
-            return None  # the catalog is not the one it was built from (a restored backup)
-        self.seq, self.last = int(saved["seq"]), last
-        faiss.downcast_IndexBinary(index.index).hnsw.efSearch = SEARCH_WIDTH
+            graph = faiss.downcast_IndexBinary(index.index)
+            if not isinstance(index, faiss.IndexBinaryIDMap) or not isinstance(
+                graph, faiss.IndexBinaryHNSW
+            ):
+                return None
+        except Exception:  # missing, damaged or foreign: rebuilt from the catalog
+            return None
+        if seq:
+            with self.lib.session() as s:
+                found = s.scalar(
+                    select(OutputKeypoints.watermark_id).where(OutputKeypoints.seq == seq)
+                )
+            if found != last:
+                return None  # the catalog is not the one it was built from (a restored backup)
+        self.seq, self.last = seq, last
+        graph.hnsw.efSearch = SEARCH_WIDTH
         return index
 
     def refresh(self) -> None:

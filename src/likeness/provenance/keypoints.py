@@ -112,14 +112,22 @@ def _grey(pixels: np.ndarray, longest: int) -> np.ndarray:
     return grey
 
 
+#: ORB finds no corner within 31 px of an edge: a thinner picture (a 1 px line scaled up)
+#: has none, and OpenCV's pyramid would fail on it.
+THINNEST = 64
+
+
 def _describe(grey: np.ndarray, keep: int, found: int) -> Keypoints:
     import cv2
 
+    size = (grey.shape[1], grey.shape[0])
+    none = Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), size)
+    if min(size) < THINNEST:
+        return none
     orb = cv2.ORB_create(nfeatures=found, scaleFactor=1.2, nlevels=8, fastThreshold=10)
     corners, descriptors = orb.detectAndCompute(grey, None)
-    size = (grey.shape[1], grey.shape[0])
     if descriptors is None or not corners:
-        return Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), size)
+        return none
     order = np.argsort([-c.response for c in corners], kind="stable")[:keep]
     points = np.array([corners[i].pt for i in order], np.float32).reshape(-1, 2)
     return Keypoints(points, descriptors[order], size)

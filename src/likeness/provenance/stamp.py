@@ -41,6 +41,8 @@ FORMATS = {
     "jpeg": ("JPEG", "image/jpeg"),
     "webp": ("WEBP", "image/webp"),
 }
+#: Pillow's decoder for each kind of file that can carry Content Credentials here.
+FORMATS_BY_MIME = {mime: pil_format for pil_format, mime in FORMATS.values()}
 
 
 @dataclass(frozen=True)
@@ -217,10 +219,12 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
     from likeness.provenance.credentials import verify_credentials
 
     path = Path(path)
-    mime_type(path)  # a clear error for files that are not PNG, JPEG or WebP
+    mime = mime_type(path)  # a clear error for files that are not PNG, JPEG or WebP
     report = ProvenanceReport(str(path), verify_credentials(lib, path))
     try:
-        with Image.open(path) as im:
+        # Only the decoder of the file's own kind: Pillow would otherwise try every format
+        # it knows on bytes that merely begin like a PNG or JPEG.
+        with Image.open(path, formats=[FORMATS_BY_MIME[mime]]) as im:
             if im.width * im.height > MAX_PIXELS:
                 raise Image.DecompressionBombError(f"{im.width}x{im.height}")
             pixels = np.asarray(im.convert("RGB"))
@@ -232,10 +236,11 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
             f"{path}: too many pixels to look for a watermark or fingerprint in "
             f"(over {MAX_PIXELS // 10**6} megapixels)"
         ) from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except Exception as exc:  # Pillow's plugins raise many kinds on bad data
         if report.credentials.state != "none":
             return report  # damaged pixels: the credentials' verdict is the answer
-        raise ProvenanceError(f"{path}: cannot decode the image: {exc}") from None
+        reason = exc if isinstance(exc, (UnidentifiedImageError, OSError)) else "damaged data"
+        raise ProvenanceError(f"{path}: cannot decode the image: {reason}") from None
     with lib.session() as s:
         sizes = s.execute(select(ProvenanceRecord.width, ProvenanceRecord.height).distinct())
         read = watermark.read(pixels, [tuple(size) for size in sizes])
@@ -274,16 +279,35 @@ def image_suffix(data: bytes) -> str | None:
     return None
 
 
+UPLOAD_PREFIX = "check-"
+#: An upload's folder older than this was left by a process that was killed mid-check.
+STALE_UPLOAD_S = 3600
+
+
+def _remove_stale_uploads(lib: Library) -> None:
+    import shutil
+    import time
+
+    for folder in lib.vault.glob(f"{UPLOAD_PREFIX}*"):
+        try:
+            if time.time() - folder.stat().st_mtime > STALE_UPLOAD_S:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # removed meanwhile by another check
+
+
 def find_provenance_in_bytes(lib: Library, data: bytes, name: str) -> ProvenanceReport:
     """``find_provenance`` of an image received as bytes (an upload), reported under
-    ``name``: the bytes go to a private temporary file in the vault, deleted afterwards, and
-    no message names that file."""
+    ``name``: the bytes go to a private temporary file in the vault, deleted afterwards (and
+    one left by a killed process is removed by a later check), and no message names that
+    file."""
     import tempfile
 
     suffix = image_suffix(data)
     if suffix is None:
         raise ProvenanceError(f"{name}: not a PNG, JPEG or WebP image")
-    with tempfile.TemporaryDirectory(dir=lib.vault, prefix="check-") as folder:
+    _remove_stale_uploads(lib)
+    with tempfile.TemporaryDirectory(dir=lib.vault, prefix=UPLOAD_PREFIX) as folder:
         path = Path(folder) / f"image{suffix}"
         path.write_bytes(data)
         try:

@@ -367,6 +367,15 @@ document.getElementById("grant-form")?.addEventListener("submit", (event) => {
 // report is set as text: an image's credentials may come from any tool.
 const checkForm = document.getElementById("check-form");
 if (checkForm) {
+  // The name as a header can carry it: cut to what the report shows, percent-encoded (a
+  // header is Latin-1), and none at all for a name JavaScript cannot encode.
+  const sentName = (name) => {
+    try {
+      return encodeURIComponent(Array.from(name).slice(0, 120).join(""));
+    } catch {
+      return "";
+    }
+  };
   const COPY = (copy) => (copy && copy !== "as it is" ? `; this file is that output ${copy}` : "");
   const SIGNATURE = {
     trusted: "intact, signed under a root this library trusts",
@@ -377,8 +386,12 @@ if (checkForm) {
   const facts = (report) => {
     const c = report.credentials;
     const rows = [["Content Credentials", SIGNATURE[c.state] ?? c.state]];
-    if (c.claim_generator) {
+    // Only credentials signed under a root this library trusts say who made the image;
+    // anyone can sign a manifest that claims to be likeness's.
+    if (c.claim_generator && c.state === "trusted") {
       rows.push(["Made by", c.made_by_likeness ? "likeness, as AI-generated media" : c.claim_generator]);
+    } else if (c.claim_generator) {
+      rows.push(["Claims to be made by", c.claim_generator]);
     }
     for (const failure of c.failures ?? []) {
       rows.push(["Problem", `${failure.code}: ${failure.explanation ?? ""}`]);
@@ -411,7 +424,7 @@ if (checkForm) {
         headers: {
           "Content-Type": file.type || "application/octet-stream",
           "X-CSRF-Token": csrfToken(),
-          "File-Name": encodeURIComponent(file.name),
+          "File-Name": sentName(file.name),
         },
         body: file,
       });
@@ -421,11 +434,14 @@ if (checkForm) {
         throw new Error(tooBig ?? (typeof report.detail === "string" ? report.detail : "The image could not be checked."));
       }
       const mine = report.watermark || report.fingerprint || report.keypoints;
+      const state = report.credentials.state;
       document.getElementById("check-verdict").textContent = mine
         ? `${report.file}: made by this library`
-        : report.credentials.state === "none"
+        : state === "none"
           ? `${report.file}: not one of this library's images`
-          : `${report.file}: has Content Credentials, not from this library's store`;
+          : state === "invalid"
+            ? `${report.file}: not one of this library's images; its file is damaged or was changed`
+            : `${report.file}: has Content Credentials from elsewhere, not from this library`;
       const list = document.getElementById("check-facts");
       list.replaceChildren();
       for (const [term, value] of facts(report)) {
