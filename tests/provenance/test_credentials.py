@@ -169,3 +169,21 @@ def test_provenance_cli_verifies_and_exports_the_root(tmp_path):
     root = tmp_path / "root.pem"
     assert likeness(home, "provenance", "export-trust", "--out", str(root)).returncode == 0
     assert root.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_only_a_trusted_manifest_is_said_to_be_made_by_likeness(tmp_path):
+    """Another library (or any tool) can sign a manifest with likeness's assertion in it:
+    it verifies as valid, and verify says it only *claims* to be likeness's."""
+    from likeness.testing.cli import likeness
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for home in (ours, theirs):
+        assert likeness(home, "init").returncode == 0
+    with Library.open(theirs) as lib:
+        signed = sign_image(lib, _image("PNG"), "image/png", RECORD)
+    path = tmp_path / "theirs.png"
+    path.write_bytes(signed)
+    here = likeness(ours, "provenance", "verify", str(path))
+    assert "valid" in here.stdout and "(claims to be made by likeness)" in here.stdout
+    there = likeness(theirs, "provenance", "verify", str(path))
+    assert "(made by likeness)" in there.stdout and "claims" not in there.stdout

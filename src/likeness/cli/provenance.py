@@ -46,7 +46,12 @@ def provenance_verify(
     else:
         console.print(f"{file}: {STATES[creds.state]}")
         if creds.claim_generator:
-            made = " (made by likeness)" if creds.made_by_likeness else ""
+            # Anyone can sign a manifest that says it is likeness's: only one under a root
+            # this library trusts is believed.
+            made = ""
+            if creds.made_by_likeness:
+                trusted = creds.state == "trusted"
+                made = " (made by likeness)" if trusted else " (claims to be made by likeness)"
             console.print(f"  generator: {creds.claim_generator}{made}; issuer: {creds.issuer}")
         if creds.manifest_label:
             console.print(f"  manifest: {creds.manifest_label}", markup=False)
