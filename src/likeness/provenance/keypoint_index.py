@@ -97,6 +97,8 @@ class KeypointIndex:
                 graph, faiss.IndexBinaryHNSW
             ):
                 return None
+            if seq == 0 and index.ntotal:
+                return None  # corners that no catalog row accounts for
         except Exception:  # missing, damaged or foreign: rebuilt from the catalog
             return None
         if seq:
