@@ -297,11 +297,11 @@ def stamping_at_1mp(lib, record) -> None:
     (the file has to be written anyway): the rest is likeness's part."""
     from skimage import data
 
-    from likeness.provenance.stamp import FORMATS, stamp_image
+    from likeness.provenance.stamp import FORMATS, encoder_options, stamp_image
 
     pixels = np.asarray(Image.fromarray(data.astronaut()).resize((1024, 1024)))
     for fmt, (pil_format, _) in FORMATS.items():
-        options = {"quality": 95} if pil_format in ("JPEG", "WEBP") else {"compress_level": 4}
+        options = encoder_options(pil_format)
         stamp_s, encode_s = [], []
         for _ in range(5):
             start = time.perf_counter()

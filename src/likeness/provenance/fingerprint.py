@@ -26,14 +26,11 @@ HASHED_SIDE = 512
 
 
 def _hashed(image: np.ndarray) -> np.ndarray:
-    import cv2
+    from likeness.faces.scaling import resize_image
 
-    h, w = image.shape[:2]
-    if max(h, w) <= HASHED_SIDE:
-        return np.ascontiguousarray(image)
-    scale = HASHED_SIDE / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+    longest = max(image.shape[:2])
+    scale = min(1.0, HASHED_SIDE / longest)
+    return np.ascontiguousarray(resize_image(image, scale))
 
 
 def pdq(image: np.ndarray) -> tuple[bytes, int]:

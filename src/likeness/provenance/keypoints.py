@@ -102,14 +102,10 @@ class Correspondence:
 def _grey(pixels: np.ndarray, longest: int) -> np.ndarray:
     import cv2
 
+    from likeness.faces.scaling import resize_image
+
     grey = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
-    h, w = grey.shape
-    scale = longest / max(h, w)
-    if scale != 1:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        grey = cv2.resize(grey, size, interpolation=interpolation)
-    return grey
+    return resize_image(grey, longest / max(grey.shape))
 
 
 #: ORB finds no corner within 31 px of an edge: a thinner picture (a 1 px line scaled up)

@@ -60,17 +60,13 @@ async def check_image(
     watermark, fingerprint or corners lead to, as ``likeness provenance verify --json``
     prints it. The file is not kept. ``File-Name`` names it in the report. One check at a
     time: 429 while another runs."""
+    from likeness.provenance.stamp import find_provenance_in_bytes
+
     data = await request.body()
     if not _checking.acquire(blocking=False):
         raise BusyError("another image is being checked: try again in a moment", retry_after_s=2)
     try:
-        report = await run_in_threadpool(_check, lib, data, shown_name(file_name))
+        report = await run_in_threadpool(find_provenance_in_bytes, lib, data, shown_name(file_name))
     finally:
         _checking.release()
     return report.as_json()
-
-
-def _check(lib: Library, data: bytes, name: str):
-    from likeness.provenance.stamp import find_provenance_in_bytes
-
-    return find_provenance_in_bytes(lib, data, name)
