@@ -22,6 +22,7 @@ from likeness.adapters.curation import CurationRules
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import Decision
 from likeness.generate.run import GenerationOptions
+from likeness.generate.video import VideoOptions
 from likeness.store import Library
 
 if TYPE_CHECKING:
@@ -174,36 +175,57 @@ class GenerateRequest:
 
     @classmethod
     def from_json(cls, data: dict) -> GenerateRequest:
-        def tuple_or_none(value):
-            return tuple(value) if value is not None else None
-
         return cls(
             prompt=data["prompt"],
             options=GenerationOptions(**data["options"]),
-            requester=data.get("requester", OWNER),
-            among=tuple_or_none(data.get("among")),
-            within=tuple_or_none(data.get("within")),
+            **_requester_from_json(data),
         )
+
+
+def _requester_from_json(data: dict) -> dict:
+    """A request's ``requester``, ``among`` and ``within`` as ``as_json`` wrote them."""
+
+    def tuple_or_none(value):
+        return tuple(value) if value is not None else None
+
+    return {
+        "requester": data.get("requester", OWNER),
+        "among": tuple_or_none(data.get("among")),
+        "within": tuple_or_none(data.get("within")),
+    }
+
+
+def get_style_checked(style: str | None) -> None:
+    """Refuse an unknown style here, with the list of styles."""
+    from likeness.generate.styles import get_style
+
+    get_style(style)
+
+
+def _check_app_grants(lib: Library, requester: str, within: tuple[str, ...] | None) -> None:
+    """An app's request is held to its token's grants: the app and each of them must be in
+    force (``GateError`` otherwise); the owner's passes."""
+    from likeness.apps.registry import AppError
+    from likeness.apps.requester import Requester
+    from likeness.apps.tokens import check_grants_in_force
+    from likeness.consent.policy import GateError
+
+    app_id = Requester(requester).app_id
+    if app_id is not None:
+        try:
+            check_grants_in_force(lib, app_id, within or ())
+        except AppError as error:
+            raise GateError(f"generation refused: {error}") from error
 
 
 def authorize_generate(lib: Library, request: GenerateRequest) -> Decision:
     """The gate's allowing Decision for this prompt (its people, the style's action, the
     model's kind), or ``GateError``. An unknown style is refused here, with the list. An
     app's request is held to its token's grants: the app and each of them must be in force."""
-    from likeness.apps.registry import AppError
-    from likeness.apps.requester import Requester
-    from likeness.apps.tokens import check_grants_in_force
-    from likeness.consent.policy import GateError
     from likeness.generate.run import authorize_generation
-    from likeness.generate.styles import get_style
 
-    get_style(request.options.style)
-    app_id = Requester(request.requester).app_id
-    if app_id is not None:
-        try:
-            check_grants_in_force(lib, app_id, request.within or ())
-        except AppError as error:
-            raise GateError(f"generation refused: {error}") from error
+    get_style_checked(request.options.style)
+    _check_app_grants(lib, request.requester, request.within)
     decision = authorize_generation(
         lib,
         request.prompt,
@@ -229,6 +251,64 @@ def generate(
     return generate_images(
         lib, decision, request.prompt, out_dir, request.options, progress=progress
     )
+
+
+# -- video -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """A clip's prompt with @mentions, its options, and who asks (``among`` and ``within``
+    as for images)."""
+
+    prompt: str
+    options: VideoOptions = field(default_factory=VideoOptions)
+    requester: str = OWNER
+    among: tuple[int, ...] | None = None
+    within: tuple[str, ...] | None = None
+
+    def as_json(self) -> dict:
+        return {**asdict(self), "options": asdict(self.options)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> VideoRequest:
+        return cls(
+            prompt=data["prompt"],
+            options=VideoOptions(**data["options"]),
+            **_requester_from_json(data),
+        )
+
+
+def authorize_video(lib: Library, request: VideoRequest) -> Decision:
+    """The gate's allowing Decision for this clip (``generate-video`` on its people, whatever
+    the style), or ``GateError``; an app's request held to its token's grants."""
+    from likeness.generate import video
+
+    get_style_checked(request.options.style)
+    _check_app_grants(lib, request.requester, request.within)
+    decision = video.authorize_video(
+        lib,
+        request.prompt,
+        request.options,
+        request.requester,
+        among=request.among,
+        within=request.within,
+    )
+    return decision.raise_if_denied("video")
+
+
+def generate_video(
+    lib: Library,
+    request: VideoRequest,
+    out_dir: Path,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> GenerationResult:
+    """Generate clips into ``out_dir``: every frame of each passes the safety gate before the
+    clip is written, and it leaves signed and watermarked. ``progress(clip, step, steps)``."""
+    from likeness.generate.video import generate_video as run
+
+    decision = authorize_video(lib, request)
+    return run(lib, decision, request.prompt, out_dir, request.options, progress=progress)
 
 
 # -- export ------------------------------------------------------------------------------

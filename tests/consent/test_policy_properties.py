@@ -39,11 +39,16 @@ class Model:
         self, action: Action, subjects: tuple[int, ...], requester: str, model: ModelKind
     ) -> bool:
         if not subjects:
-            return action in (Action.GENERATE_STYLIZED, Action.GENERATE_PHOTOREAL)
+            # a picture or clip of no one uses no one's likeness
+            return action in (
+                Action.GENERATE_STYLIZED,
+                Action.GENERATE_PHOTOREAL,
+                Action.GENERATE_VIDEO,
+            )
         for p in subjects:
             if p not in self.alive:
                 return False
-            if p in self.minors and action == Action.GENERATE_PHOTOREAL:
+            if p in self.minors and action in (Action.GENERATE_PHOTOREAL, Action.GENERATE_VIDEO):
                 return False
             if model == ModelKind.REAL:  # every grant here is attested
                 return False

@@ -154,3 +154,29 @@ def test_an_apps_refusal_names_only_the_people_it_asked_for(world, faces_dev, nu
     assert biden in list_audit(lib, 1)[0]["payload"]["faces"]
     missing = gate.check(_photo(faces_dev, "people/kit_harington/1.jpg"))
     assert f"person {obama} was asked for" in missing.reason  # its own person, by id
+
+
+def test_a_clip_showing_an_unconsented_face_in_a_few_frames_is_refused(world, faces_dev, nudity):
+    """Frames of faces-dev photos through the clip gate: Obama (consented to video here) in
+    every frame passes as one track; Biden (no grant) in three of twelve refuses the clip,
+    naming the first frame he is in; each verdict is one audit entry for the clip."""
+    lib, ids = world
+    obama, biden = ids["barack_obama"], ids["joe_biden"]
+    issue_grant(lib, obama, [Scope.GENERATE_VIDEO], Trust.ATTESTED)
+    decision = authorize(lib, "generate-video", [obama], model="tiny")
+    assert decision.allowed, decision.reason
+    gate = SafetyGate(lib, decision, nudity=nudity, require_presence=True)
+    photo = _photo(faces_dev, "people/barack_obama/2.jpg")
+    clean = gate.check_clip(np.stack([np.roll(photo, 2 * i, axis=1) for i in range(6)]))
+    assert clean.allowed and "1 tracks" in clean.reason, clean.reason
+    assert {f.person_id for f in clean.faces} == {obama}
+    assert list_audit(lib, 1)[0]["payload"]["frames"] == 6
+    joe = Image.open(faces_dev / "people/joe_biden/1.jpg").convert("RGB")
+    joe = np.asarray(joe.resize((photo.shape[1], photo.shape[0])))
+    frames = np.stack([photo] * 12)
+    frames[5:8] = joe
+    refused = gate.check_clip(frames)
+    assert not refused.allowed
+    assert refused.reason.startswith(f"frame 5: a face matches person {biden}, who has no grant")
+    entry = list_audit(lib, 1)[0]["payload"]
+    assert entry["allowed"] is False and biden in entry["faces"] and entry["frames"] == 12

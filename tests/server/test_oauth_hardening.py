@@ -174,7 +174,11 @@ def test_the_authorization_servers_metadata(app_world):
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["token_endpoint_auth_methods_supported"] == ["none"]
     assert meta["authorization_response_iss_parameter_supported"] is True
-    assert set(meta["scopes_supported"]) == {"generate-stylized", "generate-photoreal"}
+    assert set(meta["scopes_supported"]) == {
+        "generate-stylized",
+        "generate-photoreal",
+        "generate-video",
+    }
 
 
 def test_a_browser_app_may_call_from_its_own_origin_and_no_other(app_world):

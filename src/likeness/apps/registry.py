@@ -36,8 +36,13 @@ from likeness.errors import InvalidError, NotFoundError
 from likeness.people.records import person_records
 from likeness.store import Library
 
-#: What an app may ask for: generations. Training and exporting adapters stay the owner's.
-APP_SCOPES = (Scope.GENERATE_STYLIZED.value, Scope.GENERATE_PHOTOREAL.value)
+#: What an app may ask for: generations (images, and video clips on their own scope).
+#: Training and exporting adapters stay the owner's.
+APP_SCOPES = (
+    Scope.GENERATE_STYLIZED.value,
+    Scope.GENERATE_PHOTOREAL.value,
+    Scope.GENERATE_VIDEO.value,
+)
 #: How long an approval's grants may last (days), and what the approval page offers.
 MAX_APPROVAL_DAYS = 90
 APPROVAL_DAYS = (1, 7, 30, 90)

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import typer
 
-from likeness.cli import adapters, consent, generate, library, models, people, provenance, serve
+from likeness.cli import (
+    adapters,
+    consent,
+    generate,
+    library,
+    models,
+    people,
+    provenance,
+    serve,
+    video,
+)
 from likeness.cli.common import LikenessGroup
 
 app = typer.Typer(
@@ -16,6 +26,7 @@ app = typer.Typer(
 )
 library.register(app)
 app.command("generate")(generate.generate)
+app.command("video")(video.video)
 app.command("serve")(serve.serve)
 app.add_typer(people.app, name="people")
 app.add_typer(consent.app, name="consent")

@@ -32,7 +32,10 @@ def consent_grant(
     person: int,
     scope: Annotated[
         list[str],
-        typer.Option(help="train-adapter, generate-stylized, generate-photoreal, export-adapter"),
+        typer.Option(
+            help="train-adapter, generate-stylized, generate-photoreal, export-adapter, "
+            "generate-video"
+        ),
     ],
     attested: Annotated[
         bool,
@@ -91,7 +94,10 @@ def consent_request(
     person: int,
     scope: Annotated[
         list[str],
-        typer.Option(help="train-adapter, generate-stylized, generate-photoreal, export-adapter"),
+        typer.Option(
+            help="train-adapter, generate-stylized, generate-photoreal, export-adapter, "
+            "generate-video"
+        ),
     ],
     days: Annotated[
         int | None, typer.Option(help="The permission lasts N days (default: until withdrawn).")

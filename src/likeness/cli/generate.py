@@ -21,7 +21,7 @@ from likeness.errors import EXIT_REFUSED
 from likeness.generate.run import GenerationOptions
 
 
-def _size(text: str | None) -> tuple[int | None, int | None]:
+def parse_size(text: str | None) -> tuple[int | None, int | None]:
     if text is None:
         return None, None
     try:
@@ -81,7 +81,7 @@ def generate(
         return
     if not prompt:
         raise typer.BadParameter("a prompt is needed (or --list-styles)", param_hint="PROMPT")
-    width, height = _size(size)
+    width, height = parse_size(size)
     options = GenerationOptions(
         model=model,
         count=n,

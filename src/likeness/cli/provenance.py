@@ -29,7 +29,10 @@ STATES = {
 
 @app.command("verify")
 def provenance_verify(
-    file: Annotated[Path, typer.Argument(help="A PNG, JPEG or WebP image.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="A PNG, JPEG or WebP image, or a clip (MP4, MOV, WebM, GIF, WebP)."),
+    ],
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -67,7 +70,13 @@ def provenance_verify(
                 f"  watermark {report.watermark_id:08x} (confidence "
                 f"{report.watermark_confidence:.2f}) names a manifest in this library"
             )
-        if report.fingerprint_match is not None:
+        if report.frames_matched is not None:
+            console.print(
+                f"  fingerprint: {report.frames_matched} of {report.frames_hashed} frames looked "
+                f"at match clip {report.fingerprint_match:08x} (median "
+                f"{report.fingerprint_distance} of 256 bits differ)"
+            )
+        elif report.fingerprint_match is not None:
             console.print(
                 f"  fingerprint matches manifest {report.fingerprint_match:08x} "
                 f"({report.fingerprint_distance} of 256 bits differ"
@@ -86,7 +95,8 @@ def provenance_verify(
         if report.keys_agree is False:
             console.print("  [yellow]the watermark and the fingerprint name different manifests")
         if report.stored_manifest and creds.state == "none":
-            console.print("  the stored manifest says this image was made by likeness:")
+            what = "clip" if report.frames is not None else "image"
+            console.print(f"  the stored manifest says this {what} was made by likeness:")
             for a in report.stored_manifest["assertions"]:
                 console.print(f"    {a['label']}: {json.dumps(a['data'], sort_keys=True)}")
         if not report.found:

@@ -23,6 +23,7 @@ _SCOPES = {
     "train-adapter": "train an adapter on your photos",
     "generate-stylized": "generate stylized images of you",
     "generate-photoreal": "generate photoreal images of you",
+    "generate-video": "generate video clips of you",
     "export-adapter": "export your adapter",
 }
 

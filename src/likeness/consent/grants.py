@@ -31,6 +31,9 @@ class Scope(StrEnum):
     GENERATE_STYLIZED = "generate-stylized"
     GENERATE_PHOTOREAL = "generate-photoreal"
     EXPORT_ADAPTER = "export-adapter"
+    #: Video clips of the person, in any style. Never implied by the image scopes: a moving
+    #: likeness is a different request, asked for and granted on its own.
+    GENERATE_VIDEO = "generate-video"
 
     @property
     def words(self) -> str:
@@ -40,6 +43,7 @@ class Scope(StrEnum):
             Scope.GENERATE_STYLIZED: "make images of them in a drawn or painted style",
             Scope.GENERATE_PHOTOREAL: "make images of them that look like photographs",
             Scope.EXPORT_ADAPTER: "export their adapter, for use in other software",
+            Scope.GENERATE_VIDEO: "make video clips of them, in any style",
         }[self]
 
 

@@ -17,7 +17,7 @@ still checks every face). Otherwise, for each person involved (all must pass):
   for this requester;
 - its trust level suits the model: ``verified`` for real models; the built-in tiny test
   models also accept ``attested``;
-- photoreal generation never for a person marked as a minor.
+- photoreal generation and video never for a person marked as a minor.
 
 A request may be held to some grants only (``within``): an app's token rests on the grants
 its approval signed, and its requests are decided on those alone, so revoking one of them
@@ -44,6 +44,7 @@ class Action(StrEnum):
     GENERATE_STYLIZED = "generate-stylized"
     GENERATE_PHOTOREAL = "generate-photoreal"
     EXPORT_ADAPTER = "export-adapter"
+    GENERATE_VIDEO = "generate-video"
 
     @property
     def scope(self) -> Scope:
@@ -181,6 +182,9 @@ def _decide(
             break
         if minor and action == Action.GENERATE_PHOTOREAL:
             allowed, reason = False, f"person {person_id} is a minor: never photoreal"
+            break
+        if minor and action == Action.GENERATE_VIDEO:
+            allowed, reason = False, f"person {person_id} is a minor: never in a video"
             break
         grant = next(
             (

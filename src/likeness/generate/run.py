@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from likeness import clock
-from likeness.adapters.manage import latest_adapter, load_into_pipeline
+from likeness.adapters.manage import AdapterInfo, latest_adapter, load_into_pipeline
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import Action, Decision, authorize
 from likeness.errors import InvalidError
-from likeness.generate.layout import strips
+from likeness.generate.layout import Box, strips
 from likeness.generate.prompt import ParsedPrompt, parse_prompt
 from likeness.generate.sampling import Region, sample_one, sample_regions
-from likeness.generate.styles import PHOTO, get_style
+from likeness.generate.styles import PHOTO, Style, get_style
 from likeness.models.device import choose_device
 from likeness.models.loading import load_pipeline
-from likeness.models.registry import get_model, model_kind
+from likeness.models.registry import BaseModel, get_model, model_kind
 from likeness.provenance.credentials import GenerationRecord
 from likeness.provenance.stamp import stamp_image
 from likeness.safety.gate import SafetyGate
@@ -61,6 +61,8 @@ class GeneratedImage:
     allowed: bool
     reason: str
     watermark_id: str | None = None
+    #: For a clip: each mentioned person's likeness across its frames (``ClipIdentity``).
+    identity: list[dict] | None = None
 
     def as_json(self) -> dict:
         return self.__dict__.copy()
@@ -113,7 +115,7 @@ def authorize_generation(
     return authorize(lib, action, parsed.people, requester, kind, within=within)
 
 
-def _write_new(path: Path, data: bytes) -> None:
+def write_new(path: Path, data: bytes) -> None:
     """Write a file that did not exist, all or nothing (no half-written image is left)."""
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:
@@ -123,14 +125,93 @@ def _write_new(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _file_name(out: Path, stamp: str, seed: int, fmt: str) -> Path:
-    ext = {"png": "png", "jpeg": "jpg", "webp": "webp"}[fmt]
+def file_name(out: Path, stamp: str, seed: int, fmt: str) -> Path:
+    """A new file's path in ``out`` for an output in ``fmt`` (png, jpeg, webp; mp4)."""
+    ext = {"png": "png", "jpeg": "jpg", "webp": "webp", "mp4": "mp4"}[fmt]
     path = out / f"likeness-{stamp}-{seed}.{ext}"
     n = 1
     while path.exists():
         path = out / f"likeness-{stamp}-{seed}-{n}.{ext}"
         n += 1
     return path
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a generation of images or clips settles before sampling: the prompt's people
+    (checked against the Decision), the style, the base model, each person's adapter and
+    the size."""
+
+    parsed: ParsedPrompt
+    style: Style
+    model: BaseModel
+    adapters: list[AdapterInfo]
+    width: int
+    height: int
+
+    def regions(self, names: list[str]) -> tuple[str, dict[int, Box] | None, list[Region]]:
+        """(the prompt as the model reads it, where each person was placed, one region
+        each): several people get a strip each, which is also where the gate looks for
+        their face; one or none, the whole picture."""
+        chosen = self.style
+        text = chosen.template.format(prompt=self.parsed.text())
+        people = self.parsed.people
+        boxes = strips(len(names), self.width, self.height) if len(names) > 1 else []
+        placements = dict(zip(people, boxes, strict=False)) or None
+        regions = [
+            Region(chosen.template.format(prompt=self.parsed.text(only=p)), name, box)
+            for p, name, box in zip(people, names, boxes, strict=False)
+        ]
+        return text, placements, regions
+
+    def record(
+        self, path: Path, decision: Decision, parameters: dict, prompt: str, seed: int
+    ) -> GenerationRecord:
+        """What one output's Content Credentials say: everything but the prompt's text
+        (which may hold names), and a hash of the parameters with it."""
+        params_hash = hashlib.sha256(
+            json.dumps({**parameters, "seed": seed, "prompt": prompt}, sort_keys=True).encode()
+        ).hexdigest()
+        return GenerationRecord(
+            title=path.name,
+            model_name=self.model.name,
+            model_sha256=self.model.sha256,
+            grant_ids=decision.grant_ids,
+            adapter_ids=tuple(a.id for a in self.adapters),
+            parameters_sha256=params_hash,
+            parameters={
+                **parameters,
+                "seed": seed,
+                "prompt_sha256": hashlib.sha256(prompt.encode()).hexdigest(),
+            },
+        )
+
+
+def plan_generation(
+    lib: Library,
+    decision: Decision,
+    prompt: str,
+    action: Action,
+    model_name: str,
+    style_name: str | None,
+    size: tuple[int | None, int | None],
+) -> Plan:
+    """Read the prompt as the Decision's requester may (an app's among its own people), hold
+    the Decision to exactly this action, people and model, check the size, and find each
+    person's newest adapter on the model."""
+    # An app's prompt is read among the people it was allowed (its errors name no one else).
+    among = None if decision.requester == OWNER else decision.subjects
+    parsed = parse_prompt(lib, prompt, among)
+    model = get_model(lib, model_name)
+    decision.require(action, parsed.people, model.kind)
+    width, height = size[0] or model.resolution, size[1] or model.resolution
+    if width % 8 or height % 8 or min(width, height) < 64:
+        raise GenerationError(
+            f"size {width}x{height}: both sides must be multiples of 8, >= 64", field="size"
+        )
+    adapters = [latest_adapter(lib, person, model.name) for person in parsed.people]
+    decision.check_in_force(lib)
+    return Plan(parsed, get_style(style_name) or PHOTO, model, adapters, width, height)
 
 
 def generate_images(
@@ -149,42 +230,22 @@ def generate_images(
     import torch
 
     options = options or GenerationOptions()
-    # An app's prompt is read among the people it was allowed (its errors name no one else).
-    among = None if decision.requester == OWNER else decision.subjects
-    parsed: ParsedPrompt = parse_prompt(lib, prompt, among)
-    style = get_style(options.style)
     action = generation_action(options.style)
-    model = get_model(lib, options.model)
-    decision.require(action, parsed.people, model.kind)
     if options.count < 1 or options.steps < 1:
         raise GenerationError("the number of images and of steps must each be at least 1")
     if options.format not in ("png", "jpeg", "webp"):
         raise GenerationError(f"unknown format {options.format!r}: png, jpeg or webp")
-    width = options.width or model.resolution
-    height = options.height or model.resolution
-    if width % 8 or height % 8 or min(width, height) < 64:
-        raise GenerationError(
-            f"size {width}x{height}: both sides must be multiples of 8, >= 64", field="size"
-        )
-    adapters = []
-    for person in parsed.people:
-        adapters.append(latest_adapter(lib, person, model.name))
-    decision.check_in_force(lib)
+    plan = plan_generation(
+        lib, decision, prompt, action, options.model, options.style, (options.width, options.height)
+    )
+    model, width, height = plan.model, plan.width, plan.height
 
     device = choose_device(options.device)
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     pipe = load_pipeline(model, device, dtype)
-    names = [load_into_pipeline(lib, pipe, a) for a in adapters]
+    names = [load_into_pipeline(lib, pipe, a) for a in plan.adapters]
     gate = gate or SafetyGate(lib, decision)
-    chosen = style or PHOTO
-    text = chosen.template.format(prompt=parsed.text())
-    # Several people: one region each, which is also where the gate looks for their face.
-    boxes = strips(len(names), width, height) if len(names) > 1 else []
-    placements = dict(zip(parsed.people, boxes, strict=False)) or None
-    regions = [
-        Region(chosen.template.format(prompt=parsed.text(only=p)), name, box)
-        for p, name, box in zip(parsed.people, names, boxes, strict=False)
-    ]
+    text, placements, regions = plan.regions(names)
     parameters = {
         "model": model.name,
         "model_sha256": model.sha256,
@@ -195,12 +256,12 @@ def generate_images(
         "guidance": options.guidance,
         "style": options.style,
         "format": options.format,
-        "adapters": [a.id for a in adapters],
-        "layout": [list(b) for b in boxes],
+        "adapters": [a.id for a in plan.adapters],
+        "layout": [list(r.box) for r in regions],
     }
     result = GenerationResult(
         hashlib.sha256(prompt.encode()).hexdigest(),
-        parsed.people,
+        plan.parsed.people,
         str(action),
         parameters,
         grants=list(decision.grant_ids),
@@ -226,9 +287,9 @@ def generate_images(
             progress=report,
         )
         if regions:
-            pixels = sample_regions(pipe, regions, chosen.negative, **common)
+            pixels = sample_regions(pipe, regions, plan.style.negative, **common)
         else:
-            pixels = sample_one(pipe, text, chosen.negative, names, **common)
+            pixels = sample_one(pipe, text, plan.style.negative, names, **common)
         verdict = gate.check(pixels, placements)
         # Consent may have been withdrawn (or the person erased) while the image was made
         # and judged: nothing is written then.
@@ -236,22 +297,10 @@ def generate_images(
         if not verdict.allowed:
             result.images.append(GeneratedImage(index, seed, None, False, verdict.reason))
             continue
-        params_hash = hashlib.sha256(
-            json.dumps({**parameters, "seed": seed, "prompt": prompt}, sort_keys=True).encode()
-        ).hexdigest()
-        path = _file_name(out_dir, started, seed, options.format)
-        record = GenerationRecord(
-            title=path.name,
-            model_name=model.name,
-            model_sha256=model.sha256,
-            grant_ids=decision.grant_ids,
-            adapter_ids=tuple(a.id for a in adapters),
-            parameters_sha256=params_hash,
-            # everything but the prompt's text, which may hold names
-            parameters={**parameters, "seed": seed, "prompt_sha256": result.prompt_sha256},
-        )
+        path = file_name(out_dir, started, seed, options.format)
+        record = plan.record(path, decision, parameters, prompt, seed)
         stamped = stamp_image(lib, pixels, options.format, record, safety_seq=verdict.audit_seq)
-        _write_new(path, stamped.data)
+        write_new(path, stamped.data)
         result.images.append(
             GeneratedImage(
                 index, seed, str(path), True, verdict.reason, f"{stamped.watermark_id:08x}"

@@ -6,6 +6,10 @@ the UNet runs once per person, with only that person's adapter active and that p
 prompt, and the noise predictions are composed by the layout's soft masks (in the spirit of
 MultiDiffusion). Each adapter therefore acts only inside its own region. It costs one UNet pass
 (two with guidance) per person per step.
+
+Both take ``frames`` for a clip (AnimateDiff's pipelines, whose motion UNet denoises all the
+frames together): the result is then (frames, height, width, 3), and the regions' masks
+hold on every frame.
 """
 
 from __future__ import annotations
@@ -45,8 +49,10 @@ def sample_one(
     guidance: float,
     generator,
     progress: Callable[[int, int], None] | None = None,
+    frames: int | None = None,
 ) -> np.ndarray:
-    """One image with the given adapters active, by the pipeline's own call."""
+    """One image (or clip of ``frames``) with the given adapters active, by the pipeline's
+    own call."""
 
     def on_step(_pipe, step, _t, kwargs):
         if progress is not None:
@@ -64,8 +70,10 @@ def sample_one(
         generator=generator,
         output_type="np",
         callback_on_step_end=on_step,
+        **({} if frames is None else {"num_frames": frames}),
     )
-    return (result.images[0] * 255).round().astype(np.uint8)
+    pixels = result.images[0] if frames is None else result.frames[0]
+    return (pixels * 255).round().astype(np.uint8)
 
 
 def _conditioning(pipe, sdxl: bool, prompt: str, negative: str, width: int, height: int):
@@ -96,8 +104,10 @@ def sample_regions(
     guidance: float,
     generator,
     progress: Callable[[int, int], None] | None = None,
+    frames: int | None = None,
 ) -> np.ndarray:
-    """One image whose regions each follow their own prompt and adapter."""
+    """One image (or clip of ``frames``) whose regions each follow their own prompt and
+    adapter."""
     import torch
 
     sdxl = hasattr(pipe, "text_encoder_2")
@@ -107,10 +117,17 @@ def sample_regions(
     conds = []
     for r in regions:
         _activate(pipe, [r.adapter] if r.adapter else [])
-        conds.append(_conditioning(pipe, sdxl, r.prompt, negative, width, height))
+        embeds, added = _conditioning(pipe, sdxl, r.prompt, negative, width, height)
+        if frames is not None:  # the motion UNet takes each frame's text (as AnimateDiff's)
+            embeds = embeds.repeat_interleave(frames, dim=0)
+        conds.append((embeds, added))
     masks = torch.from_numpy(region_masks([r.box for r in regions], width, height, scale))
     masks = masks.to(device, dtype)[:, None, None]  # region, batch, channel, h, w
-    shape = (1, unet.config.in_channels, height // scale, width // scale)
+    if frames is not None:
+        masks = masks[:, :, :, None]  # the same on every frame
+    grid = (height // scale, width // scale)
+    channels = unet.config.in_channels
+    shape = (1, channels, *grid) if frames is None else (1, channels, frames, *grid)
     latents = torch.randn(shape, generator=generator, dtype=torch.float32).to(device, dtype)
     scheduler.set_timesteps(steps, device=device)
     latents = latents * scheduler.init_noise_sigma
@@ -129,6 +146,10 @@ def sample_regions(
         vae = pipe.vae
         if getattr(vae.config, "force_upcast", False) and vae.dtype == torch.float16:
             vae.to(torch.float32)  # SDXL's VAE overflows in fp16 (diffusers does the same)
+        if frames is not None:
+            video = pipe.decode_latents(latents.to(vae.dtype))
+            clip = pipe.video_processor.postprocess_video(video=video.float(), output_type="np")
+            return (clip[0] * 255).round().astype(np.uint8)
         image = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
     image = pipe.image_processor.postprocess(image.float(), output_type="np")[0]
     return (image * 255).round().astype(np.uint8)

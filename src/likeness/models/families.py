@@ -44,6 +44,8 @@ class Family:
     text_lora_targets: tuple[str, ...]
     #: True if a single-file checkpoint's keys belong to this family.
     recognises: Callable[[set[str]], bool]
+    #: The diffusers pipeline class that runs it with a motion module (video).
+    video_pipeline_class: str
 
     @property
     def config_dir(self) -> Path:
@@ -54,6 +56,11 @@ class Family:
         import diffusers
 
         return getattr(diffusers, self.pipeline_class)
+
+    def video_pipeline_type(self):
+        import diffusers
+
+        return getattr(diffusers, self.video_pipeline_class)
 
 
 _UNET_ATTENTION = ("to_q", "to_k", "to_v", "to_out.0")
@@ -82,6 +89,7 @@ FAMILIES: dict[str, Family] = {
             lora_targets=_UNET_ATTENTION,
             text_lora_targets=_CLIP_ATTENTION,
             recognises=_is_sd15,
+            video_pipeline_class="AnimateDiffPipeline",
         ),
         Family(
             name="sdxl",
@@ -91,6 +99,7 @@ FAMILIES: dict[str, Family] = {
             lora_targets=_UNET_ATTENTION,
             text_lora_targets=_CLIP_ATTENTION,
             recognises=_is_sdxl,
+            video_pipeline_class="AnimateDiffSDXLPipeline",
         ),
     )
 }

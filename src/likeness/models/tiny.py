@@ -17,6 +17,8 @@ from likeness.models.tokenizer import clip_tokenizer
 SEED = 20261127
 #: The tiny VAE halves the image twice: 128 px images, 32 px latents.
 TINY_RESOLUTION = 128
+#: The tiny UNets' block widths (a built-in tiny motion module is made to fit them).
+TINY_UNET_BLOCKS = (32, 64)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def tiny_components(name: str) -> dict:
                 sample_size=TINY_RESOLUTION // 4,
                 in_channels=4,
                 out_channels=4,
-                block_out_channels=(32, 64),
+                block_out_channels=TINY_UNET_BLOCKS,
                 layers_per_block=1,
                 down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
                 up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
@@ -120,7 +122,7 @@ def tiny_components(name: str) -> dict:
             sample_size=TINY_RESOLUTION // 4,
             in_channels=4,
             out_channels=4,
-            block_out_channels=(32, 64),
+            block_out_channels=TINY_UNET_BLOCKS,
             layers_per_block=1,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
             up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),

@@ -61,7 +61,8 @@ class StampedImage:
     sha256: str
 
 
-def _fresh_id(lib: Library) -> int:
+def fresh_watermark_id(lib: Library) -> int:
+    """A watermark id no stored output has."""
     with lib.session() as s:
         while True:
             candidate = secrets.randbits(32)
@@ -86,7 +87,7 @@ def stamp_image(
     if fmt not in FORMATS:
         raise ProvenanceError(f"unknown output format {fmt!r}; choose png, jpeg or webp")
     pil_format, mime = FORMATS[fmt]
-    mark_id = _fresh_id(lib)
+    mark_id = fresh_watermark_id(lib)
     marked = watermark.embed(pixels, mark_id)
     pdq, _ = fingerprint.pdq(marked)
     buf = io.BytesIO()
@@ -159,6 +160,11 @@ class ProvenanceReport:
     keypoints_inliers: int | None = None
     keypoints_copy: str | None = None
     stored_manifest: dict | None = None
+    #: For a clip: how many of its frames were read, and of those hashed, how many matched
+    #: a frame of the stored clip the fingerprint found.
+    frames: int | None = None
+    frames_hashed: int | None = None
+    frames_matched: int | None = None
 
     @property
     def keys(self) -> list[int]:
@@ -197,7 +203,12 @@ class ProvenanceReport:
                 "id": f"{self.fingerprint_match:08x}",
                 "distance": self.fingerprint_distance,
                 "copy": self.fingerprint_copy,
-            },
+            }
+            | (
+                {}
+                if self.frames_matched is None
+                else {"frames_hashed": self.frames_hashed, "frames_matched": self.frames_matched}
+            ),
             "keypoints": None
             if self.keypoints_match is None
             else {
@@ -206,18 +217,23 @@ class ProvenanceReport:
                 "copy": self.keypoints_copy,
             },
             "stored_manifest": self.stored_manifest,
+            **({} if self.frames is None else {"frames": self.frames}),
         }
 
 
 def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
     """Embedded credentials, and the local manifest that the file's watermark and fingerprint
     point to (found even when re-encoding stripped the embedded manifest), or when the
-    fingerprint finds nothing, its corners (a crop, a small turn, a frame around it)."""
+    fingerprint finds nothing, its corners (a crop, a small turn, a frame around it). A
+    video file or animated image is read as a clip (``clips.find_clip_provenance``)."""
     from PIL import Image, UnidentifiedImageError
 
+    from likeness.provenance.clips import find_clip_provenance, is_clip
     from likeness.provenance.credentials import verify_credentials
 
     path = Path(path)
+    if is_clip(path):
+        return find_clip_provenance(lib, path)
     mime = mime_type(path)  # a clear error for files that are not PNG, JPEG or WebP
     report = ProvenanceReport(str(path), verify_credentials(lib, path))
     try:
@@ -248,6 +264,14 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
         if best is not None:
             report.fingerprint_match, report.fingerprint_distance = best[:2]
             report.fingerprint_copy = fingerprint.COPY_WAS[best[2]]
+    if best is None:  # a still taken from a clip: any of its frames' fingerprints
+        from likeness.provenance.clips import nearest_clip
+
+        still = nearest_clip(lib, [pixels])
+        if still is not None:
+            report.fingerprint_match, report.fingerprint_distance = still[0], still[3]
+            report.frames_hashed, report.frames_matched = still[2], still[1]
+            best = (still[0], still[3], 0)
     if best is None:  # cropped, turned a little or framed: the corners may still match
         found = nearest_by_keypoints(lib, pixels)
         if found is not None:

@@ -74,3 +74,20 @@ class OutputKeypoints(Base):
     height: Mapped[int] = mapped_column(Integer)
     points: Mapped[bytes] = mapped_column(LargeBinary)  # (n, 2) little-endian float32
     descriptors: Mapped[bytes] = mapped_column(LargeBinary)  # (n, 32) ORB, strongest first
+
+
+class ClipFrameHash(Base):
+    """One frame's PDQ hash of a stored clip: the clip's fingerprint, frame by frame, what
+    finds a re-encoded, scaled, trimmed or converted copy that lost its embedded manifest
+    (``provenance.clips``)."""
+
+    __tablename__ = "provenance_clip_frames"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    watermark_id: Mapped[int] = mapped_column(
+        BigInteger,
+        ForeignKey("provenance_records.watermark_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    frame: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pdq: Mapped[bytes] = mapped_column(LargeBinary)  # 32 bytes

@@ -17,6 +17,12 @@ and the people's photo-group centroids); ``check(image, placements)`` judges one
 - faces of nobody in the library pass;
 - explicit content (NudeNet) refuses the image.
 
+``check_clip(frames, placements)`` judges a video clip by the same rules: every face in every
+frame is matched (one unconsented face in a single frame refuses the whole clip), faces are
+linked into tracks across frames (``link_tracks``) for the presence and placement rules, and
+explicit content is looked for on sampled frames (``EXPLICIT_EVERY``). One verdict per clip
+goes to the audit log, with the clip's hash.
+
 Each verdict goes to the audit log with ids and hashes, never names. A refused image is never
 written: the caller gets the verdict and writes only allowed images.
 """
@@ -24,7 +30,7 @@ written: the caller gets the verdict and writes only allowed images.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -49,6 +55,8 @@ class FaceFinding:
     distance: float | None  # to that person's group centroid (or the nearest one)
     #: The face matches a person who asked never to be generated (their salted template).
     never: bool = False
+    #: In a clip: the frame it was found in.
+    frame: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,11 +74,64 @@ class SafetyVerdict:
             "reason": self.reason,
             "faces": [
                 {"box": list(f.box), "person": f.person_id, "distance": f.distance}
+                | ({} if f.frame is None else {"frame": f.frame})
                 for f in self.faces
             ],
             "explicit": [{"label": e.label, "score": e.score} for e in self.explicit],
             "image_sha256": self.image_sha256,
         }
+
+
+#: In a clip, explicit content is looked for on every this many frames (and the last).
+EXPLICIT_EVERY = 4
+#: Two faces in consecutive frames whose boxes overlap this much (intersection over union)
+#: are one face moving.
+TRACK_IOU = 0.3
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def link_tracks(faces: list[FaceFinding], min_iou: float = TRACK_IOU) -> list[list[FaceFinding]]:
+    """A clip's faces (each with its ``frame``) linked into tracks: a face continues the
+    track whose face in the frame before overlaps it most (at least ``min_iou``); any other
+    face starts a track. A face seen in one frame only is a track of one."""
+    tracks: list[list[FaceFinding]] = []
+    by_frame: dict[int, list[FaceFinding]] = {}
+    for f in faces:
+        by_frame.setdefault(f.frame or 0, []).append(f)
+    open_tracks: list[list[FaceFinding]] = []
+    for frame in sorted(by_frame):
+        continuing = [t for t in open_tracks if t[-1].frame == frame - 1]
+        next_open = []
+        for f in by_frame[frame]:
+            best = max(continuing, key=lambda t: _iou(t[-1].box, f.box), default=None)
+            if best is not None and _iou(best[-1].box, f.box) >= min_iou:
+                continuing.remove(best)
+                best.append(f)
+                next_open.append(best)
+            else:
+                tracks.append([f])
+                next_open.append(tracks[-1])
+        open_tracks = next_open
+    return tracks
+
+
+def _track_person(track: list[FaceFinding]) -> int | None:
+    """Who a track shows: the person most of its faces match (None: mostly nobody known)."""
+    from collections import Counter
+
+    return Counter(f.person_id for f in track).most_common(1)[0][0]
+
+
+def _median_box(track: list[FaceFinding]) -> Box:
+    boxes = np.array([f.box for f in track])
+    return tuple(int(v) for v in np.median(boxes, axis=0))  # type: ignore[return-value]
 
 
 def _centre_inside(box: Box, region: Box) -> bool:
@@ -128,46 +189,107 @@ class SafetyGate:
             return f"person {person}"
         return "a person in the library"
 
+    def _faces(self, image: np.ndarray, frame: int | None = None) -> list[FaceFinding]:
+        found = self.backend.analyze(np.ascontiguousarray(image))
+        return [replace(self._finding(f.box, f.embedding), frame=frame) for f in found]
+
+    def _refusal(
+        self, faces: list[FaceFinding], explicit: list[ExplicitFinding], where: str = ""
+    ) -> str | None:
+        """Why these faces and findings refuse the output (None: they do not), by the rules
+        of consent; ``where`` names a clip's frame."""
+        if explicit:
+            labels = ", ".join(sorted({e.label for e in explicit}))
+            return f"{where}explicit content ({labels})"
+        for f in faces:
+            at = f"frame {f.frame}: " if f.frame is not None else where
+            if f.never:
+                who = self._who(f.person_id) if f.person_id is not None else "a person"
+                return f"{at}a face matches {who}, who asked never to be generated"
+            if f.person_id is not None and not self._is_covered(f.person_id):
+                return (
+                    f"{at}a face matches {self._who(f.person_id)}, who has no grant in force "
+                    f"for {self.decision.action} by {self.decision.requester}"
+                )
+        return None
+
+    def _misplaced(
+        self, shown: list[tuple[Box, int | None]], placements: dict[int, Box] | None
+    ) -> str | None:
+        """Why the people asked for are not where they were placed (None: they are), from
+        (box, person) of each face (an image) or each track (a clip)."""
+        people = {person for _, person in shown}
+        for person in self.decision.subjects:
+            if person not in people:
+                return f"person {person} was asked for but does not appear"
+        for person, region in (placements or {}).items():
+            inside = [who for box, who in shown if _centre_inside(box, region)]
+            if person not in inside:
+                others = sorted({who for who in inside if who is not None})
+                who = self._who(others[0]) if others else "no one in the library"
+                return f"the face placed for person {person} is {who}"
+        return None
+
     def judge(self, image: np.ndarray, placements: dict[int, Box] | None = None) -> SafetyVerdict:
         """The verdict on one RGB uint8 image, without recording it."""
         image = np.ascontiguousarray(image)
         digest = hashlib.sha256(image.tobytes()).hexdigest()
-        faces = tuple(self._finding(f.box, f.embedding) for f in self.backend.analyze(image))
-        explicit = tuple(self.nudity.explicit(image))
+        faces = self._faces(image)
+        explicit = list(self.nudity.explicit(image))
+        reason = self._refusal(faces, explicit)
+        if reason is None and self.require_presence:
+            reason = self._misplaced([(f.box, f.person_id) for f in faces], placements)
+        allowed = reason is None
+        reason = reason or "every face is covered by consent; nothing explicit"
+        return SafetyVerdict(allowed, reason, tuple(faces), tuple(explicit), digest)
 
-        def verdict(allowed: bool, reason: str) -> SafetyVerdict:
-            return SafetyVerdict(allowed, reason, faces, explicit, digest)
-
-        if explicit:
-            labels = ", ".join(sorted({e.label for e in explicit}))
-            return verdict(False, f"explicit content ({labels})")
-        for f in faces:
-            if f.never:
-                who = self._who(f.person_id) if f.person_id is not None else "a person"
-                return verdict(False, f"a face matches {who}, who asked never to be generated")
-            if f.person_id is not None and not self._is_covered(f.person_id):
-                return verdict(
-                    False,
-                    f"a face matches {self._who(f.person_id)}, who has no grant in force for "
-                    f"{self.decision.action} by {self.decision.requester}",
-                )
-        if not self.require_presence:
-            return verdict(True, "every face is covered by consent; nothing explicit")
-        shown = {f.person_id for f in faces}
-        for person in self.decision.subjects:
-            if person not in shown:
-                return verdict(False, f"person {person} was asked for but does not appear")
-        for person, region in (placements or {}).items():
-            inside = [f for f in faces if _centre_inside(f.box, region)]
-            if not any(f.person_id == person for f in inside):
-                others = sorted({f.person_id for f in inside if f.person_id is not None})
-                who = self._who(others[0]) if others else "no one in the library"
-                return verdict(False, f"the face placed for person {person} is {who}")
-        return verdict(True, "every face is covered by consent; nothing explicit")
+    def judge_clip(
+        self,
+        frames: np.ndarray,
+        placements: dict[int, Box] | None = None,
+        explicit_every: int = EXPLICIT_EVERY,
+    ) -> SafetyVerdict:
+        """The verdict on a clip ((frames, height, width, 3) uint8), without recording it:
+        every face in every frame by the consent rules (the first refusal names its frame),
+        the presence and placement rules on face tracks (a track is where its median face
+        is, and shows the person most of its faces match), explicit content on every
+        ``explicit_every``-th frame and the last."""
+        frames = np.ascontiguousarray(frames)
+        digest = hashlib.sha256(frames.tobytes()).hexdigest()
+        faces: list[FaceFinding] = []
+        explicit: list[ExplicitFinding] = []
+        reason = None
+        sampled = sorted({*range(0, len(frames), explicit_every), len(frames) - 1})
+        for i, frame in enumerate(frames):
+            found = self._faces(frame, frame=i)
+            seen = list(self.nudity.explicit(frame)) if i in sampled else []
+            faces += found
+            explicit += seen
+            reason = self._refusal(found, seen, where=f"frame {i}: ")
+            if reason is not None:
+                break  # one frame refuses the clip: the rest need not be looked at
+        tracks = link_tracks(faces)
+        if reason is None and self.require_presence:
+            shown = [(_median_box(t), _track_person(t)) for t in tracks]
+            reason = self._misplaced(shown, placements)
+        allowed = reason is None
+        reason = reason or (
+            f"every face in {len(frames)} frames ({len(faces)} faces, {len(tracks)} tracks) is "
+            f"covered by consent; nothing explicit in {len(sampled)} sampled frames"
+        )
+        return SafetyVerdict(allowed, reason, tuple(faces), tuple(explicit), digest)
 
     def check(self, image: np.ndarray, placements: dict[int, Box] | None = None) -> SafetyVerdict:
         """Judge one image and record the verdict in the audit log (ids and hashes only)."""
-        v = self.judge(image, placements)
+        return self._record(self.judge(image, placements))
+
+    def check_clip(
+        self, frames: np.ndarray, placements: dict[int, Box] | None = None
+    ) -> SafetyVerdict:
+        """Judge a clip and record one verdict for it in the audit log."""
+        return self._record(self.judge_clip(frames, placements), frames=len(frames))
+
+    def _record(self, v: SafetyVerdict, **extra: int) -> SafetyVerdict:
         with self.lib.session() as s:
             seq = audit.append(
                 self.lib,
@@ -180,6 +302,7 @@ class SafetyGate:
                     "faces": [f.person_id for f in v.faces],
                     "explicit": sorted({e.label for e in v.explicit}),
                     "image": v.image_sha256,
+                    **extra,
                 },
             )
         return SafetyVerdict(v.allowed, v.reason, v.faces, v.explicit, v.image_sha256, seq)

@@ -79,3 +79,48 @@ def full_size_components(family_name: str) -> dict:
             "requires_safety_checker": False,
         }
     return parts
+
+
+def animatediff_layout(state: dict) -> dict:
+    """A diffusers ``MotionAdapter`` state dict in AnimateDiff's original names (as its
+    published ``mm_sd_v15_v2`` files have them): the reverse of ``models.motion``'s mapping,
+    written here independently, so a test of the reader does not trust the reader."""
+    import re
+
+    out = {}
+    for key, value in state.items():
+        key = re.sub(r"(motion_modules\.\d+)\.", r"\1.temporal_transformer.", key)
+        key = (
+            key.replace(".attn1.", ".attention_blocks.0.")
+            .replace(".attn2.", ".attention_blocks.1.")
+            .replace(".norm1.", ".norms.0.")
+            .replace(".norm2.", ".norms.1.")
+            .replace(".norm3.", ".ff_norm.")
+        )
+        if key.endswith(".pos_embed.pe"):
+            stem = key.removesuffix("pos_embed.pe")
+            out[stem + "attention_blocks.0.pos_encoder.pe"] = value
+            out[stem + "attention_blocks.1.pos_encoder.pe"] = value.clone()
+            continue
+        out[key] = value
+    return out
+
+
+def save_tiny_motion_single_file(path: Path, family: str = "sd15") -> Path:
+    """The built-in tiny motion module as one file in AnimateDiff's original layout
+    (``.safetensors``, or a ``.ckpt`` pickle of ``{"state_dict": ...}``)."""
+    import torch
+
+    from likeness.models.families import FAMILIES
+    from likeness.models.motion import tiny_motion_adapter
+    from likeness.models.tiny import TINY_UNET_BLOCKS
+
+    adapter = tiny_motion_adapter(FAMILIES[family], TINY_UNET_BLOCKS)
+    state = {k: v.contiguous() for k, v in animatediff_layout(adapter.state_dict()).items()}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(state, str(path))
+    else:
+        torch.save({"state_dict": state}, str(path))
+    return path
