@@ -261,6 +261,42 @@ def test_creating_on_a_tiny_model_in_the_browser(trained, tmp_path, page):
     lib.close()
 
 
+@pytest.mark.slow  # 20 s; `make test-all`
+def test_creating_a_clip_in_the_browser(trained, tmp_path, page):
+    """The Create page's video option: frames and rate appear, the clip job is queued on the
+    video route, and the result plays in the page (the browser reads the MP4's H.264)."""
+    from likeness.consent.grants import Scope, Trust, issue_grant
+
+    home, alice, _ = trained
+    lib = copy_home(home, tmp_path / "home")
+    set_owner_passphrase(lib, PASSPHRASE)
+    issue_grant(lib, alice, [Scope.GENERATE_VIDEO], Trust.ATTESTED)
+    with served_on_loopback(create_app(lib)) as url:
+        sign_in(page, url)
+        page.wait_for_url(f"{url}/people")
+        page.goto(f"{url}/create")
+        assert not page.is_visible("input[name=frames]")
+        page.select_option("select[name=kind]", "video")
+        assert page.is_visible("input[name=frames]") and page.is_visible("input[name=fps]")
+        page.fill("#prompt", "@alice waving")
+        page.select_option("select[name=style]", "watercolor")
+        page.fill("input[name=steps]", "2")
+        page.fill("input[name=frames]", "8")
+        page.click("#create-form button[type=submit]")
+        page.wait_for_selector(".creation[data-live='false'] video", timeout=180_000)
+        [job] = page.request.get(f"{url}/api/jobs").json()
+        assert job["kind"] == "video" and job["params"]["options"]["frames"] == 8
+        duration = page.locator(".creation video").evaluate(
+            """v => new Promise((done) => {
+                if (v.readyState >= 1) return done(v.duration);
+                v.addEventListener("loadedmetadata", () => done(v.duration));
+                v.addEventListener("error", () => done(-1));
+            })"""
+        )
+        assert duration == pytest.approx(1.0, abs=0.2)  # 8 frames at 8 a second
+    lib.close()
+
+
 @pytest.fixture
 def camera_page(request, tmp_path):
     """A page in a Chromium whose camera plays a clip (a fake device): call with the clip's

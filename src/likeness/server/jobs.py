@@ -136,13 +136,14 @@ class JobView:
             return "waiting for the jobs before it"
         if not self.total or self.state != RUNNING:
             return None
-        if self.kind == "generate":
+        if self.kind in OUTPUT_KINDS:
             options = self.params.get("options", {})
             steps, count = int(options.get("steps") or 1), int(options.get("count") or 1)
             if steps * count == self.total:
                 image = (max(self.done, 1) - 1) // steps + 1
                 step = self.done - (image - 1) * steps
-                return f"image {image} of {count} · step {step} of {steps}"
+                what = OUTPUT_KINDS[self.kind]
+                return f"{what} {image} of {count} · step {step} of {steps}"
         unit = {"train": "step", "import": "photo"}.get(self.kind)
         done, total = f"{self.done:,}", f"{self.total:,}"
         return f"{unit} {done} of {total}" if unit else f"{done} of {total}"
@@ -194,6 +195,21 @@ def _run_generate(lib: Library, job_id: str, params: dict, progress: Progress) -
     return {**result.as_json(), "prompt": request.prompt}
 
 
+def _run_video(lib: Library, job_id: str, params: dict, progress: Progress) -> dict:
+    from likeness.workflows import VideoRequest, generate_video
+
+    request = VideoRequest.from_json(params)
+    out = outputs_folder(lib, job_id)
+    out.mkdir(parents=True, exist_ok=True)
+    total = request.options.count * request.options.steps
+
+    def step(index: int, done: int, steps: int) -> None:
+        progress(index * steps + done, total)
+
+    result = generate_video(lib, request, out, progress=step)
+    return {**result.as_json(), "prompt": request.prompt}
+
+
 def _check_train(params: dict) -> dict:
     """As for a generation, the route has validated the fields and asked the gate."""
     return params
@@ -213,8 +229,11 @@ def _run_train(lib: Library, _job_id: str, params: dict, progress: Progress) -> 
 KINDS: dict[str, tuple[Callable[[dict], dict], Callable[[Library, str, dict, Progress], dict]]] = {
     "import": (_check_import, _run_import),
     "generate": (_check_generate, _run_generate),
+    "video": (_check_generate, _run_video),
     "train": (_check_train, _run_train),
 }
+#: The kinds of job that write outputs (into ``outputs_folder``), and what each output is.
+OUTPUT_KINDS = {"generate": "image", "video": "clip"}
 
 
 def run_job(home: str, job_id: str) -> None:
@@ -383,7 +402,7 @@ class JobQueue:
             process = self._process if self._running == job_id else None
         if was == RUNNING and process is not None and process.is_alive():
             process.terminate()  # the dispatcher, which waits for it, removes its images
-        elif was == RUNNING and kind == "generate":
+        elif was == RUNNING and kind in OUTPUT_KINDS:
             shutil.rmtree(outputs_folder(self._lib, job_id), ignore_errors=True)
         return self.get(job_id)
 
@@ -463,7 +482,7 @@ class JobQueue:
                 view = self.get(job_id)
             except JobNotFoundError:
                 continue  # deleted as soon as it finished (``delete`` removed its images)
-            if view.state == CANCELLED and view.kind == "generate":
+            if view.state == CANCELLED and view.kind in OUTPUT_KINDS:
                 shutil.rmtree(outputs_folder(self._lib, job_id), ignore_errors=True)
             if self._stopping.is_set():
                 return

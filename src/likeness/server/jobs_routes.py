@@ -1,5 +1,5 @@
-"""Job routes: queue an import, a generation or a training, list jobs, one job, its progress
-as server-sent events, cancel one."""
+"""Job routes: queue an import, a generation, a clip or a training, list jobs, one job, its
+progress as server-sent events, cancel one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import json
 from dataclasses import asdict
 from pathlib import Path as FilePath
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
@@ -15,8 +15,16 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from likeness.generate.run import GenerationOptions
+from likeness.generate.video import VideoOptions
 from likeness.server.deps import BodyId, library, require_csrf, require_session
-from likeness.server.jobs import DONE, FINAL, JobNotFoundError, JobQueue, outputs_folder
+from likeness.server.jobs import (
+    DONE,
+    FINAL,
+    OUTPUT_KINDS,
+    JobNotFoundError,
+    JobQueue,
+    outputs_folder,
+)
 from likeness.store import Library
 from likeness.workflows import TrainRequest
 
@@ -46,6 +54,31 @@ class GenerateJob(BaseModel):
     style: str | None = Field(default=None, max_length=64)
     width: int | None = Field(default=None, ge=64, le=2048, multiple_of=8)
     height: int | None = Field(default=None, ge=64, le=2048, multiple_of=8)
+
+
+class VideoJob(BaseModel):
+    """A clip's prompt with @mentions and the options of ``likeness video``, as an app may
+    send them (the motion module is the library's: the built-in one for the tiny models)."""
+
+    prompt: str = Field(min_length=1, max_length=1000)
+    model: str = Field(default=VideoOptions.model, max_length=200)
+    frames: int = Field(default=VideoOptions.frames, ge=2, le=64)
+    fps: int = Field(default=VideoOptions.fps, ge=1, le=60)
+    count: int = Field(default=VideoOptions.count, ge=1, le=4)
+    seed: int = Field(default=VideoOptions.seed, ge=0, le=2**32 - 1)
+    steps: int = Field(default=VideoOptions.steps, ge=1, le=150)
+    guidance: float = Field(default=VideoOptions.guidance, ge=0.0, le=30.0)
+    style: str | None = Field(default=None, max_length=64)
+    width: int | None = Field(default=None, ge=64, le=1024, multiple_of=8)
+    height: int | None = Field(default=None, ge=64, le=1024, multiple_of=8)
+    format: Literal["mp4", "webp"] = "mp4"
+
+
+class OwnerVideoJob(VideoJob):
+    """The owner's clip may name a motion module on this machine (``likeness video
+    --motion``)."""
+
+    motion: str | None = Field(default=None, max_length=1000)
 
 
 class TrainJob(BaseModel):
@@ -79,6 +112,10 @@ class JobOut(BaseModel):
     progress: str | None = None
 
 
+#: What an output may be served as.
+OUTPUT_TYPES: dict = {"image/png": {}, "image/jpeg": {}, "image/webp": {}, "video/mp4": {}}
+
+
 def jobs(request: Request) -> JobQueue:
     return request.app.state.jobs
 
@@ -103,6 +140,19 @@ def queue_generation(
     request = GenerateRequest(body.prompt, options)
     authorize_generate(lib, request)
     return JobOut(**queue.submit("generate", request.as_json()).as_json())
+
+
+@router.post("/video", dependencies=[Depends(require_csrf)], responses=ERRORS, status_code=202)
+def queue_video(
+    body: OwnerVideoJob, queue: JobQueue = Depends(jobs), lib: Library = Depends(library)
+) -> JobOut:
+    """Queue a clip. The gate decides now (``generate-video``: 403 with its reason, nothing
+    is queued) and again before every step when the job runs."""
+    from likeness.workflows import VideoRequest, authorize_video
+
+    request = VideoRequest(body.prompt, VideoOptions(**body.model_dump(exclude={"prompt"})))
+    authorize_video(lib, request)
+    return JobOut(**queue.submit("video", request.as_json()).as_json())
 
 
 @router.post("/train", dependencies=[Depends(require_csrf)], responses=ERRORS, status_code=202)
@@ -181,10 +231,10 @@ def generated_image(
     queue: JobQueue = Depends(jobs),
     lib: Library = Depends(library),
 ) -> FilePath:
-    """A generation job's written image: the path comes from the job's own record, and must
-    lie in its outputs folder (nothing in the request names a file)."""
+    """A generation job's written image or clip: the path comes from the job's own record,
+    and must lie in its outputs folder (nothing in the request names a file)."""
     job = queue.get(job_id)
-    images = (job.result or {}).get("images", []) if job.kind == "generate" else []
+    images = (job.result or {}).get("images", []) if job.kind in OUTPUT_KINDS else []
     if job.state != DONE or not 0 <= index < len(images) or not images[index]["path"]:
         raise JobNotFoundError(f"job {job_id} has no image {index}")
     path = FilePath(images[index]["path"]).resolve()
@@ -196,11 +246,11 @@ def generated_image(
 @router.get(
     "/{job_id}/images/{index}",
     dependencies=[Depends(require_session)],
-    responses={**ERRORS, 200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
+    responses={**ERRORS, 200: {"content": OUTPUT_TYPES}},
     response_class=FileResponse,
 )
 def job_image(image: FilePath = Depends(generated_image)):
-    """One image a generation job wrote (signed and watermarked)."""
+    """One image (or clip) a generation job wrote (signed and watermarked)."""
     return FileResponse(image)
 
 

@@ -53,8 +53,16 @@ from likeness.apps import registry as apps
 from likeness.apps import requests as app_requests
 from likeness.apps import tokens
 from likeness.server.deps import any_session, library, require_csrf, require_session
-from likeness.server.jobs import INTERNAL_ERROR, JobQueue
-from likeness.server.jobs_routes import ERRORS, GenerateJob, JobId, JobOut, generated_image
+from likeness.server.jobs import INTERNAL_ERROR, OUTPUT_KINDS, JobQueue
+from likeness.server.jobs_routes import (
+    ERRORS,
+    OUTPUT_TYPES,
+    GenerateJob,
+    JobId,
+    JobOut,
+    VideoJob,
+    generated_image,
+)
 from likeness.server.security import content_security_policy
 from likeness.store import Library
 
@@ -691,14 +699,7 @@ def app_generate(
 
     get_style(body.style)
     options = GenerationOptions(**body.model_dump(exclude={"prompt"}))
-    action = str(generation_action(body.style))
-    if action not in grant.scopes:
-        message = f"this app's token does not hold the {action} scope"
-        raise HTTPException(
-            403,
-            message,
-            headers={"WWW-Authenticate": _bearer_challenge("insufficient_scope", message)},
-        )
+    _require_scope(grant, str(generation_action(body.style)))
     request = GenerateRequest(
         body.prompt,
         options,
@@ -708,6 +709,43 @@ def app_generate(
     )
     authorize_generate(lib, request)
     return _job_for_app(queue.submit("generate", request.as_json(), requester=grant.requester))
+
+
+@app_api.post("/video", status_code=202, responses=ERRORS)
+def app_video(
+    body: VideoJob,
+    grant: tokens.TokenGrant = Depends(app_token),
+    queue: JobQueue = Depends(_jobs),
+    lib: Library = Depends(library),
+) -> JobOut:
+    """Queue a clip for the app: its token must hold ``generate-video`` (no image scope
+    implies it); then the same gate, per-frame safety check and provenance as the owner's.
+    The motion module is the library's own (the built-in one for the tiny models)."""
+    from likeness.generate.video import VideoOptions
+    from likeness.workflows import VideoRequest, authorize_video, get_style_checked
+
+    get_style_checked(body.style)
+    _require_scope(grant, "generate-video")
+    request = VideoRequest(
+        body.prompt,
+        VideoOptions(**body.model_dump(exclude={"prompt"})),
+        requester=grant.requester,
+        among=tuple(grant.people),
+        within=tuple(grant.grants),
+    )
+    authorize_video(lib, request)
+    return _job_for_app(queue.submit("video", request.as_json(), requester=grant.requester))
+
+
+def _require_scope(grant: tokens.TokenGrant, scope: str) -> None:
+    """403 ``insufficient_scope`` unless the app's token holds ``scope``."""
+    if scope not in grant.scopes:
+        message = f"this app's token does not hold the {scope} scope"
+        raise HTTPException(
+            403,
+            message,
+            headers={"WWW-Authenticate": _bearer_challenge("insufficient_scope", message)},
+        )
 
 
 def _job_for_app(job) -> JobOut:
@@ -733,7 +771,7 @@ def app_job(
         job = queue.get(job_id)
     except JobNotFoundError:
         job = None
-    if job is None or job.kind != "generate" or job.requester != grant.requester:
+    if job is None or job.kind not in OUTPUT_KINDS or job.requester != grant.requester:
         raise JobNotFoundError(f"no job {job_id}")
     return job
 
@@ -760,11 +798,11 @@ def _app_image(
 
 @app_api.get(
     "/jobs/{job_id}/images/{index}",
-    responses={**ERRORS, 200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
+    responses={**ERRORS, 200: {"content": OUTPUT_TYPES}},
     response_class=FileResponse,
 )
 def app_image(image: FilePath = Depends(_app_image)):
-    """One image the app's job wrote (signed and watermarked)."""
+    """One image (or clip) the app's job wrote (signed and watermarked)."""
     return FileResponse(image)
 
 

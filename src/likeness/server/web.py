@@ -19,7 +19,7 @@ from likeness.faces.listing import list_faces
 from likeness.people import manage, merges
 from likeness.people.photos import PhotoEntry, list_photos, photo_detail
 from likeness.server.deps import PathId, any_session
-from likeness.server.jobs import FINAL
+from likeness.server.jobs import FINAL, OUTPUT_KINDS
 from likeness.server.security import safe_next
 from likeness.server.sessions import SignedIn
 
@@ -459,12 +459,16 @@ def create_page(request: Request):
     mentions = [m for p in people if p.name and (m := mention_form(p.name))]
     if any(p.is_owner for p in people):
         mentions.insert(0, "me")
-    jobs = [j.as_json() for j in request.app.state.jobs.list() if j.kind == "generate"]
+    jobs = [j.as_json() for j in request.app.state.jobs.list() if j.kind in OUTPUT_KINDS]
     # Who may be made in which style, by the owner's grants in force: the page preselects a
     # style that works and says why the others are locked.
     now = clock.now()
     names = {p.id: p.name or f"person {p.id}" for p in people}
-    may: dict[Scope, set[str]] = {Scope.GENERATE_STYLIZED: set(), Scope.GENERATE_PHOTOREAL: set()}
+    may: dict[Scope, set[str]] = {
+        Scope.GENERATE_STYLIZED: set(),
+        Scope.GENERATE_PHOTOREAL: set(),
+        Scope.GENERATE_VIDEO: set(),
+    }
     for grant, pid in list_grants(lib):
         if pid in names and grant.grantee == OWNER and grant.in_force(now):
             for scope in may.keys() & set(grant.scopes):
@@ -472,6 +476,7 @@ def create_page(request: Request):
     minors = {p.name or f"person {p.id}" for p in people if p.is_minor}
     photoreal = sorted(may[Scope.GENERATE_PHOTOREAL] - minors)
     stylized = sorted(may[Scope.GENERATE_STYLIZED])
+    video = sorted(may[Scope.GENERATE_VIDEO] - minors)
     styles = list(STYLES.values())
     return page(
         request,
@@ -482,6 +487,7 @@ def create_page(request: Request):
         styles=styles,
         photoreal=photoreal,
         stylized=stylized,
+        video=video,
         default_style="" if photoreal and not (set(stylized) - set(photoreal)) else styles[0].name,
         models=model_names(lib),
         default_steps=30,

@@ -500,9 +500,18 @@ if (createForm) {
   });
   // The form is kept after a submit (the page reloads to show the new job): its values
   // are saved for this tab and put back.
-  const fields = ["prompt", "style", "model", "count", "seed", "steps"];
+  const fields = ["prompt", "kind", "style", "model", "count", "seed", "steps", "frames", "fps"];
   const saved = JSON.parse(sessionStorage.getItem("likeness-create") ?? "null");
   if (saved) for (const name of fields) if (name in saved) createForm[name].value = saved[name];
+  // A clip has frames and a rate, and at most 4 of them are made at once.
+  const showKind = () => {
+    const video = createForm.kind.value === "video";
+    for (const label of createForm.querySelectorAll(".video-only")) label.hidden = !video;
+    createForm.querySelector(".count-label").textContent = video ? "Clips" : "Images";
+    createForm.count.max = video ? "4" : "8";
+  };
+  createForm.kind.addEventListener("change", showKind);
+  showKind();
   const create = createForm.querySelector('button[type="submit"]');
   createForm.addEventListener("submit", () => {
     const values = Object.fromEntries(fields.map((name) => [name, createForm[name].value]));
@@ -514,16 +523,19 @@ if (createForm) {
     // nothing.
     if (create.disabled) return;
     create.disabled = true;
-    await act(() =>
-      api("POST", "/api/jobs/generate", {
-        prompt: prompt.value,
-        style: createForm.style.value || null,
-        model: createForm.model.value,
-        count: Number(createForm.count.value),
-        seed: Number(createForm.seed.value),
-        steps: Number(createForm.steps.value),
-      }),
-    );
+    const body = {
+      prompt: prompt.value,
+      style: createForm.style.value || null,
+      model: createForm.model.value,
+      count: Number(createForm.count.value),
+      seed: Number(createForm.seed.value),
+      steps: Number(createForm.steps.value),
+    };
+    if (createForm.kind.value === "video") {
+      body.frames = Number(createForm.frames.value);
+      body.fps = Number(createForm.fps.value);
+    }
+    await act(() => api("POST", `/api/jobs/${createForm.kind.value}`, body));
     create.disabled = false; // refused: the reason is shown, and the form can be sent again
   });
 }
