@@ -1,3 +1,4 @@
+import re
 import stat
 
 import pytest
@@ -54,3 +55,7 @@ def test_demo_walks_import_people_consent_and_the_gate(tmp_path):
     assert "Content Credentials none; corners" in text  # a cropped and turned copy
     assert "turned 3° to the left, cropped to" in text
     assert "the stored manifest was found" in text
+    [clip] = (tmp_path / "demo" / "generated").glob("likeness-*[0-9].mp4")
+    assert f"{clip.name}: Content Credentials trusted; watermark" in text
+    assert f"{clip.stem}-reposted.mp4: Content Credentials none; watermark" in text
+    assert re.search(r"[3-8] of 8 frames match", text)  # the reposted last second

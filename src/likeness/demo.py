@@ -121,12 +121,11 @@ def run_demo(out: Path, console: Console) -> int:
         console.print(f"   Named person {hopper.id} 'Grace Hopper'")
 
     console.print("5. Consent")
-    grant = issue_grant(
-        lib, astronaut.id, [Scope.TRAIN_ADAPTER, Scope.GENERATE_STYLIZED], Trust.ATTESTED
-    )
+    scopes = [Scope.TRAIN_ADAPTER, Scope.GENERATE_STYLIZED, Scope.GENERATE_VIDEO]
+    grant = issue_grant(lib, astronaut.id, scopes, Trust.ATTESTED)
     console.print(
         f"   Astronaut: grant {grant.id[:12]}… [yellow]ATTESTED[/yellow] (a signed statement "
-        "for this demo, no live check): train-adapter, generate-stylized"
+        "for this demo, no live check): train-adapter, generate-stylized, generate-video"
     )
     console.print("   Grace Hopper: no grant")
     console.print(
@@ -164,12 +163,12 @@ def run_demo(out: Path, console: Console) -> int:
     if not _adapter_steps(lib, astronaut.id, hopper.id if hopper else None, console):
         lib.close()
         return 1
-    if not _generation_steps(lib, out, console):
+    if not _generation_steps(lib, out, console) or not _video_steps(lib, out, console):
         lib.close()
         return 1
     report = verify_audit(lib)
     console.print(
-        f"11. Audit log: {report.entries} entries, "
+        f"12. Audit log: {report.entries} entries, "
         f"{'intact' if report.ok else 'BROKEN: ' + str(report.problem)}"
     )
     lib.close()
@@ -277,5 +276,44 @@ def _generation_steps(lib, out: Path, console: Console) -> bool:
             f"   {path.name}: Content Credentials {report.credentials.state}; "
             f"{', '.join(found) or 'no watermark, fingerprint or corners'}"
             + ("; the stored manifest was found" if report.stored_manifest else "")
+        )
+    return True
+
+
+def _video_steps(lib, out: Path, console: Console) -> bool:
+    """A short clip of the astronaut (built-in tiny model and motion module), verified as
+    written and after a video site's re-encoding of its last second."""
+    import numpy as np
+
+    from likeness.generate.video import VideoOptions
+    from likeness.provenance.clips import encode_clip, read_clip_frames
+    from likeness.provenance.stamp import find_provenance
+    from likeness.workflows import VideoRequest, generate_video
+
+    options = VideoOptions(steps=4, frames=16, fps=8, style="watercolor")
+    prompt = "@astronaut waving"
+    console.print(
+        f'11. Video "{prompt}" (16 frames at 8 fps, tiny model and built-in tiny motion '
+        "module, random weights: moving noise, no person)"
+    )
+    result = generate_video(lib, VideoRequest(prompt, options), out / "generated")
+    if not result.written:
+        console.print(f"   [red]refused: {result.images[0].reason}[/red]")
+        return False
+    clip = Path(result.written[0].path)
+    frames = read_clip_frames(clip)
+    reposted = out / "generated" / f"{clip.stem}-reposted.mp4"
+    # What a video site does: the last second kept, re-encoded at CRF 28.
+    reposted.write_bytes(encode_clip(np.stack(frames[8:]), 8, "mp4", crf=28))
+    for path in (clip, reposted):
+        report = find_provenance(lib, path)
+        found = []
+        if report.watermark_id is not None:
+            found.append(f"watermark {report.watermark_id:08x}")
+        if report.frames_matched is not None:
+            found.append(f"{report.frames_matched} of {report.frames_hashed} frames match")
+        console.print(
+            f"   {path.name}: Content Credentials {report.credentials.state}; "
+            f"{', '.join(found) or 'no watermark or fingerprint'}"
         )
     return True
