@@ -44,3 +44,34 @@ def bcubed(
     recall = sum(n * n / per_true[t] for (_, t), n in pair.items()) / len(items)
     f = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return precision, recall, f
+
+
+def trained_astronaut(tmp: Path, scope: str):
+    """A library of the astronaut with a tiny-sd15 adapter trained under an attested grant
+    that also covers ``scope`` (a generation scope), the adapter exported as a plain
+    diffusers LoRA file: (library, person id, exported file, adapter info). What the overhead
+    benchmarks compare a bare diffusers pipeline with."""
+    from likeness.adapters.curation import CurationRules
+    from likeness.adapters.export import authorize_export, export_adapter
+    from likeness.adapters.manage import latest_adapter
+    from likeness.adapters.training import TrainingParams, authorize_training, train_adapter
+    from likeness.consent.grants import Scope, Trust, issue_grant
+    from likeness.store import Library
+    from likeness.testing.libraries import astronaut_library
+
+    home, person = astronaut_library(tmp)
+    lib = Library.open(home)
+    scopes = [Scope.TRAIN_ADAPTER, Scope(scope), Scope.EXPORT_ADAPTER]
+    issue_grant(lib, person, scopes, Trust.ATTESTED)
+    train_adapter(
+        lib,
+        authorize_training(lib, person, "tiny-sd15"),
+        person,
+        "tiny-sd15",
+        TrainingParams(steps=20, learning_rate=1e-3),
+        rules=CurationRules(min_photos=2),
+    )
+    exported = export_adapter(
+        lib, authorize_export(lib, person), person, "diffusers", tmp / "lora.safetensors"
+    )
+    return lib, person, exported, latest_adapter(lib, person, "tiny-sd15")

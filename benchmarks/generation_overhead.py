@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import trained_astronaut
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -28,11 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from likeness.adapters.curation import CurationRules
-    from likeness.adapters.export import authorize_export, export_adapter
-    from likeness.adapters.manage import latest_adapter, load_into_pipeline
-    from likeness.adapters.training import TrainingParams, authorize_training, train_adapter
-    from likeness.consent.grants import Scope, Trust, issue_grant
+    from likeness.adapters.manage import load_into_pipeline
     from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
     from likeness.generate.sampling import sample_one
     from likeness.generate.styles import STYLES
@@ -42,28 +40,11 @@ def main() -> None:
     from likeness.provenance.credentials import GenerationRecord
     from likeness.provenance.stamp import stamp_image
     from likeness.safety.gate import SafetyGate
-    from likeness.store import Library
-    from likeness.testing.libraries import astronaut_library
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        home, person = astronaut_library(tmp)
-        lib = Library.open(home)
-        scopes = [Scope.TRAIN_ADAPTER, Scope.GENERATE_STYLIZED, Scope.EXPORT_ADAPTER]
-        issue_grant(lib, person, scopes, Trust.ATTESTED)
-        train_adapter(
-            lib,
-            authorize_training(lib, person, "tiny-sd15"),
-            person,
-            "tiny-sd15",
-            TrainingParams(steps=20, learning_rate=1e-3),
-            rules=CurationRules(min_photos=2),
-        )
-        exported = export_adapter(
-            lib, authorize_export(lib, person), person, "diffusers", tmp / "lora.safetensors"
-        )
+        lib, person, exported, info = trained_astronaut(tmp, "generate-stylized")
         style = STYLES["watercolor"]
-        info = latest_adapter(lib, person, "tiny-sd15")
         prompt = style.template.format(prompt=f"a photo of {info.trigger} person at the beach")
         size = get_model(lib, "tiny-sd15").resolution
 

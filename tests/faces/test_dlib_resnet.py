@@ -49,3 +49,19 @@ def test_reader_refuses_other_files(tmp_path):
         read_dlib_resnet(bogus)
     with pytest.raises(DlibModelFormatError):
         read_dlib_resnet(models.pose_predictor_five_point_model_location())
+
+
+def test_the_embedding_network_leaves_the_process_torch_threads_alone():
+    """Loading and running it in the server or the CLI must not change how many threads the
+    rest of the process (a diffusion pipeline) gets: set to 1 there, it halved generation
+    speed on two cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        net = DlibResNet(models.face_recognition_model_location())
+        net(np.zeros((1, 150, 150, 3), np.uint8))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,7 @@ from likeness.cli.common import (
     progress_bar,
 )
 from likeness.errors import EXIT_REFUSED
-from likeness.generate.run import GenerationOptions
+from likeness.generate.run import GenerationOptions, GenerationResult
 
 
 def parse_size(text: str | None) -> tuple[int | None, int | None]:
@@ -97,26 +98,50 @@ def generate(
     lib = open_library(home)
     request = GenerateRequest(prompt, options)
     authorize_generate(lib, request)  # a refusal before the progress bars show
+    result = with_output_bars(
+        lambda progress: generate(lib, request, out, progress=progress),
+        lambda index: f"image {index + 1}",
+        as_json,
+    )
+    report_outputs(result, "image", as_json)
+
+
+def with_output_bars(
+    run: Callable[[Callable[[int, int, int], None]], GenerationResult],
+    label: Callable[[int], str],
+    as_json: bool,
+) -> GenerationResult:
+    """``run(progress)`` with one progress bar per output (``label(index)``), stepped by
+    ``progress(index, step, steps)``."""
     bar = progress_bar(None, as_json)
     tasks: dict[int, int] = {}
 
     def progress(index: int, step: int, total: int) -> None:
-        if index not in tasks:  # one bar per image
-            tasks[index] = bar.add_task(f"image {index + 1}", total=total)
+        if index not in tasks:
+            tasks[index] = bar.add_task(label(index), total=total)
         bar.update(tasks[index], completed=step)
 
     with bar:
-        result = generate(lib, request, out, progress=progress)
+        return run(progress)
+
+
+def report_outputs(result: GenerationResult, noun: str, as_json: bool) -> None:
+    """Each output written (its path, seed and watermark) or refused (why), as JSON with
+    ``--json``; exit 4 when nothing was written."""
     if as_json:
         print_json(result.as_json())
     else:
-        for image in result.images:
-            if image.allowed:
-                console.print(f"{image.path} (seed {image.seed}, watermark {image.watermark_id})")
+        for output in result.images:
+            if output.allowed:
+                console.print(
+                    f"{output.path} (seed {output.seed}, watermark {output.watermark_id})"
+                )
+                for score in output.identity or []:
+                    console.print(f"  identity: {score['summary']}")
             else:
                 err.print(
-                    f"[red]refused[/red] image {image.index + 1} (seed {image.seed}): "
-                    f"{image.reason}; nothing was written"
+                    f"[red]refused[/red] {noun} {output.index + 1} (seed {output.seed}): "
+                    f"{output.reason}; nothing was written"
                 )
     if not result.written:
         raise typer.Exit(EXIT_REFUSED)

@@ -10,14 +10,9 @@ import typer
 from likeness.cli.common import (
     HomeOption,
     JsonOption,
-    console,
-    err,
     open_library,
-    print_json,
-    progress_bar,
 )
-from likeness.cli.generate import parse_size
-from likeness.errors import EXIT_REFUSED
+from likeness.cli.generate import parse_size, report_outputs, with_output_bars
 from likeness.generate.video import VideoOptions
 
 
@@ -82,28 +77,10 @@ def video(
     lib = open_library(home)
     request = VideoRequest(prompt, options)
     authorize_video(lib, request)  # a refusal before the progress bars show
-    bar = progress_bar(None, as_json)
-    tasks: dict[int, int] = {}
-
-    def progress(index: int, step: int, total: int) -> None:
-        if index not in tasks:  # one bar per clip: its frames are denoised together
-            tasks[index] = bar.add_task(f"clip {index + 1} ({frames} frames)", total=total)
-        bar.update(tasks[index], completed=step)
-
-    with bar:
-        result = generate_video(lib, request, out, progress=progress)
-    if as_json:
-        print_json(result.as_json())
-    else:
-        for clip in result.images:
-            if clip.allowed:
-                console.print(f"{clip.path} (seed {clip.seed}, watermark {clip.watermark_id})")
-                for score in clip.identity or []:
-                    console.print(f"  identity: {score['summary']}")
-            else:
-                err.print(
-                    f"[red]refused[/red] clip {clip.index + 1} (seed {clip.seed}): "
-                    f"{clip.reason}; nothing was written"
-                )
-    if not result.written:
-        raise typer.Exit(EXIT_REFUSED)
+    result = with_output_bars(
+        lambda progress: generate_video(lib, request, out, progress=progress),
+        # one bar a clip: its frames are denoised together
+        lambda index: f"clip {index + 1} ({frames} frames)",
+        as_json,
+    )
+    report_outputs(result, "clip", as_json)

@@ -75,8 +75,12 @@ def start_worker(
     global _worker_backend
     reuse_freed_memory()
     import pillow_heif
+    import torch
 
     pillow_heif.options.DECODE_THREADS = decode_threads
+    # A worker a core: PyTorch's own threads (MTCNN, the embedding network) would only
+    # contend with the other workers. The worker's process is its own to set.
+    torch.set_num_threads(1)
     _worker_backend = load_backend(settings, backend)
 
 

@@ -154,11 +154,13 @@ def read_dlib_resnet(path: str | Path) -> _Net:
 class DlibResNet:
     """The network as PyTorch ops. ``__call__`` maps 150x150 RGB chips to 128-d embeddings."""
 
-    def __init__(self, path: str | Path, threads: int | None = 1) -> None:
+    def __init__(self, path: str | Path) -> None:
+        # No torch.set_num_threads here: it is the whole process's, and set to 1 by a face
+        # backend loaded in the server or the CLI it halved every later diffusion run on two
+        # cores (a clip took 23 s, not 12). An import worker sets its own
+        # (``faces.analyze.start_worker``).
         import torch
 
-        if threads is not None:
-            torch.set_num_threads(threads)
         net = read_dlib_resnet(path)
         self._torch = torch
         self.size = net.size

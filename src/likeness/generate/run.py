@@ -29,8 +29,9 @@ from likeness.generate.styles import PHOTO, Style, get_style
 from likeness.models.device import choose_device
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import BaseModel, get_model, model_kind
+from likeness.provenance.clips import StampedClip
 from likeness.provenance.credentials import GenerationRecord
-from likeness.provenance.stamp import stamp_image
+from likeness.provenance.stamp import StampedImage, stamp_image
 from likeness.safety.gate import SafetyGate
 from likeness.store import Library
 
@@ -164,6 +165,47 @@ class Plan:
         ]
         return text, placements, regions
 
+    def parameters(self, regions: list[Region], **options: object) -> dict:
+        """What the result and each output's credentials record of the generation: the
+        model, ``options``, the size, the adapters and the layout."""
+        return {
+            "model": self.model.name,
+            "model_sha256": self.model.sha256,
+            **options,
+            "size": [self.width, self.height],
+            "adapters": [a.id for a in self.adapters],
+            "layout": [list(r.box) for r in regions],
+        }
+
+    def sample(self, pipe, text: str, names: list[str], regions: list[Region], **common):
+        """One output: regional prompting for several people, else the pipeline's call."""
+        if regions:
+            return sample_regions(pipe, regions, self.style.negative, **common)
+        return sample_one(pipe, text, self.style.negative, names, **common)
+
+    def release(
+        self,
+        lib: Library,
+        decision: Decision,
+        result: GenerationResult,
+        prompt: str,
+        where: tuple[Path, str, str],
+        index: int,
+        seed: int,
+        reason: str,
+        stamp: Callable[[GenerationRecord], StampedImage | StampedClip],
+        **extra: object,
+    ) -> None:
+        """Stamp an allowed output (``stamp(record)``: watermark, fingerprint, signature),
+        write it all or nothing as a new file in ``where`` (folder, the run's start time,
+        format) and add it to ``result``."""
+        out, started, fmt = where
+        path = file_name(out, started, seed, fmt)
+        stamped = stamp(self.record(path, decision, result.parameters, prompt, seed))
+        write_new(path, stamped.data)
+        mark = f"{stamped.watermark_id:08x}"
+        result.images.append(GeneratedImage(index, seed, str(path), True, reason, mark, **extra))
+
     def record(
         self, path: Path, decision: Decision, parameters: dict, prompt: str, seed: int
     ) -> GenerationRecord:
@@ -214,6 +256,14 @@ def plan_generation(
     return Plan(parsed, get_style(style_name) or PHOTO, model, adapters, width, height)
 
 
+def output_folder(out_dir: Path, fmt: str) -> tuple[Path, str, str]:
+    """(the folder outputs go to, made if missing; the run's start time that their names
+    carry; their format)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out, clock.local(clock.now()).strftime("%Y%m%d-%H%M%S"), fmt
+
+
 def generate_images(
     lib: Library,
     decision: Decision,
@@ -246,19 +296,15 @@ def generate_images(
     names = [load_into_pipeline(lib, pipe, a) for a in plan.adapters]
     gate = gate or SafetyGate(lib, decision)
     text, placements, regions = plan.regions(names)
-    parameters = {
-        "model": model.name,
-        "model_sha256": model.sha256,
-        "seed": options.seed,
-        "count": options.count,
-        "size": [width, height],
-        "steps": options.steps,
-        "guidance": options.guidance,
-        "style": options.style,
-        "format": options.format,
-        "adapters": [a.id for a in plan.adapters],
-        "layout": [list(r.box) for r in regions],
-    }
+    parameters = plan.parameters(
+        regions,
+        seed=options.seed,
+        count=options.count,
+        steps=options.steps,
+        guidance=options.guidance,
+        style=options.style,
+        format=options.format,
+    )
     result = GenerationResult(
         hashlib.sha256(prompt.encode()).hexdigest(),
         plan.parsed.people,
@@ -266,30 +312,27 @@ def generate_images(
         parameters,
         grants=list(decision.grant_ids),
     )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = clock.local(clock.now()).strftime("%Y%m%d-%H%M%S")
+    where = output_folder(out_dir, options.format)
     for index in range(options.count):
         decision.check_in_force(lib)
         seed = options.seed + index
-        generator = torch.Generator().manual_seed(seed)
 
         def report(step: int, steps: int, index: int = index) -> None:
             if progress is not None:
                 progress(index, step, steps)
 
-        common = dict(
+        pixels = plan.sample(
+            pipe,
+            text,
+            names,
+            regions,
             width=width,
             height=height,
             steps=options.steps,
             guidance=options.guidance,
-            generator=generator,
+            generator=torch.Generator().manual_seed(seed),
             progress=report,
         )
-        if regions:
-            pixels = sample_regions(pipe, regions, plan.style.negative, **common)
-        else:
-            pixels = sample_one(pipe, text, plan.style.negative, names, **common)
         verdict = gate.check(pixels, placements)
         # Consent may have been withdrawn (or the person erased) while the image was made
         # and judged: nothing is written then.
@@ -297,13 +340,9 @@ def generate_images(
         if not verdict.allowed:
             result.images.append(GeneratedImage(index, seed, None, False, verdict.reason))
             continue
-        path = file_name(out_dir, started, seed, options.format)
-        record = plan.record(path, decision, parameters, prompt, seed)
-        stamped = stamp_image(lib, pixels, options.format, record, safety_seq=verdict.audit_seq)
-        write_new(path, stamped.data)
-        result.images.append(
-            GeneratedImage(
-                index, seed, str(path), True, verdict.reason, f"{stamped.watermark_id:08x}"
-            )
-        )
+
+        def stamp(record: GenerationRecord, pixels=pixels, seq=verdict.audit_seq):
+            return stamp_image(lib, pixels, options.format, record, safety_seq=seq)
+
+        plan.release(lib, decision, result, prompt, where, index, seed, verdict.reason, stamp)
     return result

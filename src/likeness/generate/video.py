@@ -19,7 +19,6 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from likeness import clock
 from likeness.adapters.manage import load_into_pipeline
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import Action, Decision, authorize
@@ -28,17 +27,16 @@ from likeness.generate.run import (
     GeneratedImage,
     GenerationError,
     GenerationResult,
-    file_name,
+    output_folder,
     plan_generation,
-    write_new,
 )
-from likeness.generate.sampling import sample_one, sample_regions
 from likeness.generate.styles import get_style
 from likeness.models.device import choose_device
 from likeness.models.loading import load_pipeline
 from likeness.models.motion import load_motion_adapter, max_frames, resolve_motion
 from likeness.models.registry import model_kind
 from likeness.provenance.clips import CLIP_FORMATS, stamp_clip
+from likeness.provenance.credentials import GenerationRecord
 from likeness.safety.gate import SafetyGate, SafetyVerdict
 from likeness.store import Library
 
@@ -205,23 +203,19 @@ def generate_video(
     names = [load_into_pipeline(lib, pipe, a) for a in plan.adapters]
     gate = gate or SafetyGate(lib, decision)
     text, placements, regions = plan.regions(names)
-    parameters = {
-        "model": model.name,
-        "model_sha256": model.sha256,
-        "motion": motion.name,
-        "motion_sha256": motion.sha256,
-        "seed": options.seed,
-        "count": options.count,
-        "frames": options.frames,
-        "fps": options.fps,
-        "size": [width, height],
-        "steps": options.steps,
-        "guidance": options.guidance,
-        "style": options.style,
-        "format": options.format,
-        "adapters": [a.id for a in plan.adapters],
-        "layout": [list(r.box) for r in regions],
-    }
+    parameters = plan.parameters(
+        regions,
+        motion=motion.name,
+        motion_sha256=motion.sha256,
+        seed=options.seed,
+        count=options.count,
+        frames=options.frames,
+        fps=options.fps,
+        steps=options.steps,
+        guidance=options.guidance,
+        style=options.style,
+        format=options.format,
+    )
     result = GenerationResult(
         hashlib.sha256(prompt.encode()).hexdigest(),
         plan.parsed.people,
@@ -229,9 +223,7 @@ def generate_video(
         parameters,
         grants=list(decision.grant_ids),
     )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = clock.local(clock.now()).strftime("%Y%m%d-%H%M%S")
+    where = output_folder(out_dir, options.format)
     for index in range(options.count):
         decision.check_in_force(lib)
         seed = options.seed + index
@@ -241,7 +233,11 @@ def generate_video(
             if progress is not None:
                 progress(index, step, steps)
 
-        common = dict(
+        frames = plan.sample(
+            pipe,
+            text,
+            names,
+            regions,
             width=width,
             height=height,
             steps=options.steps,
@@ -250,31 +246,26 @@ def generate_video(
             progress=report,
             frames=options.frames,
         )
-        if regions:
-            frames = sample_regions(pipe, regions, plan.style.negative, **common)
-        else:
-            frames = sample_one(pipe, text, plan.style.negative, names, **common)
         verdict = gate.check_clip(frames, placements)
         decision.check_in_force(lib)
         if not verdict.allowed:
             result.images.append(GeneratedImage(index, seed, None, False, verdict.reason))
             continue
-        path = file_name(out_dir, started, seed, options.format)
-        record = plan.record(path, decision, parameters, prompt, seed)
-        stamped = stamp_clip(
-            lib, frames, options.fps, options.format, record, safety_seq=verdict.audit_seq
-        )
-        write_new(path, stamped.data)
+
+        def stamp(record: GenerationRecord, frames=frames, seq=verdict.audit_seq):
+            return stamp_clip(lib, frames, options.fps, options.format, record, safety_seq=seq)
+
         identity = clip_identity(verdict, plan.parsed.people, options.frames)
-        result.images.append(
-            GeneratedImage(
-                index,
-                seed,
-                str(path),
-                True,
-                verdict.reason,
-                f"{stamped.watermark_id:08x}",
-                identity=[score.as_json() for score in identity],
-            )
+        plan.release(
+            lib,
+            decision,
+            result,
+            prompt,
+            where,
+            index,
+            seed,
+            verdict.reason,
+            stamp,
+            identity=[score.as_json() for score in identity],
         )
     return result

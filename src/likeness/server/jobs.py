@@ -183,22 +183,18 @@ def _check_generate(params: dict) -> dict:
 def _run_generate(lib: Library, job_id: str, params: dict, progress: Progress) -> dict:
     from likeness.workflows import GenerateRequest, generate
 
-    request = GenerateRequest.from_json(params)
-    out = outputs_folder(lib, job_id)
-    out.mkdir(parents=True, exist_ok=True)
-    total = request.options.count * request.options.steps
-
-    def step(index: int, done: int, steps: int) -> None:
-        progress(index * steps + done, total)
-
-    result = generate(lib, request, out, progress=step)
-    return {**result.as_json(), "prompt": request.prompt}
+    return _run_outputs(lib, job_id, GenerateRequest.from_json(params), generate, progress)
 
 
 def _run_video(lib: Library, job_id: str, params: dict, progress: Progress) -> dict:
     from likeness.workflows import VideoRequest, generate_video
 
-    request = VideoRequest.from_json(params)
+    return _run_outputs(lib, job_id, VideoRequest.from_json(params), generate_video, progress)
+
+
+def _run_outputs(lib: Library, job_id: str, request, work, progress: Progress) -> dict:
+    """Run a generation task (``work(lib, request, out, progress)``) into the job's outputs
+    folder, its steps counted over all its outputs."""
     out = outputs_folder(lib, job_id)
     out.mkdir(parents=True, exist_ok=True)
     total = request.options.count * request.options.steps
@@ -206,7 +202,7 @@ def _run_video(lib: Library, job_id: str, params: dict, progress: Progress) -> d
     def step(index: int, done: int, steps: int) -> None:
         progress(index * steps + done, total)
 
-    result = generate_video(lib, request, out, progress=step)
+    result = work(lib, request, out, progress=step)
     return {**result.as_json(), "prompt": request.prompt}
 
 
