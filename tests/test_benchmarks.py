@@ -29,3 +29,23 @@ def test_gpu_training_benchmark_runs_with_tiny_models():
     assert done.returncode == 0, done.stderr[-3000:]
     [line] = [x for x in done.stdout.splitlines() if x.startswith("sd15 at 128 px")]
     assert "likeness" in line and "bare loop" in line and "speed ratio" in line
+
+
+@pytest.mark.slow  # 60 s; `make test-all`
+def test_the_video_benchmarks_run_and_print_their_figures():
+    def run(script: str, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / script), *args],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    overhead = run("video_overhead.py", "--clips", "1", "--frames", "4", "--steps", "1")
+    assert "ratio likeness / bare:" in overhead and "ms a frame" in overhead
+    traced = run("video_provenance.py", "--clips", "2", "--unrelated", "2")
+    [crf28] = [line for line in traced.splitlines() if line.startswith("crf28 ")]
+    assert crf28.split()[-1] == "0"  # never wrong, even on two clips
+    assert "unrelated clips" in traced

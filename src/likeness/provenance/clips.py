@@ -56,8 +56,11 @@ CLIP_SUFFIXES = {
 #: H.264's constant-rate factor for written clips: visually lossless, so the watermark and
 #: fingerprint start from the frames that were judged.
 WRITE_CRF = 17
-#: A copy's frames read for its watermark and fingerprint: the first this many.
+#: A copy's frames read for its watermark and fingerprint: the first this many, and no more
+#: pixels in all than ``READ_PIXELS`` (384 MB of frames: a 1080p copy's first 61 frames,
+#: two seconds at 30 fps), so a crafted file of many huge frames cannot exhaust memory.
 READ_FRAMES = 240
+READ_PIXELS = 128 * 10**6
 #: Frames of a copy hashed for its fingerprint (spread evenly over those read).
 HASHED_FRAMES = 48
 #: Frames of a copy that must each match a frame of one stored clip (fewer when the copy
@@ -190,32 +193,47 @@ def is_clip(path: Path) -> bool:
 
 
 def read_clip_frames(path: Path, limit: int = READ_FRAMES) -> list[np.ndarray]:
-    """The first ``limit`` frames of a video file (PyAV) or an animated image (Pillow), as
-    RGB uint8; ``ProvenanceError`` for what cannot be decoded."""
+    """The first frames of a video file (PyAV) or an animated image (Pillow), as RGB uint8:
+    at most ``limit``, and no more pixels in all than ``READ_PIXELS`` (each frame counted as
+    decoded: a stream may change its size midway); ``ProvenanceError`` for what cannot be
+    decoded or has a frame over ``MAX_FRAME_PIXELS``."""
     frames: list[np.ndarray] = []
+    budget = READ_PIXELS
+
+    def keep(frame: np.ndarray) -> bool:
+        """Keep a decoded frame; False once no more are wanted."""
+        nonlocal budget
+        height, width = frame.shape[:2]
+        if width * height > MAX_FRAME_PIXELS:
+            raise ProvenanceError(f"{path}: frames too large to look at ({width}x{height})")
+        if frames and width * height > budget:
+            return False
+        budget -= width * height
+        frames.append(frame)
+        return len(frames) < limit
+
     try:
         if path.suffix.lower() in (".gif", ".webp"):
             from PIL import Image, ImageSequence
 
             with Image.open(path, formats=["GIF", "WEBP"]) as im:
-                if im.width * im.height > MAX_FRAME_PIXELS:
-                    raise ProvenanceError(f"{path}: frames too large ({im.width}x{im.height})")
-                for frame in ImageSequence.Iterator(im):
-                    frames.append(np.asarray(frame.convert("RGB")))
-                    if len(frames) >= limit:
+                if im.width * im.height > MAX_FRAME_PIXELS:  # before any is decoded
+                    raise ProvenanceError(
+                        f"{path}: frames too large to look at ({im.width}x{im.height})"
+                    )
+                for image in ImageSequence.Iterator(im):
+                    if not keep(np.asarray(image.convert("RGB"))):
                         break
         else:
             import av
 
             with av.open(str(path)) as container:
-                stream = container.streams.video[0]
-                if stream.width * stream.height > MAX_FRAME_PIXELS:
-                    raise ProvenanceError(
-                        f"{path}: frames too large ({stream.width}x{stream.height})"
-                    )
-                for frame in container.decode(stream):
-                    frames.append(frame.to_ndarray(format="rgb24"))
-                    if len(frames) >= limit:
+                for frame in container.decode(container.streams.video[0]):
+                    if frame.width * frame.height > MAX_FRAME_PIXELS:  # before converting
+                        raise ProvenanceError(
+                            f"{path}: frames too large to look at ({frame.width}x{frame.height})"
+                        )
+                    if not keep(frame.to_ndarray(format="rgb24")):
                         break
     except ProvenanceError:
         raise
