@@ -143,6 +143,7 @@ def test_a_head_passing_diagonally_from_a_turn_to_looking_up_is_not_a_changed_fa
     assert result.passed, result.reason
 
 
+@pytest.mark.slow  # 28 s; `make test-all`
 def test_a_look_up_is_not_a_changed_face_on_a_smooth_head(faces_dev):
     """The smooth head (an ellipsoid with a nose) reads a look up as 8 to 10 degrees of pitch,
     and its embedding there lies past the same-face distance from the frontal median: those

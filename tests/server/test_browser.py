@@ -345,6 +345,7 @@ def _live_clip(lib, person: int, render, session=None) -> tuple[str, list]:
     return session.id, frames
 
 
+@pytest.mark.slow  # 20 s; the live protocol is in tests/consent/test_live.py; `make test-all`
 def test_live_enrolment_with_a_fake_camera_then_a_verified_grant(server, camera_page):
     from likeness.consent.policy import authorize
     from likeness.testing import clips
@@ -496,6 +497,7 @@ def _virtual_authenticator(page, foreign_passkey: bool = False) -> None:
         )
 
 
+@pytest.mark.slow  # 29 s; the same flow over the API: tests/server/test_people_accounts.py
 def test_an_invited_person_enrols_makes_a_passkey_and_decides_for_themselves(server, camera_page):
     """Invitation (made on the person's page) -> live enrolment on the invitee's own page
     with the fake camera -> a passkey in Chromium's virtual authenticator -> a permission

@@ -25,7 +25,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: two other looks are marked slow (`make test-all`), which keeps the default run in time.
 LOOKS = [
     ("desktop", "light"),
-    ("phone", "dark"),
+    pytest.param("phone", "dark", marks=pytest.mark.slow),  # 14 s; `make test-all`
     pytest.param("desktop", "dark", marks=pytest.mark.slow),
     pytest.param("phone", "light", marks=pytest.mark.slow),
 ]
