@@ -237,3 +237,22 @@ def test_the_gate_follows_a_face_across_frames_and_scores_the_clips_likeness(two
     )
     swapped = {two_people.alice: (256, 0, 512, 256), two_people.grace: (0, 0, 256, 256)}
     assert gate.judge_clip(pair, swapped).allowed
+
+
+def test_explicit_content_on_a_sampled_frame_refuses_the_clip(two_people):
+    """No explicit image is kept in the test data (as for images): NudeNet is told to treat
+    the class it finds in a real portrait as explicit, and that portrait is frame 8 of a
+    clip of scenery, one of the frames it looks at (every 4th and the last)."""
+    from likeness.safety.nsfw import NudityDetector
+    from likeness.testing.photos import astronaut, scenery
+
+    lib = two_people.lib
+    _video_grant(lib, two_people.alice)
+    strict = NudityDetector(labels=frozenset({"FACE_FEMALE"}))
+    gate = SafetyGate(lib, _allowed(lib, "@alice waving"), nudity=strict)
+    frames = np.stack([np.asarray(scenery(i, (256, 256))) for i in range(12)])
+    assert gate.judge_clip(frames).allowed
+    frames[8] = np.asarray(astronaut().resize((256, 256)))
+    verdict = gate.judge_clip(frames)
+    assert not verdict.allowed
+    assert verdict.reason == "frame 8: explicit content (FACE_FEMALE)"

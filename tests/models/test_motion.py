@@ -100,3 +100,21 @@ def test_a_real_base_model_needs_its_motion_module_named(lib, tmp_path):
         output_type="np",
     ).frames
     assert frames.shape == (1, 4, 128, 128, 3)
+
+
+def test_a_hub_id_loads_from_the_local_cache_without_the_network(lib, tmp_path, monkeypatch):
+    """A motion module fetched once into the standard Hugging Face cache (its layout made
+    here by hand: refs/main naming a snapshot folder) loads by its hub id, offline."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    repo = tmp_path / "hub" / "models--someone--tiny-motion"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    built_in = tiny_motion_adapter(FAMILIES["sd15"], TINY_UNET_BLOCKS)
+    built_in.save_pretrained(repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    base = get_model(lib, "tiny-sd15")
+    module = resolve_motion("someone/tiny-motion", base)
+    assert module.source == "hub" and module.name == "someone/tiny-motion"
+    assert _same(load_motion_adapter(module, base, TINY_UNET_BLOCKS), built_in)
