@@ -256,3 +256,14 @@ def test_explicit_content_on_a_sampled_frame_refuses_the_clip(two_people):
     verdict = gate.judge_clip(frames)
     assert not verdict.allowed
     assert verdict.reason == "frame 8: explicit content (FACE_FEMALE)"
+
+
+def test_an_sdxl_type_model_makes_a_clip_through_animatediffs_sdxl_pipeline(lib, tmp_path):
+    """A clip of no one on the tiny SDXL-type model: AnimateDiffSDXLPipeline with the built-in
+    tiny SDXL motion module (no motion layers in its mid block, as AnimateDiff's SDXL)."""
+    options = VideoOptions(model="tiny-sdxl", steps=2, frames=4, fps=4)
+    decision = _allowed(lib, "a beach at sunset, waves", options)
+    result = generate_video(lib, decision, "a beach at sunset, waves", tmp_path, options)
+    [clip] = result.written
+    assert len(read_clip_frames(Path(clip.path))) == 4
+    assert result.parameters["motion"] == "tiny" and result.parameters["model"] == "tiny-sdxl"
