@@ -195,13 +195,6 @@ def _requester_from_json(data: dict) -> dict:
     }
 
 
-def get_style_checked(style: str | None) -> None:
-    """Refuse an unknown style here, with the list of styles."""
-    from likeness.generate.styles import get_style
-
-    get_style(style)
-
-
 def _check_app_grants(lib: Library, requester: str, within: tuple[str, ...] | None) -> None:
     """An app's request is held to its token's grants: the app and each of them must be in
     force (``GateError`` otherwise); the owner's passes."""
@@ -222,19 +215,32 @@ def authorize_generate(lib: Library, request: GenerateRequest) -> Decision:
     """The gate's allowing Decision for this prompt (its people, the style's action, the
     model's kind), or ``GateError``. An unknown style is refused here, with the list. An
     app's request is held to its token's grants: the app and each of them must be in force."""
-    from likeness.generate.run import authorize_generation
+    from likeness.generate.run import generation_action
 
-    get_style_checked(request.options.style)
+    return _authorize_prompt(lib, request, generation_action(request.options.style), "generation")
+
+
+def _authorize_prompt(
+    lib: Library, request: GenerateRequest | VideoRequest, action, work: str
+) -> Decision:
+    """The gate's allowing Decision for ``action`` on a prompt request's people, or
+    ``GateError`` ("``work`` refused: ..."): its style known (else the list of styles), an
+    app held to its token's grants, the prompt read among its people."""
+    from likeness.generate.run import authorize_prompt
+    from likeness.generate.styles import get_style
+
+    get_style(request.options.style)
     _check_app_grants(lib, request.requester, request.within)
-    decision = authorize_generation(
+    decision = authorize_prompt(
         lib,
         request.prompt,
-        request.options,
+        action,
+        request.options.model,
         request.requester,
         among=request.among,
         within=request.within,
     )
-    return decision.raise_if_denied("generation")
+    return decision.raise_if_denied(work)
 
 
 def generate(
@@ -282,19 +288,9 @@ class VideoRequest:
 def authorize_video(lib: Library, request: VideoRequest) -> Decision:
     """The gate's allowing Decision for this clip (``generate-video`` on its people, whatever
     the style), or ``GateError``; an app's request held to its token's grants."""
-    from likeness.generate import video
+    from likeness.consent.policy import Action
 
-    get_style_checked(request.options.style)
-    _check_app_grants(lib, request.requester, request.within)
-    decision = video.authorize_video(
-        lib,
-        request.prompt,
-        request.options,
-        request.requester,
-        among=request.among,
-        within=request.within,
-    )
-    return decision.raise_if_denied("video")
+    return _authorize_prompt(lib, request, Action.GENERATE_VIDEO, "video")
 
 
 def generate_video(

@@ -107,12 +107,28 @@ def authorize_generation(
     among: Collection[int] | None = None,
     within: Collection[str] | None = None,
 ) -> Decision:
-    """Resolve the prompt's mentions and ask the gate for the style's action on those people
-    with this model (tiny or real, as the registry says). An app's request is read among the
+    """Ask the gate for the style's action on the prompt's people (``authorize_prompt``)."""
+    action = generation_action(options.style)
+    return authorize_prompt(
+        lib, prompt, action, options.model, requester, among=among, within=within
+    )
+
+
+def authorize_prompt(
+    lib: Library,
+    prompt: str,
+    action: Action,
+    model_name: str,
+    requester: str = OWNER,
+    *,
+    among: Collection[int] | None = None,
+    within: Collection[str] | None = None,
+) -> Decision:
+    """Resolve the prompt's mentions and ask the gate for ``action`` on those people with
+    this model (tiny or real, as the registry says). An app's request is read among the
     people of its token only and decided on the token's grants only (``among``, ``within``)."""
     parsed = parse_prompt(lib, prompt, among)
-    action = generation_action(options.style)
-    kind = model_kind(lib, options.model)
+    kind = model_kind(lib, model_name)
     return authorize(lib, action, parsed.people, requester, kind, within=within)
 
 
@@ -176,6 +192,19 @@ class Plan:
             "adapters": [a.id for a in self.adapters],
             "layout": [list(r.box) for r in regions],
         }
+
+    def start_result(
+        self, decision: Decision, prompt: str, action: Action, parameters: dict
+    ) -> GenerationResult:
+        """The run's result, with no output yet: the prompt's hash (never its text), the
+        people, the action, the parameters and the grants it was allowed under."""
+        return GenerationResult(
+            hashlib.sha256(prompt.encode()).hexdigest(),
+            self.parsed.people,
+            str(action),
+            parameters,
+            grants=list(decision.grant_ids),
+        )
 
     def sample(self, pipe, text: str, names: list[str], regions: list[Region], **common):
         """One output: regional prompting for several people, else the pipeline's call."""
@@ -305,13 +334,7 @@ def generate_images(
         style=options.style,
         format=options.format,
     )
-    result = GenerationResult(
-        hashlib.sha256(prompt.encode()).hexdigest(),
-        plan.parsed.people,
-        str(action),
-        parameters,
-        grants=list(decision.grant_ids),
-    )
+    result = plan.start_result(decision, prompt, action, parameters)
     where = output_folder(out_dir, options.format)
     for index in range(options.count):
         decision.check_in_force(lib)

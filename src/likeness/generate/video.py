@@ -14,27 +14,24 @@ the local store (``provenance.clips``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from likeness.adapters.manage import load_into_pipeline
 from likeness.consent.grants import OWNER
-from likeness.consent.policy import Action, Decision, authorize
-from likeness.generate.prompt import parse_prompt
+from likeness.consent.policy import Action, Decision
 from likeness.generate.run import (
     GeneratedImage,
     GenerationError,
     GenerationResult,
+    authorize_prompt,
     output_folder,
     plan_generation,
 )
-from likeness.generate.styles import get_style
 from likeness.models.device import choose_device
 from likeness.models.loading import load_pipeline
 from likeness.models.motion import load_motion_adapter, max_frames, resolve_motion
-from likeness.models.registry import model_kind
 from likeness.provenance.clips import CLIP_FORMATS, stamp_clip
 from likeness.provenance.credentials import GenerationRecord
 from likeness.safety.gate import SafetyGate, SafetyVerdict
@@ -132,12 +129,11 @@ def authorize_video(
     among: Collection[int] | None = None,
     within: Collection[str] | None = None,
 ) -> Decision:
-    """Resolve the prompt's mentions and ask the gate for ``generate-video`` on those people
-    with this base model (tiny or real): an app's request read among its token's people and
-    decided on its token's grants only, as for images."""
-    parsed = parse_prompt(lib, prompt, among)
-    kind = model_kind(lib, options.model)
-    return authorize(lib, Action.GENERATE_VIDEO, parsed.people, requester, kind, within=within)
+    """Ask the gate for ``generate-video`` on the prompt's people with this base model
+    (``run.authorize_prompt``: an app's request as for images)."""
+    return authorize_prompt(
+        lib, prompt, Action.GENERATE_VIDEO, options.model, requester, among=among, within=within
+    )
 
 
 def _check(options: VideoOptions) -> None:
@@ -173,7 +169,6 @@ def generate_video(
 
     options = options or VideoOptions()
     _check(options)
-    get_style(options.style)
     plan = plan_generation(
         lib,
         decision,
@@ -216,13 +211,7 @@ def generate_video(
         style=options.style,
         format=options.format,
     )
-    result = GenerationResult(
-        hashlib.sha256(prompt.encode()).hexdigest(),
-        plan.parsed.people,
-        str(Action.GENERATE_VIDEO),
-        parameters,
-        grants=list(decision.grant_ids),
-    )
+    result = plan.start_result(decision, prompt, Action.GENERATE_VIDEO, parameters)
     where = output_folder(out_dir, options.format)
     for index in range(options.count):
         decision.check_in_force(lib)

@@ -23,6 +23,7 @@ import json
 import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import select
@@ -34,10 +35,9 @@ from likeness.provenance.credentials import (
     GenerationRecord,
     ProvenanceError,
     manifest_definition,
-    read_credentials,
     sign_image_and_manifest,
+    verify_credentials,
 )
-from likeness.provenance.identity import signing_identity
 from likeness.provenance.tables import ClipFrameHash, ProvenanceRecord
 from likeness.store import Library
 
@@ -244,10 +244,18 @@ def read_clip_frames(path: Path, limit: int = READ_FRAMES) -> list[np.ndarray]:
     return frames
 
 
-def nearest_clip(lib: Library, frames: list[np.ndarray]) -> tuple[int, int, int, int] | None:
-    """(watermark id, frames that match it, frames hashed, median distance) of the stored
-    clip most of the copy's hashed frames find a frame of, within the match distance; None
-    when no clip gets enough (``MIN_FRAME_VOTES``, ``MIN_FRAME_SHARE``)."""
+class ClipMatch(NamedTuple):
+    """The stored clip a copy's frames found by their fingerprints."""
+
+    mark: int  # its watermark id
+    matched: int  # the copy's hashed frames that match a frame of it
+    hashed: int  # the copy's frames hashed
+    distance: int  # the median distance of those that match
+
+
+def nearest_clip(lib: Library, frames: list[np.ndarray]) -> ClipMatch | None:
+    """The stored clip most of the copy's hashed frames find a frame of, within the match
+    distance; None when no clip gets enough (``MIN_FRAME_VOTES``, ``MIN_FRAME_SHARE``)."""
     picks = np.unique(np.linspace(0, len(frames) - 1, min(HASHED_FRAMES, len(frames))).round())
     queries = [fingerprint.pdq(frames[int(i)])[0] for i in picks]
     with lib.session() as s:
@@ -267,25 +275,17 @@ def nearest_clip(lib: Library, frames: list[np.ndarray]) -> tuple[int, int, int,
     needed = max(min(MIN_FRAME_VOTES, len(queries)), round(MIN_FRAME_SHARE * len(queries)))
     if len(found) < needed:
         return None
-    return mark, len(found), len(queries), int(statistics.median(found))
+    return ClipMatch(mark, len(found), len(queries), int(statistics.median(found)))
 
 
 def find_clip_provenance(lib: Library, path: Path):
     """``find_provenance`` for a clip: its embedded credentials, and the stored clip its
     frames' watermark and fingerprint point to (found after the manifest was stripped)."""
-    from likeness.provenance.stamp import ProvenanceReport
+    from likeness.provenance.stamp import ProvenanceReport, attach_stored_manifest
 
     path = Path(path)
     mime = CLIP_SUFFIXES.get(path.suffix.lower(), "image/webp")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ProvenanceError(f"{path}: cannot read: {exc}") from None
-    credentials = (
-        read_credentials(data, mime, [signing_identity(lib).ca_pem])
-        if mime is not None
-        else CredentialsReport("none")
-    )
+    credentials = verify_credentials(lib, path, mime) if mime else CredentialsReport("none")
     report = ProvenanceReport(str(path), credentials)
     try:
         frames = read_clip_frames(path)
@@ -300,13 +300,5 @@ def find_clip_provenance(lib: Library, path: Path):
         read = watermark.read_frames(frames, sizes, watermark.clip_scale)
         if read is not None and s.get(ProvenanceRecord, read.id) is not None:
             report.watermark_id, report.watermark_confidence = read.id, read.confidence
-    found = nearest_clip(lib, frames)
-    if found is not None:
-        mark, matched, hashed, distance = found
-        report.fingerprint_match, report.fingerprint_distance = mark, distance
-        report.frames_hashed, report.frames_matched = hashed, matched
-    key = report.stored_key
-    if key is not None:
-        with lib.session() as s:
-            report.stored_manifest = json.loads(s.get(ProvenanceRecord, key).manifest)
-    return report
+    report.note_clip_match(nearest_clip(lib, frames))
+    return attach_stored_manifest(lib, report)

@@ -277,11 +277,12 @@ def read_credentials(data: bytes, mime: str, trust_anchors: list[bytes] = ()) ->
     )
 
 
-def verify_credentials(lib: Library, path: Path) -> CredentialsReport:
-    """A file's credentials, with this library's root as a trust anchor."""
+def verify_credentials(lib: Library, path: Path, mime: str | None = None) -> CredentialsReport:
+    """A file's credentials, with this library's root as a trust anchor; read as ``mime``
+    (default: by its suffix, for an image)."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ProvenanceError(f"{path}: cannot read: {exc}") from None
-    return read_credentials(data, mime_type(path), [signing_identity(lib).ca_pem])
+    return read_credentials(data, mime or mime_type(path), [signing_identity(lib).ca_pem])

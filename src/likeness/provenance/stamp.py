@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
@@ -29,6 +30,9 @@ from likeness.provenance.credentials import (
     sign_image_and_manifest,
 )
 from likeness.provenance.tables import OutputKeypoints, PdqChunk, ProvenanceRecord
+
+if TYPE_CHECKING:
+    from likeness.provenance.clips import ClipMatch
 from likeness.store import Library
 
 #: The most pixels a file may have for its watermark, fingerprint and corners to be looked
@@ -166,6 +170,12 @@ class ProvenanceReport:
     frames_hashed: int | None = None
     frames_matched: int | None = None
 
+    def note_clip_match(self, match: ClipMatch | None) -> None:
+        """Record the stored clip the file's frames (or a still's one frame) found."""
+        if match is not None:
+            self.fingerprint_match, self.fingerprint_distance = match.mark, match.distance
+            self.frames_hashed, self.frames_matched = match.hashed, match.matched
+
     @property
     def keys(self) -> list[int]:
         """The stored outputs the file's watermark, fingerprint and corners found, in that
@@ -267,17 +277,18 @@ def find_provenance(lib: Library, path: Path) -> ProvenanceReport:
     if best is None:  # a still taken from a clip: any of its frames' fingerprints
         from likeness.provenance.clips import nearest_clip
 
-        still = nearest_clip(lib, [pixels])
-        if still is not None:
-            report.fingerprint_match, report.fingerprint_distance = still[0], still[3]
-            report.frames_hashed, report.frames_matched = still[2], still[1]
-            best = (still[0], still[3], 0)
-    if best is None:  # cropped, turned a little or framed: the corners may still match
+        report.note_clip_match(nearest_clip(lib, [pixels]))
+    if report.fingerprint_match is None:  # cropped, turned or framed: corners may match
         found = nearest_by_keypoints(lib, pixels)
         if found is not None:
             report.keypoints_match, correspondence = found
             report.keypoints_inliers = correspondence.inliers
             report.keypoints_copy = correspondence.words()
+    return attach_stored_manifest(lib, report)
+
+
+def attach_stored_manifest(lib: Library, report: ProvenanceReport) -> ProvenanceReport:
+    """``report`` with the stored manifest its first key found (``stored_key``), if any."""
     key = report.stored_key
     if key is not None:
         with lib.session() as s:

@@ -259,7 +259,7 @@ class SafetyGate:
         faces: list[FaceFinding] = []
         explicit: list[ExplicitFinding] = []
         reason = None
-        sampled = sorted({*range(0, len(frames), explicit_every), len(frames) - 1})
+        sampled = {*range(0, len(frames), explicit_every), len(frames) - 1}
         for i, frame in enumerate(frames):
             found = self._faces(frame, frame=i)
             seen = list(self.nudity.explicit(frame)) if i in sampled else []

@@ -722,9 +722,8 @@ def app_video(
     implies it); then the same gate, per-frame safety check and provenance as the owner's.
     The motion module is the library's own (the built-in one for the tiny models)."""
     from likeness.generate.video import VideoOptions
-    from likeness.workflows import VideoRequest, authorize_video, get_style_checked
+    from likeness.workflows import VideoRequest, authorize_video
 
-    get_style_checked(body.style)
     _require_scope(grant, "generate-video")
     request = VideoRequest(
         body.prompt,
