@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint typecheck bench bench-setup setup clean
+.PHONY: demo test test-postgresql test-all lint typecheck bench bench-setup setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 		&& { apt-get install -y -q chromium >/dev/null \
 		     || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } \
 		|| echo "note: chromium is not installed: the browser tests will be skipped"
+	# The catalog's PostgreSQL leg (make test-postgresql) starts Debian's PostgreSQL server
+	# in a temporary folder; installed the same way.
+	command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& { apt-get install -y -q postgresql >/dev/null \
+		     || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; }; } \
+		|| echo "note: postgresql is not installed: the PostgreSQL tests will be skipped"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -39,6 +46,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The rooms that keep their state in the catalog, again with every new catalog in a real
+# PostgreSQL server started for the run (tests/conftest.py, --postgresql).
+PG_ROOMS := tests/store tests/people tests/consent tests/server
+test-postgresql: $(STAMP)
+	$(BIN)/python -m pytest -q --postgresql $(PG_ROOMS)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or not slow"

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from likeness.store import Library
+from likeness.store.home import DATABASE_URL_ENV
 from likeness.testing.libraries import (
     astronaut_library,
     trained_two_people_library,
@@ -12,6 +16,75 @@ from likeness.testing.libraries import (
 )
 
 FACES_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces-dev"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--postgresql",
+        action="store_true",
+        help="put every new library's catalog in a real PostgreSQL server started for the "
+        "run (one database a test), instead of the home's SQLite file",
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres(request: pytest.FixtureRequest):
+    """The run's PostgreSQL server under --postgresql, else None."""
+    if not request.config.getoption("--postgresql"):
+        yield None
+        return
+    from likeness.testing.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(postgres):
+    """A PostgreSQL server for tests about PostgreSQL itself, in every run: the run's under
+    --postgresql, else one started for them (skipped where PostgreSQL is not installed)."""
+    if postgres is not None:
+        yield postgres
+        return
+    from likeness.testing.postgres import PostgresServer, find_binaries
+
+    if find_binaries() is None:
+        pytest.skip("needs PostgreSQL (Debian: apt-get install postgresql; make setup does it)")
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@contextmanager
+def new_catalogs_in(url: str | None) -> Iterator[None]:
+    """New library homes made inside get their catalog at ``url`` (None: SQLite)."""
+    before = os.environ.pop(DATABASE_URL_ENV, None)
+    if url is not None:
+        os.environ[DATABASE_URL_ENV] = url
+    try:
+        yield
+    finally:
+        os.environ.pop(DATABASE_URL_ENV, None)
+        if before is not None:
+            os.environ[DATABASE_URL_ENV] = before
+
+
+@pytest.fixture(autouse=True)
+def catalog_database(request: pytest.FixtureRequest, postgres) -> Iterator[None]:
+    """Under --postgresql, a new database for each test's new library homes."""
+    if postgres is not None and request.node.get_closest_marker("sqlite"):
+        pytest.skip("about the SQLite catalog itself")
+    with new_catalogs_in(None if postgres is None else postgres.create_database()):
+        yield
+
+
+@pytest.fixture(scope="session")
+def prepared_catalog(postgres):
+    """``prepared_catalog()``: a context in which a library prepared once for many tests is
+    made (copied for each with ``copy_home``); under --postgresql its catalog gets a database
+    of its own, which outlives the test that happened to build it."""
+    return lambda: new_catalogs_in(None if postgres is None else postgres.create_database())
 
 
 @pytest.fixture
@@ -32,19 +105,22 @@ def faces_dev() -> Path:
 
 
 @pytest.fixture(scope="session")
-def astronaut_home(tmp_path_factory) -> tuple[Path, int]:
+def astronaut_home(tmp_path_factory, prepared_catalog) -> tuple[Path, int]:
     """One person, six photos of the astronaut: (home, person id)."""
-    return astronaut_library(tmp_path_factory.mktemp("astronaut"))
+    with prepared_catalog():
+        return astronaut_library(tmp_path_factory.mktemp("astronaut"))
 
 
 @pytest.fixture(scope="session")
-def two_people_home(tmp_path_factory) -> tuple[Path, int, int]:
+def two_people_home(tmp_path_factory, prepared_catalog) -> tuple[Path, int, int]:
     """Alice (the owner) and Grace Hopper, no grants: (home, alice, grace)."""
-    return two_people_library(tmp_path_factory.mktemp("two-people"))
+    with prepared_catalog():
+        return two_people_library(tmp_path_factory.mktemp("two-people"))
 
 
 @pytest.fixture(scope="session")
-def trained_two_people_home(tmp_path_factory) -> tuple[Path, int, int]:
+def trained_two_people_home(tmp_path_factory, prepared_catalog) -> tuple[Path, int, int]:
     """The same two people with a tiny-sd15 adapter each, trained under attested training
     grants (no other grant): (home, alice, grace)."""
-    return trained_two_people_library(tmp_path_factory.mktemp("trained-two-people"))
+    with prepared_catalog():
+        return trained_two_people_library(tmp_path_factory.mktemp("trained-two-people"))

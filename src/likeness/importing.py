@@ -112,6 +112,9 @@ class _Recorder:
         self.near = NearDuplicateIndex([r[0] for r in rows], [r[1] for r in rows])
 
     def _file(self, s: Session, item: SourceItem, photo_id: int | None, problem: str | None):
+        # Read then write under the write lock: another import of the same folder (a second
+        # server on the catalog) may record the same file at the same time.
+        hold_write_lock(s)
         row = s.scalar(select(PhotoFile).where(PhotoFile.location == item.location))
         old_photo = row.photo_id if row is not None else None
         if row is None:
@@ -162,6 +165,15 @@ class _Recorder:
             # The templates as they are now, under the write lock: a person erased while
             # this import runs is withheld from the next photo on.
             hold_write_lock(s)
+            # Another import (a second server on the catalog) may have added the same photo
+            # since this one looked: it is then a duplicate, linked, not added twice.
+            added = s.scalar(select(Photo.id).where(Photo.content_hash == digest))
+            if added is not None:
+                for item in items:
+                    self._file(s, item, added, None)
+                    self._attach_takeout(s, item, added)
+                self.report.duplicates += len(items)
+                return
             never = do_not_generate_matcher(s, self.backend_name)
             near = self.near.find(result.phash)
             photo = Photo(

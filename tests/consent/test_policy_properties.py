@@ -19,6 +19,7 @@ from likeness.people.manage import name_person
 from likeness.people.merges import merge_people
 from likeness.people.tables import Person
 from likeness.store import Library
+from likeness.testing.libraries import copy_home
 
 T0 = datetime(2026, 6, 1, 9)
 PEOPLE = 3
@@ -65,10 +66,10 @@ class Model:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
+def template(tmp_path_factory, prepared_catalog) -> Path:
     """A migrated library with three people, copied for each example (fast)."""
     home = tmp_path_factory.mktemp("template")
-    with Library.open(home) as lib, lib.session() as s:
+    with prepared_catalog(), Library.open(home) as lib, lib.session() as s:
         for _ in range(PEOPLE):
             s.add(Person(created_at=T0))
     return home
@@ -103,8 +104,7 @@ query = st.tuples(
 def test_authorize_allows_exactly_what_grants_in_force_cover(template, ops, queries):
     home = Path(tempfile.mkdtemp())
     try:
-        shutil.copytree(template, home / "lib")
-        lib = Library.open(home / "lib")
+        lib = copy_home(template, home / "lib")
         ref = Model(alive=set(range(1, PEOPLE + 1)))
         order: list[str] = []
         held: list[Decision] = []  # allowed earlier: work under way

@@ -1,13 +1,15 @@
-import sqlite3
 import stat
+import threading
 from datetime import datetime
 
+import pytest
 from sqlalchemy import text
 
 from likeness.store import Library, default_home
 from likeness.testing.schema import catalog_at
 
 
+@pytest.mark.sqlite
 def test_open_creates_catalog_in_wal_mode_with_private_home(tmp_path):
     lib = Library.open(tmp_path / "h")
     assert lib.catalog_path.exists()
@@ -27,11 +29,7 @@ def test_reopen_keeps_data_and_schema_version(tmp_path):
         s.execute(text("INSERT INTO settings(key, value) VALUES ('k', 'v')"))
     with Library.open(tmp_path / "h") as lib, lib.session() as s:
         assert s.execute(text("SELECT value FROM settings WHERE key='k'")).scalar() == "v"
-    version = (
-        sqlite3.connect(tmp_path / "h" / "catalog.sqlite")
-        .execute("SELECT version_num FROM alembic_version")
-        .fetchall()
-    )
+        version = s.execute(text("SELECT version_num FROM alembic_version")).all()
     from likeness.store.migrate import HEAD
 
     assert version == [(HEAD,)]
@@ -50,6 +48,7 @@ def test_head_constant_matches_the_migration_scripts():
     assert script_head() == HEAD
 
 
+@pytest.mark.sqlite
 def test_migrating_a_0001_catalog_keeps_people_and_gives_them_uids(tmp_path):
     home = tmp_path / "old"
     with catalog_at(home, "0001") as conn:
@@ -77,6 +76,42 @@ def test_keys_are_private_and_person_keys_can_be_destroyed(tmp_path):
         assert keys.destroy_person_key("abc123") and not keys.destroy_person_key("abc123")
 
 
+def test_keys_made_by_several_processes_at_once_are_one_key(tmp_path):
+    """A server and a job's process (or two servers on one library) that first need a key
+    at the same moment both make one: every one of them must end up with the same key, or
+    what one sealed or signed the other cannot read. (Before: each wrote a fresh key over the
+    other's, and one of them failed moving a shared temporary file.)"""
+    from likeness.store.keys import KeyStore
+
+    home = tmp_path / "h"
+    home.mkdir()
+    stores = [KeyStore(home) for _ in range(8)]  # as separate processes: nothing cached
+    start = threading.Barrier(len(stores))
+    signing: list[bytes] = []
+    person: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def first_use(keys: KeyStore) -> None:
+        try:
+            start.wait()
+            signing.append(keys.public_key_bytes())
+            person.append(keys.person_key("abc123", create=True))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use, args=(k,)) for k in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(set(signing)) == 1 and len(set(person)) == 1
+    assert signing[0] == KeyStore(home).public_key_bytes()
+    assert person[0] == KeyStore(home).person_key("abc123")
+    assert [p.name for p in (home / "keys").rglob("*.tmp")] == []
+
+
+@pytest.mark.sqlite
 def test_migrating_a_0008_catalog_rebuilds_people_so_ids_are_never_reused(tmp_path):
     """0009 rebuilds ``people`` with AUTOINCREMENT: a face keeps its person, and once the
     person with the highest id is deleted (merged), a new person gets a new id, not that
@@ -120,6 +155,7 @@ def test_migrating_a_0008_catalog_rebuilds_people_so_ids_are_never_reused(tmp_pa
             assert person.id == 3
 
 
+@pytest.mark.sqlite
 def test_migrating_a_0014_catalog_indexes_the_stored_fingerprints(tmp_path):
     """0015 cuts each stored output's PDQ hash into the chunk index: an output stamped
     before it is found by a copy's fingerprint afterwards."""

@@ -50,6 +50,7 @@ def _old_entry_hash(prev: str, seq: int, at: str, kind: str, payload: str) -> st
     return hashlib.sha256(prev.encode() + canonical_json([seq, at, kind, payload])).hexdigest()
 
 
+@pytest.mark.sqlite
 def test_a_catalog_of_local_times_is_converted_and_its_chain_and_grants_still_verify(
     tmp_path, new_york
 ):

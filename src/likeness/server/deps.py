@@ -16,8 +16,9 @@ from pydantic import Field
 from likeness.server.sessions import COOKIE_NAME, CSRF_HEADER, SignedIn
 from likeness.store import Library
 
-#: Ids are SQLite integers: a larger number cannot name anything (422, not a server error).
-MAX_ID = 2**63 - 1
+#: Ids are the catalog's integers, 32-bit in PostgreSQL (``integer``) and 64-bit in SQLite:
+#: a larger number cannot name anything (422, not a server error).
+MAX_ID = 2**31 - 1
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 

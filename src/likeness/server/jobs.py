@@ -22,21 +22,23 @@ from __future__ import annotations
 import errno
 import json
 import multiprocessing
+import os
 import shutil
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from likeness import clock
 from likeness.errors import BusyError, ConflictError, InvalidError, LikenessError, NotFoundError
-from likeness.server.tables import ServerJob
-from likeness.store import Library
+from likeness.server.tables import ServerJob, ServerRunner
+from likeness.store import Library, hold_write_lock
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 INTERRUPTED, CANCELLED = "interrupted", "cancelled"
@@ -53,6 +55,10 @@ PROGRESS_EVERY_S = 0.5
 #: How a job's failure that is a bug of likeness begins (``failure_words``).
 INTERNAL_ERROR = "something went wrong inside likeness"
 INTERRUPTED_MESSAGE = "the server stopped before this job finished; run it again to resume"
+#: A server running jobs says it is alive this often (seconds) ...
+HEARTBEAT_S = 5.0
+#: ... and one not heard from for this long has stopped: its jobs are interrupted.
+RUNNER_STALE_S = 30.0
 
 Progress = Callable[[int, int], None]
 
@@ -233,19 +239,21 @@ OUTPUT_KINDS = {"generate": "image", "video": "clip"}
 
 
 def run_job(home: str, job_id: str) -> None:
-    """The job's process: run it, writing progress and the outcome to its row (unless it
-    was cancelled meanwhile)."""
+    """The job's process, once its server has claimed the job (``JobQueue.claim_next``; a
+    job still queued is claimed here): run it, writing progress and the outcome to its row
+    (unless it was cancelled meanwhile)."""
     with Library.open(home) as lib:
         with lib.session() as s:
-            started = s.execute(
+            # Run directly, not through a queue (a test, a tool): it is claimed here.
+            s.execute(
                 update(ServerJob)
                 .where(ServerJob.id == job_id, ServerJob.state == QUEUED)
                 .values(state=RUNNING, started_at=clock.now())
-            ).rowcount
+            )
             row = s.get(ServerJob, job_id)
+            if row is None or row.state != RUNNING:
+                return  # cancelled (or deleted) between its claim and this process's start
             kind, params = row.kind, json.loads(row.params)
-        if not started:
-            return  # cancelled before it started
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
@@ -304,14 +312,29 @@ def _finish(
                 row.total = row.done
 
 
-def interrupt_unfinished(lib: Library) -> int:
-    """Mark jobs left queued or running (by a server that stopped) as interrupted."""
+def alive_runners(lib: Library, stale_s: float = RUNNER_STALE_S) -> set[str]:
+    """The servers (``ServerRunner`` ids) seen in the last ``stale_s`` seconds."""
+    since = clock.now() - timedelta(seconds=stale_s)
     with lib.session() as s:
-        return s.execute(
+        return set(s.scalars(select(ServerRunner.id).where(ServerRunner.seen_at >= since)))
+
+
+def interrupt_abandoned(lib: Library, stale_s: float = RUNNER_STALE_S) -> int:
+    """Mark as interrupted the jobs, queued or running, of servers that stopped (cleanly, or
+    not seen for ``stale_s`` seconds: a crash, a machine gone): nobody will finish them. The
+    jobs of servers still alive on the same catalog are theirs. How many were marked."""
+    alive = alive_runners(lib, stale_s)
+    with lib.session() as s:
+        abandoned = ServerJob.state.in_([QUEUED, RUNNING]) & (
+            ServerJob.runner.is_(None) | ServerJob.runner.not_in(alive)
+        )
+        marked = s.execute(
             update(ServerJob)
-            .where(ServerJob.state.in_([QUEUED, RUNNING]))
+            .where(abandoned)
             .values(state=INTERRUPTED, message=INTERRUPTED_MESSAGE, finished_at=clock.now())
         ).rowcount
+        s.execute(delete(ServerRunner).where(ServerRunner.id.not_in(alive)))
+    return marked
 
 
 class JobQueue:
@@ -322,6 +345,8 @@ class JobQueue:
         lib: Library,
         max_pending: int = MAX_PENDING,
         max_pending_per_app: int = MAX_PENDING_PER_APP,
+        heartbeat_s: float = HEARTBEAT_S,
+        stale_s: float = RUNNER_STALE_S,
     ) -> None:
         self._lib = lib
         self.max_pending = max_pending
@@ -332,14 +357,33 @@ class JobQueue:
         self._thread: threading.Thread | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._running: str | None = None
+        #: This server among those that may share the catalog (``ServerRunner``).
+        self.runner_id = uuid.uuid4().hex
+        self.heartbeat_s, self.stale_s = heartbeat_s, stale_s
+        self._beaten = 0.0
 
     def start(self) -> None:
-        interrupt_unfinished(self._lib)
+        """Say this server is alive, mark the jobs of servers that stopped as interrupted,
+        and start taking jobs."""
+        now = clock.now()
+        with self._lib.session() as s:
+            s.merge(  # started again (an app's lifespan entered twice): the same runner
+                ServerRunner(
+                    id=self.runner_id,
+                    host=socket.gethostname()[:255],
+                    pid=os.getpid(),
+                    started_at=now,
+                    seen_at=now,
+                )
+            )
+        self._beaten = time.monotonic()
+        interrupt_abandoned(self._lib, self.stale_s)
         self._thread = threading.Thread(target=self._dispatch, name="likeness-jobs", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop taking jobs; a running one is stopped and marked interrupted."""
+        """Stop taking jobs; a running one is stopped and marked interrupted, and so are the
+        jobs queued here (other servers on the catalog keep theirs)."""
         self._stopping.set()
         self._wake.set()
         process = self._process
@@ -347,7 +391,23 @@ class JobQueue:
             process.terminate()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        interrupt_unfinished(self._lib)
+        with self._lib.session() as s:
+            s.execute(delete(ServerRunner).where(ServerRunner.id == self.runner_id))
+        interrupt_abandoned(self._lib, self.stale_s)
+
+    def _beat(self) -> None:
+        """Every ``heartbeat_s``: say this server is alive, and interrupt the jobs of any
+        that is not (so a crashed server's running job does not look alive for ever)."""
+        if time.monotonic() - self._beaten < self.heartbeat_s:
+            return
+        self._beaten = time.monotonic()
+        with self._lib.session() as s:
+            s.execute(
+                update(ServerRunner)
+                .where(ServerRunner.id == self.runner_id)
+                .values(seen_at=clock.now())
+            )
+        interrupt_abandoned(self._lib, self.stale_s)
 
     def submit(self, kind: str, params: dict, requester: str = OWNER) -> JobView:
         """Queue a job for ``requester`` (the owner, or ``app:<id>``); ``QueueFullError``
@@ -357,6 +417,7 @@ class JobQueue:
         params = KINDS[kind][0](params)
         limit = self.max_pending if requester == OWNER else self.max_pending_per_app
         with self._lock, self._lib.session() as s:
+            hold_write_lock(s)  # the count and the new row as one step, across servers too
             pending = s.scalar(
                 select(func.count())
                 .select_from(ServerJob)
@@ -376,6 +437,7 @@ class JobQueue:
                 done=0,
                 created_at=clock.precise_now(),  # to the microsecond: jobs list in order
                 requester=requester,
+                runner=self.runner_id,
             )
             s.add(row)
             s.flush()
@@ -457,10 +519,32 @@ class JobQueue:
                 .limit(1)
             )
 
+    def claim_next(self) -> str | None:
+        """Take the next job to run (``next_to_run``) for this server: it becomes running,
+        held by this runner. The change is conditional on the job still being queued, so of
+        several servers on one catalog exactly one takes it; the others look again."""
+        while True:
+            job_id = self.next_to_run()
+            if job_id is None:
+                return None
+            with self._lib.session() as s:
+                taken = s.execute(
+                    update(ServerJob)
+                    .where(ServerJob.id == job_id, ServerJob.state == QUEUED)
+                    .values(state=RUNNING, started_at=clock.now(), runner=self.runner_id)
+                ).rowcount
+            if taken:
+                return job_id
+
+    def _state(self, job_id: str) -> str | None:
+        with self._lib.session() as s:
+            return s.scalar(select(ServerJob.state).where(ServerJob.id == job_id))
+
     def _dispatch(self) -> None:
         context = multiprocessing.get_context("spawn")
         while not self._stopping.is_set():
-            job_id = self.next_to_run()
+            self._beat()
+            job_id = self.claim_next()
             if job_id is None:
                 self._wake.wait(timeout=1.0)
                 self._wake.clear()
@@ -471,7 +555,12 @@ class JobQueue:
             with self._lock:
                 self._process, self._running = process, job_id
             process.start()
-            process.join()
+            while process.is_alive():
+                process.join(timeout=1.0)
+                self._beat()
+                # Cancelled through another server on the catalog: stop it here.
+                if process.is_alive() and self._state(job_id) == CANCELLED:
+                    process.terminate()
             with self._lock:
                 self._process, self._running = None, None
             try:

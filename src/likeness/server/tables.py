@@ -30,3 +30,20 @@ class ServerJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: ``owner``, or ``app:<id>`` for an app's job (quotas are per requester).
     requester: Mapped[str] = mapped_column(String(48), default="owner", index=True)
+    #: The server (``ServerRunner.id``) that took the job, or, while it waits, the one it was
+    #: submitted to: a job whose runner has stopped answering is interrupted by the others.
+    runner: Mapped[str | None] = mapped_column(String(32))
+
+
+class ServerRunner(Base):
+    """A ``likeness serve`` process running this library's jobs. Several may share one
+    catalog (PostgreSQL): each says it is alive (``seen_at``) every few seconds, and a job
+    held by one that has not been seen for a while is marked interrupted by another."""
+
+    __tablename__ = "server_runners"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

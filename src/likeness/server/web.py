@@ -18,7 +18,7 @@ from likeness import clock
 from likeness.faces.listing import list_faces
 from likeness.people import manage, merges
 from likeness.people.photos import PhotoEntry, list_photos, photo_detail
-from likeness.server.deps import PathId, any_session
+from likeness.server.deps import MAX_ID, PathId, any_session
 from likeness.server.jobs import FINAL, OUTPUT_KINDS
 from likeness.server.security import safe_next
 from likeness.server.sessions import SignedIn
@@ -355,7 +355,7 @@ def jobs_page(request: Request):
 @router.get("/consent", response_class=HTMLResponse)
 def consent_page(
     request: Request,
-    person: int | None = Query(None, ge=1, le=2**63 - 1),
+    person: int | None = Query(None, ge=1, le=MAX_ID),
     kind: str | None = Query(None, max_length=64),
     requester: str | None = Query(None, max_length=200),
 ):

@@ -9,10 +9,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 HOME_ENV = "LIKENESS_HOME"
+#: Where the catalog lives when not in the home's SQLite file: a SQLAlchemy URL such as
+#: ``postgresql+psycopg://user@host/likeness`` (a shared install; the home still holds the
+#: vault and the keys, which never go into a database).
+DATABASE_URL_ENV = "LIKENESS_DATABASE_URL"
 
 
 def default_home() -> Path:
@@ -25,6 +29,67 @@ def default_home() -> Path:
     return user_data_path("likeness", appauthor=False)
 
 
+#: The file in a home that records where its catalog is, when that is not the SQLite file.
+CATALOG_URL_FILE = "catalog.url"
+
+
+class CatalogLocationError(ValueError):
+    """The catalog asked for is not the one this home's catalog is."""
+
+
+def catalog_url(home: Path, url: str | None = None) -> str:
+    """Where ``home``'s catalog is: a SQLAlchemy URL.
+
+    A home is bound to its catalog when it is created: the SQLite file ``catalog.sqlite`` in
+    it (the default), or the database ``url`` names, else ``$LIKENESS_DATABASE_URL``, which
+    the home then records (``catalog.url``), so that every later process on it (the CLI, a
+    server, an import worker) finds the same catalog whatever its environment says. Why not
+    follow the variable each time: a command run without it would otherwise open a new, empty
+    SQLite catalog beside the real one and show a library with nobody in it.
+    """
+    recorded = home / CATALOG_URL_FILE
+    if recorded.exists():
+        bound = recorded.read_text().strip()
+        if url is not None and url != bound:
+            raise CatalogLocationError(
+                f"the catalog of {home} is in another database ({_shown(bound)}), not {_shown(url)}"
+            )
+        return bound
+    url = url or os.environ.get(DATABASE_URL_ENV) or None
+    sqlite = home / "catalog.sqlite"
+    if url is None or url == f"sqlite:///{sqlite}":
+        return f"sqlite:///{sqlite}"
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    if backend != "postgresql":
+        raise CatalogLocationError(
+            f"{DATABASE_URL_ENV}: the catalog can be in SQLite (the default) or PostgreSQL, not "
+            f"{backend!r} (for example postgresql+psycopg://likeness@localhost/likeness)"
+        )
+    if sqlite.exists():
+        raise CatalogLocationError(
+            f"{home} already has its catalog in {sqlite.name}; a catalog is not moved into "
+            f"{_shown(url)} (unset {DATABASE_URL_ENV}, or use a new home)"
+        )
+    return url
+
+
+def _shown(url: str) -> str:
+    """``url`` without its password, for a message."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def create_catalog_engine(url: str) -> Engine:
+    """An engine on the catalog at ``url``, set up for how likeness uses it."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    # pool_pre_ping: a server restarted under a long-running ``likeness serve`` is met again.
+    return create_engine(url, pool_pre_ping=True)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL: readers never block the importer, and a killed writer leaves the last committed state.
@@ -33,6 +98,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+#: The advisory lock ``hold_write_lock`` takes on PostgreSQL (any fixed number: "likeness").
+WRITE_LOCK_KEY = 0x6C696B656E657373
 
 
 def hold_write_lock(session: Session) -> None:
@@ -46,7 +115,13 @@ def hold_write_lock(session: Session) -> None:
     holds the lock: pending writes are flushed first.
     """
     session.flush()
-    dbapi = session.connection().connection.dbapi_connection
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # The same promise on PostgreSQL: one catalog-wide lock, held to the end of the
+        # transaction, taken by every writer that reads before it writes.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+        return
+    dbapi = connection.connection.dbapi_connection
     if not dbapi.in_transaction:
         dbapi.execute("BEGIN IMMEDIATE")
 
@@ -63,17 +138,24 @@ class Library:
     _sessions: sessionmaker[Session] = field(repr=False)
 
     @classmethod
-    def open(cls, home: Path | str | None = None) -> Library:
-        """Open (creating and migrating if needed) the library at ``home``."""
+    def open(cls, home: Path | str | None = None, database_url: str | None = None) -> Library:
+        """Open (creating and migrating if needed) the library at ``home``, its catalog in
+        the home's SQLite file or at ``database_url`` (default ``$LIKENESS_DATABASE_URL``)."""
         home = Path(home) if home is not None else default_home()
         home.mkdir(parents=True, exist_ok=True)
         os.chmod(home, 0o700)  # faces and embeddings are biometric data
         (home / "vault").mkdir(exist_ok=True)
-        engine = create_engine(f"sqlite:///{home / 'catalog.sqlite'}")
-        event.listen(engine, "connect", _sqlite_pragmas)
+        url = catalog_url(home, database_url)
+        engine = create_catalog_engine(url)
         from likeness.store.migrate import upgrade_to_head
 
         upgrade_to_head(engine)
+        recorded = home / CATALOG_URL_FILE
+        if not url.startswith("sqlite") and not recorded.exists():
+            # Written once the catalog is there; 0600, as the URL may carry a password.
+            fd = os.open(recorded, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(url + "\n")
         return cls(home=home, engine=engine, _sessions=sessionmaker(engine, expire_on_commit=False))
 
     @property
@@ -90,7 +172,12 @@ class Library:
 
     @property
     def catalog_path(self) -> Path:
+        """The SQLite catalog's file (also a key naming this catalog in-process caches)."""
         return self.home / "catalog.sqlite"
+
+    @property
+    def on_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     @contextmanager
     def session(self) -> Iterator[Session]:

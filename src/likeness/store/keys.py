@@ -21,16 +21,43 @@ class KeyDestroyedError(NotFoundError):
     """The person's key is gone (consent was revoked): their adapters cannot be read."""
 
 
+def _private_tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
 def write_private(path: Path, data: bytes) -> None:
-    """Create a 0600 file atomically, never leaving a readable partial file behind."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Create a 0600 file atomically, never leaving a readable partial file behind (each
+    writer's own temporary name: two at once do not move each other's)."""
+    tmp = _private_tmp(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+def create_private_once(path: Path, data: bytes) -> bytes:
+    """Create the 0600 file ``path`` holding ``data`` unless it exists; either way, return
+    what it holds. Of several processes creating it at once (a server and a job's process,
+    two servers on one library) exactly one's content lands and every one gets that: a key
+    made twice and overwritten would leave what was sealed or signed with the first
+    unreadable."""
+    tmp = _private_tmp(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # fails if the file is there: the first one made stays
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_bytes()
 
 
 def make_private_folder(folder: Path) -> None:
@@ -61,17 +88,20 @@ class KeyStore:
         if self._signing_key is not None:
             return self._signing_key
         path = self.dir / SIGNING_KEY_FILE
-        if not path.exists():
-            key = Ed25519PrivateKey.generate()
+        if path.exists():
+            raw = path.read_bytes()
+        else:
             from cryptography.hazmat.primitives import serialization
 
-            raw = key.private_bytes(
-                serialization.Encoding.Raw,
-                serialization.PrivateFormat.Raw,
-                serialization.NoEncryption(),
+            raw = create_private_once(
+                path,
+                Ed25519PrivateKey.generate().private_bytes(
+                    serialization.Encoding.Raw,
+                    serialization.PrivateFormat.Raw,
+                    serialization.NoEncryption(),
+                ),
             )
-            write_private(path, raw)
-        self._signing_key = Ed25519PrivateKey.from_private_bytes(path.read_bytes())
+        self._signing_key = Ed25519PrivateKey.from_private_bytes(raw)
         return self._signing_key
 
     def public_key_bytes(self) -> bytes:
@@ -94,7 +124,7 @@ class KeyStore:
         if not path.exists():
             if not create:
                 raise KeyDestroyedError(f"no key for person {person_uid} (never made, or revoked)")
-            write_private(path, secrets.token_bytes(32))
+            return create_private_once(path, secrets.token_bytes(32))
         return path.read_bytes()
 
     def has_person_key(self, person_uid: str) -> bool:

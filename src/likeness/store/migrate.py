@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, inspect, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest revision in migrations/versions. Checked against Alembic by a test; knowing it
 #: here lets an up-to-date catalog open without importing Alembic (a CLI start-up cost).
-HEAD = "0017"
+HEAD = "0018"
 
 
 def alembic_config(engine: Engine):
@@ -25,10 +24,9 @@ def alembic_config(engine: Engine):
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        try:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except OperationalError:  # a new, empty catalog
+        if not inspect(conn).has_table("alembic_version"):  # a new, empty catalog
             return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def script_head() -> str:

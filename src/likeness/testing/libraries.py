@@ -74,8 +74,16 @@ def trained_two_people_library(root: Path) -> tuple[Path, int, int]:
 
 
 def copy_home(home: Path, target: Path) -> Library:
-    """An independent copy of a prepared library home, opened."""
+    """An independent copy of a prepared library home, opened. A home whose catalog is in
+    PostgreSQL gets a copy of that database too (the home records which: ``catalog.url``)."""
+    from likeness.store.home import CATALOG_URL_FILE
+
     shutil.copytree(home, target)
+    recorded = target / CATALOG_URL_FILE
+    if recorded.exists():
+        from likeness.testing.postgres import copy_database
+
+        recorded.write_text(copy_database(recorded.read_text().strip()) + "\n")
     return Library.open(target)
 
 
