@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-postgresql test-all lint typecheck bench bench-setup setup clean
+.PHONY: demo test test-postgresql test-compute test-all lint typecheck bench bench-setup setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ test: $(STAMP)
 PG_ROOMS := tests/store tests/people tests/consent tests/server
 test-postgresql: $(STAMP)
 	$(BIN)/python -m pytest -q --postgresql $(PG_ROOMS)
+
+# Trainings and generations on a real Ray cluster on loopback (tests/compute: slow-marked,
+# so the default run leaves them to this leg).
+test-compute: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or not slow" tests/compute
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or not slow"

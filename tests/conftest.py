@@ -75,6 +75,10 @@ def catalog_database(request: pytest.FixtureRequest, postgres) -> Iterator[None]
     """Under --postgresql, a new database for each test's new library homes."""
     if postgres is not None and request.node.get_closest_marker("sqlite"):
         pytest.skip("about the SQLite catalog itself")
+    if postgres is not None and request.node.get_closest_marker("browser"):
+        # CI's time: the pages run in Chromium in the SQLite run; every route they call is
+        # tried here without a browser.
+        pytest.skip("the web app in a browser runs in the SQLite run")
     with new_catalogs_in(None if postgres is None else postgres.create_database()):
         yield
 

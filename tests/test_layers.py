@@ -23,6 +23,7 @@ ORDER = [
     ("safety",),
     ("provenance",),
     ("generate",),
+    ("compute",),
     ("apps",),
     ("workflows",),
     ("demo", "server"),

@@ -117,12 +117,15 @@ def train(
     lib: Library,
     request: TrainRequest,
     progress: Callable[[int, int, float], None] | None = None,
+    compute: str | None = None,
 ) -> TrainOutcome:
     """Train (or resume) the adapter, then score it when ``request.evaluate``.
-    ``progress(step, steps, loss)`` hears of every step."""
+    ``progress(step, steps, loss)`` hears of every step. ``compute``: where the steps run
+    (``likeness.compute.compute_from``; default ``$LIKENESS_COMPUTE``, else here)."""
     from likeness.adapters.identity import evaluate_adapter
     from likeness.adapters.manage import get_adapter
     from likeness.adapters.training import TrainingParams, train_adapter
+    from likeness.compute import compute_from
     from likeness.models.registry import get_model
 
     decision = authorize_train(lib, request)
@@ -145,6 +148,7 @@ def train(
         resume=request.resume,
         device=request.device,
         progress=progress,
+        compute=compute_from(compute),
     )
     score = None
     if request.evaluate:
@@ -248,14 +252,23 @@ def generate(
     request: GenerateRequest,
     out_dir: Path,
     progress: Callable[[int, int, int], None] | None = None,
+    compute: str | None = None,
 ) -> GenerationResult:
     """Generate into ``out_dir``: every image passes the safety gate before it is written,
-    and leaves signed and watermarked. ``progress(image, step, steps)``."""
+    and leaves signed and watermarked. ``progress(image, step, steps)``. ``compute``: where
+    the images are sampled (as for ``train``); the gates and the stamping run here."""
+    from likeness.compute import compute_from
     from likeness.generate.run import generate_images
 
     decision = authorize_generate(lib, request)
     return generate_images(
-        lib, decision, request.prompt, out_dir, request.options, progress=progress
+        lib,
+        decision,
+        request.prompt,
+        out_dir,
+        request.options,
+        progress=progress,
+        compute=compute_from(compute),
     )
 
 

@@ -27,6 +27,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("LIKENESS_TEST_ARTIFACTS", "build/test-artifacts"))
 
 pytestmark = [
+    pytest.mark.browser,
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(),
         reason="Debian's chromium is not installed (make test installs it with apt-get)",

@@ -31,6 +31,7 @@ LOOKS = [
 ]
 
 pytestmark = [
+    pytest.mark.browser,
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(),
         reason="Debian's chromium is not installed (make test installs it with apt-get)",

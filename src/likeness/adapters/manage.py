@@ -143,18 +143,27 @@ def adapter_name(info: AdapterInfo) -> str:
     return f"likeness_{info.id[:12]}"
 
 
-def load_into_pipeline(lib: Library, pipe, info: AdapterInfo, weight: float = 1.0) -> str:
-    """Decrypt the adapter in memory and load it into ``pipe`` with diffusers'
-    ``load_lora_weights`` (the call a plain diffusers user makes with an exported file).
-    Returns the adapter's name in the pipeline."""
+def adapter_weights(lib: Library, info: AdapterInfo) -> dict:
+    """The adapter's LoRA weights, decrypted in memory (never written in the clear)."""
     if info.status != AdapterStatus.READY:
         raise AdapterNotFoundError(f"adapter {info.id} is {info.status}, not ready")
+    state, _ = storage.load_weights(lib, info.person_uid, info.id)
+    return state
+
+
+def load_weights_into_pipeline(pipe, state: dict, name: str, weight: float = 1.0) -> str:
+    """Load LoRA weights into ``pipe`` under ``name`` with diffusers' ``load_lora_weights``
+    (the call a plain diffusers user makes with an exported file). Returns ``name``."""
     import warnings
 
-    state, _ = storage.load_weights(lib, info.person_uid, info.id)
-    name = adapter_name(info)
     with warnings.catch_warnings():  # several people's adapters in one model is the point
         warnings.filterwarnings("ignore", message="Already found a `peft_config`")
         pipe.load_lora_weights(state, adapter_name=name)
     pipe.set_adapters([name], [weight])
     return name
+
+
+def load_into_pipeline(lib: Library, pipe, info: AdapterInfo, weight: float = 1.0) -> str:
+    """Decrypt the adapter in memory and load it into ``pipe``. Returns the adapter's name
+    in the pipeline."""
+    return load_weights_into_pipeline(pipe, adapter_weights(lib, info), adapter_name(info), weight)

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
 from likeness import clock
 from likeness.adapters import storage
+from likeness.adapters.checkpoints import LibraryTraining, TrainingHome
 from likeness.adapters.curation import CurationRules, TrainingSet, curate
 from likeness.adapters.lora import lora_config, lora_state, set_lora_state
 from likeness.adapters.loss_curve import write_loss_curve
@@ -42,6 +44,9 @@ from likeness.models.loading import load_pipeline
 from likeness.models.registry import BaseModel, get_model, model_kind
 from likeness.people.tables import Person
 from likeness.store import Library
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 FORMAT_VERSION = "1"
 
@@ -180,26 +185,30 @@ def train_adapter(
     device: str | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     training_set: TrainingSet | None = None,
+    compute: TrainingCompute | None = None,
 ) -> TrainedAdapter:
     """Curate the person's photos, train a LoRA on ``model_name`` and store it encrypted.
 
     ``decision`` must allow ``train-adapter`` for exactly this person (and, if it was made for
     the tiny models, ``model_name`` must be one). ``resume`` continues the person's interrupted
     run on this model from its last checkpoint; it must have the same parameters and photos.
-    ``progress(step, steps, loss)`` is called after each step.
+    ``progress(step, steps, loss)`` is called after each step. ``compute``: where the steps
+    run (default this process); wherever they run, the Decision is asked before each step
+    here, in the library, and checkpoints are sealed here.
     """
     import torch
 
     model = get_model(lib, model_name)
     decision.require(Action.TRAIN_ADAPTER, [person_id], model.kind)
-    device = choose_device(device)
-    params = (params or TrainingParams()).resolved(device)
+    params = params or TrainingParams()
+    if compute is None:
+        device = choose_device(device)
+        params = params.resolved(device)  # elsewhere, the worker resolves them for its device
     decision.check_in_force(lib)
     data = training_set or curate(lib, person_id, model.resolution, rules)
     uid = data.person_uid
 
     record = _interrupted_run(lib, uid, model.name)
-    start, losses, checkpoint = 0, [], None
     if resume:
         if record is None:
             raise TrainingError(
@@ -218,9 +227,6 @@ def train_adapter(
                 "start afresh instead of resuming",
                 field="resume",
             )
-        if storage.checkpoint_path(lib, uid, record.id).exists():
-            checkpoint = storage.load_checkpoint(lib, uid, record.id)
-            start, losses = int(checkpoint["step"]), list(checkpoint["losses"])
         adapter_id = record.id
     else:
         if record is not None:  # an interrupted run is replaced by a fresh one
@@ -246,21 +252,18 @@ def train_adapter(
                 )
             )
 
+    job = TrainingJob(
+        model,
+        params,
+        tuple(e.image for e in data.examples),
+        tuple(e.caption for e in data.examples),
+    )
+    home = LibraryTraining(lib, decision, uid, adapter_id, progress)
     try:
-        run = TrainingRun(lib, model, params, data, device)
-        if checkpoint is not None:
-            run.restore(checkpoint)
-        for step in range(start, params.steps):
-            decision.check_in_force(lib)
-            losses.append(run.step(step))
-            done = step + 1
-            if progress is not None:
-                progress(done, params.steps, losses[-1])
-            if done % params.checkpoint_every == 0 and done < params.steps:
-                storage.save_checkpoint(lib, uid, adapter_id, run.checkpoint(done, losses))
-                with lib.session() as s:
-                    s.get(AdapterRecord, adapter_id).steps_done = done
-        decision.check_in_force(lib)
+        if compute is None:
+            state, losses = run_training(job, home, device or "cpu")
+        else:
+            state, losses = compute.train(lib, decision, job, home)
     except ConsentWithdrawnError:
         _keep_nothing(lib, uid, adapter_id)
         raise
@@ -279,7 +282,7 @@ def train_adapter(
         "likeness.params": json.dumps(asdict(params)),
     }
     try:
-        path = storage.save_weights(lib, uid, adapter_id, run.lora_state(), meta)
+        path = storage.save_weights(lib, uid, adapter_id, state, meta)
         storage.checkpoint_path(lib, uid, adapter_id).unlink(missing_ok=True)
         curve = storage.loss_curve_path(lib, uid, adapter_id)
         write_loss_curve(losses, curve, f"{model.name}, rank {params.rank}")
@@ -295,8 +298,7 @@ def train_adapter(
     except ConsentWithdrawnError:
         _keep_nothing(lib, uid, adapter_id)
         raise
-    del run
-    if device.startswith("cuda"):
+    if device is not None and device.startswith("cuda"):
         torch.cuda.empty_cache()
     return TrainedAdapter(
         adapter_id,
@@ -308,15 +310,64 @@ def train_adapter(
         losses,
         str(path),
         str(curve),
-        start,
+        home.resumed_from,
     )
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What the training steps need, and all that travels when they run on another machine
+    (``likeness.compute``): the base model as registered (a worker loads its own copy, which
+    must have the same SHA-256), the parameters, and the curated crops with their captions.
+    Never the catalog, the photos, the embeddings or a key."""
+
+    model: BaseModel
+    params: TrainingParams
+    images: tuple[Image.Image, ...]
+    captions: tuple[str, ...]
+
+
+class TrainingCompute(Protocol):
+    """Where a run's steps are taken: returns (the final LoRA weights, every step's loss)."""
+
+    def train(
+        self, lib: Library, decision: Decision, job: TrainingJob, home: TrainingHome
+    ) -> tuple[dict, list[float]]: ...
+
+
+def run_training(job: TrainingJob, home: TrainingHome, device: str) -> tuple[dict, list[float]]:
+    """Take the run's steps on ``device`` from where ``home`` says, asking ``home`` before
+    every step and once after the last: (the final LoRA weights, every step's loss). The
+    same steps on a worker (``likeness.compute``) or here."""
+    params = job.params
+    run = TrainingRun(job.model, params, job.images, job.captions, device)
+    start, losses = 0, []
+    checkpoint = home.restore_point()
+    if checkpoint is not None:
+        run.restore(checkpoint)
+        start, losses = int(checkpoint["step"]), list(checkpoint["losses"])
+    for step in range(start, params.steps):
+        home.in_force()
+        losses.append(run.step(step))
+        done = step + 1
+        home.progress(done, params.steps, losses[-1])
+        if done % params.checkpoint_every == 0 and done < params.steps:
+            home.checkpoint(run.checkpoint(done, losses))
+    home.in_force()
+    state = {k: v.detach().cpu() for k, v in run.lora_state().items()}
+    return state, losses
 
 
 class TrainingRun:
     """The model, data and optimizer of one training run."""
 
     def __init__(
-        self, lib: Library, model: BaseModel, params: TrainingParams, data: TrainingSet, device
+        self,
+        model: BaseModel,
+        params: TrainingParams,
+        images: Sequence[Image.Image],
+        captions: Sequence[str],
+        device: str,
     ):
         import torch
 
@@ -330,8 +381,8 @@ class TrainingRun:
             module = getattr(pipe, part, None)
             if module is not None:
                 module.requires_grad_(False)
-        self.latents = encode_images(pipe, [e.image for e in data.examples]).to(self.weight_dtype)
-        self.captions = [e.caption for e in data.examples]
+        self.latents = encode_images(pipe, list(images)).to(self.weight_dtype)
+        self.captions = list(captions)
         self.resolution = model.resolution
         with torch.random.fork_rng(devices=[]):  # LoRA's random init, seeded
             torch.manual_seed(params.seed)

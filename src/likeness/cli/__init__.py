@@ -7,6 +7,7 @@ import typer
 
 from likeness.cli import (
     adapters,
+    compute,
     consent,
     generate,
     library,
@@ -34,5 +35,6 @@ app.add_typer(consent.audit_app, name="audit")
 app.add_typer(models.app, name="models")
 app.add_typer(adapters.app, name="adapter")
 app.add_typer(provenance.app, name="provenance")
+app.add_typer(compute.app, name="compute")
 
 __all__ = ["app"]

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from likeness.cli.common import (
+    ComputeOption,
     HomeOption,
     JsonOption,
     console,
@@ -90,6 +91,7 @@ def adapter_train(
     eval_steps: Annotated[
         int, typer.Option(min=1, help="Sampling steps per image of the identity score.")
     ] = TrainRequest.eval_steps,
+    compute: ComputeOption = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -124,7 +126,7 @@ def adapter_train(
 
     try:
         with bar:
-            outcome = train(lib, request, progress=progress)
+            outcome = train(lib, request, progress=progress, compute=compute)
     except KeyboardInterrupt:
         err.print(
             f"interrupted; `likeness adapter train {person} --model {model} --resume` (with the "

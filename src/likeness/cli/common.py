@@ -37,6 +37,15 @@ HomeOption = Annotated[
     typer.Option("--home", envvar="LIKENESS_HOME", help="Library home (default: user data dir)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+ComputeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--compute",
+        envvar="LIKENESS_COMPUTE",
+        help="Where sampling and training run: local (default), ray (the Ray cluster this "
+        "machine is a node of), ray://HOST:PORT or ray:HOST:PORT.",
+    ),
+]
 
 
 class LikenessGroup(TyperGroup):

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from likeness.cli.common import (
+    ComputeOption,
     HomeOption,
     JsonOption,
     console,
@@ -59,6 +60,7 @@ def generate(
     list_styles: Annotated[
         bool, typer.Option("--list-styles", help="List the styles and exit.")
     ] = False,
+    compute: ComputeOption = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -99,7 +101,7 @@ def generate(
     request = GenerateRequest(prompt, options)
     authorize_generate(lib, request)  # a refusal before the progress bars show
     result = with_output_bars(
-        lambda progress: generate(lib, request, out, progress=progress),
+        lambda progress: generate(lib, request, out, progress=progress, compute=compute),
         lambda index: f"image {index + 1}",
         as_json,
     )

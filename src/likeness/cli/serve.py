@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import stat
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from likeness.cli.common import HomeOption, console, err, fail, open_library
+from likeness.cli.common import ComputeOption, HomeOption, console, err, fail, open_library
 
 DEFAULT_PORT = 8765
 
@@ -86,6 +87,7 @@ def serve(
             "--passphrase-stdin", help="Set the owner passphrase from stdin's first line."
         ),
     ] = False,
+    compute: ComputeOption = None,
     home: HomeOption = None,
 ) -> None:
     """Serve the library's API on this machine (sign in with the owner's passphrase)."""
@@ -100,6 +102,11 @@ def serve(
         raise fail(f"--tls: {host} is not a local name or a private address")
     if passphrase_file is not None and passphrase_stdin:
         raise fail("give the passphrase by --passphrase-file or --passphrase-stdin, not both")
+    if compute is not None:
+        from likeness.compute import COMPUTE_ENV, compute_from
+
+        compute_from(compute)  # an unknown setting fails here, not in the first job
+        os.environ[COMPUTE_ENV] = compute  # the jobs' processes train and generate there
     lib = open_library(home)
     if passphrase_file is not None:
         set_owner_passphrase(lib, read_passphrase_file(passphrase_file))

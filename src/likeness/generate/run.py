@@ -18,16 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from likeness import clock
-from likeness.adapters.manage import AdapterInfo, latest_adapter, load_into_pipeline
+from likeness.adapters.manage import AdapterInfo, adapter_name, adapter_weights, latest_adapter
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import Action, Decision, authorize
 from likeness.errors import InvalidError
 from likeness.generate.layout import Box, strips
+from likeness.generate.outputs import AdapterWeights, Compute, LocalCompute, SamplingRequest
 from likeness.generate.prompt import ParsedPrompt, parse_prompt
 from likeness.generate.sampling import Region, sample_one, sample_regions
 from likeness.generate.styles import PHOTO, Style, get_style
-from likeness.models.device import choose_device
-from likeness.models.loading import load_pipeline
 from likeness.models.registry import BaseModel, get_model, model_kind
 from likeness.provenance.clips import StampedClip
 from likeness.provenance.credentials import GenerationRecord
@@ -285,6 +284,31 @@ def plan_generation(
     return Plan(parsed, get_style(style_name) or PHOTO, model, adapters, width, height)
 
 
+def sampling_request(
+    lib: Library, plan: Plan, options: GenerationOptions
+) -> tuple[SamplingRequest, dict[int, Box] | None]:
+    """What sampling the planned images needs (each adapter decrypted in memory), and where
+    each person was placed (what the safety gate holds their face to)."""
+    names = [adapter_name(a) for a in plan.adapters]
+    text, placements, regions = plan.regions(names)
+    request = SamplingRequest(
+        model=plan.model,
+        adapters=tuple(
+            AdapterWeights(name, adapter_weights(lib, a))
+            for name, a in zip(names, plan.adapters, strict=True)
+        ),
+        text=text,
+        negative=plan.style.negative,
+        regions=tuple(regions),
+        width=plan.width,
+        height=plan.height,
+        steps=options.steps,
+        guidance=options.guidance,
+        seeds=tuple(options.seed + index for index in range(options.count)),
+    )
+    return request, placements
+
+
 def output_folder(out_dir: Path, fmt: str) -> tuple[Path, str, str]:
     """(the folder outputs go to, made if missing; the run's start time that their names
     carry; their format)."""
@@ -302,12 +326,13 @@ def generate_images(
     *,
     progress: Callable[[int, int, int], None] | None = None,
     gate: SafetyGate | None = None,
+    compute: Compute | None = None,
 ) -> GenerationResult:
     """Generate ``options.count`` images into ``out_dir``. ``decision`` must allow the
     style's action for exactly the people the prompt mentions. ``progress(image, step,
-    steps)`` is called after each denoising step."""
-    import torch
-
+    steps)`` is called after each denoising step (after each image when sampled elsewhere).
+    ``compute``: where the pixels are sampled (default this process, ``LocalCompute``); the
+    safety gate and the stamping run here whatever it is."""
     options = options or GenerationOptions()
     action = generation_action(options.style)
     if options.count < 1 or options.steps < 1:
@@ -317,14 +342,9 @@ def generate_images(
     plan = plan_generation(
         lib, decision, prompt, action, options.model, options.style, (options.width, options.height)
     )
-    model, width, height = plan.model, plan.width, plan.height
-
-    device = choose_device(options.device)
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    pipe = load_pipeline(model, device, dtype)
-    names = [load_into_pipeline(lib, pipe, a) for a in plan.adapters]
+    request, placements = sampling_request(lib, plan, options)
+    regions = list(request.regions)
     gate = gate or SafetyGate(lib, decision)
-    text, placements, regions = plan.regions(names)
     parameters = plan.parameters(
         regions,
         seed=options.seed,
@@ -336,26 +356,9 @@ def generate_images(
     )
     result = plan.start_result(decision, prompt, action, parameters)
     where = output_folder(out_dir, options.format)
-    for index in range(options.count):
-        decision.check_in_force(lib)
-        seed = options.seed + index
-
-        def report(step: int, steps: int, index: int = index) -> None:
-            if progress is not None:
-                progress(index, step, steps)
-
-        pixels = plan.sample(
-            pipe,
-            text,
-            names,
-            regions,
-            width=width,
-            height=height,
-            steps=options.steps,
-            guidance=options.guidance,
-            generator=torch.Generator().manual_seed(seed),
-            progress=report,
-        )
+    compute = compute or LocalCompute(options.device)
+    for index, pixels in compute.images(lib, decision, request, progress):
+        seed = request.seeds[index]
         verdict = gate.check(pixels, placements)
         # Consent may have been withdrawn (or the person erased) while the image was made
         # and judged: nothing is written then.
@@ -368,4 +371,5 @@ def generate_images(
             return stamp_image(lib, pixels, options.format, record, safety_seq=seq)
 
         plan.release(lib, decision, result, prompt, where, index, seed, verdict.reason, stamp)
+    result.images.sort(key=lambda image: image.index)  # sampled elsewhere, they come in any order
     return result

@@ -99,9 +99,9 @@ def new_ca(common: str, now: datetime.datetime, years: int, extensions=()):
 
 
 def new_leaf(ca_key, ca, common: str, usage, now: datetime.datetime, days: int, extensions=()):
-    """A certificate (EC P-256) for extended key ``usage`` signed by ``ca``, valid ``days``
-    (never past the CA), with an Authority Key Identifier and ``extensions``: (key,
-    certificate)."""
+    """A certificate (EC P-256) for extended key ``usage`` (one, or a list) signed by
+    ``ca``, valid ``days`` (never past the CA), with an Authority Key Identifier and
+    ``extensions``: (key, certificate)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -117,7 +117,9 @@ def new_leaf(ca_key, ca, common: str, usage, now: datetime.datetime, days: int, 
         .not_valid_after(min(now + datetime.timedelta(days=days), ca.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(key_usage(sign_certs=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage(usage if isinstance(usage, list) else [usage]), critical=False
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),

@@ -12,6 +12,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from likeness.errors import InvalidError
+
 HOME_ENV = "LIKENESS_HOME"
 #: Where the catalog lives when not in the home's SQLite file: a SQLAlchemy URL such as
 #: ``postgresql+psycopg://user@host/likeness`` (a shared install; the home still holds the
@@ -33,8 +35,8 @@ def default_home() -> Path:
 CATALOG_URL_FILE = "catalog.url"
 
 
-class CatalogLocationError(ValueError):
-    """The catalog asked for is not the one this home's catalog is."""
+class CatalogLocationError(InvalidError):
+    """The catalog asked for is not where this home's catalog is, or cannot be one."""
 
 
 def catalog_url(home: Path, url: str | None = None) -> str:

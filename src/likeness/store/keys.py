@@ -21,21 +21,22 @@ class KeyDestroyedError(NotFoundError):
     """The person's key is gone (consent was revoked): their adapters cannot be read."""
 
 
-def _private_tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Create a 0600 file atomically, never leaving a readable partial file behind (each
-    writer's own temporary name: two at once do not move each other's)."""
-    tmp = _private_tmp(path)
+def _private_tmp(path: Path, data: bytes) -> Path:
+    """``data`` in a new 0600 file beside ``path``, named for this writer alone (two writers
+    at once never move each other's), flushed to disk."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    return tmp
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create a 0600 file atomically, never leaving a readable partial file behind."""
+    os.replace(_private_tmp(path, data), path)
 
 
 def create_private_once(path: Path, data: bytes) -> bytes:
@@ -44,13 +45,7 @@ def create_private_once(path: Path, data: bytes) -> bytes:
     two servers on one library) exactly one's content lands and every one gets that: a key
     made twice and overwritten would leave what was sealed or signed with the first
     unreadable."""
-    tmp = _private_tmp(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp = _private_tmp(path, data)
     try:
         os.link(tmp, path)  # fails if the file is there: the first one made stays
     except FileExistsError:

@@ -1,0 +1,219 @@
+"""Trainings and generations on a Ray cluster of machines the user controls.
+
+The library machine runs or joins the cluster (``ray start --head``, or ``ray start
+--address``); GPU machines join it with ``ray start --address=LIBRARY:6379`` after ``pip
+install likeness``. ``RayCompute`` sends the heavy half there and keeps trust at home:
+
+- **What travels.** For a training, the curated crops, their captions and the parameters
+  (``adapters.training.TrainingJob``); for a generation, the prompt as the model reads it,
+  the layout, the seeds and each person's adapter weights, decrypted for the job
+  (``generate.outputs.SamplingRequest``). Pixels and LoRA weights come back. A worker loads
+  the base model from its own disk and must match the library's SHA-256
+  (``compute.worker``).
+- **What never travels.** The catalog, the source photos, the embeddings, the person keys,
+  the signing key: the safety gate, the stamping and the sealing of adapters and checkpoints
+  run on the library machine.
+- **Consent in force while remote.** A ``ConsentKeeper`` actor, pinned to the library
+  machine's node, holds the gate's Decision: a worker asks it before every training step and
+  every image. A revocation stops the job within one step; the worker's task ends and drops
+  what it held (an image task unloads the adapters from its cached base pipeline).
+- **Faults.** Each image is a task of its own: a worker that disappears mid-generation has
+  its images run again elsewhere (Ray's retries), and the library releases each index once.
+  A training is one task that sends a checkpoint home every ``checkpoint_every`` steps
+  (sealed there); a worker killed mid-training has the task run again on another worker,
+  which starts from that checkpoint.
+
+Requests ask for one unit of ``resource`` (default ``GPU``: one GPU each) and one CPU, so
+only machines offering it take them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from likeness.adapters.checkpoints import LibraryTraining, TrainingHome
+from likeness.adapters.training import TrainingJob, run_training
+from likeness.compute.keeper import ConsentKeeper
+from likeness.compute.worker import resolve_on_worker
+from likeness.consent.policy import Decision
+from likeness.errors import LikenessError
+from likeness.generate.outputs import ImageProgress, SamplingRequest
+from likeness.models.device import choose_device
+from likeness.store import Library
+
+#: Ray's namespace for likeness's actors.
+NAMESPACE = "likeness"
+#: How often the library reads a remote training's progress (seconds).
+PROGRESS_EVERY_S = 0.5
+
+
+def _node() -> str:
+    return ray.get_runtime_context().get_node_id()
+
+
+@dataclass
+class _RemoteHome:
+    """``TrainingHome`` on a worker: every call goes to the keeper at home."""
+
+    keeper: Any
+
+    def in_force(self) -> None:
+        ray.get(self.keeper.in_force.remote())
+
+    def restore_point(self) -> dict | None:
+        return ray.get(self.keeper.restore_point.remote())
+
+    def checkpoint(self, state: dict) -> None:
+        ray.get(self.keeper.checkpoint.remote(state))
+
+    def progress(self, done: int, steps: int, loss: float) -> None:
+        self.keeper.progress.remote(done, steps, loss, _node())
+
+
+def train_on_worker(job: TrainingJob, keeper: Any) -> tuple[dict, list[float]]:
+    """A training's steps on the worker (a Ray task): its own copy of the base model, the
+    parameters resolved for its device, the checkpoint to start from asked of the keeper."""
+    device = choose_device(None)
+    job = replace(job, model=resolve_on_worker(job.model), params=job.params.resolved(device))
+    home: TrainingHome = _RemoteHome(keeper)
+    return run_training(job, home, device)
+
+
+#: The base pipeline a worker process keeps between image tasks (public weights only; a
+#: person's adapter is loaded for one task and unloaded after it): (model hash, device), pipe.
+_base: dict[tuple[str, str], Any] = {}
+
+
+def sample_on_worker(request: SamplingRequest, index: int, keeper: Any) -> np.ndarray:
+    """One image on the worker (a Ray task): asks the keeper first, samples with the
+    people's adapters loaded on the cached base pipeline, and unloads them after."""
+    from likeness.adapters.manage import load_weights_into_pipeline
+    from likeness.models.loading import load_pipeline
+
+    ray.get(keeper.in_force.remote())
+    device = choose_device(None)
+    key = (request.model.sha256, device)
+    if key not in _base:
+        import torch
+
+        model = resolve_on_worker(request.model)
+        _base.clear()
+        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        _base[key] = load_pipeline(model, device, dtype)
+    pipe = _base[key]
+    try:
+        for adapter in request.adapters:
+            load_weights_into_pipeline(pipe, adapter.state, adapter.name)
+        return request.sample(pipe, index)
+    finally:
+        if request.adapters:
+            pipe.unload_lora_weights()
+
+
+def _unwrapped(ref: Any) -> Any:
+    """``ray.get(ref)``, a likeness error raised on a worker or in the keeper raised here as
+    itself (a refusal stays a refusal, whatever machine it came from)."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        if isinstance(exc.cause, LikenessError):
+            raise exc.cause from None
+        raise
+
+
+@dataclass(frozen=True)
+class RayCompute:
+    """Sampling and training on a Ray cluster (module docstring). ``address``: ``auto`` (the
+    cluster this machine is a node of), ``ray://HOST:PORT`` or ``HOST:PORT``."""
+
+    address: str = "auto"
+    #: What each task asks of a worker: ``GPU`` (one GPU), or a custom resource the worker
+    #: machines were started with (``ray start --resources='{"NAME": 1}'``).
+    resource: str = "GPU"
+    #: How many times a task lost with its worker is run again elsewhere.
+    retries: int = 3
+
+    def connect(self) -> None:
+        if not ray.is_initialized():
+            ray.init(
+                address=self.address,
+                namespace=NAMESPACE,
+                log_to_driver=False,
+                logging_level="ERROR",
+            )
+
+    def _asks(self) -> dict[str, Any]:
+        if self.resource == "GPU":
+            return {"num_gpus": 1, "num_cpus": 1}
+        return {"resources": {self.resource: 1}, "num_cpus": 1}
+
+    def _keeper(self, lib: Library, decision: Decision, *training: str) -> Any:
+        """A keeper for one job, on this machine's node (``soft=False``: never elsewhere),
+        named for what it keeps (``keeper-<adapter id>`` for a training: ``ray list actors``
+        shows an operator which job runs where)."""
+        here = NodeAffinitySchedulingStrategy(node_id=_node(), soft=False)
+        name = f"keeper-{training[1] if training else uuid.uuid4().hex}"
+        actor = ray.remote(ConsentKeeper).options(
+            num_cpus=0, scheduling_strategy=here, name=name, namespace=NAMESPACE
+        )
+        return actor.remote(str(lib.home.resolve()), decision, *training)
+
+    def images(
+        self,
+        lib: Library,
+        decision: Decision,
+        request: SamplingRequest,
+        progress: ImageProgress | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        self.connect()
+        keeper = self._keeper(lib, decision)
+        task = ray.remote(sample_on_worker).options(max_retries=self.retries, **self._asks())
+        shared = ray.put(request)  # the adapters cross to each worker once, not once an image
+        index_of = {task.remote(shared, i, keeper): i for i in range(len(request.seeds))}
+        pending = list(index_of)
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                index = index_of[ready[0]]
+                pixels = _unwrapped(ready[0])
+                if progress is not None:
+                    progress(index, request.steps, request.steps)
+                yield index, pixels
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            ray.kill(keeper)
+
+    def train(
+        self, lib: Library, decision: Decision, job: TrainingJob, home: TrainingHome
+    ) -> tuple[dict, list[float]]:
+        if not isinstance(home, LibraryTraining):
+            raise TypeError("a remote training keeps its checkpoints in the library")
+        self.connect()
+        keeper = self._keeper(lib, decision, home.person_uid, home.adapter_id)
+        task = ray.remote(train_on_worker).options(max_retries=self.retries, **self._asks())
+        ref = task.remote(job, keeper)
+        try:
+            seen = 0
+            while True:
+                ready, _ = ray.wait([ref], timeout=PROGRESS_EVERY_S)
+                status = ray.get(keeper.status.remote())
+                if status["done"] > seen and status["loss"] is not None:
+                    seen = status["done"]
+                    home.progress(seen, status["steps"], status["loss"])
+                if ready:
+                    break
+            state, losses = _unwrapped(ref)
+            home.resumed_from = ray.get(keeper.status.remote())["resumed_from"]
+            return state, losses
+        finally:
+            if not ray.wait([ref], timeout=0)[0]:
+                ray.cancel(ref, force=True)  # refused or failed here: the worker stops too
+            ray.kill(keeper)

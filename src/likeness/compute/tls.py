@@ -1,0 +1,111 @@
+"""Certificates for Ray's TLS between the library machine and its workers.
+
+Ray encrypts and authenticates its gRPC traffic when every node and driver has
+``RAY_USE_TLS=1`` and the three files below (Ray's own mechanism: "TLS authentication" in
+its documentation). The library keeps a CA of its own for its cluster (``keys/ray/``, made on
+first use, separate from the local server's CA, which may vouch for servers only: Ray's TLS
+is mutual, each node both a server and a client), and issues each node a certificate for its
+name or address. A machine without a certificate from this CA cannot join or talk to the
+cluster; one that has one is trusted with what the cluster carries (``compute.cluster``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from likeness import clock
+from likeness.errors import InvalidError
+from likeness.store import Library
+from likeness.store.keys import make_private_folder, write_private
+
+CA_YEARS = 10
+NODE_DAYS = 825
+
+
+class NodeNameError(InvalidError):
+    """A node name that is no host name or address."""
+
+
+@dataclass(frozen=True)
+class NodeCertificate:
+    ca: Path
+    cert: Path
+    key: Path
+
+    def environment(self) -> dict[str, str]:
+        """What Ray reads on the node (and on the library's own processes)."""
+        return {
+            "RAY_USE_TLS": "1",
+            "RAY_TLS_SERVER_CERT": str(self.cert),
+            "RAY_TLS_SERVER_KEY": str(self.key),
+            "RAY_TLS_CA_CERT": str(self.ca),
+        }
+
+
+def _ca(lib: Library, now: datetime.datetime):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from likeness.provenance.identity import new_ca, pem_private_key
+
+    folder = lib.keys.dir / "ray"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if not (folder / "ca.key").exists():
+        usage = x509.ExtendedKeyUsage(
+            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+        )
+        key, cert = new_ca("likeness cluster CA", now, CA_YEARS, [(usage, False)])
+        write_private(folder / "ca.key", pem_private_key(key))
+        (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
+    return ca_key, x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+
+
+def _subject(name: str):
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    labels = name.rstrip(".").split(".")
+    if not name or not all(
+        label and len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii()
+        for label in labels
+    ):
+        raise NodeNameError(f"{name!r} is no host name or IP address", field="name")
+    return x509.DNSName(name)
+
+
+def node_certificate(
+    lib: Library, name: str, out: Path, now: datetime.datetime | None = None
+) -> NodeCertificate:
+    """A certificate for the Ray node ``name`` (its host name or address; loopback added),
+    issued by the library's cluster CA, written with the CA's certificate into ``out``:
+    ``ca.pem``, ``NAME.pem`` and ``NAME.key`` (0600)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from likeness.provenance.identity import new_leaf, pem_private_key
+
+    names = list(dict.fromkeys([name, "localhost", "127.0.0.1"]))
+    san = x509.SubjectAlternativeName([_subject(n) for n in names])
+    now = clock.precise_now() if now is None else clock.utc(now)
+    ca_key, ca = _ca(lib, now)
+    usage = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    key, cert = new_leaf(ca_key, ca, name, usage, now, NODE_DAYS, [(san, False)])
+    make_private_folder(out)
+    stem = name.replace(":", "_")
+    paths = NodeCertificate(out / "ca.pem", out / f"{stem}.pem", out / f"{stem}.key")
+    paths.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    if paths.key.exists():
+        os.unlink(paths.key)
+    write_private(paths.key, pem_private_key(key))
+    return paths

@@ -1,0 +1,109 @@
+"""Choosing where the heavy half runs, and a worker's check of its own base model (no
+cluster needed: the Ray cluster's tests are in test_ray_cluster.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from likeness.compute import COMPUTE_ENV, RESOURCE_ENV, ComputeError, compute_from
+from likeness.compute.worker import WORKER_MODELS_ENV, WorkerModelError, resolve_on_worker
+from likeness.models.registry import add_model, get_model
+from likeness.testing.models import save_tiny_single_file
+
+
+def test_the_compute_setting_is_read_from_the_option_or_the_environment(monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.delenv(COMPUTE_ENV, raising=False)
+    monkeypatch.delenv(RESOURCE_ENV, raising=False)
+    assert compute_from(None) is None and compute_from("local") is None
+    cluster = compute_from("ray")
+    assert (cluster.address, cluster.resource) == ("auto", "GPU")
+    assert compute_from("ray://10.0.0.2:10001").address == "ray://10.0.0.2:10001"
+    assert compute_from("ray:10.0.0.2:6379").address == "10.0.0.2:6379"
+    monkeypatch.setenv(COMPUTE_ENV, "ray")
+    monkeypatch.setenv(RESOURCE_ENV, "big_gpu")
+    assert compute_from(None).resource == "big_gpu"
+    assert compute_from("local") is None  # the option wins over the environment
+    with pytest.raises(ComputeError, match=r"unknown compute 'cloud'.*ray://HOST:PORT"):
+        compute_from("cloud")
+
+
+def test_a_worker_uses_its_own_copy_of_the_model_only_if_it_is_the_same(lib, tmp_path, monkeypatch):
+    path, configs = save_tiny_single_file(tmp_path / "library", "tiny-sd15")
+    model = add_model(lib, "my-sd15", str(path), config_dir=configs)
+    assert resolve_on_worker(get_model(lib, "tiny-sd15")).source == "builtin"
+    assert resolve_on_worker(model).location == str(path)  # the registered path, here
+
+    # A worker keeping its models elsewhere, by name.
+    elsewhere = tmp_path / "worker-models"
+    monkeypatch.setenv(WORKER_MODELS_ENV, str(elsewhere))
+    with pytest.raises(WorkerModelError, match=r"no copy at .*tiny\.safetensors.*LIKENESS_WORK"):
+        resolve_on_worker(model)
+    elsewhere.mkdir()
+    data = path.read_bytes()
+    (elsewhere / path.name).write_bytes(data)
+    resolved = resolve_on_worker(model)
+    assert resolved.location == str(elsewhere / path.name)
+    assert resolved.config_dir == str(configs)  # there on this machine
+
+    changed = bytearray(data)
+    changed[-1000] ^= 0xFF
+    (elsewhere / path.name).write_bytes(bytes(changed))
+    with pytest.raises(WorkerModelError, match="is another model: SHA-256"):
+        resolve_on_worker(model)
+    # A built-in model whose weights differ (another version of likeness) is refused too.
+    with pytest.raises(WorkerModelError, match="built-in model differs"):
+        resolve_on_worker(replace(get_model(lib, "tiny-sd15"), sha256="0" * 64))
+
+
+def test_a_node_certificate_comes_from_the_library_s_cluster_ca_for_both_ends(lib, tmp_path):
+    import stat
+
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from likeness.compute.tls import NodeNameError, node_certificate
+
+    issued = node_certificate(lib, "gpu-box.lan", tmp_path / "tls")
+    ca = x509.load_pem_x509_certificate(issued.ca.read_bytes())
+    cert = x509.load_pem_x509_certificate(issued.cert.read_bytes())
+    cert.verify_directly_issued_by(ca)
+    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    # Ray's TLS is mutual: each node is a server and a client.
+    assert set(usage) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "gpu-box.lan" in names.get_values_for_type(x509.DNSName)
+    assert stat.S_IMODE(issued.key.stat().st_mode) == 0o600
+    assert issued.environment()["RAY_USE_TLS"] == "1"
+    # One CA per library, kept with its keys: the next node's certificate has the same issuer.
+    again = node_certificate(lib, "10.0.0.7", tmp_path / "tls2")
+    assert again.ca.read_bytes() == issued.ca.read_bytes()
+    # A separate CA from the local server's, which may vouch for servers only.
+    assert (lib.keys.dir / "ray" / "ca.key").exists()
+    with pytest.raises(NodeNameError):
+        node_certificate(lib, "not a name/..", tmp_path / "tls3")
+
+
+def test_the_command_line_says_what_compute_it_takes_and_issues_node_certificates(tmp_path):
+    import json
+
+    from likeness.testing.cli import likeness
+
+    bad = likeness(tmp_path / "home", "generate", "a lighthouse", "--compute", "cloud")
+    assert bad.returncode == 1 and "unknown compute 'cloud'" in bad.stderr
+    assert not list(tmp_path.glob("*.png"))
+    made = likeness(
+        tmp_path / "home",
+        "compute",
+        "certificate",
+        "10.0.0.7",
+        "--out",
+        str(tmp_path / "t"),
+        "--json",
+    )
+    assert made.returncode == 0, made.stderr
+    environment = json.loads(made.stdout)
+    assert environment["RAY_TLS_SERVER_CERT"] == str(tmp_path / "t" / "10.0.0.7.pem")
+    assert (tmp_path / "t" / "ca.pem").exists()
