@@ -27,6 +27,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under --postgresql, skip (before any fixture is set up) the tests about the SQLite
+    file itself, and the browser tests: CI's time; the pages run in Chromium in the SQLite
+    run, and every route they call is tried on PostgreSQL without a browser."""
+    if not config.getoption("--postgresql"):
+        return
+    reasons = {
+        "sqlite": "about the SQLite catalog itself",
+        "browser": "the web app in a browser runs in the SQLite run",
+    }
+    for item in items:
+        for marker, reason in reasons.items():
+            if item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
 @pytest.fixture(scope="session")
 def postgres(request: pytest.FixtureRequest):
     """The run's PostgreSQL server under --postgresql, else None."""
@@ -71,14 +87,8 @@ def new_catalogs_in(url: str | None) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def catalog_database(request: pytest.FixtureRequest, postgres) -> Iterator[None]:
+def catalog_database(postgres) -> Iterator[None]:
     """Under --postgresql, a new database for each test's new library homes."""
-    if postgres is not None and request.node.get_closest_marker("sqlite"):
-        pytest.skip("about the SQLite catalog itself")
-    if postgres is not None and request.node.get_closest_marker("browser"):
-        # CI's time: the pages run in Chromium in the SQLite run; every route they call is
-        # tried here without a browser.
-        pytest.skip("the web app in a browser runs in the SQLite run")
     with new_catalogs_in(None if postgres is None else postgres.create_database()):
         yield
 

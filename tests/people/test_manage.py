@@ -186,3 +186,16 @@ def test_weak_faces_stay_unassigned_and_link_nobody(lib):
     assert people_of(lib, weak) == [None, None]
     with lib.session() as s:
         assert all(f.grouped for f in s.scalars(select(Face)))
+
+
+def test_a_name_with_control_characters_is_refused_and_changes_nothing(three_people):
+    """A NUL cannot be stored in PostgreSQL (the property test of the gate found it there as
+    a 500-to-be); a newline or an escape would forge lines wherever the name is listed."""
+    lib, _ = three_people
+    person = list_people(lib)[0]
+    for bad in ("Ann\x00", "Ann\nBob", "\x1b[31mAnn"):
+        with pytest.raises(PeopleError, match="control characters"):
+            name_person(lib, person.id, bad)
+    assert list_people(lib)[0].name == person.name
+    name_person(lib, person.id, "Ann-Marie O'Neil")
+    assert list_people(lib)[0].name == "Ann-Marie O'Neil"

@@ -7,6 +7,7 @@ overlap, so a re-cluster never loses a name, a merge or a manual move.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -445,6 +446,10 @@ def name_person(lib: Library, person_id: int, name: str) -> None:
     name = name.strip()
     if not name:
         raise PeopleError("a name cannot be empty")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        # A NUL cannot even be stored in PostgreSQL; a newline or an escape would forge
+        # lines in every listing and log that shows the name.
+        raise PeopleError("a name cannot contain control characters (NUL, newlines, escapes)")
     with lib.session() as s:
         get_person(s, person_id).name = name
 
