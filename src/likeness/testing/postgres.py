@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+from likeness.testing.server import free_port
 
 #: Where Debian puts the server binaries (one folder per major version).
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
@@ -33,16 +34,10 @@ def find_binaries() -> Path | None:
     return versions[-1].parent if versions else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class PostgresServer:
     """One server: ``url(name)`` is a database's SQLAlchemy URL, ``create_database`` makes
-    one (optionally as a copy of another, PostgreSQL's ``TEMPLATE``)."""
+    a new one."""
 
     folder: Path
     port: int
@@ -59,7 +54,7 @@ class PostgresServer:
             )
         folder = Path(tempfile.mkdtemp(prefix="likeness-pg-"))
         os.chmod(folder, 0o755)
-        server = cls(folder=folder, port=_free_port(), binaries=binaries)
+        server = cls(folder=folder, port=free_port(), binaries=binaries)
         if os.geteuid() == 0:
             shutil.chown(folder, "postgres")
         server._run(
@@ -108,13 +103,10 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str | None = None, template: str | None = None) -> str:
-        """A new database (a copy of ``template`` when given): its URL."""
-        name = name or f"t_{uuid.uuid4().hex[:16]}"
-        _admin(
-            self.url("postgres"),
-            f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""),
-        )
+    def create_database(self) -> str:
+        """A new, empty database: its URL (``copy_database`` copies one)."""
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        _admin(self.url("postgres"), f'CREATE DATABASE "{name}"')
         return self.url(name)
 
 

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from likeness.testing.server import free_port
+
 #: The resource every test worker offers (tasks ask for one): stands in for a GPU.
 WORKER_RESOURCE = "likeness_worker"
 #: How quickly the head declares a silent node dead (a killed worker in a test).
@@ -29,12 +31,6 @@ FAST_HEALTH_CHECKS = {
     "RAY_health_check_timeout_ms": "1000",
     "RAY_health_check_failure_threshold": "4",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ray_command() -> str:
@@ -87,7 +83,7 @@ class RayCluster:
         """A head and ``workers`` worker nodes (named ``w0``, ``w1``...; ``env`` adds
         variables to a named worker's processes). Returns once every worker has joined."""
         folder = Path(tempfile.mkdtemp(prefix="likeness-ray-"))
-        cluster = cls(folder=folder, port=_free_port())
+        cluster = cls(folder=folder, port=free_port())
         cluster.head = cluster._node(
             "head",
             [
@@ -136,7 +132,7 @@ class RayCluster:
             "dashboard-agent-grpc-port",
             "runtime-env-agent-port",
         ]
-        ports = [f"--{option}={_free_port()}" for option in named]
+        ports = [f"--{option}={free_port()}" for option in named]
         first = 20000 + 200 * len(self.workers) + (0 if self.head is None else 1000)
         return [*ports, f"--min-worker-port={first}", f"--max-worker-port={first + 199}"]
 
