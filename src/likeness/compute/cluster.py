@@ -94,23 +94,15 @@ _base: dict[tuple[str, str], Any] = {}
 def sample_on_worker(request: SamplingRequest, index: int, keeper: Any) -> np.ndarray:
     """One image on the worker (a Ray task): asks the keeper first, samples with the
     people's adapters loaded on the cached base pipeline, and unloads them after."""
-    from likeness.adapters.manage import load_weights_into_pipeline
-    from likeness.models.loading import load_pipeline
-
     ray.get(keeper.in_force.remote())
     device = choose_device(None)
     key = (request.model.sha256, device)
     if key not in _base:
-        import torch
-
-        model = resolve_on_worker(request.model)
         _base.clear()
-        dtype = torch.float16 if device.startswith("cuda") else torch.float32
-        _base[key] = load_pipeline(model, device, dtype)
+        _base[key] = request.base_pipeline(device, resolve_on_worker(request.model))
     pipe = _base[key]
     try:
-        for adapter in request.adapters:
-            load_weights_into_pipeline(pipe, adapter.state, adapter.name)
+        request.load_adapters(pipe)
         return request.sample(pipe, index)
     finally:
         if request.adapters:

@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from likeness.consent.policy import Decision
-from likeness.generate.sampling import Region, sample_one, sample_regions
+from likeness.generate.sampling import Region, sample_prompt
 from likeness.models.registry import BaseModel
 from likeness.store import Library
 
@@ -56,19 +56,22 @@ class SamplingRequest:
     def names(self) -> list[str]:
         return [a.name for a in self.adapters]
 
-    def pipeline(self, device: str, model: BaseModel | None = None):
-        """The base model's pipeline on ``device`` with every adapter loaded (``model``: the
-        local copy a worker resolved, default the registered one)."""
+    def base_pipeline(self, device: str, model: BaseModel | None = None):
+        """The base model's pipeline on ``device``, fp16 on a GPU (``model``: the local copy
+        a worker resolved, default the registered one)."""
         import torch
 
-        from likeness.adapters.manage import load_weights_into_pipeline
         from likeness.models.loading import load_pipeline
 
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
-        pipe = load_pipeline(model or self.model, device, dtype)
+        return load_pipeline(model or self.model, device, dtype)
+
+    def load_adapters(self, pipe) -> None:
+        """Every person's adapter into ``pipe``, under its name."""
+        from likeness.adapters.manage import load_weights_into_pipeline
+
         for adapter in self.adapters:
             load_weights_into_pipeline(pipe, adapter.state, adapter.name)
-        return pipe
 
     def sample(self, pipe, index: int, progress: Callable[[int, int], None] | None = None):
         """Image ``index``'s pixels (H x W x 3, uint8): regional prompting for several
@@ -83,9 +86,9 @@ class SamplingRequest:
             "generator": torch.Generator().manual_seed(self.seeds[index]),
             "progress": progress,
         }
-        if self.regions:
-            return sample_regions(pipe, list(self.regions), self.negative, **common)
-        return sample_one(pipe, self.text, self.negative, self.names, **common)
+        return sample_prompt(
+            pipe, self.text, self.negative, self.names, list(self.regions), **common
+        )
 
 
 class Compute(Protocol):
@@ -117,7 +120,8 @@ class LocalCompute:
     ) -> Iterator[tuple[int, np.ndarray]]:
         from likeness.models.device import choose_device
 
-        pipe = request.pipeline(choose_device(self.device))
+        pipe = request.base_pipeline(choose_device(self.device))
+        request.load_adapters(pipe)
         for index in range(len(request.seeds)):
             decision.check_in_force(lib)
 

@@ -25,7 +25,7 @@ from likeness.errors import InvalidError
 from likeness.generate.layout import Box, strips
 from likeness.generate.outputs import AdapterWeights, Compute, LocalCompute, SamplingRequest
 from likeness.generate.prompt import ParsedPrompt, parse_prompt
-from likeness.generate.sampling import Region, sample_one, sample_regions
+from likeness.generate.sampling import Region, sample_prompt
 from likeness.generate.styles import PHOTO, Style, get_style
 from likeness.models.registry import BaseModel, get_model, model_kind
 from likeness.provenance.clips import StampedClip
@@ -206,10 +206,8 @@ class Plan:
         )
 
     def sample(self, pipe, text: str, names: list[str], regions: list[Region], **common):
-        """One output: regional prompting for several people, else the pipeline's call."""
-        if regions:
-            return sample_regions(pipe, regions, self.style.negative, **common)
-        return sample_one(pipe, text, self.style.negative, names, **common)
+        """One output in the plan's style (``sampling.sample_prompt``)."""
+        return sample_prompt(pipe, text, self.style.negative, names, regions, **common)
 
     def release(
         self,

@@ -76,6 +76,17 @@ def sample_one(
     return (pixels * 255).round().astype(np.uint8)
 
 
+def sample_prompt(
+    pipe, text: str, negative: str, adapters: list[str], regions: list[Region], **common
+) -> np.ndarray:
+    """One output of a prompt: regional prompting when people have ``regions``, else the
+    pipeline's own call with ``adapters`` active (``common``: the keyword arguments both
+    take)."""
+    if regions:
+        return sample_regions(pipe, regions, negative, **common)
+    return sample_one(pipe, text, negative, adapters, **common)
+
+
 def _conditioning(pipe, sdxl: bool, prompt: str, negative: str, width: int, height: int):
     """(embeddings [negative; positive], added conditioning or None) for guidance."""
     import torch
