@@ -263,7 +263,7 @@ def train_adapter(
         if compute is None:
             state, losses = run_training(job, home, device or "cpu")
         else:
-            state, losses = compute.train(lib, decision, job, home)
+            state, losses = compute.train(job, home)
     except ConsentWithdrawnError:
         _keep_nothing(lib, uid, adapter_id)
         raise
@@ -328,11 +328,11 @@ class TrainingJob:
 
 
 class TrainingCompute(Protocol):
-    """Where a run's steps are taken: returns (the final LoRA weights, every step's loss)."""
+    """Where a run's steps are taken, with ``home`` (the library, the Decision, the
+    adapter's checkpoints) on this machine: returns (the final LoRA weights, every step's
+    loss)."""
 
-    def train(
-        self, lib: Library, decision: Decision, job: TrainingJob, home: TrainingHome
-    ) -> tuple[dict, list[float]]: ...
+    def train(self, job: TrainingJob, home: LibraryTraining) -> tuple[dict, list[float]]: ...
 
 
 def run_training(job: TrainingJob, home: TrainingHome, device: str) -> tuple[dict, list[float]]:

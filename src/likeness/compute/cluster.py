@@ -183,13 +183,9 @@ class RayCompute:
                 ray.cancel(ref, force=True)
             ray.kill(keeper)
 
-    def train(
-        self, lib: Library, decision: Decision, job: TrainingJob, home: TrainingHome
-    ) -> tuple[dict, list[float]]:
-        if not isinstance(home, LibraryTraining):
-            raise TypeError("a remote training keeps its checkpoints in the library")
+    def train(self, job: TrainingJob, home: LibraryTraining) -> tuple[dict, list[float]]:
         self.connect()
-        keeper = self._keeper(lib, decision, home.person_uid, home.adapter_id)
+        keeper = self._keeper(home.lib, home.decision, home.person_uid, home.adapter_id)
         task = ray.remote(train_on_worker).options(max_retries=self.retries, **self._asks())
         ref = task.remote(job, keeper)
         try:
