@@ -38,8 +38,11 @@ def compute_from(spec: str | None = None, resource: str | None = None) -> RayCom
             raise ComputeError(
                 "--compute ray needs Ray: pip install 'likeness[ray]'", field="compute"
             ) from None
-        address = "auto" if spec == "ray" else spec
-        if spec.startswith("ray:") and not spec.startswith("ray://"):
+        if spec == "ray":
+            address = "auto"
+        elif spec.startswith("ray://"):
+            address = spec  # Ray Client's form, as ray.init takes it
+        else:
             address = spec.removeprefix("ray:")
         return RayCompute(address, resource or os.environ.get(RESOURCE_ENV) or "GPU")
     raise ComputeError(

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from likeness import clock
 from likeness.errors import InvalidError
+from likeness.provenance.identity import HOST_NAME
 from likeness.store import Library
 from likeness.store.keys import make_private_folder, write_private
 
@@ -66,20 +66,13 @@ def _ca(lib: Library, now: datetime.datetime):
     return ca_key, x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
 
 
-def _subject(name: str):
-    from cryptography import x509
-
+def _check_name(name: str) -> None:
+    """``NodeNameError`` unless ``name`` is an IP address or a well-formed host name."""
     try:
-        return x509.IPAddress(ipaddress.ip_address(name))
+        ipaddress.ip_address(name.strip("[]"))
     except ValueError:
-        pass
-    labels = name.rstrip(".").split(".")
-    if not name or not all(
-        label and len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii()
-        for label in labels
-    ):
-        raise NodeNameError(f"{name!r} is no host name or IP address", field="name")
-    return x509.DNSName(name)
+        if not HOST_NAME.match(name.lower().rstrip(".")):
+            raise NodeNameError(f"{name!r} is no host name or IP address", field="name") from None
 
 
 def node_certificate(
@@ -92,10 +85,11 @@ def node_certificate(
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    from likeness.provenance.identity import new_leaf, pem_private_key
+    from likeness.provenance.identity import new_leaf, pem_private_key, subject_names
 
+    _check_name(name)
     names = list(dict.fromkeys([name, "localhost", "127.0.0.1"]))
-    san = x509.SubjectAlternativeName([_subject(n) for n in names])
+    san = x509.SubjectAlternativeName(subject_names(names))
     now = clock.precise_now() if now is None else clock.utc(now)
     ca_key, ca = _ca(lib, now)
     usage = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -105,7 +99,5 @@ def node_certificate(
     paths = NodeCertificate(out / "ca.pem", out / f"{stem}.pem", out / f"{stem}.key")
     paths.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    if paths.key.exists():
-        os.unlink(paths.key)
-    write_private(paths.key, pem_private_key(key))
+    write_private(paths.key, pem_private_key(key))  # replaces an older key atomically
     return paths

@@ -11,6 +11,9 @@ readers' trust anchors (``likeness provenance export-trust``). Keys lie under
 from __future__ import annotations
 
 import datetime
+import ipaddress
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +65,25 @@ def key_usage(sign_certs: bool):
         encipher_only=False,
         decipher_only=False,
     )
+
+
+#: A host name as a certificate names it: ASCII letters, digits and hyphens in dot-separated
+#: labels (an international name in its xn-- form); no wildcard, no other character.
+HOST_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+
+
+def subject_names(names: Iterable[str]) -> list:
+    """A certificate's subject alternative names for ``names``: an IP address (bracketed or
+    not) as an address, anything else as a DNS name, lower case."""
+    from cryptography import x509
+
+    out: list = []
+    for name in names:
+        try:
+            out.append(x509.IPAddress(ipaddress.ip_address(name.strip("[]"))))
+        except ValueError:
+            out.append(x509.DNSName(name.lower().rstrip(".")))
+    return out
 
 
 def pem_private_key(key) -> bytes:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from likeness import clock
 from likeness.errors import InvalidError
+from likeness.provenance.identity import HOST_NAME, subject_names
 from likeness.store import Library
 from likeness.store.keys import write_private
 
@@ -68,11 +68,6 @@ def _folder(lib: Library) -> Path:
     return folder
 
 
-#: A host name as a certificate names it: ASCII letters, digits and hyphens in dot-separated
-#: labels (an international name in its xn-- form); no wildcard, no other character.
-_HOST = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
-
-
 def is_local_name(name: str) -> bool:
     """Whether the CA may vouch for ``name``: an IP address in ``LOCAL_NETWORKS``, or a
     well-formed host name under ``LOCAL_DOMAINS``."""
@@ -80,22 +75,10 @@ def is_local_name(name: str) -> bool:
         address = ipaddress.ip_address(name.strip("[]"))
     except ValueError:
         host = name.lower().rstrip(".")
-        if not _HOST.match(host):
+        if not HOST_NAME.match(host):
             return False
         return any(host == d or host.endswith("." + d) for d in LOCAL_DOMAINS)
     return any(address in ipaddress.ip_network(n) for n in LOCAL_NETWORKS)
-
-
-def _subject_names(names: Iterable[str]):
-    from cryptography import x509
-
-    out = []
-    for name in names:
-        try:
-            out.append(x509.IPAddress(ipaddress.ip_address(name.strip("[]"))))
-        except ValueError:
-            out.append(x509.DNSName(name.lower().rstrip(".")))
-    return out
 
 
 def _make_ca(folder: Path, now: datetime.datetime) -> None:
@@ -126,7 +109,7 @@ def issue_leaf(ca_key, ca, names: list[str], now: datetime.datetime):
 
     from likeness.provenance.identity import new_leaf
 
-    san = x509.SubjectAlternativeName(_subject_names(names))
+    san = x509.SubjectAlternativeName(subject_names(names))
     return new_leaf(
         ca_key, ca, names[0], ExtendedKeyUsageOID.SERVER_AUTH, now, LEAF_DAYS, [(san, False)]
     )
