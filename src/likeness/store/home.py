@@ -154,10 +154,11 @@ class Library:
         upgrade_to_head(engine)
         recorded = home / CATALOG_URL_FILE
         if not url.startswith("sqlite") and not recorded.exists():
-            # Written once the catalog is there; 0600, as the URL may carry a password.
-            fd = os.open(recorded, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(url + "\n")
+            # Written once the catalog is there; 0600, as the URL may carry a password. Two
+            # processes making the home at once both record it (the same URL), neither fails.
+            from likeness.store.keys import create_private_once
+
+            create_private_once(recorded, (url + "\n").encode())
         return cls(home=home, engine=engine, _sessions=sessionmaker(engine, expire_on_commit=False))
 
     @property
@@ -176,10 +177,6 @@ class Library:
     def catalog_path(self) -> Path:
         """The SQLite catalog's file (also a key naming this catalog in-process caches)."""
         return self.home / "catalog.sqlite"
-
-    @property
-    def on_postgresql(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
 
     @contextmanager
     def session(self) -> Iterator[Session]:
