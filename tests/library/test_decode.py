@@ -98,6 +98,19 @@ def test_exif_metadata():
     assert lon == pytest.approx(151 + 12 / 60 + 36 / 3600)
 
 
+def test_crafted_exif_texts_are_kept_as_the_catalog_can_store_them():
+    """Bytes after an EXIF text's NUL, control characters and a 10 KB make: a catalog on
+    PostgreSQL refuses NUL and over-long text, so the photo would fail to import."""
+    from PIL.ExifTags import Base
+
+    exif = Image.Exif()
+    exif[Base.Make] = "Acme\x00\x01hidden"
+    exif[Base.Model] = "Snap\x1b[31m 9" + "x" * 10_000
+    photo = decode_photo(jpeg_bytes(scenery(), exif))
+    assert photo.camera_make == "Acme"
+    assert photo.camera_model.startswith("Snap[31m 9x") and len(photo.camera_model) == 128
+
+
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP", "TIFF", "HEIF"])
 def test_formats(fmt):
     from pillow_heif import register_heif_opener

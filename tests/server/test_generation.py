@@ -76,6 +76,11 @@ def test_a_refused_generation_queues_nothing_and_says_why(world):
             "/api/jobs/generate", json={"prompt": "@alice", "style": "nope"}, headers=headers
         )
         assert bad_style.status_code == 400 and "unknown style" in bad_style.json()["detail"]
+        # A NUL in a looked-up name was a 500 on PostgreSQL (schemathesis found it in CI).
+        nul = client.post(
+            "/api/jobs/generate", json={"prompt": "@alice", "model": "\x00"}, headers=headers
+        )
+        assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
         assert client.get("/api/jobs").json() == []
         assert not (lib.home / "outputs").exists()
 

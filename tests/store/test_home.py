@@ -176,3 +176,37 @@ def test_migrating_a_0014_catalog_indexes_the_stored_fingerprints(tmp_path):
         assert nearest_stored(s, [pdq]) == (7, 0, 0)
         near = bytes([pdq[0] ^ 0xFF, *pdq[1:]])  # 8 bits off
         assert nearest_stored(s, [near]) == (7, 8, 0)
+
+
+def test_a_text_with_nul_is_refused_on_every_backend_and_the_catalog_stays_usable(lib):
+    """PostgreSQL cannot store NUL; the driver's DataError reached users as a 500. Both backends
+    refuse it with an error the front ends map, in a write and in a lookup alike."""
+    from likeness.errors import InvalidError
+    from likeness.store.home import UnstorableValueError
+    from likeness.store.tables import Setting
+
+    with pytest.raises(UnstorableValueError, match="NUL") as refused, lib.session() as s:
+        s.add(Setting(key="k", value="a\x00b"))
+    assert isinstance(refused.value, InvalidError)
+    with pytest.raises(UnstorableValueError), lib.session() as s:
+        s.get(Setting, "\x00")
+    with lib.session() as s:
+        s.add(Setting(key="k", value="fine"))
+    with lib.session() as s:
+        assert s.get(Setting, "k").value == "fine"
+        assert s.execute(text("SELECT count(*) FROM settings")).scalar() == 1
+
+
+def test_a_value_wider_than_its_column_is_an_input_error_not_a_crash(lib):
+    """PostgreSQL enforces varchar(n), which SQLite does not: the database's refusal becomes
+    an error the front ends map (400, exit 1) and the session rolls back cleanly."""
+    from likeness.store.home import UnstorableValueError
+    from likeness.store.tables import Setting
+
+    if lib.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite stores any text in any column: this runs in the PostgreSQL run")
+    with pytest.raises(UnstorableValueError, match="value too long") as refused, lib.session() as s:
+        s.add(Setting(key="k" * 65, value="v"))
+    assert "kkkk" not in str(refused.value)
+    with lib.session() as s:
+        s.add(Setting(key="k", value="v"))

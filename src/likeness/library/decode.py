@@ -84,11 +84,19 @@ def _gps_decimal(values: object, ref: object) -> float | None:
     return -result if str(ref).upper().startswith(("S", "W")) else result
 
 
+#: The catalog's width for a camera's make and model (``photos.camera_make``).
+CAMERA_TEXT_MAX = 128
+
+
 def _clean(text: object) -> str | None:
+    """An EXIF text as the catalog keeps it: up to its first NUL (EXIF texts are C strings,
+    and a file may carry bytes after the terminator), without control characters, and cut
+    to the column's width (a crafted file's 10 KB "make" must not fail its import)."""
     if not isinstance(text, str):
         return None
-    text = text.strip().strip("\x00").strip()
-    return text or None
+    text = text.split("\x00", 1)[0]
+    text = "".join(ch for ch in text if ch.isprintable()).strip()
+    return text[:CAMERA_TEXT_MAX] or None
 
 
 def read_exif(

@@ -39,6 +39,10 @@ class CatalogLocationError(InvalidError):
     """The catalog asked for is not where this home's catalog is, or cannot be one."""
 
 
+class UnstorableValueError(InvalidError):
+    """A value the catalog cannot store: a text holding NUL, or one wider than its column."""
+
+
 def catalog_url(home: Path, url: str | None = None) -> str:
     """Where ``home``'s catalog is: a SQLAlchemy URL.
 
@@ -87,9 +91,49 @@ def create_catalog_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    # pool_pre_ping: a server restarted under a long-running ``likeness serve`` is met again.
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        # pool_pre_ping: a server restarted under a long-running ``likeness serve`` is met again.
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "before_cursor_execute", _refuse_nul_text)
+    event.listen(engine, "handle_error", _data_error_as_invalid)
+    return engine
+
+
+def _data_error_as_invalid(context) -> None:
+    """A value the database refuses (too wide for its column, a number out of range) is the
+    input's fault: an ``UnstorableValueError`` both front ends map (400, exit 1), not a 500.
+
+    Why: SQLite stores any text in any column, PostgreSQL enforces ``varchar(n)`` and 32-bit
+    integers; a request that fits one backend must not crash on the other. The message is the
+    database's own first line (what is wrong, never the value itself).
+    """
+    error = context.original_exception
+    dbapi = context.dialect.loaded_dbapi if context.dialect is not None else None
+    if dbapi is not None and isinstance(error, dbapi.DataError):
+        diag = getattr(error, "diag", None)
+        reason = getattr(diag, "message_primary", None) or "a value does not fit its column"
+        raise UnstorableValueError(f"The catalog cannot store this value: {reason}.") from error
+
+
+def _refuse_nul_text(_conn, _cursor, _statement, parameters, _context, executemany) -> None:
+    """Refuse a text holding NUL before it reaches the catalog, on every backend.
+
+    Why here: PostgreSQL cannot store NUL in text and its driver fails with a DataError, which
+    reached users as a 500 (a model named "\\x00" in a generate request). Every value any front
+    end stores or looks up passes this one point, so it is one check rather than one per field,
+    and SQLite, which would store it, refuses the same inputs (a catalog moves between the two).
+    """
+    rows = parameters if executemany else [parameters]
+    for row in rows:
+        if isinstance(row, dict):
+            values = row.values()
+        elif isinstance(row, list | tuple):
+            values = row
+        else:  # one bare value (a driver-level call with a single parameter)
+            values = (row,)
+        for value in values:
+            if isinstance(value, str) and "\x00" in value:
+                raise UnstorableValueError("A text may not contain a NUL character (\\x00).")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
