@@ -68,6 +68,9 @@ class RayCluster:
     port: int
     head: RayNode | None = None
     workers: list[RayNode] = field(default_factory=list)
+    #: A driver's environment (a TLS cluster's certificate): set, ``wait_for`` connects
+    #: from a process of its own with it, as this process may be a driver of another cluster.
+    driver_env: dict[str, str] | None = None
 
     @property
     def address(self) -> str:
@@ -79,11 +82,13 @@ class RayCluster:
         workers: int = 2,
         env: dict[str, dict[str, str]] | None = None,
         head_cpus: int = 1,
+        driver_env: dict[str, str] | None = None,
     ) -> RayCluster:
         """A head and ``workers`` worker nodes (named ``w0``, ``w1``...; ``env`` adds
-        variables to a named worker's processes). Returns once every worker has joined."""
+        variables to a named node's processes, ``"head"`` included). Returns once every
+        worker has joined."""
         folder = Path(tempfile.mkdtemp(prefix="likeness-ray-"))
-        cluster = cls(folder=folder, port=free_port())
+        cluster = cls(folder=folder, port=free_port(), driver_env=driver_env)
         cluster.head = cluster._node(
             "head",
             [
@@ -92,7 +97,7 @@ class RayCluster:
                 f"--num-cpus={head_cpus}",
                 "--include-dashboard=false",
             ],
-            {},
+            (env or {}).get("head", {}),
         )
         try:
             cluster._wait_for_head()
@@ -183,6 +188,9 @@ class RayCluster:
         """Until the cluster offers ``count`` of ``resource`` (nodes joining or leaving)."""
         import ray
 
+        if self.driver_env is not None:
+            self._wait_in_own_driver(resource, count, timeout_s)
+            return
         deadline = time.monotonic() + timeout_s
         connected = ray.is_initialized()
         if not connected:
@@ -196,14 +204,38 @@ class RayCluster:
             ray.cluster_resources().get(resource, 0) < count
         ):
             if time.monotonic() > deadline:
-                logs = "\n".join(
-                    f"--- {log.name}\n{log.read_text(errors='replace')[-6000:]}"
-                    for log in sorted(self.folder.glob("*.log"))
-                )
-                raise TimeoutError(f"the cluster offers {ray.cluster_resources()}\n{logs}")
+                raise TimeoutError(f"the cluster offers {ray.cluster_resources()}\n{self.logs()}")
             time.sleep(0.2)
         if not connected:
             ray.shutdown()
+
+    def _wait_in_own_driver(self, resource: str, count: float, timeout_s: float) -> None:
+        script = (
+            "import ray, sys, time\n"
+            f"ray.init(address={self.address!r}, log_to_driver=False, logging_level='ERROR')\n"
+            f"deadline = time.monotonic() + {timeout_s}\n"
+            f"while ray.cluster_resources().get({resource!r}, 0) < {count}:\n"
+            "    if time.monotonic() > deadline:\n"
+            "        sys.exit(f'the cluster offers {ray.cluster_resources()}')\n"
+            "    time.sleep(0.2)\n"
+        )
+        environment = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(self.driver_env or {})}
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s + 60,
+        )
+        if done.returncode != 0:
+            raise TimeoutError(f"{done.stderr[-3000:]}\n{self.logs()}")
+
+    def logs(self) -> str:
+        """The end of every node's log (for a failure's message)."""
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')[-6000:]}"
+            for log in sorted(self.folder.glob("*.log"))
+        )
 
     def node_of(self, node_id: str) -> RayNode:
         """The worker whose Ray node id is ``node_id``."""
