@@ -152,3 +152,58 @@ def test_a_job_cancelled_through_another_server_stops_where_it_runs(tmp_path):
             assert not outputs_folder(one, job_id).exists()
         finally:
             runs.stop()
+
+
+def test_two_serve_processes_on_one_postgresql_catalog_share_the_jobs(postgres_server, tmp_path):
+    """Two ``likeness serve`` processes, as two machines of a shared install run them, on one
+    home whose catalog is in PostgreSQL: jobs queued through one are taken by both, each job by
+    one of them, and either server reports every job's end."""
+    import httpx
+
+    from likeness.testing.server import free_port, serve_command
+
+    photos = tmp_path / "photos"
+    for i, image in enumerate(astronaut_variants()[:2]):
+        write(photos / f"astronaut-{i}.jpg", jpeg_bytes(image))
+    home = tmp_path / "home"
+    Library.open(home, database_url=postgres_server.create_database()).close()
+    secret = tmp_path / "passphrase"
+    secret.write_text("a shared install\n")
+    secret.chmod(0o600)
+    ports = [free_port(), free_port()]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    args = [
+        ["--port", str(port), "--home", str(home), "--passphrase-file", str(secret)]
+        for port in ports
+    ]
+    with serve_command(args[0], urls[0]), serve_command(args[1], urls[1]):
+        clients = [httpx.Client(base_url=url, timeout=30) for url in urls]
+        headers = []
+        for client in clients:
+            signed = client.post("/api/sign-in", json={"passphrase": "a shared install"})
+            assert signed.status_code == 200, signed.text
+            headers.append({"X-CSRF-Token": signed.json()["csrf_token"]})
+        ids = []
+        for _ in range(6):
+            queued = clients[0].post(
+                "/api/jobs/import", json={"path": str(photos)}, headers=headers[0]
+            )
+            assert queued.status_code == 202, queued.text
+            ids.append(queued.json()["id"])
+        deadline = time.monotonic() + 300
+        while True:  # asked of the other server: it reads the same catalog
+            states = {job["id"]: job["state"] for job in clients[1].get("/api/jobs").json()}
+            if all(states.get(job_id) in (DONE, "failed") for job_id in ids):
+                break
+            assert time.monotonic() < deadline, states
+            time.sleep(0.5)
+        assert [states[job_id] for job_id in ids] == [DONE] * 6
+        for client in clients:
+            client.close()
+    with Library.open(home) as lib, lib.session() as s:
+        runners = [s.get(ServerJob, job_id).runner for job_id in ids]
+        assert len(set(runners)) == 2 and None not in runners  # both servers ran some
+        assert s.query(ServerRunner).count() == 0  # both stopped cleanly
+        from likeness.library.tables import Photo
+
+        assert s.query(Photo).count() == 2  # six imports of two photos: each recorded once
