@@ -311,13 +311,25 @@ def generate_video(
     request: VideoRequest,
     out_dir: Path,
     progress: Callable[[int, int, int], None] | None = None,
+    compute: str | None = None,
 ) -> GenerationResult:
     """Generate clips into ``out_dir``: every frame of each passes the safety gate before the
-    clip is written, and it leaves signed and watermarked. ``progress(clip, step, steps)``."""
+    clip is written, and it leaves signed and watermarked. ``progress(clip, step, steps)``.
+    ``compute``: where the frames are sampled (as for ``train``); the gates and the stamping
+    run here."""
+    from likeness.compute import compute_from
     from likeness.generate.video import generate_video as run
 
     decision = authorize_video(lib, request)
-    return run(lib, decision, request.prompt, out_dir, request.options, progress=progress)
+    return run(
+        lib,
+        decision,
+        request.prompt,
+        out_dir,
+        request.options,
+        progress=progress,
+        compute=compute_from(compute),
+    )
 
 
 # -- export ------------------------------------------------------------------------------

@@ -107,3 +107,32 @@ def test_the_command_line_says_what_compute_it_takes_and_issues_node_certificate
     environment = json.loads(made.stdout)
     assert environment["RAY_TLS_SERVER_CERT"] == str(tmp_path / "t" / "10.0.0.7.pem")
     assert (tmp_path / "t" / "ca.pem").exists()
+
+
+def test_a_worker_uses_its_own_copy_of_a_clip_s_motion_module_only_if_it_is_the_same(
+    lib, tmp_path, monkeypatch
+):
+    from likeness.compute.worker import motion_on_worker
+    from likeness.models.motion import resolve_motion
+    from likeness.testing.models import save_tiny_motion_single_file
+
+    tiny = get_model(lib, "tiny-sd15")
+    builtin = resolve_motion("tiny", tiny)
+    assert motion_on_worker(builtin, tiny) == builtin
+    with pytest.raises(WorkerModelError, match="built-in motion module differs"):
+        motion_on_worker(replace(builtin, sha256="0" * 64), tiny)
+
+    (tmp_path / "library").mkdir()
+    path = save_tiny_motion_single_file(tmp_path / "library" / "mm.safetensors")
+    module = resolve_motion(str(path), tiny)
+    assert motion_on_worker(module, tiny).location == str(path)
+    elsewhere = tmp_path / "worker-models"
+    elsewhere.mkdir()
+    monkeypatch.setenv(WORKER_MODELS_ENV, str(elsewhere))
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    (elsewhere / path.name).write_bytes(bytes(data))
+    with pytest.raises(WorkerModelError, match=r"mm: this worker's copy .* is another model"):
+        motion_on_worker(module, tiny)
+    (elsewhere / path.name).write_bytes(path.read_bytes())
+    assert motion_on_worker(module, tiny).location == str(elsewhere / path.name)

@@ -4,7 +4,10 @@ PyTorch in every worker): `make test-compute` runs them, as CI does."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +21,11 @@ from likeness.consent.grants import Scope, Trust, issue_grant, revoke_grant
 from likeness.consent.policy import ConsentWithdrawnError
 from likeness.generate.outputs import LocalCompute
 from likeness.generate.run import GenerationOptions, authorize_generation, generate_images
+from likeness.generate.video import VideoOptions, authorize_video, generate_video
 from likeness.models.registry import add_model
+from likeness.provenance.clips import read_clip_frames
 from likeness.provenance.credentials import verify_credentials
+from likeness.provenance.stamp import find_provenance
 from likeness.testing.libraries import copy_home
 from likeness.testing.models import save_tiny_single_file
 from tests.adapters.conftest import RULES
@@ -123,6 +129,80 @@ def test_a_training_and_a_generation_run_on_the_workers_and_land_signed(library,
     same = [np.abs(a - b).mean() for a, b in zip(remote_images, local_images, strict=True)]
     other = [np.abs(remote_images[0] - b).mean() for b in local_images[1:]]
     assert max(same) < 3 and max(same) * 3 < min(other), (same, other)
+
+
+@pytest.fixture
+def video_library(trained_two_people_home, tmp_path):
+    """Alice, with her adapter and a grant to be in clips."""
+    home, alice, _ = trained_two_people_home
+    lib = copy_home(home, tmp_path / "video-home")
+    grant = issue_grant(lib, alice, [Scope.GENERATE_VIDEO], Trust.ATTESTED)
+    yield lib, grant.id
+    lib.close()
+
+
+CLIP = VideoOptions(steps=3, frames=8, fps=8, count=2, seed=7, style="watercolor")
+
+
+def test_clips_are_sampled_on_the_workers_and_land_signed(video_library, remote, tmp_path):
+    lib, grant = video_library
+    decision = authorize_video(lib, "@alice waving", CLIP)
+    result = generate_video(lib, decision, "@alice waving", tmp_path / "out", CLIP, compute=remote)
+    assert [(c.index, c.allowed) for c in result.images] == [(0, True), (1, True)]
+    for clip in result.written:
+        report = find_provenance(lib, clip.path)
+        assert report.credentials.state == "trusted", report.credentials.failures
+        assert report.credentials.assertions["org.likeness.consent"]["grants"] == [grant]
+    # The frames the workers sampled are the frames this machine samples (each clip's own
+    # watermark apart).
+    here = generate_video(lib, decision, "@alice waving", tmp_path / "here", CLIP)
+    for remote_clip, local_clip in zip(result.written, here.written, strict=True):
+        a = np.stack(read_clip_frames(Path(remote_clip.path))).astype(np.int16)
+        b = np.stack(read_clip_frames(Path(local_clip.path))).astype(np.int16)
+        assert a.shape == b.shape == (8, 128, 128, 3)
+        assert np.abs(a - b).mean() < 4
+
+
+def test_a_revocation_mid_clip_stops_the_remote_worker_within_a_step(
+    video_library, remote, tmp_path
+):
+    """A clip's frames are denoised together: the worker asks the keeper after every step,
+    so a revocation while a clip is sampled ends it at once, not after its 500 steps."""
+    lib, grant = video_library
+    options = VideoOptions(steps=500, frames=8, count=1, style="watercolor")
+    decision = authorize_video(lib, "@alice waving", options)
+    seen: list[tuple[float, int]] = []  # (when, how many times the worker had asked)
+
+    def revoke_once_sampling() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            running = ray.is_initialized()  # once the generation has connected
+            for actor in ray.util.list_named_actors(all_namespaces=True) if running else []:
+                if not actor["name"].startswith("keeper-"):
+                    continue
+                with contextlib.suppress(ValueError, ray.exceptions.RayActorError):
+                    keeper = ray.get_actor(actor["name"], namespace="likeness")
+                    asked = ray.get(keeper.status.remote())["asked"]
+                    seen.append((time.monotonic(), asked))
+                    if asked >= 6:  # before the clip, then five steps
+                        revoke_grant(lib, grant, "changed my mind")
+                        return
+            time.sleep(0.05)
+
+    revoker = threading.Thread(target=revoke_once_sampling)
+    revoker.start()
+    with pytest.raises(ConsentWithdrawnError):
+        generate_video(lib, decision, "@alice waving", tmp_path / "out", options, compute=remote)
+    stopped = time.monotonic()
+    revoker.join()
+    assert seen and seen[-1][1] >= 6, "the clip ended before it could be revoked"
+    assert not any((tmp_path / "out").iterdir())
+    # The steps' pace, as the keeper saw them, and how long the clip went on after the
+    # revocation: a few steps' worth, where the rest of the clip is ~500 steps.
+    first = next((t, n) for t, n in seen if n >= 2)
+    step_s = (seen[-1][0] - first[0]) / max(seen[-1][1] - first[1], 1)
+    after = stopped - seen[-1][0]
+    assert after < 100 * step_s + 5, (after, step_s)
 
 
 def test_a_revocation_mid_training_stops_the_remote_worker_within_a_step(library, remote):

@@ -114,6 +114,8 @@ def test_bad_options_are_clear_errors(two_people, tmp_path):
         (GenerationOptions(style="watercolor", width=100, height=128), "multiples of 8"),
         (GenerationOptions(style="watercolor", format="gif"), "unknown format"),
         (GenerationOptions(style="watercolor", count=0), "at least 1"),
+        # The scheduler's own error was an internal error (exit 70) at the command line.
+        (GenerationOptions(style="watercolor", steps=2000), "at most 500"),
     ]:
         with pytest.raises(LikenessError, match=message):
             generate_images(lib, decision, "@alice", tmp_path, options)

@@ -107,6 +107,22 @@ def test_an_image_grant_does_not_allow_video_and_nothing_is_written(two_people, 
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_a_clip_longer_than_the_motion_module_covers_is_refused_and_nothing_written(
+    two_people, tmp_path
+):
+    from likeness.models.families import ModelError
+
+    lib = two_people.lib
+    _video_grant(lib, two_people.alice)
+    options = VideoOptions(steps=2, frames=40, style="watercolor")  # the tiny module covers 32
+    with pytest.raises(ModelError, match="covers at most 32") as refused:
+        generate_video(
+            lib, _allowed(lib, "@alice waving", options), "@alice waving", tmp_path / "out", options
+        )
+    assert refused.value.field == "frames"
+    assert not any((tmp_path / "out").iterdir())
+
+
 def test_a_minor_is_never_in_a_clip(two_people):
     lib = two_people.lib
     _video_grant(lib, two_people.alice)

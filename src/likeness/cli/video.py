@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from likeness.cli.common import (
+    ComputeOption,
     HomeOption,
     JsonOption,
     open_library,
@@ -47,6 +48,7 @@ def video(
         str, typer.Option("--format", help="mp4 (H.264) or webp (animated).")
     ] = VideoOptions.format,
     device: Annotated[str | None, typer.Option(help="cpu, cuda (default: cuda if any).")] = None,
+    compute: ComputeOption = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -78,7 +80,7 @@ def video(
     request = VideoRequest(prompt, options)
     authorize_video(lib, request)  # a refusal before the progress bars show
     result = with_output_bars(
-        lambda progress: generate_video(lib, request, out, progress=progress),
+        lambda progress: generate_video(lib, request, out, progress=progress, compute=compute),
         # one bar a clip: its frames are denoised together
         lambda index: f"clip {index + 1} ({frames} frames)",
         as_json,

@@ -7,17 +7,19 @@ install likeness``. ``RayCompute`` sends the heavy half there and keeps trust at
 - **What travels.** For a training, the curated crops, their captions and the parameters
   (``adapters.training.TrainingJob``); for a generation, the prompt as the model reads it,
   the layout, the seeds and each person's adapter weights, decrypted for the job
-  (``generate.outputs.SamplingRequest``). Pixels and LoRA weights come back. A worker loads
-  the base model from its own disk and must match the library's SHA-256
-  (``compute.worker``).
+  (``generate.outputs.SamplingRequest``; for a clip also the motion module's name and
+  hash). Pixels (an image, a clip's frames) and LoRA weights come back. A worker loads the
+  base model and a clip's motion module from its own disk and each must match the library's
+  SHA-256 (``compute.worker``).
 - **What never travels.** The catalog, the source photos, the embeddings, the person keys,
   the signing key: the safety gate, the stamping and the sealing of adapters and checkpoints
   run on the library machine.
 - **Consent in force while remote.** A ``ConsentKeeper`` actor, pinned to the library
-  machine's node, holds the gate's Decision: a worker asks it before every training step and
-  every image. A revocation stops the job within one step; the worker's task ends and drops
-  what it held (an image task unloads the adapters from its cached base pipeline).
-- **Faults.** Each image is a task of its own: a worker that disappears mid-generation has
+  machine's node, holds the gate's Decision: a worker asks it before every training step,
+  every image or clip and every denoising step. A revocation stops the job within one step;
+  the worker's task ends and drops what it held (an image task unloads the adapters from its
+  cached pipeline).
+- **Faults.** Each image (or clip) is a task of its own: a worker that disappears mid-generation has
   its images run again elsewhere (Ray's retries), and the library releases each index once.
   A training is one task that sends a checkpoint home every ``checkpoint_every`` steps
   (sealed there); a worker killed mid-training has the task run again on another worker,
@@ -41,7 +43,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from likeness.adapters.checkpoints import LibraryTraining, TrainingHome
 from likeness.adapters.training import TrainingJob, run_training
 from likeness.compute.keeper import ConsentKeeper
-from likeness.compute.worker import resolve_on_worker
+from likeness.compute.worker import motion_on_worker, resolve_on_worker
 from likeness.consent.policy import Decision
 from likeness.errors import LikenessError
 from likeness.generate.outputs import ImageProgress, SamplingRequest
@@ -86,24 +88,34 @@ def train_on_worker(job: TrainingJob, keeper: Any) -> tuple[dict, list[float]]:
     return run_training(job, home, device)
 
 
-#: The base pipeline a worker process keeps between image tasks (public weights only; a
-#: person's adapter is loaded for one task and unloaded after it): (model hash, device), pipe.
-_base: dict[tuple[str, str], Any] = {}
+#: The pipeline a worker process keeps between tasks (public weights only; a person's adapter
+#: is loaded for one task and unloaded after it): (model hash, motion hash, device), pipe.
+_cached: dict[tuple[str, str | None, str], Any] = {}
 
 
 def sample_on_worker(request: SamplingRequest, index: int, keeper: Any) -> np.ndarray:
-    """One image on the worker (a Ray task): asks the keeper first, samples with the
-    people's adapters loaded on the cached base pipeline, and unloads them after."""
-    ray.get(keeper.in_force.remote())
+    """One image or clip on the worker (a Ray task): asks the keeper first and after every
+    denoising step (a clip's frames are denoised together: a revocation stops it within a
+    step), samples with the people's adapters loaded on the cached pipeline, and unloads
+    them after."""
+
+    def in_force(_step: int = 0, _steps: int = 0) -> None:
+        ray.get(keeper.in_force.remote())
+
+    in_force()
     device = choose_device(None)
-    key = (request.model.sha256, device)
-    if key not in _base:
-        _base.clear()
-        _base[key] = request.base_pipeline(device, resolve_on_worker(request.model))
-    pipe = _base[key]
+    motion = request.motion
+    key = (request.model.sha256, motion.sha256 if motion else None, device)
+    if key not in _cached:
+        _cached.clear()
+        model = resolve_on_worker(request.model)
+        _cached[key] = request.pipeline(
+            device, model, motion_on_worker(motion, model) if motion else None
+        )
+    pipe = _cached[key]
     try:
         request.load_adapters(pipe)
-        return request.sample(pipe, index)
+        return request.sample(pipe, index, in_force)
     finally:
         if request.adapters:
             pipe.unload_lora_weights()

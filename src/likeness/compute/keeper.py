@@ -28,8 +28,11 @@ class ConsentKeeper:
         self.done, self.steps = 0, 0
         self.loss: float | None = None
         self.where: str | None = None
+        #: How many times a worker asked (before each image, clip, step): for an operator.
+        self.asked = 0
 
     def in_force(self) -> None:
+        self.asked += 1
         self.training.in_force()
 
     def restore_point(self) -> dict | None:
@@ -47,5 +50,6 @@ class ConsentKeeper:
             "steps": self.steps,
             "loss": self.loss,
             "where": self.where,
+            "asked": self.asked,
             "resumed_from": self.training.resumed_from,
         }

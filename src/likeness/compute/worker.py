@@ -1,5 +1,5 @@
 """What a worker machine checks before it samples or trains: that its own copy of the base
-model is the one the library registered.
+model (and of a clip's motion module) is the one the library registered.
 
 The base model never travels: a worker loads it from its own disk or Hugging Face cache (a
 model is gigabytes, and it is public data). It must be the same weights, or an adapter
@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 
 from likeness.models.families import ModelError
+from likeness.models.motion import TINY_MOTION, MotionModule, resolve_motion
 from likeness.models.registry import BaseModel, sha256_file, sha256_folder, tiny_sha256
 from likeness.models.tiny import TINY_MODELS
 
@@ -39,26 +40,39 @@ def _hash(path: str, size: int, mtime_ns: int, folder: bool) -> str:
     return sha256_folder(Path(path)) if folder else sha256_file(Path(path))
 
 
-def _own_copy(model: BaseModel) -> Path:
-    if model.source == "hub":
+def _own_copy(name: str, source: str, location: str) -> Path:
+    """Where this worker keeps its copy of the model or module ``name`` (module docstring)."""
+    if source == "hub":
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import LocalEntryNotFoundError
 
         try:
-            return Path(snapshot_download(model.location, local_files_only=True))
+            return Path(snapshot_download(location, local_files_only=True))
         except LocalEntryNotFoundError:
             raise WorkerModelError(
-                f"{model.name}: {model.location} is not in this worker's Hugging Face cache "
-                "(download it there once: huggingface-cli download "
-                f"{model.location})"
+                f"{name}: {location} is not in this worker's Hugging Face cache "
+                f"(download it there once: huggingface-cli download {location})"
             ) from None
-    registered = Path(model.location)
+    registered = Path(location)
     folder = os.environ.get(WORKER_MODELS_ENV)
     path = Path(folder) / registered.name if folder else registered
     if not path.exists():
         raise WorkerModelError(
-            f"{model.name}: this worker has no copy at {path} (put one there, or set "
+            f"{name}: this worker has no copy at {path} (put one there, or set "
             f"{WORKER_MODELS_ENV} to the folder holding {registered.name})"
+        )
+    return path
+
+
+def _checked_copy(name: str, source: str, location: str, sha256: str) -> Path:
+    """The worker's copy, ``WorkerModelError`` unless its SHA-256 is the library's."""
+    path = _own_copy(name, source, location)
+    stat = path.stat()
+    sha = _hash(str(path), stat.st_size, stat.st_mtime_ns, path.is_dir())
+    if sha != sha256:
+        raise WorkerModelError(
+            f"{name}: this worker's copy ({path}) is another model: SHA-256 "
+            f"{sha[:16]}, the library registered {sha256[:16]}; the job is refused"
         )
     return path
 
@@ -73,13 +87,21 @@ def resolve_on_worker(model: BaseModel) -> BaseModel:
                 "(another version of likeness?)"
             )
         return model
-    path = _own_copy(model)
-    stat = path.stat()
-    sha = _hash(str(path), stat.st_size, stat.st_mtime_ns, path.is_dir())
-    if sha != model.sha256:
-        raise WorkerModelError(
-            f"{model.name}: this worker's copy ({path}) is another model: SHA-256 "
-            f"{sha[:16]}, the library registered {model.sha256[:16]}; the job is refused"
-        )
+    path = _checked_copy(model.name, model.source, model.location, model.sha256)
     config = model.config_dir if model.config_dir and Path(model.config_dir).is_dir() else None
     return replace(model, location=str(path), config_dir=config)
+
+
+def motion_on_worker(motion: MotionModule, model: BaseModel) -> MotionModule:
+    """The worker's own copy of a clip's motion module for ``model`` (the worker's copy of
+    the base model), checked as a base model is."""
+    if motion.source == "builtin":
+        own = resolve_motion(TINY_MOTION, model)
+        if own.sha256 != motion.sha256:
+            raise WorkerModelError(
+                f"{motion.name}: this worker's built-in motion module differs from the "
+                "library's (another version of likeness?)"
+            )
+        return motion
+    path = _checked_copy(motion.name, motion.source, motion.location, motion.sha256)
+    return motion if motion.source == "hub" else replace(motion, location=str(path))

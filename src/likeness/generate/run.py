@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from likeness import clock
 from likeness.adapters.manage import AdapterInfo, adapter_name, adapter_weights, latest_adapter
@@ -25,7 +26,7 @@ from likeness.errors import InvalidError
 from likeness.generate.layout import Box, strips
 from likeness.generate.outputs import AdapterWeights, Compute, LocalCompute, SamplingRequest
 from likeness.generate.prompt import ParsedPrompt, parse_prompt
-from likeness.generate.sampling import Region, sample_prompt
+from likeness.generate.sampling import Region
 from likeness.generate.styles import PHOTO, Style, get_style
 from likeness.models.registry import BaseModel, get_model, model_kind
 from likeness.provenance.clips import StampedClip
@@ -33,6 +34,10 @@ from likeness.provenance.credentials import GenerationRecord
 from likeness.provenance.stamp import StampedImage, stamp_image
 from likeness.safety.gate import SafetyGate
 from likeness.store import Library
+
+if TYPE_CHECKING:
+    from likeness.generate.video import VideoOptions
+    from likeness.models.motion import MotionModule
 
 
 class GenerationError(InvalidError):
@@ -205,10 +210,6 @@ class Plan:
             grants=list(decision.grant_ids),
         )
 
-    def sample(self, pipe, text: str, names: list[str], regions: list[Region], **common):
-        """One output in the plan's style (``sampling.sample_prompt``)."""
-        return sample_prompt(pipe, text, self.style.negative, names, regions, **common)
-
     def release(
         self,
         lib: Library,
@@ -282,11 +283,33 @@ def plan_generation(
     return Plan(parsed, get_style(style_name) or PHOTO, model, adapters, width, height)
 
 
+#: The most denoising steps: the schedulers of Stable Diffusion-type models have 1000
+#: timesteps, refuse more steps than that, and some (DDIM with an offset, AnimateDiff's)
+#: step past the last one from 501 steps on. No sampler gains anything near this many.
+MAX_STEPS = 500
+
+
+def check_counts(count: int, steps: int, noun: str) -> None:
+    """``GenerationError`` unless there is at least one output and 1 to ``MAX_STEPS`` steps."""
+    if count < 1 or steps < 1:
+        raise GenerationError(f"the number of {noun} and of steps must each be at least 1")
+    if steps > MAX_STEPS:
+        raise GenerationError(
+            f"{steps} steps: at most {MAX_STEPS} (the models' schedulers have no more)",
+            field="steps",
+        )
+
+
 def sampling_request(
-    lib: Library, plan: Plan, options: GenerationOptions
+    lib: Library,
+    plan: Plan,
+    options: GenerationOptions | VideoOptions,
+    motion: MotionModule | None = None,
+    frames: int | None = None,
 ) -> tuple[SamplingRequest, dict[int, Box] | None]:
-    """What sampling the planned images needs (each adapter decrypted in memory), and where
-    each person was placed (what the safety gate holds their face to)."""
+    """What sampling the planned images (with ``motion``: clips of ``frames``) needs, each
+    adapter decrypted in memory, and where each person was placed (what the safety gate
+    holds their face to)."""
     names = [adapter_name(a) for a in plan.adapters]
     text, placements, regions = plan.regions(names)
     request = SamplingRequest(
@@ -303,6 +326,8 @@ def sampling_request(
         steps=options.steps,
         guidance=options.guidance,
         seeds=tuple(options.seed + index for index in range(options.count)),
+        motion=motion,
+        frames=frames,
     )
     return request, placements
 
@@ -333,8 +358,7 @@ def generate_images(
     safety gate and the stamping run here whatever it is."""
     options = options or GenerationOptions()
     action = generation_action(options.style)
-    if options.count < 1 or options.steps < 1:
-        raise GenerationError("the number of images and of steps must each be at least 1")
+    check_counts(options.count, options.steps, "images")
     if options.format not in ("png", "jpeg", "webp"):
         raise GenerationError(f"unknown format {options.format!r}: png, jpeg or webp")
     plan = plan_generation(

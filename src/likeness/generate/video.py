@@ -18,20 +18,20 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from likeness.adapters.manage import load_into_pipeline
 from likeness.consent.grants import OWNER
 from likeness.consent.policy import Action, Decision
+from likeness.generate.outputs import Compute, LocalCompute
 from likeness.generate.run import (
     GeneratedImage,
     GenerationError,
     GenerationResult,
     authorize_prompt,
+    check_counts,
     output_folder,
     plan_generation,
+    sampling_request,
 )
-from likeness.models.device import choose_device
-from likeness.models.loading import load_pipeline
-from likeness.models.motion import load_motion_adapter, max_frames, resolve_motion
+from likeness.models.motion import resolve_motion
 from likeness.provenance.clips import CLIP_FORMATS, stamp_clip
 from likeness.provenance.credentials import GenerationRecord
 from likeness.safety.gate import SafetyGate, SafetyVerdict
@@ -137,8 +137,7 @@ def authorize_video(
 
 
 def _check(options: VideoOptions) -> None:
-    if options.count < 1 or options.steps < 1:
-        raise GenerationError("the number of clips and of steps must each be at least 1")
+    check_counts(options.count, options.steps, "clips")
     if options.frames < 2:
         raise GenerationError("a clip has at least 2 frames", field="frames")
     if not FPS_RANGE[0] <= options.fps <= FPS_RANGE[1]:
@@ -160,13 +159,14 @@ def generate_video(
     *,
     progress: Callable[[int, int, int], None] | None = None,
     gate: SafetyGate | None = None,
+    compute: Compute | None = None,
 ) -> GenerationResult:
     """Generate ``options.count`` clips into ``out_dir``; ``decision`` must allow
     ``generate-video`` for exactly the people the prompt mentions. ``progress(clip, step,
-    steps)`` hears of each denoising step (all of a clip's frames are denoised together).
-    The result's ``images`` are the clips, each written or refused with the reason."""
-    import torch
-
+    steps)`` hears of each denoising step (all of a clip's frames are denoised together;
+    after each clip when sampled elsewhere). ``compute``: where the frames are sampled
+    (default this process); the safety gate and the stamping run here whatever it is. The
+    result's ``images`` are the clips, each written or refused with the reason."""
     options = options or VideoOptions()
     _check(options)
     plan = plan_generation(
@@ -178,28 +178,11 @@ def generate_video(
         options.style,
         (options.width, options.height),
     )
-    model, width, height = plan.model, plan.width, plan.height
-    motion = resolve_motion(options.motion, model)
-
-    device = choose_device(options.device)
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    base = load_pipeline(model, device, dtype)
-    adapter = load_motion_adapter(motion, model, tuple(base.unet.config.block_out_channels))
-    if options.frames > max_frames(adapter):
-        raise GenerationError(
-            f"{options.frames} frames: the motion module {motion.name} covers at most "
-            f"{max_frames(adapter)}",
-            field="frames",
-        )
-    pipe = model.family.video_pipeline_type().from_pipe(base, motion_adapter=adapter)
-    pipe = pipe.to(device, dtype)
-    pipe.set_progress_bar_config(disable=True)
-    del base
-    names = [load_into_pipeline(lib, pipe, a) for a in plan.adapters]
+    motion = resolve_motion(options.motion, plan.model)
+    request, placements = sampling_request(lib, plan, options, motion, options.frames)
     gate = gate or SafetyGate(lib, decision)
-    text, placements, regions = plan.regions(names)
     parameters = plan.parameters(
-        regions,
+        list(request.regions),
         motion=motion.name,
         motion_sha256=motion.sha256,
         seed=options.seed,
@@ -213,28 +196,15 @@ def generate_video(
     )
     result = plan.start_result(decision, prompt, Action.GENERATE_VIDEO, parameters)
     where = output_folder(out_dir, options.format)
-    for index in range(options.count):
-        decision.check_in_force(lib)
-        seed = options.seed + index
 
-        def report(step: int, steps: int, index: int = index) -> None:
-            decision.check_in_force(lib)  # a revocation stops the clip within one step
-            if progress is not None:
-                progress(index, step, steps)
+    def report(index: int, step: int, steps: int) -> None:
+        decision.check_in_force(lib)  # a revocation stops a clip made here within one step
+        if progress is not None:
+            progress(index, step, steps)
 
-        frames = plan.sample(
-            pipe,
-            text,
-            names,
-            regions,
-            width=width,
-            height=height,
-            steps=options.steps,
-            guidance=options.guidance,
-            generator=torch.Generator().manual_seed(seed),
-            progress=report,
-            frames=options.frames,
-        )
+    compute = compute or LocalCompute(options.device)
+    for index, frames in compute.images(lib, decision, request, report):
+        seed = request.seeds[index]
         verdict = gate.check_clip(frames, placements)
         decision.check_in_force(lib)
         if not verdict.allowed:
@@ -257,4 +227,5 @@ def generate_video(
             stamp,
             identity=[score.as_json() for score in identity],
         )
+    result.images.sort(key=lambda image: image.index)  # sampled elsewhere, in any order
     return result
