@@ -16,9 +16,9 @@ install likeness``. ``RayCompute`` sends the heavy half there and keeps trust at
   run on the library machine.
 - **Consent in force while remote.** A ``ConsentKeeper`` actor, pinned to the library
   machine's node, holds the gate's Decision: a worker asks it before every training step,
-  every image or clip and every denoising step. A revocation stops the job within one step;
-  the worker's task ends and drops what it held (an image task unloads the adapters from its
-  cached pipeline).
+  every image and every clip, and after each of a clip's denoising steps. A revocation
+  stops the job within one step; the worker's task ends and drops what it held (an image
+  task unloads the adapters from its cached pipeline).
 - **Faults.** Each image (or clip) is a task of its own: a worker that disappears mid-generation has
   its images run again elsewhere (Ray's retries), and the library releases each index once.
   A training is one task that sends a checkpoint home every ``checkpoint_every`` steps
@@ -31,6 +31,7 @@ only machines offering it take them.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -69,17 +70,18 @@ class _RemoteHome:
     def in_force(self) -> None:
         ray.get(self.keeper.in_force.remote())
 
-    def restore_point(self) -> dict | None:
-        return ray.get(self.keeper.restore_point.remote())
+    def restore_point(self) -> dict[str, Any] | None:
+        state: dict[str, Any] | None = ray.get(self.keeper.restore_point.remote())
+        return state
 
-    def checkpoint(self, state: dict) -> None:
+    def checkpoint(self, state: dict[str, Any]) -> None:
         ray.get(self.keeper.checkpoint.remote(state))
 
     def progress(self, done: int, steps: int, loss: float) -> None:
         self.keeper.progress.remote(done, steps, loss, _node())
 
 
-def train_on_worker(job: TrainingJob, keeper: Any) -> tuple[dict, list[float]]:
+def train_on_worker(job: TrainingJob, keeper: Any) -> tuple[dict[str, Any], list[float]]:
     """A training's steps on the worker (a Ray task): its own copy of the base model, the
     parameters resolved for its device, the checkpoint to start from asked of the keeper."""
     device = choose_device(None)
@@ -94,10 +96,11 @@ _cached: dict[tuple[str, str | None, str], Any] = {}
 
 
 def sample_on_worker(request: SamplingRequest, index: int, keeper: Any) -> np.ndarray:
-    """One image or clip on the worker (a Ray task): asks the keeper first and after every
-    denoising step (a clip's frames are denoised together: a revocation stops it within a
-    step), samples with the people's adapters loaded on the cached pipeline, and unloads
-    them after."""
+    """One image or clip on the worker (a Ray task): asks the keeper first, and for a clip
+    after every denoising step too (its frames are denoised together, for minutes: a
+    revocation stops it within a step; an image takes seconds and each is asked for),
+    samples with the people's adapters loaded on the cached pipeline, and unloads them
+    after."""
 
     def in_force(_step: int = 0, _steps: int = 0) -> None:
         ray.get(keeper.in_force.remote())
@@ -115,7 +118,8 @@ def sample_on_worker(request: SamplingRequest, index: int, keeper: Any) -> np.nd
     pipe = _cached[key]
     try:
         request.load_adapters(pipe)
-        return request.sample(pipe, index, in_force)
+        pixels: np.ndarray = request.sample(pipe, index, in_force if motion else None)
+        return pixels
     finally:
         if request.adapters:
             pipe.unload_lora_weights()
@@ -150,7 +154,7 @@ class RayCompute:
                 address=self.address,
                 namespace=NAMESPACE,
                 log_to_driver=False,
-                logging_level="ERROR",
+                logging_level=logging.ERROR,
             )
 
     def _asks(self) -> dict[str, Any]:
@@ -195,7 +199,7 @@ class RayCompute:
                 ray.cancel(ref, force=True)
             ray.kill(keeper)
 
-    def train(self, job: TrainingJob, home: LibraryTraining) -> tuple[dict, list[float]]:
+    def train(self, job: TrainingJob, home: LibraryTraining) -> tuple[dict[str, Any], list[float]]:
         self.connect()
         keeper = self._keeper(home.lib, home.decision, home.person_uid, home.adapter_id)
         task = ray.remote(train_on_worker).options(max_retries=self.retries, **self._asks())

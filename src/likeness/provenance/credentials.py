@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from likeness.errors import InvalidError
@@ -55,10 +56,17 @@ class GenerationRecord:
     parameters: dict | None = None
 
 
-def _generator() -> dict:
+@cache
+def _version() -> str:
+    """likeness's installed version, read once (reading a distribution's metadata parses its
+    METADATA file: 4 ms, four times an output)."""
     from importlib.metadata import version
 
-    return {"name": "likeness", "version": version("likeness")}
+    return version("likeness")
+
+
+def _generator() -> dict:
+    return {"name": "likeness", "version": _version()}
 
 
 def _numbers(value: object) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -34,9 +35,21 @@ class NudityDetector:
     name = "nudenet-320n"
 
     def __init__(self, min_score: float = MIN_SCORE, labels: frozenset[str] = EXPLICIT) -> None:
+        import nudenet
+        import onnxruntime
         from nudenet import NudeDetector
 
-        self._detector = NudeDetector()
+        model = Path(nudenet.__file__).with_name("320n.onnx")  # the detector the wheel ships
+        self._detector = NudeDetector(model_path=str(model))
+        # One thread that sleeps when idle, in place of ONNX Runtime's default (a thread per
+        # core, spinning between runs): one 320 px image takes 25 ms either way, and the
+        # spinning threads took CPU from the sampling that runs beside the gate (the Ray
+        # workers on the same cores, or this process's own next image).
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._detector.onnx_session = onnxruntime.InferenceSession(str(model), sess_options=options)
         self.min_score, self.labels = min_score, labels
 
     def explicit(self, image: np.ndarray) -> list[ExplicitFinding]:

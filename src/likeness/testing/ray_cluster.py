@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -25,6 +26,10 @@ from likeness.testing.server import free_port
 
 #: The resource every test worker offers (tasks ask for one): stands in for a GPU.
 WORKER_RESOURCE = "likeness_worker"
+#: Every node here shares this machine's cores: none collects metrics or runs a log monitor
+#: (each node's agents poll every few seconds, which on two cores is CPU the workers lose; a
+#: real cluster's machines each bear their own).
+LEAN_NODE = {"RAY_enable_metrics_collection": "0"}
 #: How quickly the head declares a silent node dead (a killed worker in a test).
 FAST_HEALTH_CHECKS = {
     "RAY_health_check_period_ms": "500",
@@ -42,7 +47,7 @@ def _ray_command() -> str:
 @dataclass
 class RayNode:
     name: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     resources: dict[str, float]
 
     def kill(self) -> None:
@@ -115,7 +120,9 @@ class RayCluster:
     ) -> RayNode:
         """A worker node offering ``likeness_worker_<name>`` and (``shared``) the resource
         every test task asks for."""
-        resources = {f"{WORKER_RESOURCE}_{name}": 1} | ({WORKER_RESOURCE: 1} if shared else {})
+        resources: dict[str, float] = {f"{WORKER_RESOURCE}_{name}": 1}
+        if shared:
+            resources[WORKER_RESOURCE] = 1
         node = self._node(
             name,
             [f"--address={self.address}", "--num-cpus=1", f"--resources={json.dumps(resources)}"],
@@ -145,6 +152,7 @@ class RayCluster:
         environment = {
             **os.environ,
             **FAST_HEALTH_CHECKS,
+            **LEAN_NODE,
             "RAY_USAGE_STATS_ENABLED": "0",
             "OMP_NUM_THREADS": "1",
             **env,
@@ -156,6 +164,7 @@ class RayCluster:
                 "start",
                 "--block",
                 "--disable-usage-stats",
+                "--include-log-monitor=false",
                 "--node-ip-address=127.0.0.1",  # loopback only (the default is the LAN's)
                 "--object-store-memory=300000000",
                 *self._ports(),
@@ -198,7 +207,7 @@ class RayCluster:
                 address=self.address,
                 namespace="likeness",
                 log_to_driver=False,
-                logging_level="ERROR",
+                logging_level=logging.ERROR,
             )
         while ray.available_resources().get(resource, 0) < count and (
             ray.cluster_resources().get(resource, 0) < count
