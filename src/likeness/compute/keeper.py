@@ -35,10 +35,10 @@ class ConsentKeeper:
         self.asked += 1
         self.training.in_force()
 
-    def restore_point(self) -> dict | None:
+    def restore_point(self) -> dict[str, Any] | None:
         return self.training.restore_point()
 
-    def checkpoint(self, state: dict) -> None:
+    def checkpoint(self, state: dict[str, Any]) -> None:
         self.training.checkpoint(state)
 
     def progress(self, done: int, steps: int, loss: float, where: str) -> None:

@@ -15,12 +15,17 @@ import datetime
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from likeness import clock
 from likeness.errors import InvalidError
 from likeness.provenance.identity import HOST_NAME
 from likeness.store import Library
 from likeness.store.keys import make_private_folder, write_private
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+    from cryptography.x509 import Certificate
 
 CA_YEARS = 10
 NODE_DAYS = 825
@@ -46,7 +51,7 @@ class NodeCertificate:
         }
 
 
-def _ca(lib: Library, now: datetime.datetime):
+def _ca(lib: Library, now: datetime.datetime) -> tuple[PrivateKeyTypes, Certificate]:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import ExtendedKeyUsageOID

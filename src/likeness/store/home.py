@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
 from likeness.errors import InvalidError
+
+if TYPE_CHECKING:
+    from likeness.store.keys import KeyStore
 
 HOME_ENV = "LIKENESS_HOME"
 #: Where the catalog lives when not in the home's SQLite file: a SQLAlchemy URL such as
@@ -99,7 +104,7 @@ def create_catalog_engine(url: str) -> Engine:
     return engine
 
 
-def _data_error_as_invalid(context) -> None:
+def _data_error_as_invalid(context: ExceptionContext) -> None:
     """A value the database refuses (too wide for its column, a number out of range) is the
     input's fault: an ``UnstorableValueError`` both front ends map (400, exit 1), not a 500.
 
@@ -115,7 +120,14 @@ def _data_error_as_invalid(context) -> None:
         raise UnstorableValueError(f"The catalog cannot store this value: {reason}.") from error
 
 
-def _refuse_nul_text(_conn, _cursor, _statement, parameters, _context, executemany) -> None:
+def _refuse_nul_text(
+    _conn: Connection,
+    _cursor: object,
+    _statement: str,
+    parameters: Any,
+    _context: object,
+    executemany: bool,
+) -> None:
     """Refuse a text holding NUL before it reaches the catalog, on every backend.
 
     Why here: PostgreSQL cannot store NUL in text and its driver fails with a DataError, which
@@ -125,6 +137,7 @@ def _refuse_nul_text(_conn, _cursor, _statement, parameters, _context, executema
     """
     rows = parameters if executemany else [parameters]
     for row in rows:
+        values: Iterable[Any]
         if isinstance(row, dict):
             values = row.values()
         elif isinstance(row, list | tuple):
@@ -136,7 +149,7 @@ def _refuse_nul_text(_conn, _cursor, _statement, parameters, _context, executema
                 raise UnstorableValueError("A text may not contain a NUL character (\\x00).")
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     # WAL: readers never block the importer, and a killed writer leaves the last committed state.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -168,7 +181,7 @@ def hold_write_lock(session: Session) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
         return
     dbapi = connection.connection.dbapi_connection
-    if not dbapi.in_transaction:
+    if dbapi is not None and not dbapi.in_transaction:
         dbapi.execute("BEGIN IMMEDIATE")
 
 
@@ -211,7 +224,7 @@ class Library:
         return self.home / "vault"
 
     @cached_property
-    def keys(self):
+    def keys(self) -> KeyStore:
         """The library's keys (signing key, per-person keys), set up once per Library."""
         from likeness.store.keys import KeyStore
 
