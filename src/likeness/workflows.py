@@ -257,11 +257,26 @@ def generate(
     """Generate into ``out_dir``: every image passes the safety gate before it is written,
     and leaves signed and watermarked. ``progress(image, step, steps)``. ``compute``: where
     the images are sampled (as for ``train``); the gates and the stamping run here."""
-    from likeness.compute import compute_from
     from likeness.generate.run import generate_images
 
     decision = authorize_generate(lib, request)
-    return generate_images(
+    return _sampled(generate_images, lib, decision, request, out_dir, progress, compute)
+
+
+def _sampled(
+    run: Callable[..., GenerationResult],
+    lib: Library,
+    decision: Decision,
+    request: GenerateRequest | VideoRequest,
+    out_dir: Path,
+    progress: Callable[[int, int, int], None] | None,
+    compute: str | None,
+) -> GenerationResult:
+    """``run`` (images or clips) of ``request`` under ``decision``, sampled where
+    ``compute`` names (``likeness.compute.compute_from``)."""
+    from likeness.compute import compute_from
+
+    return run(
         lib,
         decision,
         request.prompt,
@@ -317,19 +332,10 @@ def generate_video(
     clip is written, and it leaves signed and watermarked. ``progress(clip, step, steps)``.
     ``compute``: where the frames are sampled (as for ``train``); the gates and the stamping
     run here."""
-    from likeness.compute import compute_from
     from likeness.generate.video import generate_video as run
 
     decision = authorize_video(lib, request)
-    return run(
-        lib,
-        decision,
-        request.prompt,
-        out_dir,
-        request.options,
-        progress=progress,
-        compute=compute_from(compute),
-    )
+    return _sampled(run, lib, decision, request, out_dir, progress, compute)
 
 
 # -- export ------------------------------------------------------------------------------
