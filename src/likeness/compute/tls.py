@@ -12,14 +12,13 @@ cluster; one that has one is trusted with what the cluster carries (``compute.cl
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from likeness import clock
 from likeness.errors import InvalidError
-from likeness.provenance.identity import HOST_NAME
+from likeness.provenance.identity import parse_host
 from likeness.store import Library
 from likeness.store.keys import make_private_folder, write_private
 
@@ -53,31 +52,25 @@ class NodeCertificate:
 
 def _ca(lib: Library, now: datetime.datetime) -> tuple[PrivateKeyTypes, Certificate]:
     from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    from likeness.provenance.identity import new_ca, pem_private_key
+    from likeness.provenance.identity import has_ca, load_ca, new_ca, save_ca
 
     folder = lib.keys.dir / "ray"
     folder.mkdir(mode=0o700, exist_ok=True)
-    if not (folder / "ca.key").exists():
+    if not has_ca(folder):
         usage = x509.ExtendedKeyUsage(
             [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
         )
-        key, cert = new_ca("likeness cluster CA", now, CA_YEARS, [(usage, False)])
-        write_private(folder / "ca.key", pem_private_key(key))
-        (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
-    return ca_key, x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+        save_ca(folder, *new_ca("likeness cluster CA", now, CA_YEARS, [(usage, False)]))
+    key, cert = load_ca(folder)
+    return key, cert
 
 
 def _check_name(name: str) -> None:
     """``NodeNameError`` unless ``name`` is an IP address or a well-formed host name."""
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        if not HOST_NAME.match(name.lower().rstrip(".")):
-            raise NodeNameError(f"{name!r} is no host name or IP address", field="name") from None
+    if parse_host(name) is None:
+        raise NodeNameError(f"{name!r} is no host name or IP address", field="name")
 
 
 def node_certificate(

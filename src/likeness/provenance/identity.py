@@ -72,6 +72,16 @@ def key_usage(sign_certs: bool):
 HOST_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
 
 
+def parse_host(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str | None:
+    """``name`` as a certificate names it: an IP address (bracketed or not), else a
+    well-formed host name (``HOST_NAME``) in lower case without its trailing dot, else None."""
+    try:
+        return ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        host = name.lower().rstrip(".")
+        return host if HOST_NAME.match(host) else None
+
+
 def subject_names(names: Iterable[str]) -> list:
     """A certificate's subject alternative names for ``names``: an IP address (bracketed or
     not) as an address, anything else as a DNS name, lower case."""
@@ -79,9 +89,10 @@ def subject_names(names: Iterable[str]) -> list:
 
     out: list = []
     for name in names:
-        try:
-            out.append(x509.IPAddress(ipaddress.ip_address(name.strip("[]"))))
-        except ValueError:
+        parsed = parse_host(name)
+        if isinstance(parsed, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            out.append(x509.IPAddress(parsed))
+        else:
             out.append(x509.DNSName(name.lower().rstrip(".")))
     return out
 
@@ -153,21 +164,33 @@ def new_leaf(ca_key, ca, common: str, usage, now: datetime.datetime, days: int, 
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
-def _make_ca(folder: Path, now: datetime.datetime) -> None:
+def has_ca(folder: Path) -> bool:
+    """Whether ``folder`` keeps a CA: its key and its certificate (``save_ca``)."""
+    return (folder / "ca.pem").exists() and (folder / "ca.key").exists()
+
+
+def save_ca(folder: Path, key, cert) -> None:
+    """Keep a CA in ``folder``: ``ca.key`` (0600) and ``ca.pem``, the root to trust."""
     from cryptography.hazmat.primitives import serialization
 
-    key, cert = new_ca("likeness local signing CA", now, CA_YEARS)
     write_private(folder / "ca.key", pem_private_key(key))
     (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _make_leaf(folder: Path, now: datetime.datetime) -> None:
+def load_ca(folder: Path):
+    """The CA kept in ``folder``: (key, certificate)."""
     from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
+    return key, x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+
+
+def _make_leaf(folder: Path, now: datetime.datetime) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
-    ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    ca_key, ca = load_ca(folder)
     key, cert = new_leaf(
         ca_key, ca, "likeness content signer", ExtendedKeyUsageOID.EMAIL_PROTECTION, now, LEAF_DAYS
     )
@@ -182,8 +205,8 @@ def signing_identity(lib: Library, now: datetime.datetime | None = None) -> Sign
 
     now = clock.precise_now() if now is None else clock.utc(now)
     folder = _folder(lib)
-    if not (folder / "ca.pem").exists() or not (folder / "ca.key").exists():
-        _make_ca(folder, now)
+    if not has_ca(folder):
+        save_ca(folder, *new_ca("likeness local signing CA", now, CA_YEARS))
         (folder / "signer.pem").unlink(missing_ok=True)
     leaf_path = folder / "signer.pem"
     if leaf_path.exists():

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from likeness import clock
 from likeness.errors import InvalidError
-from likeness.provenance.identity import HOST_NAME, subject_names
+from likeness.provenance.identity import parse_host, subject_names
 from likeness.store import Library
 from likeness.store.keys import write_private
 
@@ -71,22 +71,19 @@ def _folder(lib: Library) -> Path:
 def is_local_name(name: str) -> bool:
     """Whether the CA may vouch for ``name``: an IP address in ``LOCAL_NETWORKS``, or a
     well-formed host name under ``LOCAL_DOMAINS``."""
-    try:
-        address = ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        host = name.lower().rstrip(".")
-        if not HOST_NAME.match(host):
-            return False
-        return any(host == d or host.endswith("." + d) for d in LOCAL_DOMAINS)
-    return any(address in ipaddress.ip_network(n) for n in LOCAL_NETWORKS)
+    parsed = parse_host(name)
+    if parsed is None:
+        return False
+    if isinstance(parsed, str):
+        return any(parsed == d or parsed.endswith("." + d) for d in LOCAL_DOMAINS)
+    return any(parsed in ipaddress.ip_network(n) for n in LOCAL_NETWORKS)
 
 
 def _make_ca(folder: Path, now: datetime.datetime) -> None:
     from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    from likeness.provenance.identity import new_ca, pem_private_key
+    from likeness.provenance.identity import new_ca, save_ca
 
     permitted = [x509.DNSName(d) for d in LOCAL_DOMAINS] + [
         x509.IPAddress(ipaddress.ip_network(n)) for n in LOCAL_NETWORKS
@@ -95,11 +92,12 @@ def _make_ca(folder: Path, now: datetime.datetime) -> None:
     # Server certificates only: without this a stolen key could still issue ones a
     # verifier accepts for e-mail (S/MIME), code signing or client authentication.
     server_only = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
-    key, cert = new_ca(
-        "likeness local server CA", now, CA_YEARS, [(constraints, True), (server_only, False)]
+    save_ca(
+        folder,
+        *new_ca(
+            "likeness local server CA", now, CA_YEARS, [(constraints, True), (server_only, False)]
+        ),
     )
-    write_private(folder / "ca.key", pem_private_key(key))
-    (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def issue_leaf(ca_key, ca, names: list[str], now: datetime.datetime):
@@ -120,10 +118,9 @@ def server_certificate(
 ) -> ServerCertificate:
     """The server's certificate for ``names`` (and loopback's), issued now by the server's
     CA (made on first use). ``TLSNameError`` for a name the CA may not vouch for."""
-    from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    from likeness.provenance.identity import pem_private_key
+    from likeness.provenance.identity import has_ca, load_ca, pem_private_key
 
     wanted = list(dict.fromkeys([*(n.strip("[]") for n in names if n), "localhost", "127.0.0.1"]))
     wanted = [n for n in wanted if n not in ("0.0.0.0", "::")]
@@ -136,10 +133,9 @@ def server_certificate(
         )
     now = clock.precise_now() if now is None else clock.utc(now)
     folder = _folder(lib)
-    if not (folder / "ca.pem").exists() or not (folder / "ca.key").exists():
+    if not has_ca(folder):
         _make_ca(folder, now)
-    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
-    ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    ca_key, ca = load_ca(folder)
     key, cert = issue_leaf(ca_key, ca, wanted, now)
     write_private(folder / "server.key", pem_private_key(key))
     chain = cert.public_bytes(serialization.Encoding.PEM) + (folder / "ca.pem").read_bytes()
