@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from likeness.consent.grants import Scope, Trust, issue_grant, revoke_grant
@@ -106,6 +106,12 @@ query = st.tuples(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(ops=st.lists(operation, max_size=12), queries=st.lists(query, min_size=3, max_size=6))
+# Found in CI: a person merged with a minor is a minor (the merge carries the mark), so a
+# photoreal grant issued to them afterwards allows nothing; the model had dropped the mark.
+@example(
+    ops=[("minor", 3), ("merge", 2, 3), ("grant", 2, {Scope.GENERATE_PHOTOREAL}, "owner", None)],
+    queries=[(Action.GENERATE_PHOTOREAL, {2}, "owner", ModelKind.TINY)] * 3,
+)
 def test_authorize_allows_exactly_what_grants_in_force_cover(template, ops, queries):
     home = Path(tempfile.mkdtemp())
     try:
@@ -155,6 +161,8 @@ def test_authorize_allows_exactly_what_grants_in_force_cover(template, ops, quer
             elif kind == "merge" and op[1] != op[2] and {op[1], op[2]} <= ref.alive:
                 merge_people(lib, op[1], op[2])  # op[2] is gone; its grants cover nobody
                 ref.alive.discard(op[2])
+                if op[2] in ref.minors:  # the merged person keeps a minor's mark
+                    ref.minors.add(op[1])
             elif kind == "rename" and op[1] in ref.alive and op[2].strip():
                 name_person(lib, op[1], op[2])
             for decision in list(held):
