@@ -3,11 +3,18 @@ cluster needed: the Ray cluster's tests are in test_ray_cluster.py)."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import replace
 
 import pytest
 
-from likeness.compute import COMPUTE_ENV, RESOURCE_ENV, ComputeError, compute_from
+from likeness.compute import (
+    COMPUTE_ENV,
+    RESOURCE_ENV,
+    ComputeError,
+    ComputeUnavailableError,
+    compute_from,
+)
 from likeness.compute.worker import WORKER_MODELS_ENV, WorkerModelError, resolve_on_worker
 from likeness.models.registry import add_model, get_model
 from likeness.testing.models import save_tiny_single_file
@@ -136,3 +143,87 @@ def test_a_worker_uses_its_own_copy_of_a_clip_s_motion_module_only_if_it_is_the_
         motion_on_worker(module, tiny)
     (elsewhere / path.name).write_bytes(path.read_bytes())
     assert motion_on_worker(module, tiny).location == str(elsewhere / path.name)
+
+
+@pytest.fixture
+def silent_port():
+    """A port where something accepts connections and never speaks (not a Ray cluster)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed on return: nothing listens there
+
+
+def test_a_cluster_that_does_not_answer_is_unavailable_within_seconds(silent_port, monkeypatch):
+    pytest.importorskip("ray")
+    from likeness.compute.cluster import RayCompute
+
+    closed = _closed_port()
+    with pytest.raises(
+        ComputeUnavailableError,
+        match=rf"no Ray cluster answers at 127.0.0.1:{closed} \(connection refused\)",
+    ):
+        RayCompute(f"127.0.0.1:{closed}").connect()
+    with pytest.raises(ComputeUnavailableError, match=r"127.0.0.1:10001 \(connection refused\)"):
+        RayCompute("ray://127.0.0.1").connect()  # Ray Client's port when none is given
+    # Something else listens there: without the check, Ray would wait for ever.
+    with pytest.raises(
+        ComputeUnavailableError, match=r"something listens .* no Ray cluster answers in plain gRPC"
+    ):
+        RayCompute(f"127.0.0.1:{silent_port}").check()
+    # `--compute ray` finds the cluster this machine last joined: here a stale one.
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{closed}")
+    with pytest.raises(ComputeUnavailableError, match=f"127.0.0.1:{closed}"):
+        RayCompute("auto").connect()
+    # With TLS on, the check speaks TLS with this machine's files, and says which is missing.
+    monkeypatch.setenv("RAY_USE_TLS", "1")
+    monkeypatch.setenv("RAY_TLS_CA_CERT", "/nonexistent/ca.pem")
+    with pytest.raises(
+        ComputeUnavailableError, match=r"RAY_USE_TLS is set but '/nonexistent/ca.pem' is no file"
+    ):
+        RayCompute(f"127.0.0.1:{silent_port}").check()
+    with pytest.raises(ComputeError, match="names no port"):
+        compute_from("ray:127.0.0.1").check()
+    import ray
+
+    assert not ray.is_initialized()
+
+
+def test_the_command_line_and_the_server_say_the_cluster_is_unavailable(tmp_path, silent_port):
+    pytest.importorskip("ray")
+    from typer.testing import CliRunner
+
+    from likeness.cli import app
+
+    closed = _closed_port()
+    out = tmp_path / "out"
+    home = ["--home", str(tmp_path / "home")]
+    made = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "a lighthouse at dusk",
+            "--compute",
+            f"ray:127.0.0.1:{closed}",
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+            *home,
+        ],
+    )
+    assert made.exit_code == 5, made.output
+    assert f"no Ray cluster answers at 127.0.0.1:{closed}" in made.output
+    assert not out.exists() or not any(out.iterdir())  # nothing was written
+    # A server with an unanswering cluster does not start (rather than fail its first job).
+    served = CliRunner().invoke(
+        app, ["serve", "--compute", f"ray:127.0.0.1:{silent_port}", *home], input=""
+    )
+    assert served.exit_code == 5, served.output
+    assert f"something listens at 127.0.0.1:{silent_port}" in served.output

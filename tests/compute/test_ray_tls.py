@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from likeness.compute import COMPUTE_ENV, RESOURCE_ENV
+from likeness.compute.reach import grpc_answers
 from likeness.compute.tls import NodeCertificate, node_certificate
 from likeness.consent.grants import Scope, Trust, issue_grant
 from likeness.provenance.credentials import verify_credentials
@@ -26,35 +25,6 @@ ray = pytest.importorskip("ray")
 from likeness.testing.ray_cluster import WORKER_RESOURCE, RayCluster  # noqa: E402 - needs ray
 
 pytestmark = pytest.mark.slow  # about a minute: make test-compute
-
-#: HTTP/2's connection preface and an empty SETTINGS frame: what a gRPC client sends first.
-H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
-
-
-def _answer(port: int, ca: Path, client: NodeCertificate | None) -> bytes:
-    """What the cluster's port sends back to a TLS client showing ``client`` (or nothing)
-    after gRPC's opening: a SETTINGS frame when it accepts the peer, nothing when not."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(ca)
-    if client is not None:
-        context.load_cert_chain(client.cert, client.key)
-    context.set_alpn_protocols(["h2"])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        try:
-            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-                tls.sendall(H2_PREFACE)
-                return tls.recv(64)
-        except (ssl.SSLError, ConnectionError):
-            return b""
-
-
-def _plain_answer(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        raw.sendall(H2_PREFACE)
-        try:
-            return raw.recv(64)
-        except ConnectionError:
-            return b""
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +86,10 @@ def test_a_generation_on_a_tls_cluster_lands_signed(
 
 
 def test_the_cluster_answers_only_peers_with_the_library_s_certificates(tls_cluster, certificates):
-    ca = certificates["lib"].ca
-    assert _answer(tls_cluster.port, ca, certificates["lib"])[3] == 4  # a SETTINGS frame
-    assert _answer(tls_cluster.port, ca, certificates["stranger"]) == b""  # another CA's
-    assert _answer(tls_cluster.port, ca, None) == b""  # no certificate
-    assert _plain_answer(tls_cluster.port) == b""  # no TLS at all
+    """gRPC's opening (``compute.reach``, which checks a cluster before Ray connects) gets
+    HTTP/2's SETTINGS back only from a peer with a certificate from this library's CA."""
+    ca, port = certificates["lib"].ca, tls_cluster.port
+    assert grpc_answers("127.0.0.1", port, ca=ca, client=certificates["lib"])
+    assert not grpc_answers("127.0.0.1", port, ca=ca, client=certificates["stranger"])
+    assert not grpc_answers("127.0.0.1", port, ca=ca)  # no certificate
+    assert not grpc_answers("127.0.0.1", port)  # no TLS at all

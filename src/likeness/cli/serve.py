@@ -102,10 +102,13 @@ def serve(
         raise fail(f"--tls: {host} is not a local name or a private address")
     if passphrase_file is not None and passphrase_stdin:
         raise fail("give the passphrase by --passphrase-file or --passphrase-stdin, not both")
-    if compute is not None:
-        from likeness.compute import COMPUTE_ENV, compute_from
+    from likeness.compute import COMPUTE_ENV, compute_from
 
-        compute_from(compute)  # an unknown setting fails here, not in the first job
+    # An unknown setting, or a cluster that does not answer, fails here, not in the first job.
+    cluster = compute_from(compute)
+    if cluster is not None:
+        cluster.check()
+    if compute is not None:
         os.environ[COMPUTE_ENV] = compute  # the jobs' processes train and generate there
     lib = open_library(home)
     if passphrase_file is not None:

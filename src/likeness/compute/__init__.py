@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from likeness.errors import InvalidError
+from likeness.errors import InvalidError, UnavailableError
 
 if TYPE_CHECKING:
     from likeness.compute.cluster import RayCompute
@@ -22,6 +22,11 @@ RESOURCE_ENV = "LIKENESS_COMPUTE_RESOURCE"
 
 class ComputeError(InvalidError):
     """The compute setting cannot be used as given."""
+
+
+class ComputeUnavailableError(UnavailableError):
+    """The compute setting names a cluster that does not answer (nothing listens at its
+    address, the address cannot be resolved, or ``ray`` finds no cluster on this machine)."""
 
 
 def compute_from(spec: str | None = None, resource: str | None = None) -> RayCompute | None:

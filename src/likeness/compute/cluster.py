@@ -43,7 +43,9 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from likeness.adapters.checkpoints import LibraryTraining, TrainingHome
 from likeness.adapters.training import TrainingJob, run_training
+from likeness.compute import ComputeUnavailableError
 from likeness.compute.keeper import ConsentKeeper
+from likeness.compute.reach import check_cluster
 from likeness.compute.worker import motion_on_worker, resolve_on_worker
 from likeness.consent.policy import Decision
 from likeness.errors import LikenessError
@@ -148,14 +150,29 @@ class RayCompute:
     #: How many times a task lost with its worker is run again elsewhere.
     retries: int = 3
 
+    def check(self) -> tuple[str, int]:
+        """The cluster's host and port once it answers there (``compute.reach``), else
+        ``ComputeUnavailableError`` saying why, within seconds."""
+        return check_cluster(self.address)
+
     def connect(self) -> None:
-        if not ray.is_initialized():
+        """Joins the cluster as a driver, once per process, after ``check`` saw it answer
+        (Ray alone would hang for minutes on a wrong or stale address)."""
+        if ray.is_initialized():
+            return
+        host, port = self.check()
+        try:
             ray.init(
                 address=self.address,
                 namespace=NAMESPACE,
                 log_to_driver=False,
                 logging_level=logging.ERROR,
             )
+        except ConnectionError as exc:
+            raise ComputeUnavailableError(
+                f"the Ray cluster at {host}:{port} did not accept this machine: {exc}",
+                field="compute",
+            ) from None
 
     def _asks(self) -> dict[str, Any]:
         if self.resource == "GPU":
