@@ -116,6 +116,26 @@ def test_the_face_placed_for_a_person_must_be_that_person(world, faces_dev, nudi
         assert f"the face placed for person {obama} is person {biden}" in swapped.reason
 
 
+def test_the_detector_finds_what_nudenet_itself_finds(nudity):
+    """The gate's array postprocessing against NudeNet's own ``detect`` (its Python loop):
+    the same classes, scores and boxes, on a portrait, wide and tall crops of it (NudeNet
+    pads them square, which its box arithmetic undoes) and a scene."""
+    from nudenet import NudeDetector
+
+    reference = NudeDetector()
+    portrait = np.asarray(astronaut())
+    images = [portrait, portrait[100:400], portrait[:, 150:350], np.asarray(scenery(3, (480, 320)))]
+    found_any = False
+    for image in images:
+        rgba = np.ascontiguousarray(np.dstack([image, np.full(image.shape[:2], 255, np.uint8)]))
+        theirs = [(d["class"], d["score"], tuple(d["box"])) for d in reference.detect(rgba)]
+        ours = nudity.detect(image)
+        assert [(c, b) for c, _, b in ours] == [(c, b) for c, _, b in theirs]
+        assert np.allclose([s for _, s, _ in ours], [s for _, s, _ in theirs], atol=1e-4)
+        found_any |= bool(ours)
+    assert found_any  # the comparison saw detections, not only empty lists
+
+
 def test_explicit_content_is_refused(world, nudity):
     """No explicit photo is kept in the test data: NudeNet runs on a real photo, the gate is
     told to treat the class it finds there (a woman's face) as explicit, and must refuse."""
