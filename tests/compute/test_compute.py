@@ -227,3 +227,37 @@ def test_the_command_line_and_the_server_say_the_cluster_is_unavailable(tmp_path
     )
     assert served.exit_code == 5, served.output
     assert f"something listens at 127.0.0.1:{silent_port}" in served.output
+
+
+def test_a_keeper_host_keeps_each_job_apart_and_ends_a_closed_one(astronaut_home, tmp_path):
+    """One actor keeps every job of a process (``compute.keeper``): each job answers by its
+    own Decision, and a worker asking about a job that ended is told so."""
+    from likeness.adapters.training import authorize_training
+    from likeness.compute.keeper import JobEndedError, KeeperHost
+    from likeness.consent.grants import Scope, Trust, issue_grant, revoke_grant
+    from likeness.consent.policy import ConsentWithdrawnError
+    from likeness.generate.run import GenerationOptions, authorize_generation
+    from likeness.testing.libraries import copy_home
+
+    home, person = astronaut_home
+    lib = copy_home(home, tmp_path / "home")
+    grant = issue_grant(lib, person, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
+    training = authorize_training(lib, person, "tiny-sd15")
+    scenery = authorize_generation(lib, "a lighthouse at dusk", GenerationOptions())
+    host = KeeperHost()
+    host.open("train", str(lib.home), training, "uid", "adapter")
+    host.open("scene", str(lib.home), scenery)
+    host.in_force("train")
+    host.in_force("scene")
+    assert sorted(host.names()) == ["scene", "train"]
+    revoke_grant(lib, grant.id, "changed my mind")
+    with pytest.raises(ConsentWithdrawnError):
+        host.in_force("train")
+    host.in_force("scene")  # names no one: still in force
+    assert host.status("scene")["asked"] == 2
+    host.close("scene")
+    with pytest.raises(JobEndedError, match="job scene has ended"):
+        host.in_force("scene")
+    host.close("train")
+    assert host.names() == []
+    lib.close()

@@ -31,7 +31,8 @@ from likeness.testing.models import save_tiny_single_file
 from tests.adapters.conftest import RULES
 
 ray = pytest.importorskip("ray")
-from likeness.compute.cluster import RayCompute  # noqa: E402 - needs ray
+from likeness.compute.cluster import JobKeeper, RayCompute  # noqa: E402 - needs ray
+from likeness.compute.keeper import JobEndedError  # noqa: E402
 from likeness.testing.ray_cluster import WORKER_RESOURCE, RayCluster  # noqa: E402
 
 pytestmark = pytest.mark.slow  # 2-3 minutes: make test-compute
@@ -129,6 +130,10 @@ def test_a_training_and_a_generation_run_on_the_workers_and_land_signed(library,
     same = [np.abs(a - b).mean() for a, b in zip(remote_images, local_images, strict=True)]
     other = [np.abs(remote_images[0] - b).mean() for b in local_images[1:]]
     assert max(same) < 3 and max(same) * 3 < min(other), (same, other)
+    # The training and the generation were kept by one host actor of this process (no
+    # actor started per job), which keeps nothing once they ended.
+    hosts = [a for a in ray.util.list_named_actors(True) if a["name"].startswith("keepers-")]
+    assert len(hosts) == 1 and _keepers() == []
 
 
 @pytest.fixture
@@ -177,12 +182,9 @@ def test_a_revocation_mid_clip_stops_the_remote_worker_within_a_step(
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             running = ray.is_initialized()  # once the generation has connected
-            for actor in ray.util.list_named_actors(all_namespaces=True) if running else []:
-                if not actor["name"].startswith("keeper-"):
-                    continue
-                with contextlib.suppress(ValueError, ray.exceptions.RayActorError):
-                    keeper = ray.get_actor(actor["name"], namespace="likeness")
-                    asked = ray.get(keeper.status.remote())["asked"]
+            for keeper in _keepers() if running else []:
+                with contextlib.suppress(JobEndedError, ray.exceptions.RayActorError):
+                    asked = keeper.status()["asked"]
                     seen.append((time.monotonic(), asked))
                     if asked >= 6:  # before the clip, then five steps
                         revoke_grant(lib, grant, "changed my mind")
@@ -301,8 +303,19 @@ def test_a_worker_killed_mid_training_hands_the_run_to_another_from_its_checkpoi
     shutil.rmtree(storage.adapter_dir(lib, trained.person_uid), ignore_errors=True)
 
 
+def _keepers() -> list[JobKeeper]:
+    """The jobs kept now by the keeper hosts of this cluster's library processes."""
+    found = []
+    for actor in ray.util.list_named_actors(all_namespaces=True):
+        if actor["name"].startswith("keepers-"):
+            with contextlib.suppress(ValueError, ray.exceptions.RayActorError):
+                host = ray.get_actor(actor["name"], namespace="likeness")
+                found += [JobKeeper(host, job) for job in ray.get(host.names.remote())]
+    return found
+
+
 def _keeper_status(lib, person) -> dict:
-    """The running training's status, from its keeper (named for the adapter it trains)."""
+    """The running training's status, from its keeper (kept under the adapter's id)."""
     [training] = [a for a in list_adapters(lib, person) if a.status == "training"]
-    keeper = ray.get_actor(f"keeper-{training.id}", namespace="likeness")
-    return ray.get(keeper.status.remote())
+    [keeper] = [k for k in _keepers() if k.job == training.id]
+    return keeper.status()

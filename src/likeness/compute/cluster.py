@@ -14,8 +14,9 @@ install likeness``. ``RayCompute`` sends the heavy half there and keeps trust at
 - **What never travels.** The catalog, the source photos, the embeddings, the person keys,
   the signing key: the safety gate, the stamping and the sealing of adapters and checkpoints
   run on the library machine.
-- **Consent in force while remote.** A ``ConsentKeeper`` actor, pinned to the library
-  machine's node, holds the gate's Decision: a worker asks it before every training step,
+- **Consent in force while remote.** A job's ``ConsentKeeper``, in the ``KeeperHost``
+  actor pinned to the library machine's node (one for all the jobs of the process that
+  sends them), holds the gate's Decision: a worker asks it before every training step,
   every image and every clip, and after each of a clip's denoising steps. A revocation
   stops the job within one step; the worker's task ends and drops what it held (an image
   task unloads the adapters from its cached pipeline).
@@ -31,6 +32,7 @@ only machines offering it take them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
@@ -44,7 +46,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from likeness.adapters.checkpoints import LibraryTraining, TrainingHome
 from likeness.adapters.training import TrainingJob, run_training
 from likeness.compute import ComputeUnavailableError
-from likeness.compute.keeper import ConsentKeeper
+from likeness.compute.keeper import KeeperHost
 from likeness.compute.reach import check_cluster
 from likeness.compute.worker import motion_on_worker, resolve_on_worker
 from likeness.consent.policy import Decision
@@ -63,32 +65,42 @@ def _node() -> str:
     return ray.get_runtime_context().get_node_id()
 
 
-@dataclass
-class _RemoteHome:
-    """``TrainingHome`` on a worker: every call goes to the keeper at home."""
+@dataclass(frozen=True)
+class JobKeeper:
+    """A job's keeper as a worker reaches it: the library process's ``KeeperHost`` and the
+    job's name. It is the ``TrainingHome`` of a training on a worker: every call goes home."""
 
-    keeper: Any
+    host: Any
+    job: str
 
     def in_force(self) -> None:
-        ray.get(self.keeper.in_force.remote())
+        ray.get(self.host.in_force.remote(self.job))
 
     def restore_point(self) -> dict[str, Any] | None:
-        state: dict[str, Any] | None = ray.get(self.keeper.restore_point.remote())
+        state: dict[str, Any] | None = ray.get(self.host.restore_point.remote(self.job))
         return state
 
     def checkpoint(self, state: dict[str, Any]) -> None:
-        ray.get(self.keeper.checkpoint.remote(state))
+        ray.get(self.host.checkpoint.remote(self.job, state))
 
     def progress(self, done: int, steps: int, loss: float) -> None:
-        self.keeper.progress.remote(done, steps, loss, _node())
+        self.host.progress.remote(self.job, done, steps, loss, _node())
+
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = ray.get(self.host.status.remote(self.job))
+        return status
+
+    def close(self) -> None:
+        with contextlib.suppress(ray.exceptions.RayActorError):
+            ray.get(self.host.close.remote(self.job))
 
 
-def train_on_worker(job: TrainingJob, keeper: Any) -> tuple[dict[str, Any], list[float]]:
+def train_on_worker(job: TrainingJob, keeper: JobKeeper) -> tuple[dict[str, Any], list[float]]:
     """A training's steps on the worker (a Ray task): its own copy of the base model, the
     parameters resolved for its device, the checkpoint to start from asked of the keeper."""
     device = choose_device(None)
     job = replace(job, model=resolve_on_worker(job.model), params=job.params.resolved(device))
-    home: TrainingHome = _RemoteHome(keeper)
+    home: TrainingHome = keeper
     return run_training(job, home, device)
 
 
@@ -97,7 +109,7 @@ def train_on_worker(job: TrainingJob, keeper: Any) -> tuple[dict[str, Any], list
 _cached: dict[tuple[str, str | None, str], Any] = {}
 
 
-def sample_on_worker(request: SamplingRequest, index: int, keeper: Any) -> np.ndarray:
+def sample_on_worker(request: SamplingRequest, index: int, keeper: JobKeeper) -> np.ndarray:
     """One image or clip on the worker (a Ray task): asks the keeper first, and for a clip
     after every denoising step too (its frames are denoised together, for minutes: a
     revocation stops it within a step; an image takes seconds and each is asked for),
@@ -105,7 +117,7 @@ def sample_on_worker(request: SamplingRequest, index: int, keeper: Any) -> np.nd
     after."""
 
     def in_force(_step: int = 0, _steps: int = 0) -> None:
-        ray.get(keeper.in_force.remote())
+        keeper.in_force()
 
     in_force()
     device = choose_device(None)
@@ -125,6 +137,24 @@ def sample_on_worker(request: SamplingRequest, index: int, keeper: Any) -> np.nd
     finally:
         if request.adapters:
             pipe.unload_lora_weights()
+
+
+#: This process's ``KeeperHost`` actor, by the Ray job (driver connection) it belongs to.
+_hosts: dict[str, Any] = {}
+
+
+def _keeper_host() -> Any:
+    """This process's ``KeeperHost``, started on this machine's node with its first job and
+    ended by Ray with this process (a driver's actors end with it)."""
+    driver = ray.get_runtime_context().get_job_id()
+    if driver not in _hosts:
+        here = NodeAffinitySchedulingStrategy(node_id=_node(), soft=False)
+        actor = ray.remote(KeeperHost).options(
+            num_cpus=0, scheduling_strategy=here, name=f"keepers-{driver}", namespace=NAMESPACE
+        )
+        _hosts.clear()  # a host of an earlier connection ended with it
+        _hosts[driver] = actor.remote()
+    return _hosts[driver]
 
 
 def _unwrapped(ref: Any) -> Any:
@@ -179,16 +209,20 @@ class RayCompute:
             return {"num_gpus": 1, "num_cpus": 1}
         return {"resources": {self.resource: 1}, "num_cpus": 1}
 
-    def _keeper(self, lib: Library, decision: Decision, *training: str) -> Any:
-        """A keeper for one job, on this machine's node (``soft=False``: never elsewhere),
-        named for what it keeps (``keeper-<adapter id>`` for a training: ``ray list actors``
-        shows an operator which job runs where)."""
-        here = NodeAffinitySchedulingStrategy(node_id=_node(), soft=False)
-        name = f"keeper-{training[1] if training else uuid.uuid4().hex}"
-        actor = ray.remote(ConsentKeeper).options(
-            num_cpus=0, scheduling_strategy=here, name=name, namespace=NAMESPACE
-        )
-        return actor.remote(str(lib.home.resolve()), decision, *training)
+    def _keeper(self, lib: Library, decision: Decision, *training: str) -> JobKeeper:
+        """A keeper for one job, in this process's ``KeeperHost`` on this machine's node
+        (``soft=False``: never elsewhere), kept under the job's name (a training's is its
+        adapter's id: the host's ``names`` show an operator which jobs run)."""
+        job = training[1] if training else uuid.uuid4().hex
+        # Opened before any task is sent: a worker's first question must find the job.
+        host = _keeper_host()
+        try:
+            ray.get(host.open.remote(job, str(lib.home.resolve()), decision, *training))
+        except ray.exceptions.RayActorError:  # the host died with its process: a new one
+            _hosts.clear()
+            host = _keeper_host()
+            ray.get(host.open.remote(job, str(lib.home.resolve()), decision, *training))
+        return JobKeeper(host, job)
 
     def images(
         self,
@@ -214,7 +248,7 @@ class RayCompute:
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
-            ray.kill(keeper)
+            keeper.close()
 
     def train(self, job: TrainingJob, home: LibraryTraining) -> tuple[dict[str, Any], list[float]]:
         self.connect()
@@ -225,16 +259,16 @@ class RayCompute:
             seen = 0
             while True:
                 ready, _ = ray.wait([ref], timeout=PROGRESS_EVERY_S)
-                status = ray.get(keeper.status.remote())
+                status = keeper.status()
                 if status["done"] > seen and status["loss"] is not None:
                     seen = status["done"]
                     home.progress(seen, status["steps"], status["loss"])
                 if ready:
                     break
             state, losses = _unwrapped(ref)
-            home.resumed_from = ray.get(keeper.status.remote())["resumed_from"]
+            home.resumed_from = keeper.status()["resumed_from"]
             return state, losses
         finally:
             if not ray.wait([ref], timeout=0)[0]:
                 ray.cancel(ref, force=True)  # refused or failed here: the worker stops too
-            ray.kill(keeper)
+            keeper.close()
