@@ -43,16 +43,9 @@ def _hash(path: str, size: int, mtime_ns: int, folder: bool) -> str:
 def _own_copy(name: str, source: str, location: str) -> Path:
     """Where this worker keeps its copy of the model or module ``name`` (module docstring)."""
     if source == "hub":
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
+        from likeness.models.loading import cached_snapshot
 
-        try:
-            return Path(snapshot_download(location, local_files_only=True))
-        except LocalEntryNotFoundError:
-            raise WorkerModelError(
-                f"{name}: {location} is not in this worker's Hugging Face cache "
-                f"(download it there once: huggingface-cli download {location})"
-            ) from None
+        return cached_snapshot(location, name, error=WorkerModelError, where="this worker's")
     registered = Path(location)
     folder = os.environ.get(WORKER_MODELS_ENV)
     path = Path(folder) / registered.name if folder else registered

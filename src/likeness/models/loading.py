@@ -51,6 +51,30 @@ def quiet_loaders() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+def cached_snapshot(
+    repo_id: str,
+    name: str,
+    *,
+    error: type[ModelError] = ModelError,
+    field: str | None = None,
+    where: str = "the local",
+) -> Path:
+    """``repo_id``'s snapshot in this machine's Hugging Face cache (likeness never downloads
+    while it loads, generates or works for a cluster), else ``error`` naming ``name``. The
+    one place a base model, a motion module and a worker's copy are looked up by hub id."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        raise error(
+            f"{name}: {repo_id} is not in {where} Hugging Face cache (likeness does not "
+            f"download while it runs: fetch it once with `huggingface-cli download {repo_id}`)",
+            field=field,
+        ) from None
+
+
 def _load_files(model: BaseModel, dtype):
     from diffusers.loaders.single_file_utils import SingleFileComponentError
     from huggingface_hub.errors import LocalEntryNotFoundError
@@ -68,9 +92,7 @@ def _load_files(model: BaseModel, dtype):
             )
         location = model.location
         if model.source == "hub":
-            from huggingface_hub import snapshot_download
-
-            location = snapshot_download(model.location, local_files_only=True)
+            location = str(cached_snapshot(model.location, model.name))
         extra = {} if (Path(location) / "tokenizer").is_dir() else _tokenizers(model)
         if model.family.name == "sd15":
             extra |= {"safety_checker": None, "feature_extractor": None}

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from likeness.consent.policy import ModelKind
 from likeness.models.families import Family, ModelError
+from likeness.models.loading import cached_snapshot
 from likeness.models.registry import WEIGHT_SUFFIXES, BaseModel, sha256_file, sha256_folder
 from likeness.models.tiny import TINY_UNET_BLOCKS
 
@@ -130,26 +131,11 @@ def resolve_motion(spec: str | None, base: BaseModel) -> MotionModule:
             )
         return MotionModule(path.stem, "single_file", str(path), sha256_file(path), ModelKind.REAL)
     if re.fullmatch(r"[\w.-]+/[\w.-]+", spec) and not spec.startswith((".", "/")):
-        folder = _cached_snapshot(spec)
+        folder = cached_snapshot(spec, "motion module", field="motion")
         return MotionModule(spec, "hub", spec, sha256_folder(folder), ModelKind.REAL)
     raise ModelError(
         f"no motion module at {spec!r}: give 'tiny', a folder, a file or a hub id", field="motion"
     )
-
-
-def _cached_snapshot(repo_id: str) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        return Path(snapshot_download(repo_id, local_files_only=True))
-    except (LocalEntryNotFoundError, OSError, ValueError):
-        raise ModelError(
-            f"motion module {repo_id} is not in the local Hugging Face cache (likeness does "
-            "not download at generation time: fetch it once with `huggingface-cli download "
-            f"{repo_id}`, or give a folder or file)",
-            field="motion",
-        ) from None
 
 
 # -- single files ------------------------------------------------------------------------
@@ -273,7 +259,9 @@ def load_motion_adapter(module: MotionModule, base: BaseModel, unet_channels: tu
         adapter = _from_single_file(Path(module.location))
     else:
         location = (
-            module.location if module.source == "folder" else str(_cached_snapshot(module.location))
+            module.location
+            if module.source == "folder"
+            else str(cached_snapshot(module.location, "motion module", field="motion"))
         )
         try:
             adapter = MotionAdapter.from_pretrained(location, local_files_only=True)
