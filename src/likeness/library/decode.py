@@ -84,7 +84,8 @@ def _gps_decimal(values: object, ref: object) -> float | None:
     return -result if str(ref).upper().startswith(("S", "W")) else result
 
 
-#: The catalog's width for a camera's make and model (``photos.camera_make``).
+#: The width of a camera's make and model, as EXIF text is cleaned and as the catalog's
+#: ``photos.camera_make`` and ``camera_model`` columns are declared (``library.tables``).
 CAMERA_TEXT_MAX = 128
 
 

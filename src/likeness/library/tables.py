@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from likeness.library.decode import CAMERA_TEXT_MAX
 from likeness.store.tables import Base, UTCDateTime
 
 
@@ -38,8 +39,8 @@ class Photo(Base):
     taken_at_source: Mapped[str | None] = mapped_column(String(16))  # "exif" | "takeout"
     gps_lat: Mapped[float | None] = mapped_column(Float)
     gps_lon: Mapped[float | None] = mapped_column(Float)
-    camera_make: Mapped[str | None] = mapped_column(String(128))
-    camera_model: Mapped[str | None] = mapped_column(String(128))
+    camera_make: Mapped[str | None] = mapped_column(String(CAMERA_TEXT_MAX))
+    camera_model: Mapped[str | None] = mapped_column(String(CAMERA_TEXT_MAX))
     face_backend: Mapped[str] = mapped_column(String(64))
     indexed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
