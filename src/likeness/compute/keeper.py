@@ -17,7 +17,8 @@ from likeness.store import Library
 
 
 class ConsentKeeper:
-    """One job's keeper (module docstring)."""
+    """One job's keeper (module docstring): its Decision, and for a training (``person_uid``
+    and ``adapter_id`` given) the library's side of the run (``LibraryTraining``)."""
 
     def __init__(
         self,
@@ -27,7 +28,12 @@ class ConsentKeeper:
         adapter_id: str | None = None,
     ) -> None:
         self.lib = Library.open(home)
-        self.training = LibraryTraining(self.lib, decision, person_uid or "", adapter_id or "")
+        self.decision = decision
+        self.training = (
+            LibraryTraining(self.lib, decision, person_uid or "", adapter_id)
+            if adapter_id
+            else None
+        )
         self.done, self.steps = 0, 0
         self.loss: float | None = None
         self.where: str | None = None
@@ -36,13 +42,18 @@ class ConsentKeeper:
 
     def in_force(self) -> None:
         self.asked += 1
-        self.training.in_force()
+        self.decision.check_in_force(self.lib)
+
+    def _training(self) -> LibraryTraining:
+        if self.training is None:
+            raise ConflictError("this job is no training: it keeps no checkpoints")
+        return self.training
 
     def restore_point(self) -> dict[str, Any] | None:
-        return self.training.restore_point()
+        return self._training().restore_point()
 
     def checkpoint(self, state: dict[str, Any]) -> None:
-        self.training.checkpoint(state)
+        self._training().checkpoint(state)
 
     def progress(self, done: int, steps: int, loss: float, where: str) -> None:
         self.done, self.steps, self.loss, self.where = done, steps, loss, where
@@ -54,7 +65,7 @@ class ConsentKeeper:
             "loss": self.loss,
             "where": self.where,
             "asked": self.asked,
-            "resumed_from": self.training.resumed_from,
+            "resumed_from": self.training.resumed_from if self.training else 0,
         }
 
 
