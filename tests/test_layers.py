@@ -11,7 +11,7 @@ import likeness
 
 #: Bottom to top. A room may import the rooms before it in this list, never after.
 ORDER = [
-    ("errors", "clock", "heap"),
+    ("errors", "clock", "heap", "paths"),
     ("store",),
     ("library",),
     ("faces",),

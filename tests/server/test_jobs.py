@@ -57,6 +57,11 @@ def test_bad_job_requests_are_refused_before_queueing(lib, tmp_path):
             "/api/jobs/import", json={"path": str(tmp_path / "nowhere")}, headers=headers
         )
         assert missing.status_code == 400 and "no such folder" in missing.json()["detail"]
+        # Paths no folder can have: ~ of a user this machine lacks (pathlib raises a bare
+        # RuntimeError; schemathesis found it) and a NUL byte (the file system's ValueError).
+        for path, says in (("~0", "~0 names no user"), ("photos\x00", "NUL byte")):
+            bad = client.post("/api/jobs/import", json={"path": path}, headers=headers)
+            assert bad.status_code == 400 and says in bad.json()["detail"], bad.text
         no_csrf = client.post("/api/jobs/import", json={"path": str(tmp_path)})
         assert no_csrf.status_code == 403
         assert client.get("/api/jobs/" + "0" * 32).status_code == 404

@@ -32,6 +32,7 @@ from likeness.models.families import Family, ModelError
 from likeness.models.loading import cached_snapshot
 from likeness.models.registry import WEIGHT_SUFFIXES, BaseModel, sha256_file, sha256_folder
 from likeness.models.tiny import TINY_UNET_BLOCKS
+from likeness.paths import typed_path
 
 TINY_MOTION = "tiny"
 SEED = 20261204
@@ -119,7 +120,7 @@ def resolve_motion(spec: str | None, base: BaseModel) -> MotionModule:
             _state_sha256(adapter.state_dict()),
             ModelKind.TINY,
         )
-    path = Path(spec).expanduser()
+    path = typed_path(spec, "motion")
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ModelError(f"{path}: not a motion module folder (no config.json)", field="motion")

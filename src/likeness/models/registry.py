@@ -29,6 +29,7 @@ from likeness.models.families import (
 )
 from likeness.models.tables import BaseModelRecord
 from likeness.models.tiny import TINY_MODELS, TINY_RESOLUTION, tiny_components
+from likeness.paths import typed_path
 from likeness.store import Library
 
 DEFAULT_MODEL = "tiny-sd15"
@@ -248,7 +249,7 @@ def add_model(
         folder = _download(source)
         fam, kind, location, sha = _folder_family(folder), "hub", source, sha256_folder(folder)
     else:
-        path = Path(source).expanduser().absolute()
+        path = typed_path(source, "source").absolute()
         if not path.exists():
             raise ModelError(f"{path}: no such file or folder")
         if path.is_dir():

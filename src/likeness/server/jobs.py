@@ -37,6 +37,7 @@ from sqlalchemy import delete, func, select, update
 
 from likeness import clock
 from likeness.errors import BusyError, ConflictError, InvalidError, LikenessError, NotFoundError
+from likeness.paths import typed_path
 from likeness.server.tables import ServerJob, ServerRunner
 from likeness.store import Library, hold_write_lock
 
@@ -162,7 +163,7 @@ def _check_import(params: dict) -> dict:
     path = params.get("path")
     if not isinstance(path, str) or not path:
         raise JobError("an import needs a path")
-    where = Path(path).expanduser()
+    where = typed_path(path, "path")
     if not where.exists():
         raise JobError(f"no such folder or archive: {path}")
     return {"path": str(where.absolute()), "thorough": bool(params.get("thorough"))}

@@ -15,6 +15,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
 from likeness.errors import InvalidError
+from likeness.paths import typed_path
 
 if TYPE_CHECKING:
     from likeness.store.keys import KeyStore
@@ -30,7 +31,7 @@ def default_home() -> Path:
     """``$LIKENESS_HOME`` if set, else the user's data dir (``~/.local/share/likeness``)."""
     env = os.environ.get(HOME_ENV)
     if env:
-        return Path(env).expanduser()
+        return typed_path(env, HOME_ENV)
     from platformdirs import user_data_path
 
     return user_data_path("likeness", appauthor=False)
