@@ -71,7 +71,7 @@ def test_a_node_certificate_comes_from_the_library_s_cluster_ca_for_both_ends(li
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    from likeness.compute.tls import NodeNameError, node_certificate
+    from likeness.compute.tls import NodeCertificate, NodeNameError, node_certificate
 
     issued = node_certificate(lib, "gpu-box.lan", tmp_path / "tls")
     ca = x509.load_pem_x509_certificate(issued.ca.read_bytes())
@@ -84,6 +84,9 @@ def test_a_node_certificate_comes_from_the_library_s_cluster_ca_for_both_ends(li
     assert "gpu-box.lan" in names.get_values_for_type(x509.DNSName)
     assert stat.S_IMODE(issued.key.stat().st_mode) == 0o600
     assert issued.environment()["RAY_USE_TLS"] == "1"
+    # What a process with that environment reads back (the check before Ray connects).
+    assert NodeCertificate.from_environment(issued.environment()) == issued
+    assert NodeCertificate.from_environment({"RAY_USE_TLS": "0"}) is None
     # One CA per library, kept with its keys: the next node's certificate has the same issuer.
     again = node_certificate(lib, "10.0.0.7", tmp_path / "tls2")
     assert again.ca.read_bytes() == issued.ca.read_bytes()

@@ -214,15 +214,14 @@ class RayCompute:
         (``soft=False``: never elsewhere), kept under the job's name (a training's is its
         adapter's id: the host's ``names`` show an operator which jobs run)."""
         job = training[1] if training else uuid.uuid4().hex
+        opening = (job, str(lib.home.resolve()), decision, *training)
         # Opened before any task is sent: a worker's first question must find the job.
-        host = _keeper_host()
         try:
-            ray.get(host.open.remote(job, str(lib.home.resolve()), decision, *training))
+            ray.get(_keeper_host().open.remote(*opening))
         except ray.exceptions.RayActorError:  # the host died with its process: a new one
             _hosts.clear()
-            host = _keeper_host()
-            ray.get(host.open.remote(job, str(lib.home.resolve()), decision, *training))
-        return JobKeeper(host, job)
+            ray.get(_keeper_host().open.remote(*opening))
+        return JobKeeper(_keeper_host(), job)
 
     def images(
         self,

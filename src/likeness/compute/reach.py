@@ -11,7 +11,6 @@ unless a gRPC server answers: HTTP/2's preface gets a SETTINGS frame back.
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 from pathlib import Path
@@ -57,18 +56,6 @@ def bootstrap_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def tls_from_environment() -> NodeCertificate | None:
-    """The certificate Ray uses in this process (``RAY_USE_TLS`` and its three files), or
-    None when Ray speaks plain gRPC here."""
-    if os.environ.get("RAY_USE_TLS", "0").lower() not in ("1", "true"):
-        return None
-    return NodeCertificate(
-        ca=Path(os.environ.get("RAY_TLS_CA_CERT", "")),
-        cert=Path(os.environ.get("RAY_TLS_SERVER_CERT", "")),
-        key=Path(os.environ.get("RAY_TLS_SERVER_KEY", "")),
-    )
-
-
 def grpc_answers(
     host: str,
     port: int,
@@ -109,7 +96,7 @@ def check_cluster(address: str, timeout_s: float = TIMEOUT_S) -> tuple[str, int]
     gRPC server answers there as this process's Ray would connect (with its TLS certificate
     when ``RAY_USE_TLS`` is set). ``ComputeUnavailableError`` saying why otherwise."""
     host, port = bootstrap_address(address)
-    tls = tls_from_environment()
+    tls = NodeCertificate.from_environment()
     if tls is not None:
         for path in (tls.ca, tls.cert, tls.key):
             if not path.is_file():

@@ -12,6 +12,8 @@ cluster; one that has one is trusted with what the cluster carries (``compute.cl
 from __future__ import annotations
 
 import datetime
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +50,18 @@ class NodeCertificate:
             "RAY_TLS_SERVER_KEY": str(self.key),
             "RAY_TLS_CA_CERT": str(self.ca),
         }
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] = os.environ) -> NodeCertificate | None:
+        """The certificate Ray uses in a process with ``env`` (what ``environment`` sets),
+        or None when Ray speaks plain gRPC there (``RAY_USE_TLS`` unset, or not 1/true)."""
+        if env.get("RAY_USE_TLS", "0").lower() not in ("1", "true"):
+            return None
+        return cls(
+            ca=Path(env.get("RAY_TLS_CA_CERT", "")),
+            cert=Path(env.get("RAY_TLS_SERVER_CERT", "")),
+            key=Path(env.get("RAY_TLS_SERVER_KEY", "")),
+        )
 
 
 def _ca(lib: Library, now: datetime.datetime) -> tuple[PrivateKeyTypes, Certificate]:
