@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import shutil
 import signal
@@ -194,29 +193,26 @@ class RayCluster:
                 time.sleep(0.3)
 
     def wait_for(self, resource: str, count: float, timeout_s: float = 120.0) -> None:
-        """Until the cluster offers ``count`` of ``resource`` (nodes joining or leaving)."""
+        """Until the cluster offers ``count`` of ``resource`` (nodes joining or leaving).
+
+        Asked through this process's own connection when it is a driver of the cluster
+        already, else from a driver process of its own: a process that joins a Ray cluster,
+        leaves it and joins again can crash on its way out (Ray's core worker is not made to
+        start twice in one process, ray-project/ray#31145; the compute tests' process did so
+        at each worker's start and crashed at exit once in a few runs, after every test
+        passed)."""
         import ray
 
-        if self.driver_env is not None:
+        if self.driver_env is not None or not ray.is_initialized():
             self._wait_in_own_driver(resource, count, timeout_s)
             return
         deadline = time.monotonic() + timeout_s
-        connected = ray.is_initialized()
-        if not connected:
-            ray.init(
-                address=self.address,
-                namespace="likeness",
-                log_to_driver=False,
-                logging_level=logging.ERROR,
-            )
         while ray.available_resources().get(resource, 0) < count and (
             ray.cluster_resources().get(resource, 0) < count
         ):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the cluster offers {ray.cluster_resources()}\n{self.logs()}")
             time.sleep(0.2)
-        if not connected:
-            ray.shutdown()
 
     def _wait_in_own_driver(self, resource: str, count: float, timeout_s: float) -> None:
         script = (
