@@ -3,8 +3,9 @@
 Every faces-dev photo whose face looks at the camera as an enrolment clip must start (the pose
 ``liveness.neutral_pose_problem`` accepts: within 12 degrees of facing it, not tilted back past
 20, read against the person's own nose drop from their other photos) is scaled so
-the face is 180 px wide, as in a selfie video. For each, with fresh
-random sessions: one honest clip (head turns rendered with parallax) and attacks (a still
+the face is 180 px wide, as in a selfie video. For each, with fresh random sessions: one
+honest clip (head turns rendered with parallax, from facing the camera as the page asks first:
+the photo's own yaw turned away; ``--start photo`` keeps the photo's pose) and attacks (a still
 photo; a flat print turned to mimic each pose; a recording of another session's sequence; a
 recording of another session with the same sequence but its own timing; a face swapped
 mid-clip; another person; a print bent round a vertical cylinder of 0.5, 0.7 and 1.0 face
@@ -16,7 +17,8 @@ and of a bent one, largest depth figure of any print) say how close the threshol
 
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
         [--fps 15] [--only person/photo.jpg ...] [--cases honest "cylinder r=0.5" ...]
-        [--head generic] [--camera clean] [--face-px 180] [--save outcomes.json]
+        [--head generic] [--camera clean] [--start facing] [--face-px 180]
+        [--save outcomes.json]
     .venv/bin/python benchmarks/liveness.py --report outcomes.json [more.json ...]
 
 The clips are synthetic (tests/consent/clips.py); thresholds await real camera footage.
@@ -81,6 +83,9 @@ class Trial(NamedTuple):
     wanted: set[str]
     head: str
     camera: str
+    #: The yaw (degrees) the head is turned by to face the camera before the session starts:
+    #: minus the photo's own, or 0 to start from the photo's pose (``--start``).
+    facing: float
 
 
 def _trial(job: Trial) -> list[tuple]:
@@ -99,8 +104,10 @@ def _trial(job: Trial) -> list[tuple]:
     head_of = HEADS[head]
     render = head_of(pixels, face.landmarks)
 
-    def live(render, session):  # a head following a session
-        return clips.timeline(session, clips.POSES, render, fps)
+    def live(render, session, facing=job.facing):  # a head following a session
+        return clips.timeline(
+            session, clips.POSES, lambda yaw, pitch: render(yaw + facing, pitch), fps
+        )
 
     # Each case renders its clip only when it runs (``--cases``).
     cases = {
@@ -116,7 +123,7 @@ def _trial(job: Trial) -> list[tuple]:
             session.challenges[1].start,
             fps,
         ),
-        "other person": lambda: live(head_of(other[2], other[3].landmarks), session),
+        "other person": lambda: live(head_of(other[2], other[3].landmarks), session, other[5]),
     }
     # Bent prints turned on the session's schedule, the face at the front: a cylinder (radius
     # in face widths) turned about an axis a face width behind the print, as a hand turns a
@@ -181,6 +188,14 @@ def main() -> None:
         "--head", default="generic", choices=list(HEADS), help="the honest head model"
     )
     parser.add_argument("--camera", default="clean", choices=list(CAMERAS))
+    parser.add_argument(
+        "--start",
+        default="facing",
+        choices=("facing", "photo"),
+        help="where a live head starts: facing the camera, as the page asks before the first "
+        "challenge (the photo's own yaw turned away), or at the photo's pose (a start near "
+        "the neutral-pose bound then reads past it through camera noise)",
+    )
     parser.add_argument("--face-px", type=int, default=180, help="face width in the clips")
     parser.add_argument("--save", default=None, help="also write every clip's outcome (JSON)")
     parser.add_argument(
@@ -224,9 +239,10 @@ def main() -> None:
             print(f"  {name}: skipped, refused at the start ({problem.split(';')[0]})")
             skipped += 1
             continue
-        prepared.append((name, person, pixels, face, calibration))
+        facing = -pose.yaw if args.start == "facing" else 0.0
+        prepared.append((name, person, pixels, face, calibration, facing))
     jobs = []
-    for i, (name, person, pixels, face, calibration) in enumerate(prepared):
+    for i, (name, person, pixels, face, calibration, facing) in enumerate(prepared):
         if name not in tried:  # still the "other person" of the photo before it
             continue
         other = next(p for p in prepared[i + 1 :] + prepared[:i] if p[1] != person)
@@ -253,6 +269,7 @@ def main() -> None:
                     set(args.cases),
                     args.head,
                     args.camera,
+                    facing,
                 )
             )
     ctx = multiprocessing.get_context("fork")
@@ -260,6 +277,7 @@ def main() -> None:
         outcomes = [o for trial in pool.imap(_trial, jobs) for o in trial]
 
     config = f"{args.head}, {args.camera}, {args.face_px} px, {args.fps} fps"
+    config += ", from the photo's pose" if args.start == "photo" else ""
     rows = [(config, *outcome) for outcome in outcomes]
     if args.save:
         Path(args.save).write_text(json.dumps(rows))
