@@ -216,12 +216,14 @@ class RayCompute:
         job = training[1] if training else uuid.uuid4().hex
         opening = (job, str(lib.home.resolve()), decision, *training)
         # Opened before any task is sent: a worker's first question must find the job.
+        host = _keeper_host()
         try:
-            ray.get(_keeper_host().open.remote(*opening))
+            ray.get(host.open.remote(*opening))
         except ray.exceptions.RayActorError:  # the host died with its process: a new one
             _hosts.clear()
-            ray.get(_keeper_host().open.remote(*opening))
-        return JobKeeper(_keeper_host(), job)
+            host = _keeper_host()
+            ray.get(host.open.remote(*opening))
+        return JobKeeper(host, job)
 
     def images(
         self,
