@@ -10,10 +10,12 @@ photo; a flat print turned to mimic each pose; a recording of another session's 
 recording of another session with the same sequence but its own timing; a face swapped
 mid-clip; another person; a print bent round a vertical cylinder of 0.5, 0.7 and 1.0 face
 widths, and one folded along a vertical line at 120 and 150 degrees, turned on the
-schedule; and one folded at 100 degrees, printed at 0.8 of its height so that folded it reads
-as level, as an attacker would correct it). Honest clips should all pass, attacks all fail.
-The margins (smallest honest turn, parallax and depth figure; largest parallax of a flat print
-and of a bent one, largest depth figure of any print) say how close the thresholds are.
+schedule; one folded at 100 degrees, printed at 0.8 of its height so that folded it reads
+as level, as an attacker would correct it; and the face cut out of the print along its
+outline, folded at 120 degrees and held in front of the scene). Honest clips should all
+pass, attacks all fail. The margins (smallest honest turn, parallax and depth figure;
+largest parallax of a flat print and of a bent one, largest depth figure of any print) say
+how close the thresholds are.
 
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
         [--fps 15] [--only person/photo.jpg ...] [--cases honest "cylinder r=0.5" ...]
@@ -46,6 +48,7 @@ BENT = (
     "V-fold 120",
     "V-fold 150",
     "V-fold 100, short",
+    "cut-out V-fold 120",
 )
 CASES = (
     "honest",
@@ -149,6 +152,16 @@ def _trial(job: Trial) -> list[tuple]:
         )
 
     cases["V-fold 100, short"] = short_fold
+    # The print cut out along the face and held in front of the scene, folded at 120 degrees:
+    # the print the depth check found hardest (``benchmarks/liveness_depth.py``).
+    cases["cut-out V-fold 120"] = lambda: clips.bent_print_frames(
+        pixels,
+        session,
+        lambda im, turn: clips.cut_out(
+            im, face.box, lambda cut, t: clips.folded_print(cut, 120, t, centre), turn
+        ),
+        fps,
+    )
     from likeness.faces.backends import turned_face_finder, video_frame_backend
     from likeness.people.identity import PhotoGroup
 

@@ -1,9 +1,11 @@
 """The depth check alone, on many honest head models and on flat, bent and cut-out prints.
 
 ``benchmarks/liveness.py`` runs whole clips (a few a minute). The depth check decides on a
-few frames only: the neutral one and the frames of each left and right turn at every 4
-degrees past the turn threshold (``liveness.reader.TURN_BIN_DEGREES``). This script renders
-just those, for every faces-dev photo of one person, with each honest head model of
+few frames only: the neutral one and a few frames of each left and right turn between the
+turn threshold and ``Thresholds.depth_max_degrees`` (``liveness.reader.depth_band``). This
+script renders such frames every 4 degrees up to each turn's peak (all of them, so that
+``--by-angle`` can show why frames past that range are left out; the clips' figures use only
+those a session measures), for every faces-dev photo of one person, with each honest head model of
 ``likeness.testing.heads.HEADS`` (the generic head the check was designed beside, MediaPipe's
 canonical face, a smooth ellipsoid with only a nose, and those with hair, glasses or a
 beard) turned left and right, and for each print attack (flat, bent round cylinders of 0.5
@@ -17,7 +19,7 @@ through.
     .venv/bin/python benchmarks/liveness_depth.py [--limit N] [--sizes 150 180 250]
         [--turns 15 26] [--heads generic canonical ...] [--attacks "flat print" ...]
         [--workers N] [--save rows.json]
-    .venv/bin/python benchmarks/liveness_depth.py --report rows.json [more.json ...]
+    .venv/bin/python benchmarks/liveness_depth.py --report rows.json [more.json ...] [--by-angle]
 """
 
 from __future__ import annotations
@@ -173,9 +175,15 @@ def main() -> None:
     parser.add_argument(
         "--report", nargs="+", default=None, help="only report measurements saved before"
     )
+    parser.add_argument(
+        "--by-angle",
+        action="store_true",
+        help="also print relief per angle of turn, past the depth range too",
+    )
     args = parser.parse_args()
     if args.report:
-        report([tuple(r) for path in args.report for r in json.loads(Path(path).read_text())])
+        rows = [tuple(r) for path in args.report for r in json.loads(Path(path).read_text())]
+        report(rows, args.by_angle)
         return
     photos = sorted(read_labels(require_faces_dev()))[: args.limit]
     jobs = [
@@ -188,20 +196,23 @@ def main() -> None:
     if args.save:
         Path(args.save).write_text(json.dumps(rows))
     print(f"{len(photos)} photos, faces {args.sizes} px wide, honest turns {args.turns} degrees")
-    report(rows)
+    report(rows, args.by_angle)
 
 
-def report(rows: list[tuple]) -> None:
+def report(rows: list[tuple], by_angle: bool = False) -> None:
     """Per head model and per attack: the relief of single frame pairs, and the figure whole
-    clips are judged by (``verdict.depth_score`` over a left and a right turn's pairs: the
-    clip's median against ``relief_min_px`` or one turn's against ``wider_turn_relief_px``,
-    the larger; a head from 1), with the margins."""
+    clips are judged by (``verdict.depth_score`` over a left and a right turn's pairs in the
+    depth range: the clip's median against ``relief_min_px`` or one turn's against
+    ``wider_turn_relief_px``, the larger; a head from 1), with the margins."""
     from likeness.consent.liveness import PACING
     from likeness.consent.liveness import THRESHOLDS as th
 
+    if by_angle:
+        report_by_angle(rows)
     clips: dict[tuple, list[tuple[float, float, float]]] = defaultdict(list)
     for kind, name, path, size, camera, turn, angle, par, rel in rows:
-        clips[(kind, name, camera, turn, path, size)].append((par, rel, angle))
+        if abs(angle) < th.depth_max_degrees:  # the frames a session measures
+            clips[(kind, name, camera, turn, path, size)].append((par, rel, angle))
     groups: dict[tuple, list[np.ndarray]] = defaultdict(list)
     for (kind, name, camera, turn, _path, _size), pairs in clips.items():
         groups[(kind, name, camera, turn)].append(np.array(pairs))
@@ -251,6 +262,27 @@ def report(rows: list[tuple]) -> None:
         "frame and one turned frame; 'median': over a left and a right turn's pairs; "
         "'depth': verdict.depth_score of the clip"
     )
+
+
+def report_by_angle(rows: list[tuple]) -> None:
+    """Relief of single pairs per angle of turn, honest heads together and each attack
+    apart (the 10th percentile is what matters for honest heads, the 90th and the largest
+    for attacks): why depth is measured only up to ``Thresholds.depth_max_degrees``."""
+    from likeness.consent.liveness import THRESHOLDS as th
+
+    by: dict[tuple, list[float]] = defaultdict(list)
+    for kind, name, _path, _size, camera, _turn, angle, _par, rel in rows:
+        by[("honest heads" if kind == "honest" else name, camera, abs(angle))].append(rel)
+    print(f"relief per angle of turn (depth is measured below {th.depth_max_degrees:.0f} degrees)")
+    print(f"{'model or attack':<24}{'camera':<23}{'angle':>6}{'pairs':>6}", end="")
+    print(f"{'p10':>7}{'median':>7}{'p90':>7}{'max':>7}")
+    for (name, camera, angle), values in sorted(by.items()):
+        v = np.array(values)
+        p10, median, p90 = np.percentile(v, [10, 50, 90])
+        print(
+            f"{name:<24}{camera:<23}{angle:>6.0f}{len(v):>6}"
+            f"{p10:>7.2f}{median:>7.2f}{p90:>7.2f}{v.max():>7.2f}"
+        )
 
 
 def _sides(pairs: np.ndarray) -> list[float]:

@@ -26,7 +26,7 @@ def main() -> None:
 
     from likeness.consent.depth import turn_depth
     from likeness.consent.liveness import THRESHOLDS
-    from likeness.consent.liveness.reader import TURN_BIN_DEGREES, FaceRegion
+    from likeness.consent.liveness.reader import BEYOND, FaceRegion, depth_band
     from likeness.faces.backends import video_frame_backend
     from likeness.faces.headpose import estimate_head_pose
 
@@ -62,8 +62,8 @@ def main() -> None:
     reliefs = []
     for i, b, yaw in faces:
         turn = yaw - yaw0
-        band = int((abs(turn) - THRESHOLDS.turn_degrees) // TURN_BIN_DEGREES)
-        if abs(turn) < THRESHOLDS.turn_degrees or band in bands or not region.holds(b):
+        band = depth_band(turn, THRESHOLDS)
+        if abs(turn) < THRESHOLDS.turn_degrees or band in (BEYOND, *bands) or not region.holds(b):
             continue
         bands.add(band)
         turned = region.crop(frames[i])

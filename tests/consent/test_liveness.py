@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from likeness.consent.depth import turn_depth
 from likeness.consent.liveness import (
     THRESHOLDS,
     Challenge,
@@ -20,7 +21,15 @@ from likeness.consent.liveness import (
     new_session,
     verify_clip,
 )
-from likeness.consent.liveness.verdict import clip_relief
+from likeness.consent.liveness.reader import (
+    BEYOND,
+    TURN_BIN_DEGREES,
+    FaceRegion,
+    Frame,
+    Reading,
+    depth_band,
+)
+from likeness.consent.liveness.verdict import clip_relief, depth_score
 from likeness.faces import headpose
 from likeness.faces.backends import turned_face_finder, video_frame_backend
 from likeness.faces.headpose import (
@@ -267,6 +276,80 @@ def test_a_fold_whose_tracks_slide_along_hair_fails_for_its_shape(faces_dev):
     )
 
 
+@pytest.mark.slow  # 10 s; `make test-all`
+def test_a_print_cut_out_and_folded_shows_a_heads_depth_only_past_the_depth_range(faces_dev):
+    """The face cut out of a print along its outline, folded at 120 degrees and held in front
+    of the scene (faces 250 px wide): turned past about 16 degrees, its cut edge moves into
+    the oval depth is tracked in and slides against the scene behind it, which reads as a
+    head's relief. Liveness-13 measured a turn's frames up to its peak, and this print's
+    turns of 30 degrees (``benchmarks/liveness_depth.py --sizes 250``) passed its depth
+    check; liveness-14 measures only the frames a session keeps (``reader.depth_band``)."""
+    photo = Image.open(faces_dev / "people/barack_obama/5.jpg")
+    pixels, face = clips.enrolment_sized(photo, backend(), 250)
+    fold = (face.box[0] + face.box[2]) / 2
+
+    def cut_out_fold(turn: float) -> np.ndarray:
+        return clips.cut_out(
+            pixels, face.box, lambda cut, t: clips.folded_print(cut, 120, t, fold), turn
+        )
+
+    neutral = cut_out_fold(0.0)
+    [seen] = backend().analyze(neutral)
+    region = FaceRegion.around(seen.box, neutral.shape)
+    start, face_box = region.crop(neutral), region.box_in(seen.box)
+    turns = {
+        side: {
+            a: turn_depth(start, region.crop(cut_out_fold(sign * a)), face_box)[1]
+            for a in (10.0, 14.0, 18.0, 22.0, 26.0, 30.0)
+        }
+        for side, sign in (("left", -1), ("right", 1))
+    }
+
+    def score(angles) -> float:
+        transcript = [
+            {"challenge": side, "reliefs_px": [r for a, r in reliefs.items() if a in angles]}
+            for side, reliefs in turns.items()
+        ]
+        return depth_score(transcript)
+
+    every = (10.0, 14.0, 18.0, 22.0, 26.0, 30.0)
+    kept = [a for a in every if depth_band(a, THRESHOLDS) != BEYOND]
+    assert kept == [10.0, 14.0]
+    assert score(every) >= 1.0, turns  # read as a head, turned to its peak
+    assert score(kept) < 1.0 / 1.3, turns  # a bent sheet, in the frames a session measures
+
+
+def test_depth_is_measured_from_the_turn_threshold_to_the_depth_ranges_end():
+    """Bands of ``TURN_BIN_DEGREES`` either way from the turn threshold; past the range's
+    end one band, whose first frame is measured only when a turn has none inside it (a head
+    swung past the range between two frames)."""
+    th = THRESHOLDS
+    assert depth_band(th.turn_degrees, th) == depth_band(-th.turn_degrees, th) == 0
+    assert depth_band(-(th.turn_degrees + TURN_BIN_DEGREES + 0.1), th) == 1
+    assert depth_band(th.depth_max_degrees - 0.1, th) != BEYOND
+    assert depth_band(th.depth_max_degrees, th) == depth_band(-40.0, th) == BEYOND
+
+    def frame(t: float) -> Frame:
+        return Frame(t, (0, 0, 1, 1), HeadPose(0.0, 0.0, 0.0), np.zeros(2), 180.0)
+
+    reading = Reading((Challenge("left", 1.0, 3.0),), mirrored=False)
+    past, out, back = frame(1.5), frame(1.4), frame(3.2)
+    reading.turned[0] = {(False, BEYOND): past}
+    assert reading.depth_frames(0) == [past]
+    reading.turned[0].update({(True, 1): back, (False, 2): out})
+    assert reading.depth_frames(0) == [out, back]
+
+
+def _measured_in_depth_range(transcript) -> None:
+    """Every frame a turn's depth was measured on was turned between the turn threshold and
+    the depth range's end, and some were taken on the way back, after the window closed."""
+    turns = [e for e in transcript if "depth_frames" in e]
+    assert turns
+    yaws = [abs(yaw) for e in turns for _, yaw in e["depth_frames"]]
+    assert all(THRESHOLDS.turn_degrees <= y < THRESHOLDS.depth_max_degrees for y in yaws), turns
+    assert any(t > e["window"][1] for e in turns for t, _ in e["depth_frames"]), turns
+
+
 #: A head model for each way an honest head differs from the one the check was designed
 #: beside (``likeness.testing.heads``); the others run with ``-m slow``.
 HEAD_MODELS = [
@@ -287,6 +370,7 @@ def test_an_honest_clip_of_each_head_model_passes_with_the_margin(people, model)
     result = _verify(clips.timeline(SESSION, clips.POSES, render), reference)
     assert result.passed, result.reason
     assert clip_relief(result.transcript) >= 1.3 * THRESHOLDS.relief_min_px, result.transcript
+    _measured_in_depth_range(result.transcript)
 
 
 @pytest.mark.slow

@@ -27,10 +27,15 @@ MAX_FINDER_TRIES = 20
 REGION_PAD = 1.0
 LEAD_KEEP_S = 0.2
 #: Depth is measured on several frames of each left or right turn, not one: the first frame
-#: to reach each band of this many degrees past the turn threshold, at most TURN_BINS bands
-#: (one pair of frames can read low where few points track; a median over several cannot).
-TURN_BIN_DEGREES = 4.0
-TURN_BINS = 6
+#: in each band of this many degrees between the turn threshold and
+#: ``Thresholds.depth_max_degrees``, on the way round and again on the way back (up to
+#: ``Thresholds.late_s`` after the window closes: a person turns back when the next prompt
+#: shows). One pair of frames can read low where few points track; a median over several
+#: cannot. A turn that has no frame in that range (a head swung past it between two frames)
+#: is measured on its first frame beyond it.
+TURN_BIN_DEGREES = 2.0
+#: The band a turn's first frame past ``Thresholds.depth_max_degrees`` is kept under.
+BEYOND = -1
 
 Box = tuple[int, int, int, int]
 
@@ -92,15 +97,34 @@ class Reading:
     met: list[int] = field(init=False)
     #: Frames the finder found meeting each challenge.
     found: list[int] = field(init=False)
-    #: The most turned frame of each left or right challenge (its region kept).
+    #: The most turned frame of each left or right challenge (the turn's peak, as the
+    #: transcript reports it; its region is not kept for that).
     widest: dict[int, Frame] = field(default_factory=dict)
-    #: Frames of each left or right challenge that depth is measured on (regions kept): the
-    #: first to reach each TURN_BIN_DEGREES of turn past the threshold (``ClipReader._count``).
-    turned: dict[int, dict[int, Frame]] = field(default_factory=dict)
+    #: Frames of each left or right challenge that depth may be measured on (regions kept),
+    #: by (on the way back, band): ``depth_band``, ``BEYOND`` the first past the depth range.
+    turned: dict[int, dict[tuple[bool, int], Frame]] = field(default_factory=dict)
+
+    def depth_frames(self, k: int) -> list[Frame]:
+        """The frames of turn ``k`` that depth is measured on: those in the depth range, or
+        failing any, the first beyond it."""
+        bands = self.turned.get(k, {})
+        inside = [f for (_, band), f in sorted(bands.items()) if band != BEYOND]
+        if not inside and (False, BEYOND) in bands:
+            return [bands[(False, BEYOND)]]
+        return inside
 
     def __post_init__(self) -> None:
         self.met = [0] * len(self.challenges)
         self.found = [0] * len(self.challenges)
+
+
+def depth_band(turn: float, thresholds: Thresholds) -> int:
+    """The band of ``TURN_BIN_DEGREES`` a frame turned ``turn`` degrees from the neutral pose
+    (either way, past the turn threshold) falls in, or ``BEYOND`` past
+    ``Thresholds.depth_max_degrees``."""
+    if abs(turn) >= thresholds.depth_max_degrees:
+        return BEYOND
+    return int((abs(turn) - thresholds.turn_degrees) // TURN_BIN_DEGREES)
 
 
 def relative(pose: HeadPose, neutral: HeadPose) -> HeadPose:
@@ -187,7 +211,34 @@ class ClipReader:
         self.seen.append(frame)
         for k in turns:
             self._count(k, frame, image)
+        if self.neutral is not None and self.region is not None:
+            for k in self._turning_back(t):
+                self._keep_turning_back(k, frame, image)
         return None
+
+    def _turning_back(self, t: float) -> list[int]:
+        """The left or right turns whose window closed less than ``Thresholds.late_s``
+        before ``t``: a head may be turning back from them."""
+        late = self.thresholds.late_s
+        return [
+            k
+            for k, c in enumerate(self.session.challenges)
+            if c.kind.sideways and c.end < t <= c.end + late
+        ]
+
+    def _keep_turning_back(self, k: int, frame: Frame, image: np.ndarray) -> None:
+        """Keep ``frame``'s region for the depth of turn ``k`` when it is the first in its
+        band of turn on the way back, in each reading it is turned that reading's way."""
+        assert self.region is not None and self.neutral is not None
+        rel = relative(frame.pose, self.neutral)
+        band = depth_band(rel.yaw, self.thresholds)
+        for reading in self.readings:
+            c = reading.challenges[k]
+            bands = reading.turned.setdefault(k, {})
+            if band == BEYOND or (True, band) in bands or not c.met_by(rel, self.thresholds):
+                continue
+            frame.region = frame.region if frame.region is not None else self.region.crop(image)
+            bands[(True, band)] = frame
 
     def _settle_neutral(self) -> None:
         """At the first challenge: the neutral pose, the hold, and the one lead-in region kept
@@ -282,24 +333,16 @@ class ClipReader:
     def _keep_turned(
         self, reading: Reading, k: int, frame: Frame, rel: HeadPose, image: np.ndarray
     ) -> None:
-        """Keep ``frame``'s region if it is the most turned of turn ``k`` so far, or the first
-        in its band of turn (``TURN_BIN_DEGREES``); drop the region of the frame it replaces
-        as the widest unless a band still holds it."""
+        """Keep ``frame``'s region if it is the first of turn ``k`` in its band of turn
+        (``depth_band``), and note it as the turn's peak if it is the most turned so far."""
         assert self.region is not None and self.neutral is not None
         bands = reading.turned.setdefault(k, {})
-        band = min(
-            TURN_BINS - 1,
-            int((abs(rel.yaw) - self.thresholds.turn_degrees) // TURN_BIN_DEGREES),
-        )
+        key = (False, depth_band(rel.yaw, self.thresholds))
+        if key not in bands:
+            frame.region = frame.region if frame.region is not None else self.region.crop(image)
+            bands[key] = frame
         best = reading.widest.get(k)
-        widest = best is None or abs(rel.yaw) > abs(relative(best.pose, self.neutral).yaw)
-        if band not in bands or widest:
-            frame.region = self.region.crop(image)
-        if band not in bands:
-            bands[band] = frame
-        if widest:
-            if best is not None and not any(best is f for f in bands.values()):
-                best.region = None
+        if best is None or abs(rel.yaw) > abs(relative(best.pose, self.neutral).yaw):
             reading.widest[k] = frame
 
     def _look_again(self, t: float, image: np.ndarray, turns: list[int]) -> None:

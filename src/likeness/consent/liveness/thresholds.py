@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from likeness.faces.protocol import FaceDistances
 
 #: Bumped whenever a threshold or a check changes; recorded with each enrolment.
-VERSION = "liveness-13"
+VERSION = "liveness-14"
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,18 @@ class Thresholds:
     #: 2,100 refused); prints at most 0.23 px, except prints cut out along the face and
     #: folded, of which 2 of 150 read 0.49 and 0.43 px at 180 and 250 px and pass (README).
     relief_min_px: float = 0.30
+    #: Depth is measured on the frames of a turn between ``turn_degrees`` and this many
+    #: degrees from the neutral pose (``reader.depth_band``), not on the turn's peak: further
+    #: round, the face's outline moves into the oval points are tracked in (its place in the
+    #: neutral frame), and relief reads what slides there. An honest head's outline brings in
+    #: hair and background, and its relief falls; a print cut out along the face brings in
+    #: its cut edge moving against the scene, and its relief rises. Per pair of frames
+    #: (``benchmarks/liveness_depth.py --by-angle``, faces 250 px, noisy): honest heads' 10th
+    #: percentile 0.64 px at 10 degrees, 0.79 at 14, 0.70 at 18, 0.34 at 26; the cut-out
+    #: V-fold's 90th percentile 0.19 at 14, 0.42 at 18, 1.03 at 26 (largest 0.66 at 14, 1.10
+    #: at 18). Whole clips measured up to here: cut-out folds at most 0.66 of the bar at 250
+    #: px (1.29 over every angle), honest heads at least 1.55 (liveness-14).
+    depth_max_degrees: float = 16.0
     #: One turn's relief (its own median) that shows a head by itself
     #: (``verdict.depth_score``): a wider turn a live session asks for when the turns fell
     #: short (``LivePacing``) is judged so, and so is each of a session's own two turns

@@ -320,7 +320,7 @@ class _Judging:
                 f"challenge '{asked}' ({c.start:.1f}-{c.end:.1f}s) was met {when} "
                 f"(at {off_beat.t:.1f}s): the recording does not follow this session's timing"
             )
-        # The most turned frame of a left or right turn (its region is kept for parallax).
+        # The most turned frame of a left or right turn: the peak the transcript reports.
         widest = reading.widest.get(i)
         if c.kind.sideways and widest is not None:
             peak = replace(widest, pose=relative(widest.pose, self.neutral))
@@ -333,10 +333,7 @@ class _Judging:
             pitch=round(peak.pose.pitch, 1),
         )
         if c.kind.sideways:
-            turned = list(reading.turned.get(i, {}).values())
-            if widest is not None and not any(widest is f for f in turned):
-                turned.append(widest)
-            self._depth(turned or [peak], entry)
+            self._depth(reading.depth_frames(i) or [peak], entry)
         return None
 
     def _off_beat(self, reading: Reading, c: Challenge) -> Frame | None:
@@ -374,14 +371,14 @@ class _Judging:
         # Depth at all (a flat picture has none: the reason names it), then a face's depth
         # shape (a bent or folded picture has depth across one direction only).
         before = start.region
-        pairs = [
-            turn_depth(before, after, face_box)
-            for after in (f.region for f in turned)
-            if after is not None
-        ]
+        pairs = [turn_depth(before, f.region, face_box) for f in turned if f.region is not None]
         entry["parallax_px"] = round(float(np.median([p for p, _ in pairs])), 2)
         entry["relief_px"] = round(float(np.median([r for _, r in pairs])), 2)
         entry["reliefs_px"] = [round(r, 2) for _, r in pairs]
+        # When each measured frame was taken, and how far it was turned from the neutral pose.
+        entry["depth_frames"] = [
+            [round(f.t, 2), round(f.pose.yaw - self.neutral.yaw, 1)] for f in turned
+        ]
 
     def _unmet_reason(self, challenge: Challenge, asked: ChallengeKind) -> str:
         """Why a challenge was not met, with what to change when the start explains it."""
