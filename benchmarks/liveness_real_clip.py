@@ -2,12 +2,16 @@
 
 No real enrolment footage exists here; a public head-pose project's sample clip does: a person
 turning their head in front of a camera. This reads its faces and poses, takes the frame
-facing the camera most closely as the neutral one and, as ``verdict`` does, the first frame
-to reach each 4 degrees of turn past the threshold, and prints each pair's relief and the
-median a session would be judged by. The clip is not a session (no prompts, and the head also
-moves across the frame), so only the depth measure is tried on it.
+facing the camera most closely as the neutral one and, as a session's reader does
+(``liveness.reader.depth_band``), the first frame in each band of turn between the turn
+threshold and the depth range's end, on the way round and on the way back of each turn (a
+run of frames turned one way past the threshold; its most turned frame divides the two),
+and prints each pair's relief and the median a session would be judged by. The clip is not a
+session (no prompts, and the head also moves across the frame), so only the depth measure
+is tried on it. ``--every-band`` also measures frames past the depth range (as liveness-13
+did, the first frame in each band up to the turn's peak, all turns together).
 
-    .venv/bin/python benchmarks/liveness_real_clip.py VIDEO [--scale 2]
+    .venv/bin/python benchmarks/liveness_real_clip.py VIDEO [--scale 2] [--every-band]
 
 Measured on ``data/orlando_bloom.avi`` of github.com/SueGreen/face-pose-estimation (320x240,
 25 fps, faces about 100 px wide): see the README's benchmark table.
@@ -26,13 +30,16 @@ def main() -> None:
 
     from likeness.consent.depth import turn_depth
     from likeness.consent.liveness import THRESHOLDS
-    from likeness.consent.liveness.reader import BEYOND, FaceRegion, depth_band
+    from likeness.consent.liveness.reader import FaceRegion
     from likeness.faces.backends import video_frame_backend
     from likeness.faces.headpose import estimate_head_pose
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("video")
     parser.add_argument("--scale", type=float, default=1.0, help="upscale small frames")
+    parser.add_argument(
+        "--every-band", action="store_true", help="also past the depth range (liveness-13)"
+    )
     args = parser.parse_args()
     try:
         frames = [f.to_ndarray(format="rgb24") for f in av.open(args.video).decode(video=0)]
@@ -58,16 +65,12 @@ def main() -> None:
     region = FaceRegion.around(box, frames[0].shape)
     start, face_box = region.crop(frames[n]), region.box_in(box)
     print(f"neutral frame {n}: yaw {yaw0:+.0f}, face {width} px wide")
-    bands: set[int] = set()
+    kept = _depth_frames(
+        [(i, b, yaw - yaw0) for i, b, yaw in faces if region.holds(b)], args.every_band
+    )
     reliefs = []
-    for i, b, yaw in faces:
-        turn = yaw - yaw0
-        band = depth_band(turn, THRESHOLDS)
-        if abs(turn) < THRESHOLDS.turn_degrees or band in (BEYOND, *bands) or not region.holds(b):
-            continue
-        bands.add(band)
-        turned = region.crop(frames[i])
-        par, r = turn_depth(start, turned, face_box)
+    for i, turn in kept:
+        par, r = turn_depth(start, region.crop(frames[i]), face_box)
         reliefs.append(r)
         print(f"  frame {i}: turned {turn:+.0f} degrees, relief {r:.2f} px, parallax {par:.2f} px")
     if reliefs:
@@ -76,6 +79,47 @@ def main() -> None:
             f"(threshold {THRESHOLDS.relief_min_px}; faces under {THRESHOLDS.min_face_px} px "
             "are refused before depth is measured)"
         )
+
+
+def _depth_frames(
+    faces: list[tuple[int, tuple, float]], every_band: bool
+) -> list[tuple[int, float]]:
+    """(frame index, turn) of the frames a session would measure: per turn (a run of frames
+    turned one way past the threshold) and per half of it (before and after its most turned
+    frame), the first in each ``depth_band``; with ``every_band``, liveness-13's choice."""
+    from likeness.consent.liveness import THRESHOLDS
+    from likeness.consent.liveness.reader import BEYOND, depth_band
+
+    turned = [(i, turn) for i, _, turn in faces if abs(turn) >= THRESHOLDS.turn_degrees]
+    if every_band:
+        seen: set[int] = set()
+        out = []
+        for i, turn in turned:
+            band = int((abs(turn) - THRESHOLDS.turn_degrees) // 4.0)
+            if band not in seen:
+                seen.add(band)
+                out.append((i, turn))
+        return out
+    runs: list[list[tuple[int, float]]] = []
+    for i, turn in turned:
+        previous = runs[-1][-1] if runs else None
+        same = previous is not None and np.sign(previous[1]) == np.sign(turn)
+        if same and all(
+            abs(t) >= THRESHOLDS.turn_degrees for j, _, t in faces if previous[0] < j < i
+        ):
+            runs[-1].append((i, turn))
+        else:
+            runs.append([(i, turn)])
+    out = []
+    for run in runs:
+        peak = max(range(len(run)), key=lambda k: abs(run[k][1]))
+        keys: set[tuple[bool, int]] = set()
+        for k, (i, turn) in enumerate(run):
+            key = (k > peak, depth_band(turn, THRESHOLDS))
+            if key[1] != BEYOND and key not in keys:
+                keys.add(key)
+                out.append((i, turn))
+    return sorted(out)
 
 
 if __name__ == "__main__":
