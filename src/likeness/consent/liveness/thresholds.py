@@ -50,7 +50,9 @@ class Thresholds:
     #: percentile 0.64 px at 10 degrees, 0.79 at 14, 0.70 at 18, 0.34 at 26; the cut-out
     #: V-fold's 90th percentile 0.19 at 14, 0.42 at 18, 1.03 at 26 (largest 0.66 at 14, 1.10
     #: at 18). Whole clips measured up to here: cut-out folds at most 0.66 of the bar at 250
-    #: px (1.29 over every angle), honest heads at least 1.55 (liveness-14).
+    #: px (1.29 over every angle), honest heads at least 1.55 (liveness-14). The one real
+    #: clip found (faces 100 px, upscaled twice) reads the other way: 0.20 px in this range,
+    #: 0.52 up to its peak (``benchmarks/liveness_real_clip.py``; README).
     depth_max_degrees: float = 16.0
     #: One turn's relief (its own median) that shows a head by itself
     #: (``verdict.depth_score``): a wider turn a live session asks for when the turns fell
