@@ -297,10 +297,10 @@ def test_a_print_cut_out_and_folded_shows_a_heads_depth_only_past_the_depth_rang
     [seen] = backend().analyze(neutral)
     region = FaceRegion.around(seen.box, neutral.shape)
     start, face_box = region.crop(neutral), region.box_in(seen.box)
+    every = (10.0, 14.0, 18.0, 22.0, 26.0, 30.0)
     turns = {
         side: {
-            a: turn_depth(start, region.crop(cut_out_fold(sign * a)), face_box)[1]
-            for a in (10.0, 14.0, 18.0, 22.0, 26.0, 30.0)
+            a: turn_depth(start, region.crop(cut_out_fold(sign * a)), face_box)[1] for a in every
         }
         for side, sign in (("left", -1), ("right", 1))
     }
@@ -312,7 +312,6 @@ def test_a_print_cut_out_and_folded_shows_a_heads_depth_only_past_the_depth_rang
         ]
         return depth_score(transcript)
 
-    every = (10.0, 14.0, 18.0, 22.0, 26.0, 30.0)
     kept = [a for a in every if depth_band(a, THRESHOLDS) != BEYOND]
     assert kept == [10.0, 14.0]
     assert score(every) >= 1.0, turns  # read as a head, turned to its peak

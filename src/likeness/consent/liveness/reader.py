@@ -235,10 +235,8 @@ class ClipReader:
         for reading in self.readings:
             c = reading.challenges[k]
             bands = reading.turned.setdefault(k, {})
-            if band == BEYOND or (True, band) in bands or not c.met_by(rel, self.thresholds):
-                continue
-            frame.region = frame.region if frame.region is not None else self.region.crop(image)
-            bands[(True, band)] = frame
+            if band != BEYOND and c.met_by(rel, self.thresholds):
+                self._keep_in_band(bands, (True, band), frame, image)
 
     def _settle_neutral(self) -> None:
         """At the first challenge: the neutral pose, the hold, and the one lead-in region kept
@@ -337,13 +335,23 @@ class ClipReader:
         (``depth_band``), and note it as the turn's peak if it is the most turned so far."""
         assert self.region is not None and self.neutral is not None
         bands = reading.turned.setdefault(k, {})
-        key = (False, depth_band(rel.yaw, self.thresholds))
-        if key not in bands:
-            frame.region = frame.region if frame.region is not None else self.region.crop(image)
-            bands[key] = frame
+        self._keep_in_band(bands, (False, depth_band(rel.yaw, self.thresholds)), frame, image)
         best = reading.widest.get(k)
         if best is None or abs(rel.yaw) > abs(relative(best.pose, self.neutral).yaw):
             reading.widest[k] = frame
+
+    def _keep_in_band(
+        self,
+        bands: dict[tuple[bool, int], Frame],
+        key: tuple[bool, int],
+        frame: Frame,
+        image: np.ndarray,
+    ) -> None:
+        """Keep ``frame`` (and its region) as the first of its band, unless one is kept."""
+        assert self.region is not None
+        if key not in bands:
+            frame.region = frame.region if frame.region is not None else self.region.crop(image)
+            bands[key] = frame
 
     def _look_again(self, t: float, image: np.ndarray, turns: list[int]) -> None:
         """Ask the finder about a frame where the backend lost the face, for the first turn

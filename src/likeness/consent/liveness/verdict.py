@@ -377,7 +377,7 @@ class _Judging:
         entry["reliefs_px"] = [round(r, 2) for _, r in pairs]
         # When each measured frame was taken, and how far it was turned from the neutral pose.
         entry["depth_frames"] = [
-            [round(f.t, 2), round(f.pose.yaw - self.neutral.yaw, 1)] for f in turned
+            [round(f.t, 2), round(relative(f.pose, self.neutral).yaw, 1)] for f in turned
         ]
 
     def _unmet_reason(self, challenge: Challenge, asked: ChallengeKind) -> str:
