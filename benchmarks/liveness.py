@@ -256,8 +256,6 @@ def main() -> None:
         prepared.append((name, person, pixels, face, calibration, facing))
     jobs = []
     for i, (name, person, pixels, face, calibration, facing) in enumerate(prepared):
-        if name not in tried:  # still the "other person" of the photo before it
-            continue
         other = next(p for p in prepared[i + 1 :] + prepared[:i] if p[1] != person)
         for _ in range(args.sessions):
             session, earlier = liveness.new_session(rng=rng), liveness.new_session(rng=rng)
@@ -268,6 +266,10 @@ def main() -> None:
                 c.kind for c in session.challenges
             ]:
                 same_sequence = liveness.new_session(rng=rng)
+            # Sessions are drawn for every photo, so that ``--only`` reruns a photo's
+            # sessions of a whole run with the same ``--seed``.
+            if name not in tried:  # still the "other person" of the photo before it
+                continue
             jobs.append(
                 Trial(
                     name,

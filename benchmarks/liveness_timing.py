@@ -28,8 +28,37 @@ from likeness.faces.protocol import FaceDistances
 #: (reaction to a prompt in seconds, head speed in degrees a second).
 PEOPLE = ((0.3, 65.0), (0.45, 50.0), (0.6, 40.0), (0.8, 30.0))
 FRAME_PX = 640
-#: The generic face at this distance (eye spans) is about 200 px wide in the frame.
-DISTANCE = 8.0
+
+
+def _distance() -> float:
+    """How far (in eye spans) the generic face stands from the camera: 15% wider than the
+    liveness minimum (``Thresholds.min_face_px``, read by ``headpose.face_width_px``), so that
+    the clock is what is measured. A fixed distance went stale when that minimum rose: every
+    clip was then refused for its size and the script measured nothing."""
+    from likeness.consent.liveness import THRESHOLDS
+
+    return 10.0 * _width_at(10.0) / (1.15 * THRESHOLDS.min_face_px)
+
+
+def _landmarks_at(pose: tuple[float, float], distance: float) -> np.ndarray:
+    """The generic face's 5 landmarks projected at ``pose`` and ``distance``."""
+    import cv2
+
+    from likeness.faces.headpose import OPENCV_MODEL_5, pinhole_camera
+    from likeness.testing.clips import rotation
+
+    rvec, _ = cv2.Rodrigues(rotation(*pose))
+    camera = pinhole_camera((FRAME_PX, FRAME_PX))
+    pixels, _ = cv2.projectPoints(
+        OPENCV_MODEL_5, rvec, np.array([0.0, 0.0, distance]), camera, None
+    )
+    return pixels.reshape(-1, 2)
+
+
+def _width_at(distance: float) -> float:
+    from likeness.faces.headpose import face_width_px
+
+    return face_width_px(_landmarks_at((0.0, 0.0), distance))
 
 
 class _PoseFrame(np.ndarray):
@@ -45,20 +74,14 @@ class ProjectedFaceBackend:
     embedding_dim = 128
     distances = FaceDistances(same_person=0.6, link=0.6, merge=0.6, same_face=0.6)
 
+    def __init__(self) -> None:
+        self.distance = _distance()
+
     def analyze(self, image):
-        import cv2
-
-        from likeness.faces.headpose import OPENCV_MODEL_5, pinhole_camera
         from likeness.faces.protocol import DetectedFace
-        from likeness.testing.clips import rotation
 
-        rvec, _ = cv2.Rodrigues(rotation(*image.pose))
-        camera = pinhole_camera((FRAME_PX, FRAME_PX))
-        pixels, _ = cv2.projectPoints(
-            OPENCV_MODEL_5, rvec, np.array([0.0, 0.0, DISTANCE]), camera, None
-        )
         box = (220, 220, 420, 420)
-        landmarks = tuple((float(x), float(y)) for x, y in pixels.reshape(-1, 2))
+        landmarks = tuple((float(x), float(y)) for x, y in _landmarks_at(image.pose, self.distance))
         return [DetectedFace(box, landmarks, np.zeros(128, np.float32), 1.0, 1.0, 1.0, 1.0)]
 
 
@@ -95,7 +118,11 @@ def main() -> None:
         result = liveness.verify_clip(frames, session, backend, group)
         return result.passed, result.reason
 
-    print(f"{args.sessions} random sessions, {args.fps} frames a second")
+    width = _width_at(backend.distance)
+    print(
+        f"{args.sessions} random sessions, {args.fps} frames a second, the face {width:.0f} px "
+        f"wide (at least {th.min_face_px})"
+    )
     print(f"{'person (reaction, speed)':<28}{'honest clips failed':>20}")
     for react_s, speed in PEOPLE:
         failed: dict[str, int] = {}
