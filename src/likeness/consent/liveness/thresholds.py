@@ -128,6 +128,9 @@ class Thresholds:
     #: recording of another session holds each pose as long as that session asked, a
     #: second or more, so it is caught as early as before; held only off the clock, 0.2 s
     #: let 27% of same-sequence recordings pass where 21% did (``liveness_timing.py``).
+    #: Thinning a recording's off-clock frames to defeat the hold needs this session's
+    #: windows, and with them an attacker could as well retime the whole recording, which
+    #: no clock stops (the README lists it with what the check does not resist).
     off_beat_hold_s: float = 0.2
     #: Share of frames allowed without exactly one face (frames with no face during a turn do
     #: not count: a head turned far leaves the detector's range).
