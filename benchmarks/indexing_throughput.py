@@ -103,10 +103,17 @@ def run_likeness(photos: Path, home: Path, *options: str) -> tuple[float, Counte
     return elapsed, Counter(Path(f["photo"]).name for f in faces)
 
 
-def run_face_recognition(known: Path, photos: Path) -> tuple[float, Counter]:
+def require_face_recognition() -> Path:
+    """The face_recognition CLI beside this Python, or exit saying how to install it (call
+    it before building a corpus: a run should not fail minutes in)."""
     exe = Path(sys.executable).parent / "face_recognition"
     if not exe.exists():
         sys.exit("face_recognition CLI not installed: run `make bench-setup`")
+    return exe
+
+
+def run_face_recognition(known: Path, photos: Path) -> tuple[float, Counter]:
+    exe = require_face_recognition()
     start = time.perf_counter()
     result = subprocess.run(
         [str(exe), "--cpus", "2", str(known), str(photos)], capture_output=True, text=True

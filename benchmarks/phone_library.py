@@ -44,7 +44,7 @@ import numpy as np
 from PIL import Image
 
 from _common import read_labels, require_faces_dev
-from indexing_throughput import run_face_recognition, run_likeness
+from indexing_throughput import require_face_recognition, run_face_recognition, run_likeness
 
 SCENE = (4032, 3024)
 
@@ -341,6 +341,7 @@ def main() -> None:
         "a kind): this machine's speed drifts over a whole run",
     )
     args = parser.parse_args()
+    require_face_recognition()
     import pillow_heif
 
     pillow_heif.register_heif_opener()
