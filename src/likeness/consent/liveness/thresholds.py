@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from likeness.faces.protocol import FaceDistances
 
 #: Bumped whenever a threshold or a check changes; recorded with each enrolment.
-VERSION = "liveness-15"
+VERSION = "liveness-14"
 
 
 @dataclass(frozen=True)
@@ -119,19 +119,6 @@ class Thresholds:
     early_s: float = 0.3
     late_s: float = 1.2
     off_beat_span_s: float = 1.2
-    #: ... in a pose held this long, on the clock or off (3 frames at 15 frames a second, 2
-    #: at 10, 6 at 30): a head on its way to or from a turn passes through poses between
-    #: the challenges, and five landmarks may read one such frame as another challenge's
-    #: pose (``john_lennon/1`` on the canonical head with hair, seen from above, read one
-    #: frame at 9 degrees of turn and 9 of pitch on its way right, a look up 0.8 s early: 1
-    #: of 114 honest sessions refused, ``benchmarks/liveness.py --head canonical+hair``). A
-    #: recording of another session holds each pose as long as that session asked, a
-    #: second or more, so it is caught as early as before; held only off the clock, 0.2 s
-    #: let 27% of same-sequence recordings pass where 21% did (``liveness_timing.py``).
-    #: Thinning a recording's off-clock frames to defeat the hold needs this session's
-    #: windows, and with them an attacker could as well retime the whole recording, which
-    #: no clock stops (the README lists it with what the check does not resist).
-    off_beat_hold_s: float = 0.2
     #: Share of frames allowed without exactly one face (frames with no face during a turn do
     #: not count: a head turned far leaves the detector's range).
     max_missing: float = 0.2

@@ -337,15 +337,9 @@ class _Judging:
         return None
 
     def _off_beat(self, reading: Reading, c: Challenge) -> Frame | None:
-        """The first frame showing this challenge's pose alone off this session's clock
-        (well before its window or long after it, and not near another window of its kind:
-        a sequence may ask for one twice, left-right-left), in a pose held for
-        ``Thresholds.off_beat_hold_s``: frames in a row showing it, on the clock or off.
-
-        Held, where its frames lie: a recording of another session holds each pose as long
-        as that session asked, so one caught early or late is caught as soon as before,
-        while a head passing through a pose for a frame on its way to or from a turn is
-        not taken for a recording."""
+        """The first frame showing this challenge's pose alone, off this session's clock:
+        well before its window or long after it, and not near another window of its kind
+        (a sequence may ask for one twice, left-right-left)."""
         if c.kind == ChallengeKind.CENTRE:
             return None
         th = self.th
@@ -354,23 +348,12 @@ class _Judging:
             for o in reading.challenges
             if o.kind == c.kind
         ]
-
-        def off_clock(t: float) -> bool:
-            before = c.start - th.off_beat_span_s <= t < c.start - th.early_s
-            after = c.end + th.late_s < t <= c.end + th.late_s + th.off_beat_span_s
-            return (before or after) and not any(a <= t <= b for a, b in due)
-
-        hold = hold_frames(self.clip.times, th.off_beat_hold_s)
-        run: list[Frame] = []
-        for f in [*self.seen, None]:
-            if f is not None and c.shows_only(f.pose, th):
-                run.append(f)
-                continue
-            if len(run) >= hold:
-                early_or_late = next((g for g in run if off_clock(g.t)), None)
-                if early_or_late is not None:
-                    return early_or_late
-            run = []
+        for f in self.seen:
+            before = c.start - th.off_beat_span_s <= f.t < c.start - th.early_s
+            after = c.end + th.late_s < f.t <= c.end + th.late_s + th.off_beat_span_s
+            near_due = any(a <= f.t <= b for a, b in due)
+            if (before or after) and not near_due and c.shows_only(f.pose, th):
+                return f
         return None
 
     def _depth(self, turned: list[Frame], entry: dict[str, Any]) -> None:
