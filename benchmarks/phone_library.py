@@ -133,15 +133,21 @@ def paste(scene: Image.Image, cutouts, widths, rng) -> tuple[Image.Image, set[st
     return image, people
 
 
-def build_corpus(root: Path, out: Path, per_kind: int, seed: int) -> dict[str, dict[str, int]]:
+def build_corpus(
+    root: Path, out: Path, per_kind: int, seed: int, kinds: set[str] | None = None
+) -> dict[str, dict[str, int]]:
     """Write the photos into out/<kind>/ (file names unique across kinds, HEIC photos with a
-    JPEG twin in out/heic-as-jpeg/); returns {kind: {file name: faces in it}}."""
+    JPEG twin in out/heic-as-jpeg/); returns {kind: {file name: faces in it}}. ``kinds``:
+    write only these (the same scenes as a whole corpus: every kind still draws its
+    random numbers)."""
     rng = np.random.default_rng(seed)
     cutouts = face_cutouts(root)
     backgrounds = scenes(rng)
     expected: dict[str, dict[str, int]] = {}
 
     def save(kind: str, name: str, image: Image.Image, faces: int, **kw) -> None:
+        if kinds is not None and kind not in kinds:
+            return
         (out / kind).mkdir(parents=True, exist_ok=True)
         image.save(out / kind / name, **kw)
         expected.setdefault(kind, {})[name] = faces
@@ -349,7 +355,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         photos = tmp / "photos"
-        expected = build_corpus(root, photos, args.per_kind, args.seed)
+        # --heic-only: the HEIC photos, and the ordinary ones for the one-photo start-up run.
+        kinds = {"heic", "ordinary"} if args.heic_only else None
+        expected = build_corpus(root, photos, args.per_kind, args.seed, kinds)
         expected = {k: {Path(f).stem: n for f, n in v.items()} for k, v in expected.items()}
         if args.heic_only:
             expected = {"heic": expected["heic"]}
