@@ -93,3 +93,22 @@ def test_frontalness_falls_with_yaw():
     turned = ((0, 0), (10, 0), (30, 0), (40, 0), (34, 15))
     assert frontalness_score(frontal) == pytest.approx(1.0)
     assert frontalness_score(turned) < 0.5
+
+
+def test_video_frames_read_landmarks_finer_than_a_pixel():
+    """A face moved by a third of a pixel moves its video landmarks by about that much (whole
+    pixels cannot: one pixel of the nose point is about 3 degrees of a 180 px face's yaw);
+    the embedding is the photo backend's, unchanged."""
+    import cv2
+
+    video = DlibFaceBackend.for_video_frames()
+    photo = np.asarray(astronaut())
+    [face] = video.analyze(photo)
+    moved = cv2.warpAffine(photo, np.float32([[1, 0, 1 / 3], [0, 1, 0]]), photo.shape[1::-1])
+    [shifted] = video.analyze(moved)
+    dx = np.array(shifted.landmarks)[:, 0] - np.array(face.landmarks)[:, 0]
+    assert abs(float(np.median(dx)) - 1 / 3) < 0.2
+    assert any(x != round(x) for x, _ in face.landmarks)
+    whole = DlibFaceBackend(DetectionSettings(**{**video.settings.__dict__, "landmark_upscale": 1}))
+    [same] = whole.analyze(photo)
+    assert np.allclose(same.embedding, face.embedding)

@@ -30,3 +30,11 @@ class DetectionSettings:
     #: always run on photos above ``small_photo_pixels``) instead of the upsampled HOG pass.
     proposals: bool = True
     thorough: bool = False
+    #: Landmarks are read on the face's crop enlarged this many times, for positions finer
+    #: than a pixel: dlib's shape predictor returns whole pixels, and one pixel of the nose
+    #: point moves a 180 px face's head pose by about 3 degrees of yaw, so a face standing
+    #: still read as turned 0 to 10 degrees from frame to frame (a bearded head through
+    #: camera noise: honest liveness sessions refused, ``benchmarks/liveness.py --head
+    #: canonical+beard``). 4 reads it within about 2 degrees. 1 (whole pixels) for photos,
+    #: where landmarks only align the face for its embedding.
+    landmark_upscale: int = 1

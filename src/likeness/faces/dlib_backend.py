@@ -48,6 +48,9 @@ HOG_WINDOW_PX = 80.0
 #: ``VERIFY_PAD`` of its width on every side.
 VERIFY_FACE_PX = 115.0
 VERIFY_PAD = 0.4
+#: Margin (in box widths) about a face's box kept round it for reading fine landmarks: the
+#: shape predictor looks a little outside the box (eyebrows, chin).
+LANDMARK_PAD = 0.3
 
 
 def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -124,7 +127,11 @@ class DlibFaceBackend:
         search for small faces unless that pass finds none."""
         return cls(
             DetectionSettings(
-                first_pass_pixels=1.5e6, crowd_factor=0.0, small_photo_pixels=0.0, proposals=False
+                first_pass_pixels=1.5e6,
+                crowd_factor=0.0,
+                small_photo_pixels=0.0,
+                proposals=False,
+                landmark_upscale=4,  # head pose is read from them (liveness)
             )
         )
 
@@ -206,6 +213,40 @@ class DlibFaceBackend:
                     found.append((box, score))
         return found
 
+    def _fine_landmarks(
+        self, image: np.ndarray, box: tuple[float, ...]
+    ) -> tuple[tuple[float, float], ...]:
+        """The 5 landmarks finer than a pixel (``DetectionSettings.landmark_upscale``): read
+        on a crop about the box enlarged k times, and mapped back to image pixels (pixel
+        centres: a point at x in the crop lies at (x + 0.5) / k - 0.5 from its corner). The
+        embedding's aligned chip still comes from the whole-pixel shape, so embeddings and
+        their distances do not change with this setting."""
+        import cv2
+
+        k = self.settings.landmark_upscale
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = box
+        pad = LANDMARK_PAD * max(1.0, x1 - x0)
+        cx0, cy0 = max(0, int(x0 - pad)), max(0, int(y0 - pad))
+        cx1, cy1 = min(w, int(x1 + pad) + 1), min(h, int(y1 + pad) + 1)
+        crop = cv2.resize(
+            np.ascontiguousarray(image[cy0:cy1, cx0:cx1]),
+            None,
+            fx=k,
+            fy=k,
+            interpolation=cv2.INTER_LINEAR,
+        )
+        rect = self._dlib.rectangle(
+            round((x0 - cx0) * k),
+            round((y0 - cy0) * k),
+            round((x1 - cx0) * k),
+            round((y1 - cy0) * k),
+        )
+        return tuple(
+            ((p.x + 0.5) / k - 0.5 + cx0, (p.y + 0.5) / k - 0.5 + cy0)
+            for p in self._landmarks(crop, rect).parts()
+        )
+
     # -- full analysis ---------------------------------------------------------------------
     def analyze(self, image: np.ndarray) -> list[DetectedFace]:
         image = _checked(image)
@@ -225,7 +266,10 @@ class DlibFaceBackend:
             shape = self._landmarks(image, rect)
             # The aligned 150x150 chip dlib's embedder expects (as compute_face_descriptor).
             chip = np.asarray(dlib.get_face_chip(image, shape, size=150, padding=0.25))
-            landmarks = tuple((float(p.x), float(p.y)) for p in shape.parts())
+            if self.settings.landmark_upscale > 1:
+                landmarks = self._fine_landmarks(image, (x0, y0, x1, y1))
+            else:
+                landmarks = tuple((float(p.x), float(p.y)) for p in shape.parts())
             box = (max(0, round(x0)), max(0, round(y0)), min(w, round(x1)), min(h, round(y1)))
             found.append((box, landmarks, chip, float(score)))
         if not found:

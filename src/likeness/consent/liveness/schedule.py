@@ -93,6 +93,19 @@ class Challenge:
         others = (Challenge(k, 0, 0) for k in TURNS if k != self.kind)
         return self.met_by(rel, thresholds) and not any(o.met_by(rel, thresholds) for o in others)
 
+    def shown_by(self, rel: HeadPose, thresholds: Thresholds = THRESHOLDS) -> float:
+        """Degrees by which a pose lies inside what shows only this turn (``shows_only``;
+        negative outside): how far past its own threshold, and short of every other turn's.
+        A frame barely inside may be a head passing between two other poses."""
+        turn, tilt = thresholds.turn_degrees, thresholds.tilt_degrees
+        if self.kind == ChallengeKind.LEFT:
+            return min(-rel.yaw - turn, tilt - rel.pitch)
+        if self.kind == ChallengeKind.RIGHT:
+            return min(rel.yaw - turn, tilt - rel.pitch)
+        if self.kind == ChallengeKind.UP:
+            return min(rel.pitch - tilt, turn - abs(rel.yaw))
+        raise ValueError("a return to the centre shows no turn")
+
 
 @dataclass(frozen=True)
 class ChallengeSession:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -255,6 +255,51 @@ def depth_failure(
     return f"challenge {names} moved the face like {looks_like}"
 
 
+def off_beat_frame(
+    seen: Sequence[Frame],
+    c: Challenge,
+    challenges: Iterable[Challenge],
+    th: Thresholds = THRESHOLDS,
+) -> Frame | None:
+    """The first frame showing challenge ``c``'s pose alone, off this session's clock (poses
+    relative to the neutral one): well before its window or long after it, and not near
+    another window of its kind (a sequence may ask for one twice, left-right-left).
+
+    A frame showing the pose by no more than ``Thresholds.off_beat_fringe_degrees``, between
+    neighbours that do not show it and lie within ``off_beat_step_degrees`` of it, is a head
+    passing between two other poses (a right turn read with a few degrees of pitch on its
+    way, one frame reading as a look up), not a pose held: it is let off. The exemption is
+    in degrees, not in frames held in a row, so that an edit swapping frames of a recording
+    for others gains little from it: it can make a frame lone, not make a held pose
+    shallow, and a frame swapped in from another pose lies further from its neighbours than
+    a head moves between two frames."""
+    if c.kind == ChallengeKind.CENTRE:
+        return None
+
+    def passing(f: Frame, k: int) -> bool:
+        """Frame ``k`` lies between neighbours that do not show the pose and lie near it."""
+        neighbours = [seen[j] for j in (k - 1, k + 1) if 0 <= j < len(seen)]
+        return len(neighbours) == 2 and all(
+            not c.shows_only(n.pose, th)
+            and math.hypot(n.pose.yaw - f.pose.yaw, n.pose.pitch - f.pose.pitch)
+            <= th.off_beat_step_degrees
+            for n in neighbours
+        )
+
+    due = [(o.start - th.early_s, o.end + th.late_s) for o in challenges if o.kind == c.kind]
+    for k, f in enumerate(seen):
+        before = c.start - th.off_beat_span_s <= f.t < c.start - th.early_s
+        after = c.end + th.late_s < f.t <= c.end + th.late_s + th.off_beat_span_s
+        if not (before or after) or any(a <= f.t <= b for a, b in due):
+            continue
+        if not c.shows_only(f.pose, th):
+            continue
+        if c.shown_by(f.pose, th) <= th.off_beat_fringe_degrees and passing(f, k):
+            continue
+        return f
+    return None
+
+
 @dataclass
 class _Judging:
     """A clip's frames with poses relative to its neutral pose, judged challenge by
@@ -311,7 +356,7 @@ class _Judging:
         if len(meeting) < need:
             entry["met"] = False
             return self._unmet_reason(c, asked)
-        off_beat = self._off_beat(reading, c)
+        off_beat = off_beat_frame(seen, c, reading.challenges, th)
         if off_beat is not None:
             entry["met"] = False
             entry["off_beat_at"] = round(off_beat.t, 2)
@@ -334,26 +379,6 @@ class _Judging:
         )
         if c.kind.sideways:
             self._depth(reading.depth_frames(i) or [peak], entry)
-        return None
-
-    def _off_beat(self, reading: Reading, c: Challenge) -> Frame | None:
-        """The first frame showing this challenge's pose alone, off this session's clock:
-        well before its window or long after it, and not near another window of its kind
-        (a sequence may ask for one twice, left-right-left)."""
-        if c.kind == ChallengeKind.CENTRE:
-            return None
-        th = self.th
-        due = [
-            (o.start - th.early_s, o.end + th.late_s)
-            for o in reading.challenges
-            if o.kind == c.kind
-        ]
-        for f in self.seen:
-            before = c.start - th.off_beat_span_s <= f.t < c.start - th.early_s
-            after = c.end + th.late_s < f.t <= c.end + th.late_s + th.off_beat_span_s
-            near_due = any(a <= f.t <= b for a, b in due)
-            if (before or after) and not near_due and c.shows_only(f.pose, th):
-                return f
         return None
 
     def _depth(self, turned: list[Frame], entry: dict[str, Any]) -> None:
