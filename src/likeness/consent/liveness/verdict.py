@@ -276,8 +276,9 @@ def off_beat_frame(
     if c.kind == ChallengeKind.CENTRE:
         return None
 
-    def passing(f: Frame, k: int) -> bool:
+    def passing(k: int) -> bool:
         """Frame ``k`` lies between neighbours that do not show the pose and lie near it."""
+        f = seen[k]
         neighbours = [seen[j] for j in (k - 1, k + 1) if 0 <= j < len(seen)]
         return len(neighbours) == 2 and all(
             not c.shows_only(n.pose, th)
@@ -294,7 +295,7 @@ def off_beat_frame(
             continue
         if not c.shows_only(f.pose, th):
             continue
-        if c.shown_by(f.pose, th) <= th.off_beat_fringe_degrees and passing(f, k):
+        if c.shown_by(f.pose, th) <= th.off_beat_fringe_degrees and passing(k):
             continue
         return f
     return None
