@@ -77,13 +77,14 @@ def _measure(job) -> list[tuple]:
     face size: each angle a turn of ``turn`` degrees passes through, left (-) and right."""
     import torch
 
-    from likeness.consent.depth import turn_depth
+    from likeness.consent.depth import motion_directions, turn_depth
     from likeness.consent.liveness.reader import FaceRegion
     from likeness.faces.backends import video_frame_backend
+    from likeness.faces.headpose import HeadPose
     from likeness.testing import clips, heads
 
     torch.set_num_threads(1)
-    path, size, head_names, attack_names, turns, cameras = job
+    path, size, head_names, attack_names, turns, cameras, fitted = job
     backend = video_frame_backend()
     try:
         pixels, face = clips.enrolment_sized(Image.open(path), backend, size)
@@ -143,8 +144,13 @@ def _measure(job) -> list[tuple]:
                 for camera_name in cameras:
                     shot = _shot(_camera(camera_name), neutral, steps)
                     ga = region.crop(shot[0])
+                    start = _pose(backend, shot[0]) or HeadPose(0.0, 0.0, 0.0)
                     for angle, image in zip(angles, shot[1:], strict=True):
                         gb = region.crop(image)
+                        # Read along the pose change the frames' landmarks show, as a
+                        # session does; a frame the detector misses, along the turn's.
+                        pose = _pose(backend, image) or HeadPose(sign * angle, 0.0, 0.0)
+                        expected = () if fitted else motion_directions(start, pose)
                         out.append(
                             (
                                 kind,
@@ -154,10 +160,20 @@ def _measure(job) -> list[tuple]:
                                 camera_name,
                                 turn,
                                 sign * angle,
-                                *turn_depth(ga, gb, face_box),
+                                *turn_depth(ga, gb, face_box, expected),
                             )
                         )
     return out
+
+
+def _pose(backend, image: np.ndarray):
+    """The head pose of the one face in ``image`` (None unless exactly one is found)."""
+    from likeness.faces.headpose import estimate_head_pose
+
+    found = backend.analyze(image)
+    if len(found) != 1:
+        return None
+    return estimate_head_pose(found[0].landmarks, image.shape[1::-1])
 
 
 def main() -> None:
@@ -176,6 +192,12 @@ def main() -> None:
         "--report", nargs="+", default=None, help="only report measurements saved before"
     )
     parser.add_argument(
+        "--fitted-direction",
+        action="store_true",
+        help="read depth along the direction fitted to the parallax (liveness-15 and before), "
+        "not the head poses' (depth.turn_direction)",
+    )
+    parser.add_argument(
         "--by-angle",
         action="store_true",
         help="also print relief per angle of turn, past the depth range too",
@@ -187,7 +209,7 @@ def main() -> None:
         return
     photos = sorted(read_labels(require_faces_dev()))[: args.limit]
     jobs = [
-        (p, s, args.heads, args.attacks, args.turns, args.cameras)
+        (p, s, args.heads, args.attacks, args.turns, args.cameras, args.fitted_direction)
         for p in photos
         for s in args.sizes
     ]

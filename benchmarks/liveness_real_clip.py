@@ -28,7 +28,7 @@ def main() -> None:
     import av
     import cv2
 
-    from likeness.consent.depth import turn_depth
+    from likeness.consent.depth import motion_directions, turn_depth
     from likeness.consent.liveness import THRESHOLDS
     from likeness.consent.liveness.reader import FaceRegion
     from likeness.faces.backends import video_frame_backend
@@ -51,12 +51,12 @@ def main() -> None:
             for f in frames
         ]
     backend = video_frame_backend()
-    faces = []
+    faces, poses = [], {}
     for i, frame in enumerate(frames):
         found = backend.analyze(frame)
         if len(found) == 1:
-            yaw = estimate_head_pose(found[0].landmarks, frame.shape[1::-1]).yaw
-            faces.append((i, found[0].box, yaw))
+            poses[i] = estimate_head_pose(found[0].landmarks, frame.shape[1::-1])
+            faces.append((i, found[0].box, poses[i].yaw))
     print(f"{len(frames)} frames, {len(faces)} with one face")
     if not faces:
         return
@@ -70,7 +70,9 @@ def main() -> None:
     )
     reliefs = []
     for i, turn in kept:
-        par, r = turn_depth(start, region.crop(frames[i]), face_box)
+        par, r = turn_depth(
+            start, region.crop(frames[i]), face_box, motion_directions(poses[n], poses[i])
+        )
         reliefs.append(r)
         print(f"  frame {i}: turned {turn:+.0f} degrees, relief {r:.2f} px, parallax {par:.2f} px")
     if reliefs:

@@ -7,6 +7,7 @@ import pytest
 
 from likeness.consent import depth
 from likeness.consent.liveness import THRESHOLDS
+from likeness.faces.headpose import HeadPose
 
 BOX = (100, 100, 250, 250)  # a face 150 px wide, the narrowest a session accepts
 
@@ -106,3 +107,72 @@ def test_every_sheet_solved_at_once_is_the_fit_made_one_at_a_time(seed):
     np.testing.assert_allclose(
         depth._best_sheet_residual(designs, y), _one_sheet_at_a_time(designs, y), atol=1e-4
     )
+
+
+def _angle_from_horizontal(direction: np.ndarray) -> float:
+    """How far a line lies from the image's horizontal, in degrees (0 to 90)."""
+    return float(np.degrees(np.arccos(min(1.0, abs(direction[0]) / np.linalg.norm(direction)))))
+
+
+def test_a_turn_moves_points_along_the_face_as_it_lies_in_the_image():
+    level = HeadPose(0.0, 0.0, 0.0)
+    assert np.allclose(abs(depth.turn_direction(level, HeadPose(12.0, 0.0, 0.0))), [1, 0])
+    assert np.allclose(abs(depth.turn_direction(level, HeadPose(0.0, -9.0, 0.0))), [0, 1])
+    # A head tilted 30 degrees clockwise in the image turns along its own eye line.
+    tilted = HeadPose(0.0, 0.0, 30.0)
+    turned = depth.turn_direction(tilted, HeadPose(-15.0, 0.0, 30.0))
+    assert np.isclose(abs(turned @ [np.cos(np.radians(30)), np.sin(np.radians(30))]), 1.0)
+    # Turning and looking up at once: the line between the two (y grows downwards).
+    both = depth.turn_direction(level, HeadPose(10.0, 10.0, 0.0))
+    assert np.isclose(both[0] * both[1], -0.5)
+    with pytest.raises(ValueError, match="neither turned nor tilted"):
+        depth.turn_direction(tilted, tilted)
+
+
+def test_a_fit_that_followed_noise_gives_way_to_the_poses_direction():
+    """A small turn: a face's relief moves its tracks sideways by less than the rest of the
+    motion the plane left (compression shifting blocks of the frame, here a smooth
+    stretch) moves them up and down, and the fitted direction follows that. Read along it,
+    the depth is a sheet's; the poses say the head turned, and read along the turn, the
+    relief is the face's."""
+    rng = np.random.default_rng(3)
+    points = _points(rng)
+    _, v = _centred(points)
+    sideways = _face(points, 3.0) + rng.normal(0, 0.05, len(points))
+    residual = np.column_stack([sideways, 4.0 * v + rng.normal(0, 0.1, len(points))])
+    assert _angle_from_horizontal(depth.epipolar_direction(residual)) > 60
+    turned = np.array([1.0, 0.0])
+    assert _angle_from_horizontal(depth.epipolar_direction(residual, (turned,))) == 0
+    fitted = depth._relief(points, residual, BOX)
+    checked = depth._relief(points, residual, BOX, (turned,))
+    assert checked > THRESHOLDS.relief_min_px > 3 * fitted
+
+
+def test_a_fit_that_followed_the_turn_is_kept_where_the_poses_read_it_askew():
+    """5 landmarks read a turn with a few degrees of pitch it does not have: the poses'
+    direction then lies some 25 degrees off, and the parallax's own is the better one."""
+    rng = np.random.default_rng(4)
+    points = _points(rng)
+    residual = np.column_stack(
+        [_face(points, 4.0) + rng.normal(0, 0.1, len(points)), rng.normal(0, 0.1, len(points))]
+    )
+    turn = np.array([1.0, 0.0])
+    askew = np.array([np.cos(np.radians(25)), -np.sin(np.radians(25))])
+    kept = depth.epipolar_direction(residual, (turn, askew))
+    assert _angle_from_horizontal(kept) < 5
+    assert np.allclose(kept, depth.epipolar_direction(residual))
+
+
+def test_a_fit_that_followed_a_head_tilting_as_it_turned_is_kept():
+    """A head turning on its way down from a look up moves points along a steep line, far
+    from a turn's: the poses say it tilted too, and the fit along that line is kept."""
+    rng = np.random.default_rng(5)
+    points = _points(rng)
+    steep = np.array([np.cos(np.radians(70)), -np.sin(np.radians(70))])
+    relief = _face(points, 4.0)[:, None] * steep
+    residual = relief + rng.normal(0, 0.1, (len(points), 2))
+    turn = np.array([1.0, 0.0])
+    poses = np.array([np.cos(np.radians(55)), -np.sin(np.radians(55))])
+    kept = depth.epipolar_direction(residual, (turn, poses))
+    assert abs(kept @ steep) > np.cos(np.radians(5))
+    assert np.allclose(depth.epipolar_direction(residual, (turn,)), turn)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from likeness.consent.depth import turn_depth
+from likeness.consent.depth import motion_directions, turn_depth
 from likeness.consent.liveness import (
     THRESHOLDS,
     Challenge,
@@ -182,10 +182,10 @@ def test_a_face_too_far_from_the_camera_fails(people, faces_dev):
 
 @pytest.mark.slow  # 11 s; `make test-all`
 def test_a_face_180_px_wide_boxed_a_pyramid_step_smaller_is_not_told_to_come_closer(faces_dev):
-    # The HOG detector boxes this face 149 px wide at 180 px (its pyramid's levels are 1.2x
+    # The HOG detector boxes this face 150 px wide at 180 px (its pyramid's levels are 1.2x
     # apart); the size check reads the width from the eye corners instead. The start is
     # judged against her own eye level (from the photo), as enrolment does.
-    photo = Image.open(faces_dev / "people/rose_leslie/1.jpg")
+    photo = Image.open(faces_dev / "people/rose_leslie/2.jpg")
     pixels, face = clips.enrolment_sized(photo, backend(), face_px=180)
     assert face.box[2] - face.box[0] < THRESHOLDS.min_face_px
     h, w = pixels.shape[:2]
@@ -276,6 +276,37 @@ def test_a_fold_whose_tracks_slide_along_hair_fails_for_its_shape(faces_dev):
     )
 
 
+def test_a_small_honest_turn_is_read_along_the_turn_not_the_noise(faces_dev):
+    """Turns of 10 and 11 degrees of the generic head of ``joe_biden/2`` (faces 180 px,
+    sensor noise and H.264): fitted to the parallax alone, the direction depth is read
+    along went near vertical on these two frames, and their relief read 0.19 and 0.22 px,
+    under the bar; an honest session of this head was refused so (liveness-15,
+    ``benchmarks/liveness.py --head generic --seed 50``). The frames' poses say the head
+    turned (``depth.motion_directions``), and read along the turn they show 0.52 px."""
+    photo = Image.open(faces_dev / "people/joe_biden/2.jpg")
+    pixels, face = clips.enrolment_sized(photo, backend(), 180)
+    render = heads.HEADS["generic"](pixels, face.landmarks)
+    neutral = render(0.0, 0.0)
+    [seen] = backend().analyze(neutral)
+    region = FaceRegion.around(seen.box, neutral.shape)
+    face_box = region.box_in(seen.box)
+    for sign, measured in ((1, 10.0), (-1, 11.0)):
+        # A still half second, then a turn through 8 to 12 degrees a degree a frame.
+        angles = [8.0, 9.0, 10.0, 11.0, 12.0]
+        frames = [neutral] * 8 + [render(sign * a, 0.0) for a in angles]
+        camera = Camera(noise=3.0, h264_crf=28, seed=1)
+        shot = [image for _, image in camera.shoot((i / 15, f) for i, f in enumerate(frames))]
+        start, turned = shot[4], shot[8 + angles.index(measured)]
+        poses = [
+            estimate_head_pose(backend().analyze(image)[0].landmarks, image.shape[1::-1])
+            for image in (start, turned)
+        ]
+        _, relief = turn_depth(
+            region.crop(start), region.crop(turned), face_box, motion_directions(*poses)
+        )
+        assert relief >= THRESHOLDS.relief_min_px, (sign * measured, relief)
+
+
 @pytest.mark.slow  # 10 s; `make test-all`
 def test_a_print_cut_out_and_folded_shows_a_heads_depth_only_past_the_depth_range(faces_dev):
     """The face cut out of a print along its outline, folded at 120 degrees and held in front
@@ -283,7 +314,10 @@ def test_a_print_cut_out_and_folded_shows_a_heads_depth_only_past_the_depth_rang
     the oval depth is tracked in and slides against the scene behind it, which reads as a
     head's relief. Liveness-13 measured a turn's frames up to its peak, and this print's
     turns of 30 degrees (``benchmarks/liveness_depth.py --sizes 250``) passed its depth
-    check; liveness-14 measures only the frames a session keeps (``reader.depth_band``)."""
+    check; liveness-14 measures only the frames a session keeps (``reader.depth_band``).
+    Under liveness-16 this print's turns up to their peak read only a third of the bar as a
+    whole (they read past it under liveness-13), but single frames past the range still
+    read as much relief as a head's turn must show on its own."""
     photo = Image.open(faces_dev / "people/barack_obama/5.jpg")
     pixels, face = clips.enrolment_sized(photo, backend(), 250)
     fold = (face.box[0] + face.box[2]) / 2
@@ -314,7 +348,8 @@ def test_a_print_cut_out_and_folded_shows_a_heads_depth_only_past_the_depth_rang
 
     kept = [a for a in every if depth_band(a, THRESHOLDS) != BEYOND]
     assert kept == [10.0, 14.0]
-    assert score(every) >= 1.0, turns  # read as a head, turned to its peak
+    past = [r for reliefs in turns.values() for a, r in reliefs.items() if a not in kept]
+    assert max(past) >= THRESHOLDS.wider_turn_relief_px, turns  # a head's, past the range
     assert score(kept) < 1.0 / 1.3, turns  # a bent sheet, in the frames a session measures
 
 
@@ -345,7 +380,9 @@ def _measured_in_depth_range(transcript) -> None:
     turns = [e for e in transcript if "depth_frames" in e]
     assert turns
     yaws = [abs(yaw) for e in turns for _, yaw in e["depth_frames"]]
-    assert all(THRESHOLDS.turn_degrees <= y < THRESHOLDS.depth_max_degrees for y in yaws), turns
+    # The transcript rounds to 0.1 degree: a frame turned 15.96 degrees reads 16.0.
+    low, high = THRESHOLDS.turn_degrees - 0.05, THRESHOLDS.depth_max_degrees + 0.05
+    assert all(low <= y < high for y in yaws), turns
     assert any(t > e["window"][1] for e in turns for t, _ in e["depth_frames"]), turns
 
 

@@ -28,7 +28,18 @@ How relief is measured, and why:
    over its depth, along the direction of the epipole (nearly horizontal for a turn of the
    head). Its component along the main direction of the residuals is a relative depth; that
    direction is fitted robustly (``epipolar_direction``), as tracks that slide along hair
-   are the residuals' largest.
+   are the residuals' largest. At a turn of 10 degrees a face's relief moves its tracks
+   about as much as noise does, and the fit may follow the noise: on an honest generic
+   head (``joe_biden/2``, liveness-15) a third of the frames turned 10 to 12 degrees were
+   read along a near-vertical line and measured 0.10 to 0.21 px of relief, 0.31 to 0.53 px
+   along the horizontal. So the fit is checked (``OFF_TURN_DEGREES``) against the
+   directions the head's motion may have (``turn_direction``): the turn's (the face's
+   horizontal), and the one the two frames' head poses say, for a head that also tilts
+   (turning on its way down from a look up); a fit far from both gives way to the turn's.
+   Neither replaces the fit: the poses' direction alone lies up to 27 degrees off an
+   honest turn's parallax (5 landmarks read a turn with a few degrees of pitch it does not
+   have), and 40 to 70 degrees off a folded print's, whose landmarks the fold bends; read
+   along it, a print's depth is noise of another direction, another draw.
 3. A sheet bent or folded along rulings in any direction theta has, in a pinhole camera, a
    relative depth g(s) + b*t (+ c*s*t, from perspective), with s the image coordinate across
    the rulings and t the one along them, g smooth with at most one crease. That model (a cubic
@@ -59,7 +70,12 @@ surface, and neither is a mask: neither is refused by this measure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+
 import numpy as np
+
+from likeness.faces.headpose import HeadPose
 
 #: Ruling directions tried (degrees from the image's vertical), and where a crease may lie
 #: (face widths from the face box's centre, across the rulings).
@@ -70,6 +86,12 @@ RELIEF_QUANTILE = 75.0
 #: ... each averaged with its nearest neighbours' (this many points together).
 RELIEF_NEIGHBOURS = 15
 MIN_POINTS = 12
+#: The direction fitted to the parallax gives way to a turn's when it lies further than
+#: this from it and from the head poses' (``epipolar_direction``; module docstring, step 2).
+#: On the honest generic head of ``joe_biden/2`` (six sessions, liveness-15), fits that
+#: followed noise lay 55 to 80 degrees from the poses' direction; fits that followed the
+#: head, at most 30 from it (turning while tilting included) and 5 from a pure turn's.
+OFF_TURN_DEGREES = 45.0
 
 
 #: Points are looked for inside the oval inscribed in the face box, shrunk to these shares
@@ -239,7 +261,9 @@ def neighbourhood_mean(points: np.ndarray, values: np.ndarray, k: int) -> np.nda
     return values[nearest].mean(axis=1)
 
 
-def epipolar_direction(residual: np.ndarray, rounds: int = 6) -> np.ndarray:
+def epipolar_direction(
+    residual: np.ndarray, expected: Sequence[np.ndarray] = (), rounds: int = 6
+) -> np.ndarray:
     """The main direction of plane-relative parallax (N x 2 pixels): the epipole's, nearly
     horizontal for a turn about a vertical axis (module docstring, step 2).
 
@@ -250,7 +274,11 @@ def epipolar_direction(residual: np.ndarray, rounds: int = 6) -> np.ndarray:
     direction mixes their slide into every point's depth, which no sheet explains: on a
     V-folded print (benchmarks/liveness.py, seed 17, rose_leslie/2.jpg) three such tracks
     turned the direction 45 degrees and raised the fold's relief from 0.66 to 0.97 px, past
-    the threshold of the time (0.75, liveness-8)."""
+    the threshold of the time (0.75, liveness-8).
+
+    ``expected``: the directions the head's motion may have (``turn_direction``: the
+    turn's, then the poses'). A fit further than ``OFF_TURN_DEGREES`` from every one of
+    them followed noise, and the first is taken instead (module docstring, step 2)."""
     weights = np.ones(len(residual))
     direction = np.array([1.0, 0.0])
     for _ in range(rounds):
@@ -258,13 +286,51 @@ def epipolar_direction(residual: np.ndarray, rounds: int = 6) -> np.ndarray:
         off_line = np.abs(residual @ np.array([-direction[1], direction[0]]))
         k = 1.345 * (1.4826 * np.median(off_line) + 1e-6)
         weights = np.sqrt(np.where(off_line <= k, 1.0, k / np.maximum(off_line, 1e-9)))
+    if expected and all(_degrees_apart(direction, e) > OFF_TURN_DEGREES for e in expected):
+        return expected[0]
     return direction
 
 
-def _relief(points: np.ndarray, residual: np.ndarray, box: tuple[int, int, int, int]) -> float:
+def _degrees_apart(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle between two lines through the origin, given by unit vectors (0 to 90)."""
+    return float(np.degrees(np.arccos(min(1.0, abs(float(a @ b))))))
+
+
+def turn_direction(before: HeadPose, after: HeadPose) -> np.ndarray:
+    """The image direction (a unit vector, x right and y down) along which a head moving
+    from pose ``before`` to ``after`` moves points off its plane: the epipole's direction
+    (module docstring, step 2). A turn moves points along the face's horizontal, a look up
+    along its vertical, both as the face lies in the image (``before.roll``); only the line
+    matters, not its sign."""
+    r = np.radians(before.roll)
+    across = np.array([np.cos(r), np.sin(r)])  # the face's horizontal in the image
+    up = np.array([np.sin(r), -np.cos(r)])  # the face's vertical, upwards
+    direction = (after.yaw - before.yaw) * across + (after.pitch - before.pitch) * up
+    size = float(np.linalg.norm(direction))
+    if size == 0.0:
+        raise ValueError("a head that neither turned nor tilted shows no depth")
+    return direction / size
+
+
+def motion_directions(start: HeadPose, turned: HeadPose) -> tuple[np.ndarray, np.ndarray]:
+    """The image directions a head moving from pose ``start`` to ``turned`` may move points
+    along (``epipolar_direction``'s ``expected``): the turn's alone, then the poses' (a head
+    tilting as it turns)."""
+    return (
+        turn_direction(start, replace(start, yaw=turned.yaw)),
+        turn_direction(start, turned),
+    )
+
+
+def _relief(
+    points: np.ndarray,
+    residual: np.ndarray,
+    box: tuple[int, int, int, int],
+    expected: Sequence[np.ndarray] = (),
+) -> float:
     """The relief of plane-relative parallax ``residual`` at ``points`` (module docstring,
-    steps 2 to 4)."""
-    depth = residual @ epipolar_direction(residual)
+    steps 2 to 4), read along the direction fitted to it, checked by ``expected``."""
+    depth = residual @ epipolar_direction(residual, expected)
     x0, y0, x1, y1 = box
     centred = (points - [(x0 + x1) / 2, (y0 + y1) / 2]) / max(1, x1 - x0)
     unexplained = _best_sheet_residual(_sheet_designs(centred), depth)
@@ -272,10 +338,18 @@ def _relief(points: np.ndarray, residual: np.ndarray, box: tuple[int, int, int, 
     return float(np.percentile(np.abs(smoothed), RELIEF_QUANTILE))
 
 
-def turn_depth(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float]:
+def turn_depth(
+    a: np.ndarray,
+    b: np.ndarray,
+    box: tuple[int, int, int, int],
+    expected: Sequence[np.ndarray] = (),
+) -> tuple[float, float]:
     """(parallax, relief) of the face's motion from image a to b (grey or RGB), in pixels,
     from one tracking of the face (module docstring); 0 for a measure too few points track
-    to give.
+    to give. ``expected``: the image directions the head's motion between the frames may
+    move points along (``turn_direction``: the turn's, then the poses'), which check the
+    direction fitted to the parallax: noise can turn it on a small turn
+    (``epipolar_direction``; module docstring, step 2).
 
     Parallax is how far that motion is from one homography (a plane), as the median
     residual of tracked points. Only points inside the face box count: a print held in
@@ -287,4 +361,4 @@ def turn_depth(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> 
     if plane is None:
         return 0.0, 0.0
     measured = _plane_relative(ga, gb, plane[0], plane[2])
-    return _off_plane(*plane), 0.0 if measured is None else _relief(*measured, box)
+    return _off_plane(*plane), 0.0 if measured is None else _relief(*measured, box, expected)

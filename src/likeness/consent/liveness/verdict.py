@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from likeness.consent.depth import turn_depth
+from likeness.consent.depth import motion_directions, turn_depth
 from likeness.consent.liveness.reader import (
     ClipReader,
     FaceRegion,
@@ -397,7 +397,11 @@ class _Judging:
         # Depth at all (a flat picture has none: the reason names it), then a face's depth
         # shape (a bent or folded picture has depth across one direction only).
         before = start.region
-        pairs = [turn_depth(before, f.region, face_box) for f in turned if f.region is not None]
+        pairs = [
+            turn_depth(before, f.region, face_box, motion_directions(start.pose, f.pose))
+            for f in turned
+            if f.region is not None
+        ]
         entry["parallax_px"] = round(float(np.median([p for p, _ in pairs])), 2)
         entry["relief_px"] = round(float(np.median([r for _, r in pairs])), 2)
         entry["reliefs_px"] = [round(r, 2) for _, r in pairs]
