@@ -29,7 +29,7 @@ from likeness.consent.liveness.reader import (
     Reading,
     depth_band,
 )
-from likeness.consent.liveness.verdict import clip_relief, depth_score
+from likeness.consent.liveness.verdict import clip_relief, depth_score, face_size_problem
 from likeness.faces import headpose
 from likeness.faces.backends import turned_face_finder, video_frame_backend
 from likeness.faces.headpose import (
@@ -178,6 +178,16 @@ def test_a_face_too_far_from_the_camera_fails(people, faces_dev):
     pixels, face = clips.enrolment_sized(astronaut(), backend(), face_px=110)
     result = _verify(clips.honest_frames(pixels, face.landmarks, SESSION), face)
     assert not result.passed and "come closer" in result.reason
+
+
+def test_a_face_just_under_the_size_bar_is_not_told_it_is_at_the_bar():
+    """An honest canonical+hair session read its face just under 175 px wide and was told
+    "the face is 175 px wide; come closer to the camera (at least 175 px)"."""
+    bar = THRESHOLDS.min_face_px
+    assert face_size_problem(bar - 0.04) == (
+        f"the face is {bar - 1} px wide; come closer to the camera (at least {bar} px)"
+    )
+    assert face_size_problem(float(bar)) is None
 
 
 @pytest.mark.slow  # 11 s; `make test-all`

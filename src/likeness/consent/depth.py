@@ -38,7 +38,7 @@ How relief is measured, and why:
    (turning on its way down from a look up); a fit far from both gives way to the turn's.
    Neither replaces the fit: the poses' direction alone lies up to 27 degrees off an
    honest turn's parallax (5 landmarks read a turn with a few degrees of pitch it does not
-   have), and 40 to 70 degrees off a folded print's, whose landmarks the fold bends; read
+   have), and up to 70 degrees off a folded print's, whose landmarks the fold bends; read
    along it, a print's depth is noise of another direction, another draw.
 3. A sheet bent or folded along rulings in any direction theta has, in a pinhole camera, a
    relative depth g(s) + b*t (+ c*s*t, from perspective), with s the image coordinate across
@@ -90,7 +90,7 @@ MIN_POINTS = 12
 #: this from it and from the head poses' (``epipolar_direction``; module docstring, step 2).
 #: On the honest generic head of ``joe_biden/2`` (six sessions, liveness-15), fits that
 #: followed noise lay 55 to 80 degrees from the poses' direction; fits that followed the
-#: head, at most 30 from it (turning while tilting included) and 5 from a pure turn's.
+#: head, at most 30 from it (turning while tilting included) and 20 from a pure turn's.
 OFF_TURN_DEGREES = 45.0
 
 

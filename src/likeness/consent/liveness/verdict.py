@@ -83,6 +83,19 @@ def neutral_pose_problem(pose: HeadPose, thresholds: Thresholds = THRESHOLDS) ->
     return None
 
 
+def face_size_problem(width: float, thresholds: Thresholds = THRESHOLDS) -> str | None:
+    """Why a face ``width`` px wide (from its eye corners, ``headpose.face_width_px``) is too
+    small to judge depth on, or None. The width is rounded down: a face between 174.5 and
+    175 px wide was told "the face is 175 px wide ... (at least 175 px)"
+    (``benchmarks/liveness.py --head canonical+hair``, ``eric_clapton/2``)."""
+    if width >= thresholds.min_face_px:
+        return None
+    return (
+        f"the face is {math.floor(width)} px wide; come closer to the camera "
+        f"(at least {thresholds.min_face_px} px)"
+    )
+
+
 def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
     """The judgement of a clip read to its end: checks 1 to 6."""
     th = clip.thresholds
@@ -102,13 +115,9 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
     problem = neutral_pose_problem(neutral, th)
     if problem:
         return LivenessResult(False, problem)
-    width = neutral_frame.width
-    if width < th.min_face_px:
-        return LivenessResult(
-            False,
-            f"the face is {width:.0f} px wide; come closer to the camera "
-            f"(at least {th.min_face_px} px)",
-        )
+    problem = face_size_problem(neutral_frame.width, th)
+    if problem:
+        return LivenessResult(False, problem)
     # From here on every pose is relative to the neutral one.
     seen = [replace(f, pose=relative(f.pose, neutral)) for f in seen]
 
