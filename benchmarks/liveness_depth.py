@@ -195,7 +195,7 @@ def main() -> None:
         "--fitted-direction",
         action="store_true",
         help="read depth along the direction fitted to the parallax (liveness-15 and before), "
-        "not the head poses' (depth.turn_direction)",
+        "unchecked by the head's motion (depth.motion_directions)",
     )
     parser.add_argument(
         "--by-angle",
