@@ -75,3 +75,14 @@ def trained_astronaut(tmp: Path, scope: str):
         lib, authorize_export(lib, person), person, "diffusers", tmp / "lora.safetensors"
     )
     return lib, person, exported, latest_adapter(lib, person, "tiny-sd15")
+
+
+def one_face_pose(backend, image):
+    """The head pose (``faces.headpose.HeadPose``) of the one face ``backend`` finds in
+    ``image``, read against the generic face; None unless exactly one is found."""
+    from likeness.faces.headpose import estimate_head_pose
+
+    found = backend.analyze(image)
+    if len(found) != 1:
+        return None
+    return estimate_head_pose(found[0].landmarks, image.shape[1::-1])

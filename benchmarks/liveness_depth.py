@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from _common import read_labels, require_faces_dev
+from _common import one_face_pose, read_labels, require_faces_dev
 
 CAMERAS = ("clean", "noise 3, H.264 CRF 28")
 ATTACKS = (
@@ -144,12 +144,12 @@ def _measure(job) -> list[tuple]:
                 for camera_name in cameras:
                     shot = _shot(_camera(camera_name), neutral, steps)
                     ga = region.crop(shot[0])
-                    start = _pose(backend, shot[0]) or HeadPose(0.0, 0.0, 0.0)
+                    start = one_face_pose(backend, shot[0]) or HeadPose(0.0, 0.0, 0.0)
                     for angle, image in zip(angles, shot[1:], strict=True):
                         gb = region.crop(image)
                         # Read along the pose change the frames' landmarks show, as a
                         # session does; a frame the detector misses, along the turn's.
-                        pose = _pose(backend, image) or HeadPose(sign * angle, 0.0, 0.0)
+                        pose = one_face_pose(backend, image) or HeadPose(sign * angle, 0.0, 0.0)
                         expected = () if fitted else motion_directions(start, pose)
                         out.append(
                             (
@@ -164,16 +164,6 @@ def _measure(job) -> list[tuple]:
                             )
                         )
     return out
-
-
-def _pose(backend, image: np.ndarray):
-    """The head pose of the one face in ``image`` (None unless exactly one is found)."""
-    from likeness.faces.headpose import estimate_head_pose
-
-    found = backend.analyze(image)
-    if len(found) != 1:
-        return None
-    return estimate_head_pose(found[0].landmarks, image.shape[1::-1])
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from _common import read_labels, require_faces_dev
+from _common import one_face_pose, read_labels, require_faces_dev
 
 POSES = ((0.0, 0.0), (13.0, 0.0))
 
@@ -79,12 +79,11 @@ def main() -> None:
                 still = render(yaw + facing, pitch)
                 shot = [f for _, f in camera.shoot([(i / 15, still) for i in range(args.frames)])]
                 for reader_name, reader in readers.items():
-                    read = []
-                    for frame in shot:
-                        found = reader.analyze(frame)
-                        if len(found) == 1:
-                            p = estimate_head_pose(found[0].landmarks, frame.shape[1::-1])
-                            read.append((p.yaw, p.pitch))
+                    read = [
+                        (p.yaw, p.pitch)
+                        for p in (one_face_pose(reader, frame) for frame in shot)
+                        if p is not None
+                    ]
                     if len(read) < 2:
                         continue
                     poses = np.array(read)

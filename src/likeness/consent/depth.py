@@ -33,7 +33,7 @@ How relief is measured, and why:
    head (``joe_biden/2``, liveness-15) a third of the frames turned 10 to 12 degrees were
    read along a near-vertical line and measured 0.10 to 0.21 px of relief, 0.31 to 0.53 px
    along the horizontal. So the fit is checked (``OFF_TURN_DEGREES``) against the
-   directions the head's motion may have (``turn_direction``): the turn's (the face's
+   directions the head's motion may have (``motion_directions``): the turn's (the face's
    horizontal), and the one the two frames' head poses say, for a head that also tilts
    (turning on its way down from a look up); a fit far from both gives way to the turn's.
    Neither replaces the fit: the poses' direction alone lies up to 27 degrees off an
@@ -276,7 +276,7 @@ def epipolar_direction(
     turned the direction 45 degrees and raised the fold's relief from 0.66 to 0.97 px, past
     the threshold of the time (0.75, liveness-8).
 
-    ``expected``: the directions the head's motion may have (``turn_direction``: the
+    ``expected``: the directions the head's motion may have (``motion_directions``: the
     turn's, then the poses'). A fit further than ``OFF_TURN_DEGREES`` from every one of
     them followed noise, and the first is taken instead (module docstring, step 2)."""
     weights = np.ones(len(residual))
@@ -347,7 +347,7 @@ def turn_depth(
     """(parallax, relief) of the face's motion from image a to b (grey or RGB), in pixels,
     from one tracking of the face (module docstring); 0 for a measure too few points track
     to give. ``expected``: the image directions the head's motion between the frames may
-    move points along (``turn_direction``: the turn's, then the poses'), which check the
+    move points along (``motion_directions``: the turn's, then the poses'), which check the
     direction fitted to the parallax: noise can turn it on a small turn
     (``epipolar_direction``; module docstring, step 2).
 
