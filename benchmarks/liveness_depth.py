@@ -29,6 +29,7 @@ import json
 import multiprocessing
 import os
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +150,9 @@ def _measure(job) -> list[tuple]:
                         gb = region.crop(image)
                         # Read along the pose change the frames' landmarks show, as a
                         # session does; a frame the detector misses, along the turn's.
-                        pose = one_face_pose(backend, image) or HeadPose(sign * angle, 0.0, 0.0)
+                        pose = one_face_pose(backend, image) or replace(
+                            start, yaw=start.yaw + sign * angle
+                        )
                         expected = () if fitted else motion_directions(start, pose)
                         out.append(
                             (
