@@ -197,7 +197,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.report:
-        rows = [tuple(r) for path in args.report for r in json.loads(Path(path).read_text())]
+        try:
+            rows = [tuple(r) for path in args.report for r in json.loads(Path(path).read_text())]
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"cannot read saved measurements: {exc}") from None
         report(rows, args.by_angle)
         return
     photos = sorted(read_labels(require_faces_dev()))[: args.limit]

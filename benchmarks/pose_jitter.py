@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
     parser.add_argument("--face-px", type=int, default=180)
     args = parser.parse_args()
+    if args.frames < 2:
+        parser.error("--frames must be at least 2: a spread needs two frames of a pose")
 
     fine = DlibFaceBackend.for_video_frames()
     whole = DlibFaceBackend(dataclasses.replace(fine.settings, landmark_upscale=1))
