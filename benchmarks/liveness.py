@@ -3,7 +3,9 @@
 Every faces-dev photo whose face looks at the camera as an enrolment clip must start (the pose
 ``liveness.neutral_pose_problem`` accepts: within 12 degrees of facing it, not tilted back past
 20, read against the person's own nose drop from their other photos) is scaled so
-the face is 180 px wide, as in a selfie video. For each, with fresh random sessions: one
+the face is 180 px wide, as in a selfie video: as the check reads it in the honest head's first
+frame (``clips.sized_as_read``; ``--size-by photo`` measures the photo instead, as runs up to
+liveness-16 did). For each, with fresh random sessions: one
 honest clip (head turns rendered with parallax, from facing the camera as the page asks first:
 the photo's own yaw turned away; ``--start photo`` keeps the photo's pose) and attacks (a still
 photo; a flat print turned to mimic each pose; a recording of another session's sequence; a
@@ -210,6 +212,14 @@ def main() -> None:
         "the neutral-pose bound then reads past it through camera noise)",
     )
     parser.add_argument("--face-px", type=int, default=180, help="face width in the clips")
+    parser.add_argument(
+        "--size-by",
+        default="clip",
+        choices=("clip", "photo"),
+        help="where the face width is read: in the head's first frame, as the check reads it "
+        "(glasses and the turn to face the camera change it by up to 8%%), or in the photo "
+        "before the head model renders it (as up to liveness-16's runs did)",
+    )
     parser.add_argument("--save", default=None, help="also write every clip's outcome (JSON)")
     parser.add_argument(
         "--report", nargs="+", default=None, help="only report outcomes saved before (JSON)"
@@ -235,13 +245,14 @@ def main() -> None:
             print(f"  {person}/{Path(path).name}: skipped ({exc})")
             skipped += 1
             continue
-        found.append((f"{person}/{Path(path).name}", person, pixels, face))
+        found.append((f"{person}/{Path(path).name}", person, pixels, face, path))
     tried = {n for n, *_ in found} if args.only is None else set(args.only)
     prepared = []
-    for name, person, pixels, face in found:
+    read_widths = []
+    for name, person, pixels, face, path in found:
         # The person's nose drop from their other photos, as an enrolment takes it from
         # their photo group (from this photo itself when it is their only one).
-        others = [(f.landmarks, p.shape[1::-1]) for n, who, p, f in found if who == person]
+        others = [(f.landmarks, p.shape[1::-1]) for n, who, p, f, _ in found if who == person]
         mine = [(face.landmarks, pixels.shape[1::-1])]
         calibration = PoseCalibration.from_faces(
             [o for o in others if o[0] != face.landmarks] or mine
@@ -253,6 +264,16 @@ def main() -> None:
             skipped += 1
             continue
         facing = -pose.yaw if args.start == "facing" else 0.0
+        if args.size_by == "clip":
+            try:
+                pixels, face, width = clips.sized_as_read(
+                    Image.open(path), backend, HEADS[args.head], facing, args.face_px
+                )
+            except ValueError as exc:
+                print(f"  {name}: skipped ({exc})")
+                skipped += 1
+                continue
+            read_widths.append(width)
         prepared.append((name, person, pixels, face, calibration, facing))
     jobs = []
     for i, (name, person, pixels, face, calibration, facing) in enumerate(prepared):
@@ -291,7 +312,8 @@ def main() -> None:
     with ctx.Pool(args.workers) as pool:
         outcomes = [o for trial in pool.imap(_trial, jobs) for o in trial]
 
-    config = f"{args.head}, {args.camera}, {args.face_px} px, {args.fps} fps"
+    size = f"{args.face_px} px" + (" in the clip" if args.size_by == "clip" else "")
+    config = f"{args.head}, {args.camera}, {size}, {args.fps} fps"
     config += ", from the photo's pose" if args.start == "photo" else ""
     rows = [(config, *outcome) for outcome in outcomes]
     if args.save:
@@ -300,6 +322,11 @@ def main() -> None:
         f"{len({o[0] for o in outcomes})} photos facing the camera ({skipped} others skipped), "
         f"{args.sessions} random session(s) each"
     )
+    if read_widths:
+        print(
+            f"faces as the check reads them in the head's first frame (clean): "
+            f"{min(read_widths):.1f} to {max(read_widths):.1f} px"
+        )
     report(rows)
 
 
@@ -309,8 +336,9 @@ def report(rows: list[tuple]) -> None:
     largest an attack reached); then the margins over all rows."""
     from likeness.consent import liveness
 
+    wide = max([52, *(len(config) + 2 for config, *_ in rows)])
     print(
-        f"{'head, camera, face, frame rate':<52}{'clip':<20}{'clips':>6}{'wrong':>6}"
+        f"{'head, camera, face, frame rate':<{wide}}{'clip':<20}{'clips':>6}{'wrong':>6}"
         f"{'depth':>8}{'spread':>8}  why wrong"
     )
     by_config: dict[tuple[str, str], list[tuple]] = defaultdict(list)
@@ -327,7 +355,7 @@ def report(rows: list[tuple]) -> None:
         spread = f"{(max if honest else min)(spreads):.3f}" if spreads else "-"
         why = Counter(_check_of(o[3]) if honest else "passed" for o in wrong)
         print(
-            f"{config:<52}{case:<20}{len(outcomes):>6}{len(wrong):>6}{depth:>8}{spread:>8}  "
+            f"{config:<{wide}}{case:<20}{len(outcomes):>6}{len(wrong):>6}{depth:>8}{spread:>8}  "
             + ", ".join(f"{k} {v}" for k, v in why.most_common())
         )
     print(

@@ -80,3 +80,20 @@ def test_the_camera_adds_fresh_noise_to_every_frame_and_h264_keeps_the_frames():
     assert len(decoded) == 10 and all(d.shape == still.shape for d in decoded)
     assert np.abs(decoded[5].astype(int) - 128).mean() < 2.0
     assert str(Camera(noise=3.0, h264_crf=28)) == "noise 3, H.264 CRF 28"
+
+
+def test_a_head_with_glasses_is_sized_as_the_check_reads_its_face():
+    """Glasses move the eye corners a face's width is read from: the astronaut sized to 200 px
+    in her photo reads narrower in the glasses head's first frame. ``sized_as_read`` scales
+    the photo so that frame reads the width asked, which is what a session measures."""
+    from likeness.faces.headpose import face_width_px
+
+    backend = video_frame_backend()
+    head = heads.HEADS["ellipsoid+hair+glasses"]
+    pixels, face = clips.enrolment_sized(astronaut(), backend, 200)
+    [shown] = backend.analyze(head(pixels, face.landmarks)(0.0, 0.0))
+    assert abs(face_width_px(shown.landmarks) - 200) > 3  # the premise: the photo's size is off
+    pixels, face, width = clips.sized_as_read(astronaut(), backend, head, 0.0, 200)
+    [shown] = backend.analyze(head(pixels, face.landmarks)(0.0, 0.0))
+    assert face_width_px(shown.landmarks) == pytest.approx(width)
+    assert width == pytest.approx(200, abs=1.5)

@@ -559,6 +559,32 @@ def enrolment_sized(image, backend, face_px: int = 180):
     return crop, found[0]
 
 
+def sized_as_read(image, backend, head, facing: float = 0.0, face_px: float = 180):
+    """(pixels, face, width): the photo scaled so that ``head`` (a renderer factory of
+    ``likeness.testing.heads.HEADS``), turned by ``facing`` degrees to face the camera, shows a
+    face ``face_px`` wide as the liveness check reads it in the clip's first frame.
+
+    Why not ``enrolment_sized`` alone: that measures the photo, and a head model shows the same
+    photo's face at another width. Glasses move the eye corners the width is read from, a head
+    turned to face the camera widens them, and across the faces-dev photos at 180 px the first
+    frames read from 170 to 197 px. A session asks a face under its floor (175 px) to come
+    closer, so an honest person's clip is one whose face the check reads at the size asked.
+    ``width`` is the first frame's reading after scaling (within a pixel of ``face_px``)."""
+    from likeness.faces.headpose import face_width_px
+
+    pixels, face = enrolment_sized(image, backend, face_px)
+    shown = backend.analyze(head(pixels, face.landmarks)(facing, 0.0))
+    if len(shown) != 1:
+        raise ValueError(f"{len(shown)} faces in the head's first frame")
+    pixels, face = enrolment_sized(
+        image, backend, face_px * face_px / face_width_px(shown[0].landmarks)
+    )
+    shown = backend.analyze(head(pixels, face.landmarks)(facing, 0.0))
+    if len(shown) != 1:
+        raise ValueError(f"{len(shown)} faces in the head's first frame")
+    return pixels, face, face_width_px(shown[0].landmarks)
+
+
 def prepared(image):
     """Scaled so the face is enrolment-sized (a selfie video: face ~180 px), with the
     enrolment backend."""
