@@ -14,10 +14,14 @@ mid-clip; another person; a print bent round a vertical cylinder of 0.5, 0.7 and
 widths, and one folded along a vertical line at 120 and 150 degrees, turned on the
 schedule; one folded at 100 degrees, printed at 0.8 of its height so that folded it reads
 as level, as an attacker would correct it; and the face cut out of the print along its
-outline, folded at 120 degrees and held in front of the scene). Honest clips should all
-pass, attacks all fail. The margins (smallest honest turn, parallax and depth figure;
-largest parallax of a flat print and of a bent one, largest depth figure of any print) say
-how close the thresholds are.
+outline, folded at 120 degrees and held in front of the scene, and printed short too).
+Honest clips should all pass, attacks all fail. The margins (smallest honest turn, parallax
+and depth figure; largest parallax of a flat print and of a bent one, largest depth figure of
+any print) say how close the thresholds are. Every clip's face is sized as the check reads it
+in the clip's first frame: the honest head's, and each bent print's, held as close as a
+session takes it (``--size-by photo`` sizes the photo instead, as runs up to liveness-16
+did, when the bent prints read narrower than the size a session takes and were refused for
+it).
 
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
         [--fps 15] [--only person/photo.jpg ...] [--cases honest "cylinder r=0.5" ...]
@@ -51,7 +55,67 @@ BENT = (
     "V-fold 150",
     "V-fold 100, short",
     "cut-out V-fold 120",
+    "cut-out V-fold 120, short",
 )
+
+
+def _bends():
+    """Each bent print's shape from the photo and its face: ``(pixels, face) -> bend(image,
+    turn)`` for ``clips.bent_print_frames``, the face at the front. A cylinder (radius in
+    face widths) is turned about an axis a face width behind the print, as a hand turns a
+    bottle like a head; a V-fold (angle) about its fold; the 100-degree fold is printed at
+    0.8 of its height, so that folded it reads as level; the cut-out is the face cut out
+    along its outline, folded at 120 degrees and held in front of the scene (the print the
+    depth check found hardest, ``benchmarks/liveness_depth.py``), and the same printed at 0.8
+    of its height (folded, a print's eyes come closer together and it reads as seen from
+    above; the shorter print reads level)."""
+    from likeness.testing import clips
+
+    def width_centre(face):
+        return face.box[2] - face.box[0], (face.box[0] + face.box[2]) / 2
+
+    def cylinder(r):
+        def shape(pixels, face):
+            width, centre = width_centre(face)
+            return lambda im, turn: clips.cylinder_print(im, r * width, turn, width, centre)
+
+        return shape
+
+    def fold(angle):
+        def shape(pixels, face):
+            centre = width_centre(face)[1]
+            return lambda im, turn: clips.folded_print(im, angle, turn, centre)
+
+        return shape
+
+    def short_fold(pixels, face):
+        short, centre = clips.squashed(pixels, 0.8), width_centre(face)[1]
+        return lambda _im, turn: clips.folded_print(short, 100, turn, centre)
+
+    def cut_out_fold(pixels, face):
+        centre = width_centre(face)[1]
+        return lambda im, turn: clips.cut_out(
+            im, face.box, lambda cut, t: clips.folded_print(cut, 120, t, centre), turn
+        )
+
+    def short_cut_out_fold(pixels, face):
+        # Printed at 0.8 of its height about the middle row, as ``clips.squashed`` prints it,
+        # and cut out along the face where it lies on that print.
+        mid, (x0, y0, x1, y1) = pixels.shape[0] / 2, face.box
+        box = (x0, mid + 0.8 * (y0 - mid), x1, mid + 0.8 * (y1 - mid))
+        short, centre = clips.squashed(pixels, 0.8), width_centre(face)[1]
+        return lambda im, turn: clips.cut_out(
+            im,
+            box,
+            lambda cut, t: clips.folded_print(cut, 120, t, centre),
+            turn,
+            printed_from=short,
+        )
+
+    shapes = (cylinder(0.5), cylinder(0.7), cylinder(1.0), fold(120), fold(150))
+    return dict(zip(BENT, (*shapes, short_fold, cut_out_fold, short_cut_out_fold), strict=True))
+
+
 CASES = (
     "honest",
     "still photo",
@@ -91,6 +155,10 @@ class Trial(NamedTuple):
     #: The yaw (degrees) the head is turned by to face the camera before the session starts:
     #: minus the photo's own, or 0 to start from the photo's pose (``--start``).
     facing: float
+    #: The face width (px) a bent print is zoomed to read when it faces the camera, as an
+    #: attacker holds it close enough for a session to take it; None leaves it at the photo's
+    #: scale (``--size-by photo``).
+    print_px: float | None
 
 
 def _trial(job: Trial) -> list[tuple]:
@@ -130,44 +198,26 @@ def _trial(job: Trial) -> list[tuple]:
         ),
         "other person": lambda: live(head_of(other[2], other[3].landmarks), session, other[5]),
     }
-    # Bent prints turned on the session's schedule, the face at the front: a cylinder (radius
-    # in face widths) turned about an axis a face width behind the print, as a hand turns a
-    # bottle like a head; a V-fold (angle) turned about its fold.
-    width = face.box[2] - face.box[0]
-    centre = (face.box[0] + face.box[2]) / 2
-    for r in (0.5, 0.7, 1.0):
-        cases[f"cylinder r={r}"] = lambda r=r: clips.bent_print_frames(
-            pixels,
-            session,
-            lambda im, turn: clips.cylinder_print(im, r * width, turn, width, centre),
-            fps,
-        )
-    for angle in (120, 150):
-        cases[f"V-fold {angle}"] = lambda a=angle: clips.bent_print_frames(
-            pixels, session, lambda im, turn: clips.folded_print(im, a, turn, centre), fps
-        )
-
-    def short_fold():
-        short = clips.squashed(pixels, 0.8)
-        return clips.bent_print_frames(
-            pixels, session, lambda _im, turn: clips.folded_print(short, 100, turn, centre), fps
-        )
-
-    cases["V-fold 100, short"] = short_fold
-    # The print cut out along the face and held in front of the scene, folded at 120 degrees:
-    # the print the depth check found hardest (``benchmarks/liveness_depth.py``).
-    cases["cut-out V-fold 120"] = lambda: clips.bent_print_frames(
-        pixels,
-        session,
-        lambda im, turn: clips.cut_out(
-            im, face.box, lambda cut, t: clips.folded_print(cut, 120, t, centre), turn
-        ),
-        fps,
-    )
     from likeness.faces.backends import turned_face_finder, video_frame_backend
     from likeness.people.identity import PhotoGroup
 
     backend = video_frame_backend()
+    bends = _bends()
+
+    def bent(case: str):
+        def frames():
+            shape = bends[case]
+            photo, its_face = pixels, face
+            if job.print_px is not None:  # held as close as a session takes it
+                photo, its_face = clips.print_sized_as_read(
+                    pixels, face, shape, backend, job.print_px
+                )
+            return clips.bent_print_frames(photo, session, shape(photo, its_face), fps)
+
+        return frames
+
+    for case in BENT:
+        cases[case] = bent(case)
     finder = turned_face_finder(backend)
     group = PhotoGroup.of_embeddings(face.embedding, backend, calibration=calibration)
     out = []
@@ -306,6 +356,7 @@ def main() -> None:
                     args.head,
                     args.camera,
                     facing,
+                    args.face_px if args.size_by == "clip" else None,
                 )
             )
     ctx = multiprocessing.get_context("fork")

@@ -97,3 +97,34 @@ def test_a_head_with_glasses_is_sized_as_the_check_reads_its_face():
     [shown] = backend.analyze(head(pixels, face.landmarks)(0.0, 0.0))
     assert face_width_px(shown.landmarks) == pytest.approx(width)
     assert width == pytest.approx(200, abs=1.5)
+
+
+def test_a_bent_print_is_held_as_close_as_a_session_takes_it(astronaut_face):
+    """A print bent round a bottle reads narrower than it was printed; the benchmark's
+    attacker holds it closer until its face reads the width a session takes, so that the
+    attack tests the depth check and not only the size check."""
+    from likeness.faces.headpose import face_width_px
+
+    pixels, face = astronaut_face
+    backend = video_frame_backend()
+    printed = face_width_px(face.landmarks)
+
+    def bottle(pixels, face):
+        width, centre = face.box[2] - face.box[0], (face.box[0] + face.box[2]) / 2
+        return lambda im, turn: clips.cylinder_print(im, 0.5 * width, turn, width, centre)
+
+    [bent] = backend.analyze(bottle(pixels, face)(pixels, 0.0))
+    assert face_width_px(bent.landmarks) < printed - 5  # the premise: bending narrows it
+    closer, its_face = clips.print_sized_as_read(pixels, face, bottle, backend, printed)
+    assert closer.shape == pixels.shape
+    [shown] = backend.analyze(bottle(closer, its_face)(closer, 0.0))
+    assert face_width_px(shown.landmarks) == pytest.approx(printed, abs=4)
+
+
+def test_a_cut_out_can_be_printed_from_another_picture_than_the_scene():
+    scene = np.zeros((60, 80, 3), np.uint8)
+    printed = np.full((60, 80, 3), 200, np.uint8)
+    flat = lambda im, turn: im  # noqa: E731
+    held = clips.cut_out(scene, (30, 20, 50, 40), flat, 0.0, printed_from=printed)
+    assert (held[30, 40] == 200).all()  # inside the cut: the print
+    assert (held[2, 2] == 0).all()  # outside: the scene

@@ -559,7 +559,7 @@ def enrolment_sized(image, backend, face_px: int = 180):
     return crop, found[0]
 
 
-def sized_as_read(image, backend, head, facing: float = 0.0, face_px: float = 180):
+def sized_as_read(image, backend, head, facing: float = 0.0, face_px: float = 180, tries: int = 4):
     """(pixels, face, width): the photo scaled so that ``head`` (a renderer factory of
     ``likeness.testing.heads.HEADS``), turned by ``facing`` degrees to face the camera, shows a
     face ``face_px`` wide as the liveness check reads it in the clip's first frame.
@@ -567,22 +567,63 @@ def sized_as_read(image, backend, head, facing: float = 0.0, face_px: float = 18
     Why not ``enrolment_sized`` alone: that measures the photo, and a head model shows the same
     photo's face at another width. Glasses move the eye corners the width is read from, a head
     turned to face the camera widens them, and across the faces-dev photos at 180 px the first
-    frames read from 170 to 197 px. A session asks a face under its floor (175 px) to come
+    frames read from 169 to 197 px. A session asks a face under its floor (175 px) to come
     closer, so an honest person's clip is one whose face the check reads at the size asked.
-    ``width`` is the first frame's reading after scaling (within a pixel of ``face_px``)."""
+    The reading is not smooth in the scale: drawn glasses move the landmarks by a few pixels
+    as the photo's scale changes by 1 %, so the scale is corrected up to ``tries`` times and
+    the closest reading kept. ``width`` is the first frame's reading at the scale returned."""
     from likeness.faces.headpose import face_width_px
 
-    pixels, face = enrolment_sized(image, backend, face_px)
-    shown = backend.analyze(head(pixels, face.landmarks)(facing, 0.0))
-    if len(shown) != 1:
-        raise ValueError(f"{len(shown)} faces in the head's first frame")
-    pixels, face = enrolment_sized(
-        image, backend, face_px * face_px / face_width_px(shown[0].landmarks)
+    best = None
+    asked = float(face_px)
+    for _ in range(tries):
+        pixels, face = enrolment_sized(image, backend, asked)
+        shown = backend.analyze(head(pixels, face.landmarks)(facing, 0.0))
+        if len(shown) != 1:
+            raise ValueError(f"{len(shown)} faces in the head's first frame")
+        width = face_width_px(shown[0].landmarks)
+        if best is None or abs(width - face_px) < abs(best[2] - face_px):
+            best = (pixels, face, width)
+        if abs(width - face_px) <= 1.0:
+            break
+        asked *= face_px / width
+    return best
+
+
+def zoomed(image: np.ndarray, factor: float) -> np.ndarray:
+    """``image`` scaled by ``factor`` about its centre, at its own size (edges repeated where
+    a smaller picture leaves room): the same scene seen closer or further away."""
+    import cv2
+
+    h, w = image.shape[:2]
+    matrix = np.array([[factor, 0.0, (1 - factor) * w / 2], [0.0, factor, (1 - factor) * h / 2]])
+    return cv2.warpAffine(
+        image,
+        matrix,
+        (w, h),
+        flags=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
     )
-    shown = backend.analyze(head(pixels, face.landmarks)(facing, 0.0))
+
+
+def print_sized_as_read(pixels: np.ndarray, face, bend_of, backend, face_px: float = 180):
+    """(pixels, face): the photo zoomed so that its print, bent as ``bend_of(pixels, face)``
+    bends it (a ``bend(image, turn)`` for ``bent_print_frames``), shows a face ``face_px`` wide
+    as the liveness check reads it when it faces the camera: the attacker holds the print
+    closer until a session takes its size. A print bent round a bottle or folded reads
+    narrower than it was printed (a cylinder of half a face width by about a fifth), and a
+    print too small to be taken tests only the size check. Unchanged when the bent print's
+    face is not found, as an attacker could not size it either."""
+    from likeness.faces.headpose import face_width_px
+
+    shown = backend.analyze(bend_of(pixels, face)(pixels, 0.0))
     if len(shown) != 1:
-        raise ValueError(f"{len(shown)} faces in the head's first frame")
-    return pixels, face, face_width_px(shown[0].landmarks)
+        return pixels, face
+    closer = zoomed(pixels, face_px / face_width_px(shown[0].landmarks))
+    found = backend.analyze(closer)
+    if not found:
+        return pixels, face
+    return closer, max(found, key=lambda f: f.box[2] - f.box[0])
 
 
 def prepared(image):
@@ -593,11 +634,20 @@ def prepared(image):
     return enrolment_sized(image, video_frame_backend())
 
 
-def cut_out(image: np.ndarray, box, bend, turn: float, margin: float = 1.15) -> np.ndarray:
+def cut_out(
+    image: np.ndarray,
+    box,
+    bend,
+    turn: float,
+    margin: float = 1.15,
+    printed_from: np.ndarray | None = None,
+) -> np.ndarray:
     """The photo's face printed, cut out along an oval round it (``margin`` times the face
     box), bent and turned by ``bend(print, turn)`` and held in front of the scene, which
     stays put: the print's edge moves against a real background inside the face box, as a
-    head's outline does."""
+    head's outline does. ``printed_from``: the picture printed, when it is not ``image``
+    itself (a print squashed to read level when folded, in front of the unsquashed scene;
+    ``box`` is then the face's box on the print)."""
     import cv2
 
     x0, y0, x1, y1 = box
@@ -605,6 +655,6 @@ def cut_out(image: np.ndarray, box, bend, turn: float, margin: float = 1.15) -> 
     axes = (round(margin * (x1 - x0) / 2), round(margin * 1.25 * (y1 - y0) / 2))
     mask = np.zeros(image.shape[:2], np.uint8)
     cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, -1)
-    printed = bend(image, turn)
+    printed = bend(image if printed_from is None else printed_from, turn)
     held = bend(np.repeat(mask[..., None], 3, axis=2), turn)[..., :1].astype(np.float32) / 255
     return (printed * held + image * (1 - held)).astype(np.uint8)
