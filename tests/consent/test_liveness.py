@@ -452,6 +452,50 @@ def test_a_print_cut_out_along_the_face_fails_for_its_shape(faces_dev):
     _bent_print_fails_for_its_shape(pixels, face, cut_out_bottle, session)
 
 
+@pytest.mark.slow  # 90 s; `make test-all`
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="a known hole (issue 24, README: What it does not resist): this print passes a "
+    "session with no look up; when the check refuses it, this test fails as XPASS, and the "
+    "README's claim must change with it",
+)
+def test_a_cut_out_fold_printed_short_and_held_close_is_refused(faces_dev):
+    """The face cut out of a print made 0.8 of its height (so that folded it reads level),
+    folded at 120 degrees down the middle, held in front of the scene as close as a session
+    takes it (its face read 180 px wide), and turned on a session of turns only. The session
+    is the one `benchmarks/liveness.py --cases "cut-out V-fold 120, short" --sessions 3
+    --seed 60` drew for `barack_obama/1`, whose clip passed (1 of 54): its turns' frames read
+    10 to 16 degrees of yaw while the print turns 30, and show 0.2 to 1.0 px of relief."""
+    photo = Image.open(faces_dev / "people/barack_obama/1.jpg")
+    pixels, face = clips.enrolment_sized(photo, backend(), 180)
+
+    def short_cut_out(pixels, face):
+        mid, (x0, y0, x1, y1) = pixels.shape[0] / 2, face.box
+        box = (x0, mid + 0.8 * (y0 - mid), x1, mid + 0.8 * (y1 - mid))
+        short, fold = clips.squashed(pixels, 0.8), (x0 + x1) / 2
+        return lambda im, turn: clips.cut_out(
+            im, box, lambda cut, t: clips.folded_print(cut, 120, t, fold), turn, printed_from=short
+        )
+
+    pixels, face = clips.print_sized_as_read(pixels, face, short_cut_out, backend(), 180)
+    windows = [
+        ("left", 1.1, 2.7),
+        ("centre", 2.7, 3.9),
+        ("right", 3.9, 6.6),
+        ("centre", 6.6, 8.5),
+        ("left", 8.5, 10.5),
+        ("centre", 10.5, 11.9),
+        ("right", 11.9, 14.0),
+        ("centre", 14.0, 15.4),
+    ]
+    challenges = tuple(Challenge(*w) for w in windows)
+    session = ChallengeSession("seed-60", datetime(2026, 1, 1), challenges)
+    frames = clips.bent_print_frames(pixels, session, short_cut_out(pixels, face), fps=15)
+    result = _verify(Camera(noise=3.0, h264_crf=28).shoot(frames), face, session)
+    assert not result.passed
+
+
 def test_a_photo_tilted_in_the_image_plane_does_not_read_as_a_turn(people):
     import cv2
 
