@@ -92,28 +92,15 @@ def _bends():
         short, centre = clips.squashed(pixels, 0.8), width_centre(face)[1]
         return lambda _im, turn: clips.folded_print(short, 100, turn, centre)
 
-    def cut_out_fold(pixels, face):
-        centre = width_centre(face)[1]
-        return lambda im, turn: clips.cut_out(
-            im, face.box, lambda cut, t: clips.folded_print(cut, 120, t, centre), turn
-        )
-
-    def short_cut_out_fold(pixels, face):
-        # Printed at 0.8 of its height about the middle row, as ``clips.squashed`` prints it,
-        # and cut out along the face where it lies on that print.
-        mid, (x0, y0, x1, y1) = pixels.shape[0] / 2, face.box
-        box = (x0, mid + 0.8 * (y0 - mid), x1, mid + 0.8 * (y1 - mid))
-        short, centre = clips.squashed(pixels, 0.8), width_centre(face)[1]
-        return lambda im, turn: clips.cut_out(
-            im,
-            box,
-            lambda cut, t: clips.folded_print(cut, 120, t, centre),
-            turn,
-            printed_from=short,
-        )
-
     shapes = (cylinder(0.5), cylinder(0.7), cylinder(1.0), fold(120), fold(150))
-    return dict(zip(BENT, (*shapes, short_fold, cut_out_fold, short_cut_out_fold), strict=True))
+
+    def cut_out(pixels, face):
+        return clips.cut_out_fold(pixels, face)
+
+    def short_cut_out(pixels, face):
+        return clips.cut_out_fold(pixels, face, height=0.8)
+
+    return dict(zip(BENT, (*shapes, short_fold, cut_out, short_cut_out), strict=True))
 
 
 CASES = (

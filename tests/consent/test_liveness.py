@@ -330,12 +330,10 @@ def test_a_print_cut_out_and_folded_shows_a_heads_depth_only_past_the_depth_rang
     read as much relief as a head's turn must show on its own."""
     photo = Image.open(faces_dev / "people/barack_obama/5.jpg")
     pixels, face = clips.enrolment_sized(photo, backend(), 250)
-    fold = (face.box[0] + face.box[2]) / 2
+    bend = clips.cut_out_fold(pixels, face)
 
     def cut_out_fold(turn: float) -> np.ndarray:
-        return clips.cut_out(
-            pixels, face.box, lambda cut, t: clips.folded_print(cut, 120, t, fold), turn
-        )
+        return bend(pixels, turn)
 
     neutral = cut_out_fold(0.0)
     [seen] = backend().analyze(neutral)
@@ -471,12 +469,7 @@ def test_a_cut_out_fold_printed_short_and_held_close_is_refused(faces_dev):
     pixels, face = clips.enrolment_sized(photo, backend(), 180)
 
     def short_cut_out(pixels, face):
-        mid, (x0, y0, x1, y1) = pixels.shape[0] / 2, face.box
-        box = (x0, mid + 0.8 * (y0 - mid), x1, mid + 0.8 * (y1 - mid))
-        short, fold = clips.squashed(pixels, 0.8), (x0 + x1) / 2
-        return lambda im, turn: clips.cut_out(
-            im, box, lambda cut, t: clips.folded_print(cut, 120, t, fold), turn, printed_from=short
-        )
+        return clips.cut_out_fold(pixels, face, height=0.8)
 
     pixels, face = clips.print_sized_as_read(pixels, face, short_cut_out, backend(), 180)
     windows = [

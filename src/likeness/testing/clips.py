@@ -437,6 +437,22 @@ def squashed(image: np.ndarray, factor: float) -> np.ndarray:
     return cv2.copyMakeBorder(short, top, h - short.shape[0] - top, 0, 0, cv2.BORDER_REPLICATE)
 
 
+def cut_out_fold(pixels: np.ndarray, face, angle: float = 120, height: float = 1.0):
+    """The face cut out of a print along its outline, folded at ``angle`` degrees down the
+    middle of the face and held in front of the scene: a ``bend(image, turn)`` for
+    ``bent_print_frames``. ``height`` below 1 prints it shorter about its middle row, as
+    ``squashed`` does (folded, a print's eyes come closer together and it reads as seen from
+    above; the shorter print reads level), and the cut follows the face where it lies on that
+    print."""
+    mid, (x0, y0, x1, y1) = pixels.shape[0] / 2, face.box
+    box = (x0, mid + height * (y0 - mid), x1, mid + height * (y1 - mid))
+    printed = squashed(pixels, height) if height != 1.0 else None
+    fold = (x0 + x1) / 2
+    return lambda im, turn: cut_out(
+        im, box, lambda cut, t: folded_print(cut, angle, t, fold), turn, printed_from=printed
+    )
+
+
 def bent_print_frames(
     image: np.ndarray, session, bend, fps: int = FPS
 ) -> list[tuple[float, np.ndarray]]:
