@@ -176,3 +176,91 @@ def test_a_fit_that_followed_a_head_tilting_as_it_turned_is_kept():
     kept = depth.epipolar_direction(residual, (turn, poses))
     assert abs(kept @ steep) > np.cos(np.radians(5))
     assert np.allclose(depth.epipolar_direction(residual, (turn,)), turn)
+
+
+def test_each_neighbourhoods_motion_is_its_own_halfs_and_a_lost_track_does_not_drag_it():
+    """A print folded down the middle moves each half by its own motion: a point's window is
+    warped by its neighbourhood's (``depth._local_affines``), fitted robustly, so a track
+    lost among its neighbours does not bend it."""
+    rng = np.random.default_rng(3)
+    src = rng.uniform(0, 200, size=(120, 2))
+    left, right = (
+        np.array([[1.1, 0.05, 4.0], [0.0, 1.0, 2.0]]),
+        np.array([[0.5, 0.0, 60.0], [0.02, 1.0, 1.0]]),
+    )
+    dst = np.where(
+        (src[:, 0] < 100)[:, None],
+        src @ left[:, :2].T + left[:, 2],
+        src @ right[:, :2].T + right[:, 2],
+    )
+    deep_left = int(np.argmin(np.linalg.norm(src - [30, 100], axis=1)))
+    neighbours = np.argsort(np.linalg.norm(src - src[deep_left], axis=1))[1:20]
+    dst[neighbours[5]] += [25.0, -18.0]  # a lost track
+    affines = depth._local_affines(src, dst, depth.LOCAL_NEIGHBOURS)
+    assert np.allclose(affines[deep_left], left, atol=0.02)
+    deep_right = int(np.argmin(np.linalg.norm(src - [170, 100], axis=1)))
+    assert np.allclose(affines[deep_right], right, atol=0.02)
+
+
+def _texture(seed: int, size: int = 240) -> np.ndarray:
+    import cv2
+
+    noise = np.random.default_rng(seed).uniform(0, 255, (size // 4, size // 4))
+    return (
+        cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 255).astype(np.uint8)
+    )
+
+
+def test_a_window_warped_by_its_neighbourhood_tracks_a_squeezed_surface_without_sliding():
+    """The far half of a folded print turned 30 degrees is squeezed to about half its width.
+    Tracked in a square window, a point on it slides by pixels (2.4 here); tracked with
+    the window warped by its neighbourhood's motion (``depth._track_warped``), it lands where
+    the surface took it."""
+    import cv2
+
+    a = _texture(0)
+    squeeze = np.array([[0.5, 0.0, 70.0], [0.0, 1.0, 3.0]])
+    b = cv2.warpAffine(a, squeeze, a.shape[::-1], flags=cv2.INTER_LINEAR)
+    rng = np.random.default_rng(1)
+    src = rng.uniform(80, 160, size=(40, 2)).astype(np.float32)
+    truth = src @ squeeze[:, :2].T + squeeze[:, 2]
+    affines = np.repeat(squeeze[None], len(src), axis=0)
+    kept, moved = depth._track_warped(a, b, src, affines)
+    assert len(kept) >= 35
+    error = np.linalg.norm(moved - (kept @ squeeze[:, :2].T + squeeze[:, 2]), axis=1)
+    assert np.median(error) < 0.1, np.median(error)
+    # A square window, started where the surface went, drifts off it.
+    start = truth.reshape(-1, 1, 2).astype(np.float32)
+    plain, status, _ = cv2.calcOpticalFlowPyrLK(
+        a,
+        b,
+        src.reshape(-1, 1, 2),
+        start,
+        winSize=(15, 15),
+        maxLevel=1,
+        flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+    )
+    slid = np.linalg.norm(plain.reshape(-1, 2) - truth, axis=1)[status.reshape(-1) == 1]
+    assert np.median(slid) > 5 * np.median(error), (np.median(slid), np.median(error))
+
+
+def test_the_part_of_a_face_a_turn_squeezes_edge_on_is_left_out():
+    """A fold's far half seen nearly edge-on: its neighbourhoods' area shrinks to 0.4 of the
+    near half's, under ``depth.SQUEEZED`` of the face's median change, and none of its points
+    is measured; the near half's are."""
+    import cv2
+
+    a = _texture(2)
+    far = np.array([[0.4, 0.0, 72.0], [0.0, 1.0, 0.0]])  # the near half stays put
+    b = a.copy()
+    b[:, 120:] = cv2.warpAffine(a, far, a.shape[::-1], flags=cv2.INTER_LINEAR)[:, 120:]
+    rng = np.random.default_rng(4)
+    src = np.vstack(
+        [rng.uniform([40, 40], [115, 200], (90, 2)), rng.uniform([125, 40], [195, 200], (40, 2))]
+    )
+    on_far = src[:, 0] > 120
+    dst = np.where(on_far[:, None], src @ far[:, :2].T + far[:, 2], src)
+    kept, parallax = depth._plane_relative(a, b, src.astype(np.float32), dst, np.eye(3))
+    assert (kept[:, 0] < 120).all()  # the squeezed half is left out
+    assert len(kept) >= 80  # the near half is measured ...
+    assert np.median(np.abs(parallax)) < 0.1  # ... on its plane

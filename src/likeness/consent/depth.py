@@ -16,14 +16,30 @@ the brow and the cheekbone; across the face the nose stands in front of both eye
 
 How relief is measured, and why:
 
-1. Plane plus parallax. Points are tracked from the neutral frame to the turned one, the
-   face's dominant plane is fitted (a homography), the turned frame is warped back onto the
-   neutral one by it, and the points are tracked again. What remains is the parallax of each
-   point relative to that plane: the plane's own motion, including the strong foreshortening
-   of a half-fold turned to 60 degrees, is gone, and the second tracking sees small, nearly
-   translational motion, which optical flow measures without the bias that foreshortening
-   inside its window causes (measured: on V-folds the residual after the best bent-sheet fit
-   drops from 0.3-0.7 px to 0.02-0.2 px).
+1. Plane plus parallax. Points are tracked from the neutral frame to the turned one and the
+   face's dominant plane is fitted (a homography). Each point is then tracked again, its
+   window in the turned frame resampled through the affine motion of its nearest points'
+   first tracks (``LOCAL_NEIGHBOURS``: Shi and Tomasi's affine window), and where it lands is
+   mapped back through the plane's homography: what remains is the point's parallax relative
+   to that plane. The second tracking sees small, nearly translational motion in a window
+   shaped as the face there is, which optical flow measures without the bias that
+   foreshortening inside its window causes (measured: on V-folds the residual after the best
+   bent-sheet fit drops from 0.3-0.7 px to 0.02-0.2 px). Up to liveness-16 the turned frame
+   was warped back by the plane's homography alone, which undoes the dominant plane's
+   foreshortening only: on a print folded down the middle and turned 30 degrees, one half
+   faces the camera and the other is turned 60 degrees from it, squeezed to half inside the
+   window, and its tracks slid by up to a pixel.
+   A point whose neighbourhood's image area shrinks to less than ``SQUEEZED`` of the face's
+   median change is left out: that part of the face is seen nearly edge-on in the turned
+   frame, its texture squeezed into a few pixels, and its track follows the squeeze more than
+   the surface. A folded print turned far shows its far half so, with its cut edge moving
+   against the scene; a head turned 10 to 16 degrees, where depth is measured
+   (``Thresholds.depth_max_degrees``), shows little of its face so. Together (liveness-17),
+   over the frames whole sessions measured (faces 180 px, noisy camera): the cut-out fold
+   printed short and held close that passed a session of ``barack_obama/1`` read 0.06 to
+   0.16 px of relief in each of its 20 pairs (0.18 to 1.03 before); such prints' clips read
+   depth figures of at most 0.68 (2.10 before), honest heads' at least 1.52 (generic,
+   canonical+hair, the ellipsoid, canonical+glasses; ``benchmarks/liveness.py``; README).
 2. The parallax of a point relative to a plane is proportional to its height off that plane
    over its depth, along the direction of the epipole (nearly horizontal for a turn of the
    head). Its component along the main direction of the residuals is a relative depth; that
@@ -86,6 +102,15 @@ RELIEF_QUANTILE = 75.0
 #: ... each averaged with its nearest neighbours' (this many points together).
 RELIEF_NEIGHBOURS = 15
 MIN_POINTS = 12
+#: Each point is tracked again with its window warped by the affine motion of this many
+#: nearest points' first tracks (module docstring, step 1), in a window of 2 * PATCH_HALF + 1
+#: pixels ...
+LOCAL_NEIGHBOURS = 20
+PATCH_HALF = 20
+#: A point whose neighbourhood's image area shrinks to less than this share of the face's
+#: median change is left out: that part of the face is seen nearly edge-on in the turned
+#: frame (module docstring, step 1).
+SQUEEZED = 0.7
 #: The direction fitted to the parallax gives way to a turn's when it lies further than
 #: this from it and from the head poses' (``epipolar_direction``; module docstring, step 2).
 #: On the honest generic head of ``joe_biden/2`` (six sessions, liveness-15), fits that
@@ -198,20 +223,86 @@ def _off_plane(src: np.ndarray, dst: np.ndarray, homography: np.ndarray) -> floa
 
 
 def _plane_relative(
-    ga: np.ndarray, gb: np.ndarray, src: np.ndarray, homography: np.ndarray
+    ga: np.ndarray, gb: np.ndarray, src: np.ndarray, dst: np.ndarray, homography: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Points on the face in grey image ga and their parallax (pixels, N x 2) relative to
-    the face's dominant plane, measured after warping gb back onto ga by that plane's
+    the face's dominant plane: each point tracked again into gb with its window warped by its
+    neighbourhood's motion (``_track_warped``), and mapped back through the plane's
     homography (module docstring, step 1); None when too few points track."""
     import cv2
 
-    h, w = ga.shape[:2]
-    back = cv2.warpPerspective(gb, np.linalg.inv(homography), (w, h), flags=cv2.INTER_LINEAR)
-    # Small motions now: a smaller window sees less of the foreshortening between points.
-    src, moved = _track(ga, back, src, (15, 15), 2)
+    affines = _local_affines(src, dst, LOCAL_NEIGHBOURS)
+    # How much each neighbourhood's image area changed, against the face's median change.
+    area = np.linalg.det(affines[:, :, :2])
+    seen = area >= SQUEEZED * np.median(area)
+    src, moved = _track_warped(ga, gb, src[seen], affines[seen])
     if len(src) < MIN_POINTS:
         return None
-    return src, moved - src
+    on_plane = cv2.perspectiveTransform(
+        moved.reshape(-1, 1, 2).astype(np.float64), np.linalg.inv(homography)
+    ).reshape(-1, 2)
+    return src, on_plane - src
+
+
+def _nearest(points: np.ndarray, k: int) -> np.ndarray:
+    """Each point's k nearest points (itself included), as indices: N x k."""
+    k = min(k, len(points))
+    distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
+    return np.argpartition(distances, k - 1, axis=1)[:, :k]
+
+
+def _local_affines(src: np.ndarray, dst: np.ndarray, k: int, rounds: int = 3) -> np.ndarray:
+    """The affine motion (N x 2 x 3, from ga's pixels to gb's) of each point's neighbourhood
+    (its k nearest points' first tracks), fitted by least squares reweighted by Huber's rule
+    (a lost track among them does not drag it), all at once through the normal equations."""
+    src, dst = src.astype(np.float64), dst.astype(np.float64)
+    nearest = _nearest(src, k)
+    design = np.concatenate([src[nearest], np.ones((*nearest.shape, 1))], axis=2)  # N x k x 3
+    target = dst[nearest]  # N x k x 2
+    weights = np.ones(nearest.shape)
+    ridge = 1e-9 * np.eye(3)
+    for _ in range(rounds):
+        weighted_t = (design * weights[..., None]).transpose(0, 2, 1)
+        coef = np.linalg.solve(weighted_t @ design + ridge, weighted_t @ target)  # N x 3 x 2
+        size = np.linalg.norm(design @ coef - target, axis=2)
+        bound = 1.345 * (1.4826 * np.median(size, axis=1, keepdims=True) + 1e-3)
+        weights = np.where(size <= bound, 1.0, bound / np.maximum(size, 1e-9))
+    return coef.transpose(0, 2, 1)
+
+
+def _track_warped(
+    ga: np.ndarray, gb: np.ndarray, src: np.ndarray, affines: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Track each point from ga into gb again, comparing its window in ga with gb resampled
+    through its neighbourhood's affine motion (``affines``, N x 2 x 3): (source, where each is
+    in gb), keeping tracks that come back to where they started (module docstring, step 1)."""
+    import cv2
+
+    half = PATCH_HALF
+    size = 2 * half + 1
+    centre = np.array([[[half, half]]], np.float32)
+    lk = {"winSize": (15, 15), "maxLevel": 1}
+    moved = np.zeros((len(src), 2))
+    tracked = np.zeros(len(src), bool)
+    for i, ((x, y), affine) in enumerate(zip(src, affines, strict=True)):
+        # The window's pixel (u, v) lies at (x - half + u, y - half + v) in ga and at that
+        # point's image under the neighbourhood's motion in gb.
+        to_b = affine @ np.array([[1.0, 0.0, x - half], [0.0, 1.0, y - half], [0.0, 0.0, 1.0]])
+        b = cv2.warpAffine(
+            gb,
+            to_b,
+            (size, size),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        a = cv2.getRectSubPix(ga, (size, size), (float(x), float(y)))
+        there, status, _ = cv2.calcOpticalFlowPyrLK(a, b, centre, None, **lk)
+        back, status_back, _ = cv2.calcOpticalFlowPyrLK(b, a, there, None, **lk)
+        if status[0, 0] != 1 or status_back[0, 0] != 1 or np.linalg.norm(back - centre) >= 1.0:
+            continue
+        moved[i] = to_b[:, :2] @ there.reshape(2) + to_b[:, 2]
+        tracked[i] = True
+    return src[tracked], moved[tracked]
 
 
 def _sheet_designs(centred: np.ndarray) -> np.ndarray:
@@ -255,10 +346,7 @@ def _best_sheet_residual(designs: np.ndarray, y: np.ndarray, rounds: int = 5) ->
 
 def neighbourhood_mean(points: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     """Each point's value averaged with those of its k - 1 nearest neighbours."""
-    k = min(k, len(points))
-    distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
-    nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
-    return values[nearest].mean(axis=1)
+    return values[_nearest(points, k)].mean(axis=1)
 
 
 def epipolar_direction(
@@ -360,5 +448,5 @@ def turn_depth(
     plane = _face_plane(ga, gb, box)
     if plane is None:
         return 0.0, 0.0
-    measured = _plane_relative(ga, gb, plane[0], plane[2])
+    measured = _plane_relative(ga, gb, *plane)
     return _off_plane(*plane), 0.0 if measured is None else _relief(*measured, box, expected)

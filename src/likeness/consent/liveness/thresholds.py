@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from likeness.faces.protocol import FaceDistances
 
 #: Bumped whenever a threshold or a check changes; recorded with each enrolment.
-VERSION = "liveness-16"
+VERSION = "liveness-17"
 
 
 @dataclass(frozen=True)
