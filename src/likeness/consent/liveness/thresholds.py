@@ -39,6 +39,11 @@ class Thresholds:
     #: 26 degrees: honest clips at least 0.33 px at 150 px (0.42 at 180, 0.50 at 250; 0 of
     #: 2,100 refused); prints at most 0.23 px, except prints cut out along the face and
     #: folded, of which 2 of 150 read 0.49 and 0.43 px at 180 and 250 px and pass (README).
+    #: Liveness-17 (``depth``, step 1: windows warped by their neighbourhood's motion, parts
+    #: of the face squeezed edge-on left out), faces 175 px, turns of 26 degrees: honest
+    #: clips at least 1.46 times the bar, prints at most 0.62 (cut-out folds included); in
+    #: whole sessions held close, 0 of 144 bent prints (largest 0.90) and honest heads at
+    #: least 1.52 (``benchmarks/liveness.py``; README).
     relief_min_px: float = 0.30
     #: Depth is measured on the frames of a turn between ``turn_degrees`` and this many
     #: degrees from the neutral pose (``reader.depth_band``), not on the turn's peak: further
