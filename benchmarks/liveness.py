@@ -94,13 +94,10 @@ def _bends():
 
     shapes = (cylinder(0.5), cylinder(0.7), cylinder(1.0), fold(120), fold(150))
 
-    def cut_out(pixels, face):
-        return clips.cut_out_fold(pixels, face)
-
     def short_cut_out(pixels, face):
         return clips.cut_out_fold(pixels, face, height=0.8)
 
-    return dict(zip(BENT, (*shapes, short_fold, cut_out, short_cut_out), strict=True))
+    return dict(zip(BENT, (*shapes, short_fold, clips.cut_out_fold, short_cut_out), strict=True))
 
 
 CASES = (

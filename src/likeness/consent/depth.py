@@ -280,8 +280,7 @@ def _track_warped(
 
     half = PATCH_HALF
     size = 2 * half + 1
-    centre = np.array([[[half, half]]], np.float32)
-    lk = {"winSize": (15, 15), "maxLevel": 1}
+    centre = np.array([[half, half]], np.float32)
     moved = np.zeros((len(src), 2))
     tracked = np.zeros(len(src), bool)
     for i, ((x, y), affine) in enumerate(zip(src, affines, strict=True)):
@@ -296,11 +295,10 @@ def _track_warped(
             borderMode=cv2.BORDER_REPLICATE,
         )
         a = cv2.getRectSubPix(ga, (size, size), (float(x), float(y)))
-        there, status, _ = cv2.calcOpticalFlowPyrLK(a, b, centre, None, **lk)
-        back, status_back, _ = cv2.calcOpticalFlowPyrLK(b, a, there, None, **lk)
-        if status[0, 0] != 1 or status_back[0, 0] != 1 or np.linalg.norm(back - centre) >= 1.0:
+        _, there = _track(a, b, centre, (15, 15), 1)
+        if not len(there):
             continue
-        moved[i] = to_b[:, :2] @ there.reshape(2) + to_b[:, 2]
+        moved[i] = to_b[:, :2] @ there[0] + to_b[:, 2]
         tracked[i] = True
     return src[tracked], moved[tracked]
 
