@@ -151,6 +151,47 @@ def test_a_face_too_small_is_asked_to_come_closer_before_the_first_turn(astronau
     assert not any(p.kind == "closer" for t, p in prompts if t >= first.start)
 
 
+@pytest.mark.parametrize(
+    ("yaw", "pitch", "told", "refused"),
+    [(0.0, 24.0, "lower your chin", "tilted back"), (18.0, 0.0, "turn to face", "turned")],
+)
+def test_a_head_turned_or_tilted_back_at_the_start_is_told_what_to_change_and_then_passes(
+    astronaut_face, yaw, pitch, told, refused
+):
+    """Five landmarks read some level heads as tilted back past the start's bound (round
+    glasses over the eye corners: ``LiveCheck._check_start``), and people start turned away.
+    Live, the person is told what to change and goes on; the neutral pose is read after they
+    did. As a recording, the same frames are refused at the start."""
+    pixels, face = astronaut_face
+    session = new_session(rng=random.Random(3))
+    check = live_check(session, face)
+    person = clips.LivePerson(pixels, face.landmarks)
+    tilted = clips.render_pose(pixels, face.landmarks, yaw, pitch, drop=person.drop)
+    told_at: list[float] = []
+
+    def see(t, prompt):
+        if told in prompt.words and not told_at:
+            told_at.append(t)
+        person.see(t, prompt)
+
+    def frame(t):
+        return person.frame(t) if told_at and t >= told_at[0] + 1.5 else tilted
+
+    prompts = live_run(check, frame, see)
+    result = check.finish()
+    assert result.passed, result.reason
+    asked = [p for t, p in prompts if told in p.words]
+    assert asked and all(p.kind == "start" and p.index == -1 for p in asked)
+    first = check.schedule.challenges[0]
+    assert first.start > session.challenges[0].start  # it waited for the person
+    assert not any(told in p.words for t, p in prompts if t >= first.start)
+    # A recording starting so cannot be asked: refused at the start, saying why.
+    frames = [(i / FPS, tilted) for i in range(int(session.challenges[-1].end * FPS) + 2)]
+    group = PhotoGroup.of_embeddings(face.embedding, backend())
+    recorded = verify_clip(frames, session, backend(), group)
+    assert not recorded.passed and f"was {refused}" in recorded.reason
+
+
 def test_a_person_who_never_turns_is_refused_once_the_wait_is_over(astronaut_face):
     pixels, face = astronaut_face
     session = new_session(rng=random.Random(7))

@@ -23,7 +23,7 @@ from likeness.consent.liveness.schedule import (
     ChallengeSession,
 )
 from likeness.consent.liveness.thresholds import THRESHOLDS, Thresholds
-from likeness.consent.liveness.verdict import LivenessResult, judge
+from likeness.consent.liveness.verdict import LivenessResult, judge, neutral_pose_problem
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 from likeness.people.identity import PhotoGroup
 
@@ -71,9 +71,10 @@ WIDER = {
 @dataclass(frozen=True)
 class Prompt:
     """What a live page shows now. ``kind``: "start" (look at the camera, before the first
-    challenge), "closer" (then, while the face is too small), a challenge's kind (left,
-    right, up, centre), or "done"; ``index`` counts the challenges (-1 before the first);
-    ``face``: the last frame showed one face."""
+    challenge; the words say what to change while the head is turned or tilted back too
+    far), "closer" (then, while the face is too small), a challenge's kind (left, right, up,
+    centre), or "done"; ``index`` counts the challenges (-1 before the first); ``face``: the
+    last frame showed one face."""
 
     kind: str
     words: str
@@ -110,7 +111,9 @@ class LiveCheck:
         self.last_t = -math.inf
         self.origin: tuple[float, float] | None = None  # (first frame's time, clock then)
         self.face = False
-        self.too_far = False  # the last lead-in face was too small: asked to come closer
+        #: What the last lead-in face was asked to change before the first challenge (a
+        #: prompt's kind and words), or None (``_check_start``).
+        self.asking: tuple[str, str] | None = None
         self.given_up = False  # a turn's wait ran out unmet
         self.wider: set[int] = set()  # challenges added to ask for a wider turn
         self.short_reason: str | None = None  # why the first wider turn was asked for
@@ -147,7 +150,7 @@ class LiveCheck:
             self.face = len(self.clip.seen) > seen
             self.last_t = t
             if self.face and not self.clip.settled:
-                self._check_size(t)
+                self._check_start(t)
             if self.done and self.failure is None and not self.given_up:
                 self._ask_wider_turn(t)
         return self.prompt()
@@ -190,21 +193,35 @@ class LiveCheck:
             )
         return None
 
-    def _check_size(self, t: float) -> None:
-        """Before the first challenge: a face narrower than ``Thresholds.min_face_px`` is
-        asked to come closer (the first challenge waits, as for a person not yet in view),
-        and the lead-in starts again after it, so the turns are measured against a neutral
-        frame at the size they are seen at. A recording cannot be asked: it is refused for
-        its size (``verdict.judge``)."""
-        self.too_far = self.clip.seen[-1].width < self.clip.thresholds.min_face_px
-        if self.too_far:
+    def _check_start(self, t: float) -> None:
+        """Before the first challenge: a head turned or tilted back too far to turn from
+        (``verdict.neutral_pose_problem``) is asked to look straight at the camera, then a
+        face narrower than ``Thresholds.min_face_px`` to come closer. The first
+        challenge waits, as for a person not yet in view, and the lead-in starts again after
+        it, so the turns are measured against a neutral frame at the size and pose they are
+        seen from. A recording cannot be asked: it is refused at the start (``verdict.judge``).
+
+        Five landmarks can read a level head as tilted back: round glasses whose rims cross
+        the eye corners read 11 degrees back (``benchmarks/liveness.py --head
+        canonical+glasses``, ``john_lennon/2``: +21 to +22 against the bound of 20). Asked,
+        such a person lowers their chin a little and goes on."""
+        last, th = self.clip.seen[-1], self.clip.thresholds
+        self.asking = None
+        if neutral_pose_problem(last.pose, th):  # first: a head tilted back reads narrower
+            if abs(last.pose.yaw) > th.neutral_max_yaw:
+                self.asking = ("start", "turn to face the camera")
+            else:
+                self.asking = ("start", "lower your chin a little: look straight at the camera")
+        elif last.width < th.min_face_px:
+            self.asking = ("closer", "come closer to the camera")
+        if self.asking is not None:
             self.clip.restart_lead(after=t)
 
     def _wait_for_person(self, t: float) -> None:
         clip, pacing = self.clip, self.pacing
         if not clip.settled and t >= clip.first.start and self.waited < pacing.lead_wait_s:
             lead = clip.lead_in()
-            if len(lead) < pacing.lead_frames or not self.face or self.too_far:
+            if len(lead) < pacing.lead_frames or not self.face or self.asking is not None:
                 by = t - clip.first.start + pacing.step_s
                 self.waited += by
                 clip.delay(0, by)
@@ -227,9 +244,8 @@ class LiveCheck:
             return Prompt("done", "finished: checking", len(challenges), self.face)
         t = self.last_t
         if t < challenges[0].start:
-            if self.too_far:
-                return Prompt("closer", "come closer to the camera", -1, self.face)
-            return Prompt("start", "look straight at the camera", -1, self.face)
+            kind, words = self.asking or ("start", "look straight at the camera")
+            return Prompt(kind, words, -1, self.face)
         k = next((k for k, c in enumerate(challenges) if c.start <= t <= c.end), None)
         if k is None:  # between two windows
             k = max(i for i, c in enumerate(challenges) if c.end < t)
