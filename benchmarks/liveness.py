@@ -26,7 +26,7 @@ it).
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
         [--fps 15] [--only person/photo.jpg ...] [--cases honest "cylinder r=0.5" ...]
         [--head generic] [--camera clean] [--start facing] [--face-px 180]
-        [--save outcomes.json]
+        [--save outcomes.json] [--keep-pairs DIR]
     .venv/bin/python benchmarks/liveness.py --report outcomes.json [more.json ...]
 
 The clips are synthetic (tests/consent/clips.py); thresholds await real camera footage.
@@ -38,6 +38,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import pickle
 import random
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -143,6 +144,66 @@ class Trial(NamedTuple):
     #: attacker holds it close enough for a session to take it; None leaves it at the photo's
     #: scale (``--size-by photo``).
     print_px: float | None
+    #: Where to keep every depth pair each clip's verdict measured (``--keep-pairs``), and
+    #: this trial's number there.
+    keep_pairs: str | None = None
+    number: int = 0
+
+
+class _KeptPairs:
+    """Every depth pair a verdict measures, by the transcript entry it went into: the
+    neutral and turned face regions, the face box and the motion directions, exactly as
+    ``verdict._Judging._depth`` passed them to ``depth.turn_depth``, with what it read.
+    ``benchmarks/liveness_replay.py`` measures them again under changed depth code: depth
+    chooses no frame, so what it reads is what the changed code gives the same sessions.
+
+    While active, ``_Judging._depth`` is wrapped (the verdict itself runs unchanged)."""
+
+    def __init__(self) -> None:
+        self.by_entry: dict[int, tuple[dict, list[dict]]] = {}
+
+    def __enter__(self) -> _KeptPairs:
+        from likeness.consent.liveness import verdict
+
+        self.original = original = verdict._Judging._depth
+        kept = self.by_entry
+
+        def depth(judging, turned, entry):
+            calls: list[dict] = []
+
+            def measured(before, after, face_box, expected):
+                parallax, relief = turn_depth(before, after, face_box, expected)
+                calls.append(
+                    dict(
+                        before=before,
+                        after=after,
+                        face_box=face_box,
+                        expected=expected,
+                        parallax=parallax,
+                        relief=relief,
+                    )
+                )
+                return parallax, relief
+
+            turn_depth = verdict.turn_depth
+            verdict.turn_depth = measured
+            try:
+                original(judging, turned, entry)
+            finally:
+                verdict.turn_depth = turn_depth
+            kept[id(entry)] = (entry, calls)
+
+        verdict._Judging._depth = depth
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from likeness.consent.liveness import verdict
+
+        verdict._Judging._depth = self.original
+
+    def of(self, transcript: list[dict]) -> list[list[dict]]:
+        """The pairs of each entry of a verdict's transcript ([] where none were measured)."""
+        return [self.by_entry[id(e)][1] if id(e) in self.by_entry else [] for e in transcript]
 
 
 def _trial(job: Trial) -> list[tuple]:
@@ -209,7 +270,25 @@ def _trial(job: Trial) -> list[tuple]:
         if case not in wanted:
             continue
         frames = CAMERAS[camera_name].shoot(make())
-        result = liveness.verify_clip(frames, session, backend, group, finder)
+        if job.keep_pairs is None:
+            result = liveness.verify_clip(frames, session, backend, group, finder)
+        else:
+            with _KeptPairs() as kept:
+                result = liveness.verify_clip(frames, session, backend, group, finder)
+            stem = f"{job.number:05d}-{name.replace('/', '_')}-{case.replace(' ', '_')}"
+            with open(Path(job.keep_pairs) / f"{stem}.pkl", "wb") as fh:
+                pickle.dump(
+                    dict(
+                        name=name,
+                        case=case,
+                        passed=result.passed,
+                        reason=result.reason,
+                        depth_short=result.depth_short,
+                        transcript=result.transcript,
+                        pairs=kept.of(result.transcript),
+                    ),
+                    fh,
+                )
         out.append(
             (name, case, result.passed, result.reason, result.transcript, result.face_spread)
         )
@@ -255,6 +334,12 @@ def main() -> None:
         "before the head model renders it (as up to liveness-16's runs did)",
     )
     parser.add_argument("--save", default=None, help="also write every clip's outcome (JSON)")
+    parser.add_argument(
+        "--keep-pairs",
+        default=None,
+        help="also keep every depth pair each verdict measured in this folder, one file a "
+        "clip, for benchmarks/liveness_replay.py (about 2.3 MB a session)",
+    )
     parser.add_argument(
         "--report", nargs="+", default=None, help="only report outcomes saved before (JSON)"
     )
@@ -341,8 +426,12 @@ def main() -> None:
                     args.camera,
                     facing,
                     args.face_px if args.size_by == "clip" else None,
+                    args.keep_pairs,
+                    len(jobs),
                 )
             )
+    if args.keep_pairs:
+        Path(args.keep_pairs).mkdir(parents=True, exist_ok=True)
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(args.workers) as pool:
         outcomes = [o for trial in pool.imap(_trial, jobs) for o in trial]

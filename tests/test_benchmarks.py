@@ -49,3 +49,48 @@ def test_the_video_benchmarks_run_and_print_their_figures():
     [crf28] = [line for line in traced.splitlines() if line.startswith("crf28 ")]
     assert crf28.split()[-1] == "0"  # never wrong, even on two clips
     assert "unrelated clips" in traced
+
+
+@pytest.mark.slow  # 70 s; `make test-all`
+def test_kept_depth_pairs_measured_again_read_what_the_sessions_read(faces_dev, tmp_path):
+    """``liveness.py --keep-pairs`` keeps the very pairs each verdict measured, by turn:
+    measured again by the same code (``liveness_replay.py``), every clip's depth figure is the
+    one its verdict judged."""
+    import re
+
+    def run(script: str, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / script), *args],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    kept = tmp_path / "pairs"
+    sessions = run(
+        "liveness.py",
+        "--only",
+        "amy_adams/1.jpg",
+        "--cases",
+        "honest",
+        "flat print turned",
+        "--seed",
+        "3",
+        "--workers",
+        "1",
+        "--keep-pairs",
+        str(kept),
+    )
+    assert "false rejects 0 of 1" in sessions
+    replayed = run("liveness_replay.py", str(kept), "--workers", "1")
+    figures = {
+        case: (float(a), float(b))
+        for case, a, b in re.findall(
+            r"^\s+(honest|flat print turned)\s.*kept ([\d.]+) .*now ([\d.]+)", replayed, re.M
+        )
+    }
+    assert set(figures) == {"honest", "flat print turned"}, replayed
+    assert all(a == b for a, b in figures.values()), replayed
+    assert figures["honest"][0] >= 1.0 > figures["flat print turned"][0]

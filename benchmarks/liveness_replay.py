@@ -1,0 +1,109 @@
+"""The depth pairs whole sessions measured, measured again with the depth code as it is now.
+
+``benchmarks/liveness.py --keep-pairs DIR`` keeps every pair of frames each clip's verdict
+measured depth on (the neutral and turned face regions, the face box, the motion directions,
+by transcript entry). The depth check chooses no frame: which frames a turn is measured on is
+decided by the poses alone. So measuring the kept pairs again under changed depth code gives
+exactly the depth figures the changed code would give those sessions, in a fraction of the
+time (a pair takes about 0.13 s; rendering and reading a session about 12 s), and a change
+can be judged on many sessions of every head and print before whole runs confirm it.
+
+For each folder and case it prints the clips measured for depth, the depth figure
+(``verdict.depth_score``: 1 is the bar) as kept and as measured now, the smallest for honest
+clips and the largest for attacks, honest clips now under the bar, attacks that met every
+pose now over it (they would go on to the face match), and the time a pair takes now.
+
+    .venv/bin/python benchmarks/liveness_replay.py DIR [DIR ...] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import time
+from collections import defaultdict
+from multiprocessing import get_context
+from pathlib import Path
+
+
+def _measure(path: str) -> dict:
+    """One kept clip: its depth figure as kept and as measured now, and the time taken."""
+    from likeness.consent.depth import turn_depth
+    from likeness.consent.liveness.verdict import depth_score
+
+    with open(path, "rb") as fh:
+        clip = pickle.load(fh)
+    transcript, pairs = clip["transcript"], clip["pairs"]
+    now = [dict(e) for e in transcript]
+    start, count = time.perf_counter(), 0
+    for entry, measured in zip(now, pairs, strict=True):
+        if len(measured) != len(entry.get("reliefs_px", [])):
+            raise SystemExit(f"{path}: the kept pairs are not the ones its transcript measured")
+        if not measured:
+            continue
+        reliefs = [
+            turn_depth(p["before"], p["after"], p["face_box"], p["expected"])[1] for p in measured
+        ]
+        count += len(reliefs)
+        entry["reliefs_px"] = [round(r, 2) for r in reliefs]
+    return dict(
+        name=clip["name"],
+        case=clip["case"],
+        passed=clip["passed"],
+        depth_short=clip["depth_short"],
+        kept=depth_score(transcript),
+        now=depth_score(now),
+        pairs=count,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _figures(clips: list[dict], honest: bool) -> str:
+    measured = [c for c in clips if c["kept"] is not None]
+    if not measured:
+        return "no clip measured for depth"
+    pick = min if honest else max
+    kept = pick(measured, key=lambda c: c["kept"])
+    now = pick(measured, key=lambda c: c["now"])
+    word = "smallest" if honest else "largest"
+    text = (
+        f"{len(measured)} measured; {word} depth figure kept {kept['kept']:.2f} ({kept['name']}), "
+        f"now {now['now']:.2f} ({now['name']})"
+    )
+    if honest:
+        under = [c for c in measured if c["passed"] and c["now"] < 1.0]
+        return text + f"; passing clips now under the bar: {len(under)}"
+    met = [c for c in measured if c["passed"] or c["depth_short"]]
+    over = [c for c in met if c["now"] >= 1.0]
+    return text + f"; of {len(met)} that met every pose, now over the bar: {len(over)}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("folders", nargs="+", help="folders written by liveness.py --keep-pairs")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core
+    for folder in args.folders:
+        paths = sorted(str(p) for p in Path(folder).glob("*.pkl"))
+        if not paths:
+            raise SystemExit(f"{folder}: no kept clips (benchmarks/liveness.py --keep-pairs)")
+        with get_context("fork").Pool(args.workers) as pool:
+            clips = pool.map(_measure, paths)
+        by_case: dict[str, list[dict]] = defaultdict(list)
+        for clip in clips:
+            by_case[clip["case"]].append(clip)
+        pairs = sum(c["pairs"] for c in clips)
+        seconds = sum(c["seconds"] for c in clips)
+        print(
+            f"{folder}: {len(clips)} clips, {pairs} pairs, {seconds / max(pairs, 1):.3f} s a pair"
+        )
+        for case, those in sorted(by_case.items()):
+            print(f"  {case:28s} {len(those):4d} clips: {_figures(those, case == 'honest')}")
+
+
+if __name__ == "__main__":
+    main()
