@@ -151,6 +151,29 @@ def test_a_face_too_small_is_asked_to_come_closer_before_the_first_turn(astronau
     assert not any(p.kind == "closer" for t, p in prompts if t >= first.start)
 
 
+def test_one_frame_read_narrower_does_not_ask_a_face_to_come_closer(astronaut_face):
+    """The size is read over the lead-in (its median), as the verdict reads it: a face 180
+    px wide whose eye corners jitter to 169 px in one frame of three is not asked to come
+    closer, and the first challenge does not wait."""
+    import cv2
+
+    pixels, face = astronaut_face
+    h, w = pixels.shape[:2]
+    small = cv2.resize(pixels, (round(w * 0.94), round(h * 0.94)), interpolation=cv2.INTER_AREA)
+    jittered = clips.camera_sized(small, (w, h))
+    session = new_session(rng=random.Random(3))
+    check = live_check(session, face)
+    person = clips.LivePerson(pixels, face.landmarks)
+
+    def frame(t):
+        return jittered if round(t * FPS) % 3 == 1 else person.frame(t)
+
+    prompts = live_run(check, frame, person.see)
+    assert check.finish().passed
+    assert not any(p.kind == "closer" for _, p in prompts)
+    assert check.schedule.challenges[0].start == session.challenges[0].start
+
+
 @pytest.mark.parametrize(
     ("yaw", "pitch", "told", "refused"),
     [(0.0, 24.0, "lower your chin", "tilted back"), (18.0, 0.0, "turn to face", "turned")],

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from likeness.consent.liveness.reader import ClipReader
+from likeness.consent.liveness.reader import ClipReader, neutral_pose
 from likeness.consent.liveness.schedule import (
     WORDS,
     Challenge,
@@ -205,14 +205,19 @@ class LiveCheck:
         the eye corners read 11 degrees back (``benchmarks/liveness.py --head
         canonical+glasses``, ``john_lennon/2``: +21 to +22 against the bound of 20). Asked,
         such a person lowers their chin a little and goes on."""
-        last, th = self.clip.seen[-1], self.clip.thresholds
+        # Read over the lead-in so far, as the verdict reads them (medians, from
+        # ``LivePacing.lead_frames`` frames on): one frame's jitter does not start it again.
+        lead, th = self.clip.lead_in(), self.clip.thresholds
+        if len(lead) < self.pacing.lead_frames:
+            return
+        pose = neutral_pose(lead)
         self.asking = None
-        if neutral_pose_problem(last.pose, th):  # first: a head tilted back reads narrower
-            if abs(last.pose.yaw) > th.neutral_max_yaw:
+        if neutral_pose_problem(pose, th):  # first: a head tilted back reads narrower
+            if abs(pose.yaw) > th.neutral_max_yaw:
                 self.asking = ("start", "turn to face the camera")
             else:
                 self.asking = ("start", "lower your chin a little: look straight at the camera")
-        elif last.width < th.min_face_px:
+        elif self.clip.lead_width() < th.min_face_px:
             self.asking = ("closer", "come closer to the camera")
         if self.asking is not None:
             self.clip.restart_lead(after=t)

@@ -256,6 +256,14 @@ class ClipReader:
         """The frames before the first challenge that the neutral pose is read from."""
         return [f for f in self.seen if self.lead_from < f.t < self.first.start]
 
+    def lead_width(self) -> float:
+        """The face's width over the lead-in (``Frame.width``): the median of its frames'.
+        One frame's eye corners jitter by a few pixels through sensor noise and compression,
+        more behind glasses, whose rims the landmarks catch: honest heads sized to read 177
+        to 182 px in a clean first frame read 172 and 174 in single noisy frames
+        (``benchmarks/liveness.py --head canonical+glasses``, liveness-17)."""
+        return float(np.median([f.width for f in self.lead_in()]))
+
     def restart_lead(self, after: float) -> None:
         """Forget the lead-in up to ``after`` (a live session asked the person to come
         closer): the neutral pose, its frame and the region depth is measured in come from

@@ -78,6 +78,8 @@ class Thresholds:
     #: 1.01 and the next 1.48); at 150 px the smallest read 0.33
     #: and whole clips fell below the threshold (``benchmarks/liveness.py --face-px 150``).
     #: 5 px below 180 for the landmarks' jitter: faces-dev faces sized to 180 px read 178-182.
+    #: Read over the lead-in (``ClipReader.lead_width``, the median of its frames'), not from
+    #: one frame: behind glasses single noisy frames read up to 8 px narrower (liveness-17).
     #: A live session asks a smaller face to come closer before the first challenge.
     min_face_px: int = 175
     #: A frame is frontal when its head is turned less than this many degrees from the

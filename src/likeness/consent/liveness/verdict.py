@@ -115,7 +115,7 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
     problem = neutral_pose_problem(neutral, th)
     if problem:
         return LivenessResult(False, problem)
-    problem = face_size_problem(neutral_frame.width, th)
+    problem = face_size_problem(clip.lead_width(), th)
     if problem:
         return LivenessResult(False, problem)
     # From here on every pose is relative to the neutral one.
