@@ -31,18 +31,20 @@ def test_gpu_training_benchmark_runs_with_tiny_models():
     assert "likeness" in line and "bare loop" in line and "speed ratio" in line
 
 
+def run(script: str, *args: str) -> str:
+    """A benchmark script's output, asserting it exits 0."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 @pytest.mark.slow  # 60 s; `make test-all`
 def test_the_video_benchmarks_run_and_print_their_figures():
-    def run(script: str, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks" / script), *args],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        return done.stdout
-
     overhead = run("video_overhead.py", "--clips", "1", "--frames", "4", "--steps", "1")
     assert "ratio likeness / bare:" in overhead and "ms a frame" in overhead
     traced = run("video_provenance.py", "--clips", "2", "--unrelated", "2")
@@ -57,16 +59,6 @@ def test_kept_depth_pairs_measured_again_read_what_the_sessions_read(faces_dev, 
     measured again by the same code (``liveness_replay.py``), every clip's depth figure is the
     one its verdict judged."""
     import re
-
-    def run(script: str, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks" / script), *args],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        return done.stdout
 
     kept = tmp_path / "pairs"
     sessions = run(
