@@ -266,8 +266,8 @@ class ClipReader:
 
     def restart_lead(self, after: float) -> None:
         """Forget the lead-in up to ``after`` (a live session asked the person to come
-        closer): the neutral pose, its frame and the region depth is measured in come from
-        the frames after it, at the size the turns will be seen at."""
+        closer, or to face the camera): the neutral pose, its frame and the region depth is
+        measured in come from the frames after it, at the size and pose the turns start from."""
         self.lead_from = after
         self.region = None
         self.lead_kept_at = -math.inf
