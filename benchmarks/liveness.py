@@ -170,6 +170,7 @@ class _KeptPairs:
 
         def depth(judging, turned, entry):
             calls: list[dict] = []
+            turn_depth = verdict.turn_depth
 
             def measured(before, after, face_box, expected):
                 parallax, relief = turn_depth(before, after, face_box, expected)
@@ -185,7 +186,6 @@ class _KeptPairs:
                 )
                 return parallax, relief
 
-            turn_depth = verdict.turn_depth
             verdict.turn_depth = measured
             try:
                 original(judging, turned, entry)
