@@ -153,7 +153,8 @@ class Trial(NamedTuple):
 class _KeptPairs:
     """Every depth pair a verdict measures, by the transcript entry it went into: the
     neutral and turned face regions, the face box and the motion directions, exactly as
-    ``verdict._Judging._depth`` passed them to ``depth.turn_depth``, with what it read.
+    ``verdict._Judging._depth`` passed them to ``depth.turn_depth`` (what it read is in the
+    transcript).
     ``benchmarks/liveness_replay.py`` measures them again under changed depth code: depth
     chooses no frame, so what it reads is what the changed code gives the same sessions.
 
@@ -173,18 +174,8 @@ class _KeptPairs:
             turn_depth = verdict.turn_depth
 
             def measured(before, after, face_box, expected):
-                parallax, relief = turn_depth(before, after, face_box, expected)
-                calls.append(
-                    dict(
-                        before=before,
-                        after=after,
-                        face_box=face_box,
-                        expected=expected,
-                        parallax=parallax,
-                        relief=relief,
-                    )
-                )
-                return parallax, relief
+                calls.append(dict(before=before, after=after, face_box=face_box, expected=expected))
+                return turn_depth(before, after, face_box, expected)
 
             verdict.turn_depth = measured
             try:

@@ -23,7 +23,7 @@ from likeness.consent.liveness.schedule import (
     ChallengeSession,
 )
 from likeness.consent.liveness.thresholds import THRESHOLDS, Thresholds
-from likeness.consent.liveness.verdict import LivenessResult, judge, neutral_pose_problem
+from likeness.consent.liveness.verdict import LivenessResult, judge, start_pose_fault
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 from likeness.people.identity import PhotoGroup
 
@@ -65,6 +65,13 @@ WIDER = {
     ChallengeKind.RIGHT: (
         "the camera needs a wider turn: turn your head further to your own right"
     ),
+}
+
+
+#: What a head that starts turned or tilted back too far is told (``verdict.start_pose_fault``).
+START_WORDS = {
+    "turned": "turn to face the camera",
+    "tilted back": "lower your chin a little: look straight at the camera",
 }
 
 
@@ -195,7 +202,7 @@ class LiveCheck:
 
     def _check_start(self, t: float) -> None:
         """Before the first challenge: a head turned or tilted back too far to turn from
-        (``verdict.neutral_pose_problem``) is asked to look straight at the camera, then a
+        (``verdict.start_pose_fault``) is asked to look straight at the camera, then a
         face narrower than ``Thresholds.min_face_px`` to come closer. The first
         challenge waits, as for a person not yet in view, and the lead-in starts again after
         it, so the turns are measured against a neutral frame at the size and pose they are
@@ -212,11 +219,9 @@ class LiveCheck:
             return
         pose = neutral_pose(lead)
         self.asking = None
-        if neutral_pose_problem(pose, th):  # first: a head tilted back reads narrower
-            if abs(pose.yaw) > th.neutral_max_yaw:
-                self.asking = ("start", "turn to face the camera")
-            else:
-                self.asking = ("start", "lower your chin a little: look straight at the camera")
+        fault = start_pose_fault(pose, th)
+        if fault is not None:  # first: a head tilted back reads narrower
+            self.asking = ("start", START_WORDS[fault])
         elif self.clip.lead_width() < th.min_face_px:
             self.asking = ("closer", "come closer to the camera")
         if self.asking is not None:

@@ -66,21 +66,30 @@ def verify_clip(
     return judge(clip, group)
 
 
-def neutral_pose_problem(pose: HeadPose, thresholds: Thresholds = THRESHOLDS) -> str | None:
-    """Why a clip's starting pose cannot be measured from (None when it can): a head turned
-    or tilted back too far to turn further and stay in the detector's range. A face read as
-    seen from above is not refused (see ``Thresholds.neutral_max_pitch``)."""
+def start_pose_fault(pose: HeadPose, thresholds: Thresholds = THRESHOLDS) -> str | None:
+    """How a clip's starting pose cannot be measured from, "turned" or "tilted back" (None
+    when it can): a head turned or tilted back too far to turn further and stay in the
+    detector's range. A face read as seen from above is not refused (see
+    ``Thresholds.neutral_max_pitch``). A live session tells the person what to change
+    (``LiveCheck``); a recording is refused (``neutral_pose_problem``)."""
     if abs(pose.yaw) > thresholds.neutral_max_yaw:
-        return (
-            f"the head was turned {pose.yaw:+.0f} degrees at the start; "
-            "look straight at the camera to start"
-        )
+        return "turned"
     if pose.pitch > thresholds.neutral_max_pitch:
-        return (
-            f"the head was tilted back {pose.pitch:+.0f} degrees at the start; "
-            "look straight at the camera to start"
-        )
+        return "tilted back"
     return None
+
+
+def neutral_pose_problem(pose: HeadPose, thresholds: Thresholds = THRESHOLDS) -> str | None:
+    """Why a clip's starting pose cannot be measured from (``start_pose_fault``), in words;
+    None when it can."""
+    fault = start_pose_fault(pose, thresholds)
+    if fault is None:
+        return None
+    angle = pose.yaw if fault == "turned" else pose.pitch
+    return (
+        f"the head was {fault} {angle:+.0f} degrees at the start; "
+        "look straight at the camera to start"
+    )
 
 
 def face_size_problem(width: float, thresholds: Thresholds = THRESHOLDS) -> str | None:
