@@ -32,14 +32,17 @@ def _measure(path: str) -> dict:
     from likeness.consent.depth import turn_depth
     from likeness.consent.liveness.verdict import depth_score
 
-    with open(path, "rb") as fh:
-        clip = pickle.load(fh)
-    transcript, pairs = clip["transcript"], clip["pairs"]
+    try:
+        with open(path, "rb") as fh:
+            clip = pickle.load(fh)
+        transcript, pairs = clip["transcript"], clip["pairs"]
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a clip kept by liveness.py --keep-pairs ({exc!r})") from None
     now = [dict(e) for e in transcript]
     start, count = time.perf_counter(), 0
     for entry, measured in zip(now, pairs, strict=True):
         if len(measured) != len(entry.get("reliefs_px", [])):
-            raise SystemExit(f"{path}: the kept pairs are not the ones its transcript measured")
+            raise ValueError(f"{path}: the kept pairs are not the ones its transcript measured")
         if not measured:
             continue
         reliefs = [
@@ -84,6 +87,8 @@ def main() -> None:
     parser.add_argument("folders", nargs="+", help="folders written by liveness.py --keep-pairs")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     import cv2
 
     cv2.setNumThreads(1)  # one process per core
@@ -92,7 +97,10 @@ def main() -> None:
         if not paths:
             raise SystemExit(f"{folder}: no kept clips (benchmarks/liveness.py --keep-pairs)")
         with get_context("fork").Pool(args.workers) as pool:
-            clips = pool.map(_measure, paths)
+            try:
+                clips = pool.map(_measure, paths)
+            except ValueError as exc:  # raised in a worker, named here
+                raise SystemExit(str(exc)) from None
         by_case: dict[str, list[dict]] = defaultdict(list)
         for clip in clips:
             by_case[clip["case"]].append(clip)
