@@ -26,10 +26,16 @@ it).
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
         [--fps 15] [--only person/photo.jpg ...] [--cases honest "cylinder r=0.5" ...]
         [--head generic] [--camera clean] [--start facing] [--face-px 180]
-        [--save outcomes.json] [--keep-pairs DIR]
+        [--save outcomes.json] [--keep-pairs DIR] [--live]
     .venv/bin/python benchmarks/liveness.py --report outcomes.json [more.json ...]
 
-The clips are synthetic (tests/consent/clips.py); thresholds await real camera footage.
+``--live`` runs the heads that follow a session (honest, other person) through ``LiveCheck``
+instead of recording them: the head follows each prompt as the page shows it
+(``clips.LivePerson``), so a start that reads turned or tilted back is asked to change, a slow
+turn is waited for and a turn short on depth is asked again wider, as for a person at the
+page; the camera reads each frame alone (``--camera "noise 3, JPEG 90"``: the page sends JPEG).
+
+The clips are synthetic (likeness.testing.clips); thresholds await real camera footage.
 """
 
 from __future__ import annotations
@@ -116,10 +122,20 @@ CASES = (
 def _cameras():
     from likeness.testing.camera import Camera
 
-    return {"clean": Camera(), "noise 3, H.264 CRF 28": Camera(noise=3.0, h264_crf=28)}
+    return {
+        "clean": Camera(),
+        "noise 3, H.264 CRF 28": Camera(noise=3.0, h264_crf=28),
+        # A live page's frames: each compressed alone, as the page sends them.
+        "noise 3, JPEG 90": Camera(noise=3.0, jpeg=90),
+    }
 
 
 CAMERAS = _cameras()
+#: The clips ``--live`` runs through ``LiveCheck``: the heads that follow a session.
+LIVE_CASES = ("honest", "other person")
+#: A live session is fed frames for at most this long (its schedule, waits for the person
+#: and wider turns asked again take well under it).
+LIVE_SECONDS = 60.0
 
 
 class Trial(NamedTuple):
@@ -148,6 +164,9 @@ class Trial(NamedTuple):
     #: this trial's number there.
     keep_pairs: str | None = None
     number: int = 0
+    #: The heads follow the session live (``LiveCheck``: prompts as they fall due, waits,
+    #: start prompts and wider turns asked again), seen by the camera frame by frame.
+    live: bool = False
 
 
 class _KeptPairs:
@@ -218,6 +237,30 @@ def _trial(job: Trial) -> list[tuple]:
             session, clips.POSES, lambda yaw, pitch: render(yaw + facing, pitch), fps
         )
 
+    def live_session(render, facing=job.facing):
+        """``LiveCheck``'s verdict on a head (``render``) following the session's prompts
+        as the page shows them (``clips.LivePerson``), seen by the camera frame by frame."""
+        check = liveness.LiveCheck(session, backend, group, finder)
+        drawn: dict[tuple[float, float], Any] = {}
+
+        def draw(yaw: float, pitch: float, _index: int):
+            if (yaw, pitch) not in drawn:
+                drawn[yaw, pitch] = render(yaw + facing, pitch)
+            return drawn[yaw, pitch]
+
+        person = clips.LivePerson(pixels, face.landmarks, draw=draw)
+        shoot = CAMERAS[camera_name].live()
+        clips.run_live(
+            check, lambda t: shoot(person.frame(t)), person.see, seconds=LIVE_SECONDS, fps=fps
+        )
+        return check.finish()
+
+    # The heads that follow the session, live (``--live``; recordings cannot be).
+    live_cases = {
+        "honest": lambda: live_session(render),
+        "other person": lambda: live_session(head_of(other[2], other[3].landmarks), other[5]),
+    }
+
     # Each case renders its clip only when it runs (``--cases``).
     cases = {
         "honest": lambda: live(render, session),
@@ -256,16 +299,22 @@ def _trial(job: Trial) -> list[tuple]:
         cases[case] = bent(case)
     finder = turned_face_finder(backend)
     group = PhotoGroup.of_embeddings(face.embedding, backend, calibration=calibration)
+
+    def verdict(case: str):
+        if job.live:
+            return live_cases[case]()
+        frames = CAMERAS[camera_name].shoot(cases[case]())
+        return liveness.verify_clip(frames, session, backend, group, finder)
+
     out = []
-    for case, make in cases.items():
+    for case in live_cases if job.live else cases:
         if case not in wanted:
             continue
-        frames = CAMERAS[camera_name].shoot(make())
         if job.keep_pairs is None:
-            result = liveness.verify_clip(frames, session, backend, group, finder)
+            result = verdict(case)
         else:
             with _KeptPairs() as kept:
-                result = liveness.verify_clip(frames, session, backend, group, finder)
+                result = verdict(case)
             stem = f"{job.number:05d}-{name.replace('/', '_')}-{case.replace(' ', '_')}"
             with open(Path(job.keep_pairs) / f"{stem}.pkl", "wb") as fh:
                 pickle.dump(
@@ -317,6 +366,14 @@ def main() -> None:
     )
     parser.add_argument("--face-px", type=int, default=180, help="face width in the clips")
     parser.add_argument(
+        "--live",
+        action="store_true",
+        help=f"the heads ({', '.join(LIVE_CASES)}) follow each session live, through "
+        "LiveCheck: prompts as they fall due, start prompts, waits and wider turns asked "
+        "again, the camera read frame by frame (a camera without H.264, such as 'noise 3, "
+        "JPEG 90', the page's own compression)",
+    )
+    parser.add_argument(
         "--size-by",
         default="clip",
         choices=("clip", "photo"),
@@ -338,6 +395,14 @@ def main() -> None:
     if args.report:
         report([tuple(r) for path in args.report for r in json.loads(Path(path).read_text())])
         return
+    if args.live:
+        if CAMERAS[args.camera].h264_crf is not None:
+            parser.error(
+                f"--live reads the camera frame by frame: {args.camera!r} codes across "
+                "frames (H.264); try 'noise 3, JPEG 90'"
+            )
+        if not set(args.cases) & set(LIVE_CASES):
+            parser.error(f"--live runs only {', '.join(LIVE_CASES)}")
     from likeness.consent import liveness
     from likeness.testing import clips
 
@@ -419,6 +484,7 @@ def main() -> None:
                     args.face_px if args.size_by == "clip" else None,
                     args.keep_pairs,
                     len(jobs),
+                    args.live,
                 )
             )
     if args.keep_pairs:
@@ -430,6 +496,7 @@ def main() -> None:
     size = f"{args.face_px} px" + (" in the clip" if args.size_by == "clip" else "")
     config = f"{args.head}, {args.camera}, {size}, {args.fps} fps"
     config += ", from the photo's pose" if args.start == "photo" else ""
+    config += ", live" if args.live else ""
     rows = [(config, *outcome) for outcome in outcomes]
     if args.save:
         Path(args.save).write_text(json.dumps(rows))

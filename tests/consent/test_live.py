@@ -32,9 +32,8 @@ from likeness.people.identity import PhotoGroup
 from likeness.testing import clips
 from likeness.testing.photos import astronaut, face_photos
 
-FPS = 10
-#: The page shows a prompt this long after the frame it answers was taken.
-ROUND_TRIP_S = 0.05
+FPS = clips.FPS
+live_run = clips.run_live
 
 
 @cache
@@ -45,23 +44,6 @@ def backend():
 @pytest.fixture(scope="module")
 def astronaut_face():
     return clips.prepared(astronaut())
-
-
-def live_run(check, frame_at, see=lambda t, prompt: None, seconds: float = 30.0):
-    """Feed ``frame_at(t)`` at FPS until the check is done, on a clock that keeps to the
-    frames' times; the prompts returned, with the time of the frame each answered."""
-    now = [0.0]
-    check.clock = lambda: now[0]
-    prompts = []
-    for i in range(int(seconds * FPS)):
-        t = i / FPS
-        now[0] = t + ROUND_TRIP_S
-        prompt = check.feed(t, frame_at(t))
-        see(t + ROUND_TRIP_S, prompt)
-        prompts.append((t, prompt))
-        if check.done:
-            break
-    return prompts
 
 
 def live_check(session, face) -> LiveCheck:

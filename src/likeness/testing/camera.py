@@ -10,7 +10,7 @@ benchmarks measure honest heads and attacks through the same camera.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,14 +50,32 @@ class Camera:
             images = h264_round_trip(images, self.h264_crf, _fps(frames))
         return zip((t for t, _ in frames), images, strict=True)
 
+    def live(self) -> Callable[[np.ndarray], np.ndarray]:
+        """This camera frame by frame, as a live enrolment page sends what it sees: each
+        call takes the next frame, with fresh noise, then JPEG (the page's own compression
+        is quality 90). H.264 codes a frame against the ones before and after it, so a
+        camera with it cannot be read a frame at a time (ValueError)."""
+        if self.h264_crf is not None:
+            raise ValueError(f"{self} codes across frames: a live session reads each frame alone")
+        rng = np.random.default_rng(self.seed)
+
+        def frame(image: np.ndarray) -> np.ndarray:
+            image = self._noisy(image, rng)
+            return image if self.jpeg is None else _jpeg(image, self.jpeg)
+
+        return frame
+
     def _sensor(self, frames: Frames) -> Iterator[np.ndarray]:
         rng = np.random.default_rng(self.seed)
         for _, image in frames:
-            if not self.noise:
-                yield image
-                continue
-            noise = rng.normal(0.0, self.noise, image.shape).astype(np.float32)
-            yield np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+            yield self._noisy(image, rng)
+
+    def _noisy(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``image`` with this sensor's noise, drawn afresh from ``rng``."""
+        if not self.noise:
+            return image
+        noise = rng.normal(0.0, self.noise, image.shape).astype(np.float32)
+        return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 
 
 def _fps(frames: list[tuple[float, np.ndarray]]) -> int:

@@ -195,6 +195,11 @@ POSES = {
 #: one replacing it), and turns the head at about this speed: so a pose is reached a moment
 #: after its window opens and left a moment after it closes, as the next prompt shows.
 REACT_S, DEGREES_PER_S = 0.3, 65.0
+#: How far a person lowers the chin when the page says the head reads tilted back ("lower
+#: your chin a little"), in degrees of pitch, each time it says so.
+CHIN_DEGREES = 8.0
+#: A live page shows the prompt a frame answers this long after the camera took it.
+ROUND_TRIP_S = 0.05
 
 
 def pose_timeline(
@@ -261,6 +266,8 @@ class LivePerson:
     """A person in front of the live enrolment page: turns towards each prompt's pose
     ``react_s`` after it shows (``late`` adds seconds to the reaction to some prompts, by
     index), at ``degrees_per_s``, and faces the camera for "start", "centre" and "done".
+    Told before the first challenge that the head reads tilted back, they lower the chin
+    by ``CHIN_DEGREES`` each time, and keep it there as their way of facing the camera.
     ``see`` each prompt as the page shows it; ``frame`` is what the camera sees at ``t``."""
 
     def __init__(
@@ -278,12 +285,20 @@ class LivePerson:
         self.drop = own_drop(image, landmarks)
         self.late, self.react_s, self.speed = late or {}, react_s, degrees_per_s
         self.shown: list[tuple[float, str, int]] = []  # (when, kind, index), as they change
+        self.lowered: list[float] = []  # when they were told to lower the chin
+        self.words = ""
         self.pose, self.t = np.zeros(2), 0.0
         self.cache: dict[tuple[float, float], np.ndarray] = {}
 
     def see(self, t: float, prompt) -> None:
+        from likeness.consent.liveness.live import START_WORDS
+
         if not self.shown or self.shown[-1][1:] != (prompt.kind, prompt.index):
             self.shown.append((t, prompt.kind, prompt.index))
+        chin = START_WORDS["tilted back"]
+        if prompt.words == chin and self.words != chin:
+            self.lowered.append(t)
+        self.words = prompt.words
 
     def frame(self, t: float) -> np.ndarray:
         heeded = [
@@ -293,6 +308,7 @@ class LivePerson:
         ]
         index = heeded[-1][1] if heeded else -1
         target = np.array(POSES.get(heeded[-1][0], (0.0, 0.0)) if heeded else (0.0, 0.0))
+        target[1] -= CHIN_DEGREES * sum(t >= when + self.react_s for when in self.lowered)
         step = target - self.pose
         most = self.speed * (t - self.t)
         if np.hypot(*step) > most:
@@ -308,6 +324,30 @@ class LivePerson:
                 else render_pose(self.image, self.landmarks, yaw, pitch, drop=self.drop)
             )
         return self.cache[yaw, pitch]
+
+
+def run_live(
+    check,
+    frame_at,
+    see=lambda t, prompt: None,
+    seconds: float = 30.0,
+    fps: int = FPS,
+) -> list:
+    """Feed ``frame_at(t)`` to a ``LiveCheck`` at ``fps`` until it is done, on a clock that
+    keeps to the frames' times; ``see(t, prompt)`` shows each answer ``ROUND_TRIP_S`` after
+    its frame was taken. The prompts, with the time of the frame each answered."""
+    now = [0.0]
+    check.clock = lambda: now[0]
+    prompts = []
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        now[0] = t + ROUND_TRIP_S
+        prompt = check.feed(t, frame_at(t))
+        see(t + ROUND_TRIP_S, prompt)
+        prompts.append((t, prompt))
+        if check.done:
+            break
+    return prompts
 
 
 def flat_turn(image: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
