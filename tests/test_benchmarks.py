@@ -86,3 +86,40 @@ def test_kept_depth_pairs_measured_again_read_what_the_sessions_read(faces_dev, 
     assert set(figures) == {"honest", "flat print turned"}, replayed
     assert all(a == b for a, b in figures.values()), replayed
     assert figures["honest"][0] >= 1.0 > figures["flat print turned"][0]
+
+
+@pytest.mark.slow  # 40 s; `make test-all`
+def test_live_sessions_run_through_the_live_check_and_are_reported_as_live(faces_dev):
+    """``liveness.py --live`` runs the heads through ``LiveCheck``: an honest head passes
+    and another person following the same prompts is refused as not matching; a camera that
+    codes across frames cannot be read live."""
+    out = run(
+        "liveness.py",
+        "--live",
+        "--only",
+        "amy_adams/1.jpg",
+        "--cases",
+        "honest",
+        "other person",
+        "--camera",
+        "noise 3, JPEG 90",
+        "--seed",
+        "3",
+        "--workers",
+        "1",
+    )
+    assert "false rejects 0 of 1; false accepts 0 of 1" in out, out
+    assert "noise 3, JPEG 90, 180 px in the clip, 15 fps, live" in out
+    refused = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks/liveness.py"),
+            "--live",
+            "--camera",
+            "noise 3, H.264 CRF 28",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2 and "codes across frames" in refused.stderr

@@ -82,6 +82,45 @@ def test_the_camera_adds_fresh_noise_to_every_frame_and_h264_keeps_the_frames():
     assert str(Camera(noise=3.0, h264_crf=28)) == "noise 3, H.264 CRF 28"
 
 
+def test_a_live_camera_reads_each_frame_alone_with_fresh_noise_then_the_pages_jpeg():
+    still = np.full((48, 64, 3), 128, np.uint8)
+    still[:, 32:] = 40  # an edge, for JPEG to leave its mark on
+    shoot = Camera(noise=3.0, jpeg=90).live()
+    first, second = shoot(still), shoot(still)
+    assert first.shape == still.shape and not np.array_equal(first, second)
+    assert 1.0 < np.std(first[:, :28].astype(float)) < 4.0
+    # The same noise, compressed: what the page sends is the noisy frame as JPEG 90.
+    noisy = Camera(noise=3.0).live()
+    assert not np.array_equal(Camera(noise=3.0, jpeg=90).live()(still), noisy(still))
+    with pytest.raises(ValueError, match="codes across frames"):
+        Camera(noise=3.0, h264_crf=28).live()
+
+
+def test_a_live_person_told_the_head_reads_tilted_back_lowers_the_chin_and_keeps_it_so():
+    from likeness.consent.liveness.live import START_WORDS, Prompt
+
+    drawn: list[tuple[float, float, int]] = []
+    person = clips.LivePerson(
+        np.zeros((8, 8, 3), np.uint8),
+        [(0.0, 0.0)] * 5,
+        draw=lambda yaw, pitch, index: drawn.append((yaw, pitch, index)),
+    )
+    person.see(0.0, Prompt("start", "look straight at the camera", -1, True))
+    for t in (0.1, 0.2, 0.3):
+        person.frame(t)
+    person.see(0.3, Prompt("start", START_WORDS["tilted back"], -1, True))
+    for t in (0.35, 0.5, 0.7, 0.9, 1.2):  # still told: once is one lowering
+        person.see(t, Prompt("start", START_WORDS["tilted back"], -1, True))
+        person.frame(t)
+    assert [p for _, p, _ in drawn[:4]] == [0, 0, 0, 0]  # reacts a moment after
+    assert drawn[-1][:2] == (0, -clips.CHIN_DEGREES)
+    person.see(1.3, Prompt("up", "look up", 0, True))
+    for t in (1.4, 1.7, 2.0, 2.3):
+        person.frame(t)
+    # Looking up is from where they now face the camera.
+    assert drawn[-1] == (0, clips.POSES["up"][1] - clips.CHIN_DEGREES, 0)
+
+
 def test_a_head_with_glasses_is_sized_as_the_check_reads_its_face():
     """Glasses move the eye corners a face's width is read from: the astronaut sized to 200 px
     in her photo reads narrower in the glasses head's first frame. ``sized_as_read`` scales

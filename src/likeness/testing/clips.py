@@ -198,6 +198,8 @@ REACT_S, DEGREES_PER_S = 0.3, 65.0
 #: How far a person lowers the chin when the page says the head reads tilted back ("lower
 #: your chin a little"), in degrees of pitch, each time it says so.
 CHIN_DEGREES = 8.0
+#: How much further a person turns when the page asks for "a little further" (degrees).
+FURTHER_DEGREES = 10.0
 #: A live page shows the prompt a frame answers this long after the camera took it.
 ROUND_TRIP_S = 0.05
 
@@ -267,7 +269,8 @@ class LivePerson:
     ``react_s`` after it shows (``late`` adds seconds to the reaction to some prompts, by
     index), at ``degrees_per_s``, and faces the camera for "start", "centre" and "done".
     Told before the first challenge that the head reads tilted back, they lower the chin
-    by ``CHIN_DEGREES`` each time, and keep it there as their way of facing the camera.
+    by ``CHIN_DEGREES`` each time, and keep it there as their way of facing the camera;
+    asked to turn a little further, they turn ``FURTHER_DEGREES`` more each time.
     ``see`` each prompt as the page shows it; ``frame`` is what the camera sees at ``t``."""
 
     def __init__(
@@ -286,18 +289,21 @@ class LivePerson:
         self.late, self.react_s, self.speed = late or {}, react_s, degrees_per_s
         self.shown: list[tuple[float, str, int]] = []  # (when, kind, index), as they change
         self.lowered: list[float] = []  # when they were told to lower the chin
+        self.further: list[tuple[float, int]] = []  # when asked to turn further, and which
         self.words = ""
         self.pose, self.t = np.zeros(2), 0.0
         self.cache: dict[tuple[float, float], np.ndarray] = {}
 
     def see(self, t: float, prompt) -> None:
-        from likeness.consent.liveness.live import START_WORDS
+        from likeness.consent.liveness.live import FURTHER, START_WORDS
 
         if not self.shown or self.shown[-1][1:] != (prompt.kind, prompt.index):
             self.shown.append((t, prompt.kind, prompt.index))
-        chin = START_WORDS["tilted back"]
-        if prompt.words == chin and self.words != chin:
-            self.lowered.append(t)
+        if prompt.words != self.words:  # each time it is said anew
+            if prompt.words == START_WORDS["tilted back"]:
+                self.lowered.append(t)
+            if prompt.words in FURTHER.values():
+                self.further.append((t, prompt.index))
         self.words = prompt.words
 
     def frame(self, t: float) -> np.ndarray:
@@ -308,6 +314,9 @@ class LivePerson:
         ]
         index = heeded[-1][1] if heeded else -1
         target = np.array(POSES.get(heeded[-1][0], (0.0, 0.0)) if heeded else (0.0, 0.0))
+        more = sum(t >= when + self.react_s for when, i in self.further if i == index)
+        if more and np.hypot(*target):
+            target *= 1 + more * FURTHER_DEGREES / np.hypot(*target)
         target[1] -= CHIN_DEGREES * sum(t >= when + self.react_s for when in self.lowered)
         step = target - self.pose
         most = self.speed * (t - self.t)

@@ -68,11 +68,22 @@ WIDER = {
 }
 
 
+#: What a turn still unmet when its window closed asks while the session waits for it
+#: (``LivePacing.step_s``): a turn the camera reads short (a face whose photos are turned
+#: the other way, landmarks caught on glasses' rims) is met by turning further.
+FURTHER = {
+    ChallengeKind.LEFT: "a little further: turn your head more to your own left",
+    ChallengeKind.RIGHT: "a little further: turn your head more to your own right",
+    ChallengeKind.UP: "a little further: look up more",
+}
+
+
 #: What a head that starts turned or tilted back too far is told (``verdict.start_pose_fault``).
 START_WORDS = {
     "turned": "turn to face the camera",
     "tilted back": "lower your chin a little: look straight at the camera",
 }
+_START_FAULTS = {words: fault for fault, words in START_WORDS.items()}
 
 
 @dataclass(frozen=True)
@@ -263,6 +274,8 @@ class LiveCheck:
         kind = challenges[k].kind
         if k in self.wider:
             return Prompt(str(kind), WIDER[kind], k, self.face)
+        if self.extended[k] and self.clip.unmet(k):  # its window closed before it was met
+            return Prompt(str(kind), FURTHER[kind], k, self.face)
         return Prompt(str(kind), WORDS[kind], k, self.face)
 
     def finish(self) -> LivenessResult:
@@ -274,6 +287,15 @@ class LiveCheck:
                 False, "the camera stopped before the last challenge ended (try again)"
             )
         result = self.verdict or judge(self.clip, self.group)
+        if not result.passed and self.asking is not None and self.clip.neutral is None:
+            # The wait for the start ran out while the person was being asked to change it.
+            kind, words = self.asking
+            fault = "too far from the camera" if kind == "closer" else _START_FAULTS[words]
+            result.reason = (
+                f"the face still read as {fault} when the first challenge was due, after "
+                f"{self.waited:.0f} s of asking to {words.split(':')[0]} (try again: "
+                "the camera at eye level, the face in the middle of the picture)"
+            )
         if not result.passed and self.short_reason and not result.depth_short:
             # The wider turn failed otherwise (not made, made the other way): the session
             # fell short on depth first, which is what the person needs to hear.
