@@ -634,6 +634,7 @@ def _check_of(reason: str) -> str:
         ("bent or folded", "relief"),
         ("flat picture", "relief"),
         ("at the start", "start pose"),
+        ("when the first challenge was due", "start pose"),  # a live start still unmet
         ("px wide", "face size"),
         ("not met", "pose"),
         ("does not follow", "timing"),

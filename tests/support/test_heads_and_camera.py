@@ -121,6 +121,32 @@ def test_a_live_person_told_the_head_reads_tilted_back_lowers_the_chin_and_keeps
     assert drawn[-1] == (0, clips.POSES["up"][1] - clips.CHIN_DEGREES, 0)
 
 
+def test_a_live_person_asked_to_come_closer_does_and_asked_further_turns_further():
+    from likeness.consent.liveness.live import FURTHER, Prompt
+    from likeness.consent.liveness.schedule import ChallengeKind
+
+    scene = np.zeros((40, 40, 3), np.uint8)
+    scene[15:25, 15:25] = 255  # a face 10 px wide in the middle
+    person = clips.LivePerson(scene, [(0.0, 0.0)] * 5, draw=lambda yaw, pitch, index: scene)
+    person.see(0.0, Prompt("closer", "come closer to the camera", -1, True))
+    assert np.array_equal(person.frame(0.1), scene)  # a moment to react
+    near = person.frame(0.5)
+    assert (near[20, :, 0] > 128).sum() == 11  # 1.1 times as wide
+
+    poses: list[tuple[int, int]] = []
+    turner = clips.LivePerson(
+        scene, [(0.0, 0.0)] * 5, draw=lambda yaw, pitch, index: poses.append((yaw, pitch))
+    )
+    turner.see(0.0, Prompt("left", "turn your head to your own left", 0, True))
+    for t in (0.5, 1.0, 1.5):
+        turner.frame(t)
+    assert poses[-1] == (clips.POSES["left"][0], 0)
+    turner.see(1.5, Prompt("left", FURTHER[ChallengeKind.LEFT], 0, True))
+    for t in (2.0, 2.5):
+        turner.frame(t)
+    assert poses[-1] == (clips.POSES["left"][0] - clips.FURTHER_DEGREES, 0)
+
+
 def test_a_head_with_glasses_is_sized_as_the_check_reads_its_face():
     """Glasses move the eye corners a face's width is read from: the astronaut sized to 200 px
     in her photo reads narrower in the glasses head's first frame. ``sized_as_read`` scales

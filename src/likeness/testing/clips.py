@@ -198,6 +198,9 @@ REACT_S, DEGREES_PER_S = 0.3, 65.0
 #: How far a person lowers the chin when the page says the head reads tilted back ("lower
 #: your chin a little"), in degrees of pitch, each time it says so.
 CHIN_DEGREES = 8.0
+#: How much closer a person comes when the page asks them to (the face this many times as
+#: wide, each time).
+CLOSER_FACTOR = 1.1
 #: How much further a person turns when the page asks for "a little further" (degrees).
 FURTHER_DEGREES = 10.0
 #: A live page shows the prompt a frame answers this long after the camera took it.
@@ -270,7 +273,8 @@ class LivePerson:
     index), at ``degrees_per_s``, and faces the camera for "start", "centre" and "done".
     Told before the first challenge that the head reads tilted back, they lower the chin
     by ``CHIN_DEGREES`` each time, and keep it there as their way of facing the camera;
-    asked to turn a little further, they turn ``FURTHER_DEGREES`` more each time.
+    asked to come closer, they do (the face ``CLOSER_FACTOR`` times as wide each time); asked
+    to turn a little further, they turn ``FURTHER_DEGREES`` more each time.
     ``see`` each prompt as the page shows it; ``frame`` is what the camera sees at ``t``."""
 
     def __init__(
@@ -289,6 +293,7 @@ class LivePerson:
         self.late, self.react_s, self.speed = late or {}, react_s, degrees_per_s
         self.shown: list[tuple[float, str, int]] = []  # (when, kind, index), as they change
         self.lowered: list[float] = []  # when they were told to lower the chin
+        self.closer: list[float] = []  # when they were asked to come closer
         self.further: list[tuple[float, int]] = []  # when asked to turn further, and which
         self.words = ""
         self.pose, self.t = np.zeros(2), 0.0
@@ -302,6 +307,8 @@ class LivePerson:
         if prompt.words != self.words:  # each time it is said anew
             if prompt.words == START_WORDS["tilted back"]:
                 self.lowered.append(t)
+            if prompt.kind == "closer":
+                self.closer.append(t)
             if prompt.words in FURTHER.values():
                 self.further.append((t, prompt.index))
         self.words = prompt.words
@@ -324,6 +331,11 @@ class LivePerson:
             step *= most / np.hypot(*step)
         self.pose, self.t = self.pose + step, t
         yaw, pitch = (round(float(v)) for v in self.pose)
+        nearer = sum(t >= when + self.react_s for when in self.closer)
+        image = self._drawn(yaw, pitch, index)
+        return zoomed(image, CLOSER_FACTOR**nearer) if nearer else image
+
+    def _drawn(self, yaw: int, pitch: int, index: int) -> np.ndarray:
         if self.draw is not None:
             return self.draw(yaw, pitch, index)
         if (yaw, pitch) not in self.cache:
