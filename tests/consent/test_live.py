@@ -197,6 +197,7 @@ def test_a_head_turned_or_tilted_back_at_the_start_is_told_what_to_change_and_th
     assert not recorded.passed and f"was {refused}" in recorded.reason
 
 
+@pytest.mark.slow  # 20 s (the whole 10 s wait); `make test-all`
 def test_a_head_that_still_reads_tilted_back_when_the_wait_runs_out_is_told_so(astronaut_face):
     """Asked to lower the chin and still read tilted back when the first challenge is due
     (glasses' rims can hold five landmarks there): the refusal says what was asked and not
