@@ -281,7 +281,16 @@ class ClipReader:
     def delay(self, k: int, by: float, grow: bool = False) -> None:
         """Move challenge ``k`` and every later one ``by`` seconds later; with ``grow``,
         challenge ``k`` keeps its start and only ends later. For live sessions, whose prompts
-        wait for the person (``LiveCheck``); frames already read keep their counts."""
+        wait for the person (``LiveCheck``); frames already read keep their counts.
+
+        A grown turn gets the finder's tries again (``MAX_FINDER_TRIES``): the person is
+        being asked to turn a little further, past where the backend follows a face, and
+        the tries may have gone on the turn they made first (``joe_biden/1`` on the
+        canonical+glasses head: 4 of 6 live sessions refused a left turn, which turned
+        further was seen only by the finder, after its tries had run out; 0 of 6 with them
+        renewed, ``benchmarks/liveness.py --live``)."""
+        if grow:
+            self.tries[k] = 0
         moved = []
         for i, c in enumerate(self.session.challenges):
             if i > k or (i == k and not grow):
