@@ -78,12 +78,15 @@ FURTHER = {
 }
 
 
-#: What a head that starts turned or tilted back too far is told (``verdict.start_pose_fault``).
+#: A face too small at the start to judge depth on (``Thresholds.min_face_px``).
+TOO_FAR = "too far from the camera"
+#: What a start that cannot be measured from is told before the first challenge, by its
+#: fault: a head turned or tilted back too far (``verdict.start_pose_fault``), or ``TOO_FAR``.
 START_WORDS = {
     "turned": "turn to face the camera",
     "tilted back": "lower your chin a little: look straight at the camera",
+    TOO_FAR: "come closer to the camera",
 }
-_START_FAULTS = {words: fault for fault, words in START_WORDS.items()}
 
 
 @dataclass(frozen=True)
@@ -129,9 +132,9 @@ class LiveCheck:
         self.last_t = -math.inf
         self.origin: tuple[float, float] | None = None  # (first frame's time, clock then)
         self.face = False
-        #: What the last lead-in face was asked to change before the first challenge (a
-        #: prompt's kind and words), or None (``_check_start``).
-        self.asking: tuple[str, str] | None = None
+        #: What the last lead-in face was asked to change before the first challenge (its
+        #: fault, a key of ``START_WORDS``), or None (``_check_start``).
+        self.asking: str | None = None
         self.given_up = False  # a turn's wait ran out unmet
         self.wider: set[int] = set()  # challenges added to ask for a wider turn
         self.short_reason: str | None = None  # why the first wider turn was asked for
@@ -229,12 +232,10 @@ class LiveCheck:
         if len(lead) < self.pacing.lead_frames:
             return
         pose = neutral_pose(lead)
-        self.asking = None
-        fault = start_pose_fault(pose, th)
-        if fault is not None:  # first: a head tilted back reads narrower
-            self.asking = ("start", START_WORDS[fault])
-        elif self.clip.lead_width() < th.min_face_px:
-            self.asking = ("closer", "come closer to the camera")
+        # First the pose: a head tilted back reads narrower.
+        self.asking = start_pose_fault(pose, th)
+        if self.asking is None and self.clip.lead_width() < th.min_face_px:
+            self.asking = TOO_FAR
         if self.asking is not None:
             self.clip.restart_lead(after=t)
 
@@ -265,8 +266,10 @@ class LiveCheck:
             return Prompt("done", "finished: checking", len(challenges), self.face)
         t = self.last_t
         if t < challenges[0].start:
-            kind, words = self.asking or ("start", "look straight at the camera")
-            return Prompt(kind, words, -1, self.face)
+            if self.asking is None:
+                return Prompt("start", "look straight at the camera", -1, self.face)
+            kind = "closer" if self.asking == TOO_FAR else "start"
+            return Prompt(kind, START_WORDS[self.asking], -1, self.face)
         k = next((k for k, c in enumerate(challenges) if c.start <= t <= c.end), None)
         if k is None:  # between two windows
             k = max(i for i, c in enumerate(challenges) if c.end < t)
@@ -289,11 +292,10 @@ class LiveCheck:
         result = self.verdict or judge(self.clip, self.group)
         if not result.passed and self.asking is not None and self.clip.neutral is None:
             # The wait for the start ran out while the person was being asked to change it.
-            kind, words = self.asking
-            fault = "too far from the camera" if kind == "closer" else _START_FAULTS[words]
+            asked = START_WORDS[self.asking].split(":")[0]
             result.reason = (
-                f"the face still read as {fault} when the first challenge was due, after "
-                f"{self.waited:.0f} s of asking to {words.split(':')[0]} (try again: "
+                f"the face still read as {self.asking} when the first challenge was due, "
+                f"after {self.waited:.0f} s of asking to {asked} (try again: "
                 "the camera at eye level, the face in the middle of the picture)"
             )
         if not result.passed and self.short_reason and not result.depth_short:
