@@ -38,3 +38,12 @@ class DetectionSettings:
     #: canonical+beard``). 4 reads it within about 2 degrees. 1 (whole pixels) for photos,
     #: where landmarks only align the face for its embedding.
     landmark_upscale: int = 1
+    #: ... and, when they are, read from this many starting boxes (``LANDMARK_STARTS`` in
+    #: ``faces.dlib_backend``: the box, then scaled and shifted), keeping each coordinate's
+    #: median. The shape predictor refines a mean shape placed by the box, and behind
+    #: glasses where it ends depends on where it starts: on the eye corners or on the rims.
+    #: One start read one frame in four of a level head with glasses 8 to 10 degrees up
+    #: (the eye span 5% wider), a look up off the session's clock (``benchmarks/liveness.py
+    #: --live --head ellipsoid+hair+glasses``, ``amy_adams/1``); seven starts read the same
+    #: frames within 3 degrees (``benchmarks/landmark_starts.py``). 1 for photos.
+    landmark_starts: int = 1
