@@ -54,9 +54,10 @@ LANDMARK_PAD = 0.3
 #: Where fine landmarks start from (``DetectionSettings.landmark_starts``): the box's centre
 #: moved by (dx, dy) box widths and its width scaled by s, the box itself first. The scales
 #: span about one step of HOG's pyramid (1.2x) and the shifts its scan grid, so the starts
-#: cover what the detector's own box does from frame to frame. Thirteen starts read a level
-#: head with glasses through camera noise with pitch jitter of 1.6 degrees (one start: 3.5),
-#: seven 2.0 (``benchmarks/landmark_starts.py``); each start costs about 0.4 ms.
+#: cover what the detector's own box does from frame to frame. With drawn glasses, pitch
+#: jitter of still heads through camera noise fell from 2.50 degrees (one start) to 1.77
+#: (the first seven) and 1.44 (all thirteen) (``benchmarks/landmark_starts.py``); each start
+#: costs about 0.5 ms.
 LANDMARK_STARTS: tuple[tuple[float, float, float], ...] = (
     (0.0, 0.0, 1.0),
     (0.0, 0.0, 0.92),
