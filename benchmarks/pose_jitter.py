@@ -1,13 +1,12 @@
-"""How much a still head's pose reading moves from frame to frame: landmarks in whole pixels,
-finer than a pixel (``DetectionSettings.landmark_upscale``) from one starting box, and finer
-from several (``DetectionSettings.landmark_starts``, the video backend's reading).
+"""How much a still head's pose reading moves from frame to frame: landmarks in whole pixels
+against landmarks finer than a pixel (``DetectionSettings.landmark_upscale``).
 
 Liveness reads every pose from the 5 landmarks (``faces.headpose``). dlib's shape predictor
 gives whole pixels, and one pixel of the nose point is about 3 degrees of a 180 px face's
 yaw: a bearded head standing still read 0 to 10 degrees turned from frame to frame, and
-honest sessions were refused. Behind glasses it ends on the eye corners or on the rims by
-where its box starts it: a still head read one frame in four 8 to 10 degrees up, a look up
-off the session's clock (``benchmarks/liveness.py --live --head ellipsoid+hair+glasses``,
+honest sessions were refused. Behind glasses it ends on the eye corners or on the rims,
+from frame to frame: a still head read now and then 8 to 10 degrees up, a look up off the
+session's clock (``benchmarks/liveness.py --live --head ellipsoid+hair+glasses``,
 ``amy_adams/1``). For each faces-dev photo that faces the camera and each head model, the
 head is rendered still, facing the camera, turned 13 degrees (a turn's depth range,
 ``Thresholds.depth_max_degrees``) and looking up 22 (a session's look up), shot through the
@@ -65,10 +64,7 @@ def main() -> None:
 
     fine = DlibFaceBackend.for_video_frames()
     whole = DlibFaceBackend(dataclasses.replace(fine.settings, landmark_upscale=1))
-    one_start = DlibFaceBackend(dataclasses.replace(fine.settings, landmark_starts=1))
-    upscale, starts = fine.settings.landmark_upscale, fine.settings.landmark_starts
-    readers = {"whole pixels": whole, f"x{upscale}, 1 start": one_start}
-    readers[f"x{upscale}, {starts} starts"] = fine
+    readers = {"whole pixels": whole, f"x{fine.settings.landmark_upscale}": fine}
     camera = Camera(noise=3.0, jpeg=90) if args.live else Camera(noise=3.0, h264_crf=28)
     photos = []
     for path, person in sorted(read_labels(require_faces_dev()).items())[: args.limit]:

@@ -112,27 +112,3 @@ def test_video_frames_read_landmarks_finer_than_a_pixel():
     whole = DlibFaceBackend(DetectionSettings(**{**video.settings.__dict__, "landmark_upscale": 1}))
     [same] = whole.analyze(photo)
     assert np.allclose(same.embedding, face.embedding)
-
-
-def test_video_landmarks_behind_glasses_do_not_jump_between_the_eyes_and_the_rims():
-    """Behind drawn glasses the shape predictor ends on the eye corners or on the rims by
-    where its box starts it and by the frame's noise: one start read a still head's pitch
-    up to 10 degrees off from frame to frame, which a liveness session reads as a look up
-    held off its clock. Video landmarks start from several boxes and keep the median."""
-    from likeness.faces.backends import tracking
-    from likeness.faces.headpose import estimate_head_pose
-    from likeness.testing import clips
-    from likeness.testing.camera import Camera
-    from likeness.testing.heads import HEADS
-
-    video = DlibFaceBackend.for_video_frames()
-    assert video.settings.landmark_starts > 1
-    pixels, face = clips.prepared(astronaut())
-    still = HEADS["ellipsoid+hair+glasses"](pixels, face.landmarks)(0.0, 0.0)
-    shoot, reader = Camera(noise=3.0, jpeg=90).live(), tracking(video)
-    pitches = []
-    for _ in range(40):
-        [seen] = reader.analyze(shoot(still))
-        pitches.append(estimate_head_pose(seen.landmarks, still.shape[1::-1]).pitch)
-    offs = np.abs(np.array(pitches) - np.median(pitches))
-    assert offs.max() < 6.0, np.round(offs, 1)  # a session's look up is 9 degrees

@@ -38,15 +38,3 @@ class DetectionSettings:
     #: canonical+beard``). 4 reads it within about 2 degrees. 1 (whole pixels) for photos,
     #: where landmarks only align the face for its embedding.
     landmark_upscale: int = 1
-    #: ... and, when they are, read from this many starting boxes (``LANDMARK_STARTS`` in
-    #: ``faces.dlib_backend``: the box, then scaled and shifted), keeping each coordinate's
-    #: median. The shape predictor refines a mean shape placed by the box, and behind
-    #: glasses where it ends depends on where it starts: on the eye corners or on the rims.
-    #: One start read one frame in four of a level head with glasses 8 to 10 degrees up
-    #: (the eye span 5% wider), a look up off the session's clock (``benchmarks/liveness.py
-    #: --live --head ellipsoid+hair+glasses``, ``amy_adams/1``). On that head, still heads of
-    #: 6 faces-dev photos in 4 poses through noise and JPEG read 30 frames of 688 more than 6
-    #: degrees off their pose with one start, 11 with seven, 2 with thirteen, and every head
-    #: model's jitter fell, for 6 ms more a frame (``benchmarks/landmark_starts.py``). 1 for
-    #: photos, where landmarks only align the face for its embedding.
-    landmark_starts: int = 1

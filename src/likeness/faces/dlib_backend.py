@@ -51,28 +51,6 @@ VERIFY_PAD = 0.4
 #: Margin (in box widths) about a face's box kept round it for reading fine landmarks: the
 #: shape predictor looks a little outside the box (eyebrows, chin).
 LANDMARK_PAD = 0.3
-#: Where fine landmarks start from (``DetectionSettings.landmark_starts``): the box's centre
-#: moved by (dx, dy) box widths and its width scaled by s, the box itself first. The scales
-#: span about one step of HOG's pyramid (1.2x) and the shifts its scan grid, so the starts
-#: cover what the detector's own box does from frame to frame. With drawn glasses, pitch
-#: jitter of still heads through camera noise fell from 2.50 degrees (one start) to 1.77
-#: (the first seven) and 1.44 (all thirteen) (``benchmarks/landmark_starts.py``); each start
-#: costs about 0.5 ms.
-LANDMARK_STARTS: tuple[tuple[float, float, float], ...] = (
-    (0.0, 0.0, 1.0),
-    (0.0, 0.0, 0.92),
-    (0.0, 0.0, 1.08),
-    (0.0, 0.0, 0.85),
-    (0.0, 0.0, 1.15),
-    (-0.04, 0.0, 1.0),
-    (0.04, 0.0, 1.0),
-    (0.0, -0.04, 1.0),
-    (0.0, 0.04, 1.0),
-    (-0.07, -0.07, 1.0),
-    (0.07, 0.07, 1.0),
-    (-0.07, 0.07, 1.0),
-    (0.07, -0.07, 1.0),
-)
 
 
 def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -154,7 +132,6 @@ class DlibFaceBackend:
                 small_photo_pixels=0.0,
                 proposals=False,
                 landmark_upscale=4,  # head pose is read from them (liveness)
-                landmark_starts=len(LANDMARK_STARTS),
             )
         )
 
@@ -243,16 +220,13 @@ class DlibFaceBackend:
         on a crop about the box enlarged k times, and mapped back to image pixels (pixel
         centres: a point at x in the crop lies at (x + 0.5) / k - 0.5 from its corner). The
         embedding's aligned chip still comes from the whole-pixel shape, so embeddings and
-        their distances do not change with this setting. Read from
-        ``DetectionSettings.landmark_starts`` starting boxes (``LANDMARK_STARTS``), each
-        coordinate the median of theirs."""
+        their distances do not change with this setting."""
         import cv2
 
         k = self.settings.landmark_upscale
         h, w = image.shape[:2]
         x0, y0, x1, y1 = box
-        size = max(1.0, x1 - x0)
-        pad = (LANDMARK_PAD + 0.15) * size  # room for the largest, most shifted start
+        pad = LANDMARK_PAD * max(1.0, x1 - x0)
         cx0, cy0 = max(0, int(x0 - pad)), max(0, int(y0 - pad))
         cx1, cy1 = min(w, int(x1 + pad) + 1), min(h, int(y1 + pad) + 1)
         crop = cv2.resize(
@@ -262,20 +236,16 @@ class DlibFaceBackend:
             fy=k,
             interpolation=cv2.INTER_LINEAR,
         )
-        centre_x, centre_y = (x0 + x1) / 2 - cx0, (y0 + y1) / 2 - cy0
-        shapes = []
-        for dx, dy, scale in LANDMARK_STARTS[: max(1, self.settings.landmark_starts)]:
-            half_w, half_h = (x1 - x0) * scale / 2, (y1 - y0) * scale / 2
-            mx, my = centre_x + dx * size, centre_y + dy * size
-            rect = self._dlib.rectangle(
-                round((mx - half_w) * k),
-                round((my - half_h) * k),
-                round((mx + half_w) * k),
-                round((my + half_h) * k),
-            )
-            shapes.append([(p.x, p.y) for p in self._landmarks(crop, rect).parts()])
-        points = np.median(np.asarray(shapes, dtype=np.float64), axis=0)
-        return tuple(((x + 0.5) / k - 0.5 + cx0, (y + 0.5) / k - 0.5 + cy0) for x, y in points)
+        rect = self._dlib.rectangle(
+            round((x0 - cx0) * k),
+            round((y0 - cy0) * k),
+            round((x1 - cx0) * k),
+            round((y1 - cy0) * k),
+        )
+        return tuple(
+            ((p.x + 0.5) / k - 0.5 + cx0, (p.y + 0.5) / k - 0.5 + cy0)
+            for p in self._landmarks(crop, rect).parts()
+        )
 
     # -- full analysis ---------------------------------------------------------------------
     def analyze(self, image: np.ndarray) -> list[DetectedFace]:
