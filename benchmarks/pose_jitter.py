@@ -12,7 +12,7 @@ head is rendered still, facing the camera, turned 13 degrees (a turn's depth ran
 ``Thresholds.depth_max_degrees``) and looking up 22 (a session's look up), shot through the
 camera (sensor noise and H.264, each frame with its own noise; ``--live``: noise and JPEG 90
 frame by frame, read by the live check's tracking backend, as a live session reads the page's
-frames) and read by each backend, which differ only in those settings. Printed per head: the
+frames) and read by both backends, which differ only in that setting. Printed per head: the
 standard deviation of yaw and pitch over the frames of a pose (median and largest over the
 photos), the frames of a still head facing the camera read turned past the centre's 7
 degrees from the median of its own frames, and the frames of any pose read more than 6
