@@ -23,7 +23,12 @@ from likeness.consent.liveness.schedule import (
     ChallengeSession,
 )
 from likeness.consent.liveness.thresholds import THRESHOLDS, Thresholds
-from likeness.consent.liveness.verdict import LivenessResult, judge, start_pose_fault
+from likeness.consent.liveness.verdict import (
+    LivenessResult,
+    judge,
+    start_pose_fault,
+    start_problem,
+)
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 from likeness.people.identity import PhotoGroup
 
@@ -290,8 +295,10 @@ class LiveCheck:
                 False, "the camera stopped before the last challenge ended (try again)"
             )
         result = self.verdict or judge(self.clip, self.group)
-        if not result.passed and self.asking is not None and self.clip.neutral is None:
-            # The wait for the start ran out while the person was being asked to change it.
+        if not result.passed and self.asking is not None and start_problem(self.clip):
+            # The wait for the start ran out while the person was being asked to change it:
+            # refused at the start, with or without a neutral pose read from the last frames
+            # of the lead-in (as a recording starting so would be told).
             asked = START_WORDS[self.asking].split(":")[0]
             result.reason = (
                 f"the face still read as {self.asking} when the first challenge was due, "

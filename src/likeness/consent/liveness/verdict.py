@@ -105,6 +105,16 @@ def face_size_problem(width: float, thresholds: Thresholds = THRESHOLDS) -> str 
     )
 
 
+def start_problem(clip: ClipReader) -> str | None:
+    """Why a clip read past its first challenge's start cannot be judged from its start (no
+    face looking at the camera before it, a pose that cannot be measured from, a face too
+    small), or None."""
+    th = clip.thresholds
+    if clip.neutral is None or clip.neutral_frame() is None:
+        return "no face looking at the camera before the first challenge"
+    return neutral_pose_problem(clip.neutral, th) or face_size_problem(clip.lead_width(), th)
+
+
 def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
     """The judgement of a clip read to its end: checks 1 to 6."""
     th = clip.thresholds
@@ -118,15 +128,11 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
             f"one face was visible in only {by_backend} of {total - turned_away} "
             "frames (keep exactly one face in view)",
         )
+    problem = start_problem(clip)
+    if problem:
+        return LivenessResult(False, problem)
     neutral, neutral_frame = clip.neutral, clip.neutral_frame()
-    if neutral is None or neutral_frame is None:
-        return LivenessResult(False, "no face looking at the camera before the first challenge")
-    problem = neutral_pose_problem(neutral, th)
-    if problem:
-        return LivenessResult(False, problem)
-    problem = face_size_problem(clip.lead_width(), th)
-    if problem:
-        return LivenessResult(False, problem)
+    assert neutral is not None and neutral_frame is not None  # start_problem checked
     # From here on every pose is relative to the neutral one.
     seen = [replace(f, pose=relative(f.pose, neutral)) for f in seen]
 
