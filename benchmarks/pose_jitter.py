@@ -91,7 +91,7 @@ def main() -> None:
         }
         turned = dict.fromkeys(readers, 0)
         jumps = {r: dict.fromkeys(POSES, 0) for r in readers}
-        frames_read = dict.fromkeys(POSES, 0)
+        frames_read = {r: dict.fromkeys(POSES, 0) for r in readers}
         for _name, pixels, face, facing in photos:
             render = HEADS[head](pixels, face.landmarks)
             for yaw, pitch in POSES:
@@ -118,15 +118,14 @@ def main() -> None:
                     jumps[reader_name][(yaw, pitch)] += int((off > JUMP_DEGREES).sum())
                     if (yaw, pitch) == (0.0, 0.0):
                         turned[reader_name] += int((off >= THRESHOLDS.centre_degrees).sum())
-                    if reader is fine:
-                        frames_read[(yaw, pitch)] += len(read)
+                    frames_read[reader_name][(yaw, pitch)] += len(read)
         for reader_name in readers:
             for pose in POSES:
                 sds = np.array(spread[reader_name][pose])
                 if not len(sds):
                     continue
                 yaw_sd, pitch_sd = sds[:, 0], sds[:, 1]
-                of = f" of {frames_read[pose]}"
+                of = f" of {frames_read[reader_name][pose]}"
                 still = f"{turned[reader_name]}{of}" if pose == (0.0, 0.0) else ""
                 print(
                     f"{head:<24}{reader_name:<18}{pose[0]:>4.0f}/{pose[1]:<4.0f}"

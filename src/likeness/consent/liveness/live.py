@@ -230,7 +230,10 @@ class LiveCheck:
         Five landmarks can read a level head as tilted back: round glasses whose rims cross
         the eye corners read 11 degrees back (``benchmarks/liveness.py --head
         canonical+glasses``, ``john_lennon/2``: +21 to +22 against the bound of 20). Asked,
-        such a person lowers their chin a little and goes on."""
+        such a person lowers their chin a little; where the rims hold the landmarks the
+        reading may not follow (that head still read +20 to +22 with the chin 16 degrees
+        down), and the session is refused when the first challenge is due, saying what it
+        asked (``finish``)."""
         # Read over the lead-in so far, as the verdict reads them (medians, from
         # ``LivePacing.lead_frames`` frames on): one frame's jitter does not start it again.
         lead, th = self.clip.lead_in(), self.clip.thresholds
