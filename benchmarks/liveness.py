@@ -29,11 +29,14 @@ it).
         [--save outcomes.json] [--keep-pairs DIR] [--live]
     .venv/bin/python benchmarks/liveness.py --report outcomes.json [more.json ...]
 
-``--live`` runs the heads that follow a session (honest, other person) through ``LiveCheck``
-instead of recording them: the head follows each prompt as the page shows it
-(``clips.LivePerson``), so a start that reads turned or tilted back is asked to change, a slow
-turn is waited for and a turn short on depth is asked again wider, as for a person at the
-page; the camera reads each frame alone (``--camera "noise 3, JPEG 90"``: the page sends JPEG).
+``--live`` runs what can follow a session through ``LiveCheck`` instead of recording it: the
+heads (honest, other person), and the still photo and each print held by an attacker who
+heeds the prompts as a person would (``clips.held_as_head``). Each follows the prompts as the
+page shows them (``clips.LivePerson``), so a start that reads turned or tilted back is asked
+to change, a slow turn is waited for and a turn short on depth is asked again wider, for the
+print as for the person at the page: an attack's accept rate per session includes the tries
+a session gives. The camera reads each frame alone (``--camera "noise 3, JPEG 90"``: the
+page sends JPEG). The recorded-only attacks (replays, a swapped face) cannot follow a page.
 
 The clips are synthetic (likeness.testing.clips); thresholds await real camera footage.
 """
@@ -131,8 +134,12 @@ def _cameras():
 
 
 CAMERAS = _cameras()
-#: The clips ``--live`` runs through ``LiveCheck``: the heads that follow a session.
-LIVE_CASES = ("honest", "other person")
+#: The clips ``--live`` runs through ``LiveCheck``: the heads that follow a session, and
+#: the photo and its prints held by an attacker who heeds the page's prompts as a person
+#: would (lowering the print when told the head reads tilted back, bringing it closer,
+#: turning it further when asked for a wider turn): a live session's accept rate with the
+#: tries it gives included.
+LIVE_CASES = ("honest", "other person", "still photo", "flat print turned", *BENT)
 #: A live session is fed frames for at most this long (its schedule, waits for the person
 #: and wider turns asked again take well under it).
 LIVE_SECONDS = 60.0
@@ -218,7 +225,7 @@ class _KeptPairs:
 
 def _trial(job: Trial) -> list[tuple]:
     """The clips of one photo and session: (photo, case, passed, reason, transcript, the
-    same-face check's spread)."""
+    same-face check's spread, the wider turns a live session asked for or None)."""
     import torch
 
     from likeness.consent import liveness
@@ -237,6 +244,8 @@ def _trial(job: Trial) -> list[tuple]:
             session, clips.POSES, lambda yaw, pitch: render(yaw + facing, pitch), fps
         )
 
+    wider_asked: list[int] = []  # wider turns each live session asked for
+
     def live_session(render, facing=job.facing):
         """``LiveCheck``'s verdict on a head (``render``) following the session's prompts
         as the page shows them (``clips.LivePerson``), seen by the camera frame by frame."""
@@ -253,12 +262,18 @@ def _trial(job: Trial) -> list[tuple]:
         clips.run_live(
             check, lambda t: shoot(person.frame(t)), person.see, seconds=LIVE_SECONDS, fps=fps
         )
+        wider_asked.append(len(check.wider))
         return check.finish()
 
-    # The heads that follow the session, live (``--live``; recordings cannot be).
+    # What follows the session live (``--live``): the heads, and an attacker holding the
+    # photo or its print, who heeds each prompt as a person would (``clips.held_as_head``).
     live_cases = {
         "honest": lambda: live_session(render),
         "other person": lambda: live_session(head_of(other[2], other[3].landmarks), other[5]),
+        "still photo": lambda: live_session(lambda _yaw, _pitch: pixels, 0.0),
+        "flat print turned": lambda: live_session(
+            clips.held_as_head(clips.flat_print(pixels), clips.FLAT_PRINT_ANGLES), 0.0
+        ),
     }
 
     # Each case renders its clip only when it runs (``--cases``).
@@ -283,20 +298,27 @@ def _trial(job: Trial) -> list[tuple]:
     backend = video_frame_backend()
     bends = _bends()
 
-    def bent(case: str):
-        def frames():
-            shape = bends[case]
-            photo, its_face = pixels, face
-            if job.print_px is not None:  # held as close as a session takes it
-                photo, its_face = clips.print_sized_as_read(
-                    pixels, face, shape, backend, job.print_px
-                )
-            return clips.bent_print_frames(photo, session, shape(photo, its_face), fps)
+    def bent_print(case: str):
+        """The photo printed and bent as ``case``: (the photo as printed, its bend)."""
+        shape = bends[case]
+        photo, its_face = pixels, face
+        if job.print_px is not None:  # held as close as a session takes it
+            photo, its_face = clips.print_sized_as_read(pixels, face, shape, backend, job.print_px)
+        return photo, shape(photo, its_face)
 
-        return frames
+    def bent(case: str):
+        return lambda: clips.bent_print_frames(*bent_print(case), session, fps)
+
+    def bent_live(case: str):
+        def verdict():
+            render = clips.bent_print(*bent_print(case))
+            return live_session(clips.held_as_head(render, clips.BENT_PRINT_ANGLES), 0.0)
+
+        return verdict
 
     for case in BENT:
         cases[case] = bent(case)
+        live_cases[case] = bent_live(case)
     finder = turned_face_finder(backend)
     group = PhotoGroup.of_embeddings(face.embedding, backend, calibration=calibration)
 
@@ -329,8 +351,17 @@ def _trial(job: Trial) -> list[tuple]:
                     ),
                     fh,
                 )
+        wider = wider_asked.pop() if job.live else None
         out.append(
-            (name, case, result.passed, result.reason, result.transcript, result.face_spread)
+            (
+                name,
+                case,
+                result.passed,
+                result.reason,
+                result.transcript,
+                result.face_spread,
+                wider,
+            )
         )
     return out
 
@@ -368,10 +399,10 @@ def main() -> None:
     parser.add_argument(
         "--live",
         action="store_true",
-        help=f"the heads ({', '.join(LIVE_CASES)}) follow each session live, through "
+        help="the heads, the still photo and the prints follow each session live, through "
         "LiveCheck: prompts as they fall due, start prompts, waits and wider turns asked "
         "again, the camera read frame by frame (a camera without H.264, such as 'noise 3, "
-        "JPEG 90', the page's own compression)",
+        "JPEG 90', the page's own compression); replays and the swapped face cannot",
     )
     parser.add_argument(
         "--size-by",
@@ -547,7 +578,8 @@ def report(rows: list[tuple]) -> None:
         "largest of honest clips, smallest of attacks (a face changed past the backend's "
         "same-face distance)"
     )
-    outcomes = [tuple(r[1:]) for r in rows]
+    outcomes = [tuple(r[1:7]) for r in rows]
+    _report_wider(rows)
     counts: Counter = Counter()
     turns: dict[str, list[float]] = {"left": [], "right": [], "up": []}
     by_person: dict[str, dict[str, list[float]]] = {}
@@ -616,6 +648,32 @@ def report(rows: list[tuple]) -> None:
         _check_of(reason) for _, case, passed, reason, *_ in outcomes if case in BENT and not passed
     )
     print("  bent prints refused by: " + ", ".join(f"{k} {v}" for k, v in refused.most_common()))
+    by_case: dict[str, Counter] = defaultdict(Counter)
+    for _, case, passed, reason, *_ in outcomes:
+        if case != "honest" and not passed:
+            by_case[case][_check_of(reason)] += 1
+    for case, why in sorted(by_case.items()):
+        print(f"    {case:<26}" + ", ".join(f"{k} {v}" for k, v in why.most_common()))
+
+
+def _report_wider(rows: list[tuple]) -> None:
+    """Per configuration and clip case of live sessions: how many sessions were asked for a
+    wider turn once, twice..., and how many of those passed (outcomes saved before the count
+    was kept have none)."""
+    asked: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for config, _name, case, passed, *rest in rows:
+        if len(rest) >= 4 and rest[3] is not None:
+            asked[(config, case)][(rest[3], passed)] += 1
+    if not asked:
+        return
+    print("wider turns a live session asked for (sessions asked 0, 1, 2 times, passed of them):")
+    for (config, case), counts in sorted(asked.items()):
+        times = sorted({n for n, _ in counts})
+        cells = [
+            f"asked {n}: {counts[(n, True)] + counts[(n, False)]} ({counts[(n, True)]} passed)"
+            for n in times
+        ]
+        print(f"  {config}, {case}: " + "; ".join(cells))
 
 
 def _depth_score(transcript: list[dict]) -> float | None:

@@ -91,8 +91,9 @@ def test_kept_depth_pairs_measured_again_read_what_the_sessions_read(faces_dev, 
 @pytest.mark.slow  # 40 s; `make test-all`
 def test_live_sessions_run_through_the_live_check_and_are_reported_as_live(faces_dev):
     """``liveness.py --live`` runs the heads through ``LiveCheck``: an honest head passes
-    and another person following the same prompts is refused as not matching; a camera that
-    codes across frames cannot be read live."""
+    and another person following the same prompts is refused as not matching; a flat print
+    held by someone heeding the prompts is asked for both wider turns a session gives and
+    refused; a camera that codes across frames cannot be read live."""
     out = run(
         "liveness.py",
         "--live",
@@ -101,6 +102,7 @@ def test_live_sessions_run_through_the_live_check_and_are_reported_as_live(faces
         "--cases",
         "honest",
         "other person",
+        "flat print turned",
         "--camera",
         "noise 3, JPEG 90",
         "--seed",
@@ -108,8 +110,10 @@ def test_live_sessions_run_through_the_live_check_and_are_reported_as_live(faces
         "--workers",
         "1",
     )
-    assert "false rejects 0 of 1; false accepts 0 of 1" in out, out
+    assert "false rejects 0 of 1; false accepts 0 of 2" in out, out
     assert "noise 3, JPEG 90, 180 px in the clip, 15 fps, live" in out
+    assert "live, flat print turned: asked 2: 1 (0 passed)" in out, out
+    assert "live, honest: asked 0: 1 (1 passed)" in out, out
     refused = subprocess.run(
         [
             sys.executable,

@@ -385,20 +385,59 @@ def flat_turn(image: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     return cv2.warpPerspective(image, homography / homography[2, 2], (w, h))
 
 
-def flat_photo_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
-    """A printed photo turned and tilted to follow the challenges: no depth, no parallax.
+#: The angles (yaw, pitch) an attacker holds a flat print at for each pose: the attacker's
+#: best, since a flat print turned one way reads as a head turned the other way (its eyes
+#: foreshorten while its nose does not move across them), so the print is turned opposite
+#: to the asked direction, which does meet the pose.
+FLAT_PRINT_ANGLES = {
+    "left": (35.0, 0.0),
+    "right": (-35.0, 0.0),
+    "up": (0.0, -30.0),
+    "down": (0.0, 30.0),
+    "centre": (0.0, 0.0),
+}
+#: ... and a bent print: turned so that the face reads as turned the asked way, tilted back
+#: for "up".
+BENT_PRINT_ANGLES = {
+    "left": (-30.0, 0.0),
+    "right": (30.0, 0.0),
+    "up": (0.0, -25.0),
+    "down": (0.0, 25.0),
+    "centre": (0.0, 0.0),
+}
 
-    The angles are the attacker's best: a flat print turned one way reads as a head turned
-    the other way (its eyes foreshorten while its nose does not move across them), so the
-    print is turned opposite to the asked direction, which does meet the pose."""
-    angles = {
-        "left": (35.0, 0.0),
-        "right": (-35.0, 0.0),
-        "up": (0.0, -30.0),
-        "down": (0.0, 30.0),
-        "centre": (0.0, 0.0),
-    }
-    return timeline(session, angles, lambda yaw, pitch: flat_turn(image, yaw, pitch), fps)
+
+def flat_print(image: np.ndarray):
+    """``render(yaw, pitch)``: the photo as a flat print held at (yaw, pitch)."""
+    return lambda yaw, pitch: flat_turn(image, yaw, pitch)
+
+
+def bent_print(image: np.ndarray, bend):
+    """``render(yaw, pitch)``: the print bent as ``bend(image, turn)`` bends it, turned by
+    ``yaw`` and tilted by ``pitch`` as a whole."""
+
+    def render(yaw: float, pitch: float) -> np.ndarray:
+        bent = bend(image, yaw)
+        return flat_turn(bent, 0.0, pitch) if pitch else bent
+
+    return render
+
+
+def held_as_head(render, angles: dict):
+    """A print's ``render(yaw, pitch)`` (the angles it is held at) as a ``draw(yaw, pitch)``
+    in a head's angles (``POSES``): each head angle scaled to the angle the attacker holds
+    the print at for that pose (``angles``, as ``FLAT_PRINT_ANGLES``). So a print can stand
+    in for the head ``LivePerson`` moves: the attacker follows each live prompt, lowering
+    the print for "lower your chin" and turning it further when asked, at the same scale."""
+    per_yaw = angles["left"][0] / POSES["left"][0]
+    per_pitch = angles["up"][1] / POSES["up"][1]
+    return lambda yaw, pitch: render(yaw * per_yaw, pitch * per_pitch)
+
+
+def flat_photo_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
+    """A printed photo turned and tilted to follow the challenges (``FLAT_PRINT_ANGLES``):
+    no depth, no parallax."""
+    return timeline(session, FLAT_PRINT_ANGLES, flat_print(image), fps)
 
 
 def _surface_remap(image: np.ndarray, source_of, centre_x: float | None) -> np.ndarray:
@@ -518,21 +557,8 @@ def bent_print_frames(
     image: np.ndarray, session, bend, fps: int = FPS
 ) -> list[tuple[float, np.ndarray]]:
     """A bent print (``bend(image, turn)``: ``cylinder_print`` or ``folded_print`` with its
-    shape fixed) turned on the session's schedule: turned so that the face reads as turned
-    the asked way, tilted back for "up"."""
-    angles = {
-        "left": (-30.0, 0.0),
-        "right": (30.0, 0.0),
-        "up": (0.0, -25.0),
-        "down": (0.0, 25.0),
-        "centre": (0.0, 0.0),
-    }
-
-    def render(yaw: float, pitch: float) -> np.ndarray:
-        bent = bend(image, yaw)
-        return flat_turn(bent, 0.0, pitch) if pitch else bent
-
-    return timeline(session, angles, render, fps)
+    shape fixed) turned on the session's schedule (``BENT_PRINT_ANGLES``)."""
+    return timeline(session, BENT_PRINT_ANGLES, bent_print(image, bend), fps)
 
 
 def still_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[float, np.ndarray]]:
