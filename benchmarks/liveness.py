@@ -31,12 +31,13 @@ it).
 
 ``--live`` runs what can follow a session through ``LiveCheck`` instead of recording it: the
 heads (honest, other person), and the still photo and each print held by an attacker who
-heeds the prompts as a person would (``clips.held_as_head``). Each follows the prompts as the
-page shows them (``clips.LivePerson``), so a start that reads turned or tilted back is asked
-to change, a slow turn is waited for and a turn short on depth is asked again wider, for the
-print as for the person at the page: an attack's accept rate per session includes the tries
-a session gives. The camera reads each frame alone (``--camera "noise 3, JPEG 90"``: the
-page sends JPEG). The recorded-only attacks (replays, a swapped face) cannot follow a page.
+heeds the prompts as the simulated person does (``clips.held_as_head``). Each follows the
+prompts as the page shows them (``clips.LivePerson``), so a start that reads tilted back is
+asked to change, a slow turn is waited for and a turn short on depth is asked again wider,
+for the print as for the person at the page: an attack's accept rate per session includes
+the tries a session gives. The camera reads each frame alone (``--camera "noise 3, JPEG
+90"``: the page sends JPEG). The recorded-only attacks (replays, a swapped face) cannot
+follow a page.
 
 The clips are synthetic (likeness.testing.clips); thresholds await real camera footage.
 """
@@ -137,8 +138,8 @@ CAMERAS = _cameras()
 #: The clips ``--live`` runs through ``LiveCheck``: the heads that follow a session, and
 #: the photo and its prints held by an attacker who heeds the page's prompts as a person
 #: would (lowering the print when told the head reads tilted back, bringing it closer,
-#: turning it further when asked for a wider turn): a live session's accept rate with the
-#: tries it gives included.
+#: turning it further when asked for a wider turn; not "turn to face the camera", which
+#: names no side): a live session's accept rate with the tries it gives included.
 LIVE_CASES = ("honest", "other person", "still photo", "flat print turned", *BENT)
 #: A live session is fed frames for at most this long (its schedule, waits for the person
 #: and wider turns asked again take well under it).
@@ -266,7 +267,7 @@ def _trial(job: Trial) -> list[tuple]:
         return check.finish()
 
     # What follows the session live (``--live``): the heads, and an attacker holding the
-    # photo or its print, who heeds each prompt as a person would (``clips.held_as_head``).
+    # photo or its print, who heeds the prompts as the person does (``clips.held_as_head``).
     live_cases = {
         "honest": lambda: live_session(render),
         "other person": lambda: live_session(head_of(other[2], other[3].landmarks), other[5]),
@@ -699,6 +700,7 @@ def _check_of(reason: str) -> str:
         ("visible in only", "face lost"),
         ("does not match", "match"),
         ("changed during", "same face"),
+        ("when asked to turn", "direction"),
     ):
         if words in reason:
             return check
