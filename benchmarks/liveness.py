@@ -299,7 +299,7 @@ def _trial(job: Trial) -> list[tuple]:
     backend = video_frame_backend()
     bends = _bends()
 
-    def bent_print(case: str):
+    def printed(case: str):
         """The photo printed and bent as ``case``: (the photo as printed, its bend)."""
         shape = bends[case]
         photo, its_face = pixels, face
@@ -308,11 +308,11 @@ def _trial(job: Trial) -> list[tuple]:
         return photo, shape(photo, its_face)
 
     def bent(case: str):
-        return lambda: clips.bent_print_frames(*bent_print(case), session, fps)
+        return lambda: clips.bent_print_frames(*printed(case), session, fps)
 
     def bent_live(case: str):
         def verdict():
-            render = clips.bent_print(*bent_print(case))
+            render = clips.bent_print(*printed(case))
             return live_session(clips.held_as_head(render, clips.BENT_PRINT_ANGLES), 0.0)
 
         return verdict
@@ -645,14 +645,12 @@ def report(rows: list[tuple]) -> None:
             f"  depth (verdict.depth_score, a head from 1): {honest}prints that met every "
             f"pose <= {max(print_depth, default=0.0):.2f}"
         )
-    refused = Counter(
-        _check_of(reason) for _, case, passed, reason, *_ in outcomes if case in BENT and not passed
-    )
-    print("  bent prints refused by: " + ", ".join(f"{k} {v}" for k, v in refused.most_common()))
     by_case: dict[str, Counter] = defaultdict(Counter)
     for _, case, passed, reason, *_ in outcomes:
         if case != "honest" and not passed:
             by_case[case][_check_of(reason)] += 1
+    refused = sum((by_case[case] for case in BENT), Counter())
+    print("  bent prints refused by: " + ", ".join(f"{k} {v}" for k, v in refused.most_common()))
     for case, why in sorted(by_case.items()):
         print(f"    {case:<26}" + ", ".join(f"{k} {v}" for k, v in why.most_common()))
 
