@@ -425,7 +425,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.report:
-        report([tuple(r) for path in args.report for r in json.loads(Path(path).read_text())])
+        saved = []
+        for path in args.report:
+            try:
+                saved += json.loads(Path(path).read_text())
+            except (OSError, ValueError) as exc:
+                parser.error(f"--report {path}: not outcomes saved by --save ({exc})")
+        report([tuple(r) for r in saved])
         return
     if args.live:
         if CAMERAS[args.camera].h264_crf is not None:

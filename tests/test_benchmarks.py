@@ -127,3 +127,20 @@ def test_live_sessions_run_through_the_live_check_and_are_reported_as_live(faces
         timeout=120,
     )
     assert refused.returncode == 2 and "codes across frames" in refused.stderr
+
+
+def test_a_report_of_a_file_that_is_missing_or_not_saved_outcomes_says_so(tmp_path):
+    """``liveness.py --report`` of a missing file or one that is not JSON exits 2 naming it,
+    without a traceback."""
+    garbled = tmp_path / "garbled.json"
+    garbled.write_text("{not json")
+    for path in (tmp_path / "missing.json", garbled):
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks/liveness.py"), "--report", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        assert f"--report {path}: not outcomes saved by --save" in done.stderr
+        assert "Traceback" not in done.stderr
