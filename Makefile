@@ -23,6 +23,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	# torchvision) do not install beside this project's; likeness loads only its three .pt
 	# files (faces/mtcnn.py) and never imports the package.
 	$(BIN)/pip install --quiet --no-deps facenet-pytorch==2.6.0
+	# MediaPipe's face mesh model (face_landmark.tflite, Apache-2.0) ships in the mediapipe
+	# 0.10 wheels (the 1.x wheels carry no models). Its dependencies (jax, opencv-contrib,
+	# ...) are not needed: likeness reads only the model file (faces/face_mesh.py), runs it
+	# with ai-edge-litert and never imports the package.
+	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.14
 	# The web app's browser tests drive Debian's Chromium through Playwright (Playwright's own
 	# browser builds download from a CDN, which is not reachable here). Installed when this
 	# runs as root with apt-get; elsewhere the browser tests skip and say why.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from likeness.faces import face_mesh
 from likeness.faces.backends import video_frame_backend
 from likeness.faces.headpose import estimate_head_pose
 from likeness.testing import clips, heads
@@ -29,7 +30,7 @@ def test_the_canonical_face_is_mediapipes_mesh_in_the_head_frame():
 
 
 def test_the_licence_of_the_vendored_mesh_travels_with_it():
-    data = heads._DATA
+    data = face_mesh._DATA
     assert "Apache License" in (data / "LICENSE-mediapipe.txt").read_text()
     assert "google-ai-edge/mediapipe" in (data / "canonical_face_model.obj").read_text()[:400]
 

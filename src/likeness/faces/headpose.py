@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -150,11 +151,45 @@ def estimate_head_pose(
     if fit is None:
         return HeadPose(0.0, 0.0, 0.0)
     rot, _ = cv2.Rodrigues(fit.rvec)
+    return _pose_of_rotation(rot)
+
+
+def _pose_of_rotation(rot: np.ndarray) -> HeadPose:
+    """The pose of a head whose frame maps to the camera's by the rotation matrix ``rot``."""
     # Euler angles of the head in the camera frame (y-x-z order: yaw, pitch, roll).
     yaw = np.degrees(np.arctan2(-rot[2, 0], np.hypot(rot[2, 1], rot[2, 2])))
     pitch = np.degrees(np.arctan2(rot[2, 1], rot[2, 2]))
     roll = np.degrees(np.arctan2(rot[1, 0], rot[0, 0]))
     return HeadPose(float(-yaw), float(-pitch), float(roll))
+
+
+@cache
+def _mesh_rigid_points() -> tuple[np.ndarray, np.ndarray]:
+    """The canonical face's points above the mouth (indices and head-frame coordinates):
+    what a smile or speech moves (lips, chin, jaw) would read as the head moving."""
+    from likeness.faces.face_mesh import canonical_mesh
+
+    v = canonical_mesh().vertices
+    # Above the midpoint of the nose base (2) and the top of the upper lip (0).
+    index = np.flatnonzero(v[:, 1] < (v[2, 1] + v[0, 1]) / 2)
+    return index, v[index]
+
+
+def mesh_head_pose(points: np.ndarray) -> HeadPose:
+    """Pose of a face from its face mesh (``faces.face_mesh.MeshFace.points``: 468 points in
+    3D, x and y in image pixels), fitted against the canonical face above the mouth.
+
+    The fit is a rotation, scale and shift in 3D (Umeyama's least squares), as MediaPipe's
+    own face geometry fits its canonical face: the mesh gives every point a depth, so nothing
+    has to be guessed from where a few points fall in the image, and no nose drop is needed.
+    The image is taken as seen from far (the points' x and y as they are): a face at arm's
+    length spans a few degrees of the camera's view."""
+    index, model = _mesh_rigid_points()
+    seen = np.asarray(points, dtype=np.float64)[index]
+    seen, model = seen - seen.mean(axis=0), model - model.mean(axis=0)
+    u, _, vt = np.linalg.svd(seen.T @ model)
+    flip = np.diag([1.0, 1.0, float(np.sign(np.linalg.det(u @ vt)))])
+    return _pose_of_rotation(u @ flip @ vt)
 
 
 def level_nose_drop(

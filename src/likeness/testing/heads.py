@@ -6,8 +6,8 @@ check tuned on one head may only have learnt that head, so these come from elsew
 drawn differently:
 
 - ``canonical_face()``: MediaPipe's canonical face mesh, 468 vertices of a mean adult face
-  with its real relief (the data file in ``testing/data`` says where it is from; Apache-2.0,
-  ``LICENSE-mediapipe.txt`` beside it).
+  with its real relief (the data file in ``faces/data`` says where it is from; Apache-2.0,
+  ``LICENSE-mediapipe.txt`` beside it); ``headpose.mesh_head_pose`` fits face meshes to it.
 - ``ellipsoid_head()``: a smooth ellipsoid with only a nose, about the least relief a head has.
 
 A head is placed where solvePnP of its own 5 dlib points puts the photo's face (its face below
@@ -26,10 +26,10 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
+from likeness.faces.face_mesh import DLIB_FIVE, canonical_mesh
 from likeness.faces.headpose import HeadFit, fit_head_pose
 from likeness.testing.clips import (
     NECK,
@@ -40,12 +40,6 @@ from likeness.testing.clips import (
     rotation,
 )
 
-_DATA = Path(__file__).parent / "data"
-
-#: MediaPipe's indices of the dlib 5 points, in dlib's order: outer and inner corner of the
-#: eye on the image right, of the eye on the image left, and the nose base (subnasale).
-_MEDIAPIPE_FIVE = (263, 362, 33, 133, 2)
-
 
 @dataclass(frozen=True)
 class HeadModel:
@@ -55,7 +49,7 @@ class HeadModel:
     name: str
     vertices: np.ndarray  # N x 3
     triangles: np.ndarray  # M x 3 vertex indices
-    five: np.ndarray  # 5 x 3: the dlib 5 points on the head (see ``_MEDIAPIPE_FIVE``)
+    five: np.ndarray  # 5 x 3: the dlib 5 points on the head (see ``face_mesh.DLIB_FIVE``)
     source: str  # where the shape comes from
 
     def with_drop(self, drop: float) -> HeadModel:
@@ -80,25 +74,13 @@ class HeadModel:
 
 @cache
 def canonical_face() -> HeadModel:
-    """MediaPipe's canonical face mesh (centimetres, y up, z towards the viewer in its file),
-    in the head frame."""
-    vertices, triangles = [], []
-    for line in (_DATA / "canonical_face_model.obj").read_text().splitlines():
-        kind, *values = line.split() or [""]
-        if kind == "v":
-            vertices.append([float(v) for v in values])
-        elif kind == "f":
-            triangles.append([int(v) - 1 for v in values])
-    v = np.array(vertices) * [1.0, -1.0, -1.0]
-    five = v[list(_MEDIAPIPE_FIVE)]
-    origin = (five[0] + five[2]) / 2
-    scale = float(np.linalg.norm(five[0] - five[2]))
-    v = (v - origin) / scale
+    """MediaPipe's canonical face mesh (``faces.face_mesh.canonical_mesh``) as a head."""
+    mesh = canonical_mesh()
     return HeadModel(
         "canonical",
-        v,
-        np.array(triangles),
-        v[list(_MEDIAPIPE_FIVE)],
+        mesh.vertices,
+        mesh.triangles,
+        mesh.vertices[list(DLIB_FIVE)],
         "MediaPipe canonical face model (google-ai-edge/mediapipe, Apache-2.0)",
     )
 

@@ -1,0 +1,100 @@
+"""MediaPipe's face mesh (``faces.face_mesh``) and the head pose fitted to it
+(``headpose.mesh_head_pose``), on the real model file and real renders of a head."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from likeness.errors import UnavailableError
+from likeness.faces import face_mesh
+from likeness.faces.backends import video_frame_backend
+from likeness.faces.face_mesh import FaceMesh, FaceMeshUnavailableError, canonical_mesh
+from likeness.faces.headpose import estimate_head_pose, mesh_head_pose
+from likeness.testing import clips, heads
+from likeness.testing.photos import astronaut
+
+pytestmark = pytest.mark.skipif(
+    face_mesh.unavailable_reason() is not None,
+    reason=f"the face mesh is not installed ({face_mesh.unavailable_reason()}); make setup",
+)
+
+
+@pytest.fixture(scope="module")
+def mesh() -> FaceMesh:
+    return FaceMesh()
+
+
+@pytest.fixture(scope="module")
+def head_render():
+    """The astronaut's face on MediaPipe's canonical head wearing glasses, 180 px wide."""
+    pixels, face = clips.enrolment_sized(astronaut(), video_frame_backend(), 180)
+    return heads.HEADS["canonical+glasses"](pixels, face.landmarks)
+
+
+def test_the_mesh_lands_on_the_face_dlib_found(mesh):
+    image = np.asarray(astronaut())
+    [face] = video_frame_backend().analyze(image)
+    read = mesh.read(image, face.box)
+    assert read.points.shape == (468, 3) and read.score > 0.9
+    span = np.linalg.norm(np.subtract(face.landmarks[0], face.landmarks[2]))
+    # Its eye corners and nose base are dlib's 5 points, within a tenth of the eye span.
+    assert np.abs(read.five - np.array(face.landmarks)).max() < 0.1 * span
+    # Depth on x's scale: the nose tip (1) lies nearer the camera than the outer eye corners.
+    assert read.points[1, 2] < read.points[[33, 263], 2].min() - 0.15 * span
+
+
+def test_a_crop_without_a_face_scores_low(mesh):
+    grey = np.full((400, 400, 3), 128, np.uint8)
+    assert mesh.read(grey, (100, 100, 300, 300)).score < 0.1
+
+
+def test_a_head_turned_and_tilted_reads_as_turned_and_tilted(mesh, head_render):
+    """Fitted in 3D, the mesh reads a head's turn and look up near the angles rendered, with
+    the signs of ``estimate_head_pose`` (yaw + to the image right, pitch + looking up)."""
+    backend = video_frame_backend()
+
+    def read(yaw: float, pitch: float) -> tuple[float, float, float]:
+        image = head_render(yaw, pitch)
+        [face] = backend.analyze(image)
+        pose = mesh_head_pose(mesh.read(image, face.box).points)
+        return pose.yaw, pose.pitch, estimate_head_pose(face.landmarks, image.shape[1::-1]).yaw
+
+    front = read(0.0, 0.0)
+    for yaw in (-20.0, 20.0):
+        turned = read(yaw, 0.0)
+        assert turned[0] - front[0] == pytest.approx(yaw, abs=5.0)
+        assert np.sign(turned[2] - front[2]) == np.sign(yaw)  # as dlib's 5 points read it
+    up = read(0.0, 22.0)
+    assert up[1] - front[1] == pytest.approx(22.0, abs=5.0)
+    assert abs(up[0] - front[0]) < 4.0
+
+
+def test_the_canonical_mesh_is_in_the_head_frame():
+    mesh = canonical_mesh()
+    assert mesh.vertices.shape == (468, 3) and mesh.triangles.shape == (898, 3)
+    outer_right, _, outer_left, _, nose_base = mesh.vertices[list(face_mesh.DLIB_FIVE)]
+    assert np.linalg.norm(outer_right - outer_left) == pytest.approx(1.0)
+    assert outer_right[0] > 0 > outer_left[0] and nose_base[1] > 0 and nose_base[2] < 0
+
+
+def test_without_mediapipe_the_error_says_how_to_install_it(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "mediapipe" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert "pip install --no-deps mediapipe==0.10.14" in (face_mesh.unavailable_reason() or "")
+    with pytest.raises(FaceMeshUnavailableError, match="mediapipe is not installed") as caught:
+        FaceMesh()
+    assert isinstance(caught.value, UnavailableError)
+
+
+def test_a_file_that_is_not_the_model_is_refused(tmp_path):
+    bogus = tmp_path / "face_landmark.tflite"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(FaceMeshUnavailableError, match="not a TFLite model"):
+        FaceMesh(bogus)
