@@ -175,6 +175,8 @@ class Trial(NamedTuple):
     #: The heads follow the session live (``LiveCheck``: prompts as they fall due, waits,
     #: start prompts and wider turns asked again), seen by the camera frame by frame.
     live: bool = False
+    #: Poses read from the 5 landmarks ("landmarks") or the face mesh ("mesh", ``--poses``).
+    poses: str = "landmarks"
 
 
 class _KeptPairs:
@@ -250,7 +252,7 @@ def _trial(job: Trial) -> list[tuple]:
     def live_session(render, facing=job.facing):
         """``LiveCheck``'s verdict on a head (``render``) following the session's prompts
         as the page shows them (``clips.LivePerson``), seen by the camera frame by frame."""
-        check = liveness.LiveCheck(session, backend, group, finder)
+        check = liveness.LiveCheck(session, backend, group, finder, poses=poses)
         drawn: dict[tuple[float, float], Any] = {}
 
         def draw(yaw: float, pitch: float, _index: int):
@@ -294,6 +296,7 @@ def _trial(job: Trial) -> list[tuple]:
         "other person": lambda: live(head_of(other[2], other[3].landmarks), session, other[5]),
     }
     from likeness.faces.backends import turned_face_finder, video_frame_backend
+    from likeness.faces.headpose import MeshPoses
     from likeness.people.identity import PhotoGroup
 
     backend = video_frame_backend()
@@ -322,12 +325,13 @@ def _trial(job: Trial) -> list[tuple]:
         live_cases[case] = bent_live(case)
     finder = turned_face_finder(backend)
     group = PhotoGroup.of_embeddings(face.embedding, backend, calibration=calibration)
+    poses = MeshPoses() if job.poses == "mesh" else None
 
     def verdict(case: str):
         if job.live:
             return live_cases[case]()
         frames = CAMERAS[camera_name].shoot(cases[case]())
-        return liveness.verify_clip(frames, session, backend, group, finder)
+        return liveness.verify_clip(frames, session, backend, group, finder, poses=poses)
 
     out = []
     for case in live_cases if job.live else cases:
@@ -412,6 +416,15 @@ def main() -> None:
         help="where the face width is read: in the head's first frame, as the check reads it "
         "(glasses and the turn to face the camera change it by up to 8%%), or in the photo "
         "before the head model renders it (as up to liveness-16's runs did)",
+    )
+    parser.add_argument(
+        "--poses",
+        default="landmarks",
+        choices=("landmarks", "mesh"),
+        help="what the check reads head poses from: the 5 landmarks against the person's nose "
+        "drop, or MediaPipe's face mesh fitted in 3D (headpose.MeshPoses). The photos, their "
+        "start and the clips are chosen as with the landmarks either way, so both read the "
+        "same clips",
     )
     parser.add_argument("--save", default=None, help="also write every clip's outcome (JSON)")
     parser.add_argument(
@@ -523,6 +536,7 @@ def main() -> None:
                     args.keep_pairs,
                     len(jobs),
                     args.live,
+                    args.poses,
                 )
             )
     if args.keep_pairs:
@@ -535,6 +549,7 @@ def main() -> None:
     config = f"{args.head}, {args.camera}, {size}, {args.fps} fps"
     config += ", from the photo's pose" if args.start == "photo" else ""
     config += ", live" if args.live else ""
+    config += ", poses from the face mesh" if args.poses == "mesh" else ""
     rows = [(config, *outcome) for outcome in outcomes]
     if args.save:
         Path(args.save).write_text(json.dumps(rows))

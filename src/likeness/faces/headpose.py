@@ -22,8 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 import numpy as np
+
+from likeness.faces.face_mesh import FaceMesh, canonical_mesh
+from likeness.faces.protocol import DetectedFace
 
 #: dlib 5-point order: outer and inner corner of the eye on the image right, outer and inner
 #: corner of the eye on the image left, nose base.
@@ -167,8 +171,6 @@ def _pose_of_rotation(rot: np.ndarray) -> HeadPose:
 def _mesh_rigid_points() -> tuple[np.ndarray, np.ndarray]:
     """The canonical face's points above the mouth (indices and head-frame coordinates):
     what a smile or speech moves (lips, chin, jaw) would read as the head moving."""
-    from likeness.faces.face_mesh import canonical_mesh
-
     v = canonical_mesh().vertices
     # Above the midpoint of the nose base (2) and the top of the upper lip (0).
     index = np.flatnonzero(v[:, 1] < (v[2, 1] + v[0, 1]) / 2)
@@ -264,3 +266,38 @@ def read_pose(landmarks, size: tuple[int, int], calibration: PoseCalibration | N
     if calibration is None:
         return estimate_head_pose(landmarks, size)
     return estimate_head_pose(landmarks, size, calibration.drop)
+
+
+class PoseReader(Protocol):
+    """How a video's frames are given their head pose: from a face a backend found in a
+    frame (liveness reads every frame through one)."""
+
+    #: What the pose is read from, recorded with a liveness verdict.
+    name: str
+
+    def __call__(self, image: np.ndarray, face: DetectedFace) -> HeadPose: ...
+
+
+@dataclass(frozen=True)
+class LandmarkPoses:
+    """Poses from a face's 5 landmarks, against the person's own nose drop when known
+    (``read_pose``)."""
+
+    calibration: PoseCalibration | None = None
+    name: str = "landmarks"
+
+    def __call__(self, image: np.ndarray, face: DetectedFace) -> HeadPose:
+        return read_pose(face.landmarks, image.shape[1::-1], self.calibration)
+
+
+class MeshPoses:
+    """Poses from MediaPipe's face mesh in the face's box, fitted in 3D (``mesh_head_pose``):
+    they need no nose drop, and glasses do not move them (``faces.face_mesh``)."""
+
+    name = "mesh"
+
+    def __init__(self, mesh: FaceMesh | None = None):
+        self.mesh = mesh or FaceMesh()
+
+    def __call__(self, image: np.ndarray, face: DetectedFace) -> HeadPose:
+        return mesh_head_pose(self.mesh.read(image, face.box).points)

@@ -29,6 +29,7 @@ from likeness.consent.liveness.verdict import (
     start_pose_fault,
     start_problem,
 )
+from likeness.faces.headpose import LandmarkPoses, PoseReader
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 from likeness.people.identity import PhotoGroup
 
@@ -128,8 +129,10 @@ class LiveCheck:
         clock: Callable[[], float] = time.monotonic,
         thresholds: Thresholds = THRESHOLDS,
         pacing: LivePacing = PACING,
+        poses: PoseReader | None = None,
     ):
-        self.clip = ClipReader(session, backend, turned_faces, group.calibration, thresholds)
+        poses = poses or LandmarkPoses(group.calibration)
+        self.clip = ClipReader(session, backend, turned_faces, poses, thresholds)
         self.group, self.clock, self.pacing = group, clock, pacing
         self.failure: str | None = None
         self.waited = 0.0  # seconds the first prompt waited for a face

@@ -14,7 +14,7 @@ import numpy as np
 
 from likeness.consent.liveness.schedule import Challenge, ChallengeKind, ChallengeSession
 from likeness.consent.liveness.thresholds import Thresholds
-from likeness.faces.headpose import HeadPose, PoseCalibration, face_width_px, read_pose
+from likeness.faces.headpose import HeadPose, PoseReader, face_width_px
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 
 #: The finder (a slow detector) tries at most this many frames of one challenge's window.
@@ -153,11 +153,11 @@ class ClipReader:
         session: ChallengeSession,
         backend: FaceBackend,
         finder: TurnedFaceFinder | None,
-        calibration: PoseCalibration | None,
+        poses: PoseReader,
         thresholds: Thresholds,
     ):
         self.session, self.backend, self.finder = session, backend, finder
-        self.calibration, self.thresholds = calibration, thresholds
+        self.poses, self.thresholds = poses, thresholds
         self.first = session.challenges[0]
         self.seen: list[Frame] = []
         self.total = 0
@@ -201,10 +201,8 @@ class ClipReader:
         if len(faces) != 1:
             return None
         f = faces[0]
-        h, w = image.shape[:2]
         self.region = self.region or FaceRegion.around(f.box, image.shape)
-        pose = read_pose(f.landmarks, (w, h), self.calibration)
-        frame = Frame(t, f.box, pose, f.embedding, face_width_px(f.landmarks))
+        frame = Frame(t, f.box, self.poses(image, f), f.embedding, face_width_px(f.landmarks))
         if t < self.first.start and t - self.lead_kept_at >= LEAD_KEEP_S - 1e-6:
             frame.region = self.region.crop(image)
             self.lead_kept_at = t
@@ -384,8 +382,7 @@ class ClipReader:
         face = self.finder.find_near(image, self.seen[-1].box)
         if face is None:
             return
-        h, w = image.shape[:2]
-        pose = read_pose(face.landmarks, (w, h), self.calibration)
+        pose = self.poses(image, face)
         frame = Frame(t, face.box, pose, face.embedding, face_width_px(face.landmarks))
         counted = self._count(k, frame, image)
         for reading in counted:

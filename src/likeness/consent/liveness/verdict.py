@@ -20,7 +20,7 @@ from likeness.consent.liveness.reader import (
 )
 from likeness.consent.liveness.schedule import Challenge, ChallengeKind, ChallengeSession
 from likeness.consent.liveness.thresholds import THRESHOLDS, Thresholds
-from likeness.faces.headpose import HeadPose
+from likeness.faces.headpose import HeadPose, LandmarkPoses, PoseReader
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 from likeness.people.identity import PhotoGroup
 
@@ -48,6 +48,7 @@ def verify_clip(
     group: PhotoGroup,
     turned_faces: TurnedFaceFinder | None = None,
     thresholds: Thresholds = THRESHOLDS,
+    poses: PoseReader | None = None,
 ) -> LivenessResult:
     """Check a recording against its session and the person's photo group.
 
@@ -57,8 +58,9 @@ def verify_clip(
     backend's range before the turn reads as met is refused. Poses are read with the group's
     calibration, the person's own nose drop; without one, pitch is read against the generic
     face, which reads some people at eye level as seen from above and hardly sees some of
-    them look up."""
-    clip = ClipReader(session, backend, turned_faces, group.calibration, thresholds)
+    them look up. ``poses`` reads them another way (``headpose.MeshPoses``)."""
+    poses = poses or LandmarkPoses(group.calibration)
+    clip = ClipReader(session, backend, turned_faces, poses, thresholds)
     for t, image in frames:
         problem = clip.read(t, image)
         if problem:
