@@ -175,8 +175,8 @@ class Trial(NamedTuple):
     #: The heads follow the session live (``LiveCheck``: prompts as they fall due, waits,
     #: start prompts and wider turns asked again), seen by the camera frame by frame.
     live: bool = False
-    #: Poses read from the 5 landmarks ("landmarks") or the face mesh ("mesh", ``--poses``).
-    poses: str = "landmarks"
+    #: Poses read from the face mesh ("mesh") or the 5 landmarks ("landmarks", ``--poses``).
+    poses: str = "mesh"
 
 
 class _KeptPairs:
@@ -296,7 +296,7 @@ def _trial(job: Trial) -> list[tuple]:
         "other person": lambda: live(head_of(other[2], other[3].landmarks), session, other[5]),
     }
     from likeness.faces.backends import turned_face_finder, video_frame_backend
-    from likeness.faces.headpose import MeshPoses
+    from likeness.faces.headpose import LandmarkPoses, MeshPoses
     from likeness.people.identity import PhotoGroup
 
     backend = video_frame_backend()
@@ -324,8 +324,8 @@ def _trial(job: Trial) -> list[tuple]:
         cases[case] = bent(case)
         live_cases[case] = bent_live(case)
     finder = turned_face_finder(backend)
-    group = PhotoGroup.of_embeddings(face.embedding, backend, calibration=calibration)
-    poses = MeshPoses() if job.poses == "mesh" else None
+    group = PhotoGroup.of_embeddings(face.embedding, backend)
+    poses = MeshPoses() if job.poses == "mesh" else LandmarkPoses(calibration)
 
     def verdict(case: str):
         if job.live:
@@ -419,12 +419,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--poses",
-        default="landmarks",
+        default="mesh",
         choices=("landmarks", "mesh"),
-        help="what the check reads head poses from: the 5 landmarks against the person's nose "
-        "drop, or MediaPipe's face mesh fitted in 3D (headpose.MeshPoses). The photos, their "
-        "start and the clips are chosen as with the landmarks either way, so both read the "
-        "same clips",
+        help="what the check reads head poses from: MediaPipe's face mesh fitted in 3D (the "
+        "check's own, liveness-18), or the 5 landmarks against the person's nose drop (up to "
+        "liveness-17). The photos, their start and the clips are chosen with the landmarks "
+        "either way, so both read the same clips",
     )
     parser.add_argument("--save", default=None, help="also write every clip's outcome (JSON)")
     parser.add_argument(
@@ -549,7 +549,7 @@ def main() -> None:
     config = f"{args.head}, {args.camera}, {size}, {args.fps} fps"
     config += ", from the photo's pose" if args.start == "photo" else ""
     config += ", live" if args.live else ""
-    config += ", poses from the face mesh" if args.poses == "mesh" else ""
+    config += ", poses from the 5 landmarks" if args.poses == "landmarks" else ""
     rows = [(config, *outcome) for outcome in outcomes]
     if args.save:
         Path(args.save).write_text(json.dumps(rows))

@@ -6,20 +6,23 @@ the start check on each labelled faces-dev photo with one face whose head is tur
 15 degrees, as enrolment does: the frame is the photo resized to 640 px wide (a webcam frame)
 and read by the enrolment detector (``faces.backends.video_frame_backend``), and the calibration
 comes from the landmarks ``likeness import`` stores for the person's photos at full size. The
-pose is read two ways:
+pose is read three ways:
 
 - against the generic face (liveness-3 and before);
 - against a face with the person's own nose drop (``PoseCalibration``) from their *other*
   faces-dev photos, all of them whatever their pose, as an enrolment takes it from their
   photo group (``PoseCalibration`` keeps those near facing the camera; liveness-6). People
   with one photo only are calibrated on that photo itself and counted apart (their check is
-  trivially centred).
+  trivially centred);
+- from the face mesh, fitted in 3D (``liveness.liveness_poses``, liveness-18), which needs no
+  calibration.
 
 These portraits are press photos taken at eye level: the target is that none is refused. Prints
 each refused photo with its pitch, and the spread of pitches. Then, since a start read as seen
 from above is not refused (``Thresholds.from_above_pitch``), how far a look up reads from such a
 start: each portrait rendered with the head lowered LOWERED degrees, then looking up UP degrees
-from there (``likeness.testing.clips.render_pose``), read with the person's own nose drop.
+from there (``likeness.testing.clips.render_pose``), read with the person's own nose drop and
+with the face mesh.
 
     .venv/bin/python benchmarks/liveness_start.py
 """
@@ -42,6 +45,7 @@ LOWERED, UP = -15.0, 22.0
 def main() -> None:
     from likeness.consent.liveness import (
         THRESHOLDS,
+        liveness_poses,
         neutral_pose_problem,
     )
     from likeness.faces.backends import load_backend, video_frame_backend
@@ -50,7 +54,8 @@ def main() -> None:
     root = require_faces_dev()
     library = load_backend()  # what `likeness import` stored for each photo
     camera = video_frame_backend()  # what enrolment reads from each frame of a clip
-    faces: dict[str, list[tuple[str, tuple, tuple[int, int], tuple, tuple[int, int]]]]
+    poses = liveness_poses()
+    faces: dict[str, list[tuple[str, tuple, tuple[int, int], tuple, Image.Image, object]]]
     faces = defaultdict(list)
     for path, person in sorted(read_labels(root).items()):
         image = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
@@ -60,12 +65,12 @@ def main() -> None:
         if len(stored) != 1 or len(seen) != 1:
             continue
         faces[person].append(
-            (Path(path).name, stored[0].landmarks, image.size, seen[0].landmarks, frame)
+            (Path(path).name, stored[0].landmarks, image.size, seen[0].landmarks, frame, seen[0])
         )
 
     rows = []
     for person, mine in faces.items():
-        for i, (name, _, _, landmarks, frame) in enumerate(mine):
+        for i, (name, _, _, landmarks, frame, seen_face) in enumerate(mine):
             size = frame.size
             pose = estimate_head_pose(landmarks, size)
             if abs(pose.yaw) > MAX_YAW:
@@ -73,14 +78,17 @@ def main() -> None:
             # All the person's other photos as the library holds them, as enrolment takes
             # their photo group (PoseCalibration keeps those that face the camera closely
             # enough); the photo itself only when it is their one photo.
-            others = [(lm, sz) for j, (_, lm, sz, _, _) in enumerate(mine) if j != i]
+            others = [(lm, sz) for j, (_, lm, sz, *_) in enumerate(mine) if j != i]
             own = not others
             calibration = PoseCalibration.from_faces(others or [(mine[i][1], mine[i][2])])
             own_pose = read_pose(landmarks, size, calibration)
-            rows.append((f"{person}/{name}", own, pose, own_pose, frame, landmarks, calibration))
+            mesh_pose = poses(np.asarray(frame), seen_face)
+            rows.append(
+                (f"{person}/{name}", own, pose, own_pose, frame, landmarks, calibration, mesh_pose)
+            )
 
     print(f"faces-dev portraits facing the camera (yaw <= {MAX_YAW:.0f}), {WIDTH} px wide")
-    for label, use in (("generic face", 2), ("person's own nose drop", 3)):
+    for label, use in (("generic face", 2), ("person's own nose drop", 3), ("face mesh", 7)):
         refused = [(r, problem) for r in rows if (problem := neutral_pose_problem(r[use]))]
         # The start also asks for a head turned at most neutral_max_yaw; this set goes to 15.
         turned = sum(1 for r, _ in refused if abs(r[use].yaw) > THRESHOLDS.neutral_max_yaw)
@@ -98,32 +106,39 @@ def main() -> None:
             f"{int((pitches < THRESHOLDS.from_above_pitch).sum())} read as seen from above, below "
             f"{THRESHOLDS.from_above_pitch:+.0f}: not refused)"
         )
+        highest = sorted(rows, key=lambda r: r[use].pitch)[-3:]
+        print("    highest: " + ", ".join(f"{r[0]} {r[use].pitch:+.1f}" for r in highest))
     held_out = [r for r in rows if not r[1]]
     print(
         f"calibrated on the person's other photos: {len(held_out)} portraits, "
         f"{sum(1 for r in held_out if neutral_pose_problem(r[3]))} refused; "
         f"on the photo itself (one photo of that person): {len(rows) - len(held_out)}"
     )
-    _look_up_from_below(rows, camera)
+    _look_up_from_below(rows, camera, "own nose drop")
+    _look_up_from_below(rows, camera, "face mesh")
 
 
-def _look_up_from_below(rows, camera) -> None:
-    """How far looking up reads from a start LOWERED degrees below the photo's own pose."""
-    from likeness.consent.liveness import THRESHOLDS
-    from likeness.faces.headpose import read_pose
+def _look_up_from_below(rows, camera, read_with: str) -> None:
+    """How far looking up reads from a start LOWERED degrees below the photo's own pose,
+    read with the person's own nose drop or the face mesh."""
+    from likeness.consent.liveness import THRESHOLDS, liveness_poses
+    from likeness.faces.headpose import LandmarkPoses
     from likeness.testing import clips
 
-    print(f"looking up {UP:.0f} degrees from a head lowered {-LOWERED:.0f} (own nose drop):")
+    print(f"looking up {UP:.0f} degrees from a head lowered {-LOWERED:.0f} ({read_with}):")
     ups = []
-    for name, _, _, _, frame, landmarks, calibration in rows:
+    mesh = liveness_poses()
+    for name, _, _, _, frame, landmarks, calibration, _ in rows:
+        poses = mesh if read_with == "face mesh" else LandmarkPoses(calibration)
         pixels = np.asarray(frame)
         drop = clips.own_drop(pixels, landmarks)
         read = []
         for pitch in (LOWERED, LOWERED + UP):
-            faces = camera.analyze(clips.render_pose(pixels, landmarks, 0.0, pitch, drop=drop))
+            image = clips.render_pose(pixels, landmarks, 0.0, pitch, drop=drop)
+            faces = camera.analyze(image)
             if len(faces) != 1:
                 break
-            read.append(read_pose(faces[0].landmarks, frame.size, calibration).pitch)
+            read.append(poses(image, faces[0]).pitch)
         else:
             ups.append((read[1] - read[0], name, read[0]))
             continue

@@ -45,6 +45,7 @@ def test_live_enrolment_makes_verified_grants_possible(enrolled_library, tmp_pat
             liveness.THRESHOLDS.record(backend_class().distances).items() <= versions.items()
         )  # every threshold recorded
         assert versions["turned_face_finder"] == "dlib-mmod-cnn-v1"
+        assert versions["poses"] == "mesh"  # what read the head poses (liveness-18)
         assert "embedding" not in row.transcript  # no biometric data in the record
     with pytest.raises(EnrolmentError, match="already used"):
         enrol_from_video(lib, person, session.id, video)

@@ -27,6 +27,7 @@ from likeness.consent.liveness import (
 from likeness.consent.liveness.verdict import clip_relief, depth_failure, depth_score
 from likeness.consent.tables import Enrolment
 from likeness.faces.backends import video_frame_backend
+from likeness.faces.headpose import LandmarkPoses
 from likeness.importing import import_photos
 from likeness.people.identity import PhotoGroup
 from likeness.testing import clips
@@ -46,8 +47,9 @@ def astronaut_face():
     return clips.prepared(astronaut())
 
 
-def live_check(session, face) -> LiveCheck:
-    return LiveCheck(session, backend(), PhotoGroup.of_embeddings(face.embedding, backend()))
+def live_check(session, face, poses=None) -> LiveCheck:
+    group = PhotoGroup.of_embeddings(face.embedding, backend())
+    return LiveCheck(session, backend(), group, poses=poses)
 
 
 def test_a_person_following_live_prompts_passes_and_sees_each_prompt_only_when_due(
@@ -301,10 +303,12 @@ def test_a_flat_photo_following_live_prompts_is_refused(astronaut_face):
 def test_turns_that_show_too_little_depth_are_asked_again_wider_and_then_pass(astronaut_face):
     """The session's own turns show the camera no depth (drawn here as the photo turned like
     a print: what a camera too far or too blurred to track the face would leave); every pose
-    is met, so the live session asks for a wider turn, and the head's real turn passes."""
+    is met, so the live session asks for a wider turn, and the head's real turn passes.
+    Poses are read from the 5 landmarks here, which read a photo turned so as turned: the
+    face mesh reads it as facing the camera, and the turns would not be met at all."""
     pixels, face = astronaut_face
     session = new_session(rng=random.Random(3))
-    check = live_check(session, face)
+    check = live_check(session, face, poses=LandmarkPoses())
     scheduled = len(session.challenges)
 
     def draw(yaw, pitch, index):
@@ -381,10 +385,11 @@ def test_live_and_recorded_sessions_do_not_mix(lib, tmp_path, astronaut_face):
 def test_a_wider_turn_never_made_is_refused_as_not_met(astronaut_face):
     """The wider turn waits for the person like any turn, and its wait runs out like any
     turn's (found by the browser test: the wait's bookkeeping did not grow with the
-    session, and the next frame failed with an error)."""
+    session, and the next frame failed with an error). Poses from the 5 landmarks, which
+    read the photo turned so as turned (as in the test above)."""
     pixels, face = astronaut_face
     session = new_session(rng=random.Random(3))
-    check = live_check(session, face)
+    check = live_check(session, face, poses=LandmarkPoses())
     scheduled = len(session.challenges)
 
     def draw(yaw, pitch, index):  # no depth, and no turn at all once asked for a wider one
@@ -447,3 +452,36 @@ def test_one_turn_read_through_noise_does_not_sink_a_session_whose_other_turn_sh
     print_like = [0.9 * th.relief_min_px] * 4 + [0.9 * th.wider_turn_relief_px] * 2
     refused = [_turn("left", noisy), _turn("right", print_like)]
     assert "bent or folded" in depth_failure(refused, retries=set())
+
+
+@pytest.mark.slow  # 25 s: a live session of a head drawn in 3D; `make test-all`
+def test_a_head_wearing_glasses_passes_live_with_poses_read_from_the_face_mesh(astronaut_face):
+    """Round glasses drawn over the eye corners of a smooth head, through a noisy camera
+    frame by frame: the face mesh reads its turns and look up (``liveness_poses``, the
+    check's own since liveness-18), and the session passes with its depth margin."""
+    from likeness.consent.liveness import liveness_poses
+    from likeness.consent.liveness.verdict import clip_relief
+    from likeness.faces.headpose import MeshPoses
+    from likeness.testing.camera import Camera
+    from likeness.testing.heads import HEADS
+
+    pixels, face = astronaut_face
+    render = HEADS["ellipsoid+hair+glasses"](pixels, face.landmarks)
+    drawn: dict = {}
+
+    def draw(yaw, pitch, index):
+        if (yaw, pitch) not in drawn:
+            drawn[yaw, pitch] = render(yaw, pitch)
+        return drawn[yaw, pitch]
+
+    session = new_session(rng=random.Random(5))
+    check = live_check(session, face)
+    assert isinstance(check.clip.poses, MeshPoses) and isinstance(liveness_poses(), MeshPoses)
+    person = clips.LivePerson(pixels, face.landmarks, draw=draw)
+    shoot = Camera(noise=3.0, jpeg=90).live()
+    live_run(check, lambda t: shoot(person.frame(t)), person.see)
+    result = check.finish()
+    assert result.passed, result.reason
+    assert clip_relief(result.transcript) >= 1.3 * THRESHOLDS.relief_min_px, result.transcript
+    met = {e["challenge"] for e in result.transcript if e.get("met")}
+    assert met == {c.kind for c in session.challenges}, result.transcript

@@ -30,12 +30,14 @@ from likeness.consent.liveness import (
     LiveCheck,
     LivenessResult,
     Prompt,
+    liveness_poses,
     new_session,
     verify_clip,
 )
 from likeness.consent.tables import Enrolment, EnrolmentSession
 from likeness.errors import InvalidError, NotFoundError
 from likeness.faces import backends
+from likeness.faces.headpose import PoseReader
 from likeness.faces.protocol import TurnedFaceFinder
 from likeness.people.identity import PhotoGroup, photo_group
 from likeness.people.records import get_person
@@ -187,6 +189,7 @@ def _record(
     live: bool,
     now: datetime,
     finder: TurnedFaceFinder | None,
+    poses: PoseReader,
 ) -> EnrolmentResult:
     """Store the outcome (pass or fail) with its transcript and versions, and a sealed
     template and its salted commitment when it passed."""
@@ -211,7 +214,7 @@ def _record(
         "face_backend": claimed.group.backend,
         "turned_face_finder": finder.name if finder is not None else None,
         **THRESHOLDS.record(backends.backend_class(claimed.group.backend).distances),
-        "nose_drop": claimed.group.calibration.drop if claimed.group.calibration else None,
+        "poses": poses.name,
     }
     with lib.session() as s:
         s.add(
@@ -256,8 +259,9 @@ def enrol_from_frames(
     claimed = _claim(lib, person_id, session_id, live=False, now=now)
     backend = backends.video_frame_backend()
     finder = backends.turned_face_finder(backend)
-    result = verify_clip(frames, claimed.session, backend, claimed.group, finder)
-    return _record(lib, claimed, result, live=False, now=now, finder=finder)
+    poses = liveness_poses()
+    result = verify_clip(frames, claimed.session, backend, claimed.group, finder, poses=poses)
+    return _record(lib, claimed, result, live=False, now=now, finder=finder, poses=poses)
 
 
 class LiveEnrolment:
@@ -286,6 +290,7 @@ class LiveEnrolment:
                 live=True,
                 now=clock.now(now),
                 finder=self.check.finder,
+                poses=self.check.clip.poses,
             )
         return self.result
 

@@ -15,7 +15,6 @@ genuine and impostor distances the threshold sits between).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -24,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from likeness.faces.backends import backend_class
-from likeness.faces.headpose import PoseCalibration
 from likeness.faces.protocol import FaceBackend
 from likeness.faces.tables import Face
 from likeness.library.tables import Photo
@@ -32,16 +30,12 @@ from likeness.library.tables import Photo
 
 @dataclass(frozen=True)
 class PhotoGroup:
-    """A person's faces as one backend embedded them, and the rule that matches a face to them.
-
-    ``calibration`` is their own nose drop (``faces.headpose.PoseCalibration``), that live
-    enrolment reads their head poses with; None when no face of theirs faces the camera."""
+    """A person's faces as one backend embedded them, and the rule that matches a face to them."""
 
     person_id: int | None
     backend: str
     embeddings: np.ndarray  # (n, dim) float32
     match_distance: float
-    calibration: PoseCalibration | None = None
     centroid: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -58,7 +52,6 @@ class PhotoGroup:
         backend: type[FaceBackend] | FaceBackend | None = None,
         *,
         person_id: int | None = None,
-        calibration: PoseCalibration | None = None,
     ) -> PhotoGroup:
         """A group from embeddings at hand (a test's, a benchmark's), judged by ``backend``'s
         threshold (default: the backend this process runs)."""
@@ -69,7 +62,6 @@ class PhotoGroup:
             backend.name,
             embeddings.reshape(-1, backend.embedding_dim),
             backend.distances.same_person,
-            calibration,
         )
 
     def distance(self, embedding: np.ndarray) -> float:
@@ -89,28 +81,22 @@ def photo_group(
     not comparable)."""
     backend = backend or backend_class()
     rows = session.execute(
-        select(Face.embedding, Face.landmarks, Photo.width, Photo.height)
+        select(Face.embedding)
         .join(Photo, Photo.id == Face.photo_id)
         .where(Face.person_id == person_id, Photo.face_backend == backend.name)
         .order_by(Face.id)
     ).all()
     if not rows:
         return None
-    calibration = PoseCalibration.from_faces(
-        (tuple(tuple(p) for p in json.loads(landmarks)), (width, height))
-        for _, landmarks, width, height in rows
-    )
     return PhotoGroup.of_embeddings(
         np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows]),
         backend,
         person_id=person_id,
-        calibration=calibration,
     )
 
 
 def photo_groups(session: Session, backend: type[FaceBackend] | None = None) -> list[PhotoGroup]:
-    """Every person's photo group (people with faces by ``backend``), by person id; without
-    pose calibration (the safety gate needs none)."""
+    """Every person's photo group (people with faces by ``backend``), by person id."""
     backend = backend or backend_class()
     rows = session.execute(
         select(Face.person_id, Face.embedding)

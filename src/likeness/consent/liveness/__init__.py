@@ -8,9 +8,10 @@ centre), shown to the person before recording (``schedule``). A clip passes when
    and frames where a far turn leaves the detector's range do not count: a slower detector
    with a wider range looks at those while the turn is unmet);
 2. each challenge's pose is reached inside its own time window, and not well before it opens
-   or well after it closes: head pose comes from solvePnP of the landmarks against a generic
-   3D face with the person's own nose drop (``faces.headpose``, ``PoseCalibration``),
-   relative to the person's neutral pose in the lead-in. A recording of an earlier session
+   or well after it closes: head pose comes from MediaPipe's face mesh, 468 points in 3D
+   fitted to its canonical face (``faces.face_mesh``, ``headpose.mesh_head_pose``; up to
+   liveness-17 from dlib's 5 landmarks, which glasses' rims mislead), relative to the
+   person's neutral pose in the lead-in. A recording of an earlier session
    fails here: its order or its timing is not this session's;
 3. the left and right turns show depth: points tracked across the face (optical flow)
    between the neutral frame and several frames of each turn cannot be explained by one
@@ -32,6 +33,7 @@ validation on real camera footage.
 """
 
 from likeness.consent.liveness.live import PACING, LiveCheck, LivePacing, Prompt
+from likeness.consent.liveness.reader import liveness_poses
 from likeness.consent.liveness.schedule import (
     TURNS,
     Challenge,
@@ -55,6 +57,7 @@ __all__ = [
     "LivenessResult",
     "Prompt",
     "Thresholds",
+    "liveness_poses",
     "neutral_pose_problem",
     "new_session",
     "verify_clip",

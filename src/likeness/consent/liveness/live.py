@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from likeness.consent.liveness.reader import ClipReader, neutral_pose
+from likeness.consent.liveness.reader import ClipReader, liveness_poses, neutral_pose
 from likeness.consent.liveness.schedule import (
     WORDS,
     Challenge,
@@ -29,7 +29,7 @@ from likeness.consent.liveness.verdict import (
     start_pose_fault,
     start_problem,
 )
-from likeness.faces.headpose import LandmarkPoses, PoseReader
+from likeness.faces.headpose import PoseReader
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 from likeness.people.identity import PhotoGroup
 
@@ -131,7 +131,7 @@ class LiveCheck:
         pacing: LivePacing = PACING,
         poses: PoseReader | None = None,
     ):
-        poses = poses or LandmarkPoses(group.calibration)
+        poses = poses or liveness_poses()
         self.clip = ClipReader(session, backend, turned_faces, poses, thresholds)
         self.group, self.clock, self.pacing = group, clock, pacing
         self.failure: str | None = None

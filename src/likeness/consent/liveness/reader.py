@@ -14,7 +14,7 @@ import numpy as np
 
 from likeness.consent.liveness.schedule import Challenge, ChallengeKind, ChallengeSession
 from likeness.consent.liveness.thresholds import Thresholds
-from likeness.faces.headpose import HeadPose, PoseReader, face_width_px
+from likeness.faces.headpose import HeadPose, MeshPoses, PoseReader, face_width_px
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 
 #: The finder (a slow detector) tries at most this many frames of one challenge's window.
@@ -116,6 +116,22 @@ class Reading:
     def __post_init__(self) -> None:
         self.met = [0] * len(self.challenges)
         self.found = [0] * len(self.challenges)
+
+
+def liveness_poses() -> PoseReader:
+    """What a session's head poses are read with: MediaPipe's face mesh, fitted in 3D
+    (``headpose.MeshPoses``; liveness-18). Up to liveness-17 they were read from dlib's 5
+    landmarks against the person's own nose drop (``headpose.LandmarkPoses``), which behind
+    glasses end on the eye corners in one frame and on the rims in the next: a still head
+    read 8 to 10 degrees up now and then, and one level head wearing round glasses read
+    tilted back past the start's bound, however far it lowered its chin. Still heads through
+    the live camera, 18 faces-dev photos, frames more than 6 degrees off their pose's median,
+    facing / turned 13 / looking up 22 (``benchmarks/pose_jitter.py --live``): landmarks on
+    ellipsoid+hair+glasses 16 / 9 / 1 of about 270, the mesh 0 / 0 / 0; canonical+glasses 7
+    / 2 / 0 against 0 / 0 / 0. The mesh needs no calibration: the faces-dev portraits that
+    face the camera read -9 to +6 degrees of pitch, and one taken from below +15 (the
+    landmarks against each person's nose drop: -11 to +9, and +25)."""
+    return MeshPoses()
 
 
 def depth_band(turn: float, thresholds: Thresholds) -> int:

@@ -16,11 +16,12 @@ from likeness.consent.liveness.reader import (
     Frame,
     Reading,
     hold_frames,
+    liveness_poses,
     relative,
 )
 from likeness.consent.liveness.schedule import Challenge, ChallengeKind, ChallengeSession
 from likeness.consent.liveness.thresholds import THRESHOLDS, Thresholds
-from likeness.faces.headpose import HeadPose, LandmarkPoses, PoseReader
+from likeness.faces.headpose import HeadPose, PoseReader
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 from likeness.people.identity import PhotoGroup
 
@@ -55,12 +56,10 @@ def verify_clip(
     Frames are read once and not kept (``ClipReader``). ``turned_faces`` looks at the frames
     of a turn where ``backend`` lost the face, while that turn is not yet met
     (``faces.backends.turned_face_finder``): without it, a person whose head leaves the
-    backend's range before the turn reads as met is refused. Poses are read with the group's
-    calibration, the person's own nose drop; without one, pitch is read against the generic
-    face, which reads some people at eye level as seen from above and hardly sees some of
-    them look up. ``poses`` reads them another way (``headpose.MeshPoses``)."""
-    poses = poses or LandmarkPoses(group.calibration)
-    clip = ClipReader(session, backend, turned_faces, poses, thresholds)
+    backend's range before the turn reads as met is refused. Poses are read from the face
+    mesh (``reader.liveness_poses``) unless ``poses`` says otherwise (``benchmarks`` compare
+    ``headpose.LandmarkPoses``, with the person's nose drop)."""
+    clip = ClipReader(session, backend, turned_faces, poses or liveness_poses(), thresholds)
     for t, image in frames:
         problem = clip.read(t, image)
         if problem:
@@ -138,10 +137,28 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
     # From here on every pose is relative to the neutral one.
     seen = [replace(f, pose=relative(f.pose, neutral)) for f in seen]
 
-    # Same face throughout: frontal frames agree with each other.
-    frontal = [f for f in seen if math.hypot(f.pose.yaw, f.pose.pitch) < th.frontal_degrees]
+    # Same face throughout: the frames facing the camera agree with each other. Those are the
+    # frames near the neutral pose, and every frame that meets a centre challenge in its
+    # window, which faces the camera by the check's own measure. Read by the face mesh, one
+    # person's level face can read 6 degrees of pitch off another's (the astronaut's -5.4,
+    # Obama's +0.7): a face swapped in after the lead-in met the last centre at 6.1 degrees,
+    # outside ``frontal_degrees``, and no frame of it was compared
+    # (``test_a_face_swapped_mid_clip_fails``).
+    centres = [c for c in clip.readings[0].challenges if c.kind == ChallengeKind.CENTRE]
+    frontal = [
+        f
+        for f in seen
+        if math.hypot(f.pose.yaw, f.pose.pitch) < th.frontal_degrees
+        or any(c.start <= f.t <= c.end and c.met_by(f.pose, th) for c in centres)
+    ]
     emb = np.stack([f.embedding for f in frontal])
-    spread = np.linalg.norm(emb - np.median(emb, axis=0), axis=1)
+    # Measured from the face that started the session (the lead-in's frames facing the
+    # camera), not from the median of every frame: with a face swapped in for about as many
+    # frames as the first one showed, that median lies halfway between the two, and neither
+    # face's frames lay past the same-face distance from it (0.43 for the swap above).
+    lead = {f.t for f in clip.lead_in()}
+    started = [i for i, f in enumerate(frontal) if f.t in lead] or range(len(frontal))
+    spread = np.linalg.norm(emb - np.median(emb[list(started)], axis=0), axis=1)
     face_spread = float(np.sort(spread)[-min(th.changed_frames, len(spread))])
     changed = np.flatnonzero(spread > clip.backend.distances.same_face)
     if len(changed) >= th.changed_frames:
