@@ -93,10 +93,14 @@ def test_live_sessions_run_through_the_live_check_and_are_reported_as_live(faces
     """``liveness.py --live`` runs the heads through ``LiveCheck``: an honest head passes
     and another person following the same prompts is refused as not matching; a flat print
     held by someone heeding the prompts is asked for both wider turns a session gives and
-    refused; a camera that codes across frames cannot be read live."""
+    refused; a camera that codes across frames cannot be read live. Poses from the 5
+    landmarks (``--poses landmarks``), which read the print as turned: the face mesh reads
+    it as facing the camera, and its session ends at the first turn."""
     out = run(
         "liveness.py",
         "--live",
+        "--poses",
+        "landmarks",
         "--only",
         "amy_adams/1.jpg",
         "--cases",
@@ -111,9 +115,9 @@ def test_live_sessions_run_through_the_live_check_and_are_reported_as_live(faces
         "1",
     )
     assert "false rejects 0 of 1; false accepts 0 of 2" in out, out
-    assert "noise 3, JPEG 90, 180 px in the clip, 15 fps, live" in out
-    assert "live, flat print turned: asked 2: 1 (0 passed)" in out, out
-    assert "live, honest: asked 0: 1 (1 passed)" in out, out
+    assert "noise 3, JPEG 90, 180 px in the clip, 15 fps, live, poses from the 5 landmarks" in out
+    assert "5 landmarks, flat print turned: asked 2: 1 (0 passed)" in out, out
+    assert "5 landmarks, honest: asked 0: 1 (1 passed)" in out, out
     refused = subprocess.run(
         [
             sys.executable,

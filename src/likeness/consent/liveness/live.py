@@ -230,13 +230,13 @@ class LiveCheck:
         it, so the turns are measured against a neutral frame at the size and pose they are
         seen from. A recording cannot be asked: it is refused at the start (``verdict.judge``).
 
-        Five landmarks can read a level head as tilted back: round glasses whose rims cross
-        the eye corners read 11 degrees back (``benchmarks/liveness.py --head
-        canonical+glasses``, ``john_lennon/2``: +21 to +22 against the bound of 20). Asked,
-        such a person lowers their chin a little; where the rims hold the landmarks the
-        reading may not follow (that head still read +20 to +22 with the chin 16 degrees
-        down), and the session is refused when the first challenge is due, saying what it
-        asked (``finish``)."""
+        A reading can stay past the bound however the person moves: up to liveness-17, five
+        landmarks read a level head wearing round glasses 11 degrees back
+        (``benchmarks/liveness.py --head canonical+glasses``, ``john_lennon/2``: +21 to +22
+        against the bound of 20), and still +20 to +22 with the chin 16 degrees down. The
+        face mesh reads that head level, but a session whose start still reads past a
+        bound when the first challenge is due is refused, saying what it asked
+        (``finish``)."""
         # Read over the lead-in so far, as the verdict reads them (medians, from
         # ``LivePacing.lead_frames`` frames on): one frame's jitter does not start it again.
         lead, th = self.clip.lead_in(), self.clip.thresholds
