@@ -88,7 +88,8 @@ class Thresholds:
     #: A frame is frontal when its head is turned less than this many degrees from the
     #: neutral pose, yaw and pitch together: below ``centre_degrees``, so no frame of a
     #: look up (met at ``tilt_degrees``, 9) or of a turn counts as facing the camera. Only
-    #: frontal frames are compared for "the face changed" and averaged into the template,
+    #: frontal frames (and, since liveness-18, frames meeting a centre challenge: ``verdict.
+    #: judge``) are compared for "the face changed" and averaged into the template,
     #: and a head's embedding drifts as it turns or tilts: at 10 degrees (liveness-12), the
     #: look-up frames of the ellipsoid head read 8 to 10 degrees of pitch and lay 0.50 to
     #: 0.53 from the frontal median, over the same-face distance, and 3 of 6 honest clips
