@@ -135,14 +135,15 @@ def test_a_head_turned_beyond_the_detectors_range_still_passes(people):
 def test_a_turn_the_hog_detector_loses_early_is_found_by_the_cnn_detector(faces_dev):
     """This face starts 11 degrees turned and 9 up; HOG loses it about 9 degrees into the
     right turn (before it reads as 10 but for a frame or so), so only the CNN finder sees the
-    turn held."""
+    turn held. Poses from the 5 landmarks: the face mesh reads this start 15 degrees turned,
+    past the start's 12 (a live session asks the person to face the camera first)."""
     pixels, face = clips.prepared(Image.open(faces_dev / "people/kit_harington/3.jpg"))
     session = fixed_session("kit", "left", "right")
     # At 15 frames a second a pose must hold 2 frames, which HOG alone gives for no frame.
     frames = clips.honest_frames(pixels, face.landmarks, session, fps=15)
-    without = _verify(frames, face, session, finder=False)
+    without = _verify(frames, face, session, finder=False, poses=LandmarkPoses())
     assert not without.passed and "'right'" in without.reason and "not met" in without.reason
-    result = _verify(frames, face, session)
+    result = _verify(frames, face, session, poses=LandmarkPoses())
     assert result.passed, result.reason
     assert result.transcript[1]["turned_face_frames"] >= 1
 
