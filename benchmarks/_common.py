@@ -77,16 +77,13 @@ def trained_astronaut(tmp: Path, scope: str):
     return lib, person, exported, latest_adapter(lib, person, "tiny-sd15")
 
 
-def one_face_pose(backend, image, mesh=None):
+def one_face_pose(backend, image, poses=None):
     """The head pose (``faces.headpose.HeadPose``) of the one face ``backend`` finds in
-    ``image``, read from its 5 landmarks against the generic face, or with ``mesh`` (a
-    ``faces.face_mesh.FaceMesh``) from the face mesh in its box; None unless exactly one face
-    is found."""
-    from likeness.faces.headpose import estimate_head_pose, mesh_head_pose
+    ``image``, read by ``poses`` (a ``faces.headpose.PoseReader``; default its 5 landmarks
+    against the generic face); None unless exactly one face is found."""
+    from likeness.faces.headpose import LandmarkPoses
 
     found = backend.analyze(image)
     if len(found) != 1:
         return None
-    if mesh is not None:
-        return mesh_head_pose(mesh.read(image, found[0].box).points)
-    return estimate_head_pose(found[0].landmarks, image.shape[1::-1])
+    return (poses or LandmarkPoses())(image, found[0])

@@ -114,22 +114,22 @@ def main() -> None:
         f"{sum(1 for r in held_out if neutral_pose_problem(r[3]))} refused; "
         f"on the photo itself (one photo of that person): {len(rows) - len(held_out)}"
     )
-    _look_up_from_below(rows, camera, "own nose drop")
-    _look_up_from_below(rows, camera, "face mesh")
+    _look_up_from_below(rows, camera)
+    _look_up_from_below(rows, camera, mesh=poses)
 
 
-def _look_up_from_below(rows, camera, read_with: str) -> None:
+def _look_up_from_below(rows, camera, mesh=None) -> None:
     """How far looking up reads from a start LOWERED degrees below the photo's own pose,
-    read with the person's own nose drop or the face mesh."""
-    from likeness.consent.liveness import THRESHOLDS, liveness_poses
+    read with the person's own nose drop, or with ``mesh`` (the face mesh's poses)."""
+    from likeness.consent.liveness import THRESHOLDS
     from likeness.faces.headpose import LandmarkPoses
     from likeness.testing import clips
 
+    read_with = "own nose drop" if mesh is None else "face mesh"
     print(f"looking up {UP:.0f} degrees from a head lowered {-LOWERED:.0f} ({read_with}):")
     ups = []
-    mesh = liveness_poses()
     for name, _, _, _, frame, landmarks, calibration, _ in rows:
-        poses = mesh if read_with == "face mesh" else LandmarkPoses(calibration)
+        poses = mesh or LandmarkPoses(calibration)
         pixels = np.asarray(frame)
         drop = clips.own_drop(pixels, landmarks)
         read = []

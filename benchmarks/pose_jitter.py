@@ -47,7 +47,7 @@ def main() -> None:
     from likeness.faces import face_mesh
     from likeness.faces.backends import tracking
     from likeness.faces.dlib_backend import DlibFaceBackend
-    from likeness.faces.headpose import estimate_head_pose
+    from likeness.faces.headpose import LandmarkPoses, MeshPoses, estimate_head_pose
     from likeness.testing import clips
     from likeness.testing.camera import Camera
     from likeness.testing.heads import HEADS
@@ -68,12 +68,16 @@ def main() -> None:
 
     fine = DlibFaceBackend.for_video_frames()
     whole = DlibFaceBackend(dataclasses.replace(fine.settings, landmark_upscale=1))
-    # {name: (backend, face mesh or None)}
-    readers = {"whole pixels": (whole, None), f"x{fine.settings.landmark_upscale}": (fine, None)}
-    if face_mesh.unavailable_reason() is None:
-        readers["mesh, 3D"] = (fine, face_mesh.FaceMesh())
+    # {name: (backend, what reads the pose of the face it finds)}
+    landmarks = LandmarkPoses()
+    readers = {
+        "whole pixels": (whole, landmarks),
+        f"x{fine.settings.landmark_upscale}": (fine, landmarks),
+    }
+    if (missing := face_mesh.unavailable_reason()) is None:
+        readers["mesh, 3D"] = (fine, MeshPoses())
     else:
-        print(f"the face mesh is not read: {face_mesh.unavailable_reason()}")
+        print(f"the face mesh is not read: {missing}")
     camera = Camera(noise=3.0, jpeg=90) if args.live else Camera(noise=3.0, h264_crf=28)
     photos = []
     for path, person in sorted(read_labels(require_faces_dev()).items())[: args.limit]:
@@ -117,11 +121,11 @@ def main() -> None:
                     shot = [
                         f for _, f in camera.shoot([(i / 15, still) for i in range(args.frames)])
                     ]
-                for reader_name, (reader, mesh) in readers.items():
+                for reader_name, (reader, poses) in readers.items():
                     looking = tracking(reader) if args.live else reader  # one per clip
                     read = [
                         (p.yaw, p.pitch)
-                        for p in (one_face_pose(looking, frame, mesh) for frame in shot)
+                        for p in (one_face_pose(looking, frame, poses) for frame in shot)
                         if p is not None
                     ]
                     if len(read) < 2:

@@ -125,15 +125,13 @@ class FaceMesh:
     """The face landmark network, for faces already found (one crop per face)."""
 
     def __init__(self, path: Path | None = None, threads: int = 1):
-        if (reason := unavailable_reason()) is not None and path is None:
-            raise FaceMeshUnavailableError(reason)
+        self.path = path or model_path()
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
             raise FaceMeshUnavailableError(
                 f"ai-edge-litert (the face mesh's runtime) does not import: {exc}; {INSTALL}"
             ) from exc
-        self.path = path or model_path()
         try:
             self._net: Any = Interpreter(model_path=str(self.path), num_threads=threads)
             self._net.allocate_tensors()

@@ -169,12 +169,13 @@ def _pose_of_rotation(rot: np.ndarray) -> HeadPose:
 
 @cache
 def _mesh_rigid_points() -> tuple[np.ndarray, np.ndarray]:
-    """The canonical face's points above the mouth (indices and head-frame coordinates):
-    what a smile or speech moves (lips, chin, jaw) would read as the head moving."""
+    """The canonical face's points above the mouth (indices, and head-frame coordinates
+    about their centroid): what a smile or speech moves (lips, chin, jaw) would read as the
+    head moving."""
     v = canonical_mesh().vertices
     # Above the midpoint of the nose base (2) and the top of the upper lip (0).
     index = np.flatnonzero(v[:, 1] < (v[2, 1] + v[0, 1]) / 2)
-    return index, v[index]
+    return index, v[index] - v[index].mean(axis=0)
 
 
 def mesh_head_pose(points: np.ndarray) -> HeadPose:
@@ -188,7 +189,7 @@ def mesh_head_pose(points: np.ndarray) -> HeadPose:
     length spans a few degrees of the camera's view."""
     index, model = _mesh_rigid_points()
     seen = np.asarray(points, dtype=np.float64)[index]
-    seen, model = seen - seen.mean(axis=0), model - model.mean(axis=0)
+    seen = seen - seen.mean(axis=0)
     u, _, vt = np.linalg.svd(seen.T @ model)
     flip = np.diag([1.0, 1.0, float(np.sign(np.linalg.det(u @ vt)))])
     return _pose_of_rotation(u @ flip @ vt)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from likeness.consent.liveness.reader import ClipReader, liveness_poses, neutral_pose
+from likeness.consent.liveness.reader import ClipReader, neutral_pose
 from likeness.consent.liveness.schedule import (
     WORDS,
     Challenge,
@@ -131,7 +131,6 @@ class LiveCheck:
         pacing: LivePacing = PACING,
         poses: PoseReader | None = None,
     ):
-        poses = poses or liveness_poses()
         self.clip = ClipReader(session, backend, turned_faces, poses, thresholds)
         self.group, self.clock, self.pacing = group, clock, pacing
         self.failure: str | None = None

@@ -169,11 +169,11 @@ class ClipReader:
         session: ChallengeSession,
         backend: FaceBackend,
         finder: TurnedFaceFinder | None,
-        poses: PoseReader,
+        poses: PoseReader | None,
         thresholds: Thresholds,
     ):
         self.session, self.backend, self.finder = session, backend, finder
-        self.poses, self.thresholds = poses, thresholds
+        self.poses, self.thresholds = poses or liveness_poses(), thresholds
         self.first = session.challenges[0]
         self.seen: list[Frame] = []
         self.total = 0

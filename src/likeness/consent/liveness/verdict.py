@@ -16,7 +16,6 @@ from likeness.consent.liveness.reader import (
     Frame,
     Reading,
     hold_frames,
-    liveness_poses,
     relative,
 )
 from likeness.consent.liveness.schedule import Challenge, ChallengeKind, ChallengeSession
@@ -59,7 +58,7 @@ def verify_clip(
     backend's range before the turn reads as met is refused. Poses are read from the face
     mesh (``reader.liveness_poses``) unless ``poses`` says otherwise (``benchmarks`` compare
     ``headpose.LandmarkPoses``, with the person's nose drop)."""
-    clip = ClipReader(session, backend, turned_faces, poses or liveness_poses(), thresholds)
+    clip = ClipReader(session, backend, turned_faces, poses, thresholds)
     for t, image in frames:
         problem = clip.read(t, image)
         if problem:
@@ -157,8 +156,8 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
     # frames as the first one showed, that median lies halfway between the two, and neither
     # face's frames lay past the same-face distance from it (0.43 for the swap above).
     lead = {f.t for f in clip.lead_in()}
-    started = [i for i, f in enumerate(frontal) if f.t in lead] or range(len(frontal))
-    spread = np.linalg.norm(emb - np.median(emb[list(started)], axis=0), axis=1)
+    started = [e for f, e in zip(frontal, emb, strict=True) if f.t in lead] or list(emb)
+    spread = np.linalg.norm(emb - np.median(started, axis=0), axis=1)
     face_spread = float(np.sort(spread)[-min(th.changed_frames, len(spread))])
     changed = np.flatnonzero(spread > clip.backend.distances.same_face)
     if len(changed) >= th.changed_frames:
