@@ -12,6 +12,12 @@ is tried on it. ``--every-band`` also measures frames past the depth range (as l
 did, the first frame in each band up to the turn's peak, all turns together).
 
     .venv/bin/python benchmarks/liveness_real_clip.py VIDEO [--scale 2] [--every-band]
+        [--poses mesh|landmarks]
+
+Poses are read as a session reads them (``reader.liveness_poses``: MediaPipe's face mesh,
+liveness-18), or from dlib's 5 landmarks with ``--poses landmarks`` (up to liveness-17). It
+also prints how far the read pose moves from one frame to the next: the clip's head turns
+smoothly, so large jumps are the reader's noise.
 
 Measured on ``data/orlando_bloom.avi`` of github.com/SueGreen/face-pose-estimation (320x240,
 25 fps, faces about 100 px wide): see the README's benchmark table.
@@ -30,9 +36,9 @@ def main() -> None:
 
     from likeness.consent.depth import motion_directions, turn_depth
     from likeness.consent.liveness import THRESHOLDS
-    from likeness.consent.liveness.reader import FaceRegion
+    from likeness.consent.liveness.reader import FaceRegion, liveness_poses
     from likeness.faces.backends import video_frame_backend
-    from likeness.faces.headpose import estimate_head_pose
+    from likeness.faces.headpose import LandmarkPoses, PoseReader
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("video")
@@ -40,7 +46,14 @@ def main() -> None:
     parser.add_argument(
         "--every-band", action="store_true", help="also past the depth range (liveness-13)"
     )
+    parser.add_argument(
+        "--poses",
+        choices=["mesh", "landmarks"],
+        default="mesh",
+        help="read head poses from the face mesh (as sessions do) or dlib's 5 landmarks",
+    )
     args = parser.parse_args()
+    read_pose: PoseReader = LandmarkPoses() if args.poses == "landmarks" else liveness_poses()
     try:
         frames = [f.to_ndarray(format="rgb24") for f in av.open(args.video).decode(video=0)]
     except (OSError, av.error.FFmpegError) as exc:
@@ -52,14 +65,37 @@ def main() -> None:
         ]
     backend = video_frame_backend()
     faces, poses = [], {}
+    crowded = 0
     for i, frame in enumerate(frames):
         found = backend.analyze(frame)
+        if not found:
+            continue
+        # The person interviewed is the largest face; people pass behind them. Their poses
+        # say how steadily the reader follows the head, but only frames with one face are
+        # measured for depth, as a session skips the others.
+        crowded += len(found) > 1
+        face = max(found, key=lambda f: f.box[2] - f.box[0])
+        poses[i] = read_pose(frame, face)
         if len(found) == 1:
-            poses[i] = estimate_head_pose(found[0].landmarks, frame.shape[1::-1])
-            faces.append((i, found[0].box, poses[i].yaw))
-    print(f"{len(frames)} frames, {len(faces)} with one face")
+            faces.append((i, face.box, poses[i].yaw))
+    print(
+        f"{len(frames)} frames, {len(poses)} with a face, {crowded} of them with others "
+        f"behind (the largest is read); poses from the {read_pose.name}"
+    )
     if not faces:
         return
+    steps = [
+        max(abs(poses[j].yaw - poses[i].yaw), abs(poses[j].pitch - poses[i].pitch))
+        for i, j in zip(sorted(poses), sorted(poses)[1:], strict=False)
+        if j == i + 1
+    ]
+    if steps:
+        print(
+            f"pose change from frame to frame (degrees, the larger of yaw and pitch): median "
+            f"{np.median(steps):.1f}, 90th percentile {np.percentile(steps, 90):.1f}, "
+            f"largest {max(steps):.1f}; yaw read {min(p.yaw for p in poses.values()):+.0f} "
+            f"to {max(p.yaw for p in poses.values()):+.0f}"
+        )
     n, box, yaw0 = min(faces, key=lambda f: abs(f[2]))
     width = box[2] - box[0]
     region = FaceRegion.around(box, frames[0].shape)

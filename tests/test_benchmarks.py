@@ -148,3 +148,33 @@ def test_a_report_of_a_file_that_is_missing_or_not_saved_outcomes_says_so(tmp_pa
         assert done.returncode == 2, done.stderr
         assert f"--report {path}: not outcomes saved by --save" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow  # 25 s; `make test-all`
+def test_the_real_clip_benchmark_reads_a_turning_head_with_either_pose_reader(tmp_path):
+    """``liveness_real_clip.py`` reads a recording's poses as a session does (the face mesh)
+    or from the 5 landmarks, and measures the depth of the frames a session would keep: a
+    rendered head turning both ways has relief above the threshold either way."""
+    from likeness.testing import clips
+    from likeness.testing.photos import astronaut
+
+    pixels, face = clips.prepared(astronaut())
+    yaws = [0, 0, 0, 6, 12, 18, 24, 18, 12, 6, 0, 0, -6, -12, -18, -24, -18, -12, -6, 0]
+    frames = [
+        (i / 15, clips.render_pose(pixels, face.landmarks, yaw, 0)) for i, yaw in enumerate(yaws)
+    ]
+    video = clips.write_video(frames, tmp_path / "turn.mp4")
+    for poses in ("mesh", "landmarks"):
+        out = run("liveness_real_clip.py", str(video), "--poses", poses)
+        assert f"poses from the {poses}" in out and "pose change from frame to frame" in out
+        [median] = [line for line in out.splitlines() if line.startswith("median relief")]
+        assert float(median.split()[2]) > 0.30, out
+    bad = tmp_path / "not-a-video.mp4"
+    bad.write_bytes(b"not a video")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/liveness_real_clip.py"), str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and f"cannot read {bad}" in done.stderr
