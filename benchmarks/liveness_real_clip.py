@@ -85,9 +85,9 @@ def main() -> None:
     if not faces:
         return
     steps = [
-        max(abs(poses[j].yaw - poses[i].yaw), abs(poses[j].pitch - poses[i].pitch))
-        for i, j in zip(sorted(poses), sorted(poses)[1:], strict=False)
-        if j == i + 1
+        max(abs(poses[i + 1].yaw - p.yaw), abs(poses[i + 1].pitch - p.pitch))
+        for i, p in poses.items()
+        if i + 1 in poses
     ]
     if steps:
         print(

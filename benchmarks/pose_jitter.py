@@ -47,7 +47,7 @@ def main() -> None:
     from likeness.faces import face_mesh
     from likeness.faces.backends import tracking
     from likeness.faces.dlib_backend import DlibFaceBackend
-    from likeness.faces.headpose import LandmarkPoses, MeshPoses, estimate_head_pose
+    from likeness.faces.headpose import LandmarkPoses, MeshPoses
     from likeness.testing import clips
     from likeness.testing.camera import Camera
     from likeness.testing.heads import HEADS
@@ -85,7 +85,7 @@ def main() -> None:
             pixels, face = clips.enrolment_sized(Image.open(path), fine, args.face_px)
         except ValueError:
             continue
-        pose = estimate_head_pose(face.landmarks, pixels.shape[1::-1])
+        pose = landmarks(pixels, face)
         if neutral_pose_problem(pose) is None:
             photos.append((f"{person}/{Path(path).name}", pixels, face, -pose.yaw))
     print(

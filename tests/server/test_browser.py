@@ -393,7 +393,9 @@ def _windows_moved(lib, session_id: str) -> bool:
     )
 
 
-def _enrol_in_step(url, lib, person: int, camera_page, render, tries: int = 3, in_step=True):
+def _enrol_in_step(
+    url, lib, person: int, camera_page, render, tries: int = 3, in_step: bool = True
+):
     """Enrol ``person`` on the live page with a camera playing ``render(session)``; the page
     with its verdict shown.
 
