@@ -274,10 +274,15 @@ def _trial(job: Trial) -> list[tuple]:
         "honest": lambda: live_session(render),
         "other person": lambda: live_session(head_of(other[2], other[3].landmarks), other[5]),
         "still photo": lambda: live_session(lambda _yaw, _pitch: pixels, 0.0),
-        "flat print turned": lambda: live_session(
-            clips.held_as_head(clips.flat_print(pixels), clips.FLAT_PRINT_ANGLES), 0.0
-        ),
+        "flat print turned": lambda: held_print(clips.flat_print(pixels), clips.FLAT_PRINT_ANGLES),
     }
+
+    def held_print(render, angles: dict):
+        """An attacker holding a print (``render(yaw, pitch)``, the angles it is held at)
+        through a live session as a head (``clips.held_as_head``), first lined up to read as
+        facing the camera (``clips.facing_as_read``), as the page's preview lets them."""
+        draw = clips.held_as_head(render, angles)
+        return live_session(draw, clips.facing_as_read(draw, backend, poses))
 
     # Each case renders its clip only when it runs (``--cases``).
     cases = {
@@ -315,8 +320,7 @@ def _trial(job: Trial) -> list[tuple]:
 
     def bent_live(case: str):
         def verdict():
-            render = clips.bent_print(*printed(case))
-            return live_session(clips.held_as_head(render, clips.BENT_PRINT_ANGLES), 0.0)
+            return held_print(clips.bent_print(*printed(case)), clips.BENT_PRINT_ANGLES)
 
         return verdict
 
