@@ -57,6 +57,7 @@ from typing import Any, NamedTuple
 from PIL import Image
 
 from _common import read_labels, require_faces_dev
+from likeness.cli.common import progress_bar
 
 BENT = (
     "cylinder r=0.5",
@@ -546,8 +547,12 @@ def main() -> None:
     if args.keep_pairs:
         Path(args.keep_pairs).mkdir(parents=True, exist_ok=True)
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(args.workers) as pool:
-        outcomes = [o for trial in pool.imap(_trial, jobs) for o in trial]
+    outcomes = []
+    with ctx.Pool(args.workers) as pool, progress_bar("sessions", False) as bar:
+        task = bar.add_task("sessions", total=len(jobs))
+        for trial in pool.imap(_trial, jobs):
+            outcomes += trial
+            bar.advance(task)
 
     size = f"{args.face_px} px" + (" in the clip" if args.size_by == "clip" else "")
     config = f"{args.head}, {args.camera}, {size}, {args.fps} fps"

@@ -194,3 +194,29 @@ def test_a_cut_out_can_be_printed_from_another_picture_than_the_scene():
     held = clips.cut_out(scene, (30, 20, 50, 40), flat, 0.0, printed_from=printed)
     assert (held[30, 40] == 200).all()  # inside the cut: the print
     assert (held[2, 2] == 0).all()  # outside: the scene
+
+
+def test_an_attacker_lines_a_print_up_to_read_as_facing_the_camera(astronaut_face):
+    """A print bent round a bottle and held askew reads turned, and a session refuses a
+    start turned past 12 degrees; the benchmark's attacker turns it until the session's pose
+    reader reads it as facing, as the page's preview lets them (``clips.facing_as_read``).
+    A picture with no face cannot be lined up and is held as it is."""
+    from likeness.faces.headpose import MeshPoses
+
+    pixels, face = astronaut_face
+    backend = video_frame_backend()
+    poses = MeshPoses()
+    width, centre = face.box[2] - face.box[0], (face.box[0] + face.box[2]) / 2
+    bottle = lambda im, turn: clips.cylinder_print(im, 0.5 * width, turn, width, centre)  # noqa: E731
+    held = clips.held_as_head(clips.bent_print(pixels, bottle), clips.BENT_PRINT_ANGLES)
+    askew = lambda yaw, pitch: held(yaw + 25.0, pitch)  # noqa: E731
+
+    def read_yaw(image):
+        [shown] = backend.analyze(image)
+        return poses(image, shown).yaw
+
+    assert abs(read_yaw(askew(0.0, 0.0))) > 12  # the premise: refused at the start as held
+    facing = clips.facing_as_read(askew, backend, poses)
+    assert abs(read_yaw(askew(facing, 0.0))) <= 3.0
+    blank = lambda yaw, pitch: np.zeros_like(pixels)  # noqa: E731
+    assert clips.facing_as_read(blank, backend, poses) == 0.0
