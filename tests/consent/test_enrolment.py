@@ -92,6 +92,10 @@ def test_enrolment_cli(enrolled_library, tmp_path):
     def run(*args):
         return likeness(lib.home, *args)
 
+    # A recording cannot be asked to come closer: the instructions say the size first.
+    told = run("consent", "challenge", "1")
+    assert told.returncode == 0, told.stderr
+    assert "the face at least 175 px wide" in " ".join(told.stdout.split()), told.stdout
     started = run("consent", "challenge", "1", "--json")
     assert started.returncode == 0, started.stderr
     from likeness.consent.liveness import ChallengeSession

@@ -127,15 +127,19 @@ def consent_request(
 def consent_challenge(person: int, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Start a live enrolment: a fresh, random challenge to record yourself following."""
     from likeness.consent.enrolment import SESSION_TTL, start_enrolment
+    from likeness.consent.liveness import THRESHOLDS
 
     session = start_enrolment(open_library(home), person)
     if as_json:
         print_json(session.as_json())
         return
     minutes = int(SESSION_TTL.total_seconds() // 60)
+    # A recording cannot be asked to come closer, as a live page asks: say the size first.
+    size = THRESHOLDS.min_face_px
     console.print(
         f"Session [bold]{session.id}[/bold] (valid {minutes} minutes, once). "
-        "Record a video of your face, close to the camera, following:"
+        f"Record a video of your face, close to the camera (the face at least {size} px "
+        f"wide, over a quarter of a 640 x 480 frame's width), following:"
     )
     for line in session.instructions():
         console.print(f"  {line}")
