@@ -133,6 +133,13 @@ def test_a_live_person_asked_to_come_closer_does_and_asked_further_turns_further
     assert np.array_equal(person.frame(0.1), scene)  # a moment to react
     near = person.frame(0.5)
     assert (near[20, :, 0] > 128).sum() == 11  # 1.1 times as wide
+    # Still asked, they come closer again, once each CLOSER_AGAIN_S, until it stops.
+    for t in (0.6, 0.9, clips.CLOSER_AGAIN_S, 1.5, 2.0):
+        person.see(t, Prompt("closer", "come closer to the camera", -1, True))
+    person.see(2.1, Prompt("start", "look straight at the camera", -1, True))
+    person.see(3.5, Prompt("start", "look straight at the camera", -1, True))
+    nearer = person.frame(4.0)
+    assert (nearer[20, :, 0] > 128).sum() == round(10 * clips.CLOSER_FACTOR**3)
 
     poses: list[tuple[int, int]] = []
     turner = clips.LivePerson(

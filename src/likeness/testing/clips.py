@@ -200,8 +200,10 @@ REACT_S, DEGREES_PER_S = 0.3, 65.0
 #: your chin a little"), in degrees of pitch, each time it says so.
 CHIN_DEGREES = 8.0
 #: How much closer a person comes when the page asks them to (the face this many times as
-#: wide, each time).
-CLOSER_FACTOR = 1.1
+#: wide, each time), and how soon they come closer again while it still asks: the page
+#: asks until the face reads wide enough, so a person (or an attacker holding a print
+#: turned away from the camera, which reads narrower) keeps coming closer until it stops.
+CLOSER_FACTOR, CLOSER_AGAIN_S = 1.1, 1.0
 #: How much further a person turns when the page asks for "a little further" (degrees).
 FURTHER_DEGREES = 10.0
 #: A live page shows the prompt a frame answers this long after the camera took it.
@@ -274,7 +276,8 @@ class LivePerson:
     index), at ``degrees_per_s``, and faces the camera for "start", "centre" and "done".
     Told before the first challenge that the head reads tilted back, they lower the chin
     by ``CHIN_DEGREES`` each time, and keep it there as their way of facing the camera;
-    asked to come closer, they do (the face ``CLOSER_FACTOR`` times as wide each time); asked
+    asked to come closer, they do (the face ``CLOSER_FACTOR`` times as wide each time, and
+    again every ``CLOSER_AGAIN_S`` while still asked); asked
     to turn a little further, they turn ``FURTHER_DEGREES`` more each time.
     ``see`` each prompt as the page shows it; ``frame`` is what the camera sees at ``t``."""
 
@@ -312,6 +315,8 @@ class LivePerson:
                 self.closer.append(t)
             if prompt.words in FURTHER.values():
                 self.further.append((t, prompt.index))
+        elif prompt.kind == "closer" and t >= self.closer[-1] + CLOSER_AGAIN_S:
+            self.closer.append(t)  # still asked
         self.words = prompt.words
 
     def frame(self, t: float) -> np.ndarray:
