@@ -741,9 +741,11 @@ def facing_as_read(draw, backend, poses, tries: int = 4, within: float = 3.0) ->
     print's) so that its face reads as facing the camera through ``poses`` (a session's
     ``headpose.PoseReader``): an attacker adjusts the print while watching the page's
     preview until the page stops saying "turn to face the camera", as a person turns their
-    head. Without it a print of a photo that faces the camera by its landmarks but reads
-    12 to 17 degrees turned by the face mesh was refused at the start, where an attacker
-    would have turned the print (9 of 108 V-fold prints, liveness-18). Each try turns by
+    head. Without it each print was held as printed: the face mesh reads prints of the
+    photos that face the camera by their landmarks up to 11 degrees turned (a V-fold of 120
+    degrees of ``lin_manuel_miranda/1``, clean), near the start's bound of 12, and 4 of 108
+    prints were refused at the start under liveness-18 (stop 54), since "turn to face the
+    camera" names no side and the simulated attacker does not heed it. Each try turns by
     the yaw still read, up to ``tries``; the closest reading is kept (0 when no single face
     is found, as an attacker could not line it up either)."""
     facing, best = 0.0, (0.0, math.inf)
