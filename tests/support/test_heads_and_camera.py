@@ -172,6 +172,13 @@ def test_a_head_with_glasses_is_sized_as_the_check_reads_its_face():
     assert width == pytest.approx(200, abs=1.5)
 
 
+def bottle(pixels, face):
+    """The bend of a print round a bottle half a face wide (a ``bend_of`` for
+    ``clips.print_sized_as_read``)."""
+    width, centre = face.box[2] - face.box[0], (face.box[0] + face.box[2]) / 2
+    return lambda im, turn: clips.cylinder_print(im, 0.5 * width, turn, width, centre)
+
+
 def test_a_bent_print_is_held_as_close_as_a_session_takes_it(astronaut_face):
     """A print bent round a bottle reads narrower than it was printed; the benchmark's
     attacker holds it closer until its face reads the width a session takes, so that the
@@ -181,10 +188,6 @@ def test_a_bent_print_is_held_as_close_as_a_session_takes_it(astronaut_face):
     pixels, face = astronaut_face
     backend = video_frame_backend()
     printed = face_width_px(face.landmarks)
-
-    def bottle(pixels, face):
-        width, centre = face.box[2] - face.box[0], (face.box[0] + face.box[2]) / 2
-        return lambda im, turn: clips.cylinder_print(im, 0.5 * width, turn, width, centre)
 
     [bent] = backend.analyze(bottle(pixels, face)(pixels, 0.0))
     assert face_width_px(bent.landmarks) < printed - 5  # the premise: bending narrows it
@@ -213,9 +216,9 @@ def test_an_attacker_lines_a_print_up_to_read_as_facing_the_camera(astronaut_fac
     pixels, face = astronaut_face
     backend = video_frame_backend()
     poses = MeshPoses()
-    width, centre = face.box[2] - face.box[0], (face.box[0] + face.box[2]) / 2
-    bottle = lambda im, turn: clips.cylinder_print(im, 0.5 * width, turn, width, centre)  # noqa: E731
-    held = clips.held_as_head(clips.bent_print(pixels, bottle), clips.BENT_PRINT_ANGLES)
+    held = clips.held_as_head(
+        clips.bent_print(pixels, bottle(pixels, face)), clips.BENT_PRINT_ANGLES
+    )
     askew = lambda yaw, pitch: held(yaw + 25.0, pitch)  # noqa: E731
 
     def read_yaw(image):
