@@ -307,13 +307,17 @@ def _trial(job: Trial) -> list[tuple]:
 
     backend = video_frame_backend()
     bends = _bends()
+    # The check's reader: the face's width a print is held to is the one it reads.
+    poses = MeshPoses() if job.poses == "mesh" else LandmarkPoses(calibration)
 
     def printed(case: str):
         """The photo printed and bent as ``case``: (the photo as printed, its bend)."""
         shape = bends[case]
         photo, its_face = pixels, face
         if job.print_px is not None:  # held as close as a session takes it
-            photo, its_face = clips.print_sized_as_read(pixels, face, shape, backend, job.print_px)
+            photo, its_face = clips.print_sized_as_read(
+                pixels, face, shape, backend, job.print_px, poses
+            )
         return photo, shape(photo, its_face)
 
     def bent(case: str):
@@ -330,7 +334,6 @@ def _trial(job: Trial) -> list[tuple]:
         live_cases[case] = bent_live(case)
     finder = turned_face_finder(backend)
     group = PhotoGroup.of_embeddings(face.embedding, backend)
-    poses = MeshPoses() if job.poses == "mesh" else LandmarkPoses(calibration)
 
     def verdict(case: str):
         if job.live:
@@ -464,9 +467,10 @@ def main() -> None:
 
     rng = random.Random(args.seed) if args.seed is not None else None
     from likeness.faces.backends import video_frame_backend
-    from likeness.faces.headpose import PoseCalibration, read_pose
+    from likeness.faces.headpose import LandmarkPoses, MeshPoses, PoseCalibration, read_pose
 
     backend = video_frame_backend()
+    mesh = MeshPoses()
     found = []
     skipped = 0
     for path, person in sorted(read_labels(require_faces_dev()).items())[: args.limit]:
@@ -497,8 +501,9 @@ def main() -> None:
         facing = -pose.yaw if args.start == "facing" else 0.0
         if args.size_by == "clip":
             try:
+                reader = mesh if args.poses == "mesh" else LandmarkPoses(calibration)
                 pixels, face, width = clips.sized_as_read(
-                    Image.open(path), backend, HEADS[args.head], facing, args.face_px
+                    Image.open(path), backend, HEADS[args.head], facing, args.face_px, poses=reader
                 )
             except ValueError as exc:
                 print(f"  {name}: skipped ({exc})")

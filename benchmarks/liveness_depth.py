@@ -85,10 +85,13 @@ def _measure(job) -> list[tuple]:
     from likeness.testing import clips, heads
 
     torch.set_num_threads(1)
-    path, size, head_names, attack_names, turns, cameras, fitted = job
+    path, size, head_names, attack_names, turns, cameras, fitted, size_by = job
     backend = video_frame_backend()
     try:
-        pixels, face = clips.enrolment_sized(Image.open(path), backend, size)
+        if size_by == "check":  # the photo as the liveness check reads its width
+            pixels, face = clips.prepared(Image.open(path), size)
+        else:  # by the photo's eye corners, as runs up to liveness-18 did
+            pixels, face = clips.enrolment_sized(Image.open(path), backend, size)
     except ValueError:
         return []
     width = face.box[2] - face.box[0]
@@ -175,6 +178,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
     parser.add_argument("--sizes", type=int, nargs="+", default=[150, 180, 250])
+    parser.add_argument(
+        "--size-by",
+        choices=("check", "photo"),
+        default="check",
+        help="the face width measured as the liveness check reads it in the photo (the face "
+        "mesh's fit, liveness-19), or from the photo's eye corners, as runs up to "
+        "liveness-18 did",
+    )
     parser.add_argument("--turns", type=float, nargs="+", default=[15.0, 26.0])
     parser.add_argument("--heads", nargs="+", default=list(HEADS), choices=list(HEADS))
     parser.add_argument("--attacks", nargs="*", default=list(ATTACKS), choices=ATTACKS)
@@ -205,7 +216,16 @@ def main() -> None:
         return
     photos = sorted(read_labels(require_faces_dev()))[: args.limit]
     jobs = [
-        (p, s, args.heads, args.attacks, args.turns, args.cameras, args.fitted_direction)
+        (
+            p,
+            s,
+            args.heads,
+            args.attacks,
+            args.turns,
+            args.cameras,
+            args.fitted_direction,
+            args.size_by,
+        )
         for p in photos
         for s in args.sizes
     ]
@@ -213,7 +233,10 @@ def main() -> None:
         rows = [r for part in pool.imap(_measure, jobs) for r in part]
     if args.save:
         Path(args.save).write_text(json.dumps(rows))
-    print(f"{len(photos)} photos, faces {args.sizes} px wide, honest turns {args.turns} degrees")
+    print(
+        f"{len(photos)} photos, faces {args.sizes} px wide (by the {args.size_by}), "
+        f"honest turns {args.turns} degrees"
+    )
     report(rows, args.by_angle)
 
 

@@ -72,6 +72,27 @@ def test_a_head_turned_and_tilted_reads_as_turned_and_tilted(mesh, head_render):
     assert abs(up[0] - front[0]) < 4.0
 
 
+def test_behind_glasses_the_meshs_width_holds_still_where_the_eye_corners_jump(mesh):
+    """Through sensor noise and H.264, dlib's outer eye corners on a head wearing glasses
+    jump between corner and rim, and the face's width read from them moves by several
+    pixels from frame to frame; the width from the mesh's fit (``mesh_face_width``, what
+    liveness judges a face's size by) moves by a fraction of a pixel."""
+    from likeness.faces.headpose import MeshPoses, face_width_px
+    from likeness.testing.camera import Camera
+
+    backend = video_frame_backend()
+    pixels, face = clips.enrolment_sized(astronaut(), backend, 180)
+    still = heads.HEADS["ellipsoid+hair+glasses"](pixels, face.landmarks)(0.0, 0.0)
+    frames = Camera(noise=3.0, h264_crf=28).shoot([(i / 15, still) for i in range(15)])
+    eye_corners, fitted = [], []
+    for _, image in frames:
+        [seen] = backend.analyze(image)
+        eye_corners.append(face_width_px(seen.landmarks))
+        fitted.append(MeshPoses(mesh).read(image, seen).width)
+    assert np.ptp(eye_corners) > 3  # the premise: 173.0 to 177.9 px
+    assert np.ptp(fitted) < 1  # 171.7 to 171.8
+
+
 def test_the_canonical_mesh_is_in_the_head_frame():
     mesh = canonical_mesh()
     assert mesh.vertices.shape == (468, 3) and mesh.triangles.shape == (898, 3)

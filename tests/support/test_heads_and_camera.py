@@ -155,20 +155,25 @@ def test_a_live_person_asked_to_come_closer_does_and_asked_further_turns_further
     assert poses[-1] == (clips.POSES["left"][0] - clips.FURTHER_DEGREES, 0)
 
 
-def test_a_head_with_glasses_is_sized_as_the_check_reads_its_face():
-    """Glasses move the eye corners a face's width is read from: the astronaut sized to 200 px
-    in her photo reads narrower in the glasses head's first frame. ``sized_as_read`` scales
-    the photo so that frame reads the width asked, which is what a session measures."""
-    from likeness.faces.headpose import face_width_px
+def test_a_head_is_sized_as_the_check_reads_its_face():
+    """The check reads a face's width from the face mesh's fit to the upper face
+    (liveness-19), by which the astronaut sized to 200 px by her photo's eye corners reads
+    narrower, and glasses move it again. ``sized_as_read`` scales the photo so that the
+    head's first frame reads the width asked, which is what a session measures."""
+    from likeness.consent.liveness import liveness_poses
 
-    backend = video_frame_backend()
+    backend, reader = video_frame_backend(), liveness_poses()
     head = heads.HEADS["ellipsoid+hair+glasses"]
+
+    def first_reading(pixels, face) -> float:
+        first = head(pixels, face.landmarks)(0.0, 0.0)
+        [shown] = backend.analyze(first)
+        return reader.read(first, shown).width
+
     pixels, face = clips.enrolment_sized(astronaut(), backend, 200)
-    [shown] = backend.analyze(head(pixels, face.landmarks)(0.0, 0.0))
-    assert abs(face_width_px(shown.landmarks) - 200) > 3  # the premise: the photo's size is off
+    assert abs(first_reading(pixels, face) - 200) > 3  # the premise: the photo's size is off
     pixels, face, width = clips.sized_as_read(astronaut(), backend, head, 0.0, 200)
-    [shown] = backend.analyze(head(pixels, face.landmarks)(0.0, 0.0))
-    assert face_width_px(shown.landmarks) == pytest.approx(width)
+    assert first_reading(pixels, face) == pytest.approx(width)
     assert width == pytest.approx(200, abs=1.5)
 
 
@@ -181,20 +186,22 @@ def bottle(pixels, face):
 
 def test_a_bent_print_is_held_as_close_as_a_session_takes_it(astronaut_face):
     """A print bent round a bottle reads narrower than it was printed; the benchmark's
-    attacker holds it closer until its face reads the width a session takes, so that the
-    attack tests the depth check and not only the size check."""
-    from likeness.faces.headpose import face_width_px
+    attacker holds it closer until its face reads the width a session takes (as the check
+    reads it), so that the attack tests the depth check and not only the size check."""
+    from likeness.consent.liveness import liveness_poses
 
     pixels, face = astronaut_face
-    backend = video_frame_backend()
-    printed = face_width_px(face.landmarks)
+    backend, reader = video_frame_backend(), liveness_poses()
 
-    [bent] = backend.analyze(bottle(pixels, face)(pixels, 0.0))
-    assert face_width_px(bent.landmarks) < printed - 5  # the premise: bending narrows it
+    def width_of(image) -> float:
+        [shown] = backend.analyze(image)
+        return reader.read(image, shown).width
+
+    printed = width_of(pixels)
+    assert width_of(bottle(pixels, face)(pixels, 0.0)) < printed - 5  # bending narrows it
     closer, its_face = clips.print_sized_as_read(pixels, face, bottle, backend, printed)
     assert closer.shape == pixels.shape
-    [shown] = backend.analyze(bottle(closer, its_face)(closer, 0.0))
-    assert face_width_px(shown.landmarks) == pytest.approx(printed, abs=4)
+    assert width_of(bottle(closer, its_face)(closer, 0.0)) == pytest.approx(printed, abs=4)
 
 
 def test_a_cut_out_can_be_printed_from_another_picture_than_the_scene():

@@ -572,13 +572,15 @@ def still_frames(image: np.ndarray, session, fps: int = FPS) -> list[tuple[float
 
 
 def swapped_frames(
-    first, second, session, at: float, fps: int = FPS
+    first, second, session, at: float, fps: int = FPS, second_start: tuple[float, float] = (0, 0)
 ) -> list[tuple[float, np.ndarray]]:
-    """Person A's honest clip until ``at`` seconds, then person B's."""
+    """Person A's honest clip until ``at`` seconds, then person B's (facing the camera at
+    ``second_start``, as ``honest_frames``' ``start``: B's photo lined up to read as A's
+    pose, so that B's frames are compared with A's as facing the camera)."""
     from PIL import Image
 
     a = dict(honest_frames(*first, session, fps=fps))
-    b = dict(honest_frames(*second, session, fps=fps))
+    b = dict(honest_frames(*second, session, fps=fps, start=second_start))
     h, w = first[0].shape[:2]
 
     def fit(frame):  # one video has one frame size
@@ -668,30 +670,35 @@ def enrolment_sized(image, backend, face_px: int = 180):
     return crop, found[0]
 
 
-def sized_as_read(image, backend, head, facing: float = 0.0, face_px: float = 180, tries: int = 8):
+def sized_as_read(
+    image, backend, head, facing: float = 0.0, face_px: float = 180, tries: int = 8, poses=None
+):
     """(pixels, face, width): the photo scaled so that ``head`` (a renderer factory of
     ``likeness.testing.heads.HEADS``), turned by ``facing`` degrees to face the camera, shows a
-    face ``face_px`` wide as the liveness check reads it in the clip's first frame.
+    face ``face_px`` wide as the liveness check reads it in the clip's first frame (``poses``,
+    a ``headpose.PoseReader``; by default the check's own, ``liveness_poses``).
 
-    Why not ``enrolment_sized`` alone: that measures the photo, and a head model shows the same
-    photo's face at another width. Glasses move the eye corners the width is read from, a head
-    turned to face the camera widens them, and across the faces-dev photos at 180 px the first
-    frames read from 169 to 197 px. A session asks a face under its floor (175 px) to come
-    closer, so an honest person's clip is one whose face the check reads at the size asked.
-    The reading is not smooth in the scale: drawn glasses move the landmarks by a few pixels
-    as the photo's scale changes by 1 %, so the scale is corrected up to ``tries`` times and
-    the closest reading kept (with 4, ellipsoid+hair+glasses heads were left reading 175.6
-    px). ``width`` is the first frame's reading at the scale returned."""
-    from likeness.faces.headpose import face_width_px
+    Why not ``enrolment_sized`` alone: that measures the photo by dlib's eye corners, and a
+    head model shows the same photo's face at another width; the check reads the width from
+    the face mesh's fit to the whole upper face (liveness-19), by which faces-dev faces 180 px
+    wide by their eye corners read 170 to 192. A session asks a face under its floor (175 px)
+    to come closer, so an honest person's clip is one whose face the check reads at the size
+    asked. The scale is corrected up to ``tries`` times and the closest reading kept (up to
+    liveness-18, read from the eye corners, drawn glasses moved them by a few pixels as the
+    photo's scale changed by 1 %). ``width`` is the first frame's reading at the scale
+    returned."""
+    from likeness.consent.liveness import liveness_poses
 
+    reader = poses or liveness_poses()
     best = None
     asked = float(face_px)
     for _ in range(tries):
         pixels, face = enrolment_sized(image, backend, asked)
-        shown = backend.analyze(head(pixels, face.landmarks)(facing, 0.0))
+        first = head(pixels, face.landmarks)(facing, 0.0)
+        shown = backend.analyze(first)
         if len(shown) != 1:
             raise ValueError(f"{len(shown)} faces in the head's first frame")
-        width = face_width_px(shown[0].landmarks)
+        width = reader.read(first, shown[0]).width
         if best is None or abs(width - face_px) < abs(best[2] - face_px):
             best = (pixels, face, width)
         if abs(width - face_px) <= 1.0:
@@ -716,20 +723,25 @@ def zoomed(image: np.ndarray, factor: float) -> np.ndarray:
     )
 
 
-def print_sized_as_read(pixels: np.ndarray, face, bend_of, backend, face_px: float = 180):
+def print_sized_as_read(
+    pixels: np.ndarray, face, bend_of, backend, face_px: float = 180, poses=None
+):
     """(pixels, face): the photo zoomed so that its print, bent as ``bend_of(pixels, face)``
     bends it (a ``bend(image, turn)`` for ``bent_print_frames``), shows a face ``face_px`` wide
-    as the liveness check reads it when it faces the camera: the attacker holds the print
-    closer until a session takes its size. A print bent round a bottle or folded reads
-    narrower than it was printed (a cylinder of half a face width by about a fifth), and a
-    print too small to be taken tests only the size check. Unchanged when the bent print's
-    face is not found, as an attacker could not size it either."""
-    from likeness.faces.headpose import face_width_px
+    as the liveness check reads it when it faces the camera (``poses``, by default the check's
+    own reader): the attacker holds the print closer until a session takes its size. A print
+    bent round a bottle or folded reads narrower than it was printed (a cylinder of half a
+    face width by about a fifth), and a print too small to be taken tests only the size
+    check. Unchanged when the bent print's face is not found, as an attacker could not size
+    it either."""
+    from likeness.consent.liveness import liveness_poses
 
-    shown = backend.analyze(bend_of(pixels, face)(pixels, 0.0))
+    bent = bend_of(pixels, face)(pixels, 0.0)
+    shown = backend.analyze(bent)
     if len(shown) != 1:
         return pixels, face
-    closer = zoomed(pixels, face_px / face_width_px(shown[0].landmarks))
+    width = (poses or liveness_poses()).read(bent, shown[0]).width
+    closer = zoomed(pixels, face_px / width)
     found = backend.analyze(closer)
     if not found:
         return pixels, face
@@ -763,12 +775,18 @@ def facing_as_read(draw, backend, poses, tries: int = 4, within: float = 3.0) ->
     return best[0]
 
 
-def prepared(image):
-    """Scaled so the face is enrolment-sized (a selfie video: face ~180 px), with the
-    enrolment backend."""
+def prepared(image, face_px: float = 180):
+    """(pixels, face): scaled so the face is enrolment-sized (a selfie video: ``face_px``
+    wide as the liveness check reads it, ``liveness_poses``), with the enrolment backend.
+    The check reads the width from the face mesh's fit (liveness-19), which differs from the
+    photo's eye corners by up to 7 % (the astronaut sized to 180 px by them reads 170)."""
     from likeness.faces.backends import video_frame_backend
 
-    return enrolment_sized(image, video_frame_backend())
+    def as_it_is(pixels, _landmarks):  # the photo itself, as a head that does not move
+        return lambda _yaw, _pitch: pixels
+
+    pixels, face, _ = sized_as_read(image, video_frame_backend(), as_it_is, face_px=face_px)
+    return pixels, face
 
 
 def cut_out(

@@ -14,7 +14,7 @@ import numpy as np
 
 from likeness.consent.liveness.schedule import Challenge, ChallengeKind, ChallengeSession
 from likeness.consent.liveness.thresholds import Thresholds
-from likeness.faces.headpose import HeadPose, MeshPoses, PoseReader, face_width_px
+from likeness.faces.headpose import HeadPose, MeshPoses, PoseReader
 from likeness.faces.protocol import FaceBackend, TurnedFaceFinder
 
 #: The finder (a slow detector) tries at most this many frames of one challenge's window.
@@ -48,7 +48,7 @@ class Frame:
     box: Box  # frame pixels
     pose: HeadPose  # as estimated; relative to the neutral pose once that is known
     embedding: np.ndarray
-    width: float  # the face's width from its eye corners (``headpose.face_width_px``)
+    width: float  # the face's width as the pose reader reads it (``PoseReader.read``)
     region: np.ndarray | None = None  # the face region, kept where parallax may be measured
 
 
@@ -218,7 +218,8 @@ class ClipReader:
             return None
         f = faces[0]
         self.region = self.region or FaceRegion.around(f.box, image.shape)
-        frame = Frame(t, f.box, self.poses(image, f), f.embedding, face_width_px(f.landmarks))
+        head = self.poses.read(image, f)
+        frame = Frame(t, f.box, head.pose, f.embedding, head.width)
         if t < self.first.start and t - self.lead_kept_at >= LEAD_KEEP_S - 1e-6:
             frame.region = self.region.crop(image)
             self.lead_kept_at = t
@@ -272,10 +273,12 @@ class ClipReader:
 
     def lead_width(self) -> float:
         """The face's width over the lead-in (``Frame.width``): the median of its frames'.
-        One frame's eye corners jitter by a few pixels through sensor noise and compression,
-        more behind glasses, whose rims the landmarks catch: honest heads sized to read 177
-        to 182 px in a clean first frame read 172 and 174 in single noisy frames
-        (``benchmarks/liveness.py --head canonical+glasses``, liveness-17)."""
+        Up to liveness-18 the width came from dlib's eye corners, which jitter by a few
+        pixels through sensor noise and compression, more behind glasses, whose rims the
+        landmarks catch (single frames 166 to 193 px of a face read 180 clean; the median
+        still 174 to 195). The face mesh's fit (``headpose.mesh_face_width``, liveness-19)
+        moves under 1 px between frames, and the median keeps a frame the mesh misreads
+        from deciding."""
         return float(np.median([f.width for f in self.lead_in()]))
 
     def restart_lead(self, after: float) -> None:
@@ -398,8 +401,8 @@ class ClipReader:
         face = self.finder.find_near(image, self.seen[-1].box)
         if face is None:
             return
-        pose = self.poses(image, face)
-        frame = Frame(t, face.box, pose, face.embedding, face_width_px(face.landmarks))
+        head = self.poses.read(image, face)
+        frame = Frame(t, face.box, head.pose, face.embedding, head.width)
         counted = self._count(k, frame, image)
         for reading in counted:
             reading.found[k] += 1
