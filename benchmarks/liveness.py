@@ -2,26 +2,26 @@
 
 Every faces-dev photo whose face looks at the camera as an enrolment clip must start (the pose
 ``liveness.neutral_pose_problem`` accepts: within 12 degrees of facing it, not tilted back past
-20, read against the person's own nose drop from their other photos) is scaled so
-the face is 180 px wide, as in a selfie video: as the check reads it in the honest head's first
-frame (``clips.sized_as_read``; ``--size-by photo`` measures the photo instead, as runs up to
-liveness-16 did). For each, with fresh random sessions: one
-honest clip (head turns rendered with parallax, from facing the camera as the page asks first:
-the photo's own yaw turned away; ``--start photo`` keeps the photo's pose) and attacks (a still
-photo; a flat print turned to mimic each pose; a recording of another session's sequence; a
-recording of another session with the same sequence but its own timing; a face swapped
-mid-clip; another person; a print bent round a vertical cylinder of 0.5, 0.7 and 1.0 face
-widths, and one folded along a vertical line at 120 and 150 degrees, turned on the
-schedule; one folded at 100 degrees, printed at 0.8 of its height so that folded it reads
-as level, as an attacker would correct it; and the face cut out of the print along its
-outline, folded at 120 degrees and held in front of the scene, and printed short too).
-Honest clips should all pass, attacks all fail. The margins (smallest honest turn, parallax
-and depth figure; largest parallax of a flat print and of a bent one, largest depth figure of
-any print) say how close the thresholds are. Every clip's face is sized as the check reads it
-in the clip's first frame: the honest head's, and each bent print's, held as close as a
-session takes it (``--size-by photo`` sizes the photo instead, as runs up to liveness-16
-did, when the bent prints read narrower than the size a session takes and were refused for
-it).
+20, read against the person's own nose drop from their other photos) is scaled so the face is
+180 px wide, as in a selfie video: as the check reads it in the honest head's first frame
+(``clips.sized_as_read``; ``--size-by photo`` measures the photo instead, as runs up to
+liveness-16 did). For each, with fresh random sessions: one honest clip (head turns rendered
+with parallax, from facing the camera as the page asks first: the photo's own yaw turned away;
+``--start photo`` keeps the photo's pose) and attacks (a still photo; a flat print turned to
+mimic each pose; a recording of another session's sequence; a recording of another session with
+the same sequence but its own timing; a face swapped mid-clip; another person; a print bent
+round a vertical cylinder of 0.5, 0.7 and 1.0 face widths, and one folded along a vertical line
+at 120 and 150 degrees, turned on the schedule; one folded at 100 degrees, printed at 0.8 of
+its height so that folded it reads as level, as an attacker would correct it; and the face cut
+out of the print along its outline, folded at 120 degrees and held in front of the scene, and
+printed short too). Each print, recorded or live, is first lined up until it reads as facing
+the camera (``clips.facing_as_read``), as a preview lets an attacker do. Honest clips should
+all pass, attacks all fail. The margins (smallest honest turn, parallax and depth figure;
+largest parallax of a flat print and of a bent one, largest depth figure of any print) say how
+close the thresholds are. Every clip's face is sized as the check reads it in the clip's first
+frame: the honest head's, and each bent print's, held as close as a session takes it
+(``--size-by photo`` sizes the photo instead, as runs up to liveness-16 did, when the bent
+prints read narrower than the size a session takes and were refused for it).
 
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
         [--fps 15] [--only person/photo.jpg ...] [--cases honest "cylinder r=0.5" ...]
@@ -285,11 +285,21 @@ def _trial(job: Trial) -> list[tuple]:
         draw = clips.held_as_head(render, angles)
         return live_session(draw, clips.facing_as_read(draw, backend, poses))
 
+    def recorded_print(render, angles: dict):
+        """A recording of an attacker turning a print (``render(yaw, pitch)``, the angles
+        it is held at) on the session's schedule, first lined up to read as facing the
+        camera (``clips.facing_as_read``), as a phone's preview lets them."""
+        draw = clips.held_as_head(render, angles)
+        facing = clips.facing_as_read(draw, backend, poses)
+        return live(draw, session, facing)
+
     # Each case renders its clip only when it runs (``--cases``).
     cases = {
         "honest": lambda: live(render, session),
         "still photo": lambda: clips.still_frames(pixels, session, fps),
-        "flat print turned": lambda: clips.flat_photo_frames(pixels, session, fps),
+        "flat print turned": lambda: recorded_print(
+            clips.flat_print(pixels), clips.FLAT_PRINT_ANGLES
+        ),
         "replayed order": lambda: live(render, earlier),
         "replayed timing": lambda: live(render, same_sequence),
         "face swapped": lambda: clips.swapped_frames(
@@ -321,7 +331,7 @@ def _trial(job: Trial) -> list[tuple]:
         return photo, shape(photo, its_face)
 
     def bent(case: str):
-        return lambda: clips.bent_print_frames(*printed(case), session, fps)
+        return lambda: recorded_print(clips.bent_print(*printed(case)), clips.BENT_PRINT_ANGLES)
 
     def bent_live(case: str):
         def verdict():

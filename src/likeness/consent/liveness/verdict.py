@@ -93,7 +93,7 @@ def neutral_pose_problem(pose: HeadPose, thresholds: Thresholds = THRESHOLDS) ->
 
 
 def face_size_problem(width: float, thresholds: Thresholds = THRESHOLDS) -> str | None:
-    """Why a face ``width`` px wide (from its eye corners, ``headpose.face_width_px``) is too
+    """Why a face ``width`` px wide (as the pose reader reads it, ``PoseReader.read``) is too
     small to judge depth on, or None. The width is rounded down: a face between 174.5 and
     175 px wide was told "the face is 175 px wide ... (at least 175 px)"
     (``benchmarks/liveness.py --head canonical+hair``, ``eric_clapton/2``)."""
