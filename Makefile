@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-postgresql test-compute test-all lint typecheck bench bench-setup setup clean
+.PHONY: demo test test-postgresql test-compute test-training test-all lint typecheck bench bench-setup setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ test-postgresql: $(STAMP)
 # so the default run leaves them to this leg).
 test-compute: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or not slow" tests/compute
+
+# The adapters' slow tests: that an adapter learns the person (150 steps, then sampling with
+# and without it, about 50 s), that a killed training resumes, and the adapters' CLI flow
+# (about 100 s together). Slow-marked to keep the default run under 10 minutes; CI runs them.
+test-training: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests/adapters
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or not slow"

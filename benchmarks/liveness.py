@@ -731,8 +731,10 @@ def _depth_score(transcript: list[dict]) -> float | None:
 
 
 def _check_of(reason: str) -> str:
-    """Which check a failure reason comes from (for the bent-print summary)."""
+    """Which check a failure reason comes from (for the bent-print summary). A challenge not
+    met comes first: its reason may add that the start was seen from above."""
     for words, check in (
+        ("not met in its window", "pose"),
         ("bent or folded", "relief"),
         ("flat picture", "relief"),
         ("at the start", "start pose"),

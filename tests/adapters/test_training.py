@@ -37,6 +37,7 @@ def _train(granted, model="tiny-sd15", params=FAST, **kw):
     )
 
 
+@pytest.mark.slow  # 50 s; `make test-training` (CI) and `make test-all`
 def test_lora_learns_the_person_and_changes_outputs(granted):
     lib, person = granted.lib, granted.person
     base = get_model(lib, "tiny-sd15")
