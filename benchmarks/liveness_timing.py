@@ -131,6 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     from likeness.consent import liveness
     from likeness.consent.liveness import verdict
+    from likeness.faces.headpose import LandmarkPoses
     from likeness.people.identity import PhotoGroup
 
     # Only the clock is measured: depth is taken as a head's (both checks need images).
@@ -142,8 +143,13 @@ def main() -> None:
     backend = ProjectedFaceBackend()
     group = PhotoGroup.of_embeddings(np.zeros((1, 128), np.float32), backend)
 
+    # The frames carry a pose, not a face's pixels: poses and the face's width are read from
+    # the projected landmarks. Read through the face mesh (the check's own reader since
+    # liveness-18), blank frames made every clip fail, honest ones included.
+    poses = LandmarkPoses()
+
     def passes(frames, session) -> tuple[bool, str]:
-        result = liveness.verify_clip(frames, session, backend, group, thresholds=th)
+        result = liveness.verify_clip(frames, session, backend, group, thresholds=th, poses=poses)
         return result.passed, result.reason
 
     width = _width_at(backend.distance)

@@ -178,3 +178,13 @@ def test_the_real_clip_benchmark_reads_a_turning_head_with_either_pose_reader(tm
         timeout=120,
     )
     assert done.returncode != 0 and f"cannot read {bad}" in done.stderr
+
+
+def test_the_clock_benchmark_passes_prompt_people_and_refuses_slow_ones():
+    """``liveness_timing.py`` feeds the check frames that carry a pose and no face's pixels:
+    read through the face mesh (the check's reader since liveness-18) every clip failed,
+    honest ones included, and the script measured nothing."""
+    out = run("liveness_timing.py", "--sessions", "3", "--seed", "0")
+    rows = {line[:16]: line.split()[4] for line in out.splitlines() if " deg/s " in line}
+    assert rows["0.30 s, 65 deg/s"] == "0"  # prompt people pass
+    assert rows["0.80 s, 30 deg/s"] == "3"  # too slow for the windows: late
