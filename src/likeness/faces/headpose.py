@@ -217,9 +217,16 @@ def mesh_face_width(points: np.ndarray) -> float:
     moved 3.5; liveness-19, the one-off study in the README). It measures the whole upper
     face, not the eyes' spacing: faces 180 px wide by dlib's eye corners read 170 to 192 px
     this way (a mean of 180.3)."""
+    return mesh_head_reading(points).width
+
+
+def mesh_head_reading(points: np.ndarray) -> HeadReading:
+    """``mesh_head_pose`` and ``mesh_face_width`` from one fit: liveness reads both from
+    every frame."""
+    rotation, scale = _fit_canonical(points)
     corners = canonical_mesh().vertices[[DLIB_FIVE[0], DLIB_FIVE[2]]]
     span = float(np.linalg.norm(corners[0] - corners[1]))
-    return FACE_WIDTH_IN_EYE_SPANS * span * _fit_canonical(points)[1]
+    return HeadReading(_pose_of_rotation(rotation), FACE_WIDTH_IN_EYE_SPANS * span * scale)
 
 
 def level_nose_drop(
@@ -349,5 +356,4 @@ class MeshPoses:
         return mesh_head_pose(self.mesh.read(image, face.box).points)
 
     def read(self, image: np.ndarray, face: DetectedFace) -> HeadReading:
-        points = self.mesh.read(image, face.box).points
-        return HeadReading(mesh_head_pose(points), mesh_face_width(points))
+        return mesh_head_reading(self.mesh.read(image, face.box).points)
