@@ -227,6 +227,14 @@ class _KeptPairs:
         return [self.by_entry[id(e)][1] if id(e) in self.by_entry else [] for e in transcript]
 
 
+def _pose_reader(kind: str, calibration):
+    """The reader a session's poses and face width are read with (``--poses``): the face
+    mesh (the check's own), or the 5 landmarks against the person's nose drop."""
+    from likeness.faces.headpose import LandmarkPoses, MeshPoses
+
+    return MeshPoses() if kind == "mesh" else LandmarkPoses(calibration)
+
+
 def _trial(job: Trial) -> list[tuple]:
     """The clips of one photo and session: (photo, case, passed, reason, transcript, the
     same-face check's spread, the wider turns a live session asked for or None)."""
@@ -312,13 +320,12 @@ def _trial(job: Trial) -> list[tuple]:
         "other person": lambda: live(head_of(other[2], other[3].landmarks), session, other[5]),
     }
     from likeness.faces.backends import turned_face_finder, video_frame_backend
-    from likeness.faces.headpose import LandmarkPoses, MeshPoses
     from likeness.people.identity import PhotoGroup
 
     backend = video_frame_backend()
     bends = _bends()
     # The check's reader: the face's width a print is held to is the one it reads.
-    poses = MeshPoses() if job.poses == "mesh" else LandmarkPoses(calibration)
+    poses = _pose_reader(job.poses, calibration)
 
     def printed(case: str):
         """The photo printed and bent as ``case``: (the photo as printed, its bend)."""
@@ -477,10 +484,9 @@ def main() -> None:
 
     rng = random.Random(args.seed) if args.seed is not None else None
     from likeness.faces.backends import video_frame_backend
-    from likeness.faces.headpose import LandmarkPoses, MeshPoses, PoseCalibration, read_pose
+    from likeness.faces.headpose import PoseCalibration, read_pose
 
     backend = video_frame_backend()
-    mesh = MeshPoses()
     found = []
     skipped = 0
     for path, person in sorted(read_labels(require_faces_dev()).items())[: args.limit]:
@@ -511,9 +517,13 @@ def main() -> None:
         facing = -pose.yaw if args.start == "facing" else 0.0
         if args.size_by == "clip":
             try:
-                reader = mesh if args.poses == "mesh" else LandmarkPoses(calibration)
                 pixels, face, width = clips.sized_as_read(
-                    Image.open(path), backend, HEADS[args.head], facing, args.face_px, poses=reader
+                    Image.open(path),
+                    backend,
+                    HEADS[args.head],
+                    facing,
+                    args.face_px,
+                    poses=_pose_reader(args.poses, calibration),
                 )
             except ValueError as exc:
                 print(f"  {name}: skipped ({exc})")
