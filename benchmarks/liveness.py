@@ -531,6 +531,11 @@ def main() -> None:
                 continue
             read_widths.append(width)
         prepared.append((name, person, pixels, face, calibration, facing))
+    if len({p[1] for p in prepared}) < 2:  # each photo's "other person" comes from another
+        parser.error(
+            f"the photos taken ({len(prepared)}) show fewer than two people: the 'other person' "
+            "case needs a second one (raise --limit)"
+        )
     jobs = []
     for i, (name, person, pixels, face, calibration, facing) in enumerate(prepared):
         other = next(p for p in prepared[i + 1 :] + prepared[:i] if p[1] != person)
