@@ -659,6 +659,39 @@ def test_a_face_swapped_mid_clip_fails(people):
     assert result.face_spread is not None and result.face_spread > backend().distances.same_face
 
 
+class _Embeds:
+    """The check's backend, counting the faces it embeds."""
+
+    def __init__(self):
+        self.inner, self.embedded = backend(), 0
+        self.name, self.embedding_dim = self.inner.name, self.inner.embedding_dim
+        self.distances, self.locate = self.inner.distances, self.inner.locate
+
+    def embed_located(self, located):
+        self.embedded += len(located)
+        return self.inner.embed_located(located)
+
+    def analyze(self, image):
+        raise AssertionError("a backend that can locate is asked to locate")
+
+
+def test_only_frames_that_may_face_the_camera_are_embedded(people):
+    """The embedding network is close to half of a frame's cost, and only frames facing the
+    camera are compared (``ClipReader.may_face_camera``): a head's turns and look up go unembedded.
+    A frame the verdict compares without an embedding would stop it (``verdict.judge``); a
+    face swapped in is still seen (``test_a_face_swapped_mid_clip_fails``)."""
+    pixels, face = people["astronaut"]
+    session = fixed_session("embeds", "left", "up")
+    frames = clips.honest_frames(pixels, face.landmarks, session, fps=10)
+    counted = _Embeds()
+    result = verify_clip(
+        frames, session, counted, PhotoGroup.of_embeddings(face.embedding, counted), None
+    )
+    assert result.passed, result.reason
+    assert result.match_distance < backend().distances.same_person
+    assert counted.embedded < 0.7 * len(frames), (counted.embedded, len(frames))
+
+
 @pytest.mark.slow  # 8 s; `make test-all`
 def test_a_different_person_fails_the_match(people):
     pixels, face = people["obama"]

@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from likeness.faces.detection import DetectionSettings
-from likeness.faces.protocol import DetectedFace, FaceDistances
+from likeness.faces.protocol import DetectedFace, FaceDistances, LocatedFace
 from likeness.faces.quality import (
     combined_quality,
     frontalness_score,
@@ -249,14 +249,25 @@ class DlibFaceBackend:
 
     # -- full analysis ---------------------------------------------------------------------
     def analyze(self, image: np.ndarray) -> list[DetectedFace]:
+        return self.embed_located(self.locate(image))
+
+    def locate(self, image: np.ndarray) -> list[LocatedFace]:
+        """Every face found and aligned, not embedded (``LocatedFace``)."""
         image = _checked(image)
-        return self.describe(image, self.detect(image))
+        return self.align(image, self.detect(image))
 
     def describe(
         self, image: np.ndarray, detections: list[tuple[tuple[float, ...], float]]
     ) -> list[DetectedFace]:
         """Landmarks, embedding and quality of faces found in ``image`` (by ``detect`` or by
         another detector whose boxes are like dlib's, such as its CNN detector)."""
+        return self.embed_located(self.align(image, detections))
+
+    def align(
+        self, image: np.ndarray, detections: list[tuple[tuple[float, ...], float]]
+    ) -> list[LocatedFace]:
+        """The landmarks and the aligned chip of each detected face (``describe`` without
+        the embedding)."""
         dlib = self._dlib
         image = _checked(image)
         h, w = image.shape[:2]
@@ -271,20 +282,24 @@ class DlibFaceBackend:
             else:
                 landmarks = tuple((float(p.x), float(p.y)) for p in shape.parts())
             box = (max(0, round(x0)), max(0, round(y0)), min(w, round(x1)), min(h, round(y1)))
-            found.append((box, landmarks, chip, float(score)))
-        if not found:
+            found.append(LocatedFace(box, landmarks, float(score), chip))
+        return found
+
+    def embed_located(self, located: list[LocatedFace]) -> list[DetectedFace]:
+        """The faces ``align`` found, embedded and scored (one batch through the network)."""
+        if not located:
             return []
-        embeddings = self._embed(np.stack([chip for _, _, chip, _ in found]))
+        embeddings = self._embed(np.stack([f.chip for f in located]))
         faces: list[DetectedFace] = []
-        for (box, landmarks, chip, score), embedding in zip(found, embeddings, strict=True):
-            size, sharp = size_score(box), sharpness_score(chip)
-            front = frontalness_score(landmarks)
+        for f, embedding in zip(located, embeddings, strict=True):
+            size, sharp = size_score(f.box), sharpness_score(f.chip)
+            front = frontalness_score(f.landmarks)
             faces.append(
                 DetectedFace(
-                    box=box,
-                    landmarks=landmarks,
+                    box=f.box,
+                    landmarks=f.landmarks,
                     embedding=np.asarray(embedding, dtype=np.float32),
-                    detector_score=score,
+                    detector_score=f.detector_score,
                     sharpness=sharp,
                     frontalness=front,
                     quality=combined_quality(size, sharp, front),

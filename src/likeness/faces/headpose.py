@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from likeness.faces.face_mesh import DLIB_FIVE, FaceMesh, canonical_mesh
-from likeness.faces.protocol import DetectedFace
+from likeness.faces.protocol import DetectedFace, LocatedFace
 
 #: dlib 5-point order: outer and inner corner of the eye on the image right, outer and inner
 #: corner of the eye on the image left, nose base.
@@ -319,9 +319,9 @@ class PoseReader(Protocol):
     #: What the pose is read from, recorded with a liveness verdict.
     name: str
 
-    def __call__(self, image: np.ndarray, face: DetectedFace) -> HeadPose: ...
+    def __call__(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadPose: ...
 
-    def read(self, image: np.ndarray, face: DetectedFace) -> HeadReading:
+    def read(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadReading:
         """The pose and the face's width, read once."""
         ...
 
@@ -334,10 +334,10 @@ class LandmarkPoses:
     calibration: PoseCalibration | None = None
     name: str = "landmarks"
 
-    def __call__(self, image: np.ndarray, face: DetectedFace) -> HeadPose:
+    def __call__(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadPose:
         return read_pose(face.landmarks, image.shape[1::-1], self.calibration)
 
-    def read(self, image: np.ndarray, face: DetectedFace) -> HeadReading:
+    def read(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadReading:
         """The pose, and the width from the outer eye corners (``face_width_px``)."""
         return HeadReading(self(image, face), face_width_px(face.landmarks))
 
@@ -352,8 +352,8 @@ class MeshPoses:
     def __init__(self, mesh: FaceMesh | None = None):
         self.mesh = mesh or FaceMesh()
 
-    def __call__(self, image: np.ndarray, face: DetectedFace) -> HeadPose:
+    def __call__(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadPose:
         return mesh_head_pose(self.mesh.read(image, face.box).points)
 
-    def read(self, image: np.ndarray, face: DetectedFace) -> HeadReading:
+    def read(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadReading:
         return mesh_head_reading(self.mesh.read(image, face.box).points)

@@ -11,7 +11,7 @@ touching import, grouping, consent or the safety gate.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -29,6 +29,20 @@ class DetectedFace:
     sharpness: float  # 0..1
     frontalness: float  # 0..1, 1 = looking straight at the camera
     quality: float  # 0..1, combines size, sharpness and pose
+
+
+@dataclass(frozen=True)
+class LocatedFace:
+    """A face found and aligned but not yet embedded (``DetectedFace`` without the embedding
+    and the scores read from it): the embedding network is close to half of a video frame's
+    cost, and a liveness check needs the embeddings of the frames facing the camera only
+    (``consent.liveness.reader``), so a backend that can stop here (``locate`` and
+    ``embed_located``) saves it on a head's turns."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1
+    landmarks: tuple[tuple[float, float], ...]  # 5 points: eye corners (4) and nose base
+    detector_score: float
+    chip: np.ndarray  # the aligned crop the embedder takes (RGB uint8)
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,16 @@ class FaceBackend(Protocol):
     def analyze(self, image: np.ndarray) -> list[DetectedFace]:
         """Find and embed every face in an upright RGB uint8 image of shape (H, W, 3)."""
         ...
+
+
+@runtime_checkable
+class LocatingBackend(Protocol):
+    """A backend that can find and align faces without embedding them, and embed them after
+    (``LocatedFace``): what a check that needs the embeddings of some frames only calls."""
+
+    def locate(self, image: np.ndarray) -> list[LocatedFace]: ...
+
+    def embed_located(self, located: list[LocatedFace]) -> list[DetectedFace]: ...
 
 
 class TurnedFaceFinder(Protocol):

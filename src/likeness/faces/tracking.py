@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from likeness.faces.dlib_backend import DlibFaceBackend
-from likeness.faces.protocol import DetectedFace
+from likeness.faces.protocol import DetectedFace, LocatedFace
 
 #: The region scanned around the last face, in face widths on each side.
 REACH = 0.4
@@ -43,16 +43,23 @@ class TrackingFaceBackend:
         self.full_scans = 0
 
     def analyze(self, image: np.ndarray) -> list[DetectedFace]:
+        return self.backend.embed_located(self.locate(image))
+
+    def locate(self, image: np.ndarray) -> list[LocatedFace]:
+        """The faces found and aligned, not embedded (``DlibFaceBackend.locate``)."""
         faces = self._near_last(image) if self.since_full < self.full_every - 1 else None
         if faces is None:
-            faces = self.backend.analyze(image)
+            faces = self.backend.locate(image)
             self.since_full, self.full_scans = 0, self.full_scans + 1
         else:
             self.since_full += 1
         self.last = faces[0].box if len(faces) == 1 else None
         return faces
 
-    def _near_last(self, image: np.ndarray) -> list[DetectedFace] | None:
+    def embed_located(self, located: list[LocatedFace]) -> list[DetectedFace]:
+        return self.backend.embed_located(located)
+
+    def _near_last(self, image: np.ndarray) -> list[LocatedFace] | None:
         """The one face in the region around the last one (None: scan the whole frame)."""
         if self.last is None:
             return None
@@ -65,4 +72,4 @@ class TrackingFaceBackend:
         if len(found) != 1:
             return None
         (bx0, by0, bx1, by1), score = found[0]
-        return self.backend.describe(image, [((bx0 + rx0, by0 + ry0, bx1 + rx0, by1 + ry0), score)])
+        return self.backend.align(image, [((bx0 + rx0, by0 + ry0, bx1 + rx0, by1 + ry0), score)])

@@ -150,7 +150,10 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
         if math.hypot(f.pose.yaw, f.pose.pitch) < th.frontal_degrees
         or any(c.start <= f.t <= c.end and c.met_by(f.pose, th) for c in centres)
     ]
-    emb = np.stack([f.embedding for f in frontal])
+    missing = [f.t for f in frontal if f.embedding is None]
+    if missing:  # ``ClipReader.may_face_camera`` embeds every frame this can take
+        raise AssertionError(f"frames facing the camera were read without an embedding: {missing}")
+    emb = np.stack([f.embedding for f in frontal if f.embedding is not None])
     # Measured from the face that started the session (the lead-in's frames facing the
     # camera), not from the median of every frame: with a face swapped in for about as many
     # frames as the first one showed, that median lies halfway between the two, and neither
