@@ -16,6 +16,7 @@ The reader walks the layers in forward order and refuses anything it does not un
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,14 @@ def read_dlib_resnet(path: str | Path) -> _Net:
             first = False
 
 
+@cache
+def _read_once(path: str, mtime_ns: int, size: int) -> _Net:
+    """``read_dlib_resnet``, once per file and version: parsing dlib's format takes about
+    1.2 s, and every live enrolment loads a video backend of its own (its tracking state is
+    the clip's). The parsed weights are only read (``DlibResNet`` copies them)."""
+    return read_dlib_resnet(path)
+
+
 class DlibResNet:
     """The network as PyTorch ops. ``__call__`` maps 150x150 RGB chips to 128-d embeddings."""
 
@@ -161,7 +170,8 @@ class DlibResNet:
         # (``faces.analyze.start_worker``).
         import torch
 
-        net = read_dlib_resnet(path)
+        stat = Path(path).stat()
+        net = _read_once(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
         self._torch = torch
         self.size = net.size
         self._mean = torch.tensor(net.mean, dtype=torch.float32).view(1, 3, 1, 1)
