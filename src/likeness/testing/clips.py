@@ -775,18 +775,34 @@ def facing_as_read(draw, backend, poses, tries: int = 4, within: float = 3.0) ->
     return best[0]
 
 
+#: ``prepared``'s results, by the photo's pixels and the width asked for.
+_PREPARED: dict[tuple[bytes, float], tuple[np.ndarray, object]] = {}
+
+
 def prepared(image, face_px: float = 180):
     """(pixels, face): scaled so the face is enrolment-sized (a selfie video: ``face_px``
     wide as the liveness check reads it, ``liveness_poses``), with the enrolment backend.
     The check reads the width from the face mesh's fit (liveness-19), which differs from the
-    photo's eye corners by up to 7 % (the astronaut sized to 180 px by them reads 170)."""
+    photo's eye corners by up to 7 % (the astronaut sized to 180 px by them reads 170).
+
+    Kept for the process, by the photo's pixels: sizing loads the face models and reads the
+    photo at several scales (about 3 s), and tests enrol the same photo many times. The
+    pixels returned are a copy each time."""
+    import hashlib
+
     from likeness.faces.backends import video_frame_backend
 
-    def as_it_is(pixels, _landmarks):  # the photo itself, as a head that does not move
-        return lambda _yaw, _pitch: pixels
+    original = np.asarray(image)
+    key = (hashlib.sha256(repr(original.shape).encode() + original.tobytes()).digest(), face_px)
+    if key not in _PREPARED:
 
-    pixels, face, _ = sized_as_read(image, video_frame_backend(), as_it_is, face_px=face_px)
-    return pixels, face
+        def as_it_is(pixels, _landmarks):  # the photo itself, as a head that does not move
+            return lambda _yaw, _pitch: pixels
+
+        pixels, face, _ = sized_as_read(image, video_frame_backend(), as_it_is, face_px=face_px)
+        _PREPARED[key] = (pixels, face)
+    pixels, face = _PREPARED[key]
+    return pixels.copy(), face
 
 
 def cut_out(
