@@ -140,6 +140,40 @@ def _sign_in(client, authenticator: SoftAuthenticator, **kwargs):
     return client.post("/api/me/sign-in", json=authenticator.get(options.json(), LOCAL, **kwargs))
 
 
+@pytest.fixture(scope="module")
+def alice_account(prepared, tmp_path_factory):
+    """The prepared library where Alice was invited, passed a live check and made a passkey,
+    once for the module: (its home, her authenticator, her enrolment). A live check takes
+    about 5 s, and most tests here need a person with an account, not the way to one (which
+    ``test_an_invited_person_enrols_makes_a_passkey_signs_in_and_decides_for_themselves``
+    walks). A test that signs a grant runs its own: a grant rests on a live check drawn in
+    the same browser session (``server.me._check_drawn_here``)."""
+    home, alice, _ = prepared
+    made = tmp_path_factory.mktemp("alice-account") / "home"
+    lib = copy_home(home, made)
+    set_owner_passphrase(lib, PASSPHRASE)
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
+        _, authenticator, enrolment = _with_an_account(client, lib, alice)
+    lib.close()
+    return made, authenticator, enrolment
+
+
+@pytest.fixture
+def alice_world(alice_account, prepared, tmp_path):
+    """A copy of ``alice_account``'s library, and a client of its server where Alice signed
+    in with her passkey: (client, lib, alice, grace, her session's CSRF header, her
+    authenticator, her enrolment)."""
+    made, authenticator, enrolment = alice_account
+    _, alice, grace = prepared
+    lib = copy_home(made, tmp_path / "home")
+    with TestClient(create_app(lib), base_url=LOCAL) as client:
+        signed = _sign_in(client, authenticator)
+        assert signed.status_code == 200, signed.text
+        headers = {CSRF_HEADER: signed.json()["csrf_token"]}
+        yield client, lib, alice, grace, headers, authenticator, enrolment
+    lib.close()
+
+
 def _audit(lib) -> list[tuple[str, dict]]:
     with lib.session() as s:
         return [(e.kind, json.loads(e.payload)) for e in s.scalars(select(AuditEntry))]
@@ -337,10 +371,9 @@ def test_an_invitees_session_reaches_only_its_own_group(world):
     assert refused.value.code == 1008 and refused.value.reason == f"no person with id {alice}"
 
 
-def test_a_persons_session_cannot_touch_another_persons_grants(world, tmp_path):
-    client, lib, alice, grace = world
+def test_a_persons_session_cannot_touch_another_persons_grants(alice_world):
+    client, lib, _, grace, headers, _, _ = alice_world
     graces = issue_grant(lib, grace, [Scope.TRAIN_ADAPTER], Trust.ATTESTED)
-    headers, _, _ = _with_an_account(client, lib, alice)
     assert graces.id not in {g["id"] for g in client.get("/api/me").json()["grants"]}
     response = client.post(f"/api/me/grants/{graces.id}/revoke", json={}, headers=headers)
     assert response.status_code == 404  # as if it did not exist
@@ -349,9 +382,8 @@ def test_a_persons_session_cannot_touch_another_persons_grants(world, tmp_path):
     assert client.post("/api/me/grants", json={}, headers={}).status_code == 403
 
 
-def test_a_passkey_that_is_not_registered_or_not_the_holders_key_is_refused(world, tmp_path):
-    client, lib, alice, _ = world
-    _, alices, _ = _with_an_account(client, lib, alice)
+def test_a_passkey_that_is_not_registered_or_not_the_holders_key_is_refused(alice_world):
+    client, _, _, _, _, alices, _ = alice_world
     client.cookies.clear()
     # A passkey this server never registered.
     stranger = SoftAuthenticator()
@@ -402,7 +434,7 @@ def test_a_minor_is_not_invited_to_consent_alone(world):
     assert response.status_code == 400 and "guardian" in response.json()["detail"]
 
 
-def test_a_persons_activity_says_what_happened_about_them_and_nothing_of_others(world, tmp_path):
+def test_a_persons_activity_says_what_happened_about_them_and_nothing_of_others(world):
     from likeness.consent.policy import authorize
 
     client, lib, alice, grace = world
@@ -470,7 +502,7 @@ def test_a_person_lists_and_deletes_only_their_own_adapters(trained, tmp_path):
     lib.close()
 
 
-def test_a_person_downloads_what_the_library_holds_about_them(world, tmp_path):
+def test_a_person_downloads_what_the_library_holds_about_them(world):
     import base64
     import io
     import zipfile
@@ -550,15 +582,14 @@ def test_a_second_invitation_link_cannot_take_over_the_account(prepared, tmp_pat
 
 
 def test_the_owner_cannot_regroup_the_faces_of_a_person_who_consents_for_themselves(
-    world, tmp_path
+    alice_world,
 ):
     """Found by an attacker's try: the owner split Alice's faces into "Alice (copy)" and
     signed a grant for it, or merged her away."""
     from likeness.faces.listing import list_faces
     from likeness.people import manage
 
-    client, lib, alice, grace = world
-    _with_an_account(client, lib, alice)
+    client, lib, alice, grace, _, _, _ = alice_world
     client.cookies.clear()
     owner = signed_in(client)
     faces = [f["id"] for f in list_faces(lib, alice)]
@@ -579,13 +610,12 @@ def test_the_owner_cannot_regroup_the_faces_of_a_person_who_consents_for_themsel
     assert sorted(f["id"] for f in list_faces(lib, alice)) == sorted(faces)
 
 
-def test_a_flood_of_sign_in_requests_locks_no_one_out(world, tmp_path):
+def test_a_flood_of_sign_in_requests_locks_no_one_out(alice_world):
     """Found by an attacker's try: 10,000 unauthenticated requests for sign-in options
     filled the server's challenge store and every person's sign-in got 429. Sign-in
     challenges are now kept nowhere (an HMAC says they are ours), and only those a passkey
     answered are remembered, against replay."""
-    client, lib, alice, _ = world
-    _, alices, _ = _with_an_account(client, lib, alice)
+    client, _, _, _, _, alices, _ = alice_world
     client.cookies.clear()
     store = client.app.state.sessions
     for _ in range(20_000):
@@ -723,14 +753,13 @@ def _owner_answers(client, app_id: str, **chosen):
     return page, answer
 
 
-def test_an_apps_request_about_a_person_with_an_account_goes_to_them(world):
+def test_an_apps_request_about_a_person_with_an_account_goes_to_them(alice_world):
     from urllib.parse import parse_qs, urlsplit
 
     from likeness.consent.audit import list_audit
     from tests.support.apps import error_sent_back, exchange
 
-    client, lib, alice, grace = world
-    headers, _, _ = _with_an_account(client, lib, alice)
+    client, lib, alice, grace, headers, _, _ = alice_world
     person_cookies = dict(client.cookies)
     client.cookies.clear()
     app_id = _register_app(client)
@@ -803,13 +832,12 @@ def test_an_apps_request_about_a_person_with_an_account_goes_to_them(world):
     assert client.get("/api/app/v1/people", headers=bearer).status_code == 401
 
 
-def test_a_person_signed_in_at_an_apps_link_answers_it_for_themselves(world):
+def test_a_person_signed_in_at_an_apps_link_answers_it_for_themselves(alice_world):
     from urllib.parse import parse_qs, urlsplit
 
     from tests.support.apps import authorize_query, exchange
 
-    client, lib, alice, grace = world
-    headers, _, _ = _with_an_account(client, lib, alice)
+    client, lib, alice, grace, headers, _, _ = alice_world
     person_cookies = dict(client.cookies)
     client.cookies.clear()
     app_id = _register_app(client)
@@ -970,11 +998,10 @@ def test_the_passkey_sign_in_returns_only_to_a_path_of_this_site(world):
     assert 'data-next="/oauth/authorize?a=&#34;b&#34;"' in page  # kept, and escaped
 
 
-def test_the_owners_person_page_offers_what_each_person_allows(world):
+def test_the_owners_person_page_offers_what_each_person_allows(alice_world):
     from likeness.people import manage
 
-    client, lib, alice, grace = world
-    _with_an_account(client, lib, alice)
+    client, lib, alice, grace, _, _, _ = alice_world
     client.cookies.clear()
     signed_in(client)
     page = client.get(f"/people/{alice}").text  # an account: ask, never sign nor invite
