@@ -24,12 +24,13 @@ from likeness.consent.liveness import (
 from likeness.consent.liveness.reader import (
     BEYOND,
     TURN_BIN_DEGREES,
+    ClipReader,
     FaceRegion,
     Frame,
     Reading,
     depth_band,
 )
-from likeness.consent.liveness.verdict import clip_relief, face_size_problem
+from likeness.consent.liveness.verdict import clip_relief, face_size_problem, judge
 from likeness.faces import headpose
 from likeness.faces.backends import turned_face_finder, video_frame_backend
 from likeness.faces.headpose import (
@@ -690,6 +691,27 @@ def test_only_frames_that_may_face_the_camera_are_embedded(people):
     assert result.passed, result.reason
     assert result.match_distance < backend().distances.same_person
     assert counted.embedded < 0.7 * len(frames), (counted.embedded, len(frames))
+
+
+def test_a_clip_where_no_frame_faces_the_camera_is_refused_not_an_error():
+    """Found in review: a lead-in jittering 8 degrees either side of its median reads a
+    neutral pose that no frame is within 6 degrees of, and a head that then never meets a
+    centre leaves the same-face check nothing to compare (it raised on an empty stack)."""
+    session = fixed_session("jitter", "left")
+    clip = ClipReader(session, backend(), None, None, THRESHOLDS)
+    for i in range(50):  # 10 frames a second; the lead-in is the first second
+        t = i / 10
+        yaw = (-8.0 if i % 2 else 8.0) if t < 1.0 else -15.0
+        region = np.zeros((8, 8), np.uint8) if t < 1.0 else None
+        clip.seen.append(
+            Frame(t, (0, 0, 200, 200), HeadPose(yaw, 0.0, 0.0), np.zeros(128), 200.0, region)
+        )
+        clip.times.append(t)
+    clip.total = len(clip.seen)
+    clip._settle_neutral()
+    assert clip.neutral is not None and clip.neutral.yaw == 0.0
+    result = judge(clip, PhotoGroup.of_embeddings(np.zeros(128, np.float32), backend()))
+    assert not result.passed and "no frame faced the camera" in result.reason
 
 
 @pytest.mark.slow  # 8 s; `make test-all`

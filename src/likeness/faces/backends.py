@@ -81,9 +81,10 @@ def turned_face_finder(backend: FaceBackend) -> TurnedFaceFinder | None:
 
 def tracking(backend: FaceBackend) -> FaceBackend:
     """``backend`` for consecutive frames of one video, looking first where the face just was
-    (``faces.tracking``), where the backend can detect and describe apart (``detect``,
-    ``describe``); else ``backend`` itself. One per video: it keeps the last face's box."""
-    if hasattr(backend, "detect") and hasattr(backend, "describe"):
+    (``faces.tracking``), where the backend can detect, align and embed apart (``detect``,
+    ``align``, ``locate``, ``embed_located``); else ``backend`` itself. One per video: it
+    keeps the last face's box."""
+    if all(hasattr(backend, m) for m in ("detect", "align", "locate", "embed_located")):
         from likeness.faces.tracking import TrackingFaceBackend
 
         return TrackingFaceBackend(backend)  # type: ignore[arg-type]

@@ -84,7 +84,10 @@ class FaceBackend(Protocol):
 @runtime_checkable
 class LocatingBackend(Protocol):
     """A backend that can find and align faces without embedding them, and embed them after
-    (``LocatedFace``): what a check that needs the embeddings of some frames only calls."""
+    (``LocatedFace``): what a check that needs the embeddings of some frames only calls.
+    ``embed_located(locate(image))`` must be ``analyze(image)``: a subclass that changes
+    ``analyze`` (another embedding space) changes these too, or the liveness check, which
+    calls them, reads embeddings that ``analyze`` would not give."""
 
     def locate(self, image: np.ndarray) -> list[LocatedFace]: ...
 

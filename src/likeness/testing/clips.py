@@ -775,8 +775,8 @@ def facing_as_read(draw, backend, poses, tries: int = 4, within: float = 3.0) ->
     return best[0]
 
 
-#: ``prepared``'s results, by the photo's pixels and the width asked for.
-_PREPARED: dict[tuple[bytes, float], tuple[np.ndarray, object]] = {}
+#: ``prepared``'s results, by the photo's pixels, the width asked for and the backend.
+_PREPARED: dict[tuple[bytes, float, str], tuple[np.ndarray, object]] = {}
 
 
 def prepared(image, face_px: float = 180):
@@ -790,10 +790,11 @@ def prepared(image, face_px: float = 180):
     pixels returned are a copy each time."""
     import hashlib
 
-    from likeness.faces.backends import video_frame_backend
+    from likeness.faces.backends import backend_spec, video_frame_backend
 
     original = np.asarray(image)
-    key = (hashlib.sha256(repr(original.shape).encode() + original.tobytes()).digest(), face_px)
+    digest = hashlib.sha256(repr(original.shape).encode() + original.tobytes()).digest()
+    key = (digest, face_px, backend_spec())
     if key not in _PREPARED:
 
         def as_it_is(pixels, _landmarks):  # the photo itself, as a head that does not move

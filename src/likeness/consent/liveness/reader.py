@@ -182,6 +182,11 @@ class ClipReader:
         thresholds: Thresholds,
     ):
         self.session, self.backend, self.finder = session, backend, finder
+        #: The backend locates and embeds apart (``LocatedFace``): frames turned away from
+        #: the camera are never embedded (``may_face_camera``).
+        self.locating: LocatingBackend | None = (
+            backend if isinstance(backend, LocatingBackend) else None
+        )
         self.poses, self.thresholds = poses or liveness_poses(), thresholds
         self.first = session.challenges[0]
         self.seen: list[Frame] = []
@@ -243,8 +248,8 @@ class ClipReader:
     def _faces(self, image: np.ndarray) -> list[DetectedFace] | list[LocatedFace]:
         """The faces in a frame: located only (embedded later, where needed) when the
         backend can stop before its embedding network (``LocatedFace``)."""
-        if isinstance(self.backend, LocatingBackend):
-            return self.backend.locate(image)
+        if self.locating is not None:
+            return self.locating.locate(image)
         return self.backend.analyze(image)
 
     def _embedding(self, face: DetectedFace | LocatedFace, pose: HeadPose) -> np.ndarray | None:
@@ -256,8 +261,8 @@ class ClipReader:
             return face.embedding
         if not self.may_face_camera(pose):
             return None
-        assert isinstance(self.backend, LocatingBackend)  # it located the face
-        return self.backend.embed_located([face])[0].embedding
+        assert self.locating is not None  # it located the face
+        return self.locating.embed_located([face])[0].embedding
 
     def may_face_camera(self, pose: HeadPose) -> bool:
         """Whether a frame of this pose (as read, not yet relative) may count as facing the

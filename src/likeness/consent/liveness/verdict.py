@@ -150,6 +150,12 @@ def judge(clip: ClipReader, group: PhotoGroup) -> LivenessResult:
         if math.hypot(f.pose.yaw, f.pose.pitch) < th.frontal_degrees
         or any(c.start <= f.t <= c.end and c.met_by(f.pose, th) for c in centres)
     ]
+    if not frontal:  # a lead-in jittering either side of its median, and never centred
+        return LivenessResult(
+            False,
+            "no frame faced the camera (look straight at it before the first challenge and "
+            "when asked to)",
+        )
     missing = [f.t for f in frontal if f.embedding is None]
     if missing:  # ``ClipReader.may_face_camera`` embeds every frame this can take
         raise AssertionError(f"frames facing the camera were read without an embedding: {missing}")
