@@ -93,6 +93,54 @@ def test_behind_glasses_the_meshs_width_holds_still_where_the_eye_corners_jump(m
     assert np.ptp(fitted) < 1  # 171.7 to 171.8
 
 
+def test_a_face_reads_the_same_whichever_step_of_the_detectors_pyramid_boxed_it(mesh):
+    """HOG's box comes in steps 1.2 apart, and one face's box can drop a step mid-session
+    (liveness-20). Read in a crop sized by the box, the pose and width moved with the step;
+    read in a crop sized by the face (``MeshPoses``) they hold."""
+    from dataclasses import replace
+
+    from likeness.faces.headpose import MeshPoses
+
+    backend = video_frame_backend()
+    pixels, face = clips.enrolment_sized(astronaut(), backend, 180)
+    image = heads.HEADS["ellipsoid"](pixels, face.landmarks)(0.0, 14.0)
+    [seen] = backend.locate(image)
+    x0, y0, x1, y1 = seen.box
+    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0
+    readings = []
+    for step in (1 / 1.2, 1.0, 1.2):
+        half = round(side * step / 2)
+        box = (round(cx) - half, round(cy) - half, round(cx) + half, round(cy) + half)
+        readings.append(MeshPoses(mesh).read(image, replace(seen, box=box)))
+    pitches = [r.pose.pitch for r in readings]
+    widths = [r.width for r in readings]
+    assert np.ptp(pitches) < 1.5, pitches
+    assert np.ptp(widths) < 0.02 * np.mean(widths), widths
+
+
+def test_a_smooth_head_looking_up_reads_up_when_its_box_drops_a_step(mesh, faces_dev):
+    """``barack_obama/5`` on the ellipsoid head, 180 px wide: looking up 22 degrees, HOG's
+    box drops from 179 to 150 px, and the mesh read in 1.5 times that box read the look up
+    as 8.3 degrees, under the 9-degree bar (the one honest refusal left on recorded heads
+    under liveness-19). In a crop sized by the face it reads 12.5."""
+    from PIL import Image
+
+    from likeness.consent.liveness import THRESHOLDS
+    from likeness.faces.headpose import MeshPoses, read_pose
+
+    backend, poses = video_frame_backend(), MeshPoses(mesh)
+    photo = faces_dev / "people" / "barack_obama" / "5.jpg"
+    pixels, face = clips.enrolment_sized(Image.open(photo), backend, 180)
+    facing = -read_pose(face.landmarks, pixels.shape[1::-1], None).yaw
+    head = heads.HEADS["ellipsoid"]
+    pixels, face, _ = clips.sized_as_read(Image.open(photo), backend, head, facing, 180)
+    render = head(pixels, face.landmarks)
+    (level,), (up,) = backend.locate(render(facing, 0.0)), backend.locate(render(facing, 22.0))
+    assert up.box[2] - up.box[0] < (level.box[2] - level.box[0]) / 1.1  # the premise: a step
+    looked_up = poses(render(facing, 22.0), up).pitch - poses(render(facing, 0.0), level).pitch
+    assert looked_up > THRESHOLDS.tilt_degrees + 2
+
+
 def test_the_canonical_mesh_is_in_the_head_frame():
     mesh = canonical_mesh()
     assert mesh.vertices.shape == (468, 3) and mesh.triangles.shape == (898, 3)

@@ -17,8 +17,9 @@ which likeness does not need); the model file is found without importing the pac
 MediaPipe's too, vendored in ``faces/data`` with its licence.
 
 The network expects the face in the middle of its crop with a margin: MediaPipe crops 1.5
-times its detector's box. Here the box is dlib's (``DetectedFace.box``), as tight round the
-eyes, nose and mouth as MediaPipe's, cropped the same way.
+times its detector's box, and in video 1.5 times the box round the last frame's points. Here
+the box is centred on dlib's (``DetectedFace.box``) and sized by the face's width
+(``headpose.MeshPoses``): dlib's box comes in the steps of its detector's image pyramid.
 """
 
 from __future__ import annotations
@@ -145,8 +146,9 @@ class FaceMesh:
             )
         self._points, self._score = outputs[1404], outputs[1]
 
-    def read(self, image: np.ndarray, box: tuple[int, int, int, int]) -> MeshFace:
-        """The mesh of the face in ``box`` (x0, y0, x1, y1) of an RGB ``image``."""
+    def read(self, image: np.ndarray, box: tuple[float, float, float, float]) -> MeshFace:
+        """The mesh of the face in ``box`` (x0, y0, x1, y1, pixels) of an RGB ``image``, read in
+        a square ``CROP_SCALE`` times the box's longer side, about its centre."""
         import cv2
 
         x0, y0, x1, y1 = box

@@ -18,7 +18,10 @@ from likeness.faces.protocol import FaceDistances
 #: liveness-19: the face's width (``min_face_px``) read from the face mesh's fit
 #: (``headpose.mesh_face_width``), no longer from dlib's outer eye corners, which glasses
 #: move by up to 15 px; every threshold as in liveness-18.
-VERSION = "liveness-19"
+#: liveness-20: the face mesh is read in a crop sized by the face's width, not by the
+#: detector's box, whose pyramid steps moved a look up by 4 to 8 degrees
+#: (``headpose.MeshPoses``); every threshold as in liveness-19.
+VERSION = "liveness-20"
 
 
 @dataclass(frozen=True)
