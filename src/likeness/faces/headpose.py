@@ -348,9 +348,10 @@ class LandmarkPoses:
 #: single faces 0.84 to 1.19 as their box fell on one step or the next. So the crop is where
 #: HOG's box put it on average, and widths keep liveness-19's scale. MediaPipe's own crop
 #: (1.5 times its points' box, 1.09 fit widths here) read turns of the generic head shorter:
-#: 26 degrees as 13.0 at least, against 15.5 in HOG's box and 15.5 at 1.0 (18 photos;
-#: ellipsoid and canonical heads: at 1.0 at least as far as in HOG's box, but for 1 degree
-#: of one turn; a look up of 22 degrees at least 11.9 on the ellipsoid, 10.7 in HOG's box).
+#: 26 degrees to the left as 13.0 at least, against 15.5 in HOG's box and 15.5 at 1.0. At
+#: 1.0 the least reading over the photos is above HOG's box's or within 1.2 degrees of it,
+#: for every pose on the ellipsoid, canonical and generic heads; a look up of 22 degrees on
+#: the ellipsoid reads at least 11.9, 10.7 in HOG's box (``benchmarks/mesh_crop.py``).
 MESH_BOX_IN_WIDTHS = 1.0
 #: The crop is read again, at the width the last reading gives, until the width moves less
 #: than this fraction, and at most ``MESH_PASSES`` times in all.
