@@ -30,21 +30,11 @@ from _common import read_labels, require_faces_dev
 #: (yaw, pitch) rendered from facing the camera: a session's turns (26) and smaller ones,
 #: and look ups up to a session's 22 degrees.
 POSES = ((-26, 0), (-15, 0), (15, 0), (26, 0), (0, 10), (0, 18), (0, 22))
-#: Read again until the width settles (``MESH_SETTLED``), at most this many times, as
-#: ``MeshPoses`` does.
-PASSES = 3
 
 
 def main() -> None:
     from likeness.faces.backends import video_frame_backend
-    from likeness.faces.headpose import (
-        MESH_SETTLED,
-        HeadReading,
-        MeshPoses,
-        face_width_px,
-        mesh_head_reading,
-        read_pose,
-    )
+    from likeness.faces.headpose import HeadReading, MeshPoses, mesh_head_reading, read_pose
     from likeness.testing import clips
     from likeness.testing.heads import HEADS
 
@@ -63,23 +53,9 @@ def main() -> None:
     def in_box(image, face) -> HeadReading:
         return mesh_head_reading(mesh.read(image, face.box).points)
 
-    def sized(size: float):
-        def read(image, face) -> HeadReading:
-            x0, y0, x1, y1 = face.box
-            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-            width = face_width_px(face.landmarks)
-            for _ in range(PASSES):
-                half = size * width / 2
-                box = (cx - half, cy - half, cx + half, cy + half)
-                reading = mesh_head_reading(mesh.read(image, box).points)
-                if abs(reading.width - width) < MESH_SETTLED * width:
-                    break
-                width = reading.width
-            return reading
-
-        return read
-
-    readers = {"HOG's box": in_box} | {f"{s:g} widths": sized(s) for s in args.sizes}
+    readers = {"HOG's box": in_box} | {
+        f"{s:g} widths": MeshPoses(mesh, box_in_widths=s).read for s in args.sizes
+    }
     seen: dict[tuple, list[float]] = defaultdict(list)
     photos = sorted(read_labels(require_faces_dev()).items())[: args.limit]
     for head in args.heads:

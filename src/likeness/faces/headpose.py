@@ -378,8 +378,11 @@ class MeshPoses:
 
     name = "mesh"
 
-    def __init__(self, mesh: FaceMesh | None = None):
+    def __init__(self, mesh: FaceMesh | None = None, box_in_widths: float = MESH_BOX_IN_WIDTHS):
+        """``box_in_widths``: the crop's box in fit widths (``benchmarks/mesh_crop.py``
+        compares sizes)."""
         self.mesh = mesh or FaceMesh()
+        self.box_in_widths = box_in_widths
 
     def __call__(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadPose:
         return self.read(image, face).pose
@@ -389,7 +392,7 @@ class MeshPoses:
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         width = face_width_px(face.landmarks)
         for _ in range(MESH_PASSES):
-            half = MESH_BOX_IN_WIDTHS * width / 2
+            half = self.box_in_widths * width / 2
             reading = mesh_head_reading(
                 self.mesh.read(image, (cx - half, cy - half, cx + half, cy + half)).points
             )
