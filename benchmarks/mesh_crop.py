@@ -34,6 +34,7 @@ POSES = ((-26, 0), (-15, 0), (15, 0), (26, 0), (0, 10), (0, 18), (0, 22))
 
 def main() -> None:
     from likeness.faces.backends import video_frame_backend
+    from likeness.faces.face_mesh import FaceMesh
     from likeness.faces.headpose import HeadReading, MeshPoses, mesh_head_reading, read_pose
     from likeness.testing import clips
     from likeness.testing.heads import HEADS
@@ -43,12 +44,14 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=float, default=[0.9, 1.0, 1.09])
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
     args = parser.parse_args()
+    if any(s <= 0 for s in args.sizes):
+        parser.error(f"--sizes are crop sides in face widths, above 0 (got {args.sizes})")
     unknown = [h for h in args.heads if h not in HEADS]
     if unknown:
         parser.error(f"unknown heads {unknown}; choose from {sorted(HEADS)}")
 
     backend = video_frame_backend()
-    mesh = MeshPoses().mesh
+    mesh = FaceMesh()
 
     def in_box(image, face) -> HeadReading:
         return mesh_head_reading(mesh.read(image, face.box).points)
@@ -75,10 +78,11 @@ def main() -> None:
             except ValueError:
                 continue
             render = HEADS[head](pixels, face.landmarks)
-            level = backend.locate(render(facing, 0.0))
+            level_image = render(facing, 0.0)
+            level = backend.locate(level_image)
             if len(level) != 1:
                 continue
-            base = {k: r(render(facing, 0.0), level[0]) for k, r in readers.items()}
+            base = {k: r(level_image, level[0]) for k, r in readers.items()}
             for yaw, up in POSES:
                 image = render(facing + yaw, float(up))
                 found = backend.locate(image)

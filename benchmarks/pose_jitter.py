@@ -13,8 +13,9 @@ head is rendered still, facing the camera, turned 13 degrees (a turn's depth ran
 camera (sensor noise and H.264, each frame with its own noise; ``--live``: noise and JPEG 90
 frame by frame, read by the live check's tracking backend, as a live session reads the page's
 frames) and read by both backends, which differ only in that setting, and by MediaPipe's face
-mesh in the finer backend's box, fitted in 3D (``headpose.mesh_head_pose``; absent when the
-mesh is not installed). Printed per head: the standard deviation of yaw and pitch over the
+mesh about the finer backend's box (``headpose.MeshPoses``: since liveness-20 in a crop sized
+by the face's width), fitted in 3D (``headpose.mesh_head_pose``; absent when the mesh is not
+installed). Printed per head: the standard deviation of yaw and pitch over the
 frames of a pose (median and largest over the photos), the frames of a still head facing the
 camera read turned past the centre's 7 degrees from the median of its own frames, the frames
 of any pose read more than 6 degrees off its median (yaw or pitch: a session's turns are 9

@@ -107,11 +107,11 @@ def test_a_face_reads_the_same_whichever_step_of_the_detectors_pyramid_boxed_it(
     [seen] = backend.locate(image)
     x0, y0, x1, y1 = seen.box
     cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0
-    readings = []
+    poses, readings = MeshPoses(mesh), []
     for step in (1 / 1.2, 1.0, 1.2):
         half = round(side * step / 2)
         box = (round(cx) - half, round(cy) - half, round(cx) + half, round(cy) + half)
-        readings.append(MeshPoses(mesh).read(image, replace(seen, box=box)))
+        readings.append(poses.read(image, replace(seen, box=box)))
     pitches = [r.pose.pitch for r in readings]
     widths = [r.width for r in readings]
     assert np.ptp(pitches) < 1.5, pitches
@@ -135,9 +135,10 @@ def test_a_smooth_head_looking_up_reads_up_when_its_box_drops_a_step(mesh, faces
     head = heads.HEADS["ellipsoid"]
     pixels, face, _ = clips.sized_as_read(Image.open(photo), backend, head, facing, 180)
     render = head(pixels, face.landmarks)
-    (level,), (up,) = backend.locate(render(facing, 0.0)), backend.locate(render(facing, 22.0))
+    level_image, up_image = render(facing, 0.0), render(facing, 22.0)
+    (level,), (up,) = backend.locate(level_image), backend.locate(up_image)
     assert up.box[2] - up.box[0] < (level.box[2] - level.box[0]) / 1.1  # the premise: a step
-    looked_up = poses(render(facing, 22.0), up).pitch - poses(render(facing, 0.0), level).pitch
+    looked_up = poses(up_image, up).pitch - poses(level_image, level).pitch
     assert looked_up > THRESHOLDS.tilt_degrees + 2
 
 

@@ -381,6 +381,10 @@ class MeshPoses:
     def __init__(self, mesh: FaceMesh | None = None, box_in_widths: float = MESH_BOX_IN_WIDTHS):
         """``box_in_widths``: the crop's box in fit widths (``benchmarks/mesh_crop.py``
         compares sizes)."""
+        if box_in_widths <= 0:
+            raise ValueError(
+                f"the crop's box is a positive number of face widths, not {box_in_widths}"
+            )
         self.mesh = mesh or FaceMesh()
         self.box_in_widths = box_in_widths
 
