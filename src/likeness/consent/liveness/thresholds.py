@@ -21,7 +21,10 @@ from likeness.faces.protocol import FaceDistances
 #: liveness-20: the face mesh is read in a crop sized by the face's width, not by the
 #: detector's box, whose pyramid steps moved a look up by 4 to 8 degrees
 #: (``headpose.MeshPoses``); every threshold as in liveness-19.
-VERSION = "liveness-20"
+#: liveness-21: the crop is centred on the mesh's own fit too, not on the detector's box,
+#: whose steps moved its centre and a turn's reading by 2 to 3 degrees (``headpose.
+#: MeshPoses``); every threshold as in liveness-20.
+VERSION = "liveness-21"
 
 
 @dataclass(frozen=True)
