@@ -18,8 +18,9 @@ MediaPipe's too, vendored in ``faces/data`` with its licence.
 
 The network expects the face in the middle of its crop with a margin: MediaPipe crops 1.5
 times its detector's box, and in video 1.5 times the box round the last frame's points. Here
-the box is centred on dlib's (``DetectedFace.box``) and sized by the face's width
-(``headpose.MeshPoses``): dlib's box comes in the steps of its detector's image pyramid.
+the first box is centred on dlib's (``DetectedFace.box``) and sized by the face's width, and
+the next ones are the mesh's own fit's, until it settles (``headpose.MeshPoses``): dlib's box
+comes in the steps of its detector's image pyramid, which move its size and its centre.
 """
 
 from __future__ import annotations

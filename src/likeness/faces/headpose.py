@@ -367,21 +367,35 @@ class MeshPoses:
     drop, and glasses do not move them (``faces.face_mesh``). The width comes from the same
     fit (``mesh_face_width``).
 
-    The mesh is read in a crop whose size follows the face, not the detector's box
-    (liveness-20). HOG's box comes in steps of its image pyramid, 1.2 apart: a face 180 px
-    wide gets a box of 150, 179 or 215 px, and the box of one face in one session can drop
-    a step as the head looks up. The mesh read in a crop 1.2 times tighter under-read that
-    look up by 4 to 8 degrees (``barack_obama/5`` on the ellipsoid head looking up 22
-    degrees: 8.3, under the 9-degree bar, with its box down from 179 to 150 px; 12.5 in a
-    crop of steady scale). So the crop is centred on the box, but sized by the face's width:
-    first by dlib's eye corners (``face_width_px``, on the fit's scale), then by the mesh's own
-    fit, read again until the width settles (two readings as a rule, three at most). So does
-    MediaPipe's own tracking size each frame's crop by the face (its last frame's points),
-    not by a detector."""
+    The mesh is read in a crop that follows the face, not the detector's box. HOG's box
+    comes in steps of its image pyramid, 1.2 apart: a face 180 px wide gets a box of 150,
+    179 or 215 px, and the box of one face in one session can drop a step as the head looks
+    up or turns. A step changes the box's size, and the mesh read in a crop 1.2 times
+    tighter under-read a look up by 4 to 8 degrees (``barack_obama/5`` on the ellipsoid head
+    looking up 22 degrees: 8.3, under the 9-degree bar, with its box down from 179 to 150
+    px; 12.5 in a crop of steady scale, liveness-20). A step moves the box's centre too, by
+    up to a tenth of the face's width, and the mesh read a turn 2 to 3 degrees short in the
+    moved crop (``john_lennon/1`` on the generic head, live: 14.1 degrees in the frames
+    whose box dropped to 150 px, 16.9 in their neighbours; over faces-dev photos and three
+    heads, boxes stepped and moved as HOG's do moved a reading by 2.4 degrees as a rule and
+    up to 12.6, ``benchmarks/mesh_crop.py``). So the first crop is centred on the box and
+    sized by dlib's eye corners (``face_width_px``, on the fit's scale); then each crop is
+    the mesh's own fit's: its points' box's centre (which lies where HOG's box's does, on
+    average: 0.01 face widths apart over faces-dev photos) and the fit's width, read again
+    until neither moves (``MESH_SETTLED``; liveness-21). So does MediaPipe's own tracking
+    crop each frame round the face's points in its last frame, not round a detector's box.
+
+    ``follow_centre=False`` keeps every crop centred on the box (liveness-20's reading, which
+    ``benchmarks/mesh_crop.py`` compares)."""
 
     name = "mesh"
 
-    def __init__(self, mesh: FaceMesh | None = None, box_in_widths: float = MESH_BOX_IN_WIDTHS):
+    def __init__(
+        self,
+        mesh: FaceMesh | None = None,
+        box_in_widths: float = MESH_BOX_IN_WIDTHS,
+        follow_centre: bool = True,
+    ):
         """``box_in_widths``: the crop's box in fit widths (``benchmarks/mesh_crop.py``
         compares sizes)."""
         if box_in_widths <= 0:
@@ -390,6 +404,7 @@ class MeshPoses:
             )
         self.mesh = mesh or FaceMesh()
         self.box_in_widths = box_in_widths
+        self.follow_centre = follow_centre
 
     def __call__(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadPose:
         return self.read(image, face).pose
@@ -403,10 +418,12 @@ class MeshPoses:
             cx, cy = centre
             points = self.mesh.read(image, (cx - half, cy - half, cx + half, cy + half)).points
             reading = mesh_head_reading(points)
-            # The fit's own box: centred, as HOG's box is on average (``MeshPoses``).
-            fitted = (points[:, :2].min(axis=0) + points[:, :2].max(axis=0)) / 2
-            moved = max(abs(reading.width - width), float(np.linalg.norm(fitted - centre)))
-            centre, width = fitted, reading.width
+            moved = abs(reading.width - width)
+            if self.follow_centre:
+                fitted = (points[:, :2].min(axis=0) + points[:, :2].max(axis=0)) / 2
+                moved = max(moved, float(np.linalg.norm(fitted - centre)))
+                centre = fitted
+            width = reading.width
             if moved < MESH_SETTLED * width:
                 break
         return reading

@@ -140,7 +140,8 @@ def liveness_poses() -> PoseReader:
     / 2 / 0 against 0 / 0 / 0. The mesh needs no calibration: the faces-dev portraits that
     face the camera read -9 to +6 degrees of pitch, and one taken from below +15 (the
     landmarks against each person's nose drop: -11 to +9, and +25). Since liveness-20 the
-    mesh is read in a crop sized by the face, not by the detector's box (``MeshPoses``)."""
+    mesh is read in a crop sized by the face, not by the detector's box, and since
+    liveness-21 centred on it too (``MeshPoses``)."""
     return MeshPoses()
 
 
