@@ -226,7 +226,7 @@ def test_an_attacker_lines_a_print_up_to_read_as_facing_the_camera(astronaut_fac
     held = clips.held_as_head(
         clips.bent_print(pixels, bottle(pixels, face)), clips.BENT_PRINT_ANGLES
     )
-    askew = lambda yaw, pitch: held(yaw + 25.0, pitch)  # noqa: E731
+    askew = lambda yaw, pitch: held(yaw + 35.0, pitch)  # noqa: E731
 
     def read_yaw(image):
         [shown] = backend.analyze(image)
