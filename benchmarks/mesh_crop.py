@@ -50,18 +50,6 @@ SHIFTS = (
 )
 
 
-def stepped(box: tuple[int, int, int, int]) -> list[tuple[float, float, float, float]]:
-    """``box`` and the boxes a pyramid step from it (``SHIFTS``)."""
-    x0, y0, x1, y1 = box
-    side = x1 - x0
-    out = []
-    for scale, across, down in SHIFTS:
-        cx, cy = (x0 + x1) / 2 + across * side, (y0 + y1) / 2 + down * side
-        half = scale * side / 2
-        out.append((cx - half, cy - half, cx + half, cy + half))
-    return out
-
-
 def main() -> None:
     from likeness.faces.backends import video_frame_backend
     from likeness.faces.face_mesh import FaceMesh
@@ -123,7 +111,7 @@ def main() -> None:
                 for k, read in readers.items():
                     poses = [
                         read(image, replace(found[0], box=box)).pose
-                        for box in stepped(found[0].box)
+                        for box in clips.stepped_boxes(found[0].box, SHIFTS)
                     ]
                     b = base[k].pose
                     if up:  # a look up: its pitch

@@ -133,13 +133,10 @@ def test_a_turned_face_reads_the_same_wherever_the_detectors_box_is_centred(mesh
     pixels, face = clips.enrolment_sized(astronaut(), backend, 180)
     image = heads.HEADS["generic"](pixels, face.landmarks)(18.0, 0.0)
     [seen] = backend.locate(image)
-    x0, y0, x1, y1 = seen.box
-    side = x1 - x0
     poses, yaws, widths = MeshPoses(mesh), [], []
-    for step, dx, dy in ((1.0, 0.0, 0.0), (1 / 1.2, 0.05, 0.03), (1.2, -0.05, -0.03)):
-        cx, cy, half = (x0 + x1) / 2 + dx * side, (y0 + y1) / 2 + dy * side, side * step / 2
-        box = (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
-        reading = poses.read(image, replace(seen, box=box))
+    steps = ((1.0, 0.0, 0.0), (1 / 1.2, 0.05, 0.03), (1.2, -0.05, -0.03))
+    for box in clips.stepped_boxes(seen.box, steps):
+        reading = poses.read(image, replace(seen, box=tuple(round(v) for v in box)))
         yaws.append(reading.pose.yaw)
         widths.append(reading.width)
     assert np.ptp(yaws) < 1.0, yaws

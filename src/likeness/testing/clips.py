@@ -707,6 +707,22 @@ def sized_as_read(
     return best
 
 
+def stepped_boxes(
+    box: tuple[float, float, float, float], steps: tuple[tuple[float, float, float], ...]
+) -> list[tuple[float, float, float, float]]:
+    """Square boxes of the face in ``box`` as other steps of HOG's image pyramid give them:
+    for each (scale, across, down), ``box`` scaled about its centre and that centre moved by
+    ``across`` and ``down`` box widths (a step changes a box's size and moves its centre)."""
+    x0, y0, x1, y1 = box
+    side = x1 - x0
+    out = []
+    for scale, across, down in steps:
+        cx, cy = (x0 + x1) / 2 + across * side, (y0 + y1) / 2 + down * side
+        half = scale * side / 2
+        out.append((cx - half, cy - half, cx + half, cy + half))
+    return out
+
+
 def zoomed(image: np.ndarray, factor: float) -> np.ndarray:
     """``image`` scaled by ``factor`` about its centre, at its own size (edges repeated where
     a smaller picture leaves room): the same scene seen closer or further away."""
