@@ -79,14 +79,14 @@ def _measure(job) -> list[tuple]:
     import torch
 
     from likeness.consent.depth import motion_directions, turn_depth
-    from likeness.consent.liveness.reader import FaceRegion
+    from likeness.consent.liveness.reader import FaceRegion, liveness_poses
     from likeness.faces.backends import video_frame_backend
     from likeness.faces.headpose import HeadPose
     from likeness.testing import clips, heads
 
     torch.set_num_threads(1)
     path, size, head_names, attack_names, turns, cameras, fitted, size_by = job
-    backend = video_frame_backend()
+    backend, poses = video_frame_backend(), liveness_poses()
     try:
         if size_by == "check":  # the photo as the liveness check reads its width
             pixels, face = clips.prepared(Image.open(path), size)
@@ -140,7 +140,9 @@ def _measure(job) -> list[tuple]:
             continue
         box = found[0].box
         region = FaceRegion.around(box, neutral.shape)
-        face_box = region.box_in(box)
+        # Depth is measured in the box the session's pose reader gives the neutral face
+        # (``HeadReading.box``, liveness-22), not in the detector's.
+        face_box = region.box_in(poses.read(neutral, found[0]).box)
         for turn in turns if kind == "honest" else (ATTACK_TURN,):
             angles = [a for a in ANGLES if a <= turn] or [turn]
             for sign in (-1, 1):

@@ -75,9 +75,10 @@ def main() -> None:
         # measured for depth, as a session skips the others.
         crowded += len(found) > 1
         face = max(found, key=lambda f: f.box[2] - f.box[0])
-        poses[i] = read_pose(frame, face)
+        reading = read_pose.read(frame, face)
+        poses[i] = reading.pose
         if len(found) == 1:
-            faces.append((i, face.box, poses[i].yaw))
+            faces.append((i, face.box, reading.pose.yaw, reading.box))
     print(
         f"{len(frames)} frames, {len(poses)} with a face, {crowded} of them with others "
         f"behind (the largest is read); poses from the {read_pose.name}"
@@ -96,13 +97,14 @@ def main() -> None:
             f"largest {max(steps):.1f}; yaw read {min(p.yaw for p in poses.values()):+.0f} "
             f"to {max(p.yaw for p in poses.values()):+.0f}"
         )
-    n, box, yaw0 = min(faces, key=lambda f: abs(f[2]))
+    n, box, yaw0, read_box = min(faces, key=lambda f: abs(f[2]))
     width = box[2] - box[0]
     region = FaceRegion.around(box, frames[0].shape)
-    start, face_box = region.crop(frames[n]), region.box_in(box)
+    # Depth is measured in the box the pose reader gives the neutral face (liveness-22).
+    start, face_box = region.crop(frames[n]), region.box_in(read_box)
     print(f"neutral frame {n}: yaw {yaw0:+.0f}, face {width} px wide")
     kept = _depth_frames(
-        [(i, b, yaw - yaw0) for i, b, yaw in faces if region.holds(b)], args.every_band
+        [(i, b, yaw - yaw0) for i, b, yaw, _ in faces if region.holds(b)], args.every_band
     )
     reliefs = []
     for i, turn in kept:

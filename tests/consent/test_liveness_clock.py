@@ -3,6 +3,7 @@ session (``verdict.off_beat_frame``). No image is drawn: each frame carries the 
 following a session would hold (``clips.pose_timeline``), as ``benchmarks/liveness_timing.py``
 measures on thousands of sessions."""
 
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -32,7 +33,14 @@ UP = SESSION.challenges[1]
 def frames(session: ChallengeSession) -> list[Frame]:
     """A head following ``session``'s prompts, one frame per pose, poses relative to neutral."""
     return [
-        Frame(t, (0, 0, 200, 200), HeadPose(yaw, pitch, 0.0), np.zeros(128, np.float32), 200.0)
+        Frame(
+            t,
+            (0, 0, 200, 200),
+            HeadPose(yaw, pitch, 0.0),
+            np.zeros(128, np.float32),
+            200.0,
+            (0, 0, 200, 200),
+        )
         for t, yaw, pitch in clips.pose_timeline(session, clips.POSES, FPS)
     ]
 
@@ -41,7 +49,7 @@ def with_pose(seen: list[Frame], t: float, yaw: float, pitch: float) -> list[Fra
     """``seen`` with the frame nearest ``t`` showing (yaw, pitch) instead."""
     k = int(np.argmin([abs(f.t - t) for f in seen]))
     out = list(seen)
-    out[k] = Frame(out[k].t, out[k].box, HeadPose(yaw, pitch, 0.0), out[k].embedding, 200.0)
+    out[k] = replace(out[k], pose=HeadPose(yaw, pitch, 0.0))
     return out
 
 

@@ -226,7 +226,9 @@ def mesh_head_reading(points: np.ndarray) -> HeadReading:
     rotation, scale = _fit_canonical(points)
     corners = canonical_mesh().vertices[[DLIB_FIVE[0], DLIB_FIVE[2]]]
     span = float(np.linalg.norm(corners[0] - corners[1]))
-    return HeadReading(_pose_of_rotation(rotation), FACE_WIDTH_IN_EYE_SPANS * span * scale)
+    low, high = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
+    centre = (float(low[0] + high[0]) / 2, float(low[1] + high[1]) / 2)
+    return HeadReading(_pose_of_rotation(rotation), FACE_WIDTH_IN_EYE_SPANS * span * scale, centre)
 
 
 def level_nose_drop(
@@ -305,11 +307,25 @@ def read_pose(landmarks, size: tuple[int, int], calibration: PoseCalibration | N
 
 @dataclass(frozen=True)
 class HeadReading:
-    """A face's pose and width (pixels, on ``face_width_px``'s scale), read from one frame by
-    one reader: liveness judges the face's size by the reading that gives its poses."""
+    """A face's pose, width (pixels, on ``face_width_px``'s scale) and centre (pixels), read
+    from one frame by one reader: liveness judges the face's size by the reading that gives
+    its poses, and measures depth in the box they give (``box``)."""
 
     pose: HeadPose
     width: float
+    #: Where the reader places the face: the face mesh's points' box's centre (``MeshPoses``),
+    #: the detector's box's for landmarks.
+    centre: tuple[float, float]
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """The face's box as this reading gives it: a square one face width wide round its
+        centre (x0, y0, x1, y1). HOG's box comes in steps of its image pyramid, 1.2 apart in
+        size and moved by up to a tenth of the face's width (``MeshPoses``); this one is
+        the mesh's own fit, where HOG's box lies on average (its side over the fit's width:
+        median 0.99, ``MESH_BOX_IN_WIDTHS``; centres 0.01 face widths apart)."""
+        (cx, cy), half = self.centre, self.width / 2
+        return (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
 
 
 class PoseReader(Protocol):
@@ -338,8 +354,11 @@ class LandmarkPoses:
         return read_pose(face.landmarks, image.shape[1::-1], self.calibration)
 
     def read(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadReading:
-        """The pose, and the width from the outer eye corners (``face_width_px``)."""
-        return HeadReading(self(image, face), face_width_px(face.landmarks))
+        """The pose, the width from the outer eye corners (``face_width_px``) and the
+        detector's box's centre."""
+        x0, y0, x1, y1 = face.box
+        centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+        return HeadReading(self(image, face), face_width_px(face.landmarks), centre)
 
 
 #: The side of the box the face mesh is read in (``FaceMesh.read`` crops ``CROP_SCALE`` times
@@ -420,7 +439,7 @@ class MeshPoses:
             reading = mesh_head_reading(points)
             moved = abs(reading.width - width)
             if self.follow_centre:
-                fitted = (points[:, :2].min(axis=0) + points[:, :2].max(axis=0)) / 2
+                fitted = np.array(reading.centre)
                 moved = max(moved, float(np.linalg.norm(fitted - centre)))
                 centre = fitted
             width = reading.width

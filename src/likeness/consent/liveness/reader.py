@@ -58,6 +58,9 @@ class Frame:
     #: None where the frame was read turned away from the camera (``may_face_camera``).
     embedding: np.ndarray | None
     width: float  # the face's width as the pose reader reads it (``PoseReader.read``)
+    #: The face's box as the pose reader reads it (``HeadReading.box``): the neutral frame's
+    #: is where depth is measured (liveness-22; the detector's box, ``box``, before).
+    read_box: Box
     region: np.ndarray | None = None  # the face region, kept where parallax may be measured
 
 
@@ -235,7 +238,7 @@ class ClipReader:
         f = faces[0]
         self.region = self.region or FaceRegion.around(f.box, image.shape)
         head = self.poses.read(image, f)
-        frame = Frame(t, f.box, head.pose, self._embedding(f, head.pose), head.width)
+        frame = Frame(t, f.box, head.pose, self._embedding(f, head.pose), head.width, head.box)
         if t < self.first.start and t - self.lead_kept_at >= LEAD_KEEP_S - 1e-6:
             frame.region = self.region.crop(image)
             self.lead_kept_at = t
@@ -450,7 +453,7 @@ class ClipReader:
         if face is None:
             return
         head = self.poses.read(image, face)
-        frame = Frame(t, face.box, head.pose, face.embedding, head.width)
+        frame = Frame(t, face.box, head.pose, face.embedding, head.width, head.box)
         counted = self._count(k, frame, image)
         for reading in counted:
             reading.found[k] += 1

@@ -24,7 +24,7 @@ from likeness.faces.protocol import FaceDistances
 #: liveness-21: the crop is centred on the mesh's own fit too, not on the detector's box,
 #: whose steps moved its centre and a turn's reading by 2 to 3 degrees (``headpose.
 #: MeshPoses``); every threshold as in liveness-20.
-VERSION = "liveness-21"
+VERSION = "liveness-22"
 
 
 @dataclass(frozen=True)

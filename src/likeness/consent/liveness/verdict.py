@@ -444,7 +444,7 @@ class _Judging:
         if region is None or not turned or start.region is None or not region.holds(start.box):
             entry["moved_away"] = True
             return
-        face_box = region.box_in(start.box)
+        face_box = region.box_in(start.read_box)
         # Depth at all (a flat picture has none: the reason names it), then a face's depth
         # shape (a bent or folded picture has depth across one direction only).
         before = start.region
