@@ -49,8 +49,12 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/likeness demo --out likeness-demo
 
+# One test process per core (pytest-xdist), at most 4: a worker holds its own dlib models and
+# prepared libraries. A test file stays on one worker, so its module fixtures are built once.
+PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
 # The rooms that keep their state in the catalog, again with every new catalog in a real
 # PostgreSQL server started for the run (tests/conftest.py, --postgresql).
@@ -70,7 +74,7 @@ test-training: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests/adapters
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q $(PARALLEL) -m "slow or not slow"
 
 # The throughput benchmark runs the face_recognition CLI beside likeness. Its PyPI package
 # depends on `dlib` (a 10-minute compile) and the old face_recognition_models sdist, so it is

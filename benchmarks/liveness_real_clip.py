@@ -19,13 +19,18 @@ liveness-18), or from dlib's 5 landmarks with ``--poses landmarks`` (up to liven
 also prints how far the read pose moves from one frame to the next: the clip's head turns
 smoothly, so large jumps are the reader's noise.
 
-Measured on ``data/orlando_bloom.avi`` of github.com/SueGreen/face-pose-estimation (320x240,
-25 fps, faces about 100 px wide): see the README's benchmark table.
+Measured on two public clips, neither copied into this repository (see the README's
+benchmark table): ``data/orlando_bloom.avi`` of github.com/SueGreen/face-pose-estimation
+(320x240, 25 fps, faces about 100 px wide) and ``sample.gif`` of
+github.com/shenasa-ai/head-pose-estimation (400x220, 10 fps, a 256-colour GIF, faces about 90
+px wide; a woman wearing glasses turning, looking up and tilting her head). Both need
+``--scale 2`` to reach a session's face size.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 
@@ -97,12 +102,22 @@ def main() -> None:
             f"largest {max(steps):.1f}; yaw read {min(p.yaw for p in poses.values()):+.0f} "
             f"to {max(p.yaw for p in poses.values()):+.0f}"
         )
-    n, box, yaw0, read_box = min(faces, key=lambda f: abs(f[2]))
+    # The frame closest to facing the camera, roll included: a head tilted sideways in the
+    # neutral frame and level in the turned ones rotates every tracked window by the
+    # difference, which the tracker does not follow (a session's neutral frame is the
+    # lead-in's closest to its median pose, which does not roll).
+    n, box, yaw0, read_box = min(
+        faces, key=lambda f: math.hypot(poses[f[0]].yaw, poses[f[0]].pitch, poses[f[0]].roll)
+    )
     width = box[2] - box[0]
     region = FaceRegion.around(box, frames[0].shape)
     # Depth is measured in the box the pose reader gives the neutral face (liveness-22).
     start, face_box = region.crop(frames[n]), region.box_in(read_box)
-    print(f"neutral frame {n}: yaw {yaw0:+.0f}, face {width} px wide")
+    p0 = poses[n]
+    print(
+        f"neutral frame {n}: yaw {yaw0:+.0f}, pitch {p0.pitch:+.0f}, roll {p0.roll:+.0f}, "
+        f"face {width} px wide"
+    )
     kept = _depth_frames(
         [(i, b, yaw - yaw0) for i, b, yaw, _ in faces if region.holds(b)], args.every_band
     )
@@ -112,7 +127,10 @@ def main() -> None:
             start, region.crop(frames[i]), face_box, motion_directions(poses[n], poses[i])
         )
         reliefs.append(r)
-        print(f"  frame {i}: turned {turn:+.0f} degrees, relief {r:.2f} px, parallax {par:.2f} px")
+        print(
+            f"  frame {i}: turned {turn:+.0f} degrees (roll {poses[i].roll - p0.roll:+.0f}), "
+            f"relief {r:.2f} px, parallax {par:.2f} px"
+        )
     if reliefs:
         print(
             f"median relief {np.median(reliefs):.2f} px over {len(reliefs)} turned frames "

@@ -18,6 +18,15 @@ from likeness.testing.libraries import (
 FACES_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces-dev"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test``: a process per core), each worker's torch and
+    OpenMP get that worker's share of the cores, not a thread per core each."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        share = max(1, (os.cpu_count() or 1) // int(workers))
+        os.environ.setdefault("OMP_NUM_THREADS", str(share))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--postgresql",

@@ -122,7 +122,11 @@ OFF_TURN_DEGREES = 45.0
 #: Points are looked for inside the oval inscribed in the face box, shrunk to these shares
 #: of its half-width and half-height: the face's own relief (brows, eye sockets, nose,
 #: cheeks, lips, chin), not its outline, where a head and a print cut out along the face
-#: both move against the background behind them.
+#: both move against the background behind them. Liveness passes the box the face mesh's
+#: fit gives the neutral face (``headpose.HeadReading.box``, liveness-22): HOG's box, used
+#: before, comes in steps of its pyramid, and one frame of an honest turn read 0.49 to 1.35
+#: px of relief in five boxes a step apart, as the oval took in more or less of the outline
+#: (``test_a_turns_relief_does_not_depend_on_where_the_detectors_box_fell``).
 FACE_OVAL = (0.8, 0.9)
 #: ... in a grid of GRID x GRID cells over the box, at most PER_CELL points in each: every
 #: part of the face is heard, not only its busiest texture.

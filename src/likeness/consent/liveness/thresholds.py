@@ -24,6 +24,10 @@ from likeness.faces.protocol import FaceDistances
 #: liveness-21: the crop is centred on the mesh's own fit too, not on the detector's box,
 #: whose steps moved its centre and a turn's reading by 2 to 3 degrees (``headpose.
 #: MeshPoses``); every threshold as in liveness-20.
+#: liveness-22: depth is measured in the box the face mesh's fit gives the neutral face
+#: (``headpose.HeadReading.box``), not in the detector's, whose steps moved the oval points
+#: are tracked in over the face's outline (``depth.FACE_OVAL``); every threshold as in
+#: liveness-21.
 VERSION = "liveness-22"
 
 
