@@ -347,10 +347,11 @@ def test_a_turns_relief_does_not_depend_on_where_the_detectors_box_fell(faces_de
     steps of its pyramid: a step changes its size by 1.2 and moves its centre by up to a
     tenth of the face's width, and the oval took in more or less of the outline with it.
     The honest generic head of ``john_lennon/1`` (180 px) turned 14 degrees read 0.49 to
-    1.35 px of relief in five such boxes of one frame; its live sessions read depth
-    figures from 1.07 to 1.30 under liveness-21, and 1.52 or more measured in the box the
-    face mesh's fit gives (``HeadReading.box``, liveness-22: ``benchmarks/liveness_replay``
-    on the kept pairs). In that box the relief holds whichever box the detector gave."""
+    1.35 px of relief in five such boxes of one frame; its six live sessions read depth
+    figures from 1.07 to 1.30 under liveness-21, and from 1.23 to 1.60 measured in the box
+    the face mesh's fit gives (``HeadReading.box``, liveness-22; ``benchmarks/liveness.py
+    --live --head generic --seed 50``). In that box the relief holds whichever box the
+    detector gave."""
     from dataclasses import replace
 
     photo = Image.open(faces_dev / "people/john_lennon/1.jpg")
