@@ -19,8 +19,9 @@ FACES_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces-dev
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist (``make test``: a process per core), each worker's torch and
-    OpenMP get that worker's share of the cores, not a thread per core each."""
+    """Under pytest-xdist (``make test``: a process per core), each worker's torch gets that
+    worker's share of the cores, not a thread per core (torch reads ``OMP_NUM_THREADS``
+    when it is first imported, which no module imported before this hook does)."""
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:
         share = max(1, (os.cpu_count() or 1) // int(workers))

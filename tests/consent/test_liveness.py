@@ -366,15 +366,23 @@ def test_a_turns_relief_does_not_depend_on_where_the_detectors_box_fell(faces_de
     poses = headpose.MeshPoses()
     region = FaceRegion.around(seen.box, neutral.shape)
     start, end = region.crop(neutral), region.crop(turned)
-    steps = ((1.0, 0.0, 0.0), (1 / 1.2, 0.05, 0.03), (1.2, -0.05, -0.03), (1.2, 0.05, -0.03))
-    in_detector_box, in_read_box = [], []
+    steps = (
+        (1.0, 0.0, 0.0),
+        (1 / 1.2, 0.05, 0.03),
+        (1.2, -0.05, -0.03),
+        (1 / 1.2, -0.05, 0.03),
+        (1.2, 0.05, -0.03),
+    )
+    in_detector_box, in_read_box, read_boxes = [], [], []
     for stepped in clips.stepped_boxes(seen.box, steps):
         box = tuple(round(v) for v in stepped)
         reading = poses.read(neutral, replace(seen, box=box))
+        read_boxes.append(reading.box)
         expected = motion_directions(reading.pose, poses.read(turned, seen_turned).pose)
         in_detector_box.append(turn_depth(start, end, region.box_in(box), expected)[1])
         in_read_box.append(turn_depth(start, end, region.box_in(reading.box), expected)[1])
     assert np.ptp(in_detector_box) > 0.3, in_detector_box  # the premise: the steps matter
+    assert np.ptp(read_boxes, axis=0).max() <= 2, read_boxes
     assert np.ptp(in_read_box) < 0.1, in_read_box
     assert min(in_read_box) >= THRESHOLDS.relief_min_px, in_read_box
 

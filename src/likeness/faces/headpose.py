@@ -321,9 +321,11 @@ class HeadReading:
     def box(self) -> tuple[int, int, int, int]:
         """The face's box as this reading gives it: a square one face width wide round its
         centre (x0, y0, x1, y1). HOG's box comes in steps of its image pyramid, 1.2 apart in
-        size and moved by up to a tenth of the face's width (``MeshPoses``); this one is
-        the mesh's own fit, where HOG's box lies on average (its side over the fit's width:
-        median 0.99, ``MESH_BOX_IN_WIDTHS``; centres 0.01 face widths apart)."""
+        size and moved by up to a tenth of the face's width (``MeshPoses``); read by the
+        face mesh (``MeshPoses``, what liveness reads), this one is the mesh's own fit,
+        where HOG's box lies on average (its side over the fit's width: median 0.99,
+        ``MESH_BOX_IN_WIDTHS``; centres 0.01 face widths apart). Read by ``LandmarkPoses``
+        it is the detector's box's centre with the eye corners' width."""
         (cx, cy), half = self.centre, self.width / 2
         return (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
 
@@ -338,7 +340,7 @@ class PoseReader(Protocol):
     def __call__(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadPose: ...
 
     def read(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadReading:
-        """The pose and the face's width, read once."""
+        """The pose, the face's width and its centre, read once."""
         ...
 
 
