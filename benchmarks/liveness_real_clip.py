@@ -69,7 +69,7 @@ def main() -> None:
             for f in frames
         ]
     backend = video_frame_backend()
-    faces, poses = [], {}
+    faces, readings = [], {}
     crowded = 0
     for i, frame in enumerate(frames):
         found = backend.analyze(frame)
@@ -80,10 +80,10 @@ def main() -> None:
         # measured for depth, as a session skips the others.
         crowded += len(found) > 1
         face = max(found, key=lambda f: f.box[2] - f.box[0])
-        reading = read_pose.read(frame, face)
-        poses[i] = reading.pose
+        readings[i] = read_pose.read(frame, face)
         if len(found) == 1:
-            faces.append((i, face.box, reading.pose.yaw, reading.box))
+            faces.append((i, face.box))
+    poses = {i: r.pose for i, r in readings.items()}
     print(
         f"{len(frames)} frames, {len(poses)} with a face, {crowded} of them with others "
         f"behind (the largest is read); poses from the {read_pose.name}"
@@ -106,20 +106,20 @@ def main() -> None:
     # neutral frame and level in the turned ones rotates every tracked window by the
     # difference, which the tracker does not follow (a session's neutral frame is the
     # lead-in's closest to its median pose, which does not roll).
-    n, box, yaw0, read_box = min(
+    n, box = min(
         faces, key=lambda f: math.hypot(poses[f[0]].yaw, poses[f[0]].pitch, poses[f[0]].roll)
     )
     width = box[2] - box[0]
     region = FaceRegion.around(box, frames[0].shape)
     # Depth is measured in the box the pose reader gives the neutral face (liveness-22).
-    start, face_box = region.crop(frames[n]), region.box_in(read_box)
+    start, face_box = region.crop(frames[n]), region.box_in(readings[n].box)
     p0 = poses[n]
     print(
-        f"neutral frame {n}: yaw {yaw0:+.0f}, pitch {p0.pitch:+.0f}, roll {p0.roll:+.0f}, "
+        f"neutral frame {n}: yaw {p0.yaw:+.0f}, pitch {p0.pitch:+.0f}, roll {p0.roll:+.0f}, "
         f"face {width} px wide"
     )
     kept = _depth_frames(
-        [(i, b, yaw - yaw0) for i, b, yaw, _ in faces if region.holds(b)], args.every_band
+        [(i, b, poses[i].yaw - p0.yaw) for i, b in faces if region.holds(b)], args.every_band
     )
     reliefs = []
     for i, turn in kept:

@@ -364,6 +364,7 @@ def test_a_turns_relief_does_not_depend_on_where_the_detectors_box_fell(faces_de
     [seen] = backend().locate(neutral)
     [seen_turned] = backend().locate(turned)
     poses = headpose.MeshPoses()
+    turned_pose = poses.read(turned, seen_turned).pose
     region = FaceRegion.around(seen.box, neutral.shape)
     start, end = region.crop(neutral), region.crop(turned)
     steps = (
@@ -378,7 +379,7 @@ def test_a_turns_relief_does_not_depend_on_where_the_detectors_box_fell(faces_de
         box = tuple(round(v) for v in stepped)
         reading = poses.read(neutral, replace(seen, box=box))
         read_boxes.append(reading.box)
-        expected = motion_directions(reading.pose, poses.read(turned, seen_turned).pose)
+        expected = motion_directions(reading.pose, turned_pose)
         in_detector_box.append(turn_depth(start, end, region.box_in(box), expected)[1])
         in_read_box.append(turn_depth(start, end, region.box_in(reading.box), expected)[1])
     assert np.ptp(in_detector_box) > 0.3, in_detector_box  # the premise: the steps matter
