@@ -28,7 +28,10 @@ from likeness.faces.protocol import FaceDistances
 #: (``headpose.HeadReading.box``), not in the detector's, whose steps moved the oval points
 #: are tracked in over the face's outline (``depth.FACE_OVAL``); every threshold as in
 #: liveness-21.
-VERSION = "liveness-22"
+#: liveness-23: a pair's depth is the median of five trackings, in that box and in the box
+#: moved a few pixels each way, as which corners the grid picks moved one tracking's relief
+#: (``depth.BOX_SHIFT``); every threshold as in liveness-22.
+VERSION = "liveness-23"
 
 
 @dataclass(frozen=True)
