@@ -203,9 +203,10 @@ class _KeptPairs:
             calls: list[dict] = []
             turn_depth = verdict.turn_depth
 
-            def measured(before, after, face_box, expected):
-                calls.append(dict(before=before, after=after, face_box=face_box, expected=expected))
-                return turn_depth(before, after, face_box, expected)
+            def measured(before, after, face_box, expected, roll):
+                pair = dict(before=before, after=after, face_box=face_box, expected=expected)
+                calls.append(pair | {"roll": roll})
+                return turn_depth(before, after, face_box, expected, roll)
 
             verdict.turn_depth = measured
             try:

@@ -168,7 +168,7 @@ def _measure(job) -> list[tuple]:
                                 camera_name,
                                 turn,
                                 sign * angle,
-                                *turn_depth(ga, gb, face_box, expected),
+                                *turn_depth(ga, gb, face_box, expected, pose.roll - start.roll),
                             )
                         )
     return out

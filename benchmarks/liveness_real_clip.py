@@ -12,7 +12,7 @@ is tried on it. ``--every-band`` also measures frames past the depth range (as l
 did, the first frame in each band up to the turn's peak, all turns together).
 
     .venv/bin/python benchmarks/liveness_real_clip.py VIDEO [--scale 2] [--every-band]
-        [--poses mesh|landmarks]
+        [--neutral-by pose|yaw] [--poses mesh|landmarks]
 
 Poses are read as a session reads them (``reader.liveness_poses``: MediaPipe's face mesh,
 liveness-18), or from dlib's 5 landmarks with ``--poses landmarks`` (up to liveness-17). It
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import astuple
 
 import numpy as np
 
@@ -50,6 +51,13 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="upscale small frames")
     parser.add_argument(
         "--every-band", action="store_true", help="also past the depth range (liveness-13)"
+    )
+    parser.add_argument(
+        "--neutral-by",
+        choices=["pose", "yaw"],
+        default="pose",
+        help="the neutral frame: closest to facing in yaw, pitch and roll (as a session's), "
+        "or in yaw alone (on sample.gif, a frame with the head tilted 26 degrees sideways)",
     )
     parser.add_argument(
         "--poses",
@@ -102,13 +110,16 @@ def main() -> None:
             f"largest {max(steps):.1f}; yaw read {min(p.yaw for p in poses.values()):+.0f} "
             f"to {max(p.yaw for p in poses.values()):+.0f}"
         )
-    # The frame closest to facing the camera, roll included: a head tilted sideways in the
-    # neutral frame and level in the turned ones rotates every tracked window by the
-    # difference, which the tracker does not follow (a session's neutral frame is the
-    # lead-in's closest to its median pose, which does not roll).
-    n, box = min(
-        faces, key=lambda f: math.hypot(poses[f[0]].yaw, poses[f[0]].pitch, poses[f[0]].roll)
-    )
+
+    # The frame closest to facing the camera, roll included, as a session's neutral frame is
+    # the lead-in's closest to its median pose, which does not roll. (A head tilted sideways
+    # in the neutral frame and level in the turned ones rotated every tracked window by the
+    # difference, which the tracker did not follow before liveness-24: ``depth.rolled_back``.)
+    def off_facing(face: tuple) -> float:
+        pose = poses[face[0]]
+        return abs(pose.yaw) if args.neutral_by == "yaw" else math.hypot(*astuple(pose))
+
+    n, box = min(faces, key=off_facing)
     width = box[2] - box[0]
     region = FaceRegion.around(box, frames[0].shape)
     # Depth is measured in the box the pose reader gives the neutral face (liveness-22).
@@ -124,7 +135,11 @@ def main() -> None:
     reliefs = []
     for i, turn in kept:
         par, r = turn_depth(
-            start, region.crop(frames[i]), face_box, motion_directions(poses[n], poses[i])
+            start,
+            region.crop(frames[i]),
+            face_box,
+            motion_directions(poses[n], poses[i]),
+            poses[i].roll - p0.roll,
         )
         reliefs.append(r)
         print(

@@ -45,8 +45,10 @@ def _measure(path: str) -> dict:
             raise ValueError(f"{path}: the kept pairs are not the ones its transcript measured")
         if not measured:
             continue
+        # Pairs kept before liveness-24 have no roll: the check passed none then.
         reliefs = [
-            turn_depth(p["before"], p["after"], p["face_box"], p["expected"])[1] for p in measured
+            turn_depth(p["before"], p["after"], p["face_box"], p["expected"], p.get("roll", 0.0))[1]
+            for p in measured
         ]
         count += len(reliefs)
         entry["reliefs_px"] = [round(r, 2) for r in reliefs]

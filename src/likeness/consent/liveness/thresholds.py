@@ -31,7 +31,10 @@ from likeness.faces.protocol import FaceDistances
 #: liveness-23: a pair's depth is the median of five trackings, in that box and in the box
 #: moved a few pixels each way, as which corners the grid picks moved one tracking's relief
 #: (``depth.BOX_SHIFT``); every threshold as in liveness-22.
-VERSION = "liveness-23"
+#: liveness-24: a turned frame whose head rolled more than ``depth.ROLL_UNDONE_DEGREES`` from
+#: the neutral one is turned back before tracking (``depth.rolled_back``); every threshold as
+#: in liveness-23.
+VERSION = "liveness-24"
 
 
 @dataclass(frozen=True)

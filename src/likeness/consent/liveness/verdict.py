@@ -449,7 +449,13 @@ class _Judging:
         # shape (a bent or folded picture has depth across one direction only).
         before = start.region
         pairs = [
-            turn_depth(before, f.region, face_box, motion_directions(start.pose, f.pose))
+            turn_depth(
+                before,
+                f.region,
+                face_box,
+                motion_directions(start.pose, f.pose),
+                f.pose.roll - start.pose.roll,
+            )
             for f in turned
             if f.region is not None
         ]
