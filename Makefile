@@ -57,10 +57,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PARALLEL)
 
 # The rooms that keep their state in the catalog, again with every new catalog in a real
-# PostgreSQL server started for the run (tests/conftest.py, --postgresql).
+# PostgreSQL server started for the run (tests/conftest.py, --postgresql): a server per
+# test process.
 PG_ROOMS := tests/store tests/people tests/consent tests/server
 test-postgresql: $(STAMP)
-	$(BIN)/python -m pytest -q --postgresql $(PG_ROOMS)
+	$(BIN)/python -m pytest -q $(PARALLEL) --postgresql $(PG_ROOMS)
 
 # Trainings and generations on a real Ray cluster on loopback (tests/compute: slow-marked,
 # so the default run leaves them to this leg).

@@ -1,17 +1,21 @@
 """The depth pairs whole sessions measured, measured again with the depth code as it is now.
 
 ``benchmarks/liveness.py --keep-pairs DIR`` keeps every pair of frames each clip's verdict
-measured depth on (the neutral and turned face regions, the face box, the motion directions,
-by transcript entry). The depth check chooses no frame: which frames a turn is measured on is
-decided by the poses alone. So measuring the kept pairs again under changed depth code gives
-exactly the depth figures the changed code would give those sessions, in a fraction of the
-time (a pair takes about 0.13 s; rendering and reading a session about 12 s), and a change
-can be judged on many sessions of every head and print before whole runs confirm it.
+measured depth on (the neutral and turned face regions, the face box, the motion directions
+and, since liveness-24, the roll between them, by transcript entry). The depth check chooses
+no frame: which frames a turn is measured on is decided by the poses alone. So measuring the
+kept pairs again under changed depth code gives exactly the depth figures the changed code
+would give those sessions, in a fraction of the time (a pair takes about 0.34 s since
+liveness-23, 0.20 before, one process on 2 cores; rendering and reading a session about 12
+s), and a change can be judged on many sessions of every head and print before whole runs
+confirm it.
 
 For each folder and case it prints the clips measured for depth, the depth figure
 (``verdict.depth_score``: 1 is the bar) as kept and as measured now, the smallest for honest
 clips and the largest for attacks, honest clips now under the bar, attacks that met every
-pose now over it (they would go on to the face match), and the time a pair takes now.
+pose now over it (they would go on to the face match), the time a pair takes now, and the
+largest roll between a pair's frames (kept since liveness-24: past
+``depth.ROLL_UNDONE_DEGREES`` the turned frame is turned back before tracking).
 
     .venv/bin/python benchmarks/liveness_replay.py DIR [DIR ...] [--workers N]
 """
@@ -39,6 +43,7 @@ def _measure(path: str) -> dict:
     except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a clip kept by liveness.py --keep-pairs ({exc!r})") from None
     now = [dict(e) for e in transcript]
+    rolls = [abs(p["roll"]) for measured in pairs for p in measured if "roll" in p]
     start, count = time.perf_counter(), 0
     for entry, measured in zip(now, pairs, strict=True):
         if len(measured) != len(entry.get("reliefs_px", [])):
@@ -61,6 +66,7 @@ def _measure(path: str) -> dict:
         now=depth_score(now),
         pairs=count,
         seconds=time.perf_counter() - start,
+        largest_roll=max(rolls, default=None),
     )
 
 
@@ -93,6 +99,8 @@ def main() -> None:
         parser.error("--workers must be at least 1")
     import cv2
 
+    from likeness.consent.depth import ROLL_UNDONE_DEGREES
+
     cv2.setNumThreads(1)  # one process per core
     for folder in args.folders:
         paths = sorted(str(p) for p in Path(folder).glob("*.pkl"))
@@ -108,8 +116,18 @@ def main() -> None:
             by_case[clip["case"]].append(clip)
         pairs = sum(c["pairs"] for c in clips)
         seconds = sum(c["seconds"] for c in clips)
+        rolls = [c["largest_roll"] for c in clips if c["largest_roll"] is not None]
+        rolled = ""
+        if rolls:
+            rolled = (
+                f"; largest roll between a pair's frames {max(rolls):.1f} degrees (turned back "
+                f"past {ROLL_UNDONE_DEGREES:g})"
+            )
+        elif pairs:
+            rolled = "; kept before liveness-24, without rolls"
         print(
             f"{folder}: {len(clips)} clips, {pairs} pairs, {seconds / max(pairs, 1):.3f} s a pair"
+            + rolled
         )
         for case, those in sorted(by_case.items()):
             print(f"  {case:28s} {len(those):4d} clips: {_figures(those, case == 'honest')}")
