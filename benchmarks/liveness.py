@@ -182,7 +182,8 @@ class Trial(NamedTuple):
 
 class _KeptPairs:
     """Every depth pair a verdict measures, by the transcript entry it went into: the
-    neutral and turned face regions, the face box and the motion directions, exactly as
+    neutral and turned face regions, the face box, the motion directions and the roll between
+    the frames (since liveness-24), exactly as
     ``verdict._Judging._depth`` passed them to ``depth.turn_depth`` (what it read is in the
     transcript).
     ``benchmarks/liveness_replay.py`` measures them again under changed depth code: depth
@@ -204,8 +205,11 @@ class _KeptPairs:
             turn_depth = verdict.turn_depth
 
             def measured(before, after, face_box, expected, roll):
-                pair = dict(before=before, after=after, face_box=face_box, expected=expected)
-                calls.append(pair | {"roll": roll})
+                calls.append(
+                    dict(
+                        before=before, after=after, face_box=face_box, expected=expected, roll=roll
+                    )
+                )
                 return turn_depth(before, after, face_box, expected, roll)
 
             verdict.turn_depth = measured

@@ -150,7 +150,8 @@ def _measure(job) -> list[tuple]:
                 for camera_name in cameras:
                     shot = _shot(_camera(camera_name), neutral, steps)
                     ga = region.crop(shot[0])
-                    start = one_face_pose(backend, shot[0]) or HeadPose(0.0, 0.0, 0.0)
+                    read_start = one_face_pose(backend, shot[0])
+                    start = read_start or HeadPose(0.0, 0.0, 0.0)
                     for angle, image in zip(angles, shot[1:], strict=True):
                         gb = region.crop(image)
                         # Read along the pose change the frames' landmarks show, as a
@@ -159,6 +160,9 @@ def _measure(job) -> list[tuple]:
                             start, yaw=start.yaw + sign * angle
                         )
                         expected = () if fitted else motion_directions(start, pose)
+                        # The roll between the frames (turned back past
+                        # ``depth.ROLL_UNDONE_DEGREES``), where both were read.
+                        roll = pose.roll - start.roll if read_start else 0.0
                         out.append(
                             (
                                 kind,
@@ -168,7 +172,7 @@ def _measure(job) -> list[tuple]:
                                 camera_name,
                                 turn,
                                 sign * angle,
-                                *turn_depth(ga, gb, face_box, expected, pose.roll - start.roll),
+                                *turn_depth(ga, gb, face_box, expected, roll),
                             )
                         )
     return out

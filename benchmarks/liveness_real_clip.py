@@ -57,7 +57,7 @@ def main() -> None:
         choices=["pose", "yaw"],
         default="pose",
         help="the neutral frame: closest to facing in yaw, pitch and roll (as a session's), "
-        "or in yaw alone (on sample.gif, a frame with the head tilted 26 degrees sideways)",
+        "or in yaw alone (on sample.gif, a frame with the head tilted some 20 degrees sideways)",
     )
     parser.add_argument(
         "--poses",

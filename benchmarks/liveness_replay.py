@@ -5,10 +5,11 @@ measured depth on (the neutral and turned face regions, the face box, the motion
 and, since liveness-24, the roll between them, by transcript entry). The depth check chooses
 no frame: which frames a turn is measured on is decided by the poses alone. So measuring the
 kept pairs again under changed depth code gives exactly the depth figures the changed code
-would give those sessions, in a fraction of the time (a pair takes about 0.34 s since
-liveness-23, 0.20 before, one process on 2 cores; rendering and reading a session about 12
-s), and a change can be judged on many sessions of every head and print before whole runs
-confirm it.
+would give those sessions (pairs kept before liveness-24 are replayed without their roll,
+which none of the synthetic heads' turns had past ``depth.ROLL_UNDONE_DEGREES``), in a
+fraction of the time (a pair takes about 0.34 s since liveness-23, 0.20 before, one process
+on 2 cores; rendering and reading a session about 12 s), and a change can be judged on many
+sessions of every head and print before whole runs confirm it.
 
 For each folder and case it prints the clips measured for depth, the depth figure
 (``verdict.depth_score``: 1 is the bar) as kept and as measured now, the smallest for honest
@@ -101,7 +102,9 @@ def main() -> None:
 
     from likeness.consent.depth import ROLL_UNDONE_DEGREES
 
-    cv2.setNumThreads(1)  # one process per core
+    # OpenCV's own threads off: each process's ``turn_depth`` runs its five trackings in
+    # threads already.
+    cv2.setNumThreads(1)
     for folder in args.folders:
         paths = sorted(str(p) for p in Path(folder).glob("*.pkl"))
         if not paths:

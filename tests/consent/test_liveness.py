@@ -426,7 +426,8 @@ def test_a_turns_relief_does_not_depend_on_which_corners_the_grid_picks(faces_de
     sessions read depth figures of 1.23 to 1.60 in their box under liveness-22, read 1.25 to
     1.85 in the same box moved 2 px. Since liveness-23 a pair's relief is the median of five
     trackings (``depth.BOX_SHIFT``), which spreads less than half as much over boxes moved
-    up to 2 px and lifted that head's smallest figure to 1.43 on the same sessions' pairs."""
+    up to 2 px (0.031 px against 0.078 here), and that head's six sessions read 1.48 to 1.65
+    live."""
     start, end, box, expected, roll = _turned_pair(faces_dev, "john_lennon/1", "generic", 14.0)
     x0, y0, x1, y1 = box
     moved = [(x0 + i, y0 + j, x1 + i, y1 + j) for i in (-2, -1, 0, 1, 2) for j in (-2, 0, 2)]
@@ -438,12 +439,12 @@ def test_a_turns_relief_does_not_depend_on_which_corners_the_grid_picks(faces_de
     monkeypatch.setattr(depth, "BOX_SHIFTS", ((0, 0),))
     one = reliefs()
     assert np.std(one) > 0.06, one  # the premise: one tracking's relief moves with its box
-    assert np.std(five) < 0.05, five
+    assert np.std(five) < np.std(one) / 2, (five, one)
     assert min(five) >= THRESHOLDS.relief_min_px, five
 
 
 def test_a_head_tilted_sideways_as_it_turns_shows_its_depth(faces_dev):
-    """A person who tilts their head as they turn it (a public recording's did, by up to 26
+    """A person who tilts their head as they turn it (a public recording's did, by some 20
     degrees, ``benchmarks/liveness_real_clip.py``) turns the face in the image, and the first
     tracking's square windows do not follow a rotation: the canonical head of
     ``barack_obama/1`` turned 14 degrees and tilted 25 read 0.11 px of relief, level 0.95.

@@ -78,8 +78,9 @@ wide, 0.42 at 180 and 0.50 at 250; prints at most 0.23 px, except prints cut out
 face and folded, which read up to 0.49 px at 180 px and 0.43 at 250 once turned past 18
 degrees (2 of 150 pass). Averaging each point with its neighbours raised the ratio of the
 smallest honest clip to the largest print at 150 px from 1.31 (liveness-9) to 1.67, and the
-sheets solved together made a pair four times faster to measure (about 0.1 s). Real footage
-awaits measuring.
+sheets solved together made a pair four times faster to measure (about 0.1 s then; since
+liveness-23 five trackings a pair, 0.34 s on 2 cores, ``benchmarks/liveness_replay.py``).
+Two public recordings are measured (README); real enrolment footage is not.
 A sheet bent two ways at once (pressed over a ball or a face-shaped mould) is not a ruled
 surface, and neither is a mask: neither is refused by this measure.
 """
@@ -133,8 +134,9 @@ FACE_OVAL = (0.8, 0.9)
 #: ... in a grid of GRID x GRID cells over the box, at most PER_CELL points in each: every
 #: part of the face is heard, not only its busiest texture.
 GRID, PER_CELL = 6, 10
-#: How far (pixels) round a pixel OpenCV's corner measure reads: its 3 x 3 Sobel, 3 x 3
-#: block and 3 x 3 local maximum.
+#: How far (pixels) round a cell ``track_points`` reads when looking for its corners: OpenCV's
+#: corner measure reads 3 (its 3 x 3 Sobel, 3 x 3 block and 3 x 3 local maximum), and one
+#: more keeps the cell off the one-pixel border ``goodFeaturesToTrack`` skips.
 CORNER_REACH = 4
 #: Which corners the grid picks moves with the box by a pixel or two, and with them the
 #: relief one tracking reads: the honest generic head of ``john_lennon/1`` (180 px) read
@@ -147,8 +149,8 @@ BOX_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 #: A head that tilts sideways (rolls) as it turns turns the face in the image, and the first
 #: tracking's square windows (``track_points``) do not follow that: the canonical head of
 #: ``barack_obama/1`` (180 px) turned 14 degrees read 0.95 px of relief level, 0.53 rolled
-#: 15 degrees and 0.11 rolled 25; a public recording's neutral frame rolled 26 degrees
-#: tracked 1 to 45 of some 265 points (``benchmarks/liveness_real_clip.py``). So a turned
+#: 15 degrees and 0.11 rolled 25; from a public recording's frame tilted some 20 degrees,
+#: 1 to 45 of some 265 points tracked (``benchmarks/liveness_real_clip.py``). So a turned
 #: frame rolled more than this from the neutral one (as the poses read it) is turned back
 #: first (``rolled_back``; liveness-24): 0.86 and 0.91 px then. A turn of the image is a
 #: homography, which neither measure sees; the synthetic heads' turns roll 1 to 4.4 degrees
@@ -469,11 +471,12 @@ def turn_depth(
     roll: float = 0.0,
 ) -> tuple[float, float]:
     """(parallax, relief) of the face's motion from image a to b (grey or RGB), in pixels,
-    from tracking the face (module docstring); 0 for a measure too few points track
-    to give. ``expected``: the image directions the head's motion between the frames may
-    move points along (``motion_directions``: the turn's, then the poses'), which check the
-    direction fitted to the parallax: noise can turn it on a small turn
-    (``epipolar_direction``; module docstring, step 2). ``roll``: how far the head rolled
+    from tracking the face (module docstring); a tracking too few points give counts as 0,
+    and the median is 0 when three of the five are. ``expected``: the image directions the
+    head's motion between the frames may move points along (``motion_directions``: the
+    turn's, then the poses'), which check the direction fitted to the parallax: noise can
+    turn it on a small turn (``epipolar_direction``; module docstring, step 2). ``roll``:
+    how far the head rolled
     from a to b (degrees, ``HeadPose.roll``'s sign), turned back when it is more than
     ``ROLL_UNDONE_DEGREES`` (``rolled_back``).
 
@@ -489,7 +492,8 @@ def turn_depth(
     boxes = shifted_boxes(box)
     # OpenCV and numpy's linear algebra let go of the GIL: on 2 cores the five trackings
     # take about 0.7 of their time one after another.
-    with ThreadPoolExecutor(min(len(boxes), os.cpu_count() or 1)) as pool:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with ThreadPoolExecutor(min(len(boxes), cores or 1)) as pool:
         measures = list(pool.map(lambda shifted: _box_depth(ga, gb, shifted, expected), boxes))
     return float(np.median([p for p, _ in measures])), float(np.median([r for _, r in measures]))
 
