@@ -194,7 +194,8 @@ def track_points(
     found = []
     for i in range(GRID):
         for j in range(GRID):
-            if not oval[ys[j] : ys[j + 1], xs[i] : xs[i + 1]].any():
+            in_cell = oval[ys[j] : ys[j + 1], xs[i] : xs[i + 1]]
+            if not in_cell.any():
                 continue
             # The cell's corners, looked for in the cell and a margin round it (a corner's
             # measure reads CORNER_REACH pixels round it): the same corners as in the whole
@@ -203,7 +204,7 @@ def track_points(
             cx1, cy1 = min(w, xs[i + 1] + CORNER_REACH), min(h, ys[j + 1] + CORNER_REACH)
             cell = np.zeros((cy1 - cy0, cx1 - cx0), np.uint8)
             inside = (slice(ys[j] - cy0, ys[j + 1] - cy0), slice(xs[i] - cx0, xs[i + 1] - cx0))
-            cell[inside] = oval[ys[j] : ys[j + 1], xs[i] : xs[i + 1]]
+            cell[inside] = in_cell
             pts = cv2.goodFeaturesToTrack(a[cy0:cy1, cx0:cx1], PER_CELL, 0.001, gap, mask=cell)
             if pts is not None:
                 found.append(pts.reshape(-1, 2) + np.float32([cx0, cy0]))
@@ -476,9 +477,8 @@ def turn_depth(
     head's motion between the frames may move points along (``motion_directions``: the
     turn's, then the poses'), which check the direction fitted to the parallax: noise can
     turn it on a small turn (``epipolar_direction``; module docstring, step 2). ``roll``:
-    how far the head rolled
-    from a to b (degrees, ``HeadPose.roll``'s sign), turned back when it is more than
-    ``ROLL_UNDONE_DEGREES`` (``rolled_back``).
+    how far the head rolled from a to b (degrees, ``HeadPose.roll``'s sign), turned back
+    when it is more than ``ROLL_UNDONE_DEGREES`` (``rolled_back``).
 
     Both are the median of five trackings, in the face box and in the box moved a few
     pixels each way (``shifted_boxes``, ``BOX_SHIFT``). Parallax is how far that motion is
