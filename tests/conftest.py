@@ -39,13 +39,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under --postgresql, skip (before any fixture is set up) the tests about the SQLite
-    file itself, and the browser tests: CI's time; the pages run in Chromium in the SQLite
-    run, and every route they call is tried on PostgreSQL without a browser."""
+    file itself, the browser tests and those that open no catalog: CI's time; the pages run
+    in Chromium in the SQLite run, and every route they call is tried on PostgreSQL without a
+    browser; a test that opens no catalog runs the same code on either."""
     if not config.getoption("--postgresql"):
         return
     reasons = {
         "sqlite": "about the SQLite catalog itself",
         "browser": "the web app in a browser runs in the SQLite run",
+        "no_catalog": "opens no catalog: the SQLite run covers it",
     }
     for item in items:
         for marker, reason in reasons.items():

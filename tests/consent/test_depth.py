@@ -9,6 +9,8 @@ from likeness.consent import depth
 from likeness.consent.liveness import THRESHOLDS
 from likeness.faces.headpose import HeadPose
 
+pytestmark = pytest.mark.no_catalog  # the SQLite run covers it
+
 BOX = (100, 100, 250, 250)  # a face 150 px wide, the narrowest a session accepts
 
 

@@ -6,7 +6,13 @@ import pytest
 from sqlalchemy import select
 
 from likeness.consent import liveness
-from likeness.consent.enrolment import EnrolmentError, enrol_from_video, start_enrolment
+from likeness.consent.enrolment import (
+    EnrolmentError,
+    enrol_from_frames,
+    enrol_from_video,
+    open_live_enrolment,
+    start_enrolment,
+)
 from likeness.consent.grants import GrantError, Scope, Trust, issue_grant
 from likeness.consent.policy import authorize
 from likeness.consent.tables import Enrolment
@@ -186,3 +192,26 @@ def test_a_verified_grant_travels_to_another_install(enrolled_library, tmp_path,
     revoke_grant(lib, grant.id)
     with pytest.raises(GrantError, match="not in force"):
         export_grant(lib, grant.id)
+
+
+@pytest.mark.slow  # 7 s; `make test-all`
+def test_live_and_recorded_sessions_do_not_mix(lib, tmp_path):
+    pixels, _ = prepared(astronaut())
+    face_photos(tmp_path / "photos", count=3)
+    import_photos(lib, tmp_path / "photos")
+    live = start_enrolment(lib, 1, live=True)
+    with pytest.raises(EnrolmentError, match="live page"):
+        enrol_from_frames(lib, 1, live.id, [(0.0, pixels)])
+    recorded = start_enrolment(lib, 1)
+    with pytest.raises(EnrolmentError, match="schedule was shown"):
+        open_live_enrolment(lib, 1, recorded.id)
+    # A live enrolment is recorded as such, pass or fail, and its session is used up.
+    enrolment = open_live_enrolment(lib, 1, live.id)
+    clips.run_live(enrolment.check, lambda t: pixels)  # a still face: refused
+    result = enrolment.finish()
+    assert not result.passed and enrolment.finish() is result
+    with lib.session() as s:
+        row = s.scalar(select(Enrolment))
+        assert row.id == result.id and '"mode": "live"' in row.versions
+    with pytest.raises(EnrolmentError, match="already used"):
+        open_live_enrolment(lib, 1, live.id)

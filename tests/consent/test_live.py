@@ -9,14 +9,7 @@ import random
 from functools import cache
 
 import pytest
-from sqlalchemy import select
 
-from likeness.consent.enrolment import (
-    EnrolmentError,
-    enrol_from_frames,
-    open_live_enrolment,
-    start_enrolment,
-)
 from likeness.consent.liveness import (
     PACING,
     THRESHOLDS,
@@ -25,16 +18,16 @@ from likeness.consent.liveness import (
     verify_clip,
 )
 from likeness.consent.liveness.verdict import clip_relief, depth_failure, depth_score
-from likeness.consent.tables import Enrolment
 from likeness.faces.backends import video_frame_backend
 from likeness.faces.headpose import LandmarkPoses
-from likeness.importing import import_photos
 from likeness.people.identity import PhotoGroup
 from likeness.testing import clips
-from likeness.testing.photos import astronaut, face_photos
+from likeness.testing.photos import astronaut
 
 FPS = clips.FPS
 live_run = clips.run_live
+#: Nothing here opens a catalog (live enrolment's records: ``test_enrolment.py``).
+pytestmark = pytest.mark.no_catalog
 
 
 @cache
@@ -366,29 +359,6 @@ def test_a_camera_that_stops_early_is_refused(astronaut_face):
     check.clock = lambda: 0.0
     check.feed(0.0, pixels)
     assert "stopped before the last challenge" in check.finish().reason
-
-
-@pytest.mark.slow  # 7 s; `make test-all`
-def test_live_and_recorded_sessions_do_not_mix(lib, tmp_path, astronaut_face):
-    pixels, _ = astronaut_face
-    face_photos(tmp_path / "photos", count=3)
-    import_photos(lib, tmp_path / "photos")
-    live = start_enrolment(lib, 1, live=True)
-    with pytest.raises(EnrolmentError, match="live page"):
-        enrol_from_frames(lib, 1, live.id, [(0.0, pixels)])
-    recorded = start_enrolment(lib, 1)
-    with pytest.raises(EnrolmentError, match="schedule was shown"):
-        open_live_enrolment(lib, 1, recorded.id)
-    # A live enrolment is recorded as such, pass or fail, and its session is used up.
-    enrolment = open_live_enrolment(lib, 1, live.id)
-    live_run(enrolment.check, lambda t: pixels)  # a still face: refused
-    result = enrolment.finish()
-    assert not result.passed and enrolment.finish() is result
-    with lib.session() as s:
-        row = s.scalar(select(Enrolment))
-        assert row.id == result.id and '"mode": "live"' in row.versions
-    with pytest.raises(EnrolmentError, match="already used"):
-        open_live_enrolment(lib, 1, live.id)
 
 
 @pytest.mark.slow  # 14 s; `make test-all`

@@ -15,6 +15,8 @@ from likeness.consent.liveness.verdict import off_beat_frame
 from likeness.faces.headpose import HeadPose
 from likeness.testing import clips
 
+pytestmark = pytest.mark.no_catalog  # the SQLite run covers it
+
 FPS = 15
 #: Right turn 1.0-2.6 s, look up 2.6-4.6 s, left turn 4.6-6.4 s, then the centre.
 SESSION = ChallengeSession(
