@@ -178,6 +178,9 @@ class Trial(NamedTuple):
     live: bool = False
     #: Poses read from the face mesh ("mesh") or the 5 landmarks ("landmarks", ``--poses``).
     poses: str = "mesh"
+    #: Degrees of roll the honest heads tilt by for each degree they turn (``--tilt``,
+    #: ``heads.tilting``).
+    tilt: float = 0.0
 
 
 class _KeptPairs:
@@ -251,10 +254,14 @@ def _trial(job: Trial) -> list[tuple]:
     torch.set_num_threads(1)  # one process per core
     name, pixels, face, calibration, other, session, earlier, same_sequence, fps, wanted = job[:10]
     head, camera_name = job.head, job.camera
-    from likeness.testing.heads import HEADS
+    from likeness.testing.heads import HEADS, tilting
 
-    head_of = HEADS[head]
-    render = head_of(pixels, face.landmarks)
+    def head_of(image, landmarks, facing):
+        """The honest head model on a photo, tilting as it turns when ``--tilt`` says so."""
+        render = HEADS[head](image, landmarks)
+        return tilting(render, job.tilt, facing) if job.tilt else render
+
+    render = head_of(pixels, face.landmarks, job.facing)
 
     def live(render, session, facing=job.facing):  # a head following a session
         return clips.timeline(
@@ -286,7 +293,9 @@ def _trial(job: Trial) -> list[tuple]:
     # photo or its print, who heeds the prompts as the person does (``clips.held_as_head``).
     live_cases = {
         "honest": lambda: live_session(render),
-        "other person": lambda: live_session(head_of(other[2], other[3].landmarks), other[5]),
+        "other person": lambda: live_session(
+            head_of(other[2], other[3].landmarks, other[5]), other[5]
+        ),
         "still photo": lambda: live_session(lambda _yaw, _pitch: pixels, 0.0),
         "flat print turned": lambda: held_print(clips.flat_print(pixels), clips.FLAT_PRINT_ANGLES),
     }
@@ -322,7 +331,9 @@ def _trial(job: Trial) -> list[tuple]:
             session.challenges[1].start,
             fps,
         ),
-        "other person": lambda: live(head_of(other[2], other[3].landmarks), session, other[5]),
+        "other person": lambda: live(
+            head_of(other[2], other[3].landmarks, other[5]), session, other[5]
+        ),
     }
     from likeness.faces.backends import turned_face_finder, video_frame_backend
     from likeness.people.identity import PhotoGroup
@@ -420,6 +431,13 @@ def main() -> None:
 
     parser.add_argument(
         "--head", default="generic", choices=list(HEADS), help="the honest head model"
+    )
+    parser.add_argument(
+        "--tilt",
+        type=float,
+        default=0.0,
+        help="the honest heads tilt sideways as they turn, this many degrees of roll for each "
+        "degree of turn (positive: towards the shoulder turned to; heads.tilting)",
     )
     parser.add_argument("--camera", default="clean", choices=list(CAMERAS))
     parser.add_argument(
@@ -577,6 +595,7 @@ def main() -> None:
                     len(jobs),
                     args.live,
                     args.poses,
+                    args.tilt,
                 )
             )
     if args.keep_pairs:
@@ -594,6 +613,7 @@ def main() -> None:
     config += ", from the photo's pose" if args.start == "photo" else ""
     config += ", live" if args.live else ""
     config += ", poses from the 5 landmarks" if args.poses == "landmarks" else ""
+    config += f", tilting {args.tilt:g} degrees a degree of turn" if args.tilt else ""
     rows = [(config, *outcome) for outcome in outcomes]
     if args.save:
         Path(args.save).write_text(json.dumps(rows))

@@ -47,6 +47,8 @@ from likeness.testing import clips, heads
 from likeness.testing.camera import Camera
 from likeness.testing.photos import astronaut
 
+pytestmark = pytest.mark.no_catalog  # the SQLite run covers it
+
 
 @cache
 def backend():
@@ -389,17 +391,18 @@ def test_a_turns_relief_does_not_depend_on_where_the_detectors_box_fell(faces_de
     assert min(in_read_box) >= THRESHOLDS.relief_min_px, in_read_box
 
 
-def _turned_pair(faces_dev, name: str, head: str, yaw: float, roll: float = 0.0):
+def _turned_pair(faces_dev, name: str, head: str, yaw: float, roll: float = 0.0, tilt: float = 0.0):
     """The neutral and turned frames (face regions) of a synthetic ``head`` of a faces-dev
     photo (180 px), the turned one also rolled ``roll`` degrees about the face (anticlockwise
-    in the image), shot through noise 3 + JPEG 90; and the depth measure's box, motion
-    directions and roll between them, as a session reads them (``verdict._Judging._depth``)."""
+    in the image) or the head tilted ``tilt`` degrees in 3D (``clips.rotation``), shot
+    through noise 3 + JPEG 90; and the depth measure's box, motion directions and roll
+    between them, as a session reads them (``verdict._Judging._depth``)."""
     import cv2
 
     photo = Image.open(faces_dev / f"people/{name}.jpg")
     pixels, face = clips.enrolment_sized(photo, backend(), 180)
     render = heads.HEADS[head](pixels, face.landmarks)
-    level, turned = render(0.0, 0.0), render(yaw, 0.0)
+    level, turned = render(0.0, 0.0), render(yaw, 0.0, roll=tilt)
     [seen] = backend().locate(level)
     x0, y0, x1, y1 = seen.box
     tilt = cv2.getRotationMatrix2D(((x0 + x1) / 2, (y0 + y1) / 2), roll, 1.0)
@@ -454,6 +457,20 @@ def test_a_head_tilted_sideways_as_it_turns_shows_its_depth(faces_dev):
         faces_dev, "barack_obama/1", "canonical", 14.0, roll=25.0
     )
     assert roll < -depth.ROLL_UNDONE_DEGREES  # anticlockwise in the image: a negative roll
+    assert turn_depth(start, end, box, expected)[1] < THRESHOLDS.relief_min_px  # the premise
+    assert turn_depth(start, end, box, expected, roll)[1] >= 2 * THRESHOLDS.relief_min_px
+
+
+def test_a_head_rolled_in_3d_as_it_turns_shows_its_depth(faces_dev):
+    """The head itself tilted, not the frame: ``barack_obama/1``'s canonical head turned 14
+    degrees to the image left and tilted 20 degrees anticlockwise about its own forward axis
+    (``clips.rotation``), so the face keeps its parallax as a real head's does. The poses read
+    about 18 degrees of roll; without turning the frame back the relief is under the bar,
+    with it as much as the level turn's."""
+    start, end, box, expected, roll = _turned_pair(
+        faces_dev, "barack_obama/1", "canonical", -14.0, tilt=-20.0
+    )
+    assert roll < -depth.ROLL_UNDONE_DEGREES, roll  # the poses read the head's own roll
     assert turn_depth(start, end, box, expected)[1] < THRESHOLDS.relief_min_px  # the premise
     assert turn_depth(start, end, box, expected, roll)[1] >= 2 * THRESHOLDS.relief_min_px
 

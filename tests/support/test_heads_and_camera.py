@@ -7,7 +7,7 @@ import pytest
 
 from likeness.faces import face_mesh
 from likeness.faces.backends import video_frame_backend
-from likeness.faces.headpose import estimate_head_pose
+from likeness.faces.headpose import _pose_of_rotation, estimate_head_pose
 from likeness.testing import clips, heads
 from likeness.testing.camera import Camera, h264_round_trip
 from likeness.testing.photos import astronaut
@@ -33,6 +33,25 @@ def test_the_licence_of_the_vendored_mesh_travels_with_it():
     data = face_mesh._DATA
     assert "Apache License" in (data / "LICENSE-mediapipe.txt").read_text()
     assert "google-ai-edge/mediapipe" in (data / "canonical_face_model.obj").read_text()[:400]
+
+
+@pytest.mark.parametrize(
+    ("yaw", "pitch", "roll"), [(20, 0, 0), (0, -15, 0), (0, 0, 25), (12, 8, 0)]
+)
+def test_a_head_turned_or_tilted_reads_back_the_angles_it_was_drawn_at(yaw, pitch, roll):
+    """``clips.rotation``'s signs are the pose reader's: + yaw to the image right, + pitch
+    up, + roll clockwise in the image."""
+    pose = _pose_of_rotation(clips.rotation(yaw, pitch, roll))
+    assert (pose.yaw, pose.pitch, pose.roll) == pytest.approx((yaw, pitch, roll), abs=1e-9)
+
+
+def test_a_tilting_head_is_level_where_it_faces_the_camera():
+    drawn = []
+    render = heads.tilting(lambda yaw, pitch, roll: drawn.append((yaw, pitch, roll)), 0.5, 4.0)
+    render(4.0, 0.0)
+    render(24.0, 3.0)
+    render(-16.0, 0.0)
+    assert drawn == [(4.0, 0.0, 0.0), (24.0, 3.0, 10.0), (-16.0, 0.0, -10.0)]
 
 
 @pytest.mark.parametrize("model", ["canonical", "ellipsoid", "canonical+hair"])

@@ -71,13 +71,18 @@ NECK = np.array([0.0, 0.3, 1.0])
 FPS = 10
 
 
-def rotation(yaw: float, pitch: float) -> np.ndarray:
+def rotation(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
     """A head turn in OpenCV's head frame: yaw + turns the face to the image right, pitch +
-    looks up."""
-    a, b = np.radians(-yaw), np.radians(-pitch)
+    looks up, roll + tilts the head clockwise in the image (ear towards shoulder, about the
+    face's own forward axis, as a neck tilts a head: R = Ry Rx Rz). ``headpose`` reads
+    Euler angles about the camera's axes (Rz Ry Rx), so a head both turned and tilted reads
+    a little differently from the angles it was drawn at; turned only, or tilted only, it
+    reads them."""
+    a, b, c = np.radians(-yaw), np.radians(-pitch), np.radians(roll)
     ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
     rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
-    return ry @ rx
+    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
+    return ry @ rx @ rz
 
 
 #: The inner points before the relief (the first six): the middle of the face nearly a bent
@@ -102,9 +107,11 @@ def render_pose(
     pitch: float,
     relief: bool = True,
     drop: float | None = None,
+    roll: float = 0.0,
 ) -> np.ndarray:
-    """The photo with the head turned by yaw/pitch degrees from its own pose (``relief``:
-    False renders the smoother face without nose ridge, brows and cheekbones).
+    """The photo with the head turned by yaw/pitch degrees from its own pose, and tilted by
+    ``roll`` (``rotation``; ``relief``: False renders the smoother face without nose ridge,
+    brows and cheekbones).
 
     The generic face, its nose base ``drop`` eye spans below the eyes and the face below the
     eyes stretched to match, is placed where solvePnP puts the photo's face (so a photo that
@@ -127,7 +134,7 @@ def render_pose(
         raise ValueError("no head pose for this face")
     model = np.vstack([OPENCV_MODEL_5, _OUTLINE, _INNER if relief else _INNER_SMOOTH])
     model[:, 1] = np.where(model[:, 1] > 0, model[:, 1] * drop / GENERIC_NOSE_DROP, model[:, 1])
-    turned = (model - NECK) @ rotation(yaw, pitch).T + NECK
+    turned = (model - NECK) @ rotation(yaw, pitch, roll).T + NECK
     src, dst = fit.project(model), fit.project(turned)
     dst[:5] = points + (dst[:5] - src[:5])
     src[:5] = points

@@ -220,20 +220,23 @@ class PlacedHead:
         rot, _ = cv2.Rodrigues(self.fit.rvec)
         return points @ rot.T + self.fit.tvec.reshape(1, 3)
 
-    def render(self, yaw: float, pitch: float) -> np.ndarray:
-        """The photo with the head turned by yaw/pitch degrees from where it faced."""
-        frame, zbuffer = self.head_only(yaw, pitch)
+    def render(self, yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
+        """The photo with the head turned by yaw/pitch degrees from where it faced, and
+        tilted by ``roll`` (``clips.rotation``)."""
+        frame, zbuffer = self.head_only(yaw, pitch, roll)
         if self.accessories.glasses:
-            self.draw_glasses(yaw, pitch, frame, zbuffer)
+            self.draw_glasses(yaw, pitch, frame, zbuffer, roll)
         return frame
 
-    def head_only(self, yaw: float, pitch: float) -> tuple[np.ndarray, np.ndarray]:
+    def head_only(
+        self, yaw: float, pitch: float, roll: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The turned head without glasses, and its depth per pixel (camera distance in eye
         spans; infinite where no part of the mesh is)."""
         import cv2
         from skimage.transform import PiecewiseAffineTransform
 
-        turn = rotation(yaw, pitch)
+        turn = rotation(yaw, pitch, roll)
         h, w = self.texture.shape[:2]
         v = (self.head.vertices - NECK) @ turn.T + NECK
         dst = self.fit.project(v)
@@ -291,13 +294,18 @@ class PlacedHead:
         zbuffer[ys, xs] = out[:, 2]
 
     def draw_glasses(
-        self, yaw: float, pitch: float, frame: np.ndarray, zbuffer: np.ndarray
+        self,
+        yaw: float,
+        pitch: float,
+        frame: np.ndarray,
+        zbuffer: np.ndarray,
+        roll: float = 0.0,
     ) -> None:
-        """The frame of the glasses on a head turned by yaw/pitch, segment by segment, where
-        nothing of the head (``zbuffer``) is nearer."""
+        """The frame of the glasses on a head turned by yaw/pitch (and tilted by ``roll``),
+        segment by segment, where nothing of the head (``zbuffer``) is nearer."""
         import cv2
 
-        turn = rotation(yaw, pitch)
+        turn = rotation(yaw, pitch, roll)
         span = _eye_span(self.fit, self.head)
         thickness = max(2, round(0.03 * span))
         h, w = zbuffer.shape
@@ -380,12 +388,26 @@ def generic_renderer(image: np.ndarray, landmarks) -> Render:
     """The generic head (``clips.render_pose``) as a renderer like ``PlacedHead.render``."""
     drop = own_drop(image, landmarks)
 
-    def render(yaw: float, pitch: float) -> np.ndarray:
-        if yaw == pitch == 0:
+    def render(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
+        if yaw == pitch == roll == 0:
             return image
-        return render_pose(image, landmarks, yaw, pitch, drop=drop)
+        return render_pose(image, landmarks, yaw, pitch, drop=drop, roll=roll)
 
     return render
+
+
+def tilting(render: Callable[..., np.ndarray], per_degree: float, facing: float = 0.0) -> Render:
+    """A head (``render(yaw, pitch, roll=)``) that tilts sideways as it turns, as some people
+    do: ``per_degree`` degrees of roll for each degree of yaw from ``facing`` (the yaw at
+    which it faces the camera, where it is level). Positive tilts it towards the shoulder it
+    turns to (yaw + turns the face to the image right, roll + tilts it clockwise there). The
+    roll is a turn of the 3D head about its own forward axis, so the face keeps its
+    parallax, unlike a frame turned in the image."""
+
+    def render_tilting(yaw: float, pitch: float) -> np.ndarray:
+        return render(yaw, pitch, roll=per_degree * (yaw - facing))
+
+    return render_tilting
 
 
 #: The honest heads the benchmarks and tests render: name -> (photo, landmarks) -> renderer.
