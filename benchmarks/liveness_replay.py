@@ -16,9 +16,11 @@ For each folder and case it prints the clips measured for depth, the depth figur
 clips and the largest for attacks, honest clips now under the bar, attacks that met every
 pose now over it (they would go on to the face match), the time a pair takes now, and the
 largest roll between a pair's frames (kept since liveness-24: past
-``depth.ROLL_UNDONE_DEGREES`` the turned frame is turned back before tracking).
+``depth.ROLL_UNDONE_DEGREES`` the turned frame is turned back before tracking) with how many
+pairs were turned back. ``--without-rolls`` measures them with none turned back, as up to
+liveness-23: what turning back gives heads that tilt (``liveness.py --tilt``).
 
-    .venv/bin/python benchmarks/liveness_replay.py DIR [DIR ...] [--workers N]
+    .venv/bin/python benchmarks/liveness_replay.py DIR [DIR ...] [--workers N] [--without-rolls]
 """
 
 from __future__ import annotations
@@ -28,13 +30,16 @@ import os
 import pickle
 import time
 from collections import defaultdict
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
 
-def _measure(path: str) -> dict:
-    """One kept clip: its depth figure as kept and as measured now, and the time taken."""
-    from likeness.consent.depth import turn_depth
+def _measure(path: str, rolls: bool = True) -> dict:
+    """One kept clip: its depth figure as kept and as measured now (``rolls``: False
+    measures every pair as if its frames had not rolled, as up to liveness-23), and the time
+    taken."""
+    from likeness.consent.depth import ROLL_UNDONE_DEGREES, turn_depth
     from likeness.consent.liveness.verdict import depth_score
 
     try:
@@ -44,7 +49,7 @@ def _measure(path: str) -> dict:
     except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a clip kept by liveness.py --keep-pairs ({exc!r})") from None
     now = [dict(e) for e in transcript]
-    rolls = [abs(p["roll"]) for measured in pairs for p in measured if "roll" in p]
+    kept_rolls = [abs(p["roll"]) for measured in pairs for p in measured if "roll" in p]
     start, count = time.perf_counter(), 0
     for entry, measured in zip(now, pairs, strict=True):
         if len(measured) != len(entry.get("reliefs_px", [])):
@@ -53,7 +58,13 @@ def _measure(path: str) -> dict:
             continue
         # Pairs kept before liveness-24 have no roll: the check passed none then.
         reliefs = [
-            turn_depth(p["before"], p["after"], p["face_box"], p["expected"], p.get("roll", 0.0))[1]
+            turn_depth(
+                p["before"],
+                p["after"],
+                p["face_box"],
+                p["expected"],
+                p.get("roll", 0.0) if rolls else 0.0,
+            )[1]
             for p in measured
         ]
         count += len(reliefs)
@@ -67,7 +78,8 @@ def _measure(path: str) -> dict:
         now=depth_score(now),
         pairs=count,
         seconds=time.perf_counter() - start,
-        largest_roll=max(rolls, default=None),
+        largest_roll=max(kept_rolls, default=None),
+        turned_back=sum(r > ROLL_UNDONE_DEGREES for r in kept_rolls) if rolls else 0,
     )
 
 
@@ -95,6 +107,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folders", nargs="+", help="folders written by liveness.py --keep-pairs")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--without-rolls",
+        action="store_true",
+        help="measure every pair as if its frames had not rolled (no frame turned back, as "
+        "up to liveness-23): what turning back gives the sessions kept",
+    )
     args = parser.parse_args()
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -111,7 +129,7 @@ def main() -> None:
             raise SystemExit(f"{folder}: no kept clips (benchmarks/liveness.py --keep-pairs)")
         with get_context("fork").Pool(args.workers) as pool:
             try:
-                clips = pool.map(_measure, paths)
+                clips = pool.map(partial(_measure, rolls=not args.without_rolls), paths)
             except ValueError as exc:  # raised in a worker, named here
                 raise SystemExit(str(exc)) from None
         by_case: dict[str, list[dict]] = defaultdict(list)
@@ -122,9 +140,11 @@ def main() -> None:
         rolls = [c["largest_roll"] for c in clips if c["largest_roll"] is not None]
         rolled = ""
         if rolls:
+            back = sum(c["turned_back"] for c in clips)
             rolled = (
                 f"; largest roll between a pair's frames {max(rolls):.1f} degrees (turned back "
-                f"past {ROLL_UNDONE_DEGREES:g})"
+                f"past {ROLL_UNDONE_DEGREES:g}: "
+                + ("none, --without-rolls)" if args.without_rolls else f"{back} pairs)")
             )
         elif pairs:
             rolled = "; kept before liveness-24, without rolls"
