@@ -216,6 +216,10 @@ class _KeptPairs:
                 return turn_depth(before, after, face_box, expected, roll)
 
             verdict.turn_depth = measured
+            # Every pair measured afresh, so that each entry keeps its own: a verdict judged
+            # again (after a wider turn) would take the pairs it measured before from the
+            # clip's cache (``ClipReader.depths``), and keep none of them.
+            judging.clip.depths.clear()
             try:
                 original(judging, turned, entry)
             finally:

@@ -15,6 +15,7 @@ from likeness.consent.liveness import (
     THRESHOLDS,
     LiveCheck,
     new_session,
+    verdict,
     verify_clip,
 )
 from likeness.consent.liveness.verdict import clip_relief, depth_failure, depth_score
@@ -303,12 +304,24 @@ def test_a_flat_photo_following_live_prompts_is_refused(astronaut_face):
     assert len(check.wider) == PACING.depth_retries
 
 
-def test_turns_that_show_too_little_depth_are_asked_again_wider_and_then_pass(astronaut_face):
+def test_turns_that_show_too_little_depth_are_asked_again_wider_and_then_pass(
+    astronaut_face, monkeypatch
+):
     """The session's own turns show the camera no depth (drawn here as the photo turned like
     a print: what a camera too far or too blurred to track the face would leave); every pose
     is met, so the live session asks for a wider turn, and the head's real turn passes.
     Poses are read from the 5 landmarks here, which read a photo turned so as turned: the
-    face mesh reads it as facing the camera, and the turns would not be met at all."""
+    face mesh reads it as facing the camera, and the turns would not be met at all. The
+    session is judged again after the wider turn, and no pair of frames is measured twice
+    (``ClipReader.depths``; each took about 0.3 s again before)."""
+    measured: list[tuple[int, int]] = []
+    turn_depth = verdict.turn_depth
+
+    def counted(before, after, *args):
+        measured.append((id(before), id(after)))
+        return turn_depth(before, after, *args)
+
+    monkeypatch.setattr(verdict, "turn_depth", counted)
     pixels, face = astronaut_face
     session = new_session(rng=random.Random(3))
     check = live_check(session, face, poses=LandmarkPoses())
@@ -326,6 +339,7 @@ def test_turns_that_show_too_little_depth_are_asked_again_wider_and_then_pass(as
     assert len(check.wider) == 1
     wider = [p for _, p in prompts if p.index in check.wider]
     assert wider and "wider turn" in wider[0].words
+    assert measured and len(set(measured)) == len(measured)
 
 
 def test_frames_faster_than_real_time_are_refused(astronaut_face):

@@ -11,6 +11,7 @@ import numpy as np
 
 from likeness.consent.depth import motion_directions, turn_depth
 from likeness.consent.liveness.reader import (
+    Box,
     ClipReader,
     FaceRegion,
     Frame,
@@ -447,18 +448,7 @@ class _Judging:
         face_box = region.box_in(start.read_box)
         # Depth at all (a flat picture has none: the reason names it), then a face's depth
         # shape (a bent or folded picture has depth across one direction only).
-        before = start.region
-        pairs = [
-            turn_depth(
-                before,
-                f.region,
-                face_box,
-                motion_directions(start.pose, f.pose),
-                f.pose.roll - start.pose.roll,
-            )
-            for f in turned
-            if f.region is not None
-        ]
+        pairs = [self._pair_depth(start, f, face_box) for f in turned]
         entry["parallax_px"] = round(float(np.median([p for p, _ in pairs])), 2)
         entry["relief_px"] = round(float(np.median([r for _, r in pairs])), 2)
         entry["reliefs_px"] = [round(r, 2) for _, r in pairs]
@@ -466,6 +456,22 @@ class _Judging:
         entry["depth_frames"] = [
             [round(f.t, 2), round(relative(f.pose, self.neutral).yaw, 1)] for f in turned
         ]
+
+    def _pair_depth(self, start: Frame, turned: Frame, face_box: Box) -> tuple[float, float]:
+        """``turn_depth`` between the neutral frame and a turned one, measured once a clip
+        (``ClipReader.depths``): a frame's time names it within a clip, and its region and
+        pose do not change once read."""
+        assert start.region is not None and turned.region is not None
+        key = (start.t, turned.t, face_box)
+        if key not in self.clip.depths:
+            self.clip.depths[key] = turn_depth(
+                start.region,
+                turned.region,
+                face_box,
+                motion_directions(start.pose, turned.pose),
+                turned.pose.roll - start.pose.roll,
+            )
+        return self.clip.depths[key]
 
     def _unmet_reason(self, challenge: Challenge, asked: ChallengeKind) -> str:
         """Why a challenge was not met, with what to change when the start explains it."""
