@@ -59,7 +59,9 @@ def test_kept_depth_pairs_measured_again_read_what_the_sessions_read(faces_dev, 
     measured again by the same code (``liveness_replay.py``), every clip's depth figure is the
     one its verdict judged. Live, where the print's holder lines it up and heeds the prompts
     (recorded, this photo's prints no longer meet a turn and are never measured for depth);
-    the pairs keep the roll between their frames (liveness-24)."""
+    the pairs keep the roll between their frames (liveness-24): the head tilts as it turns
+    (``--tilt``), its turned frames are turned back, and measured without turning them back
+    (``--without-rolls``) they read other figures."""
     import re
 
     kept = tmp_path / "pairs"
@@ -73,6 +75,8 @@ def test_kept_depth_pairs_measured_again_read_what_the_sessions_read(faces_dev, 
         "cut-out V-fold 120, short",
         "--seed",
         "4",
+        "--tilt",
+        "1",
         "--workers",
         "1",
         "--keep-pairs",
@@ -91,7 +95,11 @@ def test_kept_depth_pairs_measured_again_read_what_the_sessions_read(faces_dev, 
     assert set(figures) == {"honest", "cut-out V-fold 120, short"}, replayed
     assert all(a == b for a, b in figures.values()), replayed
     assert figures["honest"][0] >= 1.0 > figures["cut-out V-fold 120, short"][0]
-    assert "largest roll between a pair's frames" in replayed
+    [back] = re.findall(r"turned back past 8: (\d+) pairs", replayed)
+    assert int(back) > 0, replayed
+    level = run("liveness_replay.py", str(kept), "--workers", "1", "--without-rolls")
+    [without] = re.findall(r"^\s+honest\s.*now ([\d.]+)", level, re.M)
+    assert float(without) != figures["honest"][0], level
 
 
 @pytest.mark.slow  # 40 s; `make test-all`
