@@ -25,7 +25,7 @@ prints read narrower than the size a session takes and were refused for it).
 
     .venv/bin/python benchmarks/liveness.py [--sessions N] [--seed S] [--limit N] [--workers N]
         [--fps 15] [--only person/photo.jpg ...] [--cases honest "cylinder r=0.5" ...]
-        [--head generic] [--camera clean] [--start facing] [--face-px 180]
+        [--head generic] [--tilt 0] [--camera clean] [--start facing] [--face-px 180]
         [--save outcomes.json] [--keep-pairs DIR] [--live]
     .venv/bin/python benchmarks/liveness.py --report outcomes.json [more.json ...]
 
@@ -441,7 +441,9 @@ def main() -> None:
         type=float,
         default=0.0,
         help="the honest heads tilt sideways as they turn, this many degrees of roll for each "
-        "degree of turn (positive: towards the shoulder turned to; heads.tilting)",
+        "degree of turn (positive: towards the shoulder turned to; heads.tilting). The pose "
+        "reader reads part of such a tilt as pitch: at 1, a 20-degree turn reads 7 degrees up, "
+        "a 30-degree one 16 (clips.rotation)",
     )
     parser.add_argument("--camera", default="clean", choices=list(CAMERAS))
     parser.add_argument(
@@ -617,7 +619,7 @@ def main() -> None:
     config += ", from the photo's pose" if args.start == "photo" else ""
     config += ", live" if args.live else ""
     config += ", poses from the 5 landmarks" if args.poses == "landmarks" else ""
-    config += f", tilting {args.tilt:g} degrees a degree of turn" if args.tilt else ""
+    config += f", tilting {args.tilt:g} degrees of roll a degree of turn" if args.tilt else ""
     rows = [(config, *outcome) for outcome in outcomes]
     if args.save:
         Path(args.save).write_text(json.dumps(rows))

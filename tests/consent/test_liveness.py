@@ -405,8 +405,10 @@ def _turned_pair(faces_dev, name: str, head: str, yaw: float, roll: float = 0.0,
     level, turned = render(0.0, 0.0), render(yaw, 0.0, roll=tilt)
     [seen] = backend().locate(level)
     x0, y0, x1, y1 = seen.box
-    tilt = cv2.getRotationMatrix2D(((x0 + x1) / 2, (y0 + y1) / 2), roll, 1.0)
-    turned = cv2.warpAffine(turned, tilt, turned.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+    frame_turn = cv2.getRotationMatrix2D(((x0 + x1) / 2, (y0 + y1) / 2), roll, 1.0)
+    turned = cv2.warpAffine(
+        turned, frame_turn, turned.shape[1::-1], borderMode=cv2.BORDER_REPLICATE
+    )
     camera = Camera(noise=3.0, jpeg=90, seed=1)
     neutral, turned = (image for _, image in camera.shoot([(0.0, level), (0.1, turned)]))
     poses = headpose.MeshPoses()

@@ -212,10 +212,11 @@ class ClipReader:
         self.retries: set[int] = set()
         self.finder_frames = 0  # frames where only the finder saw the face
         #: Each pair's depth (``depth.turn_depth``: parallax, relief) once measured, by the
-        #: neutral and turned frames' times and the face box: a live session judges its
-        #: frames again after each wider turn it asks for, and the mirrored reading may
-        #: measure the same frames; a pair takes about 0.3 s (``verdict._Judging._depth``).
-        self.depths: dict[tuple[float, float, Box], tuple[float, float]] = {}
+        #: neutral and turned frames' times, the face box and the two poses: a live session
+        #: judges its frames again after each wider turn it asks for, and the mirrored
+        #: reading may measure the same frames; a pair takes about 0.3 s
+        #: (``verdict._Judging._depth``).
+        self.depths: dict[tuple[float, float, Box, HeadPose, HeadPose], tuple[float, float]] = {}
         self.lead_kept_at = -math.inf  # when a lead-in frame's region was last kept
         self.lead_from = -math.inf  # the lead-in counts frames after this (``restart_lead``)
 

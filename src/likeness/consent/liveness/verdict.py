@@ -459,10 +459,11 @@ class _Judging:
 
     def _pair_depth(self, start: Frame, turned: Frame, face_box: Box) -> tuple[float, float]:
         """``turn_depth`` between the neutral frame and a turned one, measured once a clip
-        (``ClipReader.depths``): a frame's time names it within a clip, and its region and
-        pose do not change once read."""
+        (``ClipReader.depths``): a frame's time names it within a clip (a live session's
+        times run forwards), its region is cropped once, and the poses are part of the key
+        (a turn's peak stands in with its pose made relative, ``_challenge``)."""
         assert start.region is not None and turned.region is not None
-        key = (start.t, turned.t, face_box)
+        key = (start.t, turned.t, face_box, start.pose, turned.pose)
         if key not in self.clip.depths:
             self.clip.depths[key] = turn_depth(
                 start.region,
