@@ -400,10 +400,10 @@ def tilting(render: Callable[..., np.ndarray], per_degree: float, facing: float 
     """A head (``render(yaw, pitch, roll=)``) that tilts sideways as it turns, as some people
     do: ``per_degree`` degrees of roll for each degree of yaw from ``facing`` (the yaw at
     which it is level: where it faces the camera, in the benchmarks' sessions that start
-    so). Positive tilts it towards the shoulder it
-    turns to (yaw + turns the face to the image right, roll + tilts it clockwise there). The
-    roll is a turn of the 3D head about its own forward axis, so the face keeps its
-    parallax, unlike a frame turned in the image."""
+    so). Positive tilts it towards the shoulder it turns to (yaw + turns the face to the
+    image right, roll + tilts it clockwise there). The roll is a turn of the 3D head about
+    its own forward axis, so the face keeps its parallax, unlike a frame turned in the
+    image."""
 
     def render_tilting(yaw: float, pitch: float) -> np.ndarray:
         return render(yaw, pitch, roll=per_degree * (yaw - facing))
