@@ -7,7 +7,7 @@ import pytest
 
 from likeness.faces import face_mesh
 from likeness.faces.backends import video_frame_backend
-from likeness.faces.headpose import _pose_of_rotation, estimate_head_pose
+from likeness.faces.headpose import estimate_head_pose, pose_of_rotation
 from likeness.testing import clips, heads
 from likeness.testing.camera import Camera, h264_round_trip
 from likeness.testing.photos import astronaut
@@ -41,7 +41,7 @@ def test_the_licence_of_the_vendored_mesh_travels_with_it():
 def test_a_head_turned_or_tilted_reads_back_the_angles_it_was_drawn_at(yaw, pitch, roll):
     """``clips.rotation``'s signs are the pose reader's: + yaw to the image right, + pitch
     up, + roll clockwise in the image."""
-    pose = _pose_of_rotation(clips.rotation(yaw, pitch, roll))
+    pose = pose_of_rotation(clips.rotation(yaw, pitch, roll))
     assert (pose.yaw, pose.pitch, pose.roll) == pytest.approx((yaw, pitch, roll), abs=1e-9)
 
 

@@ -155,10 +155,10 @@ def estimate_head_pose(
     if fit is None:
         return HeadPose(0.0, 0.0, 0.0)
     rot, _ = cv2.Rodrigues(fit.rvec)
-    return _pose_of_rotation(rot)
+    return pose_of_rotation(rot)
 
 
-def _pose_of_rotation(rot: np.ndarray) -> HeadPose:
+def pose_of_rotation(rot: np.ndarray) -> HeadPose:
     """The pose of a head whose frame maps to the camera's by the rotation matrix ``rot``."""
     # Euler angles of the head in the camera frame (y-x-z order: yaw, pitch, roll).
     yaw = np.degrees(np.arctan2(-rot[2, 0], np.hypot(rot[2, 1], rot[2, 2])))
@@ -199,7 +199,7 @@ def mesh_head_pose(points: np.ndarray) -> HeadPose:
     has to be guessed from where a few points fall in the image, and no nose drop is needed.
     The image is taken as seen from far (the points' x and y as they are): a face at arm's
     length spans a few degrees of the camera's view."""
-    return _pose_of_rotation(_fit_canonical(points)[0])
+    return pose_of_rotation(_fit_canonical(points)[0])
 
 
 def mesh_face_width(points: np.ndarray) -> float:
@@ -228,7 +228,7 @@ def mesh_head_reading(points: np.ndarray) -> HeadReading:
     span = float(np.linalg.norm(corners[0] - corners[1]))
     low, high = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
     centre = (float(low[0] + high[0]) / 2, float(low[1] + high[1]) / 2)
-    return HeadReading(_pose_of_rotation(rotation), FACE_WIDTH_IN_EYE_SPANS * span * scale, centre)
+    return HeadReading(pose_of_rotation(rotation), FACE_WIDTH_IN_EYE_SPANS * span * scale, centre)
 
 
 def level_nose_drop(
