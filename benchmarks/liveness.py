@@ -441,9 +441,8 @@ def main() -> None:
         type=float,
         default=0.0,
         help="the honest heads tilt sideways as they turn, this many degrees of roll for each "
-        "degree of turn (positive: towards the shoulder turned to; heads.tilting). The pose "
-        "reader reads part of such a tilt as pitch: at 1, a 20-degree turn reads 7 degrees up, "
-        "a 30-degree one 16 (clips.rotation)",
+        "degree of turn (positive: towards the shoulder turned to; heads.tilting), about the "
+        "face's own axis (clips.rotation)",
     )
     parser.add_argument("--camera", default="clean", choices=list(CAMERAS))
     parser.add_argument(

@@ -76,7 +76,8 @@ def main() -> None:
 
     readers = {
         "HOG's box": in_box,
-        "liveness-20": MeshPoses(mesh, follow_centre=False).read,
+        "liveness-20": MeshPoses(mesh, follow_centre=False, upright=False).read,
+        "liveness-24": MeshPoses(mesh, upright=False).read,
     } | {f"{s:g} widths": MeshPoses(mesh, box_in_widths=s).read for s in args.sizes}
     seen: dict[tuple, list[float]] = defaultdict(list)
     moves: dict[tuple, list[float]] = defaultdict(list)

@@ -72,6 +72,32 @@ def test_a_head_turned_and_tilted_reads_as_turned_and_tilted(mesh, head_render):
     assert abs(up[0] - front[0]) < 4.0
 
 
+@pytest.mark.parametrize("turn", [-25.0, 25.0])
+def test_a_head_tilting_towards_the_shoulder_it_turns_to_reads_no_look_up_or_down(
+    head_render, turn
+):
+    """A head turned 25 degrees and tilted 25 about its own forward axis, towards the
+    shoulder it turns to (``clips.rotation``). Read in a crop turned upright by the eye
+    line (``MeshPoses``, liveness-25) the mesh reads the tilt within 4 degrees and no look
+    up or down past 4; in level crops it read a tilt of 6 (of 25) one way and looking down
+    6.5 degrees the other. Read as Rz Ry Rx (up to liveness-24), the angles drawn would read
+    as looking up 11 degrees, past the look up's threshold."""
+    from likeness.faces.headpose import MeshPoses
+
+    backend = video_frame_backend()
+    poses = MeshPoses()
+
+    def read(yaw: float, roll: float):
+        image = head_render(yaw, 0.0, roll=roll)
+        [face] = backend.analyze(image)
+        return poses(image, face)
+
+    front, turned = read(0.0, 0.0), read(turn, turn)
+    assert turned.yaw - front.yaw == pytest.approx(turn, abs=8.0)
+    assert turned.roll - front.roll == pytest.approx(turn, abs=4.0)
+    assert abs(turned.pitch - front.pitch) < 4.0
+
+
 def test_behind_glasses_the_meshs_width_holds_still_where_the_eye_corners_jump(mesh):
     """Through sensor noise and H.264, dlib's outer eye corners on a head wearing glasses
     jump between corner and rim, and the face's width read from them moves by several

@@ -36,11 +36,13 @@ def test_the_licence_of_the_vendored_mesh_travels_with_it():
 
 
 @pytest.mark.parametrize(
-    ("yaw", "pitch", "roll"), [(20, 0, 0), (0, -15, 0), (0, 0, 25), (12, 8, 0)]
+    ("yaw", "pitch", "roll"),
+    [(20, 0, 0), (0, -15, 0), (0, 0, 25), (12, 8, 0), (20, 0, 20), (30, 0, 30), (-25, 10, -15)],
 )
 def test_a_head_turned_or_tilted_reads_back_the_angles_it_was_drawn_at(yaw, pitch, roll):
     """``clips.rotation``'s signs are the pose reader's: + yaw to the image right, + pitch
-    up, + roll clockwise in the image."""
+    up, + roll clockwise in the image. A head turned and tilted about its own axis reads no
+    pitch it did not make (read as Rz Ry Rx, up to liveness-24, (30, 0, 30) read +16 up)."""
     pose = pose_of_rotation(clips.rotation(yaw, pitch, roll))
     assert (pose.yaw, pose.pitch, pose.roll) == pytest.approx((yaw, pitch, roll), abs=1e-9)
 
@@ -245,7 +247,7 @@ def test_an_attacker_lines_a_print_up_to_read_as_facing_the_camera(astronaut_fac
     held = clips.held_as_head(
         clips.bent_print(pixels, bottle(pixels, face)), clips.BENT_PRINT_ANGLES
     )
-    askew = lambda yaw, pitch: held(yaw + 35.0, pitch)  # noqa: E731
+    askew = lambda yaw, pitch: held(yaw - 32.0, pitch)  # noqa: E731
 
     def read_yaw(image):
         [shown] = backend.analyze(image)

@@ -89,6 +89,15 @@ def face_width_px(landmarks) -> float:
     return FACE_WIDTH_IN_EYE_SPANS * float(np.linalg.norm(points[0] - points[2]))
 
 
+def eye_line_angle(five) -> float:
+    """The angle (degrees, clockwise in the image, as ``HeadPose.roll``) of the line through
+    a face's outer eye corners (the first and third of dlib's 5 points, or of 5 points in
+    their order)."""
+    points = np.asarray(five, dtype=np.float64)
+    dx, dy = points[0, :2] - points[2, :2]  # from the eye on the image left to the right one
+    return float(np.degrees(np.arctan2(dy, dx)))
+
+
 #: The model in OpenCV's frame (the camera looks along +z, so the nose has the smaller z).
 OPENCV_MODEL_5 = FACE_MODEL_5 * np.array([1.0, 1.0, -1.0])
 
@@ -159,11 +168,20 @@ def estimate_head_pose(
 
 
 def pose_of_rotation(rot: np.ndarray) -> HeadPose:
-    """The pose of a head whose frame maps to the camera's by the rotation matrix ``rot``."""
-    # Euler angles of the head in the camera frame (y-x-z order: yaw, pitch, roll).
-    yaw = np.degrees(np.arctan2(-rot[2, 0], np.hypot(rot[2, 1], rot[2, 2])))
-    pitch = np.degrees(np.arctan2(rot[2, 1], rot[2, 2]))
-    roll = np.degrees(np.arctan2(rot[1, 0], rot[0, 0]))
+    """The pose of a head whose frame maps to the camera's by the rotation matrix ``rot``,
+    read as R = Ry(yaw) Rx(pitch) Rz(roll): yaw and pitch say where the nose points, and the
+    roll is about the face's own forward axis, as a neck tilts a head.
+
+    Read the other way round (R = Rz Ry Rx, the roll about the camera's axis, as up to
+    liveness-24), a head both turned and tilted reads part of its tilt as looking up or down:
+    turned 20 degrees and tilted 20 it read +7 degrees of pitch, at 30 and 30 +16, past the
+    look up's threshold, and a person who tilts their head as they turn failed a look up
+    they had not yet made (``benchmarks/liveness.py --tilt``). Turned only, or tilted only,
+    the two readings agree."""
+    # The head frame's axes in the camera's: the nose (-z) points along rot[:, 2] negated.
+    yaw = np.degrees(np.arctan2(rot[0, 2], rot[2, 2]))
+    pitch = np.degrees(np.arctan2(-rot[1, 2], np.hypot(rot[1, 0], rot[1, 1])))
+    roll = np.degrees(np.arctan2(rot[1, 0], rot[1, 1]))
     return HeadPose(float(-yaw), float(-pitch), float(roll))
 
 
@@ -406,8 +424,13 @@ class MeshPoses:
     until neither moves (``MESH_SETTLED``; liveness-21). So does MediaPipe's own tracking
     crop each frame round the face's points in its last frame, not round a detector's box.
 
-    ``follow_centre=False`` keeps every crop centred on the box (liveness-20's reading, which
-    ``benchmarks/mesh_crop.py`` compares)."""
+    Each crop is turned too, so that the face stands upright in it (``FaceMesh.read``'s
+    ``angle``): first by dlib's eye corners, then by the mesh's own, read again until the
+    angle settles as well (liveness-25).
+
+    ``follow_centre=False`` keeps every crop centred on the box (liveness-20's reading), and
+    ``upright=False`` leaves every crop level (up to liveness-24's), which
+    ``benchmarks/mesh_crop.py`` compares."""
 
     name = "mesh"
 
@@ -416,6 +439,7 @@ class MeshPoses:
         mesh: FaceMesh | None = None,
         box_in_widths: float = MESH_BOX_IN_WIDTHS,
         follow_centre: bool = True,
+        upright: bool = True,
     ):
         """``box_in_widths``: the crop's box in fit widths (``benchmarks/mesh_crop.py``
         compares sizes)."""
@@ -426,6 +450,7 @@ class MeshPoses:
         self.mesh = mesh or FaceMesh()
         self.box_in_widths = box_in_widths
         self.follow_centre = follow_centre
+        self.upright = upright
 
     def __call__(self, image: np.ndarray, face: DetectedFace | LocatedFace) -> HeadPose:
         return self.read(image, face).pose
@@ -434,16 +459,24 @@ class MeshPoses:
         x0, y0, x1, y1 = face.box
         centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
         width = face_width_px(face.landmarks)
+        angle = eye_line_angle(face.landmarks) if self.upright else 0.0
         for _ in range(MESH_PASSES):
             half = self.box_in_widths * width / 2
             cx, cy = centre
-            points = self.mesh.read(image, (cx - half, cy - half, cx + half, cy + half)).points
+            points = self.mesh.read(
+                image, (cx - half, cy - half, cx + half, cy + half), angle
+            ).points
             reading = mesh_head_reading(points)
             moved = abs(reading.width - width)
             if self.follow_centre:
                 fitted = np.array(reading.centre)
                 moved = max(moved, float(np.linalg.norm(fitted - centre)))
                 centre = fitted
+            if self.upright:
+                fitted_angle = eye_line_angle(points[list(DLIB_FIVE)])
+                # An angle's change as the distance it moves the face's edge by.
+                moved = max(moved, abs(np.radians(fitted_angle - angle)) * reading.width / 2)
+                angle = fitted_angle
             width = reading.width
             if moved < MESH_SETTLED * width:
                 break

@@ -75,10 +75,7 @@ def rotation(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
     """A head turn in OpenCV's head frame: yaw + turns the face to the image right, pitch +
     looks up, roll + tilts the head clockwise in the image (ear towards shoulder, about the
     face's own forward axis, as a neck tilts a head: R = Ry Rx Rz, the nose pointing where
-    yaw and pitch say). ``headpose`` reads the rotation as Rz Ry Rx (its roll about the
-    camera's axis), so a head both turned and tilted reads part of the tilt as pitch: drawn
-    at (14, 0, 14) it reads (13.6, +3.5, 14.4), at (20, 0, 20) (18.7, +7.1, 21.2), at (30, 0,
-    30) (25.7, +16.1, 33.7); turned only, or tilted only, it reads the angles drawn."""
+    yaw and pitch say), the order ``headpose.pose_of_rotation`` reads the angles back in."""
     a, b, c = np.radians(-yaw), np.radians(-pitch), np.radians(roll)
     ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
     rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])

@@ -34,7 +34,12 @@ from likeness.faces.protocol import FaceDistances
 #: liveness-24: a turned frame whose head rolled more than ``depth.ROLL_UNDONE_DEGREES`` from
 #: the neutral one is turned back before tracking (``depth.rolled_back``); every threshold as
 #: in liveness-23.
-VERSION = "liveness-24"
+#: liveness-25: the face mesh is read in a crop turned upright by the face's eye line, as
+#: MediaPipe's own pipeline crops it (``FaceMesh.read``'s ``angle``), and a pose's yaw and
+#: pitch say where the nose points, the roll about the face's own axis (``headpose.
+#: pose_of_rotation``): a head tilted towards the shoulder it turned to read as looking up
+#: or down; every threshold as in liveness-24.
+VERSION = "liveness-25"
 
 
 @dataclass(frozen=True)
