@@ -5,9 +5,10 @@ liveness-19 the mesh was read in 1.5 times HOG's box, which comes in pyramid ste
 and one face's box could drop a step mid-session: the mesh then read a look up 4 to 8
 degrees short. Liveness-20 sized the crop by the face's width (``headpose.MESH_BOX_IN_WIDTHS``
 fit widths, read again until the width settles), still centred on the box; since
-liveness-21 it is centred on the mesh's own fit too. Crops compared: HOG's box;
-liveness-20's (1.0 fit widths, centred on the box); and ``--sizes`` fit widths centred on
-the fit (liveness-21's at 1.0).
+liveness-21 it is centred on the mesh's own fit too, and since liveness-25 turned upright
+by the face's eye line. Crops compared: HOG's box; liveness-20's (1.0 fit widths, centred
+on the box, level); liveness-24's (centred on the fit, level); and ``--sizes`` fit widths
+centred on the fit and turned upright (liveness-25's at 1.0).
 
 For each head model, each rendered pose and each crop it prints the least, median and
 largest reading over the faces-dev photos that face the camera (sized to 180 px as the check
