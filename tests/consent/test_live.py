@@ -206,7 +206,7 @@ def test_a_head_that_still_reads_tilted_back_when_the_wait_runs_out_is_told_so(a
     pixels, face = astronaut_face
     session = new_session(rng=random.Random(3))
     check = live_check(session, face)
-    tilted = clips.render_pose(pixels, face.landmarks, 0.0, 24.0)
+    tilted = clips.render_pose(pixels, face.landmarks, 0.0, 22.0)
     live_run(check, lambda t: tilted, fps=fps)
     result = check.finish()
     assert not result.passed

@@ -136,6 +136,11 @@ def test_a_head_turned_beyond_the_detectors_range_still_passes(people):
 
 
 @pytest.mark.slow  # 24 s; `make test-all`
+@pytest.mark.skip(
+    reason="its premise no longer holds since liveness-25: HOG alone now sees the right turn "
+    "held (at 624 px as clips.prepared sizes the photo, and at the 630 px of before); a "
+    "clip whose turn only the CNN finder sees is yet to be found again (issue 24)"
+)
 def test_a_turn_the_hog_detector_loses_early_is_found_by_the_cnn_detector(faces_dev):
     """This face starts 11 degrees turned and 9 up; HOG loses it about 9 degrees into the
     right turn (before it reads as 10 but for a frame or so), so only the CNN finder sees the
