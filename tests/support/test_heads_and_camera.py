@@ -247,6 +247,8 @@ def test_an_attacker_lines_a_print_up_to_read_as_facing_the_camera(astronaut_fac
     held = clips.held_as_head(
         clips.bent_print(pixels, bottle(pixels, face)), clips.BENT_PRINT_ANGLES
     )
+    # Held askew 32 degrees to the image left: past about 26 to the right HOG no longer
+    # finds this bent print at the size ``clips.prepared`` gives it since liveness-25.
     askew = lambda yaw, pitch: held(yaw - 32.0, pitch)  # noqa: E731
 
     def read_yaw(image):

@@ -154,7 +154,8 @@ BOX_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 #: frame rolled more than this from the neutral one (as the poses read it) is turned back
 #: first (``rolled_back``; liveness-24): 0.86 and 0.91 px then. A turn of the image is a
 #: homography, which neither measure sees; the synthetic heads' turns roll 1 to 4.4 degrees
-#: as read, and are measured as before.
+#: as read under liveness-24 (level crops, the roll about the camera's axis), and are
+#: measured as before.
 ROLL_UNDONE_DEGREES = 8.0
 
 

@@ -154,9 +154,10 @@ class FaceMesh:
         a square ``CROP_SCALE`` times the box's longer side, about its centre, turned
         ``angle`` degrees anticlockwise: the angle a face's eye line falls clockwise in the
         image stands it upright, as MediaPipe's own pipeline turns its region of interest by
-        the eye line's angle. Its model was trained on faces so cropped: a head tilted 25
-        degrees towards its shoulder read a tilt of 6 to 14 in a crop not turned (24 turned),
-        and a look up or down it had not made of up to 11 degrees as it turned."""
+        the eye line's angle. Its model was trained on faces so cropped: the astronaut's
+        head turned 25 degrees and tilted 25 towards that shoulder read a tilt of 6 in a crop
+        not turned (24 turned), and a look up or down it had not made of 5 to 7 degrees
+        (``MeshPoses``)."""
         import cv2
 
         x0, y0, x1, y1 = box

@@ -396,7 +396,9 @@ MESH_BOX_IN_WIDTHS = 1.0
 #: moves by more than this fraction of the width, and at most ``MESH_PASSES`` times in all
 #: (liveness-21). The readings then hold within 0.6 degrees wherever the first crop was
 #: centred (against 1.6 at 2% and 3 passes, liveness-20's), at 3.5 passes and 8 ms a
-#: reading on average (2.1 and 4.8 ms; a frame's HOG detection takes about 50 ms).
+#: reading on average (2.1 and 4.8 ms; a frame's HOG detection takes about 50 ms). Since
+#: liveness-25 the crop's angle must settle too (``MeshPoses.read``); the passes that takes
+#: are not yet measured.
 MESH_SETTLED = 0.005
 MESH_PASSES = 6
 
