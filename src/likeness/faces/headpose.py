@@ -465,17 +465,15 @@ class MeshPoses:
         for _ in range(MESH_PASSES):
             half = self.box_in_widths * width / 2
             cx, cy = centre
-            points = self.mesh.read(
-                image, (cx - half, cy - half, cx + half, cy + half), angle
-            ).points
-            reading = mesh_head_reading(points)
+            seen = self.mesh.read(image, (cx - half, cy - half, cx + half, cy + half), angle)
+            reading = mesh_head_reading(seen.points)
             moved = abs(reading.width - width)
             if self.follow_centre:
                 fitted = np.array(reading.centre)
                 moved = max(moved, float(np.linalg.norm(fitted - centre)))
                 centre = fitted
             if self.upright:
-                fitted_angle = eye_line_angle(points[list(DLIB_FIVE)])
+                fitted_angle = eye_line_angle(seen.five)
                 # An angle's change as the distance it moves the face's edge by.
                 moved = max(moved, abs(np.radians(fitted_angle - angle)) * reading.width / 2)
                 angle = fitted_angle
