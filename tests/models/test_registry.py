@@ -10,10 +10,13 @@ from likeness.consent.policy import ModelKind
 from likeness.models.loading import load_pipeline
 from likeness.models.registry import (
     ModelError,
+    ModelNotFoundError,
     add_model,
     get_model,
     list_models,
+    model_kind,
     remove_model,
+    tiny_sha256,
 )
 from likeness.models.tiny import tiny_pipeline
 from likeness.testing.cli import likeness
@@ -109,3 +112,17 @@ def test_models_cli_lists_adds_and_removes(tmp_path):
     assert likeness(home, "models", "remove", "mine").returncode == 0
     gone = likeness(home, "models", "info", "mine")
     assert gone.returncode == 1 and "no base model named" in gone.stderr
+
+
+def test_an_unknown_model_is_refused_without_building_the_built_in_ones(lib):
+    """A request naming no model answers at once with the names it might have meant. The
+    refusal once listed the models with their hashes, building every tiny model (seconds
+    each, the first time in a process): a generation route asked for "=" ran past a
+    client's 10 s timeout (schemathesis, the PostgreSQL run of CI)."""
+    tiny_sha256.cache_clear()
+    with pytest.raises(ModelNotFoundError) as refused:
+        get_model(lib, "=")
+    assert "tiny-sd15" in str(refused.value) and "tiny-sdxl" in str(refused.value)
+    with pytest.raises(ModelNotFoundError):
+        model_kind(lib, "surrogatepass")
+    assert tiny_sha256.cache_info().currsize == 0

@@ -154,7 +154,7 @@ def get_model(lib: Library, name: str) -> BaseModel:
         record = s.get(BaseModelRecord, name)
         if record is not None:
             return _from_record(record)
-    known = ", ".join(m.name for m in list_models(lib))
+    known = ", ".join(model_names(lib))
     raise ModelNotFoundError(
         f"no base model named {name!r} (known: {known}; add one with `models add`)", field="model"
     )
