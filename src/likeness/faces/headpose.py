@@ -167,6 +167,17 @@ def estimate_head_pose(
     return pose_of_rotation(rot)
 
 
+def rotation_of_pose(pose: HeadPose) -> np.ndarray:
+    """The rotation matrix (OpenCV's head frame to the camera's) whose pose is ``pose``:
+    ``pose_of_rotation``'s inverse, R = Ry Rx Rz (yaw + to the image right, pitch + up,
+    roll + clockwise in the image, about the face's own forward axis)."""
+    a, b, c = np.radians(-pose.yaw), np.radians(-pose.pitch), np.radians(pose.roll)
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
+    return ry @ rx @ rz
+
+
 def pose_of_rotation(rot: np.ndarray) -> HeadPose:
     """The pose of a head whose frame maps to the camera's by the rotation matrix ``rot``,
     read as R = Ry(yaw) Rx(pitch) Rz(roll): yaw and pitch say where the nose points, and the

@@ -23,9 +23,11 @@ import numpy as np
 from likeness.faces.headpose import (
     GENERIC_NOSE_DROP,
     OPENCV_MODEL_5,
+    HeadPose,
     fit_head_pose,
     level_nose_drop,
     pinhole_camera,
+    rotation_of_pose,
 )
 
 # More of the generic face, in OpenCV's head frame (x to the image right, y down, z away from
@@ -76,11 +78,7 @@ def rotation(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
     looks up, roll + tilts the head clockwise in the image (ear towards shoulder, about the
     face's own forward axis, as a neck tilts a head: R = Ry Rx Rz, the nose pointing where
     yaw and pitch say), the order ``headpose.pose_of_rotation`` reads the angles back in."""
-    a, b, c = np.radians(-yaw), np.radians(-pitch), np.radians(roll)
-    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
-    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
-    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
-    return ry @ rx @ rz
+    return rotation_of_pose(HeadPose(yaw, pitch, roll))
 
 
 #: The inner points before the relief (the first six): the middle of the face nearly a bent

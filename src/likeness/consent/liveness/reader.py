@@ -16,7 +16,13 @@ import numpy as np
 
 from likeness.consent.liveness.schedule import Challenge, ChallengeKind, ChallengeSession
 from likeness.consent.liveness.thresholds import Thresholds
-from likeness.faces.headpose import HeadPose, MeshPoses, PoseReader
+from likeness.faces.headpose import (
+    HeadPose,
+    MeshPoses,
+    PoseReader,
+    pose_of_rotation,
+    rotation_of_pose,
+)
 from likeness.faces.protocol import (
     DetectedFace,
     FaceBackend,
@@ -158,7 +164,16 @@ def depth_band(turn: float, thresholds: Thresholds) -> int:
 
 
 def relative(pose: HeadPose, neutral: HeadPose) -> HeadPose:
-    return HeadPose(pose.yaw - neutral.yaw, pose.pitch - neutral.pitch, pose.roll - neutral.roll)
+    """``pose`` as the head moved from ``neutral``, in the neutral head's own frame: the
+    rotation between them (R_neutral^T R), read as ``pose_of_rotation`` reads a pose.
+
+    Angles subtracted one by one read part of a turn as pitch whenever the neutral pose is
+    rolled: a phone held 20 degrees off level (the whole view rolled) made a 25-degree turn
+    read 8.3 degrees up or down (liveness-25; the look up's bar is 9), and so did a head
+    held tilted from the start turning about its tilted neck. In the neutral head's frame
+    both read as the turn they are (liveness-26); with a level neutral pose the two agree."""
+    moved = rotation_of_pose(neutral).T @ rotation_of_pose(pose)
+    return pose_of_rotation(moved)
 
 
 def hold_frames(times: list[float], min_hold_s: float) -> int:

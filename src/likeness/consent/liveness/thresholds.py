@@ -39,7 +39,11 @@ from likeness.faces.protocol import FaceDistances
 #: pitch say where the nose points, the roll about the face's own axis (``headpose.
 #: pose_of_rotation``): a head tilted towards the shoulder it turned to read as looking up
 #: or down; every threshold as in liveness-24.
-VERSION = "liveness-25"
+#: liveness-26: a frame's pose relative to the neutral one is read from the rotation between
+#: them (``reader.relative``), no longer by subtracting angles, which read part of a turn as
+#: pitch when the whole view was rolled (a phone held off level); every threshold as in
+#: liveness-25.
+VERSION = "liveness-26"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,55 @@
+"""How a frame's pose is taken relative to the session's neutral pose (``reader.relative``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from likeness.consent.liveness.reader import relative
+from likeness.faces.headpose import HeadPose, pose_of_rotation, rotation_of_pose
+from likeness.testing import clips
+
+pytestmark = pytest.mark.no_catalog
+
+
+@pytest.mark.parametrize("roll", [-20.0, 10.0, 25.0])
+@pytest.mark.parametrize("turn", [-25.0, 25.0])
+def test_a_turn_seen_through_a_rolled_camera_reads_as_a_turn(roll, turn):
+    """A phone held ``roll`` degrees off level rolls the whole view: the head's rotation is
+    the camera's roll times its own turn. Angles subtracted one by one read a 25-degree turn
+    seen 20 degrees rolled as 8.3 degrees up or down (liveness-25; the look up's bar is 9);
+    in the neutral head's frame it reads as the turn alone."""
+    camera = clips.rotation(0.0, 0.0, roll)
+    neutral = pose_of_rotation(camera)
+    turned = pose_of_rotation(camera @ clips.rotation(turn, 0.0))
+    by_angle = turned.pitch - neutral.pitch
+    assert abs(by_angle) > 0.15 * abs(roll)  # the premise: subtracted angles read a pitch
+    moved = relative(turned, neutral)
+    assert (moved.yaw, moved.pitch, moved.roll) == pytest.approx((turn, 0.0, 0.0), abs=1e-9)
+
+
+def test_a_head_held_tilted_turns_about_its_tilted_neck():
+    """A head held tilted 15 degrees from the start, turning 20 about its neck (tilted with
+    it): the turn alone, relative to the neutral pose."""
+    tilt = clips.rotation(0.0, 0.0, 15.0)
+    moved = relative(pose_of_rotation(tilt @ clips.rotation(20.0, 0.0)), pose_of_rotation(tilt))
+    assert (moved.yaw, moved.pitch, moved.roll) == pytest.approx((20.0, 0.0, 0.0), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("pose", "neutral"),
+    [
+        (HeadPose(18.0, 3.0, 12.0), HeadPose(0.0, 0.0, 0.0)),
+        (HeadPose(-7.0, 12.0, 0.0), HeadPose(0.0, 0.0, 0.0)),
+    ],
+)
+def test_from_a_level_neutral_pose_the_angles_are_the_poses_own(pose, neutral):
+    moved = relative(pose, neutral)
+    assert (moved.yaw, moved.pitch, moved.roll) == pytest.approx(
+        (pose.yaw, pose.pitch, pose.roll), abs=1e-9
+    )
+
+
+def test_the_rotation_of_a_pose_reads_back_as_that_pose():
+    pose = HeadPose(-23.0, 11.0, -17.0)
+    back = pose_of_rotation(rotation_of_pose(pose))
+    assert (back.yaw, back.pitch, back.roll) == pytest.approx((-23.0, 11.0, -17.0), abs=1e-9)
