@@ -5,6 +5,7 @@ The clips are synthetic (see tests/consent/clips.py); thresholds await real came
 
 import itertools
 import random
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 
@@ -79,13 +80,13 @@ def fixed_session(name: str, *kinds: str) -> ChallengeSession:
 SESSION = fixed_session("fixed", "left", "up", "right")
 
 
-def _verify(frames, reference, session=SESSION, finder=True, poses=None):
+def _verify(frames, reference, session=SESSION, finder=True, poses=None, thresholds=THRESHOLDS):
     """The check's verdict; ``poses`` reads the head poses another way than the check's own
     (``liveness_poses``): ``LandmarkPoses()``, which prints fool into meeting every pose, to
     test what the depth check alone refuses."""
     group = PhotoGroup.of_embeddings(reference.embedding, backend())
     finder = turned_faces() if finder else None
-    return verify_clip(frames, session, backend(), group, finder, poses=poses)
+    return verify_clip(frames, session, backend(), group, finder, thresholds, poses=poses)
 
 
 @pytest.mark.slow  # 13 to 19 s a clip; `make test-all` (the head models' clips run by default)
@@ -631,7 +632,11 @@ def test_a_cut_out_fold_printed_short_and_held_close_is_refused(faces_dev):
     frames read 10 to 16 degrees of yaw while the print turns 30, and the fold's far half,
     seen nearly edge-on there, read 0.2 to 1.0 px of relief. Refused for its shape since
     liveness-17 (``depth``, step 1: windows warped by their neighbourhood's motion, and the
-    parts of the face seen edge-on left out), every pose met."""
+    parts of the face seen edge-on left out), every pose met. The 5 landmarks read its first
+    right turn past the bar of 10 degrees for two frames only, 10.1 and 12.0 subtracting
+    angles (up to liveness-25); in the neutral head's frame (liveness-26) the first reads
+    just under 10, a frame short of the hold, and the fold is refused for its pose. The
+    turns' bar is lowered a degree here so that the depth check alone is what is tested."""
     photo = Image.open(faces_dev / "people/barack_obama/1.jpg")
     pixels, face = clips.enrolment_sized(photo, backend(), 180)
 
@@ -656,7 +661,8 @@ def test_a_cut_out_fold_printed_short_and_held_close_is_refused(faces_dev):
     # The face mesh reads the fold's turn short of a head's: refused before depth is read.
     assert not _verify(shot, face, session).passed
     # The 5 landmarks read every pose met (as up to liveness-17): its depth refuses it.
-    result = _verify(shot, face, session, poses=LandmarkPoses())
+    lower = replace(THRESHOLDS, turn_degrees=THRESHOLDS.turn_degrees - 1)
+    result = _verify(shot, face, session, poses=LandmarkPoses(), thresholds=lower)
     assert not result.passed and "moved the face like a" in result.reason, result.reason
     assert all(e["met"] for e in result.transcript)
 
