@@ -53,3 +53,17 @@ def test_the_rotation_of_a_pose_reads_back_as_that_pose():
     pose = HeadPose(-23.0, 11.0, -17.0)
     back = pose_of_rotation(rotation_of_pose(pose))
     assert (back.yaw, back.pitch, back.roll) == pytest.approx((-23.0, 11.0, -17.0), abs=1e-9)
+
+
+@pytest.mark.parametrize("bow", [-20.0, -10.0, 10.0, 20.0])
+@pytest.mark.parametrize("turn", [-30.0, 15.0, 30.0])
+def test_a_head_held_bowed_turning_about_an_upright_neck_reads_as_a_turn(bow, turn):
+    """The trade of reading in the neutral head's frame: a head held bowed or raised (the
+    face pitched, the neck upright) that turns about the world's vertical reads part of the
+    turn as roll, where subtracted angles read it exactly. What decides a turn stays: the
+    turn reads within 7% of itself and under 2.5 degrees up or down (README)."""
+    pitched = clips.rotation(0.0, bow)
+    neutral = pose_of_rotation(pitched)
+    moved = relative(pose_of_rotation(clips.rotation(turn, 0.0) @ pitched), neutral)
+    assert abs(moved.yaw - turn) <= 0.07 * abs(turn) and abs(moved.pitch) < 2.5, moved
+    assert abs(moved.roll) > 0.1 * abs(turn)  # the premise: read in the head's frame
