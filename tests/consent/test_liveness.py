@@ -636,7 +636,10 @@ def test_a_cut_out_fold_printed_short_and_held_close_is_refused(faces_dev):
     right turn past the bar of 10 degrees for two frames only, 10.1 and 12.0 subtracting
     angles (up to liveness-25); in the neutral head's frame (liveness-26) the first reads
     just under 10, a frame short of the hold, and the fold is refused for its pose. The
-    turns' bar is lowered a degree here so that the depth check alone is what is tested."""
+    turns' bar is lowered a degree here so that the poses are met and the depth check
+    refuses it. The bar also starts the depth bands (``reader.depth_band``), so depth is
+    measured here from 9 degrees of turn, not 10: frames the check would not measure may
+    join, and a cut-out's relief rises with the angle, so they make it read flatter."""
     photo = Image.open(faces_dev / "people/barack_obama/1.jpg")
     pixels, face = clips.enrolment_sized(photo, backend(), 180)
 

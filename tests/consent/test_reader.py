@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from likeness.consent.liveness import THRESHOLDS
 from likeness.consent.liveness.reader import relative
 from likeness.faces.headpose import HeadPose, pose_of_rotation, rotation_of_pose
 from likeness.testing import clips
@@ -67,3 +68,21 @@ def test_a_head_held_bowed_turning_about_an_upright_neck_reads_as_a_turn(bow, tu
     moved = relative(pose_of_rotation(clips.rotation(turn, 0.0) @ pitched), neutral)
     assert abs(moved.yaw - turn) <= 0.07 * abs(turn) and abs(moved.pitch) < 2.5, moved
     assert abs(moved.roll) > 0.1 * abs(turn)  # the premise: read in the head's frame
+
+
+@pytest.mark.parametrize("tilt", [-20.0, -10.0, 15.0, 20.0])
+@pytest.mark.parametrize("turn", [-25.0, 15.0, 25.0])
+def test_a_head_held_tilted_turning_about_an_upright_neck_reads_some_pitch(tilt, turn):
+    """The other side of the trade: a head held tilted towards a shoulder that turns about
+    an upright neck (not its tilted one) reads part of the turn as pitch in the neutral
+    head's frame, as a rolled camera's turns read with subtracted angles (liveness-25); at
+    rest the two look the same to one camera. Up to 20 degrees of tilt and a
+    25-degree turn it stays under the look up's bar; held 25 degrees off, a 30-degree turn
+    reads past it (README)."""
+    tilted = clips.rotation(0.0, 0.0, tilt)
+    moved = relative(pose_of_rotation(clips.rotation(turn, 0.0) @ tilted), pose_of_rotation(tilted))
+    assert abs(moved.yaw - turn) <= 0.07 * abs(turn), moved
+    assert 0.1 * abs(turn) < abs(moved.pitch) < THRESHOLDS.tilt_degrees, moved
+    far = clips.rotation(0.0, 0.0, 25.0)
+    beyond = relative(pose_of_rotation(clips.rotation(30.0, 0.0) @ far), pose_of_rotation(far))
+    assert beyond.pitch > THRESHOLDS.tilt_degrees

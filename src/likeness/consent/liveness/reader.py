@@ -171,7 +171,11 @@ def relative(pose: HeadPose, neutral: HeadPose) -> HeadPose:
     rolled: a phone held 20 degrees off level (the whole view rolled) made a 25-degree turn
     read 8.3 degrees up or down (liveness-25; the look up's bar is 9), and so did a head
     held tilted from the start turning about its tilted neck. In the neutral head's frame
-    both read as the turn they are (liveness-26); with a level neutral pose the two agree."""
+    both read as the turn they are (liveness-26); with a level neutral pose the two agree.
+    The trade: a head held tilted or bowed that turns about an upright neck now reads part
+    of the turn as pitch or roll (held 20 degrees towards a shoulder, a 25-degree turn reads
+    8.3 degrees up or down), which subtracted angles read exactly; at rest that head and a
+    rolled camera look the same to one camera (``tests/consent/test_reader.py``)."""
     moved = rotation_of_pose(neutral).T @ rotation_of_pose(pose)
     return pose_of_rotation(moved)
 
