@@ -42,7 +42,7 @@ def main() -> None:
 
     from likeness.consent.depth import motion_directions, turn_depth
     from likeness.consent.liveness import THRESHOLDS
-    from likeness.consent.liveness.reader import FaceRegion, liveness_poses
+    from likeness.consent.liveness.reader import FaceRegion, liveness_poses, relative
     from likeness.faces.backends import video_frame_backend
     from likeness.faces.headpose import LandmarkPoses, PoseReader
 
@@ -129,8 +129,9 @@ def main() -> None:
         f"neutral frame {n}: yaw {p0.yaw:+.0f}, pitch {p0.pitch:+.0f}, roll {p0.roll:+.0f}, "
         f"face {width} px wide"
     )
+    # Turns read as the check reads them, in the neutral head's frame (liveness-26).
     kept = _depth_frames(
-        [(i, b, poses[i].yaw - p0.yaw) for i, b in faces if region.holds(b)], args.every_band
+        [(i, b, relative(poses[i], p0).yaw) for i, b in faces if region.holds(b)], args.every_band
     )
     reliefs = []
     for i, turn in kept:
