@@ -10,6 +10,7 @@ from functools import cache
 
 import pytest
 
+from likeness.consent.depth import rolled_back
 from likeness.consent.liveness import (
     PACING,
     THRESHOLDS,
@@ -483,12 +484,10 @@ def test_a_head_wearing_glasses_passes_live_with_poses_read_from_the_face_mesh(a
 
 def _rolled(image, degrees: float):
     """``image`` as a camera rolled ``degrees`` off level sees it (the whole view turned
-    about its centre, counter-clockwise for positive degrees, as OpenCV turns it)."""
-    import cv2
-
+    about its centre, counter-clockwise for positive degrees, as OpenCV turns it): what
+    ``depth.rolled_back`` does to undo a head's roll, about the whole frame."""
     h, w = image.shape[:2]
-    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    return cv2.warpAffine(image, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    return rolled_back(image, (0, 0, w, h), degrees)
 
 
 @pytest.mark.slow  # 60 s: two live sessions; `make test-all`

@@ -406,18 +406,14 @@ def _turned_pair(faces_dev, name: str, head: str, yaw: float, roll: float = 0.0,
     in the image) or the head tilted ``tilt`` degrees in 3D (``clips.rotation``), shot
     through noise 3 + JPEG 90; and the depth measure's box, motion directions and roll
     between them, as a session reads them (``verdict._Judging._depth``)."""
-    import cv2
 
     photo = Image.open(faces_dev / f"people/{name}.jpg")
     pixels, face = clips.enrolment_sized(photo, backend(), 180)
     render = heads.HEADS[head](pixels, face.landmarks)
     level, turned = render(0.0, 0.0), render(yaw, 0.0, roll=tilt)
     [seen] = backend().locate(level)
-    x0, y0, x1, y1 = seen.box
-    frame_turn = cv2.getRotationMatrix2D(((x0 + x1) / 2, (y0 + y1) / 2), roll, 1.0)
-    turned = cv2.warpAffine(
-        turned, frame_turn, turned.shape[1::-1], borderMode=cv2.BORDER_REPLICATE
-    )
+    # Turning an image about the face by ``roll`` is what undoing a roll does.
+    turned = depth.rolled_back(turned, seen.box, roll)
     camera = Camera(noise=3.0, jpeg=90, seed=1)
     neutral, turned = (image for _, image in camera.shoot([(0.0, level), (0.1, turned)]))
     poses = headpose.MeshPoses()

@@ -12,6 +12,12 @@ from likeness.testing import clips
 pytestmark = pytest.mark.no_catalog
 
 
+def _read_from(rest, now):
+    """The pose of rotation ``now`` relative to the neutral rotation ``rest``, each read as
+    a pose first, as the check reads frames."""
+    return relative(pose_of_rotation(now), pose_of_rotation(rest))
+
+
 @pytest.mark.parametrize("roll", [-20.0, 10.0, 25.0])
 @pytest.mark.parametrize("turn", [-25.0, 25.0])
 def test_a_turn_seen_through_a_rolled_camera_reads_as_a_turn(roll, turn):
@@ -20,11 +26,10 @@ def test_a_turn_seen_through_a_rolled_camera_reads_as_a_turn(roll, turn):
     seen 20 degrees rolled as 8.3 degrees up or down (liveness-25; the look up's bar is 9);
     in the neutral head's frame it reads as the turn alone."""
     camera = clips.rotation(0.0, 0.0, roll)
-    neutral = pose_of_rotation(camera)
-    turned = pose_of_rotation(camera @ clips.rotation(turn, 0.0))
-    by_angle = turned.pitch - neutral.pitch
+    seen = camera @ clips.rotation(turn, 0.0)
+    by_angle = pose_of_rotation(seen).pitch - pose_of_rotation(camera).pitch
     assert abs(by_angle) > 0.15 * abs(roll)  # the premise: subtracted angles read a pitch
-    moved = relative(turned, neutral)
+    moved = _read_from(camera, seen)
     assert (moved.yaw, moved.pitch, moved.roll) == pytest.approx((turn, 0.0, 0.0), abs=1e-9)
 
 
@@ -32,7 +37,7 @@ def test_a_head_held_tilted_turns_about_its_tilted_neck():
     """A head held tilted 15 degrees from the start, turning 20 about its neck (tilted with
     it): the turn alone, relative to the neutral pose."""
     tilt = clips.rotation(0.0, 0.0, 15.0)
-    moved = relative(pose_of_rotation(tilt @ clips.rotation(20.0, 0.0)), pose_of_rotation(tilt))
+    moved = _read_from(tilt, tilt @ clips.rotation(20.0, 0.0))
     assert (moved.yaw, moved.pitch, moved.roll) == pytest.approx((20.0, 0.0, 0.0), abs=1e-9)
 
 
@@ -64,8 +69,7 @@ def test_a_head_held_bowed_turning_about_an_upright_neck_reads_as_a_turn(bow, tu
     turn as roll, where subtracted angles read it exactly. What decides a turn stays: the
     turn reads within 7% of itself and under 2.5 degrees up or down (README)."""
     pitched = clips.rotation(0.0, bow)
-    neutral = pose_of_rotation(pitched)
-    moved = relative(pose_of_rotation(clips.rotation(turn, 0.0) @ pitched), neutral)
+    moved = _read_from(pitched, clips.rotation(turn, 0.0) @ pitched)
     assert abs(moved.yaw - turn) <= 0.07 * abs(turn) and abs(moved.pitch) < 2.5, moved
     assert abs(moved.roll) > 0.1 * abs(turn)  # the premise: read in the head's frame
 
@@ -80,9 +84,9 @@ def test_a_head_held_tilted_turning_about_an_upright_neck_reads_some_pitch(tilt,
     25-degree turn it stays under the look up's bar; held 25 degrees off, a 30-degree turn
     reads past it (README)."""
     tilted = clips.rotation(0.0, 0.0, tilt)
-    moved = relative(pose_of_rotation(clips.rotation(turn, 0.0) @ tilted), pose_of_rotation(tilted))
+    moved = _read_from(tilted, clips.rotation(turn, 0.0) @ tilted)
     assert abs(moved.yaw - turn) <= 0.07 * abs(turn), moved
     assert 0.1 * abs(turn) < abs(moved.pitch) < THRESHOLDS.tilt_degrees, moved
     far = clips.rotation(0.0, 0.0, 25.0)
-    beyond = relative(pose_of_rotation(clips.rotation(30.0, 0.0) @ far), pose_of_rotation(far))
+    beyond = _read_from(far, clips.rotation(30.0, 0.0) @ far)
     assert beyond.pitch > THRESHOLDS.tilt_degrees
